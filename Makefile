@@ -1,0 +1,30 @@
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	# pip 23 misreads lxml's html-clean extra; a current pip resolves it.
+	$(VENV)/bin/pip install -q --upgrade "pip>=24"
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) app.py
+
+lint: install
+	$(VENV)/bin/ruff check qa index bench tests app.py
+	$(VENV)/bin/mypy qa index app.py
+
+test: lint
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) -m bench.quality
+
+clean:
+	rm -rf $(VENV) data/index .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,147 @@
+"""The ingestion pipeline: files -> clean text -> clause tree -> metadata -> chunks -> indexes."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from index.chunking import chunk_document
+from index.cleaning import clean_text
+from index.dense import EmbeddingCache, embed_chunks, write_collection
+from index.embedding import PolicyEmbeddings
+from index.lexical import LexicalIndex
+from index.loading import discover, load_corpus
+from index.metadata import extract_metadata
+from index.store import new_generation, publish, read_manifest, write_records
+from index.structure import parse_clauses
+from qa.models import Chunk, Clause, PolicyDoc
+from qa.settings import Settings
+
+log = logging.getLogger(__name__)
+# Bump when parsing or chunking changes, so an "unchanged" corpus is still rebuilt with the new code.
+PIPELINE_VERSION = "1"
+
+
+@dataclass
+class BuildReport:
+    """What a build did: counts, skipped files with reasons, and time spent."""
+
+    documents: int = 0
+    clauses: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    embedding_model: str | None = None
+    seconds: float = 0.0
+    unchanged: bool = False
+    generation: str = ""
+
+    def summary(self) -> str:
+        """Return a human summary in Chinese."""
+        if self.unchanged:
+            head = f"索引已是最新：{self.documents} 个文件，{self.clauses} 个条款（{self.seconds:.1f} 秒）"
+        else:
+            dense = (f"向量模型 {self.embedding_model}，新计算 {self.embedded} 个、复用 {self.reused} 个向量"
+                     if self.embedding_model else "未启用向量检索（仅关键词检索）")
+            head = (f"已索引 {self.documents} 个文件，{self.clauses} 个条款，{self.chunks} 个检索单元；"
+                    f"{dense}；用时 {self.seconds:.1f} 秒")
+        lines = [head]
+        for path, reason in self.skipped:
+            lines.append(f"  跳过 {path}：{reason}")
+        return "\n".join(lines)
+
+
+def _doc_id(path: Path, corpus_dir: Path) -> str:
+    """Return a stable document id: the file's path inside the corpus, without its suffix."""
+    rel = path.relative_to(corpus_dir).with_suffix("")
+    return rel.as_posix()
+
+
+def parse_document(doc_id: str, source_text: object) -> tuple[PolicyDoc, list[Clause]]:
+    """Return a document record and its clauses from a loaded source."""
+    from qa.models import SourceText
+
+    assert isinstance(source_text, SourceText)
+    text = clean_text(source_text.text)
+    clauses = parse_clauses(doc_id, text)
+    return extract_metadata(doc_id, source_text, text, clauses), clauses
+
+
+def _signature(hashes: list[str], model: str | None, chunk_chars: int) -> str:
+    payload = "|".join([PIPELINE_VERSION, model or "-", str(chunk_chars), *sorted(hashes)])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def build_index(settings: Settings, embeddings: PolicyEmbeddings | None, progress: bool = True) -> BuildReport:
+    """Build the index of the corpus folder into a new generation and switch to it when complete."""
+    started = time.monotonic()
+    report = BuildReport(embedding_model=embeddings.model_id if embeddings else None)
+    corpus_dir, index_dir = settings.corpus_dir, settings.index_dir
+    if not corpus_dir.is_dir():
+        from qa.errors import ConfigError
+
+        raise ConfigError(f"文档目录 {corpus_dir} 不存在；请设置 QA_CORPUS_DIR 或使用 --corpus")
+    paths = discover(corpus_dir)
+    docs: list[PolicyDoc] = []
+    clauses: list[Clause] = []
+    seen: dict[str, str] = {}
+    for path, loaded in tqdm(load_corpus(paths, settings.max_document_bytes), total=len(paths),
+                             desc="读取文件", unit="个", disable=not progress):
+        rel = str(path.relative_to(corpus_dir))
+        if isinstance(loaded, Exception):
+            report.skipped.append((rel, str(loaded)))
+            continue
+        text_hash = hashlib.sha256(loaded.text.encode()).hexdigest()
+        if text_hash in seen:
+            report.skipped.append((rel, f"与 {seen[text_hash]} 内容相同，只索引一次"))
+            continue
+        seen[text_hash] = rel
+        try:
+            doc, doc_clauses = parse_document(_doc_id(path, corpus_dir), loaded)
+        except Exception as exc:  # a parser bug on one file must not stop the rest of the corpus
+            log.exception("解析失败：%s", rel)
+            report.skipped.append((rel, f"解析失败（{exc.__class__.__name__}: {exc}）"))
+            continue
+        docs.append(doc)
+        clauses.extend(doc_clauses)
+    report.documents, report.clauses = len(docs), len(clauses)
+    signature = _signature([d.content_hash for d in docs], report.embedding_model, settings.chunk_chars)
+    manifest = read_manifest(index_dir)
+    if manifest and manifest.get("signature") == signature:
+        report.unchanged = True
+        report.seconds = time.monotonic() - started
+        return report
+
+    chunks: list[Chunk] = []
+    for doc in docs:
+        chunks.extend(chunk_document(doc, [c for c in clauses if c.doc_id == doc.doc_id], settings.chunk_chars))
+    report.chunks = len(chunks)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    folder = new_generation(index_dir)
+    write_records(folder, docs, clauses, chunks)
+    LexicalIndex.build([c.chunk_id for c in chunks], [c.indexed_text for c in chunks]).save(folder / "bm25")
+    if embeddings is not None:
+        cache = EmbeddingCache(index_dir / "embedding_cache.sqlite")
+        try:
+            with tqdm(total=len(chunks), desc="计算向量", unit="段", disable=not progress) as bar:
+                vectors, report.embedded = embed_chunks(chunks, embeddings, cache, settings.embedding_batch_size,
+                                                        bar.update)
+                bar.update(len(chunks) - bar.n)
+        finally:
+            cache.close()
+        report.reused = len(chunks) - report.embedded
+        write_collection(folder / "chroma", chunks, vectors, embeddings.model_id)
+    report.seconds = time.monotonic() - started
+    report.generation = folder.name
+    publish(index_dir, folder, {
+        "signature": signature, "pipeline_version": PIPELINE_VERSION, "embedding_model": report.embedding_model,
+        "documents": report.documents, "clauses": report.clauses, "chunks": report.chunks,
+        "skipped": report.skipped, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    })
+    return report

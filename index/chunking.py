@@ -1,0 +1,47 @@
+"""Retrieval units: one chunk per clause, long clauses split at sentence ends keeping their label."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from qa.models import Chunk, Clause, PolicyDoc
+
+SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Return the sentences of a text, each keeping its closing punctuation."""
+    return [s.strip() for line in text.split("\n") for s in SENTENCE_END.split(line) if s.strip()]
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """Return the text packed into pieces of at most `limit` characters, breaking only at sentence ends."""
+    pieces: list[str] = []
+    for sentence in split_sentences(text):
+        if pieces and len(pieces[-1]) + len(sentence) <= limit:
+            pieces[-1] += sentence
+        else:
+            pieces.append(sentence)
+    return pieces or [text]
+
+
+def chunk_clause(doc: PolicyDoc, clause: Clause, limit: int) -> list[Chunk]:
+    """Return the chunks of a clause; each indexed text carries the document title and heading path."""
+    header = f"{doc.title}\n{' > '.join(clause.path)}\n"
+    body = clause.text
+    parts = [body] if len(body) <= limit else _pieces(body, limit)
+    chunks = []
+    for i, part in enumerate(parts):
+        indexed = header + part
+        chunks.append(Chunk(
+            chunk_id=clause.clause_id if len(parts) == 1 else f"{clause.clause_id}-{i}",
+            clause_id=clause.clause_id, doc_id=doc.doc_id, label=clause.label, text=part,
+            indexed_text=indexed, content_hash=hashlib.sha1(indexed.encode()).hexdigest(),
+        ))
+    return chunks
+
+
+def chunk_document(doc: PolicyDoc, clauses: list[Clause], limit: int) -> list[Chunk]:
+    """Return the chunks of every retrievable clause of a document."""
+    return [chunk for clause in clauses if clause.is_retrievable for chunk in chunk_clause(doc, clause, limit)]

@@ -1,0 +1,134 @@
+"""Turn extracted text into paragraphs: re-join lines broken by PDF extraction, drop page debris."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+
+from index.numbering import match_marker
+
+FINAL_PUNCT = "。！？!?；;：:"
+CLOSERS = "”’）)》〉】」』"
+OPENERS = {"（": "）", "(": ")", "《": "》", "“": "”", "【": "】", "「": "」"}
+BRACKETED = re.compile(r"[（(][^（()）]{1,30}[）)]")
+BODY_PUNCT = re.compile(r"[，、；,;。]")
+PAGE_DEBRIS = re.compile(
+    r"^(?:[-—－–_~·\s]*\d{1,4}[-—－–_~·\s]*|第\s*\d+\s*页(?:\s*[/，,]?\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+"
+    r"|Page\s*\d+(?:\s*of\s*\d+)?)$",
+    re.IGNORECASE,
+)
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+CJK = r"\u3400-\u9fff\uf900-\ufaff"
+# PDF extraction puts spaces around digits and Latin words inside Chinese text ("到 2015 年").
+SPACE_NEAR_CJK = re.compile(
+    rf"(?<=[{CJK}，。、；：“”（）《》])[ \t]+(?=[A-Za-z0-9])|(?<=[A-Za-z0-9%])[ \t]+(?=[{CJK}，。、；：”）》])"
+)
+BRACKET_WIDTH = str.maketrans({"（": "(", "）": ")", "：": ":", "，": ",", "；": ";"})
+
+
+def normalise_line(line: str) -> str:
+    """Return a line with zero-width characters removed, full-width ASCII folded and stray spaces dropped."""
+    line = line.translate(ZERO_WIDTH).replace("\u00a0", " ")
+    line = "".join(
+        unicodedata.normalize("NFKC", ch) if ("０" <= ch <= "９" or "Ａ" <= ch <= "Ｚ" or "ａ" <= ch <= "ｚ") else ch
+        for ch in line
+    )
+    line = "".join(ch for ch in line if ch in "\t" or unicodedata.category(ch)[0] != "C")
+    return SPACE_NEAR_CJK.sub("", line.strip())
+
+
+def _unbalanced(text: str) -> bool:
+    """Return True when the text opens a bracket or quote that it does not close."""
+    depth = 0
+    for ch in text:
+        if ch in OPENERS:
+            depth += 1
+        elif ch in OPENERS.values():
+            depth = max(0, depth - 1)
+    return depth > 0
+
+
+def _ends_paragraph(line: str) -> bool:
+    """Return True when a line ends a sentence (closing quotes and brackets aside) or an agency note."""
+    stripped = line.rstrip(CLOSERS)
+    if stripped and stripped[-1] in FINAL_PUNCT:
+        return True
+    # "（省科技厅牵头，……按职责分工负责）" closes a clause without a full stop.
+    return line[-1:] in "）)" and re.search(r"(牵头|负责|分工)[）)]$", line) is not None
+
+
+def _is_heading_only(line: str) -> bool:
+    """Return True for a numbered heading that carries no body text ("（一）加强组织领导")."""
+    marker = match_marker(line)
+    if marker is None:
+        return False
+    rest = marker.rest.rstrip("。.")
+    return len(rest) <= 40 and not BODY_PUNCT.search(rest)
+
+
+def _overlap(prev: str, line: str) -> int:
+    """Return how many leading characters of `line` repeat the end of `prev` at a page break."""
+    a, b = prev.translate(BRACKET_WIDTH), line.translate(BRACKET_WIDTH)
+    if len(b) <= 8 and a.endswith(b):
+        return len(line)
+    for n in range(min(8, len(a), len(b)), 1, -1):
+        # Only a repeated fragment that ends in a closing mark is debris; a repeated word is prose.
+        if a.endswith(b[:n]) and b[n - 1] in CLOSERS.translate(BRACKET_WIDTH):
+            return n
+    return 0
+
+
+def clean_lines(raw: str) -> list[str]:
+    """Return the non-empty normalised lines of raw text, page numbers and repeated fragments removed."""
+    lines: list[str] = []
+    for line in raw.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").split("\n"):
+        line = normalise_line(line)
+        if not line or PAGE_DEBRIS.match(line):
+            continue
+        if lines:
+            cut = _overlap(lines[-1], line)
+            if (cut and not _ends_paragraph(lines[-1])) or cut == len(line):
+                line = line[cut:].lstrip()
+                if not line:
+                    continue
+        lines.append(line)
+    return lines
+
+
+def _line_width(lines: list[str]) -> float:
+    """Return the length of a full line: narrow PDF columns fill most lines to it, paragraph-per-line text
+    has paragraphs far longer than any title."""
+    lengths = sorted(len(x) for x in lines if len(x) > 10)
+    return float(lengths[int(0.9 * (len(lengths) - 1))]) if lengths else 0.0
+
+
+def _continues(prev: str, line: str, width: float) -> bool:
+    """Return True when `line` continues the paragraph that `prev` ends."""
+    if _ends_paragraph(prev) or _is_heading_only(prev):
+        return False
+    if BRACKETED.fullmatch(prev) or BRACKETED.fullmatch(line):
+        return False
+    if _unbalanced(prev) or prev[-1] in "，、,":
+        return True
+    # A line without body punctuation that stops short of the column width is a title,
+    # signature, or date line, not a sentence broken by the page.
+    broken = BODY_PUNCT.search(prev) is not None or len(prev) >= 0.9 * width
+    # A numbered line after an unfinished sentence is a cross-reference ("……按照\n第三条 规定执行"),
+    # after anything else it starts a new item.
+    return broken
+
+
+def clean_text(raw: str) -> str:
+    """Return the document as paragraphs separated by newlines."""
+    lines = clean_lines(raw)
+    if not lines:
+        return ""
+    width = _line_width(lines)
+    paragraphs = [lines[0]]
+    for line in lines[1:]:
+        if _continues(paragraphs[-1], line, width):
+            paragraphs[-1] += line
+        else:
+            paragraphs.append(line)
+    return "\n".join(paragraphs)

@@ -1,0 +1,109 @@
+"""Dense retrieval: vectors in a persistent Chroma collection, cached by content hash across rebuilds."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from index.embedding import PolicyEmbeddings
+from qa.models import Chunk
+
+COLLECTION = "clauses"
+
+
+class EmbeddingCache:
+    """Vectors keyed by (model id, content hash) in SQLite, so unchanged clauses are never re-embedded."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path))
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB, PRIMARY KEY (model, hash))"
+        )
+
+    def get(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        """Return the cached vectors among the given hashes."""
+        found: dict[str, np.ndarray] = {}
+        for i in range(0, len(hashes), 500):
+            part = hashes[i : i + 500]
+            rows = self._db.execute(
+                f"SELECT hash, vector FROM vectors WHERE model=? AND hash IN ({','.join('?' * len(part))})",
+                [model, *part],
+            )
+            found.update({h: np.frombuffer(v, dtype=np.float32) for h, v in rows})
+        return found
+
+    def put(self, model: str, items: dict[str, np.ndarray]) -> None:
+        """Store vectors."""
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                [(model, h, v.astype(np.float32).tobytes()) for h, v in items.items()],
+            )
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+
+def embed_chunks(
+    chunks: list[Chunk], embeddings: PolicyEmbeddings, cache: EmbeddingCache, batch: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Return one vector per chunk and how many were newly embedded (the rest come from the cache)."""
+    model = embeddings.model_id
+    cached = cache.get(model, [c.content_hash for c in chunks])
+    todo = list({c.content_hash: c for c in chunks if c.content_hash not in cached}.values())
+    for i in range(0, len(todo), batch):
+        part = todo[i : i + batch]
+        vectors = np.asarray(embeddings.embed_documents([c.indexed_text for c in part]), dtype=np.float32)
+        new = {c.content_hash: v for c, v in zip(part, vectors, strict=True)}
+        cache.put(model, new)
+        cached.update(new)
+        if progress:
+            progress(len(part))
+    dim = len(next(iter(cached.values()))) if cached else 0
+    matrix = np.stack([cached[c.content_hash] for c in chunks]) if chunks else np.zeros((0, dim), np.float32)
+    return matrix, len(todo)
+
+
+def write_collection(folder: Path, chunks: list[Chunk], vectors: np.ndarray, model_id: str) -> None:
+    """Write chunks and their vectors into a new persistent Chroma collection."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(path=str(folder), settings=ChromaSettings(anonymized_telemetry=False))
+    collection = client.get_or_create_collection(COLLECTION, metadata={"hnsw:space": "cosine", "model": model_id})
+    step = 1000
+    for i in range(0, len(chunks), step):
+        part = chunks[i : i + step]
+        collection.add(
+            ids=[c.chunk_id for c in part],
+            embeddings=vectors[i : i + step].tolist(),
+            documents=[c.indexed_text for c in part],
+            metadatas=[{"clause_id": c.clause_id, "doc_id": c.doc_id, "label": c.label} for c in part],
+        )
+
+
+class DenseIndex:
+    """Nearest-neighbour search over chunk vectors through langchain's Chroma VectorStore."""
+
+    def __init__(self, folder: Path, embeddings: PolicyEmbeddings) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from langchain_chroma import Chroma
+
+        client = chromadb.PersistentClient(path=str(folder), settings=ChromaSettings(anonymized_telemetry=False))
+        self.embeddings = embeddings
+        self.store = Chroma(client=client, collection_name=COLLECTION, embedding_function=embeddings)
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """Return up to k (chunk_id, cosine similarity) pairs, best first."""
+        vector = self.embeddings.embed_query(query)
+        hits = self.store.similarity_search_by_vector_with_relevance_scores(vector, k=k)
+        # Chroma's cosine space returns distance = 1 - cosine similarity.
+        return [(doc.id or "", 1.0 - float(distance)) for doc, distance in hits]

@@ -1,0 +1,51 @@
+"""Any sentence-transformers model found on local disk (bge-small-zh, bge-m3, e5, ...)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from index.embedding.base import PolicyEmbeddings
+from qa.errors import EmbedderUnavailable
+
+
+class SentenceTransformerEmbeddings(PolicyEmbeddings):
+    """A local sentence-transformers model; its configured query/document prompts are used when present."""
+
+    def __init__(self, name_or_path: str, batch_size: int = 16) -> None:
+        if not name_or_path:
+            raise EmbedderUnavailable("未指定模型：请设置 QA_EMBEDDING_MODEL 为本地模型路径或已缓存的模型名")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbedderUnavailable("未安装 sentence-transformers：pip install sentence-transformers") from exc
+        try:
+            # Weights cannot be downloaded here: only a local path or an already-cached model loads.
+            self._model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
+        except Exception as exc:  # the library raises OSError, ValueError or HF errors for a missing model
+            raise EmbedderUnavailable(f"无法加载本地模型 {name_or_path!r}（{exc.__class__.__name__}）") from exc
+        self._name = name_or_path
+        self._batch = batch_size
+        path = Path(name_or_path)
+        stamp = ""
+        if path.exists():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".safetensors", ".bin"))
+            stamp = hashlib.sha1(b"".join(f"{p.name}:{p.stat().st_size}".encode() for p in files)).hexdigest()[:8]
+        self._id = f"st-{path.name or name_or_path}-{stamp}"
+
+    @property
+    def model_id(self) -> str:
+        """Return the model's name plus a fingerprint of its files."""
+        return self._id
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Return one normalised vector per passage."""
+        vectors = self._model.encode_document(texts, batch_size=self._batch, normalize_embeddings=True,
+                                              convert_to_numpy=True, show_progress_bar=False)
+        return vectors.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Return the normalised vector of a query."""
+        vector = self._model.encode_query([text], normalize_embeddings=True, convert_to_numpy=True,
+                                          show_progress_bar=False)
+        return vector[0].tolist()

@@ -1,0 +1,90 @@
+"""Lexical retrieval: jieba tokens with a policy-term dictionary, BM25 over a sparse matrix (bm25s)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).parent / "data"
+TOKEN = re.compile(r"[\u3400-\u9fff]|[A-Za-z0-9]")
+
+
+@cache
+def _tokenizer() -> tuple[object, frozenset[str]]:
+    """Return a private jieba tokenizer with the policy dictionary, and the stopword set."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tok = jieba.Tokenizer()
+    tok.load_userdict(str(DATA / "policy_terms.txt"))
+    stop = frozenset((DATA / "stopwords.txt").read_text(encoding="utf-8").split())
+    return tok, stop
+
+
+def tokenize(text: str) -> list[str]:
+    """Return the search tokens of a text: jieba words and sub-words, lowercased, stopwords dropped."""
+    tok, stop = _tokenizer()
+    words = tok.lcut_for_search(text.lower())  # type: ignore[attr-defined]
+    return [w for w in words if TOKEN.search(w) and w not in stop]
+
+
+class LexicalIndex:
+    """BM25 over chunk tokens; scores come from sparse-matrix lookups, not a Python loop over documents."""
+
+    def __init__(self, retriever: object, chunk_ids: list[str]) -> None:
+        self._bm25 = retriever
+        self.chunk_ids = chunk_ids
+
+    @classmethod
+    def build(cls, chunk_ids: list[str], texts: list[str]) -> LexicalIndex:
+        """Return an index over the given texts."""
+        import bm25s
+
+        retriever = bm25s.BM25()
+        corpus = [tokenize(t) or ["∅"] for t in texts]
+        retriever.index(corpus, show_progress=False)
+        return cls(retriever, chunk_ids)
+
+    def save(self, folder: Path) -> None:
+        """Write the index to a folder."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self._bm25.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
+        (folder / "chunk_ids.json").write_text(json.dumps(self.chunk_ids), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        """Return an index read from a folder, its matrix memory-mapped."""
+        import bm25s
+
+        retriever = bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
+        ids = json.loads((folder / "chunk_ids.json").read_text(encoding="utf-8"))
+        return cls(retriever, ids)
+
+    def idf(self, token: str) -> float | None:
+        """Return the inverse document frequency of a token, or None if the corpus never uses it."""
+        vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]
+        if token not in vocab:
+            return None
+        n = len(self.chunk_ids)
+        df = self._document_frequency(vocab[token])
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+
+    def _document_frequency(self, token_id: int) -> int:
+        indptr = self._bm25.scores["indptr"]  # type: ignore[attr-defined]
+        return int(indptr[token_id + 1] - indptr[token_id])
+
+    def search(self, tokens: list[str], k: int) -> list[tuple[str, float]]:
+        """Return up to k (chunk_id, score) pairs with a positive BM25 score, best first."""
+        known = [t for t in tokens if t in self._bm25.vocab_dict]  # type: ignore[attr-defined]
+        if not known or not self.chunk_ids:
+            return []
+        scores = self._bm25.get_scores(known)  # type: ignore[attr-defined]
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]

@@ -1,0 +1,131 @@
+"""Index generations on disk: written whole, switched atomically, opened read-only for serving."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from index.dense import DenseIndex
+from index.embedding import PolicyEmbeddings
+from index.lexical import LexicalIndex
+from qa.errors import IndexMissingError
+from qa.models import Chunk, Clause, PolicyDoc
+
+log = logging.getLogger(__name__)
+CURRENT = "CURRENT"
+
+
+def _doc_to_json(doc: PolicyDoc) -> dict[str, object]:
+    data = dataclasses.asdict(doc)
+    data["issue_date"] = doc.issue_date.isoformat() if doc.issue_date else None
+    return data
+
+
+def _doc_from_json(data: dict) -> PolicyDoc:
+    data = dict(data)
+    data["issue_date"] = date.fromisoformat(data["issue_date"]) if data.get("issue_date") else None
+    data["period"] = tuple(data["period"]) if data.get("period") else None
+    return PolicyDoc(**data)
+
+
+def _clause_from_json(data: dict) -> Clause:
+    for key in ("path", "lead_agencies", "partner_agencies", "children"):
+        data[key] = tuple(data[key])
+    return Clause(**data)
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """Return the folder of the generation now serving, or None when no build has completed."""
+    pointer = index_dir / CURRENT
+    if not pointer.exists():
+        return None
+    folder = index_dir / pointer.read_text(encoding="utf-8").strip()
+    return folder if (folder / "manifest.json").exists() else None
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    """Return the manifest of the serving generation, if any."""
+    folder = current_generation(index_dir)
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8")) if folder else None
+
+
+def new_generation(index_dir: Path) -> Path:
+    """Return a fresh, empty generation folder (not yet serving)."""
+    folder = index_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def write_records(folder: Path, docs: list[PolicyDoc], clauses: list[Clause], chunks: list[Chunk]) -> None:
+    """Write documents, clauses and chunks of a generation as JSON lines."""
+    with open(folder / "docs.jsonl", "w", encoding="utf-8") as f:
+        for doc in docs:
+            f.write(json.dumps(_doc_to_json(doc), ensure_ascii=False) + "\n")
+    with open(folder / "clauses.jsonl", "w", encoding="utf-8") as f:
+        for clause in clauses:
+            f.write(json.dumps(dataclasses.asdict(clause), ensure_ascii=False) + "\n")
+    with open(folder / "chunks.jsonl", "w", encoding="utf-8") as f:
+        for chunk in chunks:
+            f.write(json.dumps(dataclasses.asdict(chunk), ensure_ascii=False) + "\n")
+
+
+def publish(index_dir: Path, folder: Path, manifest: dict) -> None:
+    """Make a complete generation the serving one, atomically, and remove all but the previous one."""
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    previous = current_generation(index_dir)
+    tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex}"
+    tmp.write_text(folder.name, encoding="utf-8")
+    os.replace(tmp, index_dir / CURRENT)
+    # Keep the generation that was serving: a process that opened it keeps working until it reloads.
+    keep = {folder.name, previous.name if previous else ""}
+    for old in index_dir.glob("gen-*"):
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass
+class KnowledgeBase:
+    """An opened index generation: records plus the lexical and (optional) dense indexes."""
+
+    folder: Path
+    manifest: dict
+    docs: dict[str, PolicyDoc]
+    clauses: dict[str, Clause]
+    chunks: dict[str, Chunk]
+    lexical: LexicalIndex
+    dense: DenseIndex | None
+
+    def clauses_of(self, doc_id: str) -> list[Clause]:
+        """Return a document's clauses in reading order."""
+        return [c for c in self.clauses.values() if c.doc_id == doc_id]
+
+
+def open_index(index_dir: Path, embeddings: PolicyEmbeddings | None) -> KnowledgeBase:
+    """Return the serving generation; dense search is on only when its vectors match the embedder."""
+    folder = current_generation(index_dir)
+    if folder is None:
+        raise IndexMissingError(f"索引目录 {index_dir} 中没有可用的索引；请先运行 `python -m qa build`")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+    def read(name: str) -> list[dict]:
+        with open(folder / name, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    docs = {d["doc_id"]: _doc_from_json(d) for d in read("docs.jsonl")}
+    clauses = {c["clause_id"]: _clause_from_json(c) for c in read("clauses.jsonl")}
+    chunks = {c["chunk_id"]: Chunk(**c) for c in read("chunks.jsonl")}
+    dense = None
+    if embeddings is not None and manifest.get("embedding_model") == embeddings.model_id:
+        dense = DenseIndex(folder / "chroma", embeddings)
+    elif embeddings is not None:
+        log.warning("索引的向量模型（%s）与当前模型（%s）不同，本次仅使用关键词检索；重新运行 build 可启用向量检索",
+                    manifest.get("embedding_model"), embeddings.model_id)
+    return KnowledgeBase(folder, manifest, docs, clauses, chunks, LexicalIndex.load(folder / "bm25"), dense)

@@ -1,0 +1,1 @@
+"""Answerers: turn retrieved clauses into a cited answer."""

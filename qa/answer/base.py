@@ -1,0 +1,54 @@
+"""The answerer interface, shared citation building and the refusal."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from qa.models import Answer, Citation, PolicyDoc, ScoredClause
+from qa.query import Query
+
+
+class Answerer(ABC):
+    """Writes the answer to a query from the clauses judged relevant."""
+
+    @abstractmethod
+    def answer(self, query: Query, question: str, evidence: Sequence[ScoredClause],
+               retrieved: Sequence[ScoredClause]) -> Answer:
+        """Return an answer citing only clauses from `evidence`."""
+
+
+def cite_line(citation: Citation) -> str:
+    """Return the human citation: 依据《文件》三、（一）2.（规划期2021—2025年）."""
+    when = f"（{citation.date_or_period}）" if citation.date_or_period else ""
+    title = f"“{citation.title}”" if citation.title else ""
+    number = f"（{citation.doc_number}）" if citation.doc_number else ""
+    # "关于……的若干措施" does not say whose: name the region unless the title already does.
+    region = citation.region if citation.region and citation.region[:2] not in citation.doc_title else ""
+    return f"依据{region}《{citation.doc_title}》{number}{citation.clause}{title}{when}"
+
+
+def make_citation(item: ScoredClause, quote: str) -> Citation:
+    """Return the citation record of a clause and the sentence quoted from it."""
+    return Citation(
+        doc_id=item.doc.doc_id, doc_title=item.doc.title, clause_id=item.clause.clause_id,
+        clause=item.clause.label, text=item.clause.text, quote=quote, title=item.clause.title,
+        date_or_period=item.doc.date_or_period, doc_number=item.doc.doc_number or "", region=item.doc.region or "",
+    )
+
+
+def coverage_list(docs: Sequence[PolicyDoc]) -> str:
+    """Return a bullet list of the documents the knowledge base covers."""
+    lines = []
+    for doc in docs:
+        facts = "，".join(x for x in (doc.region, doc.doc_number, doc.date_or_period) if x)
+        lines.append(f"- 《{doc.title}》" + (f"（{facts}）" if facts else ""))
+    return "\n".join(lines)
+
+
+def refusal(query: Query, question: str, docs: Sequence[PolicyDoc], reason: str,
+            retrieved: Sequence[ScoredClause] = ()) -> Answer:
+    """Return the plain refusal: nothing relevant was found, and what the knowledge base does cover."""
+    text = (f"{reason}\n\n目前知识库收录的政策文件：\n{coverage_list(docs)}\n\n"
+            "您可以换个问法，或询问以上文件涉及的内容。")
+    return Answer(question=question, query=query.text, text=text, answerable=False, retrieved=tuple(retrieved))

@@ -1,0 +1,67 @@
+"""The default answerer without an LLM: quote the most relevant sentences of the best clauses, cited."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from index.chunking import split_sentences
+from index.lexical import tokenize
+from qa.answer.base import Answerer, cite_line, make_citation
+from qa.models import Answer, Citation, ScoredClause
+from qa.query import Query
+
+AGENCY_NOTE = re.compile(r"[（(][^（()）]*(?:牵头|负责)[^（()）]*[）)]$")
+HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[家个项所批]")
+
+
+def _sentence_scores(query: Query, sentences: list[str]) -> list[float]:
+    """Return how well each sentence matches the query: share of query tokens it contains."""
+    tokens = list(dict.fromkeys(tokenize(query.text)))
+    scores = []
+    for sentence in sentences:
+        hit = sum(len(t) for t in tokens if t in sentence.lower())
+        score = hit / (sum(len(t) for t in tokens) or 1)
+        if query.wants_quantity and HAS_NUMBER.search(sentence):
+            score += 0.3
+        scores.append(score)
+    return scores
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"[\s。.：:]", "", text)
+
+
+def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2) -> list[str]:
+    """Return the sentences of a clause that answer the query, in reading order."""
+    bare = _bare(heading)
+    sentences = [s for s in split_sentences(text) if not AGENCY_NOTE.fullmatch(s) and _bare(s) != bare]
+    if not sentences:
+        return [text.strip()]
+    scores = _sentence_scores(query, sentences)
+    top = max(scores)
+    if top <= 0:
+        return sentences[:1]
+    ranked = sorted(range(len(sentences)), key=lambda i: scores[i], reverse=True)
+    chosen = [i for i in ranked[:limit] if scores[i] >= 0.6 * top]
+    return [sentences[i] for i in sorted(chosen)]
+
+
+class ExtractiveAnswerer(Answerer):
+    """Answers with exact sentences from the clauses, each followed by its citation."""
+
+    def answer(self, query: Query, question: str, evidence: Sequence[ScoredClause],
+               retrieved: Sequence[ScoredClause]) -> Answer:
+        """Return the quoted sentences with citations; evidence must be non-empty."""
+        citations: list[Citation] = []
+        blocks = []
+        for item in evidence:
+            quote = "".join(best_sentences(query, item.clause.text, item.clause.heading.split("\n")[0]))
+            citation = make_citation(item, quote)
+            citations.append(citation)
+            blocks.append(f"{quote}\n——{cite_line(citation)}")
+        head = "根据已收录的政策文件：" if len(blocks) == 1 else "根据已收录的政策文件，相关规定如下："
+        numbered = blocks if len(blocks) == 1 else [f"{i}. {b}" for i, b in enumerate(blocks, 1)]
+        text = head + "\n\n" + "\n\n".join(numbered)
+        return Answer(question=question, query=query.text, text=text, answerable=True,
+                      citations=tuple(citations), retrieved=tuple(retrieved))

@@ -1,0 +1,125 @@
+"""Command line: build, ask, batch, eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from qa.errors import PolicyQAError
+from qa.settings import Settings, load_settings
+
+log = logging.getLogger("qa")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(index_dir=getattr(args, "index", None), corpus_dir=getattr(args, "corpus", None))
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def run_batch(records: Iterable[dict], settings: Settings) -> Iterator[dict]:
+    """Yield the output record of each input question, answered by one assistant."""
+    from qa.assistant import Assistant
+
+    assistant = Assistant.open(settings)
+    for record in records:
+        answer = assistant.ask(record["question"], record.get("history") or [])
+        yield answer.to_json(str(record.get("id", "")))
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from index.build import build_index
+    from index.embedding import load_embeddings
+
+    settings = _settings(args)
+    report = build_index(settings, load_embeddings(settings), progress=not args.quiet)
+    print(report.summary())
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.assistant import Assistant
+
+    assistant = Assistant.open(_settings(args))
+    answer = assistant.ask(args.question, args.history or [])
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
+    else:
+        print(answer.text)
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    results = run_batch(_read_jsonl(args.input), _settings(args))
+    if args.output is None:
+        for result in results:
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+        return 0
+    with open(args.output, "w", encoding="utf-8") as out:
+        for result in results:
+            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from qa.scoring import score
+
+    gold = _read_jsonl(args.gold)
+    answers = list(run_batch(gold, _settings(args)))
+    if args.output:
+        Path(args.output).write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers),
+                                     encoding="utf-8")
+    print(json.dumps(score(gold, answers), ensure_ascii=False))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """Return the argument parser."""
+    p = argparse.ArgumentParser(prog="policy-qa", description="政策文件问答：带条款引用的回答")
+    p.add_argument("-v", "--verbose", action="store_true", help="show debug logs")
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build or update the index of a corpus folder")
+    b.add_argument("--corpus", type=Path)
+    b.add_argument("--index", type=Path)
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=cmd_build)
+    a = sub.add_parser("ask", help="answer one question")
+    a.add_argument("question")
+    a.add_argument("--history", action="append", help="an earlier question (repeatable, oldest first)")
+    a.add_argument("--json", action="store_true")
+    a.add_argument("--index", type=Path)
+    a.set_defaults(func=cmd_ask)
+    bt = sub.add_parser("batch", help="answer a JSONL file of questions")
+    bt.add_argument("input", type=Path)
+    bt.add_argument("--index", type=Path)
+    bt.add_argument("-o", "--output", type=Path)
+    bt.set_defaults(func=cmd_batch)
+    e = sub.add_parser("eval", help="answer a gold JSONL file and print the metrics")
+    e.add_argument("gold", type=Path)
+    e.add_argument("--index", type=Path)
+    e.add_argument("-o", "--output", type=Path, help="also write the answers here")
+    e.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; errors the user can fix are printed in Chinese and English, not as tracebacks."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    for noisy in ("httpx", "chromadb", "bm25s", "jieba", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except PolicyQAError as exc:
+        print(f"错误 / error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"错误 / error: 找不到文件 {exc.filename}", file=sys.stderr)
+        return 2

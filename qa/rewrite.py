@@ -1,0 +1,50 @@
+"""Resolve a follow-up question against the conversation, without an LLM."""
+
+from __future__ import annotations
+
+import re
+
+from index.regions import gazetteer
+
+LEADING = re.compile(r"^(那么|那|还有|另外|此外|再问一下|请问|那请问)[，,\s]*")
+TRAILING = re.compile(r"[呢吗？?。！!\s]+$")
+REFERS_BACK = re.compile(r"^(其中|这|该|此|它|上述|这些|这个|以上)")
+
+
+def _strip_regions(text: str) -> str:
+    """Return the text without region names (and the 的/对/在 that tie them to the rest)."""
+    for region in gazetteer().find(text):
+        for form in sorted({region.name, region.short}, key=len, reverse=True):
+            text = re.sub(rf"{re.escape(form)}(省|市)?(的|对|在)?", "", text)
+    return text
+
+
+def _is_follow_up(question: str, core: str) -> bool:
+    """Return True for an elliptical question that leans on the previous one."""
+    return (
+        bool(LEADING.match(question)) or question.rstrip("？?").endswith("呢") or bool(REFERS_BACK.match(core))
+        or len(core) <= 6
+    )
+
+
+def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
+    """Return a self-contained question: regions and topic carried over from the conversation when needed."""
+    if not history:
+        return question
+    previous = rewrite(history[-1], history[:-1])
+    core = TRAILING.sub("", LEADING.sub("", question.strip()))
+    if not core or not _is_follow_up(question, core):
+        return question
+    gaz = gazetteer()
+    asked, before = gaz.find(core), gaz.find(previous)
+    topic = _strip_regions(core)
+    if asked and len(TRAILING.sub("", topic)) <= 1:
+        # "广东呢？": the previous question, asked about another region.
+        new_regions = "和".join(r.short for r in asked)
+        stripped = _strip_regions(previous)
+        return f"{new_regions}{stripped}"
+    if REFERS_BACK.match(core):
+        return f"{TRAILING.sub('', previous)}，{core}"
+    if not asked and before:
+        return f"{'和'.join(r.short for r in before)}{core}"
+    return question

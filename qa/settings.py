@@ -1,0 +1,50 @@
+"""One settings object: defaults in code, QA_* environment variables, optional .env file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qa.errors import ConfigError
+
+ENV_PREFIX = "QA_"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, built once at the program's edge and passed in."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="forbid", frozen=True
+    )
+
+    corpus_dir: Path = Path("data/policies")
+    index_dir: Path = Path("data/index")
+    # auto: a local sentence-transformers model when `embedding_model` names one, else the bundled e5.
+    embedding_backend: Literal["auto", "e5", "sentence-transformers", "none"] = "auto"
+    embedding_model: str = ""
+    embedding_batch_size: int = 16
+    top_k: int = 10
+    max_answer_clauses: int = 2
+    max_document_bytes: int = 20_000_000
+    chunk_chars: int = 480
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Return settings from the environment and .env, with explicit overrides on top."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    unknown = sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k not in known
+                     and not k.startswith(ENV_PREFIX + "TEST_"))
+    if unknown:
+        raise ConfigError(
+            f"未知的配置项 {', '.join(unknown)}；可用的配置项：{', '.join(sorted(known))}"
+        )
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(f"配置无效：{exc}") from exc

@@ -1,0 +1,48 @@
+"""Shared fixtures: the network stays off, caches live in tmp, one built index of the bundled corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "data" / "policies"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Point model caches at a temp folder and drop any QA_* settings from the developer's shell."""
+    cache = tmp_path_factory.getbasetemp() / "hf-cache"
+    monkeypatch.setenv("HF_HOME", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for key in list(os.environ):
+        if key.startswith("QA_") and not key.startswith("QA_TEST_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def bundled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return an index folder of the bundled corpus, built once with the bundled e5 embedder."""
+    from index.build import build_index
+    from index.embedding import load_embeddings
+    from qa.settings import Settings
+
+    folder = tmp_path_factory.mktemp("index")
+    settings = Settings(corpus_dir=CORPUS, index_dir=folder)
+    build_index(settings, load_embeddings(settings), progress=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def assistant(bundled_index: Path):
+    """Return an assistant over the bundled corpus index."""
+    from qa.assistant import Assistant
+    from qa.settings import Settings
+
+    return Assistant.open(Settings(corpus_dir=CORPUS, index_dir=bundled_index), build_if_missing=False)
