@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+HALF_WIDTH_BRACKETS = str.maketrans("（）", "()")
+
 
 @dataclass(frozen=True)
 class SourceText:
@@ -68,8 +70,11 @@ class Clause:
     @property
     def is_retrievable(self) -> bool:
         """Return True when the clause has text of its own beyond a bare heading."""
-        own = "".join(self.text.split()).rstrip("。.：:")
-        return bool(own) and (own != "".join(self.heading.split()).rstrip("。.：:") or not self.children)
+        def bare(s: str) -> str:
+            return "".join(s.split()).translate(HALF_WIDTH_BRACKETS).rstrip("。.：:")
+
+        own = bare(self.text)
+        return bool(own) and (own != bare(self.heading) or not self.children)
 
 
 @dataclass(frozen=True)

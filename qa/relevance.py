@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from index.lexical import tokenize
 from index.store import KnowledgeBase
 from qa.models import ScoredClause
 from qa.query import Query
@@ -30,6 +31,8 @@ def uncovered_regions(kb: KnowledgeBase, query: Query) -> list[str]:
 def select_evidence(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause],
                     limit: int) -> tuple[list[ScoredClause], str | None]:
     """Return the clauses to cite, or an empty list and the reason for refusing."""
+    if not tokenize(query.text):
+        return [], "请输入您想咨询的具体政策问题，例如“江苏有哪些文化产业基金可以用？”。"
     missing = uncovered_regions(kb, query)
     if missing and len(missing) == len(query.regions):
         return [], f"已收录的政策文件中没有关于{'、'.join(missing)}的政策，无法回答“{query.text}”。"

@@ -43,8 +43,9 @@ def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2) -
     if top <= 0:
         return sentences[:1]
     ranked = sorted(range(len(sentences)), key=lambda i: scores[i], reverse=True)
-    chosen = [i for i in ranked[:limit] if scores[i] >= 0.6 * top]
-    return [sentences[i] for i in sorted(chosen)]
+    chosen = sorted(i for i in ranked[:limit] if scores[i] >= 0.6 * top)
+    # Sentences that are not next to each other in the clause are joined with an ellipsis, never glued.
+    return [("……" if k and i != chosen[k - 1] + 1 else "") + sentences[i] for k, i in enumerate(chosen)]
 
 
 class ExtractiveAnswerer(Answerer):

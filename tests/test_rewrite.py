@@ -1,0 +1,80 @@
+"""Tests for qa.rewrite: follow-up questions made self-contained from the conversation, without an LLM."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.rewrite import rewrite
+
+# (question, history oldest first, substrings the rewrite must contain, substrings it must not contain)
+FOLLOW_UPS = [
+    pytest.param("广东呢？", ["江苏对文化科技企业有哪些金融支持？"], ("广东", "金融支持"), ("江苏",),
+                 id="new-region-keeps-topic"),
+    pytest.param("那财政上有什么支持？", ["深圳的文化科技人才政策有哪些？"], ("深圳", "财政"), ("人才",),
+                 id="new-topic-keeps-region"),
+    pytest.param("那深圳呢？", ["江苏的人才措施有哪些？"], ("深圳", "人才"), ("江苏",),
+                 id="leading-na-new-region"),
+    pytest.param("其中金融支持具体包括什么？", ["广东的保障措施有哪些？"], ("广东", "保障措施", "金融支持"), (),
+                 id="refers-back-keeps-previous-question"),
+    pytest.param("深圳市呢？", ["江苏省的人才措施有哪些？"], ("深圳", "人才措施"), ("江苏", "省的"),
+                 id="full-region-names-with-suffix"),
+    pytest.param("这些措施由哪个部门牵头？", ["深圳的人才措施有哪些？"], ("深圳", "人才措施", "牵头"), (),
+                 id="zhexie-refers-back"),
+    pytest.param("那么资金呢？", ["江苏的人才措施有哪些？"], ("江苏", "资金"), (),
+                 id="short-topic-carries-region"),
+    pytest.param("那深圳呢？", ["广东和江苏的人才措施有哪些？"], ("深圳", "人才措施"), ("广东", "江苏", "和"),
+                 id="replaces-two-regions-joined-by-he",
+                 marks=pytest.mark.xfail(strict=True, reason="bug: the 和 joining the previous regions is left "
+                                                             "behind ('深圳和人才措施有哪些？')")),
+]
+
+# Two-step conversations: the region of the first question must survive the second, elliptical one.
+CHAINS = [
+    pytest.param("那财政上有什么支持？", ["广东的人才措施有哪些？", "那深圳呢？"], ("深圳", "财政"), ("广东",),
+                 id="region-from-second-turn"),
+    pytest.param("那税收呢？", ["江苏的人才措施有哪些？", "那财政上有什么支持？"], ("江苏", "税收"), (),
+                 id="region-from-first-turn-through-topic-change"),
+    pytest.param("广东呢？", ["江苏的人才措施有哪些？", "那财政上有什么支持？"], ("广东", "财政"), ("江苏", "人才"),
+                 id="region-swap-keeps-latest-topic"),
+    pytest.param("其中金融支持具体包括什么？", ["深圳的保障措施有哪些？", "广东呢？"],
+                 ("广东", "保障措施", "金融支持"), ("深圳",), id="refers-back-through-region-swap"),
+]
+
+
+@pytest.mark.parametrize(("question", "history", "must", "must_not"), FOLLOW_UPS + CHAINS)
+def test_follow_up_is_made_self_contained(question: str, history: list[str], must: tuple[str, ...],
+                                          must_not: tuple[str, ...]) -> None:
+    """A follow-up gains the region or topic it leaves out, and drops the region it replaces."""
+    out = rewrite(question, history)
+    for part in must:
+        assert part in out, (out, part)
+    for part in must_not:
+        assert part not in out, (out, part)
+
+
+@pytest.mark.parametrize(("question", "history"), [
+    ("深圳对文化科技企业有哪些金融支持？", ["江苏的人才措施有哪些？"]),
+    ("广东要培育多少家文化和科技融合特色企业？", ["深圳的人才政策有哪些？", "那财政上有什么支持？"]),
+    ("那广东对文化科技企业有哪些金融支持？", ["江苏对文化科技企业有哪些金融支持？"]),
+    ("江苏有哪些文化产业基金可以用？", []),
+    ("那深圳呢？", []),
+    ("其中金融支持具体包括什么？", ()),
+])
+def test_self_contained_or_first_question_is_unchanged(question: str, history: list[str]) -> None:
+    """A question with its own region and topic, or one without history, is returned as asked."""
+    assert rewrite(question, history) == question
+
+
+def test_rewrite_does_not_depend_on_history_container() -> None:
+    """A tuple history gives the same rewrite as a list history."""
+    history = ["江苏的人才措施有哪些？", "那财政上有什么支持？"]
+    assert rewrite("那深圳呢？", tuple(history)) == rewrite("那深圳呢？", history) != "那深圳呢？"
+
+
+def test_assistant_follow_up_cites_the_new_region(assistant) -> None:
+    """"那深圳呢？" after a Jiangsu fund question is answered from the Shenzhen document."""
+    answer = assistant.ask("那深圳呢？", ["江苏有哪些文化产业基金可以用？"])
+    assert answer.answerable, answer.text
+    assert answer.citations
+    assert all(c.doc_id.startswith("shenzhen") for c in answer.citations), [c.doc_id for c in answer.citations]
+    assert "深圳" in answer.query and "江苏" not in answer.query
