@@ -18,7 +18,7 @@ run: install
 
 lint: install
 	$(VENV)/bin/ruff check qa index bench tests app.py
-	$(VENV)/bin/mypy qa index app.py
+	$(VENV)/bin/mypy qa index bench app.py
 
 test: lint
 	$(PY) -m pytest -q

@@ -8,6 +8,7 @@ from index.lexical import tokenize
 from index.store import KnowledgeBase
 from qa.models import ScoredClause
 from qa.query import Query
+from qa.retrieve import region_boosts
 
 # Calibrated on our own in- and out-of-scope questions (tests/data/calibration.jsonl), not on the dev set:
 # a clause must contain at least this IDF-weighted share of the question's topic terms. Out-of-scope
@@ -36,13 +37,20 @@ def select_evidence(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredC
     missing = uncovered_regions(kb, query)
     if missing and len(missing) == len(query.regions):
         return [], f"已收录的政策文件中没有关于{'、'.join(missing)}的政策，无法回答“{query.text}”。"
-    if not retrieved or retrieved[0].coverage < MIN_COVERAGE:
-        return [], f"已收录的政策文件中没有找到与“{query.text}”相关的规定。"
-    top = retrieved[0]
+    regional = region_boosts(kb, query)
+    if regional:
+        # Only the named region's documents (or its province's) may be cited for a question about it.
+        retrieved = [s for s in retrieved if s.doc.doc_id in regional]
+    # The best-ranked clause that contains the question's topic; a higher one without it is not evidence.
+    candidates = [s for s in retrieved if s.coverage >= MIN_COVERAGE]
+    if not candidates:
+        where = "、".join(r.name for r in query.regions) if regional else ""
+        return [], f"已收录的{where}政策文件中没有找到与“{query.text}”相关的规定。"
+    top = candidates[0]
     evidence = [top]
-    for item in retrieved[1:]:
+    for item in candidates[1:]:
         if len(evidence) >= limit:
             break
-        if item.score >= SECOND_RATIO * top.score and item.coverage >= MIN_COVERAGE:
+        if item.score >= SECOND_RATIO * top.score:
             evidence.append(item)
     return evidence, None

@@ -21,6 +21,7 @@ CANDIDATES = 50
 # A document about the named region itself is preferred over the province's document that covers it.
 EXACT_REGION_BOOST = 1.3
 PROVINCE_BOOST = 1.1
+OTHER_REGION = 0.5
 QUANTITY_WEIGHT = 0.6
 COUNT_WINDOW = 40
 HEADING_WEIGHT = 0.3
@@ -34,12 +35,11 @@ def region_boosts(kb: KnowledgeBase, query: Query) -> dict[str, float]:
     boosts: dict[str, float] = {}
     for region in query.regions:
         exact = [d.doc_id for d in kb.docs.values() if d.region == region.name]
-        if exact:
-            boosts.update(dict.fromkeys(exact, EXACT_REGION_BOOST))
-            continue
+        boosts.update(dict.fromkeys(exact, EXACT_REGION_BOOST))
+        # The province's own document still applies to its cities, preferred only when the city has none.
         for d in kb.docs.values():
-            if d.region == region.province:
-                boosts.setdefault(d.doc_id, PROVINCE_BOOST)
+            if d.region == region.province and d.region != region.name:
+                boosts.setdefault(d.doc_id, 1.0 if exact else PROVINCE_BOOST)
     return boosts
 
 
@@ -109,7 +109,9 @@ class HybridRetriever(BaseRetriever):
             doc = kb.docs[clause.doc_id]
             text = f"{doc.title}\n{' '.join(clause.path)}\n{clause.text}"
             cov = coverage(kb, topic, text)
-            score = s["rrf"] * boosts.get(clause.doc_id, 1.0) * math.sqrt(0.25 + cov)
+            # Another region's policy is never the answer to a question about this one; keep it low in the list.
+            regional = boosts.get(clause.doc_id, OTHER_REGION if boosts else 1.0)
+            score = s["rrf"] * regional * math.sqrt(0.25 + cov)
             if query.regions:
                 # Naming places ("广州和深圳") asks for clauses about those places, wherever the document is from.
                 # A document about the place itself mentions it everywhere, so only broader documents count.

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` reproduces every number in docs/benchmarks.md."""
