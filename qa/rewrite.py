@@ -15,7 +15,8 @@ def _strip_regions(text: str) -> str:
     """Return the text without region names (and the 的/对/在 that tie them to the rest)."""
     for region in gazetteer().find(text):
         for form in sorted({region.name, region.short}, key=len, reverse=True):
-            text = re.sub(rf"{re.escape(form)}(省|市)?(的|对|在)?", "", text)
+            # "广东和江苏的……": the connective between two removed regions goes with them.
+            text = re.sub(rf"(?:[和与及、])?{re.escape(form)}(?:省|市)?(?:[和与及、](?=\S))?(?:的|对|在)?", "", text)
     return text
 
 

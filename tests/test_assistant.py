@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def test_out_of_scope_question_is_refused(assistant: Assistant, case: dict) -> N
     answer = assistant.ask(case["question"])
     assert not answer.answerable
     assert not answer.citations
-    assert "已收录的政策文件中没有" in answer.text
+    assert re.match(r"已收录的\S*政策文件中没有", answer.text)
     assert "《关于促进文化与科技融合的若干措施》" in answer.text
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 from index.embedding.base import PolicyEmbeddings
@@ -19,18 +20,27 @@ class SentenceTransformerEmbeddings(PolicyEmbeddings):
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise EmbedderUnavailable("未安装 sentence-transformers：pip install sentence-transformers") from exc
+        quiet = logging.getLogger("sentence_transformers")
+        level = quiet.level
+        # Our one warning explains the failure; the library's own English warnings would only repeat it.
+        quiet.setLevel(logging.ERROR)
         try:
             # Weights cannot be downloaded here: only a local path or an already-cached model loads.
             self._model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
         except Exception as exc:  # the library raises OSError, ValueError or HF errors for a missing model
             raise EmbedderUnavailable(f"无法加载本地模型 {name_or_path!r}（{exc.__class__.__name__}）") from exc
+        finally:
+            quiet.setLevel(level)
         self._name = name_or_path
         self._batch = batch_size
         path = Path(name_or_path)
         stamp = ""
         if path.exists():
             files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".safetensors", ".bin"))
-            stamp = hashlib.sha1(b"".join(f"{p.name}:{p.stat().st_size}".encode() for p in files)).hexdigest()[:8]
+            # Size and modification time: a model retrained in place gets a new id without hashing gigabytes.
+            stamp = hashlib.sha1(
+                b"".join(f"{p.relative_to(path)}:{p.stat().st_size}:{p.stat().st_mtime_ns}".encode() for p in files)
+            ).hexdigest()[:8]
         self._id = f"st-{path.name or name_or_path}-{stamp}"
 
     @property
