@@ -2,7 +2,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean browser-deps
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,7 +20,13 @@ lint: install
 	$(VENV)/bin/ruff check qa index bench tests app.py
 	$(VENV)/bin/mypy qa index bench app.py
 
-test: lint
+# The browser test drives Debian's chromium (with CJK fonts for screenshots); install it when we can.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } || \
+		echo "chromium not installed: the browser test will be skipped outside CI"
+
+test: lint browser-deps
 	$(PY) -m pytest -q
 
 bench: install

@@ -1,50 +1,144 @@
-"""Gradio chat UI: a thin adapter over qa.Assistant. `make run` serves it on 127.0.0.1:7860."""
+"""Gradio chat UI: a thin adapter over the qa API. `make run` serves it on 127.0.0.1:7860."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 
 import gradio as gr
 
-from qa.answer.base import coverage_list
-from qa.assistant import Assistant
-from qa.render import answer_markdown, escape
+from qa.feedback import FeedbackStore
+from qa.models import Answer
+from qa.render import answer_markdown, citation_choices, clause_panel_html, documents_html, escape
+from qa.service import AssistantLoader
 from qa.settings import Settings, load_settings
 
-EXAMPLES = [
-    "广东要培育多少家文化和科技融合特色企业？",
-    "江苏有哪些文化产业基金可以用？",
+CITIZEN_EXAMPLES = [
     "深圳文化科技型企业用房有什么政策？",
+    "廣東對文化科技企業有哪些金融支持？",
+    "江苏的文化大数据要怎么做安全保护？",
 ]
+ENTERPRISE_EXAMPLES = [
+    "江苏有哪些文化产业基金可以用？",
+    "广东对文化科技企业上市有什么支持？",
+    "深圳文化科技型企业能享受哪些税收优惠？",
+]
+PANEL_HINT = "<p class='hint'>点击回答下方的引用条款，在此查看条款原文。</p>"
+ALL = "全部文件"
+CSS = (Path(__file__).parent / "qa" / "static" / "app.css").read_text(encoding="utf-8")
+STREAM_STEP = 24
 
 
-def build_ui(assistant: Assistant) -> gr.Blocks:
+def _scopes(loader: AssistantLoader) -> dict[str, set[str] | None]:
+    """Return the scope choices: everything, each region, each document."""
+    if loader.assistant is None:
+        return {ALL: None}
+    docs = list(loader.assistant.kb.docs.values())
+    scopes: dict[str, set[str] | None] = {ALL: None}
+    for region in sorted({d.region for d in docs if d.region}):
+        scopes[f"地区：{region}"] = {d.doc_id for d in docs if d.region == region}
+    for d in docs:
+        scopes[f"文件：{d.title}"] = {d.doc_id}
+    return scopes
+
+
+def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
     """Return the chat page."""
 
-    def respond(message: str, history: list[dict]) -> str:
-        earlier = [str(m["content"]) for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
-        return answer_markdown(assistant.ask(message, earlier))
+    def status() -> tuple[dict, dict, dict, dict]:
+        ready = loader.ready
+        text = "" if ready else f"⏳ {loader.status}"
+        docs = documents_html(list(loader.assistant.kb.docs.values())) if loader.assistant else ""
+        scopes = list(_scopes(loader))
+        return (gr.update(value=text, visible=not ready), gr.update(value=docs),
+                gr.update(choices=scopes), gr.update(active=not ready))
 
-    docs = escape(coverage_list(list(assistant.kb.docs.values())))
-    with gr.Blocks(title="政策问答") as demo:
-        gr.Markdown("## 政策问答助手\n回答均摘自已收录的政策原文，并注明出处条款。")
-        gr.ChatInterface(
-            respond,
-            chatbot=gr.Chatbot(height=520, buttons=["copy"], placeholder="请输入您想了解的政策问题"),
-            textbox=gr.Textbox(placeholder="例如：江苏有哪些文化产业基金可以用？", scale=7),
-            examples=EXAMPLES,
-        )
-        with gr.Accordion("知识库收录的文件", open=False):
-            gr.Markdown(docs)
+    def respond(message: str, chat: list[dict], questions: list[str], scope: str
+                ) -> Iterator[tuple[list[dict], str, list[str], Answer | None, dict, str]]:
+        message = (message or "").strip()
+        chat = [*chat, {"role": "user", "content": escape(message)}]
+        if loader.assistant is None:
+            reply = f"⏳ {loader.status}，请稍候再问。"
+            yield [*chat, {"role": "assistant", "content": reply}], "", questions, None, gr.update(), ""
+            return
+        answer = loader.assistant.ask(message, questions, _scopes(loader).get(scope))
+        text = answer_markdown(answer)
+        # Stream the reply in steps so a long quote appears as it is "read out"; the text is final already.
+        for end in range(STREAM_STEP, len(text), STREAM_STEP):
+            if text[end - 1] != "\\":
+                yield [*chat, {"role": "assistant", "content": text[:end]}], "", questions, None, gr.update(), ""
+        chips = citation_choices(answer)
+        panel = _panel(answer, 0) if chips else ""
+        yield ([*chat, {"role": "assistant", "content": text}], "", [*questions, message], answer,
+               gr.update(choices=chips, value=chips[0][1] if chips else None, visible=bool(chips)), panel)
+
+    def _panel(answer: Answer | None, index: int) -> str:
+        if answer is None or loader.assistant is None or index >= len(answer.citations):
+            return ""
+        citation = answer.citations[index]
+        kb = loader.assistant.kb
+        return clause_panel_html(citation, kb.clauses[citation.clause_id], kb.docs[citation.doc_id])
+
+    def show_clause(choice: str | None, answer: Answer | None) -> str:
+        return _panel(answer, int(choice)) if choice is not None else ""
+
+    def new_chat() -> tuple[list, list, None, dict, str, str]:
+        return [], [], None, gr.update(choices=[], value=None, visible=False), PANEL_HINT, ""
+
+    def give_feedback(rating: str, comment: str, answer: Answer | None) -> str:
+        if answer is None:
+            return "请先提问，再对回答进行评价。"
+        feedback.record(answer, rating, comment)
+        return "感谢您的反馈！"
+
+    with gr.Blocks(title="政策问答助手") as demo:
+        questions = gr.State([])
+        last_answer = gr.State(None)
+        gr.Markdown("## 政策问答助手\n回答均摘自已收录的政策原文，并注明出处条款。", elem_id="header")
+        progress = gr.Markdown("", elem_id="build-status")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                scope = gr.Dropdown([ALL], value=ALL, label="查询范围", elem_id="scope")
+                chatbot = gr.Chatbot(height=460, buttons=["copy"], elem_id="chat", show_label=False,
+                                     placeholder="请输入您想了解的政策问题，回答会注明依据的条款。")
+                with gr.Row():
+                    box = gr.Textbox(placeholder="例如：江苏有哪些文化产业基金可以用？", show_label=False, scale=5,
+                                     elem_id="question", submit_btn="发送")
+                chips = gr.Radio([], label="引用条款（点击查看原文）", visible=False, elem_id="citations",
+                                 elem_classes=["chips"])
+                with gr.Row():
+                    new = gr.Button("新对话", elem_id="new-chat", size="sm")
+                    up = gr.Button("有帮助", elem_id="helpful", size="sm")
+                    down = gr.Button("没帮助", elem_id="unhelpful", size="sm")
+                comment = gr.Textbox(placeholder="可选：告诉我们哪里可以改进", show_label=False, elem_id="comment")
+                thanks = gr.Markdown("", elem_id="feedback-status")
+            with gr.Column(scale=2, min_width=300):
+                panel = gr.HTML(PANEL_HINT, elem_id="clause-panel")
+                with gr.Accordion("知识库收录的文件", open=False):
+                    docs = gr.HTML("", elem_id="documents")
+        # Below both columns, so on a phone the clause panel comes right after the chat.
+        with gr.Row():
+            gr.Examples([[q] for q in CITIZEN_EXAMPLES], inputs=[box], label="市民常问")
+            gr.Examples([[q] for q in ENTERPRISE_EXAMPLES], inputs=[box], label="企业常问")
+        timer = gr.Timer(1.0)
+        timer.tick(status, outputs=[progress, docs, scope, timer])
+        demo.load(status, outputs=[progress, docs, scope, timer])
+        box.submit(respond, [box, chatbot, questions, scope], [chatbot, box, questions, last_answer, chips, panel])
+        chips.change(show_clause, [chips, last_answer], [panel])
+        new.click(new_chat, outputs=[chatbot, questions, last_answer, chips, panel, thanks])
+        up.click(lambda c, a: give_feedback("up", c, a), [comment, last_answer], [thanks])
+        down.click(lambda c, a: give_feedback("down", c, a), [comment, last_answer], [thanks])
     return demo
 
 
 def main(settings: Settings | None = None) -> None:
-    """Open (building on first start) the index, then serve the chat UI."""
+    """Serve the chat UI at once; the index opens (or is built on first start) in the background."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = settings or load_settings()
-    assistant = Assistant.open(settings)
-    build_ui(assistant).launch(server_name=settings.host, server_port=settings.port)
+    loader = AssistantLoader(settings).start()
+    demo = build_ui(loader, FeedbackStore(settings.feedback_db))
+    demo.launch(server_name=settings.host, server_port=settings.port, css=CSS)
 
 
 if __name__ == "__main__":

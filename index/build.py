@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,9 +79,13 @@ def _signature(hashes: list[str], model: str | None, chunk_chars: int) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def build_index(settings: Settings, embeddings: PolicyEmbeddings | None, progress: bool = True) -> BuildReport:
-    """Build the index of the corpus folder into a new generation and switch to it when complete."""
+def build_index(settings: Settings, embeddings: PolicyEmbeddings | None, progress: bool = True,
+                on_progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
+    """Build the index of the corpus folder into a new generation and switch to it when complete.
+
+    `on_progress(stage, done, total)` reports reading and embedding progress, e.g. to a web page."""
     started = time.monotonic()
+    notify = on_progress or (lambda stage, done, total: None)
     report = BuildReport(embedding_model=embeddings.model_id if embeddings else None)
     corpus_dir, index_dir = settings.corpus_dir, settings.index_dir
     if not corpus_dir.is_dir():
@@ -91,8 +96,9 @@ def build_index(settings: Settings, embeddings: PolicyEmbeddings | None, progres
     docs: list[PolicyDoc] = []
     clauses: list[Clause] = []
     seen: dict[str, str] = {}
-    for path, loaded in tqdm(load_corpus(paths, settings.max_document_bytes), total=len(paths),
-                             desc="读取文件", unit="个", disable=not progress):
+    for done, (path, loaded) in enumerate(tqdm(load_corpus(paths, settings.max_document_bytes), total=len(paths),
+                                               desc="读取文件", unit="个", disable=not progress), 1):
+        notify("读取文件", done, len(paths))
         rel = str(path.relative_to(corpus_dir))
         if isinstance(loaded, Exception):
             report.skipped.append((rel, str(loaded)))
@@ -130,8 +136,13 @@ def build_index(settings: Settings, embeddings: PolicyEmbeddings | None, progres
         cache = EmbeddingCache(index_dir / "embedding_cache.sqlite")
         try:
             with tqdm(total=len(chunks), desc="计算向量", unit="段", disable=not progress) as bar:
+
+                def advance(n: int) -> None:
+                    bar.update(n)
+                    notify("计算向量", bar.n, len(chunks))
+
                 vectors, report.embedded = embed_chunks(chunks, embeddings, cache, settings.embedding_batch_size,
-                                                        bar.update)
+                                                        advance)
                 bar.update(len(chunks) - bar.n)
         finally:
             cache.close()

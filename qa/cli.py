@@ -1,4 +1,4 @@
-"""Command line: build, ask, batch, eval."""
+"""Command line: build, ask, batch, eval, feedback."""
 
 from __future__ import annotations
 
@@ -80,6 +80,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clip(text: str, width: int) -> str:
+    """Return text on one line, cut to `width` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from qa.feedback import FeedbackError, FeedbackStore
+
+    db = load_settings(feedback_db=args.db).feedback_db
+    # Reading commands must not leave an empty database behind at a mistyped path.
+    if not db.is_file():
+        raise FeedbackError(f"找不到反馈数据库 {db}；请用 --db 指定已有的反馈文件，或设置 QA_FEEDBACK_DB")
+    with FeedbackStore(db) as store:
+        if args.action == "export":
+            if args.output is None:
+                store.export(args.format, sys.stdout)
+                return 0
+            # newline="": the csv module writes its own line endings.
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                n = store.export(args.format, out)
+            print(f"已导出 {n} 条反馈到 {args.output}", file=sys.stderr)
+            return 0
+        rows = store.all(limit=args.limit)
+    if not rows:
+        print(f"（{db} 中还没有反馈）")
+        return 0
+    print("时间(UTC)            评价  问题 | 意见")
+    for r in rows:
+        when = r["created_at"][:19].replace("T", " ")
+        print(f"{when}  {r['rating']:<4}  {_clip(r['question'], 30)} | {_clip(r['comment'], 40) or '-'}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """Return the argument parser."""
     p = argparse.ArgumentParser(prog="policy-qa", description="政策文件问答：带条款引用的回答")
@@ -106,6 +140,17 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--index", type=Path)
     e.add_argument("-o", "--output", type=Path, help="also write the answers here")
     e.set_defaults(func=cmd_eval)
+    f = sub.add_parser("feedback", help="list or export the stored answer feedback")
+    f_sub = f.add_subparsers(dest="action", required=True)
+    fe = f_sub.add_parser("export", help="write every feedback row as JSONL or CSV")
+    fe.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    fe.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    fe.add_argument("--db", type=Path, help="feedback database (default: settings.feedback_db)")
+    fe.set_defaults(func=cmd_feedback)
+    fl = f_sub.add_parser("list", help="print the newest feedback as a short table")
+    fl.add_argument("--limit", type=int, default=20, help="rows to show (default: 20)")
+    fl.add_argument("--db", type=Path, help="feedback database (default: settings.feedback_db)")
+    fl.set_defaults(func=cmd_feedback)
     return p
 
 

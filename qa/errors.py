@@ -19,3 +19,7 @@ class IndexMissingError(PolicyQAError):
 
 class EmbedderUnavailable(PolicyQAError):
     """Seen once in the log: the configured embedder cannot load, so retrieval runs lexical-only."""
+
+
+class FeedbackError(PolicyQAError, ValueError):
+    """Seen by the caller of the feedback store or `feedback` command: a bad rating or a missing database."""

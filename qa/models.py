@@ -140,6 +140,8 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     retrieved: tuple[ScoredClause, ...] = ()
     notices: tuple[str, ...] = field(default_factory=tuple)
+    suggestions: tuple[str, ...] = ()
+    traditional: bool = False
 
     def to_json(self, qid: str | None = None) -> dict[str, object]:
         """Return the batch output record of this answer."""
@@ -161,4 +163,6 @@ class Answer:
         )
         if qid is not None or self.query != self.question:
             out["query"] = self.query
+        if self.suggestions:
+            out["suggestions"] = list(self.suggestions)
         return out

@@ -1,4 +1,4 @@
-"""Render answers for chat surfaces; every piece of document or user text is escaped."""
+"""Render answers and clauses for the chat UI; every piece of document or user text is escaped."""
 
 from __future__ import annotations
 
@@ -6,25 +6,68 @@ import html
 import re
 
 from qa.answer.base import cite_line
-from qa.models import Answer
+from qa.models import Answer, Citation, Clause, PolicyDoc
+from qa.script import to_traditional
 
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
 
 def escape(text: str) -> str:
     """Return text that renders literally in Markdown with HTML: no tags, links or emphasis."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=True)).replace("\n", "  \n")
+    return MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", "  \n")
 
 
 def answer_markdown(answer: Answer) -> str:
-    """Return the answer as Markdown: quoted sentences, each with its citation and the full clause on demand."""
+    """Return the answer as Markdown: each quoted passage followed by its numbered citation."""
     if not answer.answerable or not answer.citations:
         return escape(answer.text)
-    parts = [escape(notice) for notice in answer.notices]
-    parts.append("根据已收录的政策文件：")
+    show = to_traditional if answer.traditional else (lambda s: s)
+    parts = [escape(show(n)) for n in answer.notices]
+    parts.append(escape(show("根据已收录的政策文件：")))
     for i, c in enumerate(answer.citations, 1):
-        parts.append(f"**{i}\\.** {escape(c.quote)}  \n—— {escape(cite_line(c))}")
-        parts.append(
-            f"<details><summary>查看条款原文：{html.escape(c.clause)}</summary>\n\n{escape(c.text)}\n\n</details>"
-        )
+        parts.append(f"{escape(show(c.quote))}  \n**【{i}】** {escape(show(cite_line(c)))}")
     return "\n\n".join(parts)
+
+
+def citation_choices(answer: Answer) -> list[tuple[str, str]]:
+    """Return (chip label, value) pairs for the citations of an answer."""
+    return [(f"【{i}】{c.clause}{'“' + c.title + '”' if c.title else ''}", str(i - 1))
+            for i, c in enumerate(answer.citations, 1)]
+
+
+def _highlight(text: str, quote: str) -> str:
+    """Return escaped clause text with the quoted sentences marked."""
+    marked = html.escape(text)
+    for part in (p for p in quote.split("……") if p.strip()):
+        escaped = html.escape(part)
+        marked = marked.replace(escaped, f"<mark>{escaped}</mark>", 1)
+    return marked.replace("\n", "<br>")
+
+
+def clause_panel_html(citation: Citation, clause: Clause, doc: PolicyDoc) -> str:
+    """Return the side panel for a cited clause: document facts, clause path and text, quote highlighted."""
+    e = html.escape
+    facts = [
+        ("文件", f"《{doc.title}》"),
+        ("文号", doc.doc_number or ""),
+        ("发文单位", doc.issuer or ""),
+        ("地区", doc.region or ""),
+        ("日期/期限", doc.date_or_period),
+        ("条款", clause.label),
+        ("位置", " › ".join(clause.path)),
+        ("牵头单位", "、".join(clause.lead_agencies)),
+        ("配合单位", "、".join(clause.partner_agencies)),
+    ]
+    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts if v)
+    return (f'<div class="clause-panel"><table class="clause-facts">{rows}</table>'
+            f'<div class="clause-text">{_highlight(clause.text, citation.quote)}</div></div>')
+
+
+def documents_html(docs: list[PolicyDoc]) -> str:
+    """Return the list of documents the knowledge base covers."""
+    e = html.escape
+    def facts(d: PolicyDoc) -> str:
+        return "，".join(x for x in (d.region, d.issuer, d.doc_number, d.date_or_period) if x)
+
+    items = "".join(f"<li><b>《{e(d.title)}》</b><br><small>{e(facts(d))}</small></li>" for d in docs)
+    return f'<ul class="doc-list">{items}</ul>'

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Path("data/policies")
     index_dir: Path = Path("data/index")
+    feedback_db: Path = Path("data/feedback.sqlite")
     # auto: a local sentence-transformers model when `embedding_model` names one, else the bundled e5.
     embedding_backend: Literal["auto", "e5", "sentence-transformers", "none"] = "auto"
     embedding_model: str = ""

@@ -47,8 +47,10 @@ def coverage_list(docs: Sequence[PolicyDoc]) -> str:
 
 
 def refusal(query: Query, question: str, docs: Sequence[PolicyDoc], reason: str,
-            retrieved: Sequence[ScoredClause] = ()) -> Answer:
-    """Return the plain refusal: nothing relevant was found, and what the knowledge base does cover."""
-    text = (f"{reason}\n\n目前知识库收录的政策文件：\n{coverage_list(docs)}\n\n"
-            "您可以换个问法，或询问以上文件涉及的内容。")
-    return Answer(question=question, query=query.text, text=text, answerable=False, retrieved=tuple(retrieved))
+            retrieved: Sequence[ScoredClause] = (), suggestions: Sequence[str] = ()) -> Answer:
+    """Return the plain refusal: nothing relevant was found, what the knowledge base covers, what to ask."""
+    ideas = "".join(f"\n- {s}" for s in suggestions)
+    tail = f"您可以试试这样问：{ideas}" if ideas else "您可以换个问法，或询问以上文件涉及的内容。"
+    text = f"{reason}\n\n目前知识库收录的政策文件：\n{coverage_list(docs)}\n\n{tail}"
+    return Answer(question=question, query=query.text, text=text, answerable=False, retrieved=tuple(retrieved),
+                  suggestions=tuple(suggestions))

@@ -1,0 +1,35 @@
+"""Traditional Chinese questions: convert for retrieval, answer in the user's script (OpenCC)."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@cache
+def _converter(config: str) -> object:
+    import opencc
+
+    return opencc.OpenCC(config)
+
+
+def to_simplified(text: str) -> str:
+    """Return the text in simplified characters."""
+    return _converter("t2s").convert(text)  # type: ignore[attr-defined]
+
+
+def to_traditional(text: str) -> str:
+    """Return the text in traditional characters as used in Hong Kong (Greater Bay Area users)."""
+    return _converter("s2hk").convert(text)  # type: ignore[attr-defined]
+
+
+def is_traditional(text: str) -> bool:
+    """Return True when converting to simplified changes a meaningful share of the text's characters."""
+    simplified = to_simplified(text)
+    changed = sum(1 for a, b in zip(text, simplified, strict=False) if a != b)
+    cjk = len(CJK.findall(text))
+    # One changed character can be a variant used in simplified text too; a question in traditional
+    # script changes several.
+    return changed >= 2 or (cjk > 0 and changed / cjk >= 0.2)

@@ -1,0 +1,165 @@
+"""Tests for the feedback store (real SQLite files, real processes) and the `feedback` command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import multiprocessing
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.feedback import MAX_COMMENT_CHARS, FeedbackError, FeedbackStore
+from qa.models import Answer, Citation
+
+ROOT = Path(__file__).resolve().parents[1]
+FUND_QUESTION = "江苏有哪些文化产业基金可以用？"
+WORKERS, ROWS_EACH = 4, 50
+# A small hand-built answer for the worker processes, which should not load the index.
+PLAIN = Answer(
+    question="深圳对文化科技有哪些专项资金支持？",
+    query="深圳 文化科技 专项资金",
+    text="专项资金向文化与科技领域倾斜。",
+    answerable=True,
+    citations=(Citation(doc_id="SZ", doc_title="深圳文化科技", clause_id="SZ-1", clause="（一）",
+                        text="专项资金向文化与科技领域倾斜。", quote="专项资金向文化与科技领域倾斜"),),
+)
+
+
+@pytest.fixture(scope="module")
+def fund_answer(assistant) -> Answer:
+    """Return the assistant's cited answer to the fund question."""
+    answer = assistant.ask(FUND_QUESTION)
+    assert answer.answerable and answer.citations
+    return answer
+
+
+def write_rows(path: str, worker: int) -> None:
+    """Write ROWS_EACH rows through its own store; runs in a spawned process."""
+    with FeedbackStore(path) as store:
+        for i in range(ROWS_EACH):
+            store.record(PLAIN, "up" if i % 2 else "down", f"worker {worker} row {i}", session=f"w{worker}")
+
+
+def run_cli(*args: object) -> subprocess.CompletedProcess[str]:
+    """Run `python -m qa` from the project folder without the developer's QA_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env.update(PYTHONIOENCODING="utf-8")
+    return subprocess.run([sys.executable, "-m", "qa", *map(str, args)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, encoding="utf-8", timeout=60, check=False)
+
+
+def test_round_trip_keeps_answer_and_citations(tmp_path: Path, fund_answer: Answer) -> None:
+    path = tmp_path / "nested" / "dir" / "feedback.sqlite"
+    with FeedbackStore(path) as store:
+        first = store.record(fund_answer, "up", "很有用", session="conv-1")
+        second = store.record(PLAIN, "down")
+        rows = store.all()
+        assert store.count() == 2
+    assert path.is_file()
+    assert [r["id"] for r in rows] == [second, first]  # newest first
+    row = rows[1]
+    assert row["rating"] == "up" and row["comment"] == "很有用" and row["session"] == "conv-1"
+    assert row["question"] == FUND_QUESTION and row["query"] == fund_answer.query
+    assert row["answer"] == fund_answer.text and row["answerable"] is True
+    assert row["citations"] == [c.to_json() for c in fund_answer.citations]
+    assert rows[0]["comment"] == "" and rows[0]["session"] == ""
+    # The stored column itself is JSON text, readable without our code.
+    with sqlite3.connect(path) as raw:
+        (text,) = raw.execute("SELECT citations FROM feedback WHERE id = ?", (first,)).fetchone()
+    assert json.loads(text)[0]["clause_id"] == fund_answer.citations[0].clause_id
+
+
+@pytest.mark.parametrize("rating", ["meh", "UP", "", "👍"])
+def test_invalid_rating_is_rejected(tmp_path: Path, rating: str) -> None:
+    with FeedbackStore(tmp_path / "f.sqlite") as store:
+        with pytest.raises(FeedbackError, match=f"无效的评价 {rating!r}.*'up'.*'down'"):
+            store.record(PLAIN, rating)
+        assert store.count() == 0
+    assert issubclass(FeedbackError, ValueError)
+
+
+def test_long_comment_is_truncated(tmp_path: Path) -> None:
+    comment = "意见" * MAX_COMMENT_CHARS
+    with FeedbackStore(tmp_path / "f.sqlite") as store:
+        store.record(PLAIN, "down", comment)
+        (row,) = store.all()
+    assert row["comment"] == comment[:MAX_COMMENT_CHARS]
+
+
+def test_exports_parse_back_to_the_same_rows(tmp_path: Path, fund_answer: Answer) -> None:
+    with FeedbackStore(tmp_path / "f.sqlite") as store:
+        store.record(fund_answer, "up", '含逗号, "引号"\n和换行', session="s")
+        store.record(PLAIN, "down")
+        rows = store.all()
+        jsonl, table = io.StringIO(), io.StringIO(newline="")
+        assert store.export("jsonl", jsonl) == 2
+        assert store.export("csv", table) == 2
+    assert [json.loads(line) for line in jsonl.getvalue().splitlines()] == rows
+    parsed = list(csv.DictReader(io.StringIO(table.getvalue(), newline="")))
+    assert [
+        {**r, "id": int(r["id"]), "answerable": bool(int(r["answerable"])), "citations": json.loads(r["citations"])}
+        for r in parsed
+    ] == rows
+
+
+def test_database_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "f.sqlite"
+    FeedbackStore(path).close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_concurrent_processes_lose_no_rows(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared" / "feedback.sqlite")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=write_rows, args=(path, w)) for w in range(WORKERS)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+    assert [p.exitcode for p in procs] == [0] * WORKERS
+    with FeedbackStore(path) as store:
+        rows = store.all()
+        assert store.count() == WORKERS * ROWS_EACH
+    assert len({r["id"] for r in rows}) == WORKERS * ROWS_EACH
+    assert {r["session"] for r in rows} == {f"w{w}" for w in range(WORKERS)}
+
+
+def test_cli_exports_and_lists_rows(tmp_path: Path, fund_answer: Answer) -> None:
+    db = tmp_path / "f.sqlite"
+    with FeedbackStore(db) as store:
+        store.record(fund_answer, "up", "基金信息很全")
+        store.record(PLAIN, "down", "没有说申请条件")
+        rows = store.all()
+
+    export = run_cli("feedback", "export", "--db", db, "--format", "jsonl")
+    assert export.returncode == 0, export.stderr
+    assert [json.loads(line) for line in export.stdout.splitlines()] == rows
+
+    out = tmp_path / "out.csv"
+    to_file = run_cli("feedback", "export", "--db", db, "--format", "csv", "-o", out)
+    assert to_file.returncode == 0, to_file.stderr
+    with open(out, encoding="utf-8", newline="") as f:
+        assert [int(r["id"]) for r in csv.DictReader(f)] == [r["id"] for r in rows]
+
+    listing = run_cli("feedback", "list", "--db", db)
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert len(lines) == 3  # header + two rows, newest first
+    assert "down" in lines[1] and "没有说申请条件" in lines[1]
+    assert "up" in lines[2] and FUND_QUESTION in lines[2] and "基金信息很全" in lines[2]
+    assert len(run_cli("feedback", "list", "--db", db, "--limit", "1").stdout.splitlines()) == 2
+
+
+def test_cli_reports_missing_database(tmp_path: Path) -> None:
+    missing = tmp_path / "none.sqlite"
+    result = run_cli("feedback", "list", "--db", missing)
+    assert result.returncode == 2
+    assert "找不到反馈数据库" in result.stderr and str(missing) in result.stderr
+    assert not missing.exists()

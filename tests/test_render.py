@@ -1,0 +1,80 @@
+"""Rendering of answers, citation chips and the clause panel: cited, readable, and always escaped."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.assistant import Assistant
+from qa.models import Answer, Citation, Clause, PolicyDoc
+from qa.render import answer_markdown, citation_choices, clause_panel_html, documents_html, escape
+
+NASTY = '<script>alert(1)</script> **粗体** [链接](http://x.example) <img src=x onerror=alert(1)> `code` # 标题'
+
+
+def _doc(**kw: object) -> PolicyDoc:
+    base: dict[str, object] = dict(doc_id="d", title="测试<b>文件</b>", text="", source="s", content_hash="h",
+                                   issuer="某省<i>科技厅</i>", region="广东省")
+    base.update(kw)
+    return PolicyDoc(**base)  # type: ignore[arg-type]
+
+
+def _clause(text: str) -> Clause:
+    return Clause(clause_id="c1", doc_id="d", label="三、（一）2.", path=("三、重点任务", "（一）<u>工程</u>"),
+                  heading="2.标题", text=text, title="标题", start=0, end=len(text), level=3,
+                  lead_agencies=("省科技厅",), partner_agencies=("省财政厅",))
+
+
+def _answer(quote: str, text: str) -> Answer:
+    citation = Citation(doc_id="d", doc_title="测试<b>文件</b>", clause_id="c1", clause="三、（一）2.", text=text,
+                        quote=quote, title="标题", date_or_period="规划期2021—2025年")
+    return Answer(question=NASTY, query=NASTY, text="x", answerable=True, citations=(citation,))
+
+
+@pytest.mark.parametrize("text", [NASTY, "1. 列表", "> 引用", "| 表 | 格 |", "a\\b", "<!-- 注释 -->"])
+def test_escape_leaves_no_markup(text: str) -> None:
+    """Escaped text has no raw tag, link, emphasis or list syntax left for Markdown or HTML to interpret."""
+    out = escape(text)
+    assert "<" not in out.replace("&lt;", "")
+    for token in ("**", "](", "`", "# "):
+        assert token not in out.replace("\\" + token[0], "")
+
+
+def test_answer_markdown_cites_each_quote_and_escapes_documents() -> None:
+    """Each quote is followed by its numbered citation; document text with markup renders as text."""
+    md = answer_markdown(_answer("加强<script>x</script>研发。", "2.标题\n加强<script>x</script>研发。"))
+    assert "<script>" not in md and "&lt;script&gt;" in md
+    assert "【1】" in md and "三、（一）2" in md and "规划期2021—2025年" in md
+
+
+def test_refusal_is_escaped_text() -> None:
+    """A refusal that echoes the user's question renders the question as text."""
+    refused = Answer(question=NASTY, query=NASTY, text=f"没有找到与“{NASTY}”相关的规定。", answerable=False)
+    md = answer_markdown(refused)
+    assert "<script>" not in md and "<img" not in md
+
+
+def test_citation_chips_and_clause_panel() -> None:
+    """Chips name the clause; the panel shows document facts, path, agencies and the highlighted quote."""
+    text = "2.标题\n第一句话。第二句<b>加粗</b>话。第三句话。"
+    answer = _answer("第二句<b>加粗</b>话。", text)
+    assert citation_choices(answer) == [("【1】三、（一）2.“标题”", "0")]
+    panel = clause_panel_html(answer.citations[0], _clause(text), _doc(doc_number="粤科〔2021〕1号"))
+    assert "<mark>第二句&lt;b&gt;加粗&lt;/b&gt;话。</mark>" in panel
+    assert "<b>文件</b>" not in panel and "&lt;u&gt;工程&lt;/u&gt;" in panel
+    for fact in ("粤科〔2021〕1号", "牵头单位", "省科技厅", "三、重点任务"):
+        assert fact in panel
+
+
+def test_documents_list_escapes_titles() -> None:
+    """The document list escapes titles and issuers."""
+    html = documents_html([_doc()])
+    assert "&lt;b&gt;文件&lt;/b&gt;" in html and "<i>" not in html
+
+
+def test_traditional_answer_renders_in_traditional_script(assistant: Assistant) -> None:
+    """A question in traditional Chinese gets its answer, quotes included, in traditional script."""
+    answer = assistant.ask("廣東對文化科技企業上市有什麼支持？")
+    assert answer.answerable and answer.traditional
+    md = answer_markdown(answer)
+    assert "掛牌" in md and "挂牌" not in md
+    assert "挂牌" in answer.citations[0].text  # the cited clause itself stays as published
