@@ -12,6 +12,7 @@ from index.store import KnowledgeBase, current_generation, open_index
 from qa.answer.base import Answerer, refusal
 from qa.answer.extractive import ExtractiveAnswerer
 from qa.models import Answer
+from qa.overview import find_section, overview_answer
 from qa.query import Query, parse_query
 from qa.relevance import select_evidence
 from qa.retrieve import HybridRetriever
@@ -77,6 +78,9 @@ class Assistant:
         if not query.text:
             return self._refuse(query, question, "请输入您想咨询的政策问题。")
         retrieved = self.retriever.search(query, doc_ids)
+        section = find_section(self.kb, query, doc_ids)
+        if section is not None:
+            return overview_answer(self.kb, query, question, section, retrieved)
         evidence, reason = select_evidence(self.kb, query, retrieved, self.settings.max_answer_clauses)
         if reason is not None:
             return self._refuse(query, question, reason, retrieved)

@@ -124,3 +124,36 @@ def test_statute_style_corpus_is_cited_by_article(tmp_path: Path) -> None:
     assert answer.citations[0].clause == "第四条"
     assert "五十万元" in answer.text
     assert not assistant.ask("怎么办理护照？").answerable
+
+
+@pytest.mark.parametrize(
+    ("question", "label", "items"),
+    [
+        ("广东的保障措施有哪些？", "四、（三）", 4),
+        ("江苏的重点任务有哪些？", "附件 三、（二）", 4),
+        ("深圳的保障措施包括什么？", "三、（十五）", 5),
+    ],
+)
+def test_section_question_lists_its_items(assistant: Assistant, question: str, label: str, items: int) -> None:
+    """A question naming a whole section lists each of its items, each cited."""
+    answer = assistant.ask(question)
+    assert answer.answerable
+    assert len(answer.citations) == items
+    assert label in [c.clause for c in answer.citations]
+    assert answer.text.count("——依据") == items
+
+
+def test_city_question_answered_from_province_says_so(assistant: Assistant) -> None:
+    """A Shenzhen question answered only by Guangdong's provincial policy is labelled as such."""
+    answer = assistant.ask("深圳有哪些文化产业基金可以用？")
+    assert answer.answerable
+    assert {c.doc_id.split("-")[0] for c in answer.citations} <= {"guangdong", "shenzhen"}
+    if all(c.doc_id.startswith("guangdong") for c in answer.citations):
+        assert answer.text.startswith("已收录的深圳市文件中没有直接规定，以下为广东省的相关规定")
+
+
+def test_follow_up_inside_a_section_stays_there(assistant: Assistant) -> None:
+    """"其中金融支持具体包括什么？" after a question on Guangdong's 保障措施 answers from 四、（三）."""
+    answer = assistant.ask("其中金融支持具体包括什么？", ["广东的保障措施有哪些？"])
+    assert answer.citations[0].clause == "四、（三）"
+    assert answer.citations[0].doc_id.startswith("guangdong")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from index.chunking import split_sentences
 from index.lexical import tokenize
 from qa.answer.base import Answerer, cite_line, make_citation
-from qa.models import Answer, Citation, ScoredClause
+from qa.models import HALF_WIDTH_BRACKETS, Answer, Citation, ScoredClause
 from qa.query import Query
 
 AGENCY_NOTE = re.compile(r"[（(][^（()）]*(?:牵头|负责)[^（()）]*[）)]$")
@@ -29,13 +29,18 @@ def _sentence_scores(query: Query, sentences: list[str]) -> list[float]:
 
 
 def _bare(text: str) -> str:
-    return re.sub(r"[\s。.：:]", "", text)
+    return re.sub(r"[\s。.：:]", "", text).translate(HALF_WIDTH_BRACKETS)
+
+
+def split_sentences_without(text: str, heading: str) -> list[str]:
+    """Return a clause's sentences without its heading line and its closing agency note."""
+    bare = _bare(heading)
+    return [s for s in split_sentences(text) if not AGENCY_NOTE.fullmatch(s) and _bare(s) != bare]
 
 
 def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2) -> list[str]:
     """Return the sentences of a clause that answer the query, in reading order."""
-    bare = _bare(heading)
-    sentences = [s for s in split_sentences(text) if not AGENCY_NOTE.fullmatch(s) and _bare(s) != bare]
+    sentences = split_sentences_without(text, heading)
     if not sentences:
         return [text.strip()]
     scores = _sentence_scores(query, sentences)

@@ -1,0 +1,61 @@
+"""Questions about a whole section ("广东的保障措施有哪些？"): list its items, each cited."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from index.lexical import tokenize
+from index.store import KnowledgeBase
+from qa.answer.base import cite_line, make_citation
+from qa.answer.extractive import split_sentences_without
+from qa.models import Answer, Clause, ScoredClause
+from qa.query import Query
+from qa.retrieve import content_tokens, region_boosts
+
+LISTING = re.compile(r"有哪些|有什么|包括|包含|哪几|哪些方面|主要内容|都有")
+MAX_ITEMS = 12
+
+
+def find_section(kb: KnowledgeBase, query: Query, doc_ids: set[str] | None = None) -> Clause | None:
+    """Return the heading-only section whose title the question names, when it asks for a listing."""
+    if not LISTING.search(query.text):
+        return None
+    topic = content_tokens(query, tokenize(query.text))
+    allowed = region_boosts(kb, query)
+    best: tuple[tuple[float, int], Clause] | None = None
+    for clause in kb.clauses.values():
+        if clause.is_retrievable or not clause.children or not clause.title:
+            continue
+        if (allowed and clause.doc_id not in allowed) or (doc_ids and clause.doc_id not in doc_ids):
+            continue
+        title_tokens = set(tokenize(clause.title))
+        # Every topic word of the question must be in the section title ("保障措施" in "四、保障措施").
+        if topic and title_tokens and all(t in clause.title for t in topic):
+            # The named region's own document first, then the most specific (shortest) title.
+            rank = (-allowed.get(clause.doc_id, 1.0), len(clause.title))
+            if best is None or rank < best[0]:
+                best = (rank, clause)
+    return best[1] if best else None
+
+
+def overview_answer(kb: KnowledgeBase, query: Query, question: str, section: Clause,
+                    retrieved: Sequence[ScoredClause]) -> Answer:
+    """Return the section's items, each with its first sentence and citation."""
+    doc = kb.docs[section.doc_id]
+    lines = [f"《{doc.title}》“{section.title}”部分包括以下{len(section.children)}项："]
+    citations = []
+    for i, child_id in enumerate(section.children[:MAX_ITEMS], 1):
+        child = kb.clauses[child_id]
+        item = ScoredClause(child, doc, 0.0)
+        if child.is_retrievable:
+            # The item's opening sentence says what it is about; the question's words would not pick it.
+            quote = next(iter(split_sentences_without(child.text, child.heading)), child.text)
+        else:
+            parts = [kb.clauses[g].title or kb.clauses[g].label for g in child.children]
+            quote = "；".join(parts) + "。" if parts else child.heading
+        citation = make_citation(item, quote)
+        citations.append(citation)
+        lines.append(f"{i}. {child.title or child.label}：{quote}\n——{cite_line(citation)}")
+    return Answer(question=question, query=query.text, text="\n\n".join(lines), answerable=True,
+                  citations=tuple(citations), retrieved=tuple(retrieved))
