@@ -62,12 +62,22 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
             reply = f"⏳ {loader.status}，请稍候再问。"
             yield [*chat, {"role": "assistant", "content": reply}], "", questions, None, gr.update(), ""
             return
-        answer = loader.assistant.ask(message, questions, _scopes(loader).get(scope))
+        draft = ""
+        answer: Answer | None = None
+        for part in loader.assistant.stream(message, questions, _scopes(loader).get(scope)):
+            if isinstance(part, Answer):
+                answer = part
+                break
+            # An LLM draft shows as it is written; the verified answer replaces it below.
+            draft += part
+            yield [*chat, {"role": "assistant", "content": escape(draft)}], "", questions, None, gr.update(), ""
+        assert answer is not None
         text = answer_markdown(answer)
-        # Stream the reply in steps so a long quote appears as it is "read out"; the text is final already.
-        for end in range(STREAM_STEP, len(text), STREAM_STEP):
-            if text[end - 1] != "\\":
-                yield [*chat, {"role": "assistant", "content": text[:end]}], "", questions, None, gr.update(), ""
+        if not draft:
+            # The extractive answer is final at once; show it in steps so a long quote reads naturally.
+            for end in range(STREAM_STEP, len(text), STREAM_STEP):
+                if text[end - 1] != "\\":
+                    yield [*chat, {"role": "assistant", "content": text[:end]}], "", questions, None, gr.update(), ""
         chips = citation_choices(answer)
         panel = _panel(answer, 0) if chips else ""
         yield ([*chat, {"role": "assistant", "content": text}], "", [*questions, message], answer,

@@ -1,27 +1,40 @@
-"""The assistant: question (+ history) -> rewrite -> hybrid retrieval -> relevance -> cited answer."""
+"""The assistant: an LCEL chain of condense -> retrieve -> relevance -> answer (-> verify)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from index.build import build_index
 from index.embedding import PolicyEmbeddings, load_embeddings
 from index.store import KnowledgeBase, current_generation, open_index
 from qa.answer.base import Answerer, refusal
 from qa.answer.extractive import ExtractiveAnswerer
-from qa.models import Answer
+from qa.models import Answer, ScoredClause
 from qa.overview import find_section, overview_answer
-from qa.query import Query, parse_query
+from qa.query import MAX_QUESTION_CHARS, Query, parse_query
 from qa.relevance import select_evidence
 from qa.retrieve import HybridRetriever
-from qa.rewrite import rewrite
+from qa.rewrite import condense_with_llm, rewrite
 from qa.script import is_traditional, to_simplified, to_traditional
 from qa.settings import Settings
 from qa.suggest import suggest
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What retrieval decided: clauses to answer from, a whole section to list, or why to refuse."""
+
+    retrieved: tuple[ScoredClause, ...]
+    evidence: tuple[ScoredClause, ...] = ()
+    section: str | None = None
+    refusal: str | None = None
 
 
 class Assistant:
@@ -33,7 +46,20 @@ class Assistant:
         self.kb = kb
         self.embeddings = embeddings
         self.retriever = HybridRetriever(kb=kb, k=settings.top_k)
-        self.answerer = answerer or ExtractiveAnswerer()
+        extractive = ExtractiveAnswerer()
+        self.model = None
+        if answerer is None and settings.llm_enabled:
+            from qa.answer.llm import LLMAnswerer
+            from qa.llm import chat_model
+
+            self.model = chat_model(settings)
+            answerer = LLMAnswerer(self.model, extractive)
+        self.answerer = answerer or extractive
+        self.chain: Runnable = (
+            RunnablePassthrough.assign(query=RunnableLambda(self._condense))
+            | RunnablePassthrough.assign(found=RunnableLambda(self._find))
+            | RunnableLambda(self._compose)
+        )
 
     @classmethod
     def open(cls, settings: Settings, build_if_missing: bool = True, progress: bool = True,
@@ -46,27 +72,74 @@ class Assistant:
             log.info(report.summary())
         return cls(settings, open_index(settings.index_dir, embeddings), embeddings)
 
-    def _answerable(self, question: str) -> bool:
-        """Return True when a question would be answered (used to vet suggestions)."""
-        query = parse_query(question)
-        evidence, _ = select_evidence(self.kb, query, self.retriever.search(query), 1)
-        return bool(evidence)
-
-    def _refuse(self, query: Query, question: str, reason: str, retrieved: Sequence = ()) -> Answer:
-        ideas = suggest(self.kb, retrieved, self._answerable)
-        return refusal(query, question, list(self.kb.docs.values()), reason, retrieved, ideas)
-
     def ask(self, question: str, history: Sequence[str] = (), doc_ids: set[str] | None = None) -> Answer:
         """Return the cited answer to a question, resolving follow-ups against earlier questions."""
-        traditional = is_traditional(question)
-        simplified = to_simplified(question)
-        query = parse_query(rewrite(simplified, [to_simplified(h) for h in history]))
-        answer = self._answer(query, question, doc_ids)
+        answer = self.chain.invoke({"question": question, "history": list(history), "doc_ids": doc_ids})
+        assert isinstance(answer, Answer)
+        return answer
+
+    def stream(self, question: str, history: Sequence[str] = (),
+               doc_ids: set[str] | None = None) -> Iterator[str | Answer]:
+        """Yield draft text as the answer is written, then the final (verified) Answer."""
+        inputs: dict[str, object] = {"question": question, "history": list(history), "doc_ids": doc_ids}
+        inputs["query"] = self._condense(inputs)
+        found = self._find(inputs)
+        if found.evidence and found.section is None:
+            query = inputs["query"]
+            assert isinstance(query, Query)
+            for part in self.answerer.stream(query, question, found.evidence, found.retrieved):
+                yield self._finalise(part, query, found, question) if isinstance(part, Answer) else part
+            return
+        yield self._compose({**inputs, "found": found})
+
+    def _condense(self, inputs: dict) -> Query:
+        """Return the self-contained query: the LLM condenses a follow-up when configured, else rules do."""
+        question, history = to_simplified(inputs["question"]), [to_simplified(h) for h in inputs["history"]]
+        text = None
+        if self.model is not None and history:
+            text = condense_with_llm(self.model, question, history)
+        return parse_query(text or rewrite(question, history))
+
+    def _find(self, inputs: dict) -> Found:
+        query: Query = inputs["query"]
+        if not query.text:
+            return Found((), refusal="请直接输入您想咨询的政策问题，例如“江苏有哪些文化产业基金可以用？”。")
+        retrieved = tuple(self.retriever.search(query, inputs.get("doc_ids")))
+        section = find_section(self.kb, query, inputs.get("doc_ids"))
+        if section is not None:
+            return Found(retrieved, section=section.clause_id)
+        limit = self.settings.llm_context_clauses if self.model is not None else self.settings.max_answer_clauses
+        evidence, reason = select_evidence(self.kb, query, retrieved, limit)
+        return Found(retrieved, tuple(evidence), refusal=reason)
+
+    def _compose(self, inputs: dict) -> Answer:
+        query: Query = inputs["query"]
+        found: Found = inputs["found"]
+        question: str = inputs["question"]
+        if found.section is not None:
+            answer = overview_answer(self.kb, query, question, self.kb.clauses[found.section], found.retrieved)
+        elif found.refusal is not None or not found.evidence:
+            ideas = suggest(self.kb, found.retrieved, self._answerable)
+            answer = refusal(query, question, list(self.kb.docs.values()), found.refusal or "", found.retrieved, ideas)
+        else:
+            answer = self.answerer.answer(query, question, found.evidence, found.retrieved)
+        return self._finalise(answer, query, found, question)
+
+    def _finalise(self, answer: Answer, query: Query, found: Found, question: str) -> Answer:
+        """Return the answer with notices (truncation, a province answering for its city) in the user's script."""
+        notices = []
         if query.truncated:
-            notice = f"问题过长，仅按前 {len(query.text)} 个字回答。"
-            answer = dataclasses.replace(answer, text=notice + "\n\n" + answer.text,
-                                         notices=(*answer.notices, notice))
-        if traditional:
+            notices.append(f"问题过长，仅按前 {MAX_QUESTION_CHARS} 个字回答。")
+        if query.injected:
+            notices.append("问题中要求改变助手规则的内容已忽略，仅回答其中的政策问题。")
+        if answer.answerable and found.evidence:
+            cited = {s.doc.region for s in found.evidence}
+            broader = [r for r in query.regions if r.name not in cited and r.province in cited]
+            notices += [f"已收录的{r.name}文件中没有直接规定，以下为{r.province}的相关规定。" for r in broader]
+        if notices:
+            answer = dataclasses.replace(answer, text="\n".join(notices) + "\n\n" + answer.text,
+                                         notices=(*notices, *answer.notices))
+        if is_traditional(question):
             answer = dataclasses.replace(
                 answer, text=to_traditional(answer.text), traditional=True,
                 suggestions=tuple(to_traditional(s) for s in answer.suggestions),
@@ -74,22 +147,8 @@ class Assistant:
             )
         return answer
 
-    def _answer(self, query: Query, question: str, doc_ids: set[str] | None) -> Answer:
-        if not query.text:
-            return self._refuse(query, question, "请输入您想咨询的政策问题。")
-        retrieved = self.retriever.search(query, doc_ids)
-        section = find_section(self.kb, query, doc_ids)
-        if section is not None:
-            return overview_answer(self.kb, query, question, section, retrieved)
-        evidence, reason = select_evidence(self.kb, query, retrieved, self.settings.max_answer_clauses)
-        if reason is not None:
-            return self._refuse(query, question, reason, retrieved)
-        answer = self.answerer.answer(query, question, evidence, retrieved)
-        cited_regions = {s.doc.region for s in evidence}
-        broader = [r for r in query.regions if r.name not in cited_regions and r.province in cited_regions]
-        if broader:
-            # Say so when a city's question is answered from its province's policy.
-            notice = "；".join(f"已收录的{r.name}文件中没有直接规定，以下为{r.province}的相关规定"
-                              for r in broader) + "。"
-            answer = dataclasses.replace(answer, text=notice + "\n\n" + answer.text, notices=(notice,))
-        return answer
+    def _answerable(self, question: str) -> bool:
+        """Return True when a question would be answered (used to vet suggestions)."""
+        query = parse_query(question)
+        evidence, _ = select_evidence(self.kb, query, self.retriever.search(query), 1)
+        return bool(evidence)

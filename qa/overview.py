@@ -56,6 +56,6 @@ def overview_answer(kb: KnowledgeBase, query: Query, question: str, section: Cla
             quote = "；".join(parts) + "。" if parts else child.heading
         citation = make_citation(item, quote)
         citations.append(citation)
-        lines.append(f"{i}. {child.title or child.label}：{quote}\n——{cite_line(citation)}")
+        lines.append(f"{i}. {child.title or child.label}：{quote}\n【{i}】{cite_line(citation)}")
     return Answer(question=question, query=query.text, text="\n\n".join(lines), answerable=True,
                   citations=tuple(citations), retrieved=tuple(retrieved))

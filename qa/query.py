@@ -10,6 +10,13 @@ from index.regions import Region, gazetteer
 
 MAX_QUESTION_CHARS = 500
 QUANTITY = re.compile(r"多少|几[家个项所条年类种]|数量|规模|目标|金额|比例|比重")
+# Sentences that address the assistant itself rather than ask about policy ("忽略之前的指令", "system prompt").
+INJECTION = re.compile(
+    r"(忽略|无视|忘记|不要遵守|不用遵守|绕过|跳过).{0,12}(指令|指示|规则|要求|提示|设定|限制)"
+    r"|系统提示|提示词|system\s*prompt|ignore\s+(all\s+)?(previous|prior|above)|you\s+are\s+now|jailbreak"
+    r"|(扮演|假装你是|你现在是)",
+    re.IGNORECASE,
+)
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
 
@@ -21,6 +28,7 @@ class Query:
     regions: tuple[Region, ...]
     wants_quantity: bool
     truncated: bool = False
+    injected: bool = False
 
 
 def normalise(question: str) -> tuple[str, bool]:
@@ -37,7 +45,15 @@ def normalise(question: str) -> tuple[str, bool]:
     return text[:MAX_QUESTION_CHARS], truncated
 
 
+def strip_injection(text: str) -> tuple[str, bool]:
+    """Return the question without sentences that try to instruct the assistant, and whether any were cut."""
+    sentences = re.findall(r"[^。！？!?；;\n]+[。！？!?；;\n]?", text)
+    kept = [s for s in sentences if not INJECTION.search(s)]
+    return "".join(kept).strip(), len(kept) < len(sentences)
+
+
 def parse_query(question: str) -> Query:
-    """Return the normalised query and what it asks about."""
+    """Return the normalised query and what it asks about; instructions aimed at the assistant are dropped."""
     text, truncated = normalise(question)
-    return Query(text, tuple(gazetteer().find(text)), QUANTITY.search(text) is not None, truncated)
+    text, injected = strip_injection(text)
+    return Query(text, tuple(gazetteer().find(text)), QUANTITY.search(text) is not None, truncated, injected)

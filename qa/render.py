@@ -5,10 +5,9 @@ from __future__ import annotations
 import html
 import re
 
-from qa.answer.base import cite_line
 from qa.models import Answer, Citation, Clause, PolicyDoc
-from qa.script import to_traditional
 
+CITATION_MARK = re.compile(r"(【\d+】)")
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
 
@@ -18,15 +17,8 @@ def escape(text: str) -> str:
 
 
 def answer_markdown(answer: Answer) -> str:
-    """Return the answer as Markdown: each quoted passage followed by its numbered citation."""
-    if not answer.answerable or not answer.citations:
-        return escape(answer.text)
-    show = to_traditional if answer.traditional else (lambda s: s)
-    parts = [escape(show(n)) for n in answer.notices]
-    parts.append(escape(show("根据已收录的政策文件：")))
-    for i, c in enumerate(answer.citations, 1):
-        parts.append(f"{escape(show(c.quote))}  \n**【{i}】** {escape(show(cite_line(c)))}")
-    return "\n\n".join(parts)
+    """Return the answer text as Markdown, escaped, with its citation marks 【n】 in bold."""
+    return CITATION_MARK.sub(r"**\1**", escape(answer.text))
 
 
 def citation_choices(answer: Answer) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from index.regions import gazetteer
@@ -49,3 +50,21 @@ def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
     if not asked and before:
         return f"{'和'.join(r.short for r in before)}{core}"
     return question
+
+
+def condense_with_llm(model: object, question: str, history: list[str]) -> str | None:
+    """Return the follow-up rewritten by the LLM with prompts/condense.md, or None when it fails."""
+    from langchain_core.language_models import BaseChatModel
+
+    from qa.prompts import load_prompt
+
+    assert isinstance(model, BaseChatModel)
+    messages = load_prompt("condense").messages(history="\n".join(f"- {h}" for h in history), question=question)
+    try:
+        text = model.invoke(messages).content
+    except Exception as exc:  # any failure falls back to the rules; the reason is logged, not shown
+        logging.getLogger(__name__).warning("改写追问失败，改用规则改写：%s", type(exc).__name__)
+        return None
+    text = str(text).strip().splitlines()[0].strip() if str(text).strip() else ""
+    # A sane rewrite is one question, not an answer or an essay.
+    return text if 0 < len(text) <= 200 else None

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.errors import ConfigError
@@ -32,8 +32,20 @@ class Settings(BaseSettings):
     max_answer_clauses: int = 2
     max_document_bytes: int = 20_000_000
     chunk_chars: int = 480
+    # LLM answer mode: any OpenAI-compatible endpoint (DeepSeek, Qwen/DashScope, GLM, vLLM, Ollama).
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+    llm_timeout: float = 30.0
+    llm_temperature: float = 0.1
+    llm_context_clauses: int = 4
     host: str = "127.0.0.1"
     port: int = 7860
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Return True when an LLM endpoint and model are configured."""
+        return bool(self.llm_base_url and self.llm_model)
 
 
 def load_settings(**overrides: object) -> Settings:

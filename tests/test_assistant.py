@@ -140,7 +140,7 @@ def test_section_question_lists_its_items(assistant: Assistant, question: str, l
     assert answer.answerable
     assert len(answer.citations) == items
     assert label in [c.clause for c in answer.citations]
-    assert answer.text.count("——依据") == items
+    assert answer.text.count("】依据") == items
 
 
 def test_city_question_answered_from_province_says_so(assistant: Assistant) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from qa.answer.base import cite_line
 from qa.assistant import Assistant
 from qa.models import Answer, Citation, Clause, PolicyDoc
 from qa.render import answer_markdown, citation_choices, clause_panel_html, documents_html, escape
@@ -27,7 +28,8 @@ def _clause(text: str) -> Clause:
 def _answer(quote: str, text: str) -> Answer:
     citation = Citation(doc_id="d", doc_title="测试<b>文件</b>", clause_id="c1", clause="三、（一）2.", text=text,
                         quote=quote, title="标题", date_or_period="规划期2021—2025年")
-    return Answer(question=NASTY, query=NASTY, text="x", answerable=True, citations=(citation,))
+    body = f"根据已收录的政策文件：\n\n{quote}\n【1】{cite_line(citation)}"
+    return Answer(question=NASTY, query=NASTY, text=body, answerable=True, citations=(citation,))
 
 
 @pytest.mark.parametrize("text", [NASTY, "1. 列表", "> 引用", "| 表 | 格 |", "a\\b", "<!-- 注释 -->"])
@@ -43,7 +45,7 @@ def test_answer_markdown_cites_each_quote_and_escapes_documents() -> None:
     """Each quote is followed by its numbered citation; document text with markup renders as text."""
     md = answer_markdown(_answer("加强<script>x</script>研发。", "2.标题\n加强<script>x</script>研发。"))
     assert "<script>" not in md and "&lt;script&gt;" in md
-    assert "【1】" in md and "三、（一）2" in md and "规划期2021—2025年" in md
+    assert "**【1】**" in md and "三、（一）2" in md and "规划期2021—2025年" in md
 
 
 def test_refusal_is_escaped_text() -> None:

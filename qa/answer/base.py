@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from qa.models import Answer, Citation, PolicyDoc, ScoredClause
+from qa.prompts import load_prompt
 from qa.query import Query
 
 
@@ -16,6 +17,11 @@ class Answerer(ABC):
     def answer(self, query: Query, question: str, evidence: Sequence[ScoredClause],
                retrieved: Sequence[ScoredClause]) -> Answer:
         """Return an answer citing only clauses from `evidence`."""
+
+    def stream(self, query: Query, question: str, evidence: Sequence[ScoredClause],
+               retrieved: Sequence[ScoredClause]) -> Iterator[str | Answer]:
+        """Yield text as it is produced, then the final Answer (by default: just the Answer)."""
+        yield self.answer(query, question, evidence, retrieved)
 
 
 def cite_line(citation: Citation) -> str:
@@ -51,6 +57,6 @@ def refusal(query: Query, question: str, docs: Sequence[PolicyDoc], reason: str,
     """Return the plain refusal: nothing relevant was found, what the knowledge base covers, what to ask."""
     ideas = "".join(f"\n- {s}" for s in suggestions)
     tail = f"您可以试试这样问：{ideas}" if ideas else "您可以换个问法，或询问以上文件涉及的内容。"
-    text = f"{reason}\n\n目前知识库收录的政策文件：\n{coverage_list(docs)}\n\n{tail}"
+    text = load_prompt("refusal").render(reason=reason, documents=coverage_list(docs), next_step=tail)["text"]
     return Answer(question=question, query=query.text, text=text, answerable=False, retrieved=tuple(retrieved),
                   suggestions=tuple(suggestions))

@@ -65,7 +65,7 @@ class ExtractiveAnswerer(Answerer):
             quote = "".join(best_sentences(query, item.clause.text, item.clause.heading.split("\n")[0]))
             citation = make_citation(item, quote)
             citations.append(citation)
-            blocks.append(f"{quote}\n——{cite_line(citation)}")
+            blocks.append(f"{quote}\n【{len(citations)}】{cite_line(citation)}")
         head = "根据已收录的政策文件：" if len(blocks) == 1 else "根据已收录的政策文件，相关规定如下："
         numbered = blocks if len(blocks) == 1 else [f"{i}. {b}" for i, b in enumerate(blocks, 1)]
         text = head + "\n\n" + "\n\n".join(numbered)
