@@ -5,18 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Literal, TextIO
 
 from qa.errors import FeedbackError
 from qa.models import Answer
+from qa.storage import SqliteStore
 
 RATINGS = ("up", "down")
 MAX_COMMENT_CHARS = 2000
-BUSY_TIMEOUT_S = 10.0
 COLUMNS = ("id", "created_at", "rating", "comment", "question", "query", "answer", "answerable", "citations",
            "session")
 
@@ -36,46 +34,25 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 
 
-class FeedbackStore:
+def _open_error(path: Path, exc: sqlite3.Error) -> FeedbackError:
+    return FeedbackError(
+        f"无法打开反馈数据库 {path}：{exc}；"
+        "请确认它是本程序写的 SQLite 文件、所在目录可写，或用 QA_FEEDBACK_DB 换一个路径"
+    )
+
+
+class FeedbackStore(SqliteStore):
     """Feedback rows in one SQLite file, safe to write from several processes and threads at once."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        try:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves so no implicit transaction is left open.
-            # check_same_thread=False + the lock: the web UI calls in from worker threads; the lock serialises them.
-            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                         check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise self._open_error(exc) from exc
-        try:
-            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            # WAL lets readers run beside a writer and makes concurrent writers queue on the busy timeout.
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            with self._write():
-                self._conn.execute(SCHEMA)
-        except sqlite3.Error as exc:
-            self._conn.close()
-            raise self._open_error(exc) from exc
-
-    def _open_error(self, exc: sqlite3.Error) -> FeedbackError:
-        return FeedbackError(
-            f"无法打开反馈数据库 {self.path}：{exc}；请确认它是本程序写的 SQLite 文件、所在目录可写，"
-            f"或用 QA_FEEDBACK_DB 换一个路径"
-        )
-
-    def _write(self) -> _WriteTxn:
-        return _WriteTxn(self._conn, self._lock)
+        super().__init__(path, SCHEMA, _open_error)
 
     def record(self, answer: Answer, rating: str, comment: str = "", session: str = "") -> int:
         """Store one rating of an answer (comment cut to MAX_COMMENT_CHARS) and return its row id."""
         if rating not in RATINGS:
             raise FeedbackError(f"无效的评价 {rating!r}：只能是 'up'（有帮助）或 'down'（没帮助）；请改用其中之一")
         row = (
-            datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            datetime.now(UTC).isoformat(timespec="milliseconds"),
             rating,
             comment[:MAX_COMMENT_CHARS],
             answer.question,
@@ -85,8 +62,8 @@ class FeedbackStore:
             json.dumps([c.to_json() for c in answer.citations], ensure_ascii=False),
             session,
         )
-        with self._write():
-            cur = self._conn.execute(
+        with self.write() as conn:
+            cur = conn.execute(
                 "INSERT INTO feedback (created_at, rating, comment, question, query, answer, answerable, citations,"
                 " session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
@@ -101,8 +78,7 @@ class FeedbackStore:
         if limit is not None:
             sql += " LIMIT ?"
             params = (limit,)
-        with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
+        rows = self.read(sql, params)
         out = []
         for values in rows:
             item = dict(zip(COLUMNS, values, strict=True))
@@ -130,45 +106,5 @@ class FeedbackStore:
 
     def count(self) -> int:
         """Return the number of stored rows."""
-        with self._lock:
-            (n,) = self._conn.execute("SELECT COUNT(*) FROM feedback").fetchone()
+        ((n,),) = self.read("SELECT COUNT(*) FROM feedback")
         return int(n)
-
-    def close(self) -> None:
-        """Close the connection; safe to call twice."""
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> FeedbackStore:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-
-class _WriteTxn:
-    """One short write transaction: BEGIN IMMEDIATE takes the write lock up front, then COMMIT or ROLLBACK."""
-
-    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
-        self._conn = conn
-        self._lock = lock
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-        try:
-            # IMMEDIATE, not DEFERRED: a deferred read-then-write upgrade can fail with "locked" without waiting.
-            self._conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._lock.release()
-            raise
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        try:
-            if exc_type is None:
-                self._conn.execute("COMMIT")
-            elif self._conn.in_transaction:  # SQLite may already have rolled back; a second ROLLBACK would mask exc.
-                self._conn.execute("ROLLBACK")
-        finally:
-            self._lock.release()

@@ -1,0 +1,71 @@
+"""SQLite files shared by processes: WAL mode, a busy timeout, one short write transaction at a time."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+BUSY_TIMEOUT_S = 10.0
+
+
+class SqliteStore:
+    """A connection to one SQLite file, safe to use from several threads and processes at once."""
+
+    def __init__(self, path: Path | str, schema: str, error: Callable[[Path, sqlite3.Error], Exception]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._error = error
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves so no implicit transaction is left open.
+            # check_same_thread=False + the lock: web servers call in from worker threads.
+            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                         check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise error(self.path, exc) from exc
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            # WAL lets readers run beside a writer and makes concurrent writers queue on the busy timeout.
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            with self.write():
+                self._conn.executescript(schema) if ";" in schema.strip().rstrip(";") else self._conn.execute(schema)
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise error(self.path, exc) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """Yield the connection inside one short write transaction (BEGIN IMMEDIATE ... COMMIT)."""
+        with self._lock:
+            # IMMEDIATE, not DEFERRED: a deferred read-then-write upgrade can fail with "locked" without waiting.
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:  # SQLite may already have rolled back
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Return the rows of a query."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
