@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
+from fastapi import FastAPI
 
+from qa.api import create_app
 from qa.feedback import FeedbackStore
 from qa.models import Answer
 from qa.render import answer_markdown, citation_choices, clause_panel_html, documents_html, escape
@@ -142,13 +144,22 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
     return demo
 
 
+def create_server(settings: Settings) -> FastAPI:
+    """Return one ASGI app: the HTTP API, OpenAI and WeChat endpoints, with the chat UI mounted at /."""
+    loader = AssistantLoader(settings).start()
+    app = create_app(settings, loader)
+    return gr.mount_gradio_app(app, build_ui(loader, FeedbackStore(settings.feedback_db)), path="/", css=CSS)
+
+
 def main(settings: Settings | None = None) -> None:
-    """Serve the chat UI at once; the index opens (or is built on first start) in the background."""
+    """Serve at once; the index opens (or is built on first start) in the background."""
+    import uvicorn
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = settings or load_settings()
-    loader = AssistantLoader(settings).start()
-    demo = build_ui(loader, FeedbackStore(settings.feedback_db))
-    demo.launch(server_name=settings.host, server_port=settings.port, css=CSS)
+    app = create_server(settings)
+    print(f"政策问答助手：http://{settings.host}:{settings.port}/  （API 文档：/docs）", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
 if __name__ == "__main__":

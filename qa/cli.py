@@ -114,6 +114,14 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import app
+
+    settings = load_settings(host=args.host, port=args.port, index_dir=args.index)
+    app.main(settings)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """Return the argument parser."""
     p = argparse.ArgumentParser(prog="policy-qa", description="政策文件问答：带条款引用的回答")
@@ -135,6 +143,11 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("--index", type=Path)
     bt.add_argument("-o", "--output", type=Path)
     bt.set_defaults(func=cmd_batch)
+    s = sub.add_parser("serve", help="serve the chat UI, HTTP API, OpenAI endpoint and WeChat callbacks")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--index", type=Path)
+    s.set_defaults(func=cmd_serve)
     e = sub.add_parser("eval", help="answer a gold JSONL file and print the metrics")
     e.add_argument("gold", type=Path)
     e.add_argument("--index", type=Path)

@@ -39,6 +39,29 @@ class Settings(BaseSettings):
     llm_timeout: float = 30.0
     llm_temperature: float = 0.1
     llm_context_clauses: int = 4
+    # HTTP API: optional bearer token for /api and /v1, allowed browser origins (comma-separated), body cap.
+    api_token: SecretStr = SecretStr("")
+    cors_origins: str = ""
+    max_request_bytes: int = 65_536
+    # WeChat Official Account (公众号) and WeCom (企业微信) callbacks.
+    wechat_token: SecretStr = SecretStr("")
+    wechat_aes_key: SecretStr = SecretStr("")
+    wechat_appid: str = ""
+    wechat_secret: SecretStr = SecretStr("")
+    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+    wecom_token: SecretStr = SecretStr("")
+    wecom_aes_key: SecretStr = SecretStr("")
+    wecom_corp_id: str = ""
+    wecom_secret: SecretStr = SecretStr("")
+    wecom_agent_id: str = ""
+    wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    # WeChat waits 5 s for a reply; answer within this, else reply "coming" and push the answer later.
+    wechat_reply_seconds: float = 4.0
+    wechat_max_bytes: int = 2000
+    signature_max_age: int = 300
+    conversation_ttl: int = 1800
+    rate_limit_per_minute: int = 10
+    conversations_db: Path = Path("data/conversations.sqlite")
     host: str = "127.0.0.1"
     port: int = 7860
 

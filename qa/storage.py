@@ -34,7 +34,8 @@ class SqliteStore:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
             with self.write():
-                self._conn.executescript(schema) if ";" in schema.strip().rstrip(";") else self._conn.execute(schema)
+                for statement in filter(str.strip, schema.split(";")):
+                    self._conn.execute(statement)
         except sqlite3.Error as exc:
             self._conn.close()
             raise error(self.path, exc) from exc

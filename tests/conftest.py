@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,40 @@ def assistant(bundled_index: Path):
     from qa.settings import Settings
 
     return Assistant.open(Settings(corpus_dir=CORPUS, index_dir=bundled_index), build_if_missing=False)
+
+
+@contextmanager
+def serve_http(app: object) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on 127.0.0.1 (a free port) in a thread; yield its base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def ready_loader(settings: object) -> object:
+    """Return an AssistantLoader that has finished opening the index."""
+    from qa.service import AssistantLoader
+
+    loader = AssistantLoader(settings).start()  # type: ignore[arg-type]
+    loader.wait(120)
+    assert loader.ready, loader.status
+    return loader

@@ -1,0 +1,323 @@
+"""HTTP surfaces over the assistant: REST API, an OpenAI-compatible endpoint and the WeChat callbacks."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from qa.assistant import Assistant
+from qa.chat_bridge import ChatBridge
+from qa.conversations import ConversationStore
+from qa.models import Answer, Citation
+from qa.service import AssistantLoader
+from qa.settings import Settings
+from qa.wechat import CallbackRejected, Incoming, OfficialAccount, WeCom, official_account_push, wecom_push
+
+MODEL_NAME = "policy-qa"
+MAX_QUESTION = 20_000
+
+
+class Filters(BaseModel):
+    """Restrict the answer to some documents or regions."""
+
+    doc_ids: list[str] | None = Field(None, description="只在这些文件中查找")
+    region: str | None = Field(None, description="只在该地区（如 江苏省、深圳市）的文件中查找")
+
+
+class AskRequest(BaseModel):
+    """A question, with earlier questions of the conversation."""
+
+    question: str = Field(..., max_length=MAX_QUESTION, examples=["江苏有哪些文化产业基金可以用？"])
+    history: list[str] = Field(default_factory=list, max_length=20, description="本轮对话中之前的问题，按时间顺序")
+    filters: Filters | None = None
+
+
+class CitationOut(BaseModel):
+    """A cited clause."""
+
+    doc_id: str
+    doc_title: str
+    clause_id: str
+    clause: str
+    title: str
+    text: str
+    quote: str
+
+
+class RetrievedOut(BaseModel):
+    """A retrieved clause with its score."""
+
+    doc_title: str
+    clause: str
+    clause_id: str
+    text: str
+    score: float
+
+
+class AskResponse(BaseModel):
+    """The assistant's answer: the batch output record."""
+
+    answer: str
+    answerable: bool
+    query: str
+    citations: list[CitationOut]
+    retrieved: list[RetrievedOut]
+    suggestions: list[str] = []
+
+
+class DocumentOut(BaseModel):
+    """A document of the knowledge base."""
+
+    doc_id: str
+    title: str
+    region: str | None
+    issuer: str | None
+    doc_number: str | None
+    issue_date: str | None
+    period: list[int] | None
+    clauses: int
+
+
+class ClauseOut(BaseModel):
+    """A clause with its document."""
+
+    clause_id: str
+    label: str
+    title: str
+    path: list[str]
+    text: str
+    lead_agencies: list[str]
+    partner_agencies: list[str]
+    document: DocumentOut
+
+
+class Health(BaseModel):
+    """Whether the service can answer."""
+
+    status: Literal["ok", "loading", "error"]
+    detail: str
+    documents: int = 0
+    clauses: int = 0
+    dense: bool = False
+    llm: bool = False
+
+
+class ChatMessage(BaseModel):
+    """An OpenAI chat message."""
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    """The subset of OpenAI's chat-completions request the assistant uses."""
+
+    model: str = MODEL_NAME
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    stream: bool = False
+
+
+class LimitBody(BaseHTTPMiddleware):
+    """Reject request bodies over the cap before reading them into memory."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        super().__init__(app)
+        self.limit = limit
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return JSONResponse({"detail": f"请求体 {length} 字节，超过上限 {self.limit} 字节"}, status_code=413)
+        return await call_next(request)
+
+
+def _citation(c: Citation) -> CitationOut:
+    return CitationOut(doc_id=c.doc_id, doc_title=c.doc_title, clause_id=c.clause_id, clause=c.clause,
+                       title=c.title, text=c.text, quote=c.quote)
+
+
+def _ask_response(answer: Answer) -> AskResponse:
+    return AskResponse(
+        answer=answer.text, answerable=answer.answerable, query=answer.query,
+        citations=[_citation(c) for c in answer.citations],
+        retrieved=[RetrievedOut(doc_title=s.doc.title, clause=s.clause.label, clause_id=s.clause.clause_id,
+                                text=s.clause.text, score=round(s.score, 6)) for s in answer.retrieved],
+        suggestions=list(answer.suggestions),
+    )
+
+
+def _document(assistant: Assistant, doc_id: str) -> DocumentOut:
+    d = assistant.kb.docs[doc_id]
+    return DocumentOut(doc_id=d.doc_id, title=d.title, region=d.region, issuer=d.issuer, doc_number=d.doc_number,
+                       issue_date=d.issue_date.isoformat() if d.issue_date else None,
+                       period=list(d.period) if d.period else None, clauses=len(assistant.kb.clauses_of(d.doc_id)))
+
+
+def _question_and_history(messages: list[ChatMessage]) -> tuple[str, list[str]]:
+    """Return the last user message and the earlier user messages of an OpenAI conversation."""
+    def text(m: ChatMessage) -> str:
+        if isinstance(m.content, list):
+            return "".join(str(part.get("text", "")) for part in m.content if part.get("type") == "text")
+        return m.content or ""
+
+    users = [text(m) for m in messages if m.role == "user"]
+    if not users or not users[-1].strip():
+        raise HTTPException(422, "messages 中需要至少一条非空的 user 消息")
+    return users[-1][:MAX_QUESTION], users[:-1][-20:]
+
+
+def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
+    """Return the ASGI app: REST API, OpenAI-compatible endpoint, WeChat and WeCom callbacks."""
+    app = FastAPI(title="policy-qa", version="0.1.0",
+                  description="政策文件问答：每个回答都摘录并引用具体条款。")
+    app.add_middleware(LimitBody, limit=settings.max_request_bytes)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    token = settings.api_token.get_secret_value()
+
+    def authorised(request: Request) -> None:
+        if token and not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
+            raise HTTPException(401, "需要有效的访问令牌（Authorization: Bearer …）", {"WWW-Authenticate": "Bearer"})
+
+    def ready() -> Assistant:
+        if loader.assistant is None:
+            raise HTTPException(503, loader.status, {"Retry-After": "5"})
+        return loader.assistant
+
+    @app.get("/healthz", response_model=Health, tags=["service"])
+    def healthz() -> Health:
+        """Return whether the service is ready, and what it serves."""
+        a = loader.assistant
+        if a is None:
+            return Health(status="error" if loader.error else "loading", detail=loader.status)
+        return Health(status="ok", detail="就绪", documents=len(a.kb.docs), clauses=len(a.kb.clauses),
+                      dense=a.kb.dense is not None, llm=a.model is not None)
+
+    @app.post("/api/ask", response_model=AskResponse, dependencies=[Depends(authorised)], tags=["api"])
+    def ask(body: AskRequest) -> AskResponse:
+        """Answer a question with cited clauses (the `batch` output record)."""
+        assistant = ready()
+        doc_ids = None
+        if body.filters is not None:
+            docs = assistant.kb.docs.values()
+            wanted = set(body.filters.doc_ids or [d.doc_id for d in docs])
+            doc_ids = {d.doc_id for d in docs if d.doc_id in wanted
+                       and (not body.filters.region or body.filters.region in (d.region, d.province))}
+        return _ask_response(assistant.ask(body.question, body.history, doc_ids))
+
+    @app.get("/api/documents", response_model=list[DocumentOut], dependencies=[Depends(authorised)], tags=["api"])
+    def documents() -> list[DocumentOut]:
+        """List the documents the knowledge base covers."""
+        assistant = ready()
+        return [_document(assistant, d) for d in assistant.kb.docs]
+
+    @app.get("/api/clauses/{clause_id}", response_model=ClauseOut, dependencies=[Depends(authorised)],
+             tags=["api"], responses={404: {"description": "没有这个条款"}})
+    def clause(clause_id: str) -> ClauseOut:
+        """Return one clause with its document."""
+        assistant = ready()
+        c = assistant.kb.clauses.get(clause_id)
+        if c is None:
+            raise HTTPException(404, f"没有编号为 {clause_id} 的条款")
+        return ClauseOut(clause_id=c.clause_id, label=c.label, title=c.title, path=list(c.path), text=c.text,
+                         lead_agencies=list(c.lead_agencies), partner_agencies=list(c.partner_agencies),
+                         document=_document(assistant, c.doc_id))
+
+    @app.get("/v1/models", dependencies=[Depends(authorised)], tags=["openai"])
+    def models() -> dict[str, Any]:
+        """List the one model this endpoint serves (OpenAI format)."""
+        model = {"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "policy-qa"}
+        return {"object": "list", "data": [model]}
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(authorised)], tags=["openai"])
+    def chat_completions(body: ChatRequest) -> Any:
+        """OpenAI-compatible chat completions; citations are in the text and in an extra `citations` field."""
+        assistant = ready()
+        question, history = _question_and_history(body.messages)
+        answer = assistant.ask(question, history)
+        citations = [_citation(c).model_dump() for c in answer.citations]
+        base = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": body.model}
+        if not body.stream:
+            return {**base, "object": "chat.completion",
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": answer.text}}],
+                    "usage": {"prompt_tokens": len(question), "completion_tokens": len(answer.text),
+                              "total_tokens": len(question) + len(answer.text)},
+                    "citations": citations}
+
+        def events() -> Iterator[str]:
+            # Only the verified answer is streamed: a client cannot take back text it has already shown.
+            def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+                payload = {**base, "object": "chat.completion.chunk",
+                           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+                return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+            yield chunk({"role": "assistant", "content": ""})
+            for i in range(0, len(answer.text), 24):
+                yield chunk({"content": answer.text[i : i + 24]})
+            yield chunk({}, "stop", citations=citations)
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    _add_wechat(app, settings, loader)
+    return app
+
+
+def _add_wechat(app: FastAPI, settings: Settings, loader: AssistantLoader) -> None:
+    """Add /wechat and /wecom when their tokens are configured."""
+    channels: list[tuple[str, type[OfficialAccount] | type[WeCom]]] = []
+    if settings.wechat_token.get_secret_value():
+        channels.append(("/wechat", OfficialAccount))
+    if settings.wecom_token.get_secret_value() and settings.wecom_aes_key.get_secret_value():
+        channels.append(("/wecom", WeCom))
+    if not channels:
+        return
+    store = ConversationStore(settings.conversations_db, settings.conversation_ttl)
+    for path, kind in channels:
+        push = official_account_push(settings) if kind is OfficialAccount else wecom_push(settings)
+        channel = kind(settings, ChatBridge(loader, store, settings, push))
+        _wechat_routes(app, path, channel)
+
+
+def _incoming(signature: str = "", msg_signature: str = "", timestamp: str = "", nonce: str = "",
+              echostr: str = "", encrypt_type: str = "") -> Incoming:
+    """Return the signed query string of a WeChat callback."""
+    return Incoming(signature, msg_signature, timestamp, nonce, echostr, encrypt_type)
+
+
+Signed = Annotated[Incoming, Depends(_incoming)]
+
+
+def _wechat_routes(app: FastAPI, path: str, channel: OfficialAccount | WeCom) -> None:
+    @app.get(path, response_class=PlainTextResponse, include_in_schema=False)
+    def verify(q: Signed) -> str:
+        try:
+            return channel.verify_url(q)
+        except CallbackRejected as exc:
+            raise HTTPException(403, str(exc)) from exc
+
+    @app.post(path, response_class=PlainTextResponse, include_in_schema=False)
+    async def receive(request: Request, q: Signed) -> Response:
+        body = await request.body()
+        try:
+            # The bridge blocks up to the reply window; run it off the event loop.
+            reply = await run_in_threadpool(channel.handle, q, body)
+        except CallbackRejected as exc:
+            raise HTTPException(403, str(exc)) from exc
+        return Response(reply, media_type="application/xml" if reply != "success" else "text/plain")
+

@@ -1,0 +1,186 @@
+"""Messaging channels (WeChat, WeCom): text in, plain-text reply out, slow answers pushed later."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from qa.conversations import ConversationStore
+from qa.models import Answer
+from qa.service import AssistantLoader
+from qa.settings import Settings
+
+log = logging.getLogger(__name__)
+EXAMPLES = ("江苏有哪些文化产业基金可以用？", "深圳文化科技型企业用房有什么政策？", "广东的保障措施有哪些？")
+WELCOME = ("您好，我是政策问答助手。请直接用文字提问，我会摘录政策原文并注明出处条款。例如：\n"
+           + "\n".join(f"{i}. {q}" for i, q in enumerate(EXAMPLES, 1)) + "\n回复“新对话”可重新开始。")
+NOT_TEXT = "目前只能回答文字提问。请用文字描述您想了解的政策问题，例如：" + EXAMPLES[0]
+COMING = "问题已收到，正在查阅政策原文，答案稍后发送给您。"
+MORE_HINT = "回复“更多”查看余下内容"
+MORE_WORDS = {"更多", "more", "继续"}
+RESET_WORDS = {"新对话", "重新开始", "清空"}
+NOT_READY = "知识库正在准备中，请稍后再问。"
+LIMITED = "您提问太频繁了，请 {seconds} 秒后再试。"
+
+
+class RateLimiter:
+    """At most `limit` messages per user per minute (in this process)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def wait_seconds(self, user: str) -> int:
+        """Return 0 and count the message when allowed, else how many seconds until the next is."""
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen[user]
+            while seen and seen[0] <= now - 60:
+                seen.popleft()
+            if len(seen) >= self.limit:
+                return int(60 - (now - seen[0])) + 1
+            seen.append(now)
+            return 0
+
+
+def plain_text(answer: Answer) -> str:
+    """Return the answer for a chat app: plain text with numbered citations 【1】《文件》三、（一）2."""
+    return answer.text.replace("【", "\n【").replace("\n\n\n", "\n\n").strip()
+
+
+def paginate(text: str, max_bytes: int) -> list[str]:
+    """Return the text split into pages of at most `max_bytes` UTF-8 bytes, at line or sentence ends."""
+    budget = max_bytes - len(("\n\n" + MORE_HINT).encode()) - 8
+    pieces: list[str] = []
+    for line in text.split("\n"):
+        while len(line.encode()) > budget:
+            cut = _cut(line, budget)
+            pieces.append(line[:cut])
+            line = line[cut:]
+        pieces.append(line)
+    pages, current = [], ""
+    for piece in pieces:
+        candidate = f"{current}\n{piece}" if current else piece
+        if len(candidate.encode()) > budget and current:
+            pages.append(current.strip())
+            current = piece
+        else:
+            current = candidate
+    if current.strip():
+        pages.append(current.strip())
+    return pages or [""]
+
+
+def _cut(line: str, budget: int) -> int:
+    """Return where to cut an over-long line: the last sentence end within the byte budget."""
+    fits = len(line.encode()[:budget].decode(errors="ignore"))
+    for i in range(fits, 0, -1):
+        if line[i - 1] in "。；！？":
+            return i
+    return fits
+
+
+class ChatBridge:
+    """Answers chat messages once per message id, within the channel's reply window or by a later push."""
+
+    def __init__(self, loader: AssistantLoader, store: ConversationStore, settings: Settings,
+                 push: Callable[[str, str], None] | None = None) -> None:
+        self.loader = loader
+        self.store = store
+        self.settings = settings
+        self.push = push
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chat-answer")
+        self._pending: dict[str, Future[str]] = {}
+        self._will_push: set[str] = set()
+        self._lock = threading.Lock()
+
+    def on_subscribe(self) -> str:
+        """Return the welcome message for a new follower."""
+        return WELCOME
+
+    def on_other(self) -> str:
+        """Return the reply to an image, voice, location or other non-text message."""
+        return NOT_TEXT
+
+    def on_text(self, user: str, text: str, msg_id: str) -> str:
+        """Return the reply to a text message; a retry of the same message id gets the same answer."""
+        if msg_id and (done := self.store.reply_for(msg_id)) is not None:
+            return done
+        with self._lock:
+            future = self._pending.get(msg_id) if msg_id else None
+            if future is None:
+                reply_now = self._immediate(user, text.strip())
+                if reply_now is not None:
+                    return reply_now
+                future = self._pool.submit(self._answer, user, text.strip())
+                if msg_id:
+                    self._pending[msg_id] = future
+                    future.add_done_callback(lambda f: self._remember(msg_id, f))
+        try:
+            return future.result(timeout=self.settings.wechat_reply_seconds)
+        except FutureTimeout:
+            pass
+        if self.push is None:
+            return "查询时间较长，请稍后回复“更多”查看答案。"
+        with self._lock:
+            first = msg_id not in self._will_push
+            self._will_push.add(msg_id)
+        if first:
+            # Missed the passive window: deliver through the customer-service API when ready.
+            future.add_done_callback(lambda f: self._push(user, f))
+        return COMING
+
+    def _immediate(self, user: str, text: str) -> str | None:
+        """Return a reply that needs no retrieval (paging, reset, limits), or None."""
+        if text.lower() in MORE_WORDS:
+            page, left = self.store.next_page(user)
+            if page is None:
+                return "没有更多内容了，请继续提问。"
+            return page + (f"\n\n{MORE_HINT}（还有{left}页）" if left else "")
+        if text in RESET_WORDS:
+            self.store.reset(user)
+            return "已开始新的对话，请提问。"
+        wait = self.limiter.wait_seconds(user)
+        if wait:
+            return LIMITED.format(seconds=wait)
+        if not self.loader.ready:
+            return NOT_READY
+        return None
+
+    def _answer(self, user: str, text: str) -> str:
+        """Return the first page of the answer, keeping the rest for "更多"."""
+        assistant = self.loader.assistant
+        assert assistant is not None
+        answer = assistant.ask(text, self.store.history(user))
+        self.store.add_question(user, text)
+        pages = paginate(plain_text(answer), self.settings.wechat_max_bytes)
+        self.store.set_pages(user, pages[1:])
+        return pages[0] + (f"\n\n{MORE_HINT}（还有{len(pages) - 1}页）" if len(pages) > 1 else "")
+
+    def _remember(self, msg_id: str, future: Future[str]) -> None:
+        """Keep the reply so WeChat's retries of this message are served from it."""
+        self.store.save_reply(msg_id, self._result(future))
+        with self._lock:
+            self._pending.pop(msg_id, None)
+
+    def _push(self, user: str, future: Future[str]) -> None:
+        assert self.push is not None
+        try:
+            self.push(user, self._result(future))
+        except Exception:  # the push API failing must not crash the worker; the log says why
+            log.exception("客服消息推送失败")
+
+    @staticmethod
+    def _result(future: Future[str]) -> str:
+        try:
+            return future.result()
+        except Exception:  # never drop the user's message silently
+            log.exception("回答失败")
+            return "抱歉，查询时出现问题，请稍后再试。"

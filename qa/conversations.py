@@ -1,0 +1,86 @@
+"""Per-user conversation state for chat channels (WeChat, WeCom): recent questions, pending pages, replies."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from qa.errors import PolicyQAError
+from qa.storage import SqliteStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (user TEXT NOT NULL, at REAL NOT NULL, question TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS questions_user ON questions (user, at);
+CREATE TABLE IF NOT EXISTS pages (user TEXT PRIMARY KEY, at REAL NOT NULL, pages TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS replies (msg_id TEXT PRIMARY KEY, at REAL NOT NULL, reply TEXT NOT NULL);
+"""
+MAX_HISTORY = 6
+
+
+def _open_error(path: Path, exc: sqlite3.Error) -> PolicyQAError:
+    return PolicyQAError(f"无法打开会话数据库 {path}：{exc}；请检查目录可写，或用 QA_CONVERSATIONS_DB 换一个路径")
+
+
+class ConversationStore(SqliteStore):
+    """Conversation state in SQLite, so several server processes (replicas) share it."""
+
+    def __init__(self, path: Path | str, ttl: float) -> None:
+        super().__init__(path, SCHEMA, _open_error)
+        self.ttl = ttl
+
+    def history(self, user: str) -> list[str]:
+        """Return the user's recent questions (oldest first) asked within the TTL."""
+        rows = self.read("SELECT question FROM questions WHERE user = ? AND at > ? ORDER BY at DESC LIMIT ?",
+                         (user, time.time() - self.ttl, MAX_HISTORY))
+        return [q for (q,) in reversed(rows)]
+
+    def add_question(self, user: str, question: str) -> None:
+        """Remember a question, dropping this user's expired ones."""
+        now = time.time()
+        with self.write() as conn:
+            conn.execute("DELETE FROM questions WHERE user = ? AND at <= ?", (user, now - self.ttl))
+            conn.execute("INSERT INTO questions VALUES (?, ?, ?)", (user, now, question))
+
+    def reset(self, user: str) -> None:
+        """Forget the user's conversation."""
+        with self.write() as conn:
+            conn.execute("DELETE FROM questions WHERE user = ?", (user,))
+            conn.execute("DELETE FROM pages WHERE user = ?", (user,))
+
+    def set_pages(self, user: str, pages: list[str]) -> None:
+        """Keep the rest of a long reply for "更多"."""
+        with self.write() as conn:
+            if pages:
+                conn.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?)",
+                             (user, time.time(), json.dumps(pages, ensure_ascii=False)))
+            else:
+                conn.execute("DELETE FROM pages WHERE user = ?", (user,))
+
+    def next_page(self, user: str) -> tuple[str | None, int]:
+        """Return the next page of the user's last long reply (or None) and how many pages remain after it."""
+        with self.write() as conn:
+            row = conn.execute("SELECT pages FROM pages WHERE user = ? AND at > ?",
+                               (user, time.time() - self.ttl)).fetchone()
+            if row is None:
+                return None, 0
+            pages = json.loads(row[0])
+            rest = pages[1:]
+            if rest:
+                conn.execute("UPDATE pages SET pages = ? WHERE user = ?", (json.dumps(rest, ensure_ascii=False), user))
+            else:
+                conn.execute("DELETE FROM pages WHERE user = ?", (user,))
+        return pages[0], len(rest)
+
+    def reply_for(self, msg_id: str) -> str | None:
+        """Return the reply already given to a message id (WeChat retries a message it got no reply to)."""
+        rows = self.read("SELECT reply FROM replies WHERE msg_id = ?", (msg_id,))
+        return rows[0][0] if rows else None
+
+    def save_reply(self, msg_id: str, reply: str) -> None:
+        """Remember the reply to a message id, dropping ones older than the TTL."""
+        now = time.time()
+        with self.write() as conn:
+            conn.execute("DELETE FROM replies WHERE at <= ?", (now - self.ttl,))
+            conn.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?)", (msg_id, now, reply))

@@ -1,0 +1,188 @@
+"""WeChat Official Account and WeCom callbacks: signatures, encryption and XML through wechatpy."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from qa.chat_bridge import ChatBridge
+from qa.errors import PolicyQAError
+from qa.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class CallbackRejected(PolicyQAError):
+    """Seen by WeChat's servers (and attackers) as HTTP 403: bad signature, stale timestamp or unsafe XML."""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """The query string WeChat signs a callback with."""
+
+    signature: str = ""
+    msg_signature: str = ""
+    timestamp: str = ""
+    nonce: str = ""
+    echostr: str = ""
+    encrypt_type: str = ""
+
+
+def _fresh(timestamp: str, max_age: int) -> None:
+    """Reject a callback whose timestamp is missing or too far from now (a replayed request)."""
+    try:
+        age = abs(time.time() - int(timestamp))
+    except ValueError as exc:
+        raise CallbackRejected("时间戳无效") from exc
+    if age > max_age:
+        raise CallbackRejected(f"时间戳相差 {int(age)} 秒，超过 {max_age} 秒")
+
+
+def _safe_xml(body: bytes) -> None:
+    """Reject XML with a DOCTYPE or entities (XXE, billion laughs) before any parser expands it."""
+    import defusedxml.ElementTree as SafeET
+    from defusedxml import DefusedXmlException
+
+    try:
+        SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (DefusedXmlException, SafeET.ParseError) as exc:
+        raise CallbackRejected(f"不安全或无效的 XML（{type(exc).__name__}）") from exc
+
+
+def _route(bridge: ChatBridge, message: object) -> str:
+    """Return the reply text for a parsed wechatpy message."""
+    kind = getattr(message, "type", "")
+    if kind == "text":
+        return bridge.on_text(str(message.source), str(message.content), str(getattr(message, "id", "")))  # type: ignore[attr-defined]
+    if kind == "event":
+        event = getattr(message, "event", "")
+        return bridge.on_subscribe() if event == "subscribe" else ""
+    return bridge.on_other()
+
+
+class OfficialAccount:
+    """公众号 server callback: plaintext or safe mode (AES with the EncodingAESKey)."""
+
+    def __init__(self, settings: Settings, bridge: ChatBridge) -> None:
+        self.token = settings.wechat_token.get_secret_value()
+        self.max_age = settings.signature_max_age
+        self.bridge = bridge
+        aes = settings.wechat_aes_key.get_secret_value()
+        self.crypto = None
+        if aes:
+            from wechatpy.crypto import WeChatCrypto
+
+            self.crypto = WeChatCrypto(self.token, aes, settings.wechat_appid)
+
+    def verify_url(self, q: Incoming) -> str:
+        """Return echostr when the signature over token/timestamp/nonce is right (server URL check)."""
+        self._check_plain(q)
+        return q.echostr
+
+    def _check_plain(self, q: Incoming) -> None:
+        from wechatpy.exceptions import InvalidSignatureException
+        from wechatpy.utils import check_signature
+
+        _fresh(q.timestamp, self.max_age)
+        try:
+            check_signature(self.token, q.signature, q.timestamp, q.nonce)
+        except InvalidSignatureException as exc:
+            raise CallbackRejected("签名无效") from exc
+
+    def handle(self, q: Incoming, body: bytes) -> str:
+        """Return the reply XML (encrypted in safe mode) for a callback, or "success" when none is due."""
+        from wechatpy import create_reply, parse_message
+        from wechatpy.exceptions import InvalidSignatureException
+
+        _safe_xml(body)
+        if q.encrypt_type == "aes":
+            if self.crypto is None:
+                raise CallbackRejected("收到加密消息，但未配置 QA_WECHAT_AES_KEY")
+            _fresh(q.timestamp, self.max_age)
+            try:
+                xml = self.crypto.decrypt_message(body, q.msg_signature, q.timestamp, q.nonce)
+            except InvalidSignatureException as exc:
+                raise CallbackRejected("签名无效") from exc
+            except Exception as exc:  # wechatpy raises several types for a bad ciphertext or app id
+                raise CallbackRejected(f"无法解密消息（{type(exc).__name__}）") from exc
+        else:
+            self._check_plain(q)
+            xml = body.decode("utf-8")
+        message = parse_message(xml)
+        text = _route(self.bridge, message)
+        if not text:
+            return "success"
+        reply = create_reply(text, message).render()
+        if q.encrypt_type == "aes" and self.crypto is not None:
+            return str(self.crypto.encrypt_message(reply, q.nonce, q.timestamp))
+        return str(reply)
+
+
+class WeCom:
+    """企业微信 self-built app callback: always encrypted."""
+
+    def __init__(self, settings: Settings, bridge: ChatBridge) -> None:
+        from wechatpy.enterprise.crypto import WeChatCrypto
+
+        self.max_age = settings.signature_max_age
+        self.bridge = bridge
+        self.crypto = WeChatCrypto(settings.wecom_token.get_secret_value(), settings.wecom_aes_key.get_secret_value(),
+                                   settings.wecom_corp_id)
+
+    def verify_url(self, q: Incoming) -> str:
+        """Return the decrypted echostr of the URL check."""
+        _fresh(q.timestamp, self.max_age)
+        try:
+            return str(self.crypto.check_signature(q.msg_signature, q.timestamp, q.nonce, q.echostr))
+        except Exception as exc:
+            raise CallbackRejected("签名无效") from exc
+
+    def handle(self, q: Incoming, body: bytes) -> str:
+        """Return the encrypted reply XML for a callback."""
+        from wechatpy.enterprise import create_reply, parse_message
+
+        _safe_xml(body)
+        _fresh(q.timestamp, self.max_age)
+        try:
+            xml = self.crypto.decrypt_message(body, q.msg_signature, q.timestamp, q.nonce)
+        except Exception as exc:
+            raise CallbackRejected(f"签名无效或无法解密（{type(exc).__name__}）") from exc
+        message = parse_message(xml)
+        text = _route(self.bridge, message)
+        if not text:
+            return "success"
+        return str(self.crypto.encrypt_message(create_reply(text, message).render(), q.nonce, q.timestamp))
+
+
+def official_account_push(settings: Settings) -> Callable[[str, str], None] | None:
+    """Return a sender of customer-service text messages (客服消息), or None without an AppSecret."""
+    secret = settings.wechat_secret.get_secret_value()
+    if not (settings.wechat_appid and secret):
+        return None
+    from wechatpy.client import WeChatClient
+
+    client = WeChatClient(settings.wechat_appid, secret)
+    client.API_BASE_URL = settings.wechat_api_base
+
+    def send(user: str, text: str) -> None:
+        client.message.send_text(user, text)
+
+    return send
+
+
+def wecom_push(settings: Settings) -> Callable[[str, str], None] | None:
+    """Return a sender of WeCom application text messages, or None without a secret and agent id."""
+    secret = settings.wecom_secret.get_secret_value()
+    if not (settings.wecom_corp_id and secret and settings.wecom_agent_id):
+        return None
+    from wechatpy.enterprise import WeChatClient
+
+    client = WeChatClient(settings.wecom_corp_id, secret)
+    client.API_BASE_URL = settings.wecom_api_base
+
+    def send(user: str, text: str) -> None:
+        client.message.send_text(settings.wecom_agent_id, user, text)
+
+    return send
