@@ -9,9 +9,12 @@ from pathlib import Path
 import gradio as gr
 from fastapi import FastAPI
 
+from index.measures import vocabulary
+from qa.answer.base import make_citation
 from qa.api import create_app
 from qa.feedback import FeedbackStore
-from qa.models import Answer
+from qa.measures import PROFILE, find_measures, measure_row
+from qa.models import Answer, ScoredClause
 from qa.render import answer_markdown, citation_choices, clause_panel_html, documents_html, escape
 from qa.service import AssistantLoader
 from qa.settings import Settings, load_settings
@@ -28,6 +31,7 @@ ENTERPRISE_EXAMPLES = [
 ]
 PANEL_HINT = "<p class='hint'>点击回答下方的引用条款，在此查看条款原文。</p>"
 ALL = "全部文件"
+ANY = "全部"
 CSS = (Path(__file__).parent / "qa" / "static" / "app.css").read_text(encoding="utf-8")
 STREAM_STEP = 24
 
@@ -109,7 +113,7 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
         last_answer = gr.State(None)
         gr.Markdown("## 政策问答助手\n回答均摘自已收录的政策原文，并注明出处条款。", elem_id="header")
         progress = gr.Markdown("", elem_id="build-status")
-        with gr.Row(equal_height=False):
+        with gr.Tab("政策问答", elem_id="tab-chat"), gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
                 scope = gr.Dropdown([ALL], value=ALL, label="查询范围", elem_id="scope")
                 chatbot = gr.Chatbot(height=460, buttons=["copy"], elem_id="chat", show_label=False,
@@ -129,10 +133,11 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
                 panel = gr.HTML(PANEL_HINT, elem_id="clause-panel")
                 with gr.Accordion("知识库收录的文件", open=False):
                     docs = gr.HTML("", elem_id="documents")
-        # Below both columns, so on a phone the clause panel comes right after the chat.
-        with gr.Row():
-            gr.Examples([[q] for q in CITIZEN_EXAMPLES], inputs=[box], label="市民常问")
-            gr.Examples([[q] for q in ENTERPRISE_EXAMPLES], inputs=[box], label="企业常问")
+                # In the chat column's flow, so on a phone the clause panel comes right after the chat.
+                gr.Examples([[q] for q in CITIZEN_EXAMPLES], inputs=[box], label="市民常问")
+                gr.Examples([[q] for q in ENTERPRISE_EXAMPLES], inputs=[box], label="企业常问")
+        with gr.Tab("政策速查", elem_id="tab-finder") as finder:
+            finder_tab(loader, finder)
         timer = gr.Timer(1.0)
         timer.tick(status, outputs=[progress, docs, scope, timer])
         demo.load(status, outputs=[progress, docs, scope, timer])
@@ -149,6 +154,69 @@ def create_server(settings: Settings) -> FastAPI:
     loader = AssistantLoader(settings).start()
     app = create_app(settings, loader)
     return gr.mount_gradio_app(app, build_ui(loader, FeedbackStore(settings.feedback_db)), path="/", css=CSS)
+
+
+FINDER_COLUMNS = ["地区", "类型", "措施", "要点", "适用对象", "牵头单位", "依据"]
+
+
+def finder_tab(loader: AssistantLoader, tab: gr.Tab) -> None:
+    """Add the measure finder: filters, a sortable table with citations, and a profile checklist."""
+    rows_state = gr.State([])
+
+    def options(field: str) -> list[str]:
+        return [ANY, *vocabulary()[field]]
+
+    def regions() -> dict:
+        docs = loader.assistant.kb.docs.values() if loader.assistant else []
+        return gr.update(choices=[ANY, *sorted({d.region for d in docs if d.region})])
+
+    def search(region: str, kind: str, industry: str, who: str) -> tuple[list[list[str]], list[str], str]:
+        if loader.assistant is None:
+            return [], [], f"⏳ {loader.status}"
+        kb = loader.assistant.kb
+        pick = [None if v == ANY else v for v in (region, kind, industry, who)]
+        # General statements (type 其他) are not measures anyone applies for; list them only when asked.
+        found = [m for m in find_measures(kb, *pick) if kind == "其他" or m.types != ("其他",)]
+        table = [[str(r["region"]), "、".join(r["types"]), str(r["title"]), str(r["summary"]),  # type: ignore[arg-type]
+                  "、".join(r["beneficiaries"]), "、".join(r["lead_agencies"]), str(r["citation"])]  # type: ignore[arg-type]
+                 for r in (measure_row(kb, m) for m in found)]
+        return table, [m.clause_id for m in found], f"共找到 {len(found)} 项措施，点击某一行查看条款原文。"
+
+    def show(rows: list[str], event: gr.SelectData) -> str:
+        if loader.assistant is None or not rows or event.index[0] >= len(rows):
+            return ""
+        kb = loader.assistant.kb
+        clause = kb.clauses[rows[event.index[0]]]
+        citation = make_citation(ScoredClause(clause, kb.docs[clause.doc_id], 0.0), "")
+        return clause_panel_html(citation, clause, kb.docs[clause.doc_id])
+
+    def checklist(profile: str) -> str:
+        if loader.assistant is None:
+            return f"⏳ {loader.status}"
+        text = profile.strip() or "我是一家文化科技企业"
+        return answer_markdown(loader.assistant.ask(text if PROFILE.search(text) else f"我是{text}"))
+
+    with gr.Row():
+        region = gr.Dropdown([ANY], value=ANY, label="地区", allow_custom_value=True, elem_id="finder-region")
+        kind = gr.Dropdown(options("type"), value=ANY, label="类型", elem_id="finder-type")
+        industry = gr.Dropdown(options("industry"), value=ANY, label="行业", elem_id="finder-industry")
+        who = gr.Dropdown(options("beneficiary"), value=ANY, label="对象/规模", elem_id="finder-beneficiary")
+    go = gr.Button("查询", variant="primary", elem_id="finder-search")
+    count = gr.Markdown("")
+    table = gr.Dataframe(headers=FINDER_COLUMNS, interactive=False, wrap=True, elem_id="finder-table",
+                         column_widths=["8%", "12%", "14%", "30%", "12%", "10%", "14%"])
+    panel = gr.HTML("<p class='hint'>点击表格中的一行，在此查看条款原文。</p>", elem_id="finder-panel")
+    gr.Markdown("### 哪些政策适用于我")
+    with gr.Row():
+        profile = gr.Textbox(placeholder="例如：我是深圳的一家动漫中小企业", show_label=False, scale=5,
+                             elem_id="profile")
+        make = gr.Button("生成清单", elem_id="profile-go")
+    result = gr.Markdown("", elem_id="profile-result")
+    tab.select(regions, outputs=[region])
+    go.click(search, [region, kind, industry, who], [table, rows_state, count])
+    table.select(show, [rows_state], [panel])
+    make.click(checklist, [profile], [result])
+    profile.submit(checklist, [profile], [result])
 
 
 def main(settings: Settings | None = None) -> None:

@@ -17,15 +17,16 @@ from index.dense import EmbeddingCache, embed_chunks, write_collection
 from index.embedding import PolicyEmbeddings
 from index.lexical import LexicalIndex
 from index.loading import discover, load_corpus
+from index.measures import write_measures
 from index.metadata import extract_metadata
 from index.store import new_generation, publish, read_manifest, write_records
 from index.structure import parse_clauses
-from qa.models import Chunk, Clause, PolicyDoc
+from qa.models import Chunk, Clause, PolicyDoc, SourceText
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
 # Bump when parsing or chunking changes, so an "unchanged" corpus is still rebuilt with the new code.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 
 
 @dataclass
@@ -93,12 +94,9 @@ def build_index(settings: Settings, embeddings: PolicyEmbeddings | None, progres
 
         raise ConfigError(f"文档目录 {corpus_dir} 不存在；请设置 QA_CORPUS_DIR 或使用 --corpus")
     paths = discover(corpus_dir)
-    docs: list[PolicyDoc] = []
-    clauses: list[Clause] = []
+    sources: list[tuple[Path, str, SourceText]] = []
     seen: dict[str, str] = {}
-    for done, (path, loaded) in enumerate(tqdm(load_corpus(paths, settings.max_document_bytes), total=len(paths),
-                                               desc="读取文件", unit="个", disable=not progress), 1):
-        notify("读取文件", done, len(paths))
+    for path, loaded in load_corpus(paths, settings.max_document_bytes):
         rel = str(path.relative_to(corpus_dir))
         if isinstance(loaded, Exception):
             report.skipped.append((rel, str(loaded)))
@@ -108,6 +106,22 @@ def build_index(settings: Settings, embeddings: PolicyEmbeddings | None, progres
             report.skipped.append((rel, f"与 {seen[text_hash]} 内容相同，只索引一次"))
             continue
         seen[text_hash] = rel
+        sources.append((path, rel, loaded))
+    # Decided from the files alone, before parsing: an unchanged corpus costs a read and a hash per file.
+    signature = _signature([s.content_hash for _, _, s in sources], report.embedding_model, settings.chunk_chars)
+    manifest = read_manifest(index_dir)
+    if manifest and manifest.get("signature") == signature:
+        report.unchanged = True
+        report.documents, report.clauses = manifest.get("documents", 0), manifest.get("clauses", 0)
+        report.skipped += [(a, b) for a, b in manifest.get("skipped", []) if (a, b) not in report.skipped]
+        report.seconds = time.monotonic() - started
+        return report
+
+    docs: list[PolicyDoc] = []
+    clauses: list[Clause] = []
+    chunks: list[Chunk] = []
+    for done, (path, rel, loaded) in enumerate(tqdm(sources, desc="读取文件", unit="个", disable=not progress), 1):
+        notify("读取文件", done, len(sources))
         try:
             doc, doc_clauses = parse_document(_doc_id(path, corpus_dir), loaded)
         except Exception as exc:  # a parser bug on one file must not stop the rest of the corpus
@@ -116,21 +130,13 @@ def build_index(settings: Settings, embeddings: PolicyEmbeddings | None, progres
             continue
         docs.append(doc)
         clauses.extend(doc_clauses)
+        chunks.extend(chunk_document(doc, doc_clauses, settings.chunk_chars))
     report.documents, report.clauses = len(docs), len(clauses)
-    signature = _signature([d.content_hash for d in docs], report.embedding_model, settings.chunk_chars)
-    manifest = read_manifest(index_dir)
-    if manifest and manifest.get("signature") == signature:
-        report.unchanged = True
-        report.seconds = time.monotonic() - started
-        return report
-
-    chunks: list[Chunk] = []
-    for doc in docs:
-        chunks.extend(chunk_document(doc, [c for c in clauses if c.doc_id == doc.doc_id], settings.chunk_chars))
     report.chunks = len(chunks)
     index_dir.mkdir(parents=True, exist_ok=True)
     folder = new_generation(index_dir)
     write_records(folder, docs, clauses, chunks)
+    write_measures(folder, docs, clauses)
     LexicalIndex.build([c.chunk_id for c in chunks], [c.indexed_text for c in chunks]).save(folder / "bm25")
     if embeddings is not None:
         cache = EmbeddingCache(index_dir / "embedding_cache.sqlite")
@@ -147,12 +153,14 @@ def build_index(settings: Settings, embeddings: PolicyEmbeddings | None, progres
         finally:
             cache.close()
         report.reused = len(chunks) - report.embedded
-        write_collection(folder / "chroma", chunks, vectors, embeddings.model_id)
+        write_collection(folder / "chroma", chunks, vectors, embeddings.model_id, settings.chroma_url, folder.name)
     report.seconds = time.monotonic() - started
     report.generation = folder.name
     publish(index_dir, folder, {
         "signature": signature, "pipeline_version": PIPELINE_VERSION, "embedding_model": report.embedding_model,
         "documents": report.documents, "clauses": report.clauses, "chunks": report.chunks,
         "skipped": report.skipped, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    })
+        # On a Chroma server the vectors live in a collection named after the generation, not in its folder.
+        **({"chroma_collection": folder.name} if settings.chroma_url and embeddings is not None else {}),
+    }, settings.chroma_url)
     return report

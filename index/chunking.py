@@ -5,14 +5,25 @@ from __future__ import annotations
 import hashlib
 import re
 
-from qa.models import Chunk, Clause, PolicyDoc
+from qa.models import HALF_WIDTH_BRACKETS, Chunk, Clause, PolicyDoc
 
 SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
+AGENCY_NOTE = re.compile(r"[（(][^（()）]*(?:牵头|负责)[^（()）]*[）)]$")
 
 
 def split_sentences(text: str) -> list[str]:
     """Return the sentences of a text, each keeping its closing punctuation."""
     return [s.strip() for line in text.split("\n") for s in SENTENCE_END.split(line) if s.strip()]
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"[\s。.：:]", "", text).translate(HALF_WIDTH_BRACKETS)
+
+
+def split_sentences_without(text: str, heading: str) -> list[str]:
+    """Return a clause's sentences without its heading line and its closing agency note."""
+    bare = _bare(heading)
+    return [s for s in split_sentences(text) if not AGENCY_NOTE.fullmatch(s) and _bare(s) != bare]
 
 
 def _pieces(text: str, limit: int) -> list[str]:

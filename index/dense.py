@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from index.embedding import PolicyEmbeddings
 from qa.models import Chunk
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
 
 COLLECTION = "clauses"
 
@@ -71,13 +77,31 @@ def embed_chunks(
     return matrix, len(todo)
 
 
-def write_collection(folder: Path, chunks: list[Chunk], vectors: np.ndarray, model_id: str) -> None:
-    """Write chunks and their vectors into a new persistent Chroma collection."""
+def chroma_client(folder: Path, url: str = "") -> ClientAPI:
+    """Return a client of the Chroma server at `url`, or of the embedded store in `folder` when no URL is set."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    client = chromadb.PersistentClient(path=str(folder), settings=ChromaSettings(anonymized_telemetry=False))
-    collection = client.get_or_create_collection(COLLECTION, metadata={"hnsw:space": "cosine", "model": model_id})
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if not url:
+        return chromadb.PersistentClient(path=str(folder), settings=settings)
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    return chromadb.HttpClient(host=parts.hostname or "127.0.0.1", port=parts.port or (443 if https else 8000),
+                               ssl=https, settings=settings)
+
+
+def write_collection(folder: Path, chunks: list[Chunk], vectors: np.ndarray, model_id: str, url: str = "",
+                     name: str = COLLECTION) -> None:
+    """Write chunks and their vectors into a new Chroma collection: embedded in `folder`, or on the server at `url`."""
+    from chromadb.errors import NotFoundError
+
+    client = chroma_client(folder, url)
+    if url:
+        # A collection left by a build that died before publishing is rebuilt, never appended to.
+        with suppress(ValueError, NotFoundError):
+            client.delete_collection(name)
+    collection = client.get_or_create_collection(name, metadata={"hnsw:space": "cosine", "model": model_id})
     step = 1000
     for i in range(0, len(chunks), step):
         part = chunks[i : i + step]
@@ -89,17 +113,24 @@ def write_collection(folder: Path, chunks: list[Chunk], vectors: np.ndarray, mod
         )
 
 
+def drop_collections(url: str, names: list[str]) -> None:
+    """Delete the named collections from the Chroma server, ignoring those already gone."""
+    from chromadb.errors import NotFoundError
+
+    client = chroma_client(Path(), url)
+    for name in names:
+        with suppress(ValueError, NotFoundError):
+            client.delete_collection(name)
+
+
 class DenseIndex:
     """Nearest-neighbour search over chunk vectors through langchain's Chroma VectorStore."""
 
-    def __init__(self, folder: Path, embeddings: PolicyEmbeddings) -> None:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
+    def __init__(self, folder: Path, embeddings: PolicyEmbeddings, url: str = "", name: str = COLLECTION) -> None:
         from langchain_chroma import Chroma
 
-        client = chromadb.PersistentClient(path=str(folder), settings=ChromaSettings(anonymized_telemetry=False))
         self.embeddings = embeddings
-        self.store = Chroma(client=client, collection_name=COLLECTION, embedding_function=embeddings)
+        self.store = Chroma(client=chroma_client(folder, url), collection_name=name, embedding_function=embeddings)
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Return up to k (chunk_id, cosine similarity) pairs, best first."""

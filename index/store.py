@@ -9,15 +9,16 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from index.dense import DenseIndex
+from index.dense import COLLECTION, DenseIndex, drop_collections
 from index.embedding import PolicyEmbeddings
 from index.lexical import LexicalIndex
+from index.measures import read_measures
 from qa.errors import IndexMissingError
-from qa.models import Chunk, Clause, PolicyDoc
+from qa.models import Chunk, Clause, Measure, PolicyDoc
 
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
@@ -77,8 +78,10 @@ def write_records(folder: Path, docs: list[PolicyDoc], clauses: list[Clause], ch
             f.write(json.dumps(dataclasses.asdict(chunk), ensure_ascii=False) + "\n")
 
 
-def publish(index_dir: Path, folder: Path, manifest: dict) -> None:
-    """Make a complete generation the serving one, atomically, and remove all but the previous one."""
+def publish(index_dir: Path, folder: Path, manifest: dict, chroma_url: str = "") -> None:
+    """Make a complete generation the serving one, atomically, and remove all but the previous one.
+
+    With a Chroma server, the removed generations' collections (named after their folders) go too."""
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     previous = current_generation(index_dir)
     tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex}"
@@ -86,9 +89,11 @@ def publish(index_dir: Path, folder: Path, manifest: dict) -> None:
     os.replace(tmp, index_dir / CURRENT)
     # Keep the generation that was serving: a process that opened it keeps working until it reloads.
     keep = {folder.name, previous.name if previous else ""}
-    for old in index_dir.glob("gen-*"):
-        if old.name not in keep:
-            shutil.rmtree(old, ignore_errors=True)
+    removed = [old for old in index_dir.glob("gen-*") if old.name not in keep]
+    if chroma_url and removed:
+        drop_collections(chroma_url, [old.name for old in removed])
+    for old in removed:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @dataclass
@@ -102,14 +107,24 @@ class KnowledgeBase:
     chunks: dict[str, Chunk]
     lexical: LexicalIndex
     dense: DenseIndex | None
+    measures: list[Measure] = field(default_factory=list)
+
+    _by_doc: dict[str, list[Clause]] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Grouped once at open: a per-request scan of every clause would grow with the corpus.
+        for clause in self.clauses.values():
+            self._by_doc.setdefault(clause.doc_id, []).append(clause)
 
     def clauses_of(self, doc_id: str) -> list[Clause]:
         """Return a document's clauses in reading order."""
-        return [c for c in self.clauses.values() if c.doc_id == doc_id]
+        return self._by_doc.get(doc_id, [])
 
 
-def open_index(index_dir: Path, embeddings: PolicyEmbeddings | None) -> KnowledgeBase:
-    """Return the serving generation; dense search is on only when its vectors match the embedder."""
+def open_index(index_dir: Path, embeddings: PolicyEmbeddings | None, chroma_url: str = "") -> KnowledgeBase:
+    """Return the serving generation; dense search is on only when its vectors match the embedder.
+
+    A generation built against a Chroma server keeps its vectors in the collection its manifest names."""
     folder = current_generation(index_dir)
     if folder is None:
         raise IndexMissingError(f"索引目录 {index_dir} 中没有可用的索引；请先运行 `python -m qa build`")
@@ -123,9 +138,14 @@ def open_index(index_dir: Path, embeddings: PolicyEmbeddings | None) -> Knowledg
     clauses = {c["clause_id"]: _clause_from_json(c) for c in read("clauses.jsonl")}
     chunks = {c["chunk_id"]: Chunk(**c) for c in read("chunks.jsonl")}
     dense = None
-    if embeddings is not None and manifest.get("embedding_model") == embeddings.model_id:
-        dense = DenseIndex(folder / "chroma", embeddings)
+    collection = manifest.get("chroma_collection")
+    if embeddings is not None and collection and not chroma_url:
+        log.warning("索引的向量保存在 Chroma 服务器的集合 %s 中，但未设置 QA_CHROMA_URL，本次仅使用关键词检索",
+                    collection)
+    elif embeddings is not None and manifest.get("embedding_model") == embeddings.model_id:
+        dense = DenseIndex(folder / "chroma", embeddings, chroma_url if collection else "", collection or COLLECTION)
     elif embeddings is not None:
         log.warning("索引的向量模型（%s）与当前模型（%s）不同，本次仅使用关键词检索；重新运行 build 可启用向量检索",
                     manifest.get("embedding_model"), embeddings.model_id)
-    return KnowledgeBase(folder, manifest, docs, clauses, chunks, LexicalIndex.load(folder / "bm25"), dense)
+    return KnowledgeBase(folder, manifest, docs, clauses, chunks, LexicalIndex.load(folder / "bm25"), dense,
+                         read_measures(folder))

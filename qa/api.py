@@ -14,12 +14,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.assistant import Assistant
 from qa.chat_bridge import ChatBridge
 from qa.conversations import ConversationStore
+from qa.measures import find_measures, measure_row
 from qa.models import Answer, Citation
 from qa.service import AssistantLoader
 from qa.settings import Settings
@@ -103,6 +104,26 @@ class ClauseOut(BaseModel):
     document: DocumentOut
 
 
+class MeasureOut(BaseModel):
+    """A support measure with its citation."""
+
+    region: str
+    types: list[str]
+    title: str
+    summary: str
+    beneficiaries: list[str]
+    industries: list[str]
+    targets: list[str]
+    lead_agencies: list[str]
+    partner_agencies: list[str]
+    doc_title: str
+    doc_id: str
+    clause: str
+    clause_id: str
+    date_or_period: str
+    citation: str
+
+
 class Health(BaseModel):
     """Whether the service can answer."""
 
@@ -129,18 +150,50 @@ class ChatRequest(BaseModel):
     stream: bool = False
 
 
-class LimitBody(BaseHTTPMiddleware):
-    """Reject request bodies over the cap before reading them into memory."""
+class BodyTooLarge(Exception):
+    """Raised inside a request whose body grows past the cap."""
 
-    def __init__(self, app: Any, limit: int) -> None:
-        super().__init__(app)
+
+class LimitBody:
+    """Refuse request bodies over the cap: by Content-Length up front, and while reading a chunked body."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
         self.limit = limit
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            return JSONResponse({"detail": f"请求体 {length} 字节，超过上限 {self.limit} 字节"}, status_code=413)
-        return await call_next(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            await self._refuse(scope, receive, send, int(length))
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise BodyTooLarge
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except BodyTooLarge:
+            if not started:
+                await self._refuse(scope, receive, send, seen)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
+        detail = f"请求体 {size} 字节，超过上限 {self.limit} 字节"
+        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
 
 
 def _citation(c: Citation) -> CitationOut:
@@ -236,6 +289,14 @@ def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
         return ClauseOut(clause_id=c.clause_id, label=c.label, title=c.title, path=list(c.path), text=c.text,
                          lead_agencies=list(c.lead_agencies), partner_agencies=list(c.partner_agencies),
                          document=_document(assistant, c.doc_id))
+
+    @app.get("/api/measures", response_model=list[MeasureOut], dependencies=[Depends(authorised)], tags=["api"])
+    def measures(region: str | None = None, type: str | None = None, industry: str | None = None,
+                 beneficiary: str | None = None) -> list[MeasureOut]:
+        """List support measures filtered by region (e.g. 深圳), type (e.g. 资金/补贴), industry, beneficiary."""
+        assistant = ready()
+        found = find_measures(assistant.kb, region, type, industry, beneficiary)
+        return [MeasureOut(**measure_row(assistant.kb, m)) for m in found]  # type: ignore[arg-type]
 
     @app.get("/v1/models", dependencies=[Depends(authorised)], tags=["openai"])
     def models() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from index.embedding import PolicyEmbeddings, load_embeddings
 from index.store import KnowledgeBase, current_generation, open_index
 from qa.answer.base import Answerer, refusal
 from qa.answer.extractive import ExtractiveAnswerer
+from qa.measures import PROFILE, checklist_answer, comparison_answer, is_comparison, parse_profile
 from qa.models import Answer, ScoredClause
 from qa.overview import find_section, overview_answer
 from qa.query import MAX_QUESTION_CHARS, Query, parse_query
@@ -23,6 +24,7 @@ from qa.rewrite import condense_with_llm, rewrite
 from qa.script import is_traditional, to_simplified, to_traditional
 from qa.settings import Settings
 from qa.suggest import suggest
+from qa.validity import validity_note
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class Found:
     evidence: tuple[ScoredClause, ...] = ()
     section: str | None = None
     refusal: str | None = None
+    intent: str | None = None  # "profile" (which measures apply to me) or "compare" (regions side by side)
 
 
 class Assistant:
@@ -70,7 +73,7 @@ class Assistant:
             log.info("首次启动：正在为 %s 建立索引", settings.corpus_dir)
             report = build_index(settings, embeddings, progress=progress, on_progress=on_progress)
             log.info(report.summary())
-        return cls(settings, open_index(settings.index_dir, embeddings), embeddings)
+        return cls(settings, open_index(settings.index_dir, embeddings, settings.chroma_url), embeddings)
 
     def ask(self, question: str, history: Sequence[str] = (), doc_ids: set[str] | None = None) -> Answer:
         """Return the cited answer to a question, resolving follow-ups against earlier questions."""
@@ -104,6 +107,10 @@ class Assistant:
         query: Query = inputs["query"]
         if not query.text:
             return Found((), refusal="请直接输入您想咨询的政策问题，例如“江苏有哪些文化产业基金可以用？”。")
+        if self.kb.measures and PROFILE.search(query.text):
+            return Found((), intent="profile")
+        if self.kb.measures and is_comparison(query, self.kb):
+            return Found((), intent="compare")
         retrieved = tuple(self.retriever.search(query, inputs.get("doc_ids")))
         section = find_section(self.kb, query, inputs.get("doc_ids"))
         if section is not None:
@@ -116,7 +123,11 @@ class Assistant:
         query: Query = inputs["query"]
         found: Found = inputs["found"]
         question: str = inputs["question"]
-        if found.section is not None:
+        if found.intent == "profile":
+            answer = checklist_answer(self.kb, query, question, parse_profile(query.text))
+        elif found.intent == "compare":
+            answer = comparison_answer(self.kb, query, question)
+        elif found.section is not None:
             answer = overview_answer(self.kb, query, question, self.kb.clauses[found.section], found.retrieved)
         elif found.refusal is not None or not found.evidence:
             ideas = suggest(self.kb, found.retrieved, self._answerable)
@@ -139,6 +150,11 @@ class Assistant:
         if notices:
             answer = dataclasses.replace(answer, text="\n".join(notices) + "\n\n" + answer.text,
                                          notices=(*notices, *answer.notices))
+        cited_docs = dict.fromkeys(c.doc_id for c in answer.citations)
+        warnings = [w for d in cited_docs if (w := validity_note(self.kb.docs[d], self.settings.current_date))]
+        if warnings:
+            answer = dataclasses.replace(answer, text=answer.text + "\n\n" + "\n".join(warnings),
+                                         notices=(*answer.notices, *warnings))
         if is_traditional(question):
             answer = dataclasses.replace(
                 answer, text=to_traditional(answer.text), traditional=True,

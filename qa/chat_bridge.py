@@ -56,7 +56,7 @@ def plain_text(answer: Answer) -> str:
 
 def paginate(text: str, max_bytes: int) -> list[str]:
     """Return the text split into pages of at most `max_bytes` UTF-8 bytes, at line or sentence ends."""
-    budget = max_bytes - len(("\n\n" + MORE_HINT).encode()) - 8
+    budget = max_bytes - len(more_hint(999).encode())
     pieces: list[str] = []
     for line in text.split("\n"):
         while len(line.encode()) > budget:
@@ -75,6 +75,11 @@ def paginate(text: str, max_bytes: int) -> list[str]:
     if current.strip():
         pages.append(current.strip())
     return pages or [""]
+
+
+def more_hint(left: int) -> str:
+    """Return the line that tells the user how to see the rest of a long reply."""
+    return f"\n\n{MORE_HINT}（还有{left}页）"
 
 
 def _cut(line: str, budget: int) -> int:
@@ -111,13 +116,17 @@ class ChatBridge:
 
     def on_text(self, user: str, text: str, msg_id: str) -> str:
         """Return the reply to a text message; a retry of the same message id gets the same answer."""
-        if msg_id and (done := self.store.reply_for(msg_id)) is not None:
-            return done
         with self._lock:
+            # Checked under the lock so a retry cannot slip between a finished answer and its record.
+            if msg_id and (done := self.store.reply_for(msg_id)) is not None:
+                return done
             future = self._pending.get(msg_id) if msg_id else None
             if future is None:
                 reply_now = self._immediate(user, text.strip())
                 if reply_now is not None:
+                    if msg_id:
+                        # A retried "更多" must get the same page, not the next one.
+                        self.store.save_reply(msg_id, reply_now)
                     return reply_now
                 future = self._pool.submit(self._answer, user, text.strip())
                 if msg_id:
@@ -128,6 +137,8 @@ class ChatBridge:
         except FutureTimeout:
             pass
         if self.push is None:
+            # No push channel: keep the whole answer for "更多" once it is ready.
+            future.add_done_callback(lambda f: self.store.push_front(user, self._result(f)))
             return "查询时间较长，请稍后回复“更多”查看答案。"
         with self._lock:
             first = msg_id not in self._will_push
@@ -143,7 +154,8 @@ class ChatBridge:
             page, left = self.store.next_page(user)
             if page is None:
                 return "没有更多内容了，请继续提问。"
-            return page + (f"\n\n{MORE_HINT}（还有{left}页）" if left else "")
+            # A first page kept for a late answer already carries its hint.
+            return page + (more_hint(left) if left and MORE_HINT not in page else "")
         if text in RESET_WORDS:
             self.store.reset(user)
             return "已开始新的对话，请提问。"
@@ -162,7 +174,7 @@ class ChatBridge:
         self.store.add_question(user, text)
         pages = paginate(plain_text(answer), self.settings.wechat_max_bytes)
         self.store.set_pages(user, pages[1:])
-        return pages[0] + (f"\n\n{MORE_HINT}（还有{len(pages) - 1}页）" if len(pages) > 1 else "")
+        return pages[0] + (more_hint(len(pages) - 1) if len(pages) > 1 else "")
 
     def _remember(self, msg_id: str, future: Future[str]) -> None:
         """Keep the reply so WeChat's retries of this message are served from it."""

@@ -114,6 +114,27 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_measures(args: argparse.Namespace) -> int:
+    from index.store import current_generation, open_index
+    from qa.assistant import Assistant
+    from qa.measures import find_measures, measure_row
+
+    settings = _settings(args)
+    if current_generation(settings.index_dir) is None:
+        Assistant.open(settings)
+    kb = open_index(settings.index_dir, None)
+    rows = [measure_row(kb, m) for m in find_measures(kb, args.region, args.type, args.industry, args.beneficiary)]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    for r in rows:
+        print(f"[{'、'.join(r['types'])}] {r['region']} {r['title']}：{r['summary']}")  # type: ignore[arg-type]
+        lead = "、".join(r["lead_agencies"])  # type: ignore[arg-type]
+        print(f"    {r['citation']}" + (f"  牵头单位：{lead}" if lead else ""))
+    print(f"共 {len(rows)} 项措施")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import app
 
@@ -143,6 +164,14 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("--index", type=Path)
     bt.add_argument("-o", "--output", type=Path)
     bt.set_defaults(func=cmd_batch)
+    m = sub.add_parser("measures", help="list support measures by region, type, industry, beneficiary")
+    m.add_argument("--region", help="e.g. 深圳 or 江苏省")
+    m.add_argument("--type", help="e.g. 资金/补贴, 税收, 金融/融资, 人才, 用地/用房")
+    m.add_argument("--industry", help="e.g. 动漫, 游戏, 影视, 出版, 文旅")
+    m.add_argument("--beneficiary", help="e.g. 中小企业, 高新技术企业")
+    m.add_argument("--json", action="store_true")
+    m.add_argument("--index", type=Path)
+    m.set_defaults(func=cmd_measures)
     s = sub.add_parser("serve", help="serve the chat UI, HTTP API, OpenAI endpoint and WeChat callbacks")
     s.add_argument("--host")
     s.add_argument("--port", type=int)

@@ -58,6 +58,14 @@ class ConversationStore(SqliteStore):
             else:
                 conn.execute("DELETE FROM pages WHERE user = ?", (user,))
 
+    def push_front(self, user: str, page: str) -> None:
+        """Put a page before the user's remaining pages (an answer that arrived after its reply window)."""
+        with self.write() as conn:
+            row = conn.execute("SELECT pages FROM pages WHERE user = ?", (user,)).fetchone()
+            pages = [page, *(json.loads(row[0]) if row else [])]
+            conn.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?)",
+                         (user, time.time(), json.dumps(pages, ensure_ascii=False)))
+
     def next_page(self, user: str) -> tuple[str | None, int]:
         """Return the next page of the user's last long reply (or None) and how many pages remain after it."""
         with self.write() as conn:

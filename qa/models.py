@@ -78,6 +78,39 @@ class Clause:
 
 
 @dataclass(frozen=True)
+class Target:
+    """A quantitative target stated in a clause: "建成12家左右……示范基地" by 2025."""
+
+    text: str
+    value: float
+    unit: str
+    qualifier: str
+    subject: str
+    year: int | None
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A support measure extracted from one clause: what kind, for whom, in which industries, who leads."""
+
+    clause_id: str
+    doc_id: str
+    label: str
+    title: str
+    summary: str
+    types: tuple[str, ...]
+    beneficiaries: tuple[str, ...]
+    industries: tuple[str, ...]
+    region: str | None
+    province: str | None
+    issuer: str | None
+    lead_agencies: tuple[str, ...]
+    partner_agencies: tuple[str, ...]
+    targets: tuple[Target, ...]
+    period: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
 class Chunk:
     """One retrieval unit: a clause or a sentence-aligned piece of a long clause."""
 

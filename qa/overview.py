@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from index.chunking import split_sentences_without
 from index.lexical import tokenize
 from index.store import KnowledgeBase
 from qa.answer.base import cite_line, make_citation
-from qa.answer.extractive import split_sentences_without
 from qa.models import Answer, Clause, ScoredClause
 from qa.query import Query
 from qa.retrieve import content_tokens, region_boosts

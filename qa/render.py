@@ -8,6 +8,7 @@ import re
 from qa.models import Answer, Citation, Clause, PolicyDoc
 
 CITATION_MARK = re.compile(r"(【\d+】)")
+TABLE_ROW = re.compile(r"\|.*\|")
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
 
@@ -17,8 +18,17 @@ def escape(text: str) -> str:
 
 
 def answer_markdown(answer: Answer) -> str:
-    """Return the answer text as Markdown, escaped, with its citation marks 【n】 in bold."""
-    return CITATION_MARK.sub(r"**\1**", escape(answer.text))
+    """Return the answer text as Markdown, escaped, with its citation marks 【n】 in bold and tables kept."""
+    lines = []
+    for line in answer.text.split("\n"):
+        if TABLE_ROW.fullmatch(line):
+            # A comparison table: escape each cell's text but keep the pipes that make the table.
+            cells = [escape(c.strip()) if not re.fullmatch(r"-+", c.strip()) else "---" for c in line[1:-1].split("|")]
+            lines.append("| " + " | ".join(cells) + " |")
+        else:
+            lines.append(escape(line))
+    # <strong>, not **: CommonMark will not close ** between "】" and a following character.
+    return CITATION_MARK.sub(r"<strong>\1</strong>", "  \n".join(lines).replace("  \n| ", "\n| "))
 
 
 def citation_choices(answer: Answer) -> list[tuple[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -25,9 +26,12 @@ class Settings(BaseSettings):
     index_dir: Path = Path("data/index")
     feedback_db: Path = Path("data/feedback.sqlite")
     # auto: a local sentence-transformers model when `embedding_model` names one, else the bundled e5.
-    embedding_backend: Literal["auto", "e5", "sentence-transformers", "none"] = "auto"
+    # static: a word-vector table distilled from the bundled e5, for corpora too large to embed with it.
+    embedding_backend: Literal["auto", "e5", "sentence-transformers", "static", "none"] = "auto"
     embedding_model: str = ""
     embedding_batch_size: int = 16
+    # A Chroma server (e.g. http://127.0.0.1:8000) shared by several app processes; empty: embedded store.
+    chroma_url: str = ""
     top_k: int = 10
     max_answer_clauses: int = 2
     max_document_bytes: int = 20_000_000
@@ -62,8 +66,15 @@ class Settings(BaseSettings):
     conversation_ttl: int = 1800
     rate_limit_per_minute: int = 10
     conversations_db: Path = Path("data/conversations.sqlite")
+    # The date validity warnings are judged against; empty means the real today.
+    today: date | None = None
     host: str = "127.0.0.1"
     port: int = 7860
+
+    @property
+    def current_date(self) -> date:
+        """Return the date validity is judged on."""
+        return self.today or date.today()
 
     @property
     def llm_enabled(self) -> bool:

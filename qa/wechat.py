@@ -163,8 +163,16 @@ def official_account_push(settings: Settings) -> Callable[[str, str], None] | No
         return None
     from wechatpy.client import WeChatClient
 
-    client = WeChatClient(settings.wechat_appid, secret)
-    client.API_BASE_URL = settings.wechat_api_base
+    class Client(WeChatClient):  # type: ignore[misc]
+        # wechatpy fetches the token from a fixed URL; the configured base must serve it too.
+        API_BASE_URL = settings.wechat_api_base.rstrip("/") + "/"
+
+        def fetch_access_token(self) -> dict:
+            return self._fetch_access_token(  # type: ignore[no-any-return]
+                url=self.API_BASE_URL + "token",
+                params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+
+    client = Client(settings.wechat_appid, secret)
 
     def send(user: str, text: str) -> None:
         client.message.send_text(user, text)
@@ -179,8 +187,15 @@ def wecom_push(settings: Settings) -> Callable[[str, str], None] | None:
         return None
     from wechatpy.enterprise import WeChatClient
 
-    client = WeChatClient(settings.wecom_corp_id, secret)
-    client.API_BASE_URL = settings.wecom_api_base
+    class Client(WeChatClient):  # type: ignore[misc]
+        # As above: the token URL follows the configured base.
+        API_BASE_URL = settings.wecom_api_base.rstrip("/") + "/"
+
+        def fetch_access_token(self) -> dict:
+            return self._fetch_access_token(  # type: ignore[no-any-return]
+                url=self.API_BASE_URL + "gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret})
+
+    client = Client(settings.wecom_corp_id, secret)
 
     def send(user: str, text: str) -> None:
         client.message.send_text(settings.wecom_agent_id, user, text)

@@ -39,6 +39,10 @@ def load_embeddings(settings: Settings) -> PolicyEmbeddings | None:
             from index.embedding.sentence_transformers import SentenceTransformerEmbeddings
 
             return SentenceTransformerEmbeddings(settings.embedding_model, settings.embedding_batch_size)
+        if backend == "static":
+            from index.embedding.static_table import StaticTableEmbeddings
+
+            return StaticTableEmbeddings()
         from index.embedding.e5_bundled import BundledE5Embeddings
 
         return BundledE5Embeddings(settings.embedding_batch_size)

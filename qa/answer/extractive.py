@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from index.chunking import split_sentences
+from index.chunking import split_sentences_without
 from index.lexical import tokenize
 from qa.answer.base import Answerer, cite_line, make_citation
-from qa.models import HALF_WIDTH_BRACKETS, Answer, Citation, ScoredClause
+from qa.models import Answer, Citation, ScoredClause
 from qa.query import Query
 
-AGENCY_NOTE = re.compile(r"[（(][^（()）]*(?:牵头|负责)[^（()）]*[）)]$")
 HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[家个项所批]")
 
 
@@ -26,16 +25,6 @@ def _sentence_scores(query: Query, sentences: list[str]) -> list[float]:
             score += 0.3
         scores.append(score)
     return scores
-
-
-def _bare(text: str) -> str:
-    return re.sub(r"[\s。.：:]", "", text).translate(HALF_WIDTH_BRACKETS)
-
-
-def split_sentences_without(text: str, heading: str) -> list[str]:
-    """Return a clause's sentences without its heading line and its closing agency note."""
-    bare = _bare(heading)
-    return [s for s in split_sentences(text) if not AGENCY_NOTE.fullmatch(s) and _bare(s) != bare]
 
 
 def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2) -> list[str]:

@@ -1,0 +1,115 @@
+"""Support measures from clauses: types, beneficiaries, industries, agencies and quantitative targets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+
+from index.chunking import split_sentences, split_sentences_without
+from qa.models import Clause, Measure, PolicyDoc, Target
+
+TERMS = Path(__file__).parent / "data" / "measure_terms.tsv"
+OTHER = "其他"
+# "12家左右", "50家以上", "300家左右", "5800亿元"; the thing counted follows until the next count or phrase end.
+COUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(家|个|项|所|批|亿元|万元|元|人|名|座|支|类|户|条)(左右|以上|以内|以下|多)?")
+YEAR = re.compile(r"到\s*(\d{4})\s*年")
+# Clauses that govern the document itself, not a measure anyone can apply for.
+NOT_A_MEASURE = re.compile(r"本(措施|办法|方案|意见|规定)(自|由)|负责解释|之日起")
+# Agency names say who acts, not what the measure is: "省文化和旅游厅" is no tourism measure.
+AGENCY = re.compile(
+    r"[（(][^（()）]*(?:牵头|负责)[^（()）]*[）)]|(?:中共)?(?:省|市|区|县)[\u4e00-\u9fff]{1,12}?(?:厅|局|办|委|部)"
+)
+
+
+@cache
+def vocabulary() -> dict[str, dict[str, tuple[str, ...]]]:
+    """Return field -> value -> keywords, from index/data/measure_terms.tsv."""
+    fields: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
+    for line in TERMS.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        field, value, words = line.split("\t")
+        fields[field][value] = tuple(w for w in words.split(",") if w)
+    return dict(fields)
+
+
+def tag(field: str, text: str) -> tuple[str, ...]:
+    """Return the values of a field whose keywords occur in the text, in vocabulary order."""
+    return tuple(value for value, words in vocabulary()[field].items() if any(w in text for w in words))
+
+
+def targets(text: str, default_year: int | None) -> tuple[Target, ...]:
+    """Return the quantitative targets stated in a text, each with the year it is due."""
+    found: list[Target] = []
+    for sentence in split_sentences(text):
+        year_match = YEAR.search(sentence)
+        year = int(year_match.group(1)) if year_match else default_year
+        counts = list(COUNT.finditer(sentence))
+        for i, m in enumerate(counts):
+            end = counts[i + 1].start() if i + 1 < len(counts) else len(sentence)
+            subject = re.split(r"[，。；]", sentence[m.end() : end], maxsplit=1)[0].rstrip("、")
+            # "3个国家文化和科技融合示范基地（集聚类）": drop trailing brackets, keep the thing counted.
+            subject = re.sub(r"[（(][^）)]*[）)]$", "", subject).strip()
+            if not subject:
+                continue
+            found.append(Target(text=m.group(0) + subject, value=float(m.group(1)), unit=m.group(2),
+                                qualifier=m.group(3) or "", subject=subject, year=year))
+    return tuple(found)
+
+
+def extract_measure(doc: PolicyDoc, clause: Clause) -> Measure | None:
+    """Return the measure a clause states, or None for a heading, preamble or rule about the document."""
+    if (not clause.is_retrievable or clause.label in ("前言", "版记") or re.fullmatch(r"附件\d*", clause.label)
+            or NOT_A_MEASURE.search(clause.text)):
+        return None
+    body = clause.text
+    content = AGENCY.sub("", body)
+    kinds = tag("type", content) or (OTHER,)
+    sentences = split_sentences_without(body, clause.heading)
+    summary = sentences[0] if sentences else body.strip()
+    return Measure(
+        clause_id=clause.clause_id, doc_id=doc.doc_id, label=clause.label, title=clause.title, summary=summary,
+        types=kinds, beneficiaries=tag("beneficiary", content), industries=tag("industry", content),
+        region=doc.region, province=doc.province, issuer=doc.issuer, lead_agencies=clause.lead_agencies,
+        partner_agencies=clause.partner_agencies, targets=targets(body, doc.target_year), period=doc.period,
+    )
+
+
+def extract_measures(doc: PolicyDoc, clauses: list[Clause]) -> list[Measure]:
+    """Return the measures of a document's clauses."""
+    return [m for c in clauses if (m := extract_measure(doc, c)) is not None]
+
+
+def write_measures(folder: Path, docs: list[PolicyDoc], clauses: list[Clause]) -> int:
+    """Write the measures of every document into an index generation and return how many there are."""
+    by_doc: dict[str, list[Clause]] = defaultdict(list)
+    for clause in clauses:
+        by_doc[clause.doc_id].append(clause)
+    count = 0
+    with open(folder / "measures.jsonl", "w", encoding="utf-8") as f:
+        for doc in docs:
+            for measure in extract_measures(doc, by_doc[doc.doc_id]):
+                f.write(json.dumps(dataclasses.asdict(measure), ensure_ascii=False) + "\n")
+                count += 1
+    return count
+
+
+def read_measures(folder: Path) -> list[Measure]:
+    """Return the measures stored in an index generation (none for an index built before they existed)."""
+    path = folder / "measures.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            data = json.loads(line)
+            data["targets"] = tuple(Target(**t) for t in data["targets"])
+            for key in ("types", "beneficiaries", "industries", "lead_agencies", "partner_agencies"):
+                data[key] = tuple(data[key])
+            data["period"] = tuple(data["period"]) if data["period"] else None
+            out.append(Measure(**data))
+    return out
