@@ -1,0 +1,167 @@
+"""Structured measures: extraction on hand-labelled clauses, validity, finder, profile and comparison."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+
+from index.store import KnowledgeBase, open_index
+from qa.api import create_app
+from qa.assistant import Assistant
+from qa.measure_eval import evaluate
+from qa.measures import find_measures, parse_profile
+from qa.settings import Settings
+from qa.validity import validity_note
+from tests.conftest import CORPUS, ROOT, ready_loader, serve_http
+
+LABELS = json.loads((Path(__file__).parent / "data" / "measures_labelled.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def kb(bundled_index: Path) -> KnowledgeBase:
+    """The bundled corpus index, lexical only."""
+    return open_index(bundled_index, None)
+
+
+def _measure(kb: KnowledgeBase, doc: str, label: str):  # type: ignore[no-untyped-def]
+    return next(m for m in kb.measures if m.doc_id.startswith(doc) and m.label == label)
+
+
+@pytest.mark.parametrize(
+    ("field", "precision", "recall"),
+    [("types", 0.75, 0.9), ("beneficiaries", 0.8, 0.85), ("industries", 0.7, 0.9), ("targets", 1.0, 1.0)],
+)
+def test_extraction_quality_on_labelled_clauses(kb: KnowledgeBase, field: str, precision: float,
+                                                recall: float) -> None:
+    """Each field keeps its precision/recall floor on the hand-labelled sample."""
+    scores = evaluate(kb, LABELS)[field]
+    assert scores["precision"] >= precision and scores["recall"] >= recall, scores
+
+
+def test_targets_carry_subject_and_year(kb: KnowledgeBase) -> None:
+    """Guangdong's 主要目标 states four counts due by 2025, each with the thing counted."""
+    goals = _measure(kb, "guangdong", "二、").targets
+    assert [(t.value, t.unit, t.qualifier, t.year) for t in goals] == [
+        (12, "家", "左右", 2025), (50, "家", "以上", 2025), (50, "家", "以上", 2025), (100, "家", "以上", 2025)]
+    assert goals[0].subject.endswith("国家文化和科技融合示范基地")
+    assert goals[3].subject.endswith("文化和科技融合特色企业")
+
+
+def test_agencies_and_document_facts(kb: KnowledgeBase) -> None:
+    """A measure carries its lead and partner agencies, region, issuer and period."""
+    finance = _measure(kb, "guangdong", "四、（三）")
+    assert finance.lead_agencies == ("省委宣传部", "省科技厅")
+    assert "广东证监局" in finance.partner_agencies
+    assert finance.region == "广东省" and finance.period == (2021, 2025)
+    assert _measure(kb, "jiangsu", "附件 四、（二）").issuer.startswith("江苏省科学技术厅")  # type: ignore[union-attr]
+
+
+def test_rules_about_the_document_are_not_measures(kb: KnowledgeBase) -> None:
+    """"本措施自发布之日起实施" and the preamble are not support measures."""
+    labels = {(m.doc_id.split("-")[0], m.label) for m in kb.measures}
+    assert ("shenzhen", "三、（十七）") not in labels and ("jiangsu", "前言") not in labels
+
+
+@pytest.mark.parametrize(
+    ("today", "doc", "expected"),
+    [
+        (date(2026, 11, 26), "guangdong", "规划期为2021—2025年，已经结束"),
+        (date(2024, 6, 1), "guangdong", None),
+        (date(2026, 11, 26), "shenzhen", "发布于2012年，目标年份为2015年，可能已被新政策替代"),
+        (date(2014, 1, 1), "shenzhen", None),
+        (date(2024, 6, 1), "jiangsu", None),
+        (date(2026, 1, 1), "jiangsu", "目标年份为2025年"),
+    ],
+)
+def test_validity_uses_the_given_date(kb: KnowledgeBase, today: date, doc: str, expected: str | None) -> None:
+    """The warning depends on the date, not a constant."""
+    note = validity_note(next(d for d in kb.docs.values() if d.doc_id.startswith(doc)), today)
+    if expected is None:
+        assert note is None
+    else:
+        assert note is not None and expected in note and "请以主管部门最新文件为准" in note
+
+
+def test_answers_warn_about_ended_periods(bundled_index: Path) -> None:
+    """An answer citing an expired document says so; the same answer before expiry does not."""
+    question = "深圳文化科技型企业用房有什么政策？"
+    later = Assistant.open(Settings(corpus_dir=CORPUS, index_dir=bundled_index, today=date(2026, 11, 26)),
+                           build_if_missing=False).ask(question)
+    earlier = Assistant.open(Settings(corpus_dir=CORPUS, index_dir=bundled_index, today=date(2013, 5, 1)),
+                             build_if_missing=False).ask(question)
+    assert "目标年份为2015年" in later.text and "2012年11月2日印发" in later.text
+    assert "目标年份" not in earlier.text and "2012年11月2日印发" in earlier.text
+
+
+@pytest.mark.parametrize(
+    ("filters", "must", "must_not"),
+    [
+        ({"region": "深圳", "kind": "用地/用房"}, ["shenzhen 三、（十六）"], ["jiangsu"]),
+        ({"region": "江苏", "kind": "金融/融资"}, ["jiangsu 附件 四、（二）"], ["guangdong", "shenzhen"]),
+        ({"industry": "游戏"}, ["guangdong 三、（五）15."], []),
+        ({"beneficiary": "高新技术企业", "region": "深圳市"}, ["shenzhen 三、（十四）"], ["jiangsu"]),
+    ],
+)
+def test_finder_filters(kb: KnowledgeBase, filters: dict, must: list[str], must_not: list[str]) -> None:
+    """Filters by region (short or full name), type, industry and beneficiary combine."""
+    found = {f"{m.doc_id.split('-')[0]} {m.label}" for m in find_measures(kb, **filters)}
+    assert set(must) <= found
+    assert not any(f.startswith(tuple(must_not)) for f in found) if must_not else True
+
+
+def test_unknown_region_finds_nothing(kb: KnowledgeBase) -> None:
+    """A region the gazetteer does not know is not silently ignored."""
+    assert find_measures(kb, region="火星") == []
+
+
+def test_profile_parsing() -> None:
+    """"我是深圳的一家动漫中小企业" -> region, industry, size."""
+    profile = parse_profile("我是深圳的一家动漫中小企业")
+    assert [r.name for r in profile.regions] == ["深圳市"]
+    assert profile.industries == ("动漫",) and "中小企业" in profile.beneficiaries
+
+
+def test_profile_checklist(assistant: Assistant) -> None:
+    """A profile in chat gets a cited checklist grouped by type, other regions separately as reference."""
+    answer = assistant.ask("我是深圳的一家动漫中小企业")
+    assert answer.answerable and answer.citations
+    local, _, reference = answer.text.partition("以下为其他地区的同类措施，仅供参考")
+    assert "【用地/用房】" in local and "保障文化科技发展空间" in local
+    assert "江苏省《" not in local.split("【1】依据")[0]
+    marks = {int(n) for n in re.findall(r"【(\d+)】", answer.text)}
+    assert marks == set(range(1, len(answer.citations) + 1))
+    cited_js = [c for c in answer.citations if c.doc_id.startswith("jiangsu")]
+    assert not cited_js or reference
+
+
+def test_region_comparison_table(assistant: Assistant) -> None:
+    """"广东和江苏在金融支持上有什么不同？" -> a table per region, every cell cited."""
+    answer = assistant.ask("广东和江苏在金融支持上有什么不同？")
+    rows = [line for line in answer.text.splitlines() if line.startswith("| 广东省") or line.startswith("| 江苏省")]
+    assert len(rows) == 2
+    for row in rows:
+        assert re.search(r"【\d+】", row)
+    clauses = {(c.doc_id.split("-")[0], c.clause) for c in answer.citations}
+    assert ("guangdong", "四、（三）") in clauses and ("jiangsu", "附件 四、（二）") in clauses
+    three = assistant.ask("广东、江苏和深圳在人才方面有什么区别？")
+    assert sum(line.startswith(("| 广东省", "| 江苏省", "| 深圳市")) for line in three.text.splitlines()) == 3
+
+
+def test_measures_cli_and_api(bundled_index: Path) -> None:
+    """`python -m qa measures --json` and GET /api/measures return the same filtered measures."""
+    out = subprocess.run([sys.executable, "-m", "qa", "measures", "--region", "深圳", "--type", "用地/用房", "--json",
+                          "--index", str(bundled_index)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    cli = json.loads(out.stdout)
+    settings = Settings(corpus_dir=CORPUS, index_dir=bundled_index)
+    with serve_http(create_app(settings, ready_loader(settings))) as url:
+        api = httpx.get(f"{url}/api/measures", params={"region": "深圳", "type": "用地/用房"}).json()
+    assert [r["clause_id"] for r in cli] == [r["clause_id"] for r in api] and cli
+    assert all("依据" in r["citation"] for r in api)
