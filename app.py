@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,6 +71,7 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
             return
         draft = ""
         answer: Answer | None = None
+        started = time.monotonic()
         for part in loader.assistant.stream(message, questions, _scopes(loader).get(scope)):
             if isinstance(part, Answer):
                 answer = part
@@ -78,6 +80,7 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
             draft += part
             yield [*chat, {"role": "assistant", "content": escape(draft)}], "", questions, None, gr.update(), ""
         assert answer is not None
+        loader.log("web", "", answer, time.monotonic() - started)
         text = answer_markdown(answer)
         if not draft:
             # The extractive answer is final at once; show it in steps so a long quote reads naturally.

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from qa.admin import admin_router
 from qa.assistant import Assistant
 from qa.chat_bridge import ChatBridge
 from qa.conversations import ConversationStore
@@ -157,17 +158,19 @@ class BodyTooLarge(Exception):
 class LimitBody:
     """Refuse request bodies over the cap: by Content-Length up front, and while reading a chunked body."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, admin_limit: int) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.admin_limit = admin_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.admin_limit if scope["path"].startswith("/admin/") else self.default
         length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.limit:
-            await self._refuse(scope, receive, send, int(length))
+        if length.isdigit() and int(length) > limit:
+            await self._refuse(send, scope, receive, int(length), limit)
             return
         seen = 0
         started = False
@@ -176,7 +179,7 @@ class LimitBody:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
+            if seen > limit:
                 raise BodyTooLarge
             return message
 
@@ -189,10 +192,11 @@ class LimitBody:
             await self.app(scope, counted, tracked)
         except BodyTooLarge:
             if not started:
-                await self._refuse(scope, receive, send, seen)
+                await self._refuse(send, scope, receive, seen, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
-        detail = f"请求体 {size} 字节，超过上限 {self.limit} 字节"
+    @staticmethod
+    async def _refuse(send: Send, scope: Scope, receive: Receive, size: int, limit: int) -> None:
+        detail = f"请求体 {size} 字节，超过上限 {limit} 字节"
         await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
 
 
@@ -235,7 +239,9 @@ def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
     """Return the ASGI app: REST API, OpenAI-compatible endpoint, WeChat and WeCom callbacks."""
     app = FastAPI(title="policy-qa", version="0.1.0",
                   description="政策文件问答：每个回答都摘录并引用具体条款。")
-    app.add_middleware(LimitBody, limit=settings.max_request_bytes)
+    # Admin uploads are documents: they get the document size cap, everything else the request cap.
+    app.add_middleware(LimitBody, limit=settings.max_request_bytes,
+                       admin_limit=settings.max_document_bytes + 65_536)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
@@ -270,7 +276,7 @@ def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
             wanted = set(body.filters.doc_ids or [d.doc_id for d in docs])
             doc_ids = {d.doc_id for d in docs if d.doc_id in wanted
                        and (not body.filters.region or body.filters.region in (d.region, d.province))}
-        return _ask_response(assistant.ask(body.question, body.history, doc_ids))
+        return _ask_response(loader.ask("api", "", body.question, body.history, doc_ids))
 
     @app.get("/api/documents", response_model=list[DocumentOut], dependencies=[Depends(authorised)], tags=["api"])
     def documents() -> list[DocumentOut]:
@@ -307,9 +313,9 @@ def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
     @app.post("/v1/chat/completions", dependencies=[Depends(authorised)], tags=["openai"])
     def chat_completions(body: ChatRequest) -> Any:
         """OpenAI-compatible chat completions; citations are in the text and in an extra `citations` field."""
-        assistant = ready()
+        ready()
         question, history = _question_and_history(body.messages)
-        answer = assistant.ask(question, history)
+        answer = loader.ask("openai", "", question, history)
         citations = [_citation(c).model_dump() for c in answer.citations]
         base = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": body.model}
         if not body.stream:
@@ -335,6 +341,8 @@ def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
+    if settings.admin_token.get_secret_value():
+        app.include_router(admin_router(settings, loader))
     _add_wechat(app, settings, loader)
     return app
 

@@ -168,9 +168,7 @@ class ChatBridge:
 
     def _answer(self, user: str, text: str) -> str:
         """Return the first page of the answer, keeping the rest for "更多"."""
-        assistant = self.loader.assistant
-        assert assistant is not None
-        answer = assistant.ask(text, self.store.history(user))
+        answer = self.loader.ask("wechat", user, text, self.store.history(user))
         self.store.add_question(user, text)
         pages = paginate(plain_text(answer), self.settings.wechat_max_bytes)
         self.store.set_pages(user, pages[1:])

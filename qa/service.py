@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Sequence
 
+from index.build import BuildReport, build_index
+from index.embedding import load_embeddings
+from index.store import open_index
 from qa.assistant import Assistant
+from qa.models import Answer
+from qa.querylog import QuestionLog
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -19,6 +26,9 @@ class AssistantLoader:
         self.assistant: Assistant | None = None
         self.error: str | None = None
         self.status = "正在加载索引…"
+        self.rebuilding = False
+        self._rebuild_lock = threading.Lock()
+        self.questions = QuestionLog(settings) if settings.log_questions else None
         self._thread = threading.Thread(target=self._run, name="assistant-loader", daemon=True)
 
     def start(self) -> AssistantLoader:
@@ -47,3 +57,36 @@ class AssistantLoader:
             log.exception("索引加载失败")
             self.error = f"索引加载失败：{exc}"
             self.status = self.error
+
+    def ask(self, channel: str, user: str, question: str, history: Sequence[str] = (),
+            doc_ids: set[str] | None = None) -> Answer:
+        """Return the answer from the ready assistant, logged for quality review."""
+        assert self.assistant is not None
+        started = time.monotonic()
+        answer = self.assistant.ask(question, history, doc_ids)
+        self.log(channel, user, answer, time.monotonic() - started)
+        return answer
+
+    def log(self, channel: str, user: str, answer: Answer, seconds: float) -> None:
+        """Record a question in the question log, if it is on; a logging failure never fails the answer."""
+        if self.questions is None:
+            return
+        try:
+            self.questions.record(channel, user, answer, seconds)
+        except Exception:
+            log.exception("问题日志写入失败")
+
+    def rebuild(self) -> BuildReport:
+        """Build a new index generation from the corpus and switch to it; questions keep being answered
+        from the current one until the new one is open. One rebuild at a time."""
+        with self._rebuild_lock:
+            self.rebuilding = True
+            try:
+                embeddings = self.assistant.embeddings if self.assistant else load_embeddings(self.settings)
+                report = build_index(self.settings, embeddings, progress=False)
+                if not report.unchanged or self.assistant is None:
+                    fresh = Assistant(self.settings, open_index(self.settings.index_dir, embeddings), embeddings)
+                    self.assistant = fresh  # one reference swap: in-flight questions finish on the old one
+                return report
+            finally:
+                self.rebuilding = False

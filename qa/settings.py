@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     llm_context_clauses: int = 4
     # HTTP API: optional bearer token for /api and /v1, allowed browser origins (comma-separated), body cap.
     api_token: SecretStr = SecretStr("")
+    # Admin actions (upload, delete, rebuild) exist only when this token is set.
+    admin_token: SecretStr = SecretStr("")
     cors_origins: str = ""
     max_request_bytes: int = 65_536
     # WeChat Official Account (公众号) and WeCom (企业微信) callbacks.
@@ -66,6 +68,12 @@ class Settings(BaseSettings):
     conversation_ttl: int = 1800
     rate_limit_per_minute: int = 10
     conversations_db: Path = Path("data/conversations.sqlite")
+    # Question log for quality review; WeChat openids can be stored as keyed hashes.
+    log_questions: bool = True
+    log_db: Path = Path("data/questions.sqlite")
+    log_hash_users: bool = True
+    log_salt: SecretStr = SecretStr("")
+    log_retention_days: int = 90
     # The date validity warnings are judged against; empty means the real today.
     today: date | None = None
     host: str = "127.0.0.1"

@@ -17,15 +17,22 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Point model caches at a temp folder and drop any QA_* settings from the developer's shell."""
-    cache = tmp_path_factory.getbasetemp() / "hf-cache"
-    monkeypatch.setenv("HF_HOME", str(cache))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    for key in list(os.environ):
-        if key.startswith("QA_") and not key.startswith("QA_TEST_"):
-            monkeypatch.delenv(key)
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Point model caches and SQLite stores at a temp folder; drop QA_* settings from the developer's shell.
+
+    Session-scoped so module-scoped servers start inside it too."""
+    with pytest.MonkeyPatch.context() as mp:
+        base = tmp_path_factory.getbasetemp()
+        mp.setenv("HF_HOME", str(base / "hf-cache"))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        for key in list(os.environ):
+            if key.startswith("QA_") and not key.startswith("QA_TEST_"):
+                mp.delenv(key)
+        # SQLite stores default to data/ in the checkout; tests write theirs to the temp folder.
+        for name in ("LOG_DB", "FEEDBACK_DB", "CONVERSATIONS_DB"):
+            mp.setenv(f"QA_{name}", str(base / "stores" / f"{name.lower()}.sqlite"))
+        yield
 
 
 @pytest.fixture(scope="session")

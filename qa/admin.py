@@ -1,0 +1,103 @@
+"""Admin HTTP actions that change what the assistant knows: upload, delete, rebuild. Token-protected."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
+
+from index.loading import SUPPORTED, discover
+from index.store import read_manifest
+from qa.service import AssistantLoader
+from qa.settings import Settings
+
+SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,120}$")
+
+
+def admin_router(settings: Settings, loader: AssistantLoader) -> APIRouter:
+    """Return the /admin routes; each needs `Authorization: Bearer <QA_ADMIN_TOKEN>`."""
+    token = settings.admin_token.get_secret_value()
+    corpus = settings.corpus_dir
+    last: dict[str, Any] = {"status": "idle"}
+
+    def authorised(request: Request) -> None:
+        if not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
+            raise HTTPException(401, "需要管理员令牌（Authorization: Bearer …）", {"WWW-Authenticate": "Bearer"})
+
+    router = APIRouter(prefix="/admin", dependencies=[Depends(authorised)], tags=["admin"])
+
+    def target(name: str) -> Path:
+        """Return the path a document name maps to inside the corpus, refusing anything that escapes it."""
+        clean = os.path.basename(name)
+        if clean != name or not SAFE_NAME.match(name) or name.startswith(".") or ".." in name:
+            raise HTTPException(400, f"文件名 {name!r} 无效：只能是不含路径的普通文件名")
+        if Path(name).suffix.lower() not in SUPPORTED:
+            raise HTTPException(400, f"不支持的文件类型 {Path(name).suffix}；支持：{', '.join(SUPPORTED)}")
+        return corpus / name
+
+    @router.get("/documents")
+    def documents() -> dict[str, Any]:
+        """List the corpus files and what the last build skipped."""
+        manifest = read_manifest(settings.index_dir) or {}
+        files = [{"name": str(p.relative_to(corpus)), "bytes": p.stat().st_size} for p in discover(corpus)]
+        return {"files": files, "skipped": manifest.get("skipped", []), "built_at": manifest.get("built_at")}
+
+    @router.post("/documents", status_code=201)
+    async def upload(file: UploadFile, rebuild: bool = False) -> dict[str, Any]:
+        """Add or replace a document (written atomically), optionally rebuilding the index."""
+        path = target(file.filename or "")
+        data = await file.read(settings.max_document_bytes + 1)
+        if len(data) > settings.max_document_bytes:
+            raise HTTPException(413, f"文件超过上限 {settings.max_document_bytes} 字节（QA_MAX_DOCUMENT_BYTES）")
+        if not data.strip():
+            raise HTTPException(400, "文件为空")
+        corpus.mkdir(parents=True, exist_ok=True)
+        tmp = corpus / f".upload-{uuid.uuid4().hex}"
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        started = start_rebuild() if rebuild else False
+        return {"saved": path.name, "bytes": len(data), "rebuild_started": started}
+
+    @router.delete("/documents/{name}")
+    def delete(name: str, rebuild: bool = False) -> dict[str, Any]:
+        """Remove a document, optionally rebuilding the index (until then the old index keeps serving)."""
+        path = target(name)
+        if not path.exists():
+            raise HTTPException(404, f"没有文件 {name}")
+        path.unlink()
+        return {"deleted": name, "rebuild_started": start_rebuild() if rebuild else False}
+
+    def start_rebuild() -> bool:
+        if loader.rebuilding:
+            return False
+        last.update(status="running", summary="")
+
+        def run() -> None:
+            try:
+                report = loader.rebuild()
+                last.update(status="done", summary=report.summary(), skipped=report.skipped)
+            except Exception as exc:  # reported to the admin; the previous index keeps serving
+                last.update(status="failed", summary=f"重建失败：{exc}")
+
+        threading.Thread(target=run, name="admin-rebuild", daemon=True).start()
+        return True
+
+    @router.post("/rebuild", status_code=202)
+    def rebuild() -> dict[str, Any]:
+        """Start rebuilding the index in the background; answers keep coming from the current index."""
+        if not start_rebuild():
+            raise HTTPException(409, "已有重建任务在进行中，请稍后再试")
+        return {"status": "started"}
+
+    @router.get("/rebuild")
+    def rebuild_status() -> dict[str, Any]:
+        """Return the state of the last rebuild: idle, running, done (with its summary) or failed."""
+        return {**last, "running": loader.rebuilding}
+
+    return router
