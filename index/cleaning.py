@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 
@@ -10,6 +11,8 @@ from index.numbering import match_marker
 FINAL_PUNCT = "。！？!?；;：:"
 CLOSERS = "”’）)》〉】」』"
 OPENERS = {"（": "）", "(": ")", "《": "》", "“": "”", "【": "】", "「": "」"}
+REFERS = re.compile(r"(依照|按照|根据|依据|参照|适用|违反|见|执行|符合)$")
+MIN_WIDTH_LINES = 5
 BRACKETED = re.compile(r"[（(][^（()）]{1,30}[）)]")
 BODY_PUNCT = re.compile(r"[，、；,;。]")
 PAGE_DEBRIS = re.compile(
@@ -81,17 +84,21 @@ def _overlap(prev: str, line: str) -> int:
 def clean_lines(raw: str) -> list[str]:
     """Return the non-empty normalised lines of raw text, page numbers and repeated fragments removed."""
     lines: list[str] = []
+    tail = ""
     for line in raw.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").split("\n"):
         line = normalise_line(line)
         if not line or PAGE_DEBRIS.match(line):
             continue
         if lines:
-            cut = _overlap(lines[-1], line)
+            # Compare with the running text, not just the last line, so that cleaning an already cleaned
+            # text (where that line is now part of a longer paragraph) decides the same way.
+            cut = _overlap(tail, line)
             if (cut and not _ends_paragraph(lines[-1])) or cut == len(line):
                 line = line[cut:].lstrip()
                 if not line:
                     continue
         lines.append(line)
+        tail = (tail + line)[-16:]
     return lines
 
 
@@ -99,7 +106,10 @@ def _line_width(lines: list[str]) -> float:
     """Return the length of a full line: narrow PDF columns fill most lines to it, paragraph-per-line text
     has paragraphs far longer than any title."""
     lengths = sorted(len(x) for x in lines if len(x) > 10)
-    return float(lengths[int(0.9 * (len(lengths) - 1))]) if lengths else 0.0
+    if len(lengths) < MIN_WIDTH_LINES:
+        # Too few lines to tell a column from paragraphs: never join by width.
+        return float("inf")
+    return float(lengths[math.ceil(0.9 * len(lengths)) - 1])
 
 
 def _continues(prev: str, line: str, width: float) -> bool:
@@ -110,12 +120,13 @@ def _continues(prev: str, line: str, width: float) -> bool:
         return False
     if _unbalanced(prev) or prev[-1] in "，、,":
         return True
+    if match_marker(line) is not None:
+        # A numbered line starts a new item, unless the sentence before it is reaching for a
+        # cross-reference ("……依照\n第三条 规定执行").
+        return REFERS.search(prev) is not None
     # A line without body punctuation that stops short of the column width is a title,
     # signature, or date line, not a sentence broken by the page.
-    broken = BODY_PUNCT.search(prev) is not None or len(prev) >= 0.9 * width
-    # A numbered line after an unfinished sentence is a cross-reference ("……按照\n第三条 规定执行"),
-    # after anything else it starts a new item.
-    return broken
+    return BODY_PUNCT.search(prev) is not None or len(prev) >= 0.9 * width
 
 
 def clean_text(raw: str) -> str:

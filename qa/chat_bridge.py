@@ -55,40 +55,33 @@ def plain_text(answer: Answer) -> str:
 
 
 def paginate(text: str, max_bytes: int) -> list[str]:
-    """Return the text split into pages of at most `max_bytes` UTF-8 bytes, at line or sentence ends."""
+    """Return the text split into pages of at most `max_bytes` UTF-8 bytes (hint included), each filled at
+    least halfway, breaking at a line end, else a sentence end, else a comma, else anywhere."""
     budget = max_bytes - len(more_hint(999).encode())
-    pieces: list[str] = []
-    for line in text.split("\n"):
-        while len(line.encode()) > budget:
-            cut = _cut(line, budget)
-            pieces.append(line[:cut])
-            line = line[cut:]
-        pieces.append(line)
-    pages, current = [], ""
-    for piece in pieces:
-        candidate = f"{current}\n{piece}" if current else piece
-        if len(candidate.encode()) > budget and current:
-            pages.append(current.strip())
-            current = piece
-        else:
-            current = candidate
-    if current.strip():
-        pages.append(current.strip())
+    pages: list[str] = []
+    rest = text.strip()
+    while len(rest.encode()) > budget:
+        window = rest.encode()[:budget].decode(errors="ignore")
+        cut = _break(window)
+        pages.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    if rest:
+        pages.append(rest)
     return pages or [""]
+
+
+def _break(window: str) -> int:
+    """Return where to end a page within `window`: the last good break point in its second half."""
+    for marks in ("\n", "。；！？", "，、："):
+        at = max(window.rfind(m) for m in marks)
+        if at >= len(window) // 2:
+            return at + 1
+    return len(window)
 
 
 def more_hint(left: int) -> str:
     """Return the line that tells the user how to see the rest of a long reply."""
     return f"\n\n{MORE_HINT}（还有{left}页）"
-
-
-def _cut(line: str, budget: int) -> int:
-    """Return where to cut an over-long line: the last sentence end within the byte budget."""
-    fits = len(line.encode()[:budget].decode(errors="ignore"))
-    for i in range(fits, 0, -1):
-        if line[i - 1] in "。；！？":
-            return i
-    return fits
 
 
 class ChatBridge:

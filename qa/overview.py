@@ -23,17 +23,16 @@ def find_section(kb: KnowledgeBase, query: Query, doc_ids: set[str] | None = Non
         return None
     topic = content_tokens(query, tokenize(query.text))
     allowed = region_boosts(kb, query)
-    best: tuple[tuple[float, int], Clause] | None = None
-    for clause in kb.clauses.values():
-        if clause.is_retrievable or not clause.children or not clause.title:
-            continue
-        if (allowed and clause.doc_id not in allowed) or (doc_ids and clause.doc_id not in doc_ids):
-            continue
-        title_tokens = set(tokenize(clause.title))
+    best: tuple[tuple[float, int, int], Clause] | None = None
+    for title, sections in kb.sections_by_title().items():
         # Every topic word of the question must be in the section title ("保障措施" in "四、保障措施").
-        if topic and title_tokens and all(t in clause.title for t in topic):
-            # The named region's own document first, then the most specific (shortest) title.
-            rank = (-allowed.get(clause.doc_id, 1.0), len(clause.title))
+        if not (topic and all(t in title for t in topic) and tokenize(title)):
+            continue
+        for position, clause in sections:
+            if (allowed and clause.doc_id not in allowed) or (doc_ids is not None and clause.doc_id not in doc_ids):
+                continue
+            # The named region's own document first, then the most specific (shortest) title, then reading order.
+            rank = (-allowed.get(clause.doc_id, 1.0), len(title), position)
             if best is None or rank < best[0]:
                 best = (rank, clause)
     return best[1] if best else None

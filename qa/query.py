@@ -17,6 +17,11 @@ INJECTION = re.compile(
     r"|(扮演|假装你是|你现在是)",
     re.IGNORECASE,
 )
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+MARKUP = re.compile(
+    r"<(script|style)\b.*?</\1\s*>|<[^<>]{0,300}>|\]\((?:[^()]|\([^()]*\)){0,300}\)|(?:javascript|https?|file):\S*",
+    re.IGNORECASE | re.DOTALL,
+)
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
 
@@ -32,9 +37,11 @@ class Query:
 
 
 def normalise(question: str) -> tuple[str, bool]:
-    """Return the question with full-width ASCII folded, control and zero-width characters removed,
+    """Return the question with full-width ASCII folded, markup and control characters removed,
     whitespace collapsed, and length capped; plus whether it was truncated."""
-    text = question.translate(ZERO_WIDTH)
+    text = ANSI.sub("", question.translate(ZERO_WIDTH))
+    # Tags and link targets are not part of a question; left in, their tokens read as an unknown topic.
+    text = MARKUP.sub(" ", text)
     text = "".join(
         unicodedata.normalize("NFKC", ch) if "\uff01" <= ch <= "\uff5e" and ch not in "（），：；？！" else ch
         for ch in text
@@ -42,18 +49,20 @@ def normalise(question: str) -> tuple[str, bool]:
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = re.sub(r"\s+", " ", text).strip()
     truncated = len(text) > MAX_QUESTION_CHARS
-    return text[:MAX_QUESTION_CHARS], truncated
+    return text[:MAX_QUESTION_CHARS].strip(), truncated
 
 
 def strip_injection(text: str) -> tuple[str, bool]:
     """Return the question without sentences that try to instruct the assistant, and whether any were cut."""
-    sentences = re.findall(r"[^。！？!?；;\n]+[。！？!?；;\n]?", text)
+    # A sentence ends at Chinese or English end punctuation; "2.5亿元" keeps its decimal point.
+    sentences = re.findall(r"(?:[^。！？!?；;\n.]|\.(?!\s))+(?:[。！？!?；;\n]|\.(?=\s)|$)", text)
     kept = [s for s in sentences if not INJECTION.search(s)]
     return "".join(kept).strip(), len(kept) < len(sentences)
 
 
 def parse_query(question: str) -> Query:
     """Return the normalised query and what it asks about; instructions aimed at the assistant are dropped."""
-    text, truncated = normalise(question)
-    text, injected = strip_injection(text)
+    # Before normalising: line breaks still separate an injected line from the real question.
+    text, injected = strip_injection(question)
+    text, truncated = normalise(text)
     return Query(text, tuple(gazetteer().find(text)), QUANTITY.search(text) is not None, truncated, injected)

@@ -8,7 +8,7 @@ from index.lexical import tokenize
 from index.store import KnowledgeBase
 from qa.models import ScoredClause
 from qa.query import Query
-from qa.retrieve import region_boosts
+from qa.retrieve import CJK, region_boosts
 
 # Calibrated on our own in- and out-of-scope questions (tests/data/calibration.jsonl), not on the dev set:
 # a clause must contain at least this IDF-weighted share of the question's topic terms. Out-of-scope
@@ -23,7 +23,7 @@ def uncovered_regions(kb: KnowledgeBase, query: Query) -> list[str]:
     missing = []
     for region in query.regions:
         about = any(d.region in (region.name, region.province) for d in kb.docs.values())
-        mentioned = any(region.short in d.text for d in kb.docs.values())
+        mentioned = kb.mentions(region.short)
         if not (about or mentioned):
             missing.append(region.name)
     return missing
@@ -34,6 +34,8 @@ def select_evidence(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredC
     """Return the clauses to cite, or an empty list and the reason for refusing."""
     if not tokenize(query.text):
         return [], "请输入您想咨询的具体政策问题，例如“江苏有哪些文化产业基金可以用？”。"
+    if not CJK.search(query.text):
+        return [], "目前只能回答中文提问，请用中文描述您的问题，例如“江苏有哪些文化产业基金可以用？”。"
     missing = uncovered_regions(kb, query)
     if missing and len(missing) == len(query.regions):
         return [], f"已收录的政策文件中没有关于{'、'.join(missing)}的政策，无法回答“{query.text}”。"

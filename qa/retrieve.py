@@ -27,6 +27,7 @@ COUNT_WINDOW = 40
 HEADING_WEIGHT = 0.3
 UNSEEN_WEIGHT = 2.0
 MENTION_WEIGHT = 0.15
+CJK = re.compile(r"[\u3400-\u9fff]")
 COUNTED = re.compile(r"\d+(?:\.\d+)?\s*(?:家|个|项|所|批|条|万|亿|%|人|名|座|支|类|户)")
 
 
@@ -59,6 +60,15 @@ def content_tokens(query: Query, tokens: list[str]) -> list[str]:
     """Return the query tokens that carry its topic: region names only say where to look."""
     names = {form for r in query.regions for form in (r.name, r.short)}
     return [t for t in dict.fromkeys(tokens) if len(t) > 1 and t not in names and not any(t in n for n in names)]
+
+
+def topic_tokens(kb: KnowledgeBase, query: Query, tokens: list[str]) -> list[str]:
+    """Return the topic tokens, without Latin-script noise the corpus never uses when the question is Chinese
+    ("…基金可以用？'; DROP TABLE --" is a question about funds)."""
+    topic = content_tokens(query, tokens)
+    if any(CJK.search(t) for t in topic):
+        topic = [t for t in topic if CJK.search(t) or kb.lexical.idf(t) is not None]
+    return topic
 
 
 def coverage(kb: KnowledgeBase, tokens: list[str], text: str) -> float:
@@ -94,7 +104,7 @@ class HybridRetriever(BaseRetriever):
         for source, hits in zip(("lexical", "dense"), ranked_lists, strict=False):
             for rank, (chunk_id, raw) in enumerate(hits, 1):
                 chunk = kb.chunks.get(chunk_id)
-                if chunk is None or (doc_ids and chunk.doc_id not in doc_ids):
+                if chunk is None or (doc_ids is not None and chunk.doc_id not in doc_ids):
                     continue
                 s = signals[chunk.clause_id]
                 # A clause split into chunks counts once per list, through its best chunk.
@@ -102,7 +112,7 @@ class HybridRetriever(BaseRetriever):
                     s["rrf"] += 1.0 / (RRF_K + rank)
                     s[source] = raw
         boosts = region_boosts(kb, query)
-        topic = content_tokens(query, tokens)
+        topic = topic_tokens(kb, query, tokens)
         scored = []
         for clause_id, s in signals.items():
             clause = kb.clauses[clause_id]

