@@ -66,7 +66,11 @@ def _body(text: str, heading: str) -> str:
 @cache
 def real_pool() -> Pool:
     """Return the recombinable material of the real documents, parsed by the real pipeline."""
-    sections, body_sections, groups, leaves, preambles = set(), set(), set(), set(), set()
+    sections: set[str] = set()
+    groups: set[str] = set()
+    preambles: set[str] = set()
+    body_sections: set[tuple[str, str]] = set()
+    leaves: set[tuple[str, str]] = set()
     for path in discover(REAL_CORPUS):
         _, clauses = parse_document(path.stem, load_file(path, 10**8))
         for c in clauses:
@@ -84,7 +88,8 @@ def real_pool() -> Pool:
                     body_sections.add((c.title, body))
                 else:
                     leaves.add((c.title.rstrip("。"), body))
-    return Pool(*(tuple(sorted(x)) for x in (sections, body_sections, groups, leaves, preambles)))
+    return Pool(tuple(sorted(sections)), tuple(sorted(body_sections)), tuple(sorted(groups)), tuple(sorted(leaves)),
+                tuple(sorted(preambles)))
 
 
 def _regions() -> list[Region]:

@@ -30,7 +30,8 @@ def jieba_words(limit_words: int, limit_chars: int) -> list[str]:
     """Return jieba's most frequent multi-character words and single characters (CJK only)."""
     import jieba
 
-    words, chars = [], []
+    words: list[tuple[int, str]] = []
+    chars: list[tuple[int, str]] = []
     for line in (Path(jieba.__file__).parent / "dict.txt").read_text(encoding="utf-8").splitlines():
         word, freq = line.split(" ")[:2]
         if CJK.match(word):

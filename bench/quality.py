@@ -1,4 +1,5 @@
-"""Dev-set quality of the assistant (hybrid and lexical-only) beside a naive baseline, plus answer latency."""
+"""Dev-set quality of the assistant (hybrid with e5 or the static table, lexical-only) beside a naive baseline,
+plus answer latency, and each embedder's dense retrieval alone with its indexing speed."""
 
 from __future__ import annotations
 
@@ -57,6 +58,17 @@ def run_assistant(assistant: Assistant, gold: list[dict]) -> tuple[list[dict], l
     return answers, latencies
 
 
+def dense_only(assistant: Assistant, gold: list[dict]) -> dict[str, float | int | None]:
+    """Return the retrieval metrics of dense search alone: the clauses of the top chunks, best first."""
+    kb, answers = assistant.kb, []
+    assert kb.dense is not None
+    for g in gold:
+        question = " ".join([*(g.get("history") or []), g["question"]])
+        clauses = dict.fromkeys(kb.chunks[chunk_id].clause_id for chunk_id, _ in kb.dense.search(question, 30))
+        answers.append({"id": g["id"], "retrieved": [{"text": kb.clauses[c].text} for c in list(clauses)[:10]]})
+    return score(gold, answers)
+
+
 def main() -> None:
     """Measure and append the results to docs/benchmarks.md."""
     p = argparse.ArgumentParser(description=__doc__)
@@ -66,13 +78,23 @@ def main() -> None:
     gold = [json.loads(line) for line in args.gold.open(encoding="utf-8") if line.strip()]
     rows: dict[str, dict] = {}
     latency: dict[str, list[float]] = {}
+    dense: dict[str, tuple[dict, float]] = {}
+    systems = (("hybrid (BM25 + bundled e5)", "e5"), ("hybrid (BM25 + static table)", "static"),
+               ("lexical only (BM25)", "none"))
     with tempfile.TemporaryDirectory() as tmp:
-        for name, backend in (("hybrid (BM25 + bundled e5)", "e5"), ("lexical only (BM25)", "none")):
+        for name, backend in systems:
             settings = Settings(corpus_dir=args.corpus, index_dir=Path(tmp) / backend,
                                 embedding_backend=backend)  # type: ignore[arg-type]
-            build_index(settings, load_embeddings(settings), progress=False)
-            answers, latency[name] = run_assistant(Assistant.open(settings, build_if_missing=False), gold)
+            embeddings = load_embeddings(settings)
+            report = build_index(settings, embeddings, progress=False)
+            assistant = Assistant.open(settings, build_if_missing=False)
+            answers, latency[name] = run_assistant(assistant, gold)
             rows[name] = score(gold, answers)
+            if embeddings is not None:
+                started = time.perf_counter()
+                embeddings.embed_documents([c.indexed_text for c in assistant.kb.chunks.values()])
+                speed = report.chunks / (time.perf_counter() - started)
+                dense[f"{backend} ({embeddings.model_id})"] = (dense_only(assistant, gold), speed)
     rows["naive baseline (500-char chunks + jieba BM25)"] = score(gold, naive_baseline(gold, args.corpus))
     header = "| system | " + " | ".join(METRICS) + " |\n|---|" + "---|" * len(METRICS) + "\n"
     lines = [f"| {name} | " + " | ".join(str(m[k]) for k in METRICS) + " |" for name, m in rows.items()]
@@ -82,7 +104,12 @@ def main() -> None:
         f"p95 {sorted(v)[int(0.95 * (len(v) - 1))]:.1f} ms over {len(v)} warm questions"
         for name, v in latency.items()
     )
-    append(f"Dev-set quality ({args.gold.name}, {len(gold)} questions)", header + "\n".join(lines) + "\n\n" + timing)
+    alone = ["| dense retrieval alone | recall@1 | recall@5 | recall@10 | mrr@10 | indexing, chunks/s |",
+             "|---|---|---|---|---|---|"]
+    alone += [f"| {name} | {m['recall@1']} | {m['recall@5']} | {m['recall@10']} | {m['mrr@10']} | {speed:.0f} |"
+              for name, (m, speed) in dense.items()]
+    append(f"Dev-set quality ({args.gold.name}, {len(gold)} questions)",
+           header + "\n".join(lines) + "\n\n" + timing + "\n\n" + "\n".join(alone))
 
 
 if __name__ == "__main__":

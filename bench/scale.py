@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -86,7 +87,9 @@ def worker_build(corpus: Path, index: Path, backend: str) -> dict:
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "documents": report.documents, "clauses": report.clauses, "chunks": report.chunks,
             "embedded": report.embedded, "unchanged": report.unchanged,
-            "embed_seconds": embeddings.seconds if embeddings else 0.0, **memory_mb()}
+            "embed_seconds": embeddings.seconds if embeddings else 0.0, **memory_mb(),
+            # The tokenizer's worker processes (large corpora only) have their own peak.
+            "workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
 def worker_tokenize(index: Path) -> dict:
@@ -151,20 +154,29 @@ def cold_start(corpus: Path, index: Path, backend: str) -> float:
     return time.perf_counter() - started
 
 
-def measure_size(name: str, work: Path, backends: list[str], seed: int, repeat: int, rebuild: bool) -> list[dict]:
-    """Return one row per backend for a corpus size: build, rebuilds, latency, memory."""
+def measure_size(name: str, work: Path, backends: list[str], seed: int, repeat: int, rebuild: bool,
+                 reuse: bool = False) -> list[dict]:
+    """Return one row per backend for a corpus size: build, rebuilds, latency, memory.
+
+    With `reuse`, a corpus and full builds already in `work` (from an earlier run) are measured again, not rebuilt."""
     if name == "bundled":
         corpus = BUNDLED
     else:
         corpus = work / f"corpus-{name}"
-        generate(corpus, parse_size(name), seed)
+        if not (reuse and corpus.exists()):
+            generate(corpus, parse_size(name), seed)
     rows = []
     for backend in backends:
         index = work / f"index-{name}-{backend}"
-        print(f"[{name} {backend}] full build", flush=True)
-        row = {"size": name, "backend": backend, "build": run_worker("build", str(corpus), str(index), backend)}
-        if backend == backends[0]:
-            row["tokenizer"] = run_worker("tokenize", str(index))
+        saved = work / f"build-{name}-{backend}.json"
+        if reuse and saved.exists():
+            row = json.loads(saved.read_text(encoding="utf-8"))
+        else:
+            print(f"[{name} {backend}] full build", flush=True)
+            row = {"size": name, "backend": backend, "build": run_worker("build", str(corpus), str(index), backend)}
+            if backend == backends[0]:
+                row["tokenizer"] = run_worker("tokenize", str(index))
+            saved.write_text(json.dumps(row), encoding="utf-8")
         if rebuild:
             print(f"[{name} {backend}] unchanged rebuild", flush=True)
             row["unchanged"] = run_worker("build", str(corpus), str(index), backend)
@@ -196,11 +208,12 @@ def render(rows: list[dict]) -> str:
         b = r["build"]
         share = b["embed_seconds"] / b["seconds"] if b["embed_seconds"] else 0.0
         extra = (b["seconds"] - b["embed_seconds"]) / b["embed_seconds"] if b["embed_seconds"] else None
+        workers = f" (workers {b['workers_peak_rss_mb']:.0f})" if b.get("workers_peak_rss_mb") else ""
         base = f"{r['tokenizer']['chunks_per_s']:.0f} (pipeline {b['chunks'] / b['seconds']:.0f})" \
             if "tokenizer" in r else ""
         build.append(f"| {r['size']} | {r['backend']} | {b['documents']} | {b['clauses']} | {b['chunks']} "
                      f"| {b['seconds']:.1f} | {b['clauses'] / b['seconds']:.0f} | {base} | {share:.0%} "
-                     f"| {'' if extra is None else f'{extra:.0%}'} | {b['peak_rss_mb']:.0f} |")
+                     f"| {'' if extra is None else f'{extra:.0%}'} | {b['peak_rss_mb']:.0f}{workers} |")
     rebuild = ["| size | backend | full build s | unchanged s (ratio) | 1% docs changed s (ratio) | re-embedded |",
                "|---|---|---|---|---|---|"]
     for r in rows:
@@ -237,6 +250,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=2, help="timed passes over the questions")
     p.add_argument("--no-rebuild", action="store_true", help="skip the unchanged and 1%%-changed rebuilds")
     p.add_argument("--work", type=Path, help="keep corpora and indexes here instead of a temp folder")
+    p.add_argument("--reuse", action="store_true", help="with --work: measure the corpora and builds left there")
     p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -252,7 +266,7 @@ def main() -> None:
         work = args.work or Path(tmp)
         for size in args.sizes.split(","):
             backends = args.backends.split(",") + (["e5"] if size in e5_sizes else [])
-            rows += measure_size(size, work, backends, args.seed, args.repeat, not args.no_rebuild)
+            rows += measure_size(size, work, backends, args.seed, args.repeat, not args.no_rebuild, args.reuse)
             print(json.dumps(rows[-len(backends):]), flush=True)
     append(f"Scale ({args.sizes} clauses; backends {args.backends}, e5 at {args.e5_sizes or 'none'})", render(rows))
 

@@ -13,14 +13,15 @@ from tqdm import tqdm
 
 from index.chunking import chunk_document
 from index.cleaning import clean_text
-from index.dense import EmbeddingCache, embed_chunks, write_collection
+from index.dense import COLLECTION, EmbeddingCache, embed_chunks, write_collection
 from index.embedding import PolicyEmbeddings
 from index.lexical import LexicalIndex
 from index.loading import discover, load_corpus
 from index.measures import write_measures
 from index.metadata import extract_metadata
-from index.store import new_generation, publish, read_manifest, write_records
+from index.store import build_lock, new_generation, publish, read_manifest, write_records
 from index.structure import parse_clauses
+from qa.errors import ConfigError
 from qa.models import Chunk, Clause, PolicyDoc, SourceText
 from qa.settings import Settings
 
@@ -84,15 +85,21 @@ def build_index(settings: Settings, embeddings: PolicyEmbeddings | None, progres
                 on_progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
     """Build the index of the corpus folder into a new generation and switch to it when complete.
 
-    `on_progress(stage, done, total)` reports reading and embedding progress, e.g. to a web page."""
+    `on_progress(stage, done, total)` reports reading and embedding progress, e.g. to a web page.
+    Builds of the same index wait for each other, across processes."""
+    if not settings.corpus_dir.is_dir():
+        raise ConfigError(f"文档目录 {settings.corpus_dir} 不存在；请设置 QA_CORPUS_DIR 或使用 --corpus")
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    with build_lock(settings.index_dir):
+        return _build(settings, embeddings, progress, on_progress)
+
+
+def _build(settings: Settings, embeddings: PolicyEmbeddings | None, progress: bool,
+           on_progress: Callable[[str, int, int], None] | None) -> BuildReport:
     started = time.monotonic()
     notify = on_progress or (lambda stage, done, total: None)
     report = BuildReport(embedding_model=embeddings.model_id if embeddings else None)
     corpus_dir, index_dir = settings.corpus_dir, settings.index_dir
-    if not corpus_dir.is_dir():
-        from qa.errors import ConfigError
-
-        raise ConfigError(f"文档目录 {corpus_dir} 不存在；请设置 QA_CORPUS_DIR 或使用 --corpus")
     paths = discover(corpus_dir)
     sources: list[tuple[Path, str, SourceText]] = []
     seen: dict[str, str] = {}
@@ -153,7 +160,8 @@ def build_index(settings: Settings, embeddings: PolicyEmbeddings | None, progres
         finally:
             cache.close()
         report.reused = len(chunks) - report.embedded
-        write_collection(folder / "chroma", chunks, vectors, embeddings.model_id, settings.chroma_url, folder.name)
+        write_collection(folder / "chroma", chunks, vectors, embeddings.model_id, settings.chroma_url,
+                         folder.name if settings.chroma_url else COLLECTION)
     report.seconds = time.monotonic() - started
     report.generation = folder.name
     publish(index_dir, folder, {

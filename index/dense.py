@@ -124,17 +124,21 @@ def drop_collections(url: str, names: list[str]) -> None:
 
 
 class DenseIndex:
-    """Nearest-neighbour search over chunk vectors through langchain's Chroma VectorStore."""
+    """Nearest-neighbour search over chunk vectors in a Chroma collection."""
 
     def __init__(self, folder: Path, embeddings: PolicyEmbeddings, url: str = "", name: str = COLLECTION) -> None:
-        from langchain_chroma import Chroma
-
         self.embeddings = embeddings
-        self.store = Chroma(client=chroma_client(folder, url), collection_name=name, embedding_function=embeddings)
+        self.collection = chroma_client(folder, url).get_or_create_collection(name)
+        self.size = self.collection.count()  # a generation's collection never changes after it is published
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Return up to k (chunk_id, cosine similarity) pairs, best first."""
         vector = self.embeddings.embed_query(query)
-        hits = self.store.similarity_search_by_vector_with_relevance_scores(vector, k=k)
+        if not self.size:
+            return []
+        # Ids and distances only: fetching the stored texts and metadata would double the cost of a search.
+        hits = self.collection.query(query_embeddings=np.asarray([vector], dtype=np.float32),
+                                     n_results=min(k, self.size), include=["distances"])
+        distances = hits["distances"][0] if hits["distances"] else []
         # Chroma's cosine space returns distance = 1 - cosine similarity.
-        return [(doc.id or "", 1.0 - float(distance)) for doc, distance in hits]
+        return [(chunk_id, 1.0 - float(d)) for chunk_id, d in zip(hits["ids"][0], distances, strict=True)]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
 import re
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -12,6 +17,8 @@ import numpy as np
 
 DATA = Path(__file__).parent / "data"
 TOKEN = re.compile(r"[\u3400-\u9fff]|[A-Za-z0-9]")
+# Below this many texts, starting worker processes (each loads the jieba dictionary) costs more than it saves.
+PARALLEL_MIN = 4000
 
 
 @cache
@@ -33,12 +40,27 @@ def tokenize(text: str) -> list[str]:
     return [w for w in words if TOKEN.search(w) and w not in stop]
 
 
+def tokenize_all(texts: list[str]) -> Iterator[list[str]]:
+    """Yield the tokens of each text in order, on every core when there are enough texts to repay the start-up."""
+    workers = os.cpu_count() or 1
+    # Forked workers inherit the loaded dictionary. A build in a server's loader thread stays on one core: the
+    # server's other threads could hold a lock at the fork. (Daemon helpers such as tqdm's monitor only sleep.)
+    if workers < 2 or len(texts) < PARALLEL_MIN or threading.current_thread() is not threading.main_thread():
+        yield from map(tokenize, texts)
+        return
+    _tokenizer()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield from pool.map(tokenize, texts, chunksize=256)
+
+
 class LexicalIndex:
     """BM25 over chunk tokens; scores come from sparse-matrix lookups, not a Python loop over documents."""
 
     def __init__(self, retriever: object, chunk_ids: list[str]) -> None:
         self._bm25 = retriever
         self.chunk_ids = chunk_ids
+        # Coverage asks for the same few hundred query-token IDFs over and over; the index never changes.
+        self._idf: dict[str, float | None] = {}
 
     @classmethod
     def build(cls, chunk_ids: list[str], texts: list[str]) -> LexicalIndex:
@@ -46,8 +68,10 @@ class LexicalIndex:
         import bm25s
 
         retriever = bm25s.BM25()
-        corpus = [tokenize(t) or ["∅"] for t in texts]
-        retriever.index(corpus, show_progress=False)
+        # Token ids, not token strings: a million chunks' worth of separate str objects would not fit in memory.
+        vocab: dict[str, int] = {}
+        ids = [[vocab.setdefault(t, len(vocab)) for t in tokens or ["∅"]] for tokens in tokenize_all(texts)]
+        retriever.index((ids, vocab), show_progress=False)
         return cls(retriever, chunk_ids)
 
     def save(self, folder: Path) -> None:
@@ -67,12 +91,12 @@ class LexicalIndex:
 
     def idf(self, token: str) -> float | None:
         """Return the inverse document frequency of a token, or None if the corpus never uses it."""
-        vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]
-        if token not in vocab:
-            return None
-        n = len(self.chunk_ids)
-        df = self._document_frequency(vocab[token])
-        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        if token not in self._idf:
+            vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]
+            df = self._document_frequency(vocab[token]) if token in vocab else None
+            n = len(self.chunk_ids)
+            self._idf[token] = None if df is None else float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        return self._idf[token]
 
     def _document_frequency(self, token_id: int) -> int:
         indptr = self._bm25.scores["indptr"]  # type: ignore[attr-defined]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import logging
 import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -41,6 +44,17 @@ def _clause_from_json(data: dict) -> Clause:
     for key in ("path", "lead_agencies", "partner_agencies", "children"):
         data[key] = tuple(data[key])
     return Clause(**data)
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index folder's build lock: a second build waits instead of deleting a generation in progress."""
+    with open(index_dir / ".build.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def current_generation(index_dir: Path) -> Path | None:
@@ -110,15 +124,29 @@ class KnowledgeBase:
     measures: list[Measure] = field(default_factory=list)
 
     _by_doc: dict[str, list[Clause]] = field(init=False, repr=False, default_factory=dict)
+    _sections: dict[str, list[tuple[int, Clause]]] = field(init=False, repr=False, default_factory=dict)
+    _mentions: dict[str, bool] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # Grouped once at open: a per-request scan of every clause would grow with the corpus.
-        for clause in self.clauses.values():
+        for position, clause in enumerate(self.clauses.values()):
             self._by_doc.setdefault(clause.doc_id, []).append(clause)
+            if clause.children and clause.title and not clause.is_retrievable:
+                self._sections.setdefault(clause.title, []).append((position, clause))
 
     def clauses_of(self, doc_id: str) -> list[Clause]:
         """Return a document's clauses in reading order."""
         return self._by_doc.get(doc_id, [])
+
+    def sections_by_title(self) -> dict[str, list[tuple[int, Clause]]]:
+        """Return the heading-only sections that have items, by title, each with its position in reading order."""
+        return self._sections
+
+    def mentions(self, word: str) -> bool:
+        """Return True when some document's text contains the word; remembered, as a generation never changes."""
+        if word not in self._mentions:
+            self._mentions[word] = any(word in d.text for d in self.docs.values())
+        return self._mentions[word]
 
 
 def open_index(index_dir: Path, embeddings: PolicyEmbeddings | None, chroma_url: str = "") -> KnowledgeBase:

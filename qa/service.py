@@ -85,7 +85,8 @@ class AssistantLoader:
                 embeddings = self.assistant.embeddings if self.assistant else load_embeddings(self.settings)
                 report = build_index(self.settings, embeddings, progress=False)
                 if not report.unchanged or self.assistant is None:
-                    fresh = Assistant(self.settings, open_index(self.settings.index_dir, embeddings), embeddings)
+                    kb = open_index(self.settings.index_dir, embeddings, self.settings.chroma_url)
+                    fresh = Assistant(self.settings, kb, embeddings)
                     self.assistant = fresh  # one reference swap: in-flight questions finish on the old one
                 return report
             finally:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import chain
 
 from index.store import KnowledgeBase
 from qa.models import Clause, PolicyDoc, ScoredClause
@@ -21,10 +22,10 @@ def _question(doc: PolicyDoc, clause: Clause) -> str:
 
 def suggest(kb: KnowledgeBase, retrieved: Sequence[ScoredClause], answerable: Callable[[str], bool]) -> list[str]:
     """Return up to three questions about headed clauses near the question, each checked to be answerable."""
-    candidates: list[tuple[PolicyDoc, Clause]] = [(s.doc, s.clause) for s in retrieved]
-    # Fall back to each document's headed clauses so a question with no near match still gets ideas.
-    for doc in kb.docs.values():
-        candidates.extend((doc, c) for c in kb.clauses_of(doc.doc_id)[:12])
+    # Fall back to each document's headed clauses so a question with no near match still gets ideas;
+    # lazily, so a large corpus is walked only until three suggestions are found.
+    fallback = ((doc, c) for doc in kb.docs.values() for c in kb.clauses_of(doc.doc_id)[:12])
+    candidates: Iterator[tuple[PolicyDoc, Clause]] = chain(((s.doc, s.clause) for s in retrieved), fallback)
     out: list[str] = []
     seen_docs: dict[str, int] = {}
     for doc, clause in candidates:

@@ -45,7 +45,7 @@ def test_answer_markdown_cites_each_quote_and_escapes_documents() -> None:
     """Each quote is followed by its numbered citation; document text with markup renders as text."""
     md = answer_markdown(_answer("加强<script>x</script>研发。", "2.标题\n加强<script>x</script>研发。"))
     assert "<script>" not in md and "&lt;script&gt;" in md
-    assert "**【1】**" in md and "三、（一）2" in md and "规划期2021—2025年" in md
+    assert "<strong>【1】</strong>" in md and "三、（一）2" in md and "规划期2021—2025年" in md
 
 
 def test_refusal_is_escaped_text() -> None:
