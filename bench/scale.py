@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 from bench.corpus import change, generate, parse_size
 from bench.report import ROOT, append
 from index.embedding import PolicyEmbeddings
+from qa.settings import Settings
 
 BUNDLED = ROOT / "data" / "policies"
 QUESTIONS = ROOT / "tests" / "data" / "calibration.jsonl"
@@ -66,9 +68,7 @@ class TimedEmbeddings(PolicyEmbeddings):
         return self.inner.embed_query(text)
 
 
-def _settings(corpus: Path, index: Path, backend: str) -> object:
-    from qa.settings import Settings
-
+def _settings(corpus: Path, index: Path, backend: str) -> Settings:
     return Settings(corpus_dir=corpus, index_dir=index, embedding_backend=backend)  # type: ignore[arg-type]
 
 
@@ -79,11 +79,11 @@ def worker_build(corpus: Path, index: Path, backend: str) -> dict:
     from index.lexical import tokenize
 
     settings = _settings(corpus, index, backend)
-    loaded = load_embeddings(settings)  # type: ignore[arg-type]
+    loaded = load_embeddings(settings)
     embeddings = TimedEmbeddings(loaded) if loaded else None
     tokenize("预热")  # the jieba dictionary loads once per process, as in a server; not part of a build
     started = time.perf_counter()
-    report = build_index(settings, embeddings, progress=False)  # type: ignore[arg-type]
+    report = build_index(settings, embeddings, progress=False)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "documents": report.documents, "clauses": report.clauses, "chunks": report.chunks,
             "embedded": report.embedded, "unchanged": report.unchanged,
@@ -115,7 +115,7 @@ def worker_serve(corpus: Path, index: Path, backend: str, repeat: int) -> dict:
 
     questions = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")]
     started = time.perf_counter()
-    assistant = Assistant.open(_settings(corpus, index, backend), build_if_missing=False)  # type: ignore[arg-type]
+    assistant = Assistant.open(_settings(corpus, index, backend), build_if_missing=False)
     open_seconds = time.perf_counter() - started
     for q in questions:
         assistant.ask(q)
@@ -173,6 +173,7 @@ def measure_size(name: str, work: Path, backends: list[str], seed: int, repeat: 
             row = json.loads(saved.read_text(encoding="utf-8"))
         else:
             print(f"[{name} {backend}] full build", flush=True)
+            shutil.rmtree(index, ignore_errors=True)  # a full build, never an up-to-date one from an earlier run
             row = {"size": name, "backend": backend, "build": run_worker("build", str(corpus), str(index), backend)}
             if backend == backends[0]:
                 row["tokenizer"] = run_worker("tokenize", str(index))
