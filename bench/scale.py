@@ -235,8 +235,10 @@ def render(rows: list[dict]) -> str:
                      f"| {_ms(s['answer'])} | {s['open_seconds']:.1f} | {s['rss_mb']:.0f} ({s['peak_rss_mb']:.0f}) "
                      f"| {cold} |")
     queries = rows[0]["serve"]["queries"] if rows else 0
+    rebuilds = ("\n\nRebuilds of the same index (ratio to the full build):\n\n" + "\n".join(rebuild)
+                if len(rebuild) > 2 else "")
     return ("Index build (one process per build; `tokenizer alone` is jieba on the same chunks in the same run):\n\n"
-            + "\n".join(build) + "\n\nRebuilds of the same index (ratio to the full build):\n\n" + "\n".join(rebuild)
+            + "\n".join(build) + rebuilds
             + f"\n\nServing, warm ({queries} timed queries per row: tests/data/calibration.jsonl, in and out of scope; "
             "cold start = `python -m qa ask` from process start to answer, median of 3):\n\n" + "\n".join(serve))
 
