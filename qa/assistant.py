@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,10 @@ from qa.suggest import suggest
 from qa.validity import validity_note
 
 log = logging.getLogger(__name__)
+
+# Suggestion verdicts an assistant remembers, oldest dropped first: the candidates are a fixed set (headed
+# clauses), but a large corpus has many of them.
+MAX_VETTED_SUGGESTIONS = 4096
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class Assistant:
             self.model = chat_model(settings)
             answerer = LLMAnswerer(self.model, extractive)
         self.answerer = answerer or extractive
+        self._vetted: dict[str, bool] = {}  # suggestion -> answerable, for this knowledge base
+        self._vetted_lock = threading.Lock()
         self.chain: Runnable = (
             RunnablePassthrough.assign(query=RunnableLambda(self._condense))
             | RunnablePassthrough.assign(found=RunnableLambda(self._find))
@@ -131,7 +138,7 @@ class Assistant:
             answer = overview_answer(self.kb, query, question, self.kb.clauses[found.section], found.retrieved)
         elif found.refusal is not None or not found.evidence:
             ideas = suggest(self.kb, found.retrieved, self._answerable)
-            answer = refusal(query, question, list(self.kb.docs.values()), found.refusal or "", found.retrieved, ideas)
+            answer = refusal(query, question, self.kb.docs.values(), found.refusal or "", found.retrieved, ideas)
         else:
             answer = self.answerer.answer(query, question, found.evidence, found.retrieved)
         return self._finalise(answer, query, found, question)
@@ -164,7 +171,17 @@ class Assistant:
         return answer
 
     def _answerable(self, question: str) -> bool:
-        """Return True when a question would be answered (used to vet suggestions)."""
+        """Return True when a question would be answered (used to vet suggestions); remembered."""
+        # An assistant serves one index generation for its life (a rebuild opens a new Assistant), and a
+        # generation never changes, so a verdict holds: a refusal re-vets no suggestion already vetted.
+        with self._vetted_lock:
+            known = self._vetted.get(question)
+        if known is not None:
+            return known
         query = parse_query(question)
-        evidence, _ = select_evidence(self.kb, query, self.retriever.search(query), 1)
-        return bool(evidence)
+        verdict = bool(select_evidence(self.kb, query, self.retriever.search(query), 1)[0])
+        with self._vetted_lock:
+            if len(self._vetted) >= MAX_VETTED_SUGGESTIONS:
+                del self._vetted[next(iter(self._vetted))]  # the oldest verdict
+            self._vetted[question] = verdict
+        return verdict

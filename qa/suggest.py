@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from itertools import chain
+from itertools import chain, islice
 
 from index.store import KnowledgeBase
 from qa.models import Clause, PolicyDoc, ScoredClause
 
 MAX_SUGGESTIONS = 3
+# The fallback looks at most this many documents: in a corpus without usable headings (e.g. untitled 第X条
+# articles) walking every document would make each refusal linear in the corpus size.
+MAX_FALLBACK_DOCS = 20
 # Headings that are sentences about the document itself, not topics a citizen asks about.
 NOT_A_TOPIC = re.compile(r"^本|之日|起施行|起实施|负责解释|附则|总则")
 
@@ -23,8 +26,9 @@ def _question(doc: PolicyDoc, clause: Clause) -> str:
 def suggest(kb: KnowledgeBase, retrieved: Sequence[ScoredClause], answerable: Callable[[str], bool]) -> list[str]:
     """Return up to three questions about headed clauses near the question, each checked to be answerable."""
     # Fall back to each document's headed clauses so a question with no near match still gets ideas;
-    # lazily, so a large corpus is walked only until three suggestions are found.
-    fallback = ((doc, c) for doc in kb.docs.values() for c in kb.clauses_of(doc.doc_id)[:12])
+    # lazily and only the first documents, so a large corpus is not walked.
+    first = islice(kb.docs.values(), MAX_FALLBACK_DOCS)
+    fallback = ((doc, c) for doc in first for c in kb.clauses_of(doc.doc_id)[:12])
     candidates: Iterator[tuple[PolicyDoc, Clause]] = chain(((s.doc, s.clause) for s in retrieved), fallback)
     out: list[str] = []
     seen_docs: dict[str, int] = {}

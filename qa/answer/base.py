@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from itertools import chain
 
 from qa.models import Answer, Citation, PolicyDoc, ScoredClause
 from qa.prompts import load_prompt
@@ -43,20 +44,37 @@ def make_citation(item: ScoredClause, quote: str) -> Citation:
     )
 
 
-def coverage_list(docs: Sequence[PolicyDoc]) -> str:
-    """Return a bullet list of the documents the knowledge base covers."""
+# A refusal lists at most this many documents: all of a small knowledge base, a sample of a large one.
+MAX_LISTED_DOCS = 8
+
+
+def coverage_list(docs: Collection[PolicyDoc], nearest: Iterable[PolicyDoc] = ()) -> str:
+    """Return a bullet list of the documents covered: all, or a few (nearest first) and the total."""
+    # Reads at most MAX_LISTED_DOCS documents: a refusal's cost must not grow with the knowledge base.
+    if len(docs) <= MAX_LISTED_DOCS:
+        shown = list(docs)
+    else:
+        picked: dict[str, PolicyDoc] = {}
+        for doc in chain(nearest, docs):
+            picked.setdefault(doc.doc_id, doc)
+            if len(picked) >= MAX_LISTED_DOCS:
+                break
+        shown = list(picked.values())
     lines = []
-    for doc in docs:
+    for doc in shown:
         facts = "，".join(x for x in (doc.region, doc.doc_number, doc.date_or_period) if x)
         lines.append(f"- 《{doc.title}》" + (f"（{facts}）" if facts else ""))
+    if len(docs) > len(shown):
+        lines.append(f"等共 {len(docs)} 个文件")
     return "\n".join(lines)
 
 
-def refusal(query: Query, question: str, docs: Sequence[PolicyDoc], reason: str,
+def refusal(query: Query, question: str, docs: Collection[PolicyDoc], reason: str,
             retrieved: Sequence[ScoredClause] = (), suggestions: Sequence[str] = ()) -> Answer:
     """Return the plain refusal: nothing relevant was found, what the knowledge base covers, what to ask."""
     ideas = "".join(f"\n- {s}" for s in suggestions)
     tail = f"您可以试试这样问：{ideas}" if ideas else "您可以换个问法，或询问以上文件涉及的内容。"
-    text = load_prompt("refusal").render(reason=reason, documents=coverage_list(docs), next_step=tail)["text"]
+    documents = coverage_list(docs, (s.doc for s in retrieved))
+    text = load_prompt("refusal").render(reason=reason, documents=documents, next_step=tail)["text"]
     return Answer(question=question, query=query.text, text=text, answerable=False, retrieved=tuple(retrieved),
                   suggestions=tuple(suggestions))
