@@ -15,8 +15,8 @@ from functools import cache
 from pathlib import Path
 
 from bench.report import ROOT
-from index.build import parse_document
 from index.loading import discover, load_file
+from index.parsed import parse_document
 from index.regions import Region, gazetteer
 
 REAL_CORPUS = ROOT / "data" / "policies"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -11,23 +12,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from index.chunking import chunk_document
-from index.cleaning import clean_text
 from index.dense import COLLECTION, EmbeddingCache, embed_chunks, write_collection
 from index.embedding import PolicyEmbeddings
-from index.lexical import LexicalIndex
+from index.lexical import LexicalIndex, TokenIds
 from index.loading import discover, load_corpus
-from index.measures import write_measures
-from index.metadata import extract_metadata
-from index.store import build_lock, new_generation, publish, read_manifest, write_records
-from index.structure import parse_clauses
+from index.parsed import PIPELINE_VERSION, ParseCache, fingerprint, parse_all
+from index.store import GenerationWriter, build_lock, current_generation, new_generation, publish, read_manifest
 from qa.errors import ConfigError
-from qa.models import Chunk, Clause, PolicyDoc, SourceText
+from qa.models import Chunk, SourceText
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
-# Bump when parsing or chunking changes, so an "unchanged" corpus is still rebuilt with the new code.
-PIPELINE_VERSION = "2"
 
 
 @dataclass
@@ -35,10 +30,12 @@ class BuildReport:
     """What a build did: counts, skipped files with reasons, and time spent."""
 
     documents: int = 0
+    parsed: int = 0  # documents parsed by this build; the rest came from the parse cache
     clauses: int = 0
     chunks: int = 0
     embedded: int = 0
     reused: int = 0
+    vectors_written: int = 0  # into the vector store: all chunks, or only the changed ones when it was copied
     skipped: list[tuple[str, str]] = field(default_factory=list)
     embedding_model: str | None = None
     seconds: float = 0.0
@@ -52,7 +49,8 @@ class BuildReport:
         else:
             dense = (f"向量模型 {self.embedding_model}，新计算 {self.embedded} 个、复用 {self.reused} 个向量"
                      if self.embedding_model else "未启用向量检索（仅关键词检索）")
-            head = (f"已索引 {self.documents} 个文件，{self.clauses} 个条款，{self.chunks} 个检索单元；"
+            cached = f"（{self.documents - self.parsed} 个未变，沿用上次解析）" if self.parsed < self.documents else ""
+            head = (f"已索引 {self.documents} 个文件{cached}，{self.clauses} 个条款，{self.chunks} 个检索单元；"
                     f"{dense}；用时 {self.seconds:.1f} 秒")
         lines = [head]
         for path, reason in self.skipped:
@@ -66,19 +64,19 @@ def _doc_id(path: Path, corpus_dir: Path) -> str:
     return rel.as_posix()
 
 
-def parse_document(doc_id: str, source_text: object) -> tuple[PolicyDoc, list[Clause]]:
-    """Return a document record and its clauses from a loaded source."""
-    from qa.models import SourceText
-
-    assert isinstance(source_text, SourceText)
-    text = clean_text(source_text.text)
-    clauses = parse_clauses(doc_id, text)
-    return extract_metadata(doc_id, source_text, text, clauses), clauses
-
-
 def _signature(hashes: list[str], model: str | None, chunk_chars: int) -> str:
-    payload = "|".join([PIPELINE_VERSION, model or "-", str(chunk_chars), *sorted(hashes)])
+    payload = "|".join([fingerprint(), model or "-", str(chunk_chars), *sorted(hashes)])
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _reusable_store(index_dir: Path, model_id: str, chroma_url: str) -> Path | None:
+    """Return the serving generation's embedded vector store when a new build can start from a copy of it."""
+    folder = current_generation(index_dir)
+    if chroma_url or folder is None or not (folder / "chroma").is_dir():
+        return None
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    same = manifest.get("embedding_model") == model_id and "chroma_collection" not in manifest
+    return folder / "chroma" if same else None
 
 
 def build_index(settings: Settings, embeddings: PolicyEmbeddings | None, progress: bool = True,
@@ -124,27 +122,37 @@ def _build(settings: Settings, embeddings: PolicyEmbeddings | None, progress: bo
         report.seconds = time.monotonic() - started
         return report
 
-    docs: list[PolicyDoc] = []
-    clauses: list[Clause] = []
-    chunks: list[Chunk] = []
-    for done, (path, rel, loaded) in enumerate(tqdm(sources, desc="读取文件", unit="个", disable=not progress), 1):
-        notify("读取文件", done, len(sources))
-        try:
-            doc, doc_clauses = parse_document(_doc_id(path, corpus_dir), loaded)
-        except Exception as exc:  # a parser bug on one file must not stop the rest of the corpus
-            log.exception("解析失败：%s", rel)
-            report.skipped.append((rel, f"解析失败（{exc.__class__.__name__}: {exc}）"))
-            continue
-        docs.append(doc)
-        clauses.extend(doc_clauses)
-        chunks.extend(chunk_document(doc, doc_clauses, settings.chunk_chars))
-    report.documents, report.clauses = len(docs), len(clauses)
-    report.chunks = len(chunks)
     index_dir.mkdir(parents=True, exist_ok=True)
     folder = new_generation(index_dir)
-    write_records(folder, docs, clauses, chunks)
-    write_measures(folder, docs, clauses)
-    LexicalIndex.build([c.chunk_id for c in chunks], [c.indexed_text for c in chunks]).save(folder / "bm25")
+    chunks: list[Chunk] = []
+    tokens = TokenIds()
+    jobs = [(rel, _doc_id(path, corpus_dir), loaded) for path, rel, loaded in sources]
+    parse_cache = ParseCache(index_dir / "parse_cache.sqlite")
+    writer = GenerationWriter(folder)
+    try:
+        with tqdm(total=len(jobs), desc="读取文件", unit="个", disable=not progress) as bar:
+
+            def read_one() -> None:
+                bar.update(1)
+                notify("读取文件", bar.n, len(jobs))
+
+            for rel, parsed, from_cache in parse_all(jobs, settings.chunk_chars, parse_cache, read_one):
+                if isinstance(parsed, str):
+                    report.skipped.append((rel, parsed))
+                    continue
+                report.parsed += not from_cache
+                writer.add(parsed.doc, parsed.clauses, parsed.chunks, parsed.measures)
+                report.documents += 1
+                report.clauses += len(parsed.clauses)
+                chunks.extend(parsed.chunks)
+                for text in parsed.tokens:
+                    tokens.add(text)
+    finally:
+        writer.close()
+        parse_cache.close()
+    report.chunks = len(chunks)
+    LexicalIndex.build([c.chunk_id for c in chunks], tokens).save(folder / "bm25")
+    del tokens
     if embeddings is not None:
         cache = EmbeddingCache(index_dir / "embedding_cache.sqlite")
         try:
@@ -160,8 +168,10 @@ def _build(settings: Settings, embeddings: PolicyEmbeddings | None, progress: bo
         finally:
             cache.close()
         report.reused = len(chunks) - report.embedded
-        write_collection(folder / "chroma", chunks, vectors, embeddings.model_id, settings.chroma_url,
-                         folder.name if settings.chroma_url else COLLECTION)
+        report.vectors_written = write_collection(
+            folder / "chroma", chunks, vectors, embeddings.model_id, settings.chroma_url,
+            folder.name if settings.chroma_url else COLLECTION,
+            _reusable_store(index_dir, embeddings.model_id, settings.chroma_url))
     report.seconds = time.monotonic() - started
     report.generation = folder.name
     publish(index_dir, folder, {

@@ -20,23 +20,28 @@ PAGE_DEBRIS = re.compile(
     r"|Page\s*\d+(?:\s*of\s*\d+)?)$",
     re.IGNORECASE,
 )
-ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+# One table: zero-width characters dropped, no-break space to space, full-width digits and Latin letters to ASCII.
+NORMALISE = {
+    **dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None),
+    ord("\u00a0"): " ",
+    **{cp: cp - 0xFEE0 for first, last in (("０", "９"), ("Ａ", "Ｚ"), ("ａ", "ｚ"))
+       for cp in range(ord(first), ord(last) + 1)},
+}
 CJK = r"\u3400-\u9fff\uf900-\ufaff"
 # PDF extraction puts spaces around digits and Latin words inside Chinese text ("到 2015 年").
 SPACE_NEAR_CJK = re.compile(
     rf"(?<=[{CJK}，。、；：“”（）《》])[ \t]+(?=[A-Za-z0-9])|(?<=[A-Za-z0-9%])[ \t]+(?=[{CJK}，。、；：”）》])"
 )
 BRACKET_WIDTH = str.maketrans({"（": "(", "）": ")", "：": ":", "，": ",", "；": ";"})
+CLOSERS_WIDTH = CLOSERS.translate(BRACKET_WIDTH)
 
 
 def normalise_line(line: str) -> str:
     """Return a line with zero-width characters removed, full-width ASCII folded and stray spaces dropped."""
-    line = line.translate(ZERO_WIDTH).replace("\u00a0", " ")
-    line = "".join(
-        unicodedata.normalize("NFKC", ch) if ("０" <= ch <= "９" or "Ａ" <= ch <= "Ｚ" or "ａ" <= ch <= "ｚ") else ch
-        for ch in line
-    )
-    line = "".join(ch for ch in line if ch in "\t" or unicodedata.category(ch)[0] != "C")
+    line = line.translate(NORMALISE)
+    # A printable line has no control or format characters: skip the per-character check for nearly every line.
+    if not line.replace("\t", "").isprintable():
+        line = "".join(ch for ch in line if ch in "\t" or unicodedata.category(ch)[0] != "C")
     return SPACE_NEAR_CJK.sub("", line.strip())
 
 
@@ -71,12 +76,13 @@ def _is_heading_only(line: str) -> bool:
 
 def _overlap(prev: str, line: str) -> int:
     """Return how many leading characters of `line` repeat the end of `prev` at a page break."""
-    a, b = prev.translate(BRACKET_WIDTH), line.translate(BRACKET_WIDTH)
+    # Only the last and first 8 characters can overlap; the mapping is one character to one.
+    a, b = prev[-8:].translate(BRACKET_WIDTH), line[:9].translate(BRACKET_WIDTH)
     if len(b) <= 8 and a.endswith(b):
         return len(line)
     for n in range(min(8, len(a), len(b)), 1, -1):
         # Only a repeated fragment that ends in a closing mark is debris; a repeated word is prose.
-        if a.endswith(b[:n]) and b[n - 1] in CLOSERS.translate(BRACKET_WIDTH):
+        if a.endswith(b[:n]) and b[n - 1] in CLOSERS_WIDTH:
             return n
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Callable
 from contextlib import suppress
@@ -16,6 +17,7 @@ from qa.models import Chunk
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 COLLECTION = "clauses"
 
@@ -92,16 +94,30 @@ def chroma_client(folder: Path, url: str = "") -> ClientAPI:
 
 
 def write_collection(folder: Path, chunks: list[Chunk], vectors: np.ndarray, model_id: str, url: str = "",
-                     name: str = COLLECTION) -> None:
-    """Write chunks and their vectors into a new Chroma collection: embedded in `folder`, or on the server at `url`."""
+                     name: str = COLLECTION, previous: Path | None = None) -> int:
+    """Write chunks and their vectors into a Chroma collection: embedded in `folder`, or on the server at `url`.
+
+    With `previous` (the embedded store of the last generation, same model), that store is copied and only the
+    chunks that differ are written. Returns how many chunks were written."""
     from chromadb.errors import NotFoundError
 
+    if previous is not None and not url:
+        shutil.copytree(previous, folder)
+        written = _apply_changes(chroma_client(folder).get_collection(name), chunks, vectors)
+        if written is not None:
+            return written
+        shutil.rmtree(folder)
     client = chroma_client(folder, url)
     if url:
         # A collection left by a build that died before publishing is rebuilt, never appended to.
         with suppress(ValueError, NotFoundError):
             client.delete_collection(name)
     collection = client.get_or_create_collection(name, metadata={"hnsw:space": "cosine", "model": model_id})
+    _add(collection, chunks, vectors)
+    return len(chunks)
+
+
+def _add(collection: Collection, chunks: list[Chunk], vectors: np.ndarray) -> None:
     step = 1000
     for i in range(0, len(chunks), step):
         part = chunks[i : i + step]
@@ -109,8 +125,28 @@ def write_collection(folder: Path, chunks: list[Chunk], vectors: np.ndarray, mod
             ids=[c.chunk_id for c in part],
             embeddings=vectors[i : i + step].tolist(),
             documents=[c.indexed_text for c in part],
-            metadatas=[{"clause_id": c.clause_id, "doc_id": c.doc_id, "label": c.label} for c in part],
+            metadatas=[{"clause_id": c.clause_id, "doc_id": c.doc_id, "label": c.label, "hash": c.content_hash}
+                       for c in part],
         )
+
+
+def _apply_changes(collection: Collection, chunks: list[Chunk], vectors: np.ndarray) -> int | None:
+    """Make a copied collection hold exactly these chunks, writing only the differences; None when the copy
+    predates content hashes in its metadata and cannot be compared."""
+    old: dict[str, object] = {}
+    step = 50_000
+    for offset in range(0, collection.count(), step):
+        page = collection.get(include=["metadatas"], limit=step, offset=offset)
+        old.update((i, (m or {}).get("hash")) for i, m in zip(page["ids"], page["metadatas"] or [], strict=True))
+    if None in old.values():
+        return None
+    new = {c.chunk_id: c.content_hash for c in chunks}
+    stale = [i for i, h in old.items() if new.get(i) != h]
+    for i in range(0, len(stale), 1000):
+        collection.delete(ids=stale[i : i + 1000])
+    changed = [n for n, c in enumerate(chunks) if old.get(c.chunk_id) != c.content_hash]
+    _add(collection, [chunks[n] for n in changed], vectors[changed] if changed else vectors[:0])
+    return len(changed)
 
 
 def drop_collections(url: str, names: list[str]) -> None:

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
-import os
 import re
-import threading
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -17,8 +12,6 @@ import numpy as np
 
 DATA = Path(__file__).parent / "data"
 TOKEN = re.compile(r"[\u3400-\u9fff]|[A-Za-z0-9]")
-# Below this many texts, starting worker processes (each loads the jieba dictionary) costs more than it saves.
-PARALLEL_MIN = 4000
 
 
 @cache
@@ -40,17 +33,23 @@ def tokenize(text: str) -> list[str]:
     return [w for w in words if TOKEN.search(w) and w not in stop]
 
 
-def tokenize_all(texts: list[str]) -> Iterator[list[str]]:
-    """Yield the tokens of each text in order, on every core when there are enough texts to repay the start-up."""
-    workers = os.cpu_count() or 1
-    # Forked workers inherit the loaded dictionary. A build in a server's loader thread stays on one core: the
-    # server's other threads could hold a lock at the fork. (Daemon helpers such as tqdm's monitor only sleep.)
-    if workers < 2 or len(texts) < PARALLEL_MIN or threading.current_thread() is not threading.main_thread():
-        yield from map(tokenize, texts)
-        return
-    _tokenizer()
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        yield from pool.map(tokenize, texts, chunksize=256)
+class TokenIds:
+    """Chunks' tokens as ids into one vocabulary: a million chunks' worth of separate token strings would not
+    fit in memory."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.chunks: list[list[int]] = []
+
+    def add(self, tokens: str) -> None:
+        """Add a chunk's space-separated tokens; a chunk without any gets a placeholder, as BM25 needs one."""
+        vocab = self.vocab
+        words = tokens.split(" ") if tokens else ["∅"]
+        ids = list(map(vocab.get, words))
+        # Nearly every token is known after the first documents: look them all up in C, name only the new ones.
+        if None in ids:
+            ids = [vocab.setdefault(w, len(vocab)) for w in words]
+        self.chunks.append(ids)  # type: ignore[arg-type]
 
 
 class LexicalIndex:
@@ -63,15 +62,12 @@ class LexicalIndex:
         self._idf: dict[str, float | None] = {}
 
     @classmethod
-    def build(cls, chunk_ids: list[str], texts: list[str]) -> LexicalIndex:
-        """Return an index over the given texts."""
+    def build(cls, chunk_ids: list[str], tokens: TokenIds) -> LexicalIndex:
+        """Return an index over the chunks' tokens, in chunk order."""
         import bm25s
 
         retriever = bm25s.BM25()
-        # Token ids, not token strings: a million chunks' worth of separate str objects would not fit in memory.
-        vocab: dict[str, int] = {}
-        ids = [[vocab.setdefault(t, len(vocab)) for t in tokens or ["∅"]] for tokens in tokenize_all(texts)]
-        retriever.index((ids, vocab), show_progress=False)
+        retriever.index((tokens.chunks, tokens.vocab), show_progress=False)
         return cls(retriever, chunk_ids)
 
     def save(self, folder: Path) -> None:

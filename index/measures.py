@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections import defaultdict
@@ -37,9 +36,16 @@ def vocabulary() -> dict[str, dict[str, tuple[str, ...]]]:
     return dict(fields)
 
 
+@cache
+def _patterns(field: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    # One alternation per value: a single search in C instead of a Python loop over its keywords.
+    return tuple((value, re.compile("|".join(map(re.escape, words))))
+                 for value, words in vocabulary()[field].items() if words)
+
+
 def tag(field: str, text: str) -> tuple[str, ...]:
     """Return the values of a field whose keywords occur in the text, in vocabulary order."""
-    return tuple(value for value, words in vocabulary()[field].items() if any(w in text for w in words))
+    return tuple(value for value, pattern in _patterns(field) if pattern.search(text))
 
 
 def targets(text: str, default_year: int | None) -> tuple[Target, ...]:
@@ -82,20 +88,6 @@ def extract_measure(doc: PolicyDoc, clause: Clause) -> Measure | None:
 def extract_measures(doc: PolicyDoc, clauses: list[Clause]) -> list[Measure]:
     """Return the measures of a document's clauses."""
     return [m for c in clauses if (m := extract_measure(doc, c)) is not None]
-
-
-def write_measures(folder: Path, docs: list[PolicyDoc], clauses: list[Clause]) -> int:
-    """Write the measures of every document into an index generation and return how many there are."""
-    by_doc: dict[str, list[Clause]] = defaultdict(list)
-    for clause in clauses:
-        by_doc[clause.doc_id].append(clause)
-    count = 0
-    with open(folder / "measures.jsonl", "w", encoding="utf-8") as f:
-        for doc in docs:
-            for measure in extract_measures(doc, by_doc[doc.doc_id]):
-                f.write(json.dumps(dataclasses.asdict(measure), ensure_ascii=False) + "\n")
-                count += 1
-    return count
 
 
 def read_measures(folder: Path) -> list[Measure]:

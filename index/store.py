@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import json
 import logging
@@ -10,11 +9,13 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+
+import orjson
 
 from index.dense import COLLECTION, DenseIndex, drop_collections
 from index.embedding import PolicyEmbeddings
@@ -25,12 +26,6 @@ from qa.models import Chunk, Clause, Measure, PolicyDoc
 
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
-
-
-def _doc_to_json(doc: PolicyDoc) -> dict[str, object]:
-    data = dataclasses.asdict(doc)
-    data["issue_date"] = doc.issue_date.isoformat() if doc.issue_date else None
-    return data
 
 
 def _doc_from_json(data: dict) -> PolicyDoc:
@@ -79,17 +74,25 @@ def new_generation(index_dir: Path) -> Path:
     return folder
 
 
-def write_records(folder: Path, docs: list[PolicyDoc], clauses: list[Clause], chunks: list[Chunk]) -> None:
-    """Write documents, clauses and chunks of a generation as JSON lines."""
-    with open(folder / "docs.jsonl", "w", encoding="utf-8") as f:
-        for doc in docs:
-            f.write(json.dumps(_doc_to_json(doc), ensure_ascii=False) + "\n")
-    with open(folder / "clauses.jsonl", "w", encoding="utf-8") as f:
-        for clause in clauses:
-            f.write(json.dumps(dataclasses.asdict(clause), ensure_ascii=False) + "\n")
-    with open(folder / "chunks.jsonl", "w", encoding="utf-8") as f:
-        for chunk in chunks:
-            f.write(json.dumps(dataclasses.asdict(chunk), ensure_ascii=False) + "\n")
+class GenerationWriter:
+    """Writes a generation's documents, clauses, chunks and measures as JSON lines, one document at a time."""
+
+    NAMES = ("docs", "clauses", "chunks", "measures")
+
+    def __init__(self, folder: Path) -> None:
+        self._files = {name: open(folder / f"{name}.jsonl", "wb") for name in self.NAMES}  # noqa: SIM115
+
+    def add(self, doc: PolicyDoc, clauses: Iterable[Clause], chunks: Iterable[Chunk],
+            measures: Iterable[Measure]) -> None:
+        """Append one document's records."""
+        # orjson writes dataclasses and dates directly, several times faster than asdict + json.dumps.
+        for name, records in (("docs", [doc]), ("clauses", clauses), ("chunks", chunks), ("measures", measures)):
+            self._files[name].write(b"".join(orjson.dumps(r) + b"\n" for r in records))
+
+    def close(self) -> None:
+        """Flush and close the files."""
+        for f in self._files.values():
+            f.close()
 
 
 def publish(index_dir: Path, folder: Path, manifest: dict, chroma_url: str = "") -> None:
@@ -126,9 +129,13 @@ class KnowledgeBase:
     _by_doc: dict[str, list[Clause]] = field(init=False, repr=False, default_factory=dict)
     _sections: dict[str, list[tuple[int, Clause]]] = field(init=False, repr=False, default_factory=dict)
     _mentions: dict[str, bool] = field(init=False, repr=False, default_factory=dict)
+    _by_region: dict[str, list[str]] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Grouped once at open: a per-request scan of every clause would grow with the corpus.
+        # Grouped once at open: a per-request scan of every clause or document would grow with the corpus.
+        for doc in self.docs.values():
+            if doc.region:
+                self._by_region.setdefault(doc.region, []).append(doc.doc_id)
         for position, clause in enumerate(self.clauses.values()):
             self._by_doc.setdefault(clause.doc_id, []).append(clause)
             if clause.children and clause.title and not clause.is_retrievable:
@@ -137,6 +144,10 @@ class KnowledgeBase:
     def clauses_of(self, doc_id: str) -> list[Clause]:
         """Return a document's clauses in reading order."""
         return self._by_doc.get(doc_id, [])
+
+    def docs_in_region(self, region: str) -> list[str]:
+        """Return the ids of the documents about exactly this region (a province's own, not its cities')."""
+        return self._by_region.get(region, [])
 
     def sections_by_title(self) -> dict[str, list[tuple[int, Clause]]]:
         """Return the heading-only sections that have items, by title, each with its position in reading order."""

@@ -137,7 +137,7 @@ def comparison_topic(query: Query) -> tuple[str, ...]:
 
 def is_comparison(query: Query, kb: KnowledgeBase) -> bool:
     """Return True for "广东和江苏在金融支持上有什么不同？": two or more covered regions and a contrast word."""
-    covered = [r for r in query.regions if any(d.region in (r.name, r.province) for d in kb.docs.values())]
+    covered = [r for r in query.regions if kb.docs_in_region(r.name) or kb.docs_in_region(r.province)]
     return len(covered) >= 2 and bool(COMPARE.search(query.text))
 
 

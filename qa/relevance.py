@@ -22,7 +22,7 @@ def uncovered_regions(kb: KnowledgeBase, query: Query) -> list[str]:
     """Return the regions a question names that no document is about or mentions."""
     missing = []
     for region in query.regions:
-        about = any(d.region in (region.name, region.province) for d in kb.docs.values())
+        about = bool(kb.docs_in_region(region.name) or kb.docs_in_region(region.province))
         mentioned = kb.mentions(region.short)
         if not (about or mentioned):
             missing.append(region.name)

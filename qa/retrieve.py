@@ -35,12 +35,12 @@ def region_boosts(kb: KnowledgeBase, query: Query) -> dict[str, float]:
     """Return a score multiplier per document: the most specific documents available for each named region."""
     boosts: dict[str, float] = {}
     for region in query.regions:
-        exact = [d.doc_id for d in kb.docs.values() if d.region == region.name]
+        exact = kb.docs_in_region(region.name)
         boosts.update(dict.fromkeys(exact, EXACT_REGION_BOOST))
         # The province's own document still applies to its cities, preferred only when the city has none.
-        for d in kb.docs.values():
-            if d.region == region.province and d.region != region.name:
-                boosts.setdefault(d.doc_id, 1.0 if exact else PROVINCE_BOOST)
+        if region.province != region.name:
+            for doc_id in kb.docs_in_region(region.province):
+                boosts.setdefault(doc_id, 1.0 if exact else PROVINCE_BOOST)
     return boosts
 
 

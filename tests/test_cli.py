@@ -15,9 +15,9 @@ from types import ModuleType
 
 import pytest
 
-from index.build import parse_document
 from index.chunking import chunk_document
 from index.loading import load_file
+from index.parsed import parse_document
 from index.store import open_index
 from qa.scoring import score
 from qa.settings import Settings

@@ -243,7 +243,7 @@ def test_incremental_rebuild_embeds_only_changed_clauses(tmp_path: Path, tiny: S
     settings = Settings(corpus_dir=corpus, index_dir=index_dir)
     first = build_index(settings, tiny, progress=False)
     assert first.embedding_model == tiny.model_id
-    assert first.embedded == first.chunks > 0 and first.reused == 0
+    assert first.embedded == first.chunks == first.vectors_written > 0 and first.reused == 0
 
     doc = corpus / SHENZHEN
     text = doc.read_text(encoding="utf-8")
@@ -258,6 +258,14 @@ def test_incremental_rebuild_embeds_only_changed_clauses(tmp_path: Path, tiny: S
     kb = open_index(index_dir, tiny)
     edited = {c.clause_id for c in kb.clauses.values() if EDIT_TO in c.text}
     assert len(edited) == 1 and set(changed.values()) == edited
+    # The vector store started as a copy of the previous one: only the changed chunk was written into it.
+    assert second.vectors_written == len(changed)
+    assert kb.dense is not None
+    stored = kb.dense.collection.get(include=["metadatas"])
+    assert sorted(stored["ids"]) == sorted(kb.chunks)
+    assert all(m["hash"] == kb.chunks[i].content_hash for i, m in zip(stored["ids"], stored["metadatas"], strict=True))
+    target = next(c for c in kb.chunks.values() if EDIT_TO in c.text)
+    assert kb.dense.search(target.indexed_text, 1)[0][0] == target.chunk_id
 
     assert (index_dir / first.generation / "manifest.json").exists(), "previous generation must be kept"
     assert (index_dir / CURRENT).read_text(encoding="utf-8").strip() == second.generation
@@ -270,6 +278,7 @@ def test_incremental_rebuild_embeds_only_changed_clauses(tmp_path: Path, tiny: S
     doc.write_text(text, encoding="utf-8")
     third = build_index(settings, tiny, progress=False)
     assert third.embedded == 0 and third.reused == third.chunks, "the original clause's vector is cached"
+    assert third.vectors_written == len(changed)
     assert {p.name for p in index_dir.glob("gen-*")} == {second.generation, third.generation}
 
 
