@@ -86,7 +86,8 @@ def worker_build(corpus: Path, index: Path, backend: str) -> dict:
     report = build_index(settings, embeddings, progress=False)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "documents": report.documents, "clauses": report.clauses, "chunks": report.chunks,
-            "embedded": report.embedded, "unchanged": report.unchanged,
+            "embedded": report.embedded, "unchanged": report.unchanged, "parsed": report.parsed,
+            "vectors_written": report.vectors_written,
             "embed_seconds": embeddings.seconds if embeddings else 0.0, **memory_mb(),
             # The tokenizer's worker processes (large corpora only) have their own peak.
             "workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
@@ -215,8 +216,8 @@ def render(rows: list[dict]) -> str:
         build.append(f"| {r['size']} | {r['backend']} | {b['documents']} | {b['clauses']} | {b['chunks']} "
                      f"| {b['seconds']:.1f} | {b['clauses'] / b['seconds']:.0f} | {base} | {share:.0%} "
                      f"| {'' if extra is None else f'{extra:.0%}'} | {b['peak_rss_mb']:.0f}{workers} |")
-    rebuild = ["| size | backend | full build s | unchanged s (ratio) | 1% docs changed s (ratio) | re-embedded |",
-               "|---|---|---|---|---|---|"]
+    rebuild = ["| size | backend | full build s | unchanged s (ratio) | 1% docs changed s (ratio) | docs parsed "
+               "| re-embedded | vectors written |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "unchanged" not in r:
             continue
@@ -224,8 +225,9 @@ def render(rows: list[dict]) -> str:
         same = f"{r['unchanged']['seconds']:.2f} ({r['unchanged']['seconds'] / full:.2f})"
         ch = r.get("changed")
         changed = f"{ch['seconds']:.1f} ({ch['seconds'] / full:.2f})" if ch else ""
-        rebuild.append(f"| {r['size']} | {r['backend']} | {full:.1f} | {same} | {changed} "
-                       f"| {ch['embedded'] if ch else ''} |")
+        detail = (f"{ch.get('parsed', '')} of {ch['documents']} | {ch['embedded']} | {ch.get('vectors_written', '')}"
+                  if ch else " | ")
+        rebuild.append(f"| {r['size']} | {r['backend']} | {full:.1f} | {same} | {changed} | {detail} |")
     serve = ["| size | backend | dense | retrieval p50 / p95 / p99 ms | answer p50 / p95 / p99 ms | open s "
              "| serving RSS MB (peak) | cold start s |", "|---|" + "---|" * 7]
     for r in rows:
