@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
+
+import orjson
 
 from index.chunking import split_sentences, split_sentences_without
 from qa.models import Clause, Measure, PolicyDoc, Target
@@ -96,9 +97,9 @@ def read_measures(folder: Path) -> list[Measure]:
     if not path.exists():
         return []
     out = []
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:
         for line in f:
-            data = json.loads(line)
+            data = orjson.loads(line)
             data["targets"] = tuple(Target(**t) for t in data["targets"])
             for key in ("types", "beneficiaries", "industries", "lead_agencies", "partner_agencies"):
                 data[key] = tuple(data[key])
