@@ -134,7 +134,8 @@ def _apply_changes(collection: Collection, chunks: list[Chunk], vectors: np.ndar
     """Make a copied collection hold exactly these chunks, writing only the differences; None when the copy
     predates content hashes in its metadata and cannot be compared."""
     old: dict[str, object] = {}
-    step = 50_000
+    # Chroma turns a page into one SQL statement with a variable per id: SQLite allows 32,766 of them.
+    step = 5_000
     for offset in range(0, collection.count(), step):
         page = collection.get(include=["metadatas"], limit=step, offset=offset)
         old.update((i, (m or {}).get("hash")) for i, m in zip(page["ids"], page["metadatas"] or [], strict=True))
