@@ -226,7 +226,7 @@ def render(rows: list[dict]) -> str:
         ch = r.get("changed")
         changed = f"{ch['seconds']:.1f} ({ch['seconds'] / full:.2f})" if ch else ""
         detail = (f"{ch.get('parsed', '')} of {ch['documents']} | {ch['embedded']} | {ch.get('vectors_written', '')}"
-                  if ch else " | ")
+                  if ch else " |  | ")
         rebuild.append(f"| {r['size']} | {r['backend']} | {full:.1f} | {same} | {changed} | {detail} |")
     serve = ["| size | backend | dense | retrieval p50 / p95 / p99 ms | answer p50 / p95 / p99 ms | open s "
              "| serving RSS MB (peak) | cold start s |", "|---|" + "---|" * 7]

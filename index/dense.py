@@ -118,13 +118,14 @@ def write_collection(folder: Path, chunks: list[Chunk], vectors: np.ndarray, mod
 
 
 def _add(collection: Collection, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    # Vectors and ids only, no texts: the records hold them, and Chroma's full-text index of stored texts made
+    # writes 2.6x slower and the store 3.5x larger (measured on 7,251 chunks).
     step = 1000
     for i in range(0, len(chunks), step):
         part = chunks[i : i + step]
         collection.add(
             ids=[c.chunk_id for c in part],
             embeddings=vectors[i : i + step].tolist(),
-            documents=[c.indexed_text for c in part],
             metadatas=[{"clause_id": c.clause_id, "doc_id": c.doc_id, "label": c.label, "hash": c.content_hash}
                        for c in part],
         )
