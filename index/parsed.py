@@ -97,11 +97,23 @@ class ParseCache:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path))
-        self._db.execute("PRAGMA journal_mode=WAL")
+        try:
+            self._db = self._open(path)
+        except sqlite3.DatabaseError as exc:
+            # Only a cache: a damaged file costs one full parse, never the build.
+            log.warning("解析缓存 %s 已损坏（%s），将重新解析全部文件", path, exc)
+            for damaged in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                damaged.unlink(missing_ok=True)
+            self._db = self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(str(path))
+        db.execute("PRAGMA journal_mode=WAL")
         # A cache: losing the last writes to a power cut only costs re-parsing them.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS parses (key TEXT PRIMARY KEY, blob BLOB)")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE IF NOT EXISTS parses (key TEXT PRIMARY KEY, blob BLOB)")
+        return db
 
     def present(self, keys: list[str]) -> set[str]:
         """Return which of the keys have a cached parse."""
@@ -157,20 +169,33 @@ def parse_all(jobs: list[tuple[str, str, SourceText]], chunk_chars: int, cache: 
             if key not in cached]
     fresh = iter(_parse_jobs(todo))
     pending: list[tuple[str, bytes]] = []
-    for (rel, _, _), key in zip(jobs, keys, strict=True):
-        blob = cache.get(key) if key in cached else next(fresh)
-        if isinstance(blob, str):
-            yield rel, blob, False
+    for (rel, doc_id, source), key in zip(jobs, keys, strict=True):
+        parsed = _cached(cache, key) if key in cached else None
+        if parsed is not None:
+            yield rel, parsed, True
         else:
-            if key not in cached:
+            # A cache entry that could not be read back is parsed here; the rest come from the workers, in order.
+            blob = next(fresh) if key not in cached else _work((rel, doc_id, source, chunk_chars))
+            if isinstance(blob, str):
+                yield rel, blob, False
+            else:
                 pending.append((key, blob))
-            yield rel, unpack(blob), key in cached
+                yield rel, unpack(blob), False
         if len(pending) >= 200:
             cache.put(pending)
             pending = []
         done()
     cache.put(pending)
     cache.keep_only(keys)
+
+
+def _cached(cache: ParseCache, key: str) -> ParsedDocument | None:
+    """Return a cached parse, or None when its entry cannot be read back (then the file is parsed again)."""
+    try:
+        return unpack(cache.get(key))
+    except Exception as exc:
+        log.warning("解析缓存中的条目 %s 无法读取（%s），重新解析该文件", key[:12], exc.__class__.__name__)
+        return None
 
 
 def _parse_jobs(todo: list[tuple[str, str, SourceText, int]]) -> Iterator[bytes | str]:

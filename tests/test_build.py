@@ -117,3 +117,24 @@ def test_a_document_that_breaks_the_parser_is_skipped(corpus: Path, tmp_path: Pa
     assert report.skipped == [(SHENZHEN, "解析失败（RecursionError: maximum recursion depth exceeded）")]
     with sqlite3.connect(tmp_path / "index" / "parse_cache.sqlite") as db:
         assert db.execute("SELECT count(*) FROM parses").fetchone()[0] == 2
+
+
+def test_a_damaged_parse_cache_costs_a_parse_not_the_build(corpus: Path, tmp_path: Path) -> None:
+    """A cache file that is not a database, or an entry that cannot be read back, is parsed again."""
+    first = build(corpus, tmp_path / "index")
+    cache_file = tmp_path / "index" / "parse_cache.sqlite"
+    with sqlite3.connect(cache_file) as db:
+        db.execute("UPDATE parses SET blob = x'00' WHERE rowid = (SELECT min(rowid) FROM parses)")
+    doc = corpus / SHENZHEN
+    doc.write_text(doc.read_text(encoding="utf-8").replace(EDIT_FROM, EDIT_TO), encoding="utf-8")
+    second = build(corpus, tmp_path / "index")
+    assert (second.documents, second.parsed, second.skipped) == (3, 2, [])
+    build(corpus, tmp_path / "fresh")
+    assert records(tmp_path / "index") == records(tmp_path / "fresh")
+
+    for name in ("parse_cache.sqlite-wal", "parse_cache.sqlite-shm"):
+        (tmp_path / "index" / name).unlink(missing_ok=True)
+    cache_file.write_bytes(b"not a database" * 100)
+    doc.write_text(doc.read_text(encoding="utf-8").replace(EDIT_TO, EDIT_FROM), encoding="utf-8")
+    third = build(corpus, tmp_path / "index")
+    assert (third.documents, third.parsed, third.clauses) == (3, 3, first.clauses)
