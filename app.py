@@ -17,6 +17,7 @@ from qa.feedback import FeedbackStore
 from qa.measures import PROFILE, find_measures, measure_row
 from qa.models import Answer, ScoredClause
 from qa.render import answer_markdown, citation_choices, clause_panel_html, documents_html, escape
+from qa.scopes import groups_of
 from qa.service import AssistantLoader
 from qa.settings import Settings, load_settings
 
@@ -38,16 +39,10 @@ STREAM_STEP = 24
 
 
 def _scopes(loader: AssistantLoader) -> dict[str, set[str] | None]:
-    """Return the scope choices: everything, each region, each document."""
+    """Return the scope choices: everything, each region, each document (for a corpus of up to 200)."""
     if loader.assistant is None:
         return {ALL: None}
-    docs = list(loader.assistant.kb.docs.values())
-    scopes: dict[str, set[str] | None] = {ALL: None}
-    for region in sorted({d.region for d in docs if d.region}):
-        scopes[f"地区：{region}"] = {d.doc_id for d in docs if d.region == region}
-    for d in docs:
-        scopes[f"文件：{d.title}"] = {d.doc_id}
-    return scopes
+    return {ALL: None, **groups_of(loader.assistant.kb).scopes}
 
 
 def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
@@ -56,7 +51,7 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
     def status() -> tuple[dict, dict, dict, dict]:
         ready = loader.ready
         text = "" if ready else f"⏳ {loader.status}"
-        docs = documents_html(list(loader.assistant.kb.docs.values())) if loader.assistant else ""
+        docs = documents_html(loader.assistant.kb.docs.values()) if loader.assistant else ""
         scopes = list(_scopes(loader))
         return (gr.update(value=text, visible=not ready), gr.update(value=docs),
                 gr.update(choices=scopes), gr.update(active=not ready))
@@ -170,8 +165,7 @@ def finder_tab(loader: AssistantLoader, tab: gr.Tab) -> None:
         return [ANY, *vocabulary()[field]]
 
     def regions() -> dict:
-        docs = loader.assistant.kb.docs.values() if loader.assistant else []
-        return gr.update(choices=[ANY, *sorted({d.region for d in docs if d.region})])
+        return gr.update(choices=[ANY, *(groups_of(loader.assistant.kb).regions if loader.assistant else [])])
 
     def search(region: str, kind: str, industry: str, who: str) -> tuple[list[list[str]], list[str], str]:
         if loader.assistant is None:

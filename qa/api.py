@@ -6,10 +6,11 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from itertools import islice
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
@@ -23,12 +24,17 @@ from qa.chat_bridge import ChatBridge
 from qa.conversations import ConversationStore
 from qa.measures import find_measures, measure_row
 from qa.models import Answer, Citation
+from qa.scopes import docs_in_place, filtered_doc_ids
 from qa.service import AssistantLoader
 from qa.settings import Settings
 from qa.wechat import CallbackRejected, Incoming, OfficialAccount, WeCom, official_account_push, wecom_push
 
 MODEL_NAME = "policy-qa"
 MAX_QUESTION = 20_000
+# A page of /api/documents: the whole of a provincial corpus, a bounded response for a national one.
+MAX_PAGE = 1000
+PAGE_HELP = f"本页最多返回的文件数（不超过 {MAX_PAGE}）；总数见响应头 X-Total-Count"
+REGION_HELP = "只列出该地区（如 江苏省、深圳市）的文件；填省份时也列出省内城市的文件"
 
 
 class Filters(BaseModel):
@@ -245,7 +251,7 @@ def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
+                           allow_headers=["Authorization", "Content-Type"], expose_headers=["X-Total-Count"])
     token = settings.api_token.get_secret_value()
 
     def authorised(request: Request) -> None:
@@ -270,19 +276,24 @@ def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
     def ask(body: AskRequest) -> AskResponse:
         """Answer a question with cited clauses (the `batch` output record)."""
         assistant = ready()
-        doc_ids = None
-        if body.filters is not None:
-            docs = assistant.kb.docs.values()
-            wanted = set(body.filters.doc_ids or [d.doc_id for d in docs])
-            doc_ids = {d.doc_id for d in docs if d.doc_id in wanted
-                       and (not body.filters.region or body.filters.region in (d.region, d.province))}
+        f = body.filters
+        doc_ids = filtered_doc_ids(assistant.kb, f.doc_ids, f.region) if f is not None else None
         return _ask_response(loader.ask("api", "", body.question, body.history, doc_ids))
 
-    @app.get("/api/documents", response_model=list[DocumentOut], dependencies=[Depends(authorised)], tags=["api"])
-    def documents() -> list[DocumentOut]:
-        """List the documents the knowledge base covers."""
+    @app.get("/api/documents", response_model=list[DocumentOut], dependencies=[Depends(authorised)], tags=["api"],
+             responses={200: {"headers": {"X-Total-Count": {"description": "符合条件的文件总数（不受分页影响）",
+                                                            "schema": {"type": "integer"}}}}})
+    def documents(response: Response, offset: Annotated[int, Query(ge=0, description="跳过的文件数")] = 0,
+                  limit: Annotated[int, Query(ge=1, description=PAGE_HELP)] = MAX_PAGE,
+                  region: Annotated[str | None, Query(description=REGION_HELP)] = None) -> list[DocumentOut]:
+        """List the documents the knowledge base covers, a page at a time; X-Total-Count gives the total."""
+        if limit > MAX_PAGE:
+            raise HTTPException(422, f"limit={limit} 超过上限 {MAX_PAGE}；请分页读取：offset=0&limit={MAX_PAGE}，"
+                                     f"再 offset={MAX_PAGE}&limit={MAX_PAGE}，依此类推")
         assistant = ready()
-        return [_document(assistant, d) for d in assistant.kb.docs]
+        ids: Collection[str] = assistant.kb.docs if not region else docs_in_place(assistant.kb, region)
+        response.headers["X-Total-Count"] = str(len(ids))
+        return [_document(assistant, d) for d in islice(ids, offset, offset + limit)]
 
     @app.get("/api/clauses/{clause_id}", response_model=ClauseOut, dependencies=[Depends(authorised)],
              tags=["api"], responses={404: {"description": "没有这个条款"}})

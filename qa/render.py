@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Collection
+from itertools import islice
 
 from qa.models import Answer, Citation, Clause, PolicyDoc
 
 CITATION_MARK = re.compile(r"(【\d+】)")
 TABLE_ROW = re.compile(r"\|.*\|")
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
+# The page lists this many documents and the total; the whole list is a paged API call, not page weight.
+MAX_PAGE_DOCS = 50
 
 
 def escape(text: str) -> str:
@@ -65,11 +69,13 @@ def clause_panel_html(citation: Citation, clause: Clause, doc: PolicyDoc) -> str
             f'<div class="clause-text">{_highlight(clause.text, citation.quote)}</div></div>')
 
 
-def documents_html(docs: list[PolicyDoc]) -> str:
-    """Return the list of documents the knowledge base covers."""
+def documents_html(docs: Collection[PolicyDoc], limit: int = MAX_PAGE_DOCS) -> str:
+    """Return the list of documents the knowledge base covers: the first `limit`, then the total."""
     e = html.escape
     def facts(d: PolicyDoc) -> str:
         return "，".join(x for x in (d.region, d.issuer, d.doc_number, d.date_or_period) if x)
 
-    items = "".join(f"<li><b>《{e(d.title)}》</b><br><small>{e(facts(d))}</small></li>" for d in docs)
-    return f'<ul class="doc-list">{items}</ul>'
+    items = "".join(f"<li><b>《{e(d.title)}》</b><br><small>{e(facts(d))}</small></li>"
+                    for d in islice(docs, limit))
+    more = f'<p class="hint">……等共 {len(docs)} 个文件（完整列表见 /api/documents）</p>' if len(docs) > limit else ""
+    return f'<ul class="doc-list">{items}</ul>{more}'

@@ -81,6 +81,30 @@ def test_documents_and_clauses(base_url: str) -> None:
     assert httpx.get(f"{base_url}/api/clauses/nope").status_code == 404
 
 
+def test_documents_in_pages(base_url: str) -> None:
+    """GET /api/documents pages with offset and limit; X-Total-Count is the total whatever the page."""
+    full = httpx.get(f"{base_url}/api/documents")
+    assert full.headers["x-total-count"] == "3" and len(full.json()) == 3
+    ids = [d["doc_id"] for d in full.json()]
+    pages = [httpx.get(f"{base_url}/api/documents", params={"offset": o, "limit": 2}) for o in (0, 2, 4)]
+    assert [[d["doc_id"] for d in p.json()] for p in pages] == [ids[:2], ids[2:], []]
+    assert {p.headers["x-total-count"] for p in pages} == {"3"}
+    gd = httpx.get(f"{base_url}/api/documents", params={"region": "广东省"})
+    # A province lists its cities' documents too, as the /api/ask region filter does.
+    assert {d["region"] for d in gd.json()} == {"广东省", "深圳市"} and gd.headers["x-total-count"] == "2"
+    none = httpx.get(f"{base_url}/api/documents", params={"region": "上海市"})
+    assert none.json() == [] and none.headers["x-total-count"] == "0"
+
+
+@pytest.mark.parametrize("params", [{"limit": 1001}, {"limit": 0}, {"offset": -1}, {"limit": "many"}])
+def test_documents_page_out_of_range_is_422(base_url: str, params: dict) -> None:
+    """A page size over the cap, or a negative offset, is a 422 that says what is allowed."""
+    r = httpx.get(f"{base_url}/api/documents", params=params)
+    assert r.status_code == 422
+    if params == {"limit": 1001}:
+        assert r.json()["detail"].startswith("limit=1001 超过上限 1000；请分页读取")
+
+
 def test_healthz(base_url: str) -> None:
     """GET /healthz says ready and what is served."""
     h = httpx.get(f"{base_url}/healthz").json()

@@ -7,7 +7,7 @@ import pytest
 from qa.answer.base import cite_line
 from qa.assistant import Assistant
 from qa.models import Answer, Citation, Clause, PolicyDoc
-from qa.render import answer_markdown, citation_choices, clause_panel_html, documents_html, escape
+from qa.render import MAX_PAGE_DOCS, answer_markdown, citation_choices, clause_panel_html, documents_html, escape
 
 NASTY = '<script>alert(1)</script> **粗体** [链接](http://x.example) <img src=x onerror=alert(1)> `code` # 标题'
 
@@ -71,6 +71,23 @@ def test_documents_list_escapes_titles() -> None:
     """The document list escapes titles and issuers."""
     html = documents_html([_doc()])
     assert "&lt;b&gt;文件&lt;/b&gt;" in html and "<i>" not in html
+
+
+def test_documents_list_of_a_small_corpus_is_complete() -> None:
+    """Up to the page limit every document is listed, with no total line."""
+    docs = [_doc(doc_id=f"d{i}", title=f"文件{i}") for i in range(MAX_PAGE_DOCS)]
+    html = documents_html(docs)
+    assert html.count("<li>") == MAX_PAGE_DOCS and "等共" not in html
+
+
+def test_documents_list_of_a_national_corpus_shows_a_page_and_the_total() -> None:
+    """1,000 documents: the first 50 are listed, then the total and where the full list is."""
+    docs = [_doc(doc_id=f"d{i}", title=f"文件{i}", region=f"地区{i % 30}") for i in range(1000)]
+    html = documents_html(docs)
+    assert html.count("<li>") == MAX_PAGE_DOCS == 50
+    assert "《文件49》" in html and "《文件50》" not in html
+    assert html.endswith('<p class="hint">……等共 1000 个文件（完整列表见 /api/documents）</p>')
+    assert len(html) < 10_000
 
 
 def test_traditional_answer_renders_in_traditional_script(assistant: Assistant) -> None:
