@@ -42,11 +42,6 @@ def group_documents(docs: Collection[PolicyDoc], max_docs: int = MAX_DOC_SCOPES)
     return DocGroups(regions, places, scopes)
 
 
-def scope_choices(docs: Collection[PolicyDoc], max_docs: int = MAX_DOC_SCOPES) -> dict[str, set[str]]:
-    """Return the scopes after 全部文件: each region, then each document when there are at most max_docs."""
-    return group_documents(docs, max_docs).scopes
-
-
 _last: tuple[weakref.ref[KnowledgeBase], DocGroups] | None = None
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from qa.assistant import Assistant
 from qa.models import PolicyDoc
-from qa.scopes import MAX_DOC_SCOPES, filtered_doc_ids, group_documents, groups_of, scope_choices
+from qa.scopes import MAX_DOC_SCOPES, filtered_doc_ids, group_documents, groups_of
 
 CITIES = {"广东省": ["深圳市", "广州市"], "江苏省": ["南京市"], "浙江省": []}
 
@@ -31,13 +31,13 @@ def _scan(docs: list[PolicyDoc]) -> dict[str, set[str]]:
 def test_scopes_of_a_small_corpus_are_unchanged(n: int) -> None:
     """Up to MAX_DOC_SCOPES documents: each region, then each document, in the same order as before."""
     docs = _docs(n)
-    assert list(scope_choices(docs).items()) == list(_scan(docs).items())
+    assert list(group_documents(docs).scopes.items()) == list(_scan(docs).items())
 
 
 def test_scopes_of_a_national_corpus_list_regions_only() -> None:
     """1,000 documents: one entry per region with its documents, no entry per document."""
     docs = _docs(1000)
-    scopes = scope_choices(docs)
+    scopes = group_documents(docs).scopes
     assert list(scopes) == [f"地区：{r}" for r in sorted(["广东省", "深圳市", "广州市", "江苏省", "南京市", "浙江省"])]
     expected = {k: v for k, v in _scan(docs).items() if k.startswith("地区：")}
     assert scopes == expected
