@@ -7,6 +7,7 @@ import logging
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,14 @@ def tokenize(text: str) -> list[str]:
     tok, stop = _tokenizer()
     words = tok.lcut_for_search(text.lower())  # type: ignore[attr-defined]
     return [w for w in words if TOKEN.search(w) and w not in stop]
+
+
+def _bm25s() -> Any:
+    """Return the bm25s module, its logger quieted: it sets itself to DEBUG, which the app's console shows."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 class TokenIds:
@@ -64,9 +73,7 @@ class LexicalIndex:
     @classmethod
     def build(cls, chunk_ids: list[str], tokens: TokenIds) -> LexicalIndex:
         """Return an index over the chunks' tokens, in chunk order."""
-        import bm25s
-
-        retriever = bm25s.BM25()
+        retriever = _bm25s().BM25()
         retriever.index((tokens.chunks, tokens.vocab), show_progress=False)
         return cls(retriever, chunk_ids)
 
@@ -79,9 +86,7 @@ class LexicalIndex:
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
         """Return an index read from a folder, its matrix memory-mapped."""
-        import bm25s
-
-        retriever = bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
+        retriever = _bm25s().BM25.load(str(folder), mmap=True, show_progress=False)
         ids = json.loads((folder / "chunk_ids.json").read_text(encoding="utf-8"))
         return cls(retriever, ids)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 from pathlib import Path
@@ -138,3 +139,18 @@ def test_a_damaged_parse_cache_costs_a_parse_not_the_build(corpus: Path, tmp_pat
     doc.write_text(doc.read_text(encoding="utf-8").replace(EDIT_TO, EDIT_FROM), encoding="utf-8")
     third = build(corpus, tmp_path / "index")
     assert (third.documents, third.parsed, third.clauses) == (3, 3, first.clauses)
+
+
+def test_a_build_does_not_print_bm25s_debug_lines(corpus: Path, tmp_path: Path) -> None:
+    """bm25s sets its own logger to DEBUG, so the app's console handler printed its chatter."""
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append  # type: ignore[method-assign]
+    logger = logging.getLogger("bm25s")
+    logger.addHandler(handler)
+    try:
+        build(corpus, tmp_path / "index")
+        open_index(tmp_path / "index", None)
+    finally:
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in seen if r.levelno < logging.INFO] == []
