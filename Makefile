@@ -29,7 +29,7 @@ browser-deps:
 test: lint browser-deps
 	$(PY) -m pytest -q
 
-# About 30 minutes here; the 1M-clause run (an hour or more) is documented in docs/benchmarks.md, not run by default.
+# About 25 minutes here; the 1M-clause run (about 45 minutes) is documented in docs/benchmarks.md, not run by default.
 bench: install
 	$(PY) -m bench.quality
 	$(PY) -m bench.measures
