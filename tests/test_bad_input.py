@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import io
 import json
 import os
 import random
@@ -17,10 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pypdf import PdfReader, PdfWriter
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfgen import canvas
 
 from index.build import BuildReport, build_index
 from index.embedding import load_embeddings
@@ -33,10 +28,9 @@ from qa.feedback import FeedbackStore
 from qa.service import AssistantLoader
 from qa.settings import Settings
 from tests.conftest import CORPUS, ready_loader, serve_http
+from tests.pdfs import blank_pdf, encrypted_pdf, text_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
-CJK_FONT = "STSong-Light"
-pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
 
 FUND_QUESTION = "江苏有哪些文化产业基金可以用？"
 FUND_ANCHOR = "紫金文化产业基金"
@@ -281,37 +275,6 @@ def test_wechat_bridge_replies_sensibly(bridge: tuple[ChatBridge, Settings], cas
 # --- documents: the build ---------------------------------------------------------------------------------
 
 
-def pdf_bytes(lines: list[str]) -> bytes:
-    """Return a one-page PDF with a real CJK text layer."""
-    buf = io.BytesIO()
-    pdf = canvas.Canvas(buf)
-    pdf.setFont(CJK_FONT, 12)
-    for i, line in enumerate(lines):
-        pdf.drawString(72, 760 - 20 * i, line)
-    pdf.showPage()
-    pdf.save()
-    return buf.getvalue()
-
-
-def encrypted_pdf(lines: list[str]) -> bytes:
-    """Return a PDF that needs a user password."""
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_bytes(lines))))
-    writer.encrypt(user_password="user-secret", owner_password="owner-secret")
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
-
-
-def scanned_pdf(pages: int) -> bytes:
-    """Return a PDF of blank pages, like a scan with no text layer."""
-    writer = PdfWriter()
-    for _ in range(pages):
-        writer.add_blank_page(width=595, height=842)
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
-
-
 def small_policy(city: str, fund: str) -> str:
     """Return a short numbered policy naming a city and a fund only it mentions."""
     return (f"{city}促进数字文化产业发展若干措施\n一、资金支持\n（一）设立{fund}，每年安排专项资金支持数字文化企业。\n"
@@ -340,8 +303,8 @@ HUGE = "政" * 25_000
 BAD_FILES: dict[str, tuple[bytes, str]] = {
     "empty.txt": (b"", "文件为空"),
     "junk.pdf": (random.Random(7).randbytes(4096), "不是有效的 PDF"),
-    "locked.pdf": (encrypted_pdf(["一、总体要求", "（一）加强组织领导。"]), "已加密"),
-    "scan.pdf": (scanned_pdf(2), "2 页但没有文字层.*OCR"),
+    "locked.pdf": (encrypted_pdf(["一、总体要求", "（一）加强组织领导。"], "user-secret", "owner-secret"), "已加密"),
+    "scan.pdf": (blank_pdf(2), "2 页但没有文字层.*OCR"),
     "huge.txt": (HUGE.encode(), f"文件大小 {len(HUGE.encode())} 字节超过上限 {MAX_BYTES} 字节"),
     "zz-jiangsu-copy.txt": ((CORPUS / JIANGSU).read_bytes(), f"与 {JIANGSU} 内容相同"),
     "zz-jiangsu-gbk.txt": ((CORPUS / JIANGSU).read_text(encoding="utf-8").encode("gb18030"), f"与 {JIANGSU} 内容相同"),
@@ -358,7 +321,7 @@ def make_bad_corpus(folder: Path) -> Path:
         (folder / name).write_bytes(data)
     (folder / "plain.txt").write_text(PLAIN, encoding="utf-8")
     (folder / "short-numbered.txt").write_text(SHORT_NUMBERED, encoding="utf-8")
-    (folder / "text.pdf").write_bytes(pdf_bytes(PDF_LINES))
+    (folder / "text.pdf").write_bytes(text_pdf([PDF_LINES]))
     for name, (data, _) in BAD_FILES.items():
         (folder / name).write_bytes(data)
     return folder

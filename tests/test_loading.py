@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import io
 import json
 import random
 from collections.abc import Callable
@@ -11,10 +10,6 @@ from pathlib import Path
 
 import docx
 import pytest
-from pypdf import PdfReader, PdfWriter
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfgen import canvas
 
 from index.loading import (
     META_KEYS,
@@ -26,10 +21,9 @@ from index.loading import (
 )
 from qa.errors import DocumentError
 from qa.models import SourceText
+from tests.pdfs import blank_pdf, encrypted_pdf, text_pdf
 
 MAX = 10_000_000
-CJK_FONT = "STSong-Light"
-pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
 
 POLICY = (
     "一、总体要求\n"
@@ -79,38 +73,6 @@ def _write(path: Path, data: bytes | str) -> Path:
         data = data.encode("utf-8")
     path.write_bytes(data)
     return path
-
-
-def _pdf(pages: list[list[str]]) -> bytes:
-    """Return a PDF with a real CJK text layer, one list of lines per page."""
-    buf = io.BytesIO()
-    pdf = canvas.Canvas(buf)
-    for lines in pages:
-        pdf.setFont(CJK_FONT, 12)
-        for i, line in enumerate(lines):
-            pdf.drawString(72, 760 - 20 * i, line)
-        pdf.showPage()
-    pdf.save()
-    return buf.getvalue()
-
-
-def _encrypted_pdf(user_password: str, owner_password: str) -> bytes:
-    """Return the CJK policy PDF encrypted with the given passwords."""
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(_pdf([POLICY.splitlines()]))))
-    writer.encrypt(user_password=user_password, owner_password=owner_password)
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
-
-
-def _blank_pdf(pages: int) -> bytes:
-    """Return a PDF of blank pages with no text layer, like an unOCRed scan."""
-    writer = PdfWriter()
-    for _ in range(pages):
-        writer.add_blank_page(width=595, height=842)
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
 
 
 def _gov_page(charset: str, paragraphs: list[str] = ARTICLE) -> str:
@@ -223,7 +185,7 @@ def test_corrupt_docx_is_document_error(tmp_path: Path) -> None:
 def test_pdf_text_layer_in_chinese(tmp_path: Path) -> None:
     """A PDF with a CJK text layer yields its lines, pages in order."""
     pages = [POLICY.splitlines()[:2], POLICY.splitlines()[2:]]
-    source = load_file(_write(tmp_path / "plan.pdf", _pdf(pages)), MAX)
+    source = load_file(_write(tmp_path / "plan.pdf", text_pdf(pages)), MAX)
     positions = [source.text.index(line) for page in pages for line in page]
     assert positions == sorted(positions)
     assert source.fmt == "pdf"
@@ -231,7 +193,7 @@ def test_pdf_text_layer_in_chinese(tmp_path: Path) -> None:
 
 def test_pdf_with_empty_user_password_is_read(tmp_path: Path) -> None:
     """A PDF locked only by an owner password opens without one."""
-    source = load_file(_write(tmp_path / "plan.pdf", _encrypted_pdf("", "owner-secret")), MAX)
+    source = load_file(_write(tmp_path / "plan.pdf", encrypted_pdf(POLICY.splitlines(), "", "owner-secret")), MAX)
     assert "建立由省科技厅牵头的工作机制" in source.text
 
 
@@ -240,10 +202,10 @@ def test_pdf_with_empty_user_password_is_read(tmp_path: Path) -> None:
     [
         (random.Random(2).randbytes(4096), "不是有效的 PDF"),
         (b"%PDF-1.7\n" + random.Random(3).randbytes(4096), "不是有效的 PDF"),
-        (_pdf([POLICY.splitlines()])[:1500], "不是有效的 PDF"),
-        (_encrypted_pdf("user-secret", "owner-secret"), "已加密"),
-        (_blank_pdf(1), "1 页但没有文字层.*OCR"),
-        (_blank_pdf(3), "3 页但没有文字层.*OCR"),
+        (text_pdf([POLICY.splitlines()])[:1500], "不是有效的 PDF"),
+        (encrypted_pdf(POLICY.splitlines(), "user-secret", "owner-secret"), "已加密"),
+        (blank_pdf(1), "1 页但没有文字层.*OCR"),
+        (blank_pdf(3), "3 页但没有文字层.*OCR"),
     ],
     ids=["junk", "header-then-junk", "truncated", "encrypted", "blank-page", "blank-pages"],
 )
@@ -452,8 +414,8 @@ def test_load_corpus_yields_errors_and_sources(tmp_path: Path) -> None:
     good_txt = _write(tmp_path / "a.txt", POLICY.encode("gbk"))
     empty = _write(tmp_path / "b.txt", b"")
     junk_pdf = _write(tmp_path / "c.pdf", random.Random(4).randbytes(1024))
-    scanned = _write(tmp_path / "d.pdf", _blank_pdf(2))
-    good_pdf = _write(tmp_path / "e.pdf", _pdf([POLICY.splitlines()]))
+    scanned = _write(tmp_path / "d.pdf", blank_pdf(2))
+    good_pdf = _write(tmp_path / "e.pdf", text_pdf([POLICY.splitlines()]))
     bad_meta = _write(tmp_path / "f.md", POLICY)
     _write(tmp_path / "f.meta.json", "{oops")
     big = _write(tmp_path / "g.txt", POLICY * 50)
