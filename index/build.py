@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -69,12 +68,11 @@ def _signature(hashes: list[str], model: str | None, chunk_chars: int) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _reusable_store(index_dir: Path, model_id: str, chroma_url: str) -> Path | None:
+def _reusable_store(index_dir: Path, manifest: dict | None, model_id: str, chroma_url: str) -> Path | None:
     """Return the serving generation's embedded vector store when a new build can start from a copy of it."""
     folder = current_generation(index_dir)
-    if chroma_url or folder is None or not (folder / "chroma").is_dir():
+    if chroma_url or folder is None or manifest is None or not (folder / "chroma").is_dir():
         return None
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     same = manifest.get("embedding_model") == model_id and "chroma_collection" not in manifest
     return folder / "chroma" if same else None
 
@@ -171,7 +169,7 @@ def _build(settings: Settings, embeddings: PolicyEmbeddings | None, progress: bo
         report.vectors_written = write_collection(
             folder / "chroma", chunks, vectors, embeddings.model_id, settings.chroma_url,
             folder.name if settings.chroma_url else COLLECTION,
-            _reusable_store(index_dir, embeddings.model_id, settings.chroma_url))
+            _reusable_store(index_dir, manifest, embeddings.model_id, settings.chroma_url))
     report.seconds = time.monotonic() - started
     report.generation = folder.name
     publish(index_dir, folder, {
