@@ -17,8 +17,9 @@ run: install
 	$(PY) app.py
 
 lint: install
-	$(VENV)/bin/ruff check qa index bench tests app.py
-	$(VENV)/bin/mypy qa index bench app.py
+	$(VENV)/bin/ruff check qa index prompts bench tests app.py
+	$(VENV)/bin/mypy qa index prompts bench app.py
+	$(VENV)/bin/lint-imports --no-cache
 
 # The browser test drives Debian's chromium (with CJK fonts for screenshots); install it when we can.
 browser-deps:

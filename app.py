@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 
 import gradio as gr
 from fastapi import FastAPI
 
 from index.measures import vocabulary
-from qa.answer.base import make_citation
-from qa.api import create_app
-from qa.feedback import FeedbackStore
-from qa.measures import PROFILE, find_measures, measure_row
-from qa.models import Answer, ScoredClause
-from qa.render import answer_markdown, citation_choices, clause_panel_html, documents_html, escape
+from qa import Answer, Settings, load_settings
+from qa.finder import PROFILE, MeasureRow, find_measures
+from qa.render.markdown import answer_markdown, citation_choices, clause_panel_html, documents_html, escape
 from qa.scopes import groups_of
-from qa.service import AssistantLoader
-from qa.settings import Settings, load_settings
+from qa.server import AssistantLoader, create_app
+from qa.server.feedback import FeedbackStore
 
 CITIZEN_EXAMPLES = [
     "深圳文化科技型企业用房有什么政策？",
@@ -34,7 +33,7 @@ ENTERPRISE_EXAMPLES = [
 PANEL_HINT = "<p class='hint'>点击回答下方的引用条款，在此查看条款原文。</p>"
 ALL = "全部文件"
 ANY = "全部"
-CSS = (Path(__file__).parent / "qa" / "static" / "app.css").read_text(encoding="utf-8")
+CSS = files("qa").joinpath("static", "app.css").read_text(encoding="utf-8")
 STREAM_STEP = 24
 
 
@@ -92,7 +91,7 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
             return ""
         citation = answer.citations[index]
         kb = loader.assistant.kb
-        return clause_panel_html(citation, kb.clauses[citation.clause_id], kb.docs[citation.doc_id])
+        return clause_panel_html(kb.clauses[citation.clause_id], kb.docs[citation.doc_id], citation.quote)
 
     def show_clause(choice: str | None, answer: Answer | None) -> str:
         return _panel(answer, int(choice)) if choice is not None else ""
@@ -174,9 +173,8 @@ def finder_tab(loader: AssistantLoader, tab: gr.Tab) -> None:
         pick = [None if v == ANY else v for v in (region, kind, industry, who)]
         # General statements (type 其他) are not measures anyone applies for; list them only when asked.
         found = [m for m in find_measures(kb, *pick) if kind == "其他" or m.types != ("其他",)]
-        table = [[str(r["region"]), "、".join(r["types"]), str(r["title"]), str(r["summary"]),  # type: ignore[arg-type]
-                  "、".join(r["beneficiaries"]), "、".join(r["lead_agencies"]), str(r["citation"])]  # type: ignore[arg-type]
-                 for r in (measure_row(kb, m) for m in found)]
+        table = [[r.region, "、".join(r.types), r.title, r.summary, "、".join(r.beneficiaries),
+                  "、".join(r.lead_agencies), r.citation] for r in (MeasureRow.of(kb, m) for m in found)]
         return table, [m.clause_id for m in found], f"共找到 {len(found)} 项措施，点击某一行查看条款原文。"
 
     def show(rows: list[str], event: gr.SelectData) -> str:
@@ -184,8 +182,7 @@ def finder_tab(loader: AssistantLoader, tab: gr.Tab) -> None:
             return ""
         kb = loader.assistant.kb
         clause = kb.clauses[rows[event.index[0]]]
-        citation = make_citation(ScoredClause(clause, kb.docs[clause.doc_id], 0.0), "")
-        return clause_panel_html(citation, clause, kb.docs[clause.doc_id])
+        return clause_panel_html(clause, kb.docs[clause.doc_id])
 
     def checklist(profile: str) -> str:
         if loader.assistant is None:
@@ -216,12 +213,17 @@ def finder_tab(loader: AssistantLoader, tab: gr.Tab) -> None:
     profile.submit(checklist, [profile], [result])
 
 
-def main(settings: Settings | None = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Serve at once; the index opens (or is built on first start) in the background."""
     import uvicorn
 
+    p = argparse.ArgumentParser(description="政策问答助手：聊天页面、HTTP API、OpenAI 兼容接口和微信回调")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--index", type=Path)
+    args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    settings = settings or load_settings()
+    settings = load_settings(host=args.host, port=args.port, index_dir=args.index)
     app = create_server(settings)
     print(f"政策问答助手：http://{settings.host}:{settings.port}/  （API 文档：/docs）", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

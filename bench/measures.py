@@ -9,7 +9,7 @@ from pathlib import Path
 from bench.report import ROOT, append
 from index.build import build_index
 from index.store import open_index
-from qa.measure_eval import evaluate
+from qa.evaluation.measures import evaluate
 from qa.settings import Settings
 
 LABELS = ROOT / "tests" / "data" / "measures_labelled.json"
@@ -20,7 +20,7 @@ def main() -> None:
     labelled = json.loads(LABELS.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(index_dir=Path(tmp), embedding_backend="none")
-        build_index(settings, None, progress=False)
+        build_index(settings.build_config, None, progress=False)
         scores = evaluate(open_index(settings.index_dir, None), labelled)
     rows = ["| field | precision | recall | F1 | labelled values |", "|---|---|---|---|---|"]
     rows += [f"| {f} | {s['precision']} | {s['recall']} | {s['f1']} | {s['labelled']:g} |" for f, s in scores.items()]

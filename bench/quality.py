@@ -15,7 +15,7 @@ from index.build import build_index
 from index.embedding import load_embeddings
 from index.loading import discover, load_file
 from qa.assistant import Assistant
-from qa.scoring import score
+from qa.evaluation.metrics import score
 from qa.settings import Settings
 
 METRICS = ["recall@1", "recall@5", "mrr@10", "recall@1200c", "citation_acc", "refusal_acc", "false_refusal",
@@ -85,8 +85,8 @@ def main() -> None:
         for name, backend in systems:
             settings = Settings(corpus_dir=args.corpus, index_dir=Path(tmp) / backend,
                                 embedding_backend=backend)  # type: ignore[arg-type]
-            embeddings = load_embeddings(settings)
-            report = build_index(settings, embeddings, progress=False)
+            embeddings = load_embeddings(settings.embedder_config)
+            report = build_index(settings.build_config, embeddings, progress=False)
             assistant = Assistant.open(settings, build_if_missing=False)
             answers, latency[name] = run_assistant(assistant, gold)
             rows[name] = score(gold, answers)

@@ -79,11 +79,11 @@ def worker_build(corpus: Path, index: Path, backend: str) -> dict:
     from index.lexical import tokenize
 
     settings = _settings(corpus, index, backend)
-    loaded = load_embeddings(settings)
+    loaded = load_embeddings(settings.embedder_config)
     embeddings = TimedEmbeddings(loaded) if loaded else None
     tokenize("预热")  # the jieba dictionary loads once per process, as in a server; not part of a build
     started = time.perf_counter()
-    report = build_index(settings, embeddings, progress=False)
+    report = build_index(settings.build_config, embeddings, progress=False)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "documents": report.documents, "clauses": report.clauses, "chunks": report.chunks,
             "embedded": report.embedded, "unchanged": report.unchanged, "parsed": report.parsed,

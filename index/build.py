@@ -11,15 +11,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from index.config import BuildConfig
 from index.dense import COLLECTION, EmbeddingCache, embed_chunks, write_collection
 from index.embedding import PolicyEmbeddings
+from index.errors import ConfigError
 from index.lexical import LexicalIndex, TokenIds
 from index.loading import discover, load_corpus
 from index.parsed import PIPELINE_VERSION, ParseCache, fingerprint, parse_all
+from index.records import Chunk, Manifest, SourceText
 from index.store import GenerationWriter, build_lock, current_generation, new_generation, publish, read_manifest
-from qa.errors import ConfigError
-from qa.models import Chunk, SourceText
-from qa.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -68,38 +68,38 @@ def _signature(hashes: list[str], model: str | None, chunk_chars: int) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _reusable_store(index_dir: Path, manifest: dict | None, model_id: str, chroma_url: str) -> Path | None:
+def _reusable_store(index_dir: Path, manifest: Manifest | None, model_id: str, chroma_url: str) -> Path | None:
     """Return the serving generation's embedded vector store when a new build can start from a copy of it."""
     folder = current_generation(index_dir)
     if chroma_url or folder is None or manifest is None or not (folder / "chroma").is_dir():
         return None
-    same = manifest.get("embedding_model") == model_id and "chroma_collection" not in manifest
+    same = manifest.embedding_model == model_id and manifest.chroma_collection is None
     return folder / "chroma" if same else None
 
 
-def build_index(settings: Settings, embeddings: PolicyEmbeddings | None, progress: bool = True,
+def build_index(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: bool = True,
                 on_progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
     """Build the index of the corpus folder into a new generation and switch to it when complete.
 
     `on_progress(stage, done, total)` reports reading and embedding progress, e.g. to a web page.
     Builds of the same index wait for each other, across processes."""
-    if not settings.corpus_dir.is_dir():
-        raise ConfigError(f"文档目录 {settings.corpus_dir} 不存在；请设置 QA_CORPUS_DIR 或使用 --corpus")
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    with build_lock(settings.index_dir):
-        return _build(settings, embeddings, progress, on_progress)
+    if not config.corpus_dir.is_dir():
+        raise ConfigError(f"文档目录 {config.corpus_dir} 不存在；请设置 QA_CORPUS_DIR 或使用 --corpus")
+    config.index_dir.mkdir(parents=True, exist_ok=True)
+    with build_lock(config.index_dir):
+        return _build(config, embeddings, progress, on_progress)
 
 
-def _build(settings: Settings, embeddings: PolicyEmbeddings | None, progress: bool,
+def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: bool,
            on_progress: Callable[[str, int, int], None] | None) -> BuildReport:
     started = time.monotonic()
     notify = on_progress or (lambda stage, done, total: None)
     report = BuildReport(embedding_model=embeddings.model_id if embeddings else None)
-    corpus_dir, index_dir = settings.corpus_dir, settings.index_dir
+    corpus_dir, index_dir = config.corpus_dir, config.index_dir
     paths = discover(corpus_dir)
     sources: list[tuple[Path, str, SourceText]] = []
     seen: dict[str, str] = {}
-    for path, loaded in load_corpus(paths, settings.max_document_bytes):
+    for path, loaded in load_corpus(paths, config.max_document_bytes):
         rel = str(path.relative_to(corpus_dir))
         if isinstance(loaded, Exception):
             report.skipped.append((rel, str(loaded)))
@@ -111,12 +111,12 @@ def _build(settings: Settings, embeddings: PolicyEmbeddings | None, progress: bo
         seen[text_hash] = rel
         sources.append((path, rel, loaded))
     # Decided from the files alone, before parsing: an unchanged corpus costs a read and a hash per file.
-    signature = _signature([s.content_hash for _, _, s in sources], report.embedding_model, settings.chunk_chars)
+    signature = _signature([s.content_hash for _, _, s in sources], report.embedding_model, config.chunk_chars)
     manifest = read_manifest(index_dir)
-    if manifest and manifest.get("signature") == signature:
+    if manifest and manifest.signature == signature:
         report.unchanged = True
-        report.documents, report.clauses = manifest.get("documents", 0), manifest.get("clauses", 0)
-        report.skipped += [(a, b) for a, b in manifest.get("skipped", []) if (a, b) not in report.skipped]
+        report.documents, report.clauses = manifest.documents, manifest.clauses
+        report.skipped += [item for item in manifest.skipped if item not in report.skipped]
         report.seconds = time.monotonic() - started
         return report
 
@@ -134,7 +134,7 @@ def _build(settings: Settings, embeddings: PolicyEmbeddings | None, progress: bo
                 bar.update(1)
                 notify("读取文件", bar.n, len(jobs))
 
-            for rel, parsed, from_cache in parse_all(jobs, settings.chunk_chars, parse_cache, read_one):
+            for rel, parsed, from_cache in parse_all(jobs, config.chunk_chars, parse_cache, read_one):
                 if isinstance(parsed, str):
                     report.skipped.append((rel, parsed))
                     continue
@@ -160,23 +160,22 @@ def _build(settings: Settings, embeddings: PolicyEmbeddings | None, progress: bo
                     bar.update(n)
                     notify("计算向量", bar.n, len(chunks))
 
-                vectors, report.embedded = embed_chunks(chunks, embeddings, cache, settings.embedding_batch_size,
+                vectors, report.embedded = embed_chunks(chunks, embeddings, cache, config.embedding_batch_size,
                                                         advance)
                 bar.update(len(chunks) - bar.n)
         finally:
             cache.close()
         report.reused = len(chunks) - report.embedded
         report.vectors_written = write_collection(
-            folder / "chroma", chunks, vectors, embeddings.model_id, settings.chroma_url,
-            folder.name if settings.chroma_url else COLLECTION,
-            _reusable_store(index_dir, manifest, embeddings.model_id, settings.chroma_url))
+            folder / "chroma", chunks, vectors, embeddings.model_id, config.chroma_url,
+            folder.name if config.chroma_url else COLLECTION,
+            _reusable_store(index_dir, manifest, embeddings.model_id, config.chroma_url))
     report.seconds = time.monotonic() - started
     report.generation = folder.name
-    publish(index_dir, folder, {
-        "signature": signature, "pipeline_version": PIPELINE_VERSION, "embedding_model": report.embedding_model,
-        "documents": report.documents, "clauses": report.clauses, "chunks": report.chunks,
-        "skipped": report.skipped, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        # On a Chroma server the vectors live in a collection named after the generation, not in its folder.
-        **({"chroma_collection": folder.name} if settings.chroma_url and embeddings is not None else {}),
-    }, settings.chroma_url)
+    publish(index_dir, folder, Manifest(
+        signature=signature, pipeline_version=PIPELINE_VERSION, embedding_model=report.embedding_model,
+        documents=report.documents, clauses=report.clauses, chunks=report.chunks, skipped=tuple(report.skipped),
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
+        chroma_collection=folder.name if config.chroma_url and embeddings is not None else None,
+    ), config.chroma_url)
     return report

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import re
 
-from qa.models import HALF_WIDTH_BRACKETS, Chunk, Clause, PolicyDoc
+from index.records import Chunk, Clause, PolicyDoc
+from index.text import AGENCY_NOTE, HALF_WIDTH_BRACKETS
 
 SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
-AGENCY_NOTE = re.compile(r"[（(][^（()）]*(?:牵头|负责)[^（()）]*[）)]$")
+WHOLE_AGENCY_NOTE = re.compile(AGENCY_NOTE)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -23,7 +24,7 @@ def _bare(text: str) -> str:
 def split_sentences_without(text: str, heading: str) -> list[str]:
     """Return a clause's sentences without its heading line and its closing agency note."""
     bare = _bare(heading)
-    return [s for s in split_sentences(text) if not AGENCY_NOTE.fullmatch(s) and _bare(s) != bare]
+    return [s for s in split_sentences(text) if not WHOLE_AGENCY_NOTE.fullmatch(s) and _bare(s) != bare]
 
 
 def _pieces(text: str, limit: int) -> list[str]:

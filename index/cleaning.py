@@ -7,6 +7,7 @@ import re
 import unicodedata
 
 from index.numbering import match_marker
+from index.text import CJK_CHARS, ZERO_WIDTH
 
 FINAL_PUNCT = "。！？!?；;：:"
 CLOSERS = "”’）)》〉】」』"
@@ -22,15 +23,15 @@ PAGE_DEBRIS = re.compile(
 )
 # One table: zero-width characters dropped, no-break space to space, full-width digits and Latin letters to ASCII.
 NORMALISE = {
-    **dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None),
+    **ZERO_WIDTH,
     ord("\u00a0"): " ",
     **{cp: cp - 0xFEE0 for first, last in (("０", "９"), ("Ａ", "Ｚ"), ("ａ", "ｚ"))
        for cp in range(ord(first), ord(last) + 1)},
 }
-CJK = r"\u3400-\u9fff\uf900-\ufaff"
 # PDF extraction puts spaces around digits and Latin words inside Chinese text ("到 2015 年").
 SPACE_NEAR_CJK = re.compile(
-    rf"(?<=[{CJK}，。、；：“”（）《》])[ \t]+(?=[A-Za-z0-9])|(?<=[A-Za-z0-9%])[ \t]+(?=[{CJK}，。、；：”）》])"
+    rf"(?<=[{CJK_CHARS}，。、；：“”（）《》])[ \t]+(?=[A-Za-z0-9])"
+    rf"|(?<=[A-Za-z0-9%])[ \t]+(?=[{CJK_CHARS}，。、；：”）》])"
 )
 BRACKET_WIDTH = str.maketrans({"（": "(", "）": ")", "：": ":", "，": ",", "；": ";"})
 CLOSERS_WIDTH = CLOSERS.translate(BRACKET_WIDTH)

@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from index.embedding import PolicyEmbeddings
-from qa.models import Chunk
+from index.errors import DocumentError
+from index.records import Chunk
+from index.sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -22,40 +24,27 @@ if TYPE_CHECKING:
 COLLECTION = "clauses"
 
 
-class EmbeddingCache:
+class EmbeddingCache(SqliteStore):
     """Vectors keyed by (model id, content hash) in SQLite, so unchanged clauses are never re-embedded."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path))
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB, PRIMARY KEY (model, hash))"
-        )
+        super().__init__(path, "CREATE TABLE IF NOT EXISTS vectors "
+                               "(model TEXT, hash TEXT, vector BLOB, PRIMARY KEY (model, hash))", _cache_error)
 
     def get(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
         """Return the cached vectors among the given hashes."""
-        found: dict[str, np.ndarray] = {}
-        for i in range(0, len(hashes), 500):
-            part = hashes[i : i + 500]
-            rows = self._db.execute(
-                f"SELECT hash, vector FROM vectors WHERE model=? AND hash IN ({','.join('?' * len(part))})",
-                [model, *part],
-            )
-            found.update({h: np.frombuffer(v, dtype=np.float32) for h, v in rows})
-        return found
+        rows = self.read_in("SELECT hash, vector FROM vectors WHERE model=? AND hash IN ({})", hashes, model)
+        return {h: np.frombuffer(v, dtype=np.float32) for h, v in rows}
 
     def put(self, model: str, items: dict[str, np.ndarray]) -> None:
         """Store vectors."""
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                [(model, h, v.astype(np.float32).tobytes()) for h, v in items.items()],
-            )
+        with self.write() as conn:
+            conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                             [(model, h, v.astype(np.float32).tobytes()) for h, v in items.items()])
 
-    def close(self) -> None:
-        """Close the database."""
-        self._db.close()
+
+def _cache_error(path: Path, exc: sqlite3.Error) -> DocumentError:
+    return DocumentError(f"无法打开向量缓存 {path}：{exc}；请检查索引目录可写，或删除该文件后重建")
 
 
 def embed_chunks(

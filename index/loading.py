@@ -9,8 +9,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from qa.errors import DocumentError
-from qa.models import SourceText
+from index.errors import DocumentError
+from index.records import SourceText
 
 SUPPORTED = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
 META_KEYS = ("title", "issuer", "doc_number", "issue_date", "region", "period", "target_year")

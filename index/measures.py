@@ -7,22 +7,18 @@ from collections import defaultdict
 from functools import cache
 from pathlib import Path
 
-import orjson
-
 from index.chunking import split_sentences, split_sentences_without
-from qa.models import Clause, Measure, PolicyDoc, Target
+from index.records import Clause, Measure, PolicyDoc, Target
+from index.text import AGENCY_NOTE, TARGET_YEAR
 
 TERMS = Path(__file__).parent / "data" / "measure_terms.tsv"
 OTHER = "其他"
 # "12家左右", "50家以上", "300家左右", "5800亿元"; the thing counted follows until the next count or phrase end.
 COUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(家|个|项|所|批|亿元|万元|元|人|名|座|支|类|户|条)(左右|以上|以内|以下|多)?")
-YEAR = re.compile(r"到\s*(\d{4})\s*年")
 # Clauses that govern the document itself, not a measure anyone can apply for.
 NOT_A_MEASURE = re.compile(r"本(措施|办法|方案|意见|规定)(自|由)|负责解释|之日起")
 # Agency names say who acts, not what the measure is: "省文化和旅游厅" is no tourism measure.
-AGENCY = re.compile(
-    r"[（(][^（()）]*(?:牵头|负责)[^（()）]*[）)]|(?:中共)?(?:省|市|区|县)[\u4e00-\u9fff]{1,12}?(?:厅|局|办|委|部)"
-)
+AGENCY = re.compile(AGENCY_NOTE + r"|(?:中共)?(?:省|市|区|县)[\u4e00-\u9fff]{1,12}?(?:厅|局|办|委|部)")
 
 
 @cache
@@ -53,7 +49,7 @@ def targets(text: str, default_year: int | None) -> tuple[Target, ...]:
     """Return the quantitative targets stated in a text, each with the year it is due."""
     found: list[Target] = []
     for sentence in split_sentences(text):
-        year_match = YEAR.search(sentence)
+        year_match = TARGET_YEAR.search(sentence)
         year = int(year_match.group(1)) if year_match else default_year
         counts = list(COUNT.finditer(sentence))
         for i, m in enumerate(counts):
@@ -91,18 +87,3 @@ def extract_measures(doc: PolicyDoc, clauses: list[Clause]) -> list[Measure]:
     return [m for c in clauses if (m := extract_measure(doc, c)) is not None]
 
 
-def read_measures(folder: Path) -> list[Measure]:
-    """Return the measures stored in an index generation (none for an index built before they existed)."""
-    path = folder / "measures.jsonl"
-    if not path.exists():
-        return []
-    out = []
-    with open(path, "rb") as f:
-        for line in f:
-            data = orjson.loads(line)
-            data["targets"] = tuple(Target(**t) for t in data["targets"])
-            for key in ("types", "beneficiaries", "industries", "lead_agencies", "partner_agencies"):
-                data[key] = tuple(data[key])
-            data["period"] = tuple(data["period"]) if data["period"] else None
-            out.append(Measure(**data))
-    return out

@@ -6,8 +6,9 @@ import re
 from datetime import date
 
 from index.numbering import CN_NUM, cn_digits_to_int, cn_to_int
+from index.records import Clause, PolicyDoc, SourceText
 from index.regions import gazetteer
-from qa.models import Clause, PolicyDoc, SourceText
+from index.text import TARGET_YEAR
 
 DOC_TYPES = ("实施方案", "实施意见", "若干措施", "若干意见", "方案", "意见", "措施", "办法", "规定", "条例", "通知",
              "决定", "规划", "细则", "纲要", "法", "指引", "计划", "公告", "通告", "批复", "要点", "政策", "指南")
@@ -17,7 +18,6 @@ ARABIC_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 CN_DATE = re.compile(rf"([〇○零O一二三四五六七八九]{{4}})年([{CN_NUM}]{{1,3}})月([{CN_NUM}]{{1,3}})日")
 PERIOD = re.compile(r"[（(]\s*(\d{4})\s*[-—–－~至到]+\s*(\d{4})\s*年?\s*[)）]")
 FIVE_YEAR = re.compile(r"“?十([一二三四五])五”?")
-TARGET = re.compile(r"到\s*(\d{4})\s*年")
 ORG = re.compile(r"^[\u4e00-\u9fff（）]{2,30}(厅|局|部|委|办|委员会|政府|办公厅|办公室|总台|院|会|中心|政府办公厅)$")
 ISSUED = re.compile(r"^(\S{2,30}?(?:办公厅|办公室|政府|委员会|厅|局))\s*\d{4}\s*年.*印发")
 
@@ -131,7 +131,7 @@ def extract_metadata(doc_id: str, source: SourceText, text: str, clauses: list[C
         raw = meta["period"]
         years = [int(y) for y in (raw if isinstance(raw, list) else re.findall(r"\d{4}", str(raw)))]
         period = (years[0], years[-1]) if years else period
-    targets = [int(y) for y in TARGET.findall(text)]
+    targets = [int(y) for y in TARGET_YEAR.findall(text)]
     target_year = int(str(meta["target_year"])) if meta.get("target_year") else (max(targets) if targets else None)
     return PolicyDoc(
         doc_id=doc_id, title=title, text=text, source=source.path, content_hash=source.content_hash,

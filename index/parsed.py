@@ -18,14 +18,16 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from index import records
 from index.chunking import chunk_document
 from index.cleaning import clean_text
+from index.errors import DocumentError
 from index.lexical import tokenize
 from index.measures import extract_measures
 from index.metadata import extract_metadata
+from index.records import Chunk, Clause, Measure, PolicyDoc, SourceText
+from index.sqlite import SqliteStore
 from index.structure import parse_clauses
-from qa import models
-from qa.models import Chunk, Clause, Measure, PolicyDoc, SourceText
 
 log = logging.getLogger(__name__)
 # Bump when parsing or chunking code changes, so neither the cache nor an "unchanged" corpus keeps old results.
@@ -70,7 +72,7 @@ def fingerprint() -> str:
     for folder in DATA_DIRS:
         for path in sorted(folder.glob("*")):
             h.update(path.name.encode() + path.read_bytes())
-    for record in (PolicyDoc, Clause, Chunk, Measure, models.Target):
+    for record in (PolicyDoc, Clause, Chunk, Measure, records.Target):
         h.update(" ".join(f.name for f in dataclasses.fields(record)).encode())
     return h.hexdigest()[:16]
 
@@ -92,61 +94,49 @@ def unpack(blob: bytes) -> ParsedDocument:
     return parsed
 
 
-class ParseCache:
+class ParseCache(SqliteStore):
     """Packed parses by key in SQLite, pruned after each build to the documents that build used."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = self._open(path)
-        except sqlite3.DatabaseError as exc:
+            super().__init__(path, SCHEMA, _cache_error)
+        except DocumentError as exc:
             # Only a cache: a damaged file costs one full parse, never the build.
-            log.warning("解析缓存 %s 已损坏（%s），将重新解析全部文件", path, exc)
+            log.warning("解析缓存 %s 已损坏（%s），将重新解析全部文件", path, exc.__cause__)
             for damaged in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
                 damaged.unlink(missing_ok=True)
-            self._db = self._open(path)
-
-    @staticmethod
-    def _open(path: Path) -> sqlite3.Connection:
-        db = sqlite3.connect(str(path))
-        db.execute("PRAGMA journal_mode=WAL")
-        # A cache: losing the last writes to a power cut only costs re-parsing them.
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("CREATE TABLE IF NOT EXISTS parses (key TEXT PRIMARY KEY, blob BLOB)")
-        return db
+            super().__init__(path, SCHEMA, _cache_error)
 
     def present(self, keys: list[str]) -> set[str]:
         """Return which of the keys have a cached parse."""
-        found: set[str] = set()
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            rows = self._db.execute(f"SELECT key FROM parses WHERE key IN ({','.join('?' * len(part))})", part)
-            found.update(key for (key,) in rows)
-        return found
+        return {key for (key,) in self.read_in("SELECT key FROM parses WHERE key IN ({})", keys)}
 
     def get(self, key: str) -> bytes:
         """Return one cached parse (read one at a time: a whole corpus of them would not fit in memory)."""
-        row = self._db.execute("SELECT blob FROM parses WHERE key=?", (key,)).fetchone()
-        if row is None:
+        rows = self.read("SELECT blob FROM parses WHERE key=?", (key,))
+        if not rows:
             raise KeyError(key)
-        return bytes(row[0])
+        return bytes(rows[0][0])
 
     def put(self, items: list[tuple[str, bytes]]) -> None:
         """Store parses."""
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO parses VALUES (?, ?)", items)
+        with self.write() as conn:
+            conn.executemany("INSERT OR REPLACE INTO parses VALUES (?, ?)", items)
 
     def keep_only(self, keys: Iterable[str]) -> None:
         """Delete every parse but the given ones, so the cache holds one corpus, not every version of it."""
-        with self._db:
-            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS used (key TEXT PRIMARY KEY)")
-            self._db.execute("DELETE FROM used")
-            self._db.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((k,) for k in keys))
-            self._db.execute("DELETE FROM parses WHERE key NOT IN (SELECT key FROM used)")
+        with self.write() as conn:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS used (key TEXT PRIMARY KEY)")
+            conn.execute("DELETE FROM used")
+            conn.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((k,) for k in keys))
+            conn.execute("DELETE FROM parses WHERE key NOT IN (SELECT key FROM used)")
 
-    def close(self) -> None:
-        """Close the database."""
-        self._db.close()
+
+SCHEMA = "CREATE TABLE IF NOT EXISTS parses (key TEXT PRIMARY KEY, blob BLOB)"
+
+
+def _cache_error(path: Path, exc: sqlite3.Error) -> DocumentError:
+    return DocumentError(f"无法打开解析缓存 {path}：{exc}")
 
 
 def _work(job: tuple[str, str, SourceText, int]) -> bytes | str:

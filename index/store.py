@@ -12,33 +12,18 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import orjson
 
 from index.dense import COLLECTION, DenseIndex, drop_collections
 from index.embedding import PolicyEmbeddings
+from index.errors import IndexMissingError
 from index.lexical import LexicalIndex
-from index.measures import read_measures
-from qa.errors import IndexMissingError
-from qa.models import Chunk, Clause, Measure, PolicyDoc
+from index.records import Chunk, Clause, Manifest, Measure, PolicyDoc
 
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
-
-
-def _doc_from_json(data: dict) -> PolicyDoc:
-    data = dict(data)
-    data["issue_date"] = date.fromisoformat(data["issue_date"]) if data.get("issue_date") else None
-    data["period"] = tuple(data["period"]) if data.get("period") else None
-    return PolicyDoc(**data)
-
-
-def _clause_from_json(data: dict) -> Clause:
-    for key in ("path", "lead_agencies", "partner_agencies", "children"):
-        data[key] = tuple(data[key])
-    return Clause(**data)
 
 
 @contextmanager
@@ -61,10 +46,14 @@ def current_generation(index_dir: Path) -> Path | None:
     return folder if (folder / "manifest.json").exists() else None
 
 
-def read_manifest(index_dir: Path) -> dict | None:
+def read_manifest(index_dir: Path) -> Manifest | None:
     """Return the manifest of the serving generation, if any."""
     folder = current_generation(index_dir)
-    return json.loads((folder / "manifest.json").read_text(encoding="utf-8")) if folder else None
+    return _manifest(folder) if folder else None
+
+
+def _manifest(folder: Path) -> Manifest:
+    return Manifest.from_json(json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
 
 
 def new_generation(index_dir: Path) -> Path:
@@ -95,11 +84,12 @@ class GenerationWriter:
             f.close()
 
 
-def publish(index_dir: Path, folder: Path, manifest: dict, chroma_url: str = "") -> None:
+def publish(index_dir: Path, folder: Path, manifest: Manifest, chroma_url: str = "") -> None:
     """Make a complete generation the serving one, atomically, and remove all but the previous one.
 
     With a Chroma server, the removed generations' collections (named after their folders) go too."""
-    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    (folder / "manifest.json").write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=1),
+                                          encoding="utf-8")
     previous = current_generation(index_dir)
     tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex}"
     tmp.write_text(folder.name, encoding="utf-8")
@@ -118,7 +108,7 @@ class KnowledgeBase:
     """An opened index generation: records plus the lexical and (optional) dense indexes."""
 
     folder: Path
-    manifest: dict
+    manifest: Manifest
     docs: dict[str, PolicyDoc]
     clauses: dict[str, Clause]
     chunks: dict[str, Chunk]
@@ -167,25 +157,27 @@ def open_index(index_dir: Path, embeddings: PolicyEmbeddings | None, chroma_url:
     folder = current_generation(index_dir)
     if folder is None:
         raise IndexMissingError(f"索引目录 {index_dir} 中没有可用的索引；请先运行 `python -m qa build`")
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest = _manifest(folder)
 
     def read(name: str) -> Iterator[dict]:
         # Streamed, and parsed by orjson: at a million clauses opening is mostly reading these lines.
         with open(folder / name, "rb") as f:
             yield from (orjson.loads(line) for line in f if line.strip())
 
-    docs = {d["doc_id"]: _doc_from_json(d) for d in read("docs.jsonl")}
-    clauses = {c["clause_id"]: _clause_from_json(c) for c in read("clauses.jsonl")}
+    docs = {d["doc_id"]: PolicyDoc.from_json(d) for d in read("docs.jsonl")}
+    clauses = {c["clause_id"]: Clause.from_json(c) for c in read("clauses.jsonl")}
     chunks = {c["chunk_id"]: Chunk(**c) for c in read("chunks.jsonl")}
     dense = None
-    collection = manifest.get("chroma_collection")
+    collection = manifest.chroma_collection
     if embeddings is not None and collection and not chroma_url:
         log.warning("索引的向量保存在 Chroma 服务器的集合 %s 中，但未设置 QA_CHROMA_URL，本次仅使用关键词检索",
                     collection)
-    elif embeddings is not None and manifest.get("embedding_model") == embeddings.model_id:
+    elif embeddings is not None and manifest.embedding_model == embeddings.model_id:
         dense = DenseIndex(folder / "chroma", embeddings, chroma_url if collection else "", collection or COLLECTION)
     elif embeddings is not None:
         log.warning("索引的向量模型（%s）与当前模型（%s）不同，本次仅使用关键词检索；重新运行 build 可启用向量检索",
-                    manifest.get("embedding_model"), embeddings.model_id)
+                    manifest.embedding_model, embeddings.model_id)
+    # An index built before measures existed has none.
+    measures = [Measure.from_json(m) for m in read("measures.jsonl")] if (folder / "measures.jsonl").exists() else []
     return KnowledgeBase(folder, manifest, docs, clauses, chunks, LexicalIndex.load(folder / "bm25"), dense,
-                         read_measures(folder))
+                         measures)

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field
 
 from index.numbering import FIXED_ORDER, STYLES, Marker, canonical_token, match_marker
-from qa.models import Clause
+from index.records import Clause
+from index.text import AGENCY_NOTE
 
 RANK = {s.name: s.rank for s in STYLES}
 MAX_HEADING = 40
@@ -15,7 +16,7 @@ MAX_HEADING = 40
 BACK_MATTER = re.compile(
     r"^(主题词|抄送|抄报|分送|报送)[：:]|^\S{2,30}(办公厅|办公室|秘书处)\s*\d{4}年\d{1,2}月\d{1,2}日\s*印发"
 )
-AGENCY_NOTE = re.compile(r"[（(]([^（()）]*(?:牵头|负责)[^（()）]*)[）)]\s*$")
+CLOSING_AGENCY_NOTE = re.compile(AGENCY_NOTE + r"\s*$")
 PREAMBLE, BACK, PARAGRAPH = "前言", "版记", "第{}段"
 
 
@@ -136,7 +137,7 @@ def _heading(node: _Node, text: str) -> str:
 
 def parse_agencies(clause_text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Return (lead, partner) agencies from a closing note like（A、B牵头，C、D等按职责分工负责）."""
-    m = AGENCY_NOTE.search(clause_text.strip())
+    m = CLOSING_AGENCY_NOTE.search(clause_text.strip())
     if not m:
         return (), ()
     note = m.group(1)

@@ -1,4 +1,4 @@
-"""The assistant: an LCEL chain of condense -> retrieve -> relevance -> answer (-> verify)."""
+"""The assistant: condense the question -> retrieve -> decide (answer, list a section, refuse) -> answer."""
 
 from __future__ import annotations
 
@@ -7,25 +7,30 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-
-from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+from typing import TYPE_CHECKING
 
 from index.build import build_index
 from index.embedding import PolicyEmbeddings, load_embeddings
 from index.store import KnowledgeBase, current_generation, open_index
-from qa.answer.base import Answerer, refusal
+from qa.answer.base import Answerer
+from qa.answer.checklist import checklist_answer
+from qa.answer.comparison import comparison_answer, is_comparison
 from qa.answer.extractive import ExtractiveAnswerer
-from qa.measures import PROFILE, checklist_answer, comparison_answer, is_comparison, parse_profile
-from qa.models import Answer, ScoredClause
-from qa.overview import find_section, overview_answer
+from qa.answer.overview import find_section, overview_answer
+from qa.answer.refusal import refusal
+from qa.finder import PROFILE, parse_profile
 from qa.query import MAX_QUESTION_CHARS, Query, parse_query
+from qa.records import Answer, Notice, ScoredClause
 from qa.relevance import select_evidence
 from qa.retrieve import HybridRetriever
 from qa.rewrite import condense_with_llm, rewrite
-from qa.script import is_traditional, to_simplified, to_traditional
+from qa.script import is_traditional, to_simplified
 from qa.settings import Settings
 from qa.suggest import suggest
 from qa.validity import validity_note
+
+if TYPE_CHECKING:
+    from qa.langchain_retriever import PolicyRetriever
 
 log = logging.getLogger(__name__)
 
@@ -58,78 +63,73 @@ class Assistant:
         self.model = None
         if answerer is None and settings.llm_enabled:
             from qa.answer.llm import LLMAnswerer
-            from qa.llm import chat_model
+            from qa.chat_model import chat_model
 
             self.model = chat_model(settings)
             answerer = LLMAnswerer(self.model, extractive)
         self.answerer = answerer or extractive
         self._vetted: dict[str, bool] = {}  # suggestion -> answerable, for this knowledge base
         self._vetted_lock = threading.Lock()
-        self.chain: Runnable = (
-            RunnablePassthrough.assign(query=RunnableLambda(self._condense))
-            | RunnablePassthrough.assign(found=RunnableLambda(self._find))
-            | RunnableLambda(self._compose)
-        )
 
     @classmethod
     def open(cls, settings: Settings, build_if_missing: bool = True, progress: bool = True,
              on_progress: Callable[[str, int, int], None] | None = None) -> Assistant:
         """Return an assistant over the index, building it from the corpus first when there is none."""
-        embeddings = load_embeddings(settings)
+        embeddings = load_embeddings(settings.embedder_config)
         if build_if_missing and current_generation(settings.index_dir) is None:
             log.info("首次启动：正在为 %s 建立索引", settings.corpus_dir)
-            report = build_index(settings, embeddings, progress=progress, on_progress=on_progress)
+            report = build_index(settings.build_config, embeddings, progress=progress, on_progress=on_progress)
             log.info(report.summary())
         return cls(settings, open_index(settings.index_dir, embeddings, settings.chroma_url), embeddings)
 
+    def as_retriever(self) -> PolicyRetriever:
+        """Return the retrieval stage as a langchain retriever, for use in other LCEL chains."""
+        from qa.langchain_retriever import PolicyRetriever
+
+        return PolicyRetriever(retriever=self.retriever)
+
     def ask(self, question: str, history: Sequence[str] = (), doc_ids: set[str] | None = None) -> Answer:
         """Return the cited answer to a question, resolving follow-ups against earlier questions."""
-        answer = self.chain.invoke({"question": question, "history": list(history), "doc_ids": doc_ids})
+        *_, answer = self.stream(question, history, doc_ids)
         assert isinstance(answer, Answer)
         return answer
 
     def stream(self, question: str, history: Sequence[str] = (),
                doc_ids: set[str] | None = None) -> Iterator[str | Answer]:
-        """Yield draft text as the answer is written, then the final (verified) Answer."""
-        inputs: dict[str, object] = {"question": question, "history": list(history), "doc_ids": doc_ids}
-        inputs["query"] = self._condense(inputs)
-        found = self._find(inputs)
-        if found.evidence and found.section is None:
-            query = inputs["query"]
-            assert isinstance(query, Query)
+        """Yield draft text as the answer is written (LLM mode), then the final, verified Answer."""
+        query = self._condense(question, history)
+        found = self._find(query, doc_ids)
+        if found.evidence and found.section is None and found.intent is None:
             for part in self.answerer.stream(query, question, found.evidence, found.retrieved):
                 yield self._finalise(part, query, found, question) if isinstance(part, Answer) else part
             return
-        yield self._compose({**inputs, "found": found})
+        yield self._finalise(self._compose(query, found, question), query, found, question)
 
-    def _condense(self, inputs: dict) -> Query:
+    def _condense(self, question: str, history: Sequence[str]) -> Query:
         """Return the self-contained query: the LLM condenses a follow-up when configured, else rules do."""
-        question, history = to_simplified(inputs["question"]), [to_simplified(h) for h in inputs["history"]]
+        question, earlier = to_simplified(question), [to_simplified(h) for h in history]
         text = None
-        if self.model is not None and history:
-            text = condense_with_llm(self.model, question, history)
-        return parse_query(text or rewrite(question, history))
+        if self.model is not None and earlier:
+            text = condense_with_llm(self.model, question, earlier)
+        return parse_query(text or rewrite(question, earlier))
 
-    def _find(self, inputs: dict) -> Found:
-        query: Query = inputs["query"]
+    def _find(self, query: Query, doc_ids: set[str] | None) -> Found:
         if not query.text:
             return Found((), refusal="请直接输入您想咨询的政策问题，例如“江苏有哪些文化产业基金可以用？”。")
         if self.kb.measures and PROFILE.search(query.text):
             return Found((), intent="profile")
         if self.kb.measures and is_comparison(query, self.kb):
             return Found((), intent="compare")
-        retrieved = tuple(self.retriever.search(query, inputs.get("doc_ids")))
-        section = find_section(self.kb, query, inputs.get("doc_ids"))
+        retrieved = tuple(self.retriever.search(query, doc_ids))
+        section = find_section(self.kb, query, doc_ids)
         if section is not None:
             return Found(retrieved, section=section.clause_id)
         limit = self.settings.llm_context_clauses if self.model is not None else self.settings.max_answer_clauses
         evidence, reason = select_evidence(self.kb, query, retrieved, limit)
         return Found(retrieved, tuple(evidence), refusal=reason)
 
-    def _compose(self, inputs: dict) -> Answer:
-        query: Query = inputs["query"]
-        found: Found = inputs["found"]
-        question: str = inputs["question"]
+    def _compose(self, query: Query, found: Found, question: str) -> Answer:
+        """Return the answer that needs no answerer: a checklist, a comparison, a section listing, a refusal."""
         if found.intent == "profile":
             answer = checklist_answer(self.kb, query, question, parse_profile(query.text))
         elif found.intent == "compare":
@@ -141,7 +141,7 @@ class Assistant:
             answer = refusal(query, question, self.kb.docs.values(), found.refusal or "", found.retrieved, ideas)
         else:
             answer = self.answerer.answer(query, question, found.evidence, found.retrieved)
-        return self._finalise(answer, query, found, question)
+        return answer
 
     def _finalise(self, answer: Answer, query: Query, found: Found, question: str) -> Answer:
         """Return the answer with notices (truncation, a province answering for its city) in the user's script."""
@@ -154,21 +154,11 @@ class Assistant:
             cited = {s.doc.region for s in found.evidence}
             broader = [r for r in query.regions if r.name not in cited and r.province in cited]
             notices += [f"已收录的{r.name}文件中没有直接规定，以下为{r.province}的相关规定。" for r in broader]
-        if notices:
-            answer = dataclasses.replace(answer, text="\n".join(notices) + "\n\n" + answer.text,
-                                         notices=(*notices, *answer.notices))
         cited_docs = dict.fromkeys(c.doc_id for c in answer.citations)
         warnings = [w for d in cited_docs if (w := validity_note(self.kb.docs[d], self.settings.current_date))]
-        if warnings:
-            answer = dataclasses.replace(answer, text=answer.text + "\n\n" + "\n".join(warnings),
-                                         notices=(*answer.notices, *warnings))
-        if is_traditional(question):
-            answer = dataclasses.replace(
-                answer, text=to_traditional(answer.text), traditional=True,
-                suggestions=tuple(to_traditional(s) for s in answer.suggestions),
-                notices=tuple(to_traditional(n) for n in answer.notices),
-            )
-        return answer
+        return dataclasses.replace(
+            answer, parts=(*map(Notice, notices), *answer.parts, *map(Notice, warnings)),
+            traditional=is_traditional(question))
 
     def _answerable(self, question: str) -> bool:
         """Return True when a question would be answered (used to vet suggestions); remembered."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 from qa.errors import PolicyQAError
@@ -39,7 +41,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from index.embedding import load_embeddings
 
     settings = _settings(args)
-    report = build_index(settings, load_embeddings(settings), progress=not args.quiet)
+    report = build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=not args.quiet)
     print(report.summary())
     return 0
 
@@ -69,7 +71,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from qa.scoring import score
+    from qa.evaluation.metrics import score
 
     gold = _read_jsonl(args.gold)
     answers = list(run_batch(gold, _settings(args)))
@@ -87,7 +89,8 @@ def _clip(text: str, width: int) -> str:
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    from qa.feedback import FeedbackError, FeedbackStore
+    from qa.server.errors import FeedbackError
+    from qa.server.feedback import FeedbackStore
 
     db = load_settings(feedback_db=args.db).feedback_db
     # Reading commands must not leave an empty database behind at a mistyped path.
@@ -117,35 +120,37 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def cmd_measures(args: argparse.Namespace) -> int:
     from index.store import current_generation, open_index
     from qa.assistant import Assistant
-    from qa.measures import find_measures, measure_row
+    from qa.finder import MeasureRow, find_measures
 
     settings = _settings(args)
     if current_generation(settings.index_dir) is None:
         Assistant.open(settings)
     kb = open_index(settings.index_dir, None)
-    rows = [measure_row(kb, m) for m in find_measures(kb, args.region, args.type, args.industry, args.beneficiary)]
+    rows = [MeasureRow.of(kb, m) for m in find_measures(kb, args.region, args.type, args.industry, args.beneficiary)]
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        print(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=1))
         return 0
     for r in rows:
-        print(f"[{'、'.join(r['types'])}] {r['region']} {r['title']}：{r['summary']}")  # type: ignore[arg-type]
-        lead = "、".join(r["lead_agencies"])  # type: ignore[arg-type]
-        print(f"    {r['citation']}" + (f"  牵头单位：{lead}" if lead else ""))
+        print(f"[{'、'.join(r.types)}] {r.region} {r.title}：{r.summary}")
+        lead = "、".join(r.lead_agencies)
+        print(f"    {r.citation}" + (f"  牵头单位：{lead}" if lead else ""))
     print(f"共 {len(rows)} 项措施")
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import app
-
-    settings = load_settings(host=args.host, port=args.port, index_dir=args.index)
-    app.main(settings)
-    return 0
+    # The page is the program app.py (a module beside this package once installed), not part of the library:
+    # this process becomes it, with the same options, instead of importing it.
+    load_settings(host=args.host, port=args.port, index_dir=args.index)  # a bad setting fails here, in this CLI
+    options = [f"--{name}={value}" for name, value in (("host", args.host), ("port", args.port),
+                                                        ("index", args.index)) if value is not None]
+    os.execv(sys.executable, [sys.executable, "-m", "app", *options])
 
 
 def parser() -> argparse.ArgumentParser:
     """Return the argument parser."""
     p = argparse.ArgumentParser(prog="policy-qa", description="政策文件问答：带条款引用的回答")
+    p.add_argument("--version", action="version", version=f"policy-qa {version('policy-qa')} ({Path(__file__).parent})")
     p.add_argument("-v", "--verbose", action="store_true", help="show debug logs")
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build or update the index of a corpus folder")

@@ -1,25 +1,5 @@
-"""The project's exceptions; entry points turn them into a clear message for the person who sees it."""
+"""The exceptions a user of the `qa` library sees; the base class lives with the bottom layer (`index.errors`)."""
 
+from index.errors import ConfigError, IndexMissingError, PolicyQAError
 
-class PolicyQAError(Exception):
-    """Base class: a problem the user can fix, with a message that says how."""
-
-
-class ConfigError(PolicyQAError):
-    """Seen by the operator: a setting is unknown or has an invalid value."""
-
-
-class DocumentError(PolicyQAError):
-    """Seen in the build summary: one document could not be read and was skipped."""
-
-
-class IndexMissingError(PolicyQAError):
-    """Seen by the user of `ask`/`batch`: there is no built index at the given path."""
-
-
-class EmbedderUnavailable(PolicyQAError):
-    """Seen once in the log: the configured embedder cannot load, so retrieval runs lexical-only."""
-
-
-class FeedbackError(PolicyQAError, ValueError):
-    """Seen by the caller of the feedback store or `feedback` command: a bad rating or a missing database."""
+__all__ = ["ConfigError", "IndexMissingError", "PolicyQAError"]

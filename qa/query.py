@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from index.regions import Region, gazetteer
+from index.text import ZERO_WIDTH
 
 MAX_QUESTION_CHARS = 500
 QUANTITY = re.compile(r"多少|几[家个项所条年类种]|数量|规模|目标|金额|比例|比重")
@@ -22,7 +23,6 @@ MARKUP = re.compile(
     r"<(script|style)\b.*?</\1\s*>|<[^<>]{0,300}>|\]\((?:[^()]|\([^()]*\)){0,300}\)|(?:javascript|https?|file):\S*",
     re.IGNORECASE | re.DOTALL,
 )
-ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 from index.lexical import tokenize
 from index.store import KnowledgeBase
-from qa.models import ScoredClause
+from index.text import CJK
 from qa.query import Query
-from qa.retrieve import CJK, region_boosts
+from qa.records import ScoredClause
+from qa.retrieve import region_boosts
 
 # Calibrated on our own in- and out-of-scope questions (tests/data/calibration.jsonl), not on the dev set:
 # a clause must contain at least this IDF-weighted share of the question's topic terms. Out-of-scope

@@ -6,15 +6,11 @@ import math
 import re
 from collections import defaultdict
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
-
 from index.lexical import tokenize
 from index.store import KnowledgeBase
-from qa.models import ScoredClause
-from qa.query import Query, parse_query
+from index.text import CJK
+from qa.query import Query
+from qa.records import ScoredClause
 
 RRF_K = 60
 CANDIDATES = 50
@@ -27,7 +23,6 @@ COUNT_WINDOW = 40
 HEADING_WEIGHT = 0.3
 UNSEEN_WEIGHT = 2.0
 MENTION_WEIGHT = 0.15
-CJK = re.compile(r"[\u3400-\u9fff]")
 COUNTED = re.compile(r"\d+(?:\.\d+)?\s*(?:家|个|项|所|批|条|万|亿|%|人|名|座|支|类|户)")
 
 
@@ -86,12 +81,12 @@ def coverage(kb: KnowledgeBase, tokens: list[str], text: str) -> float:
     return covered / sum(weights.values())
 
 
-class HybridRetriever(BaseRetriever):
-    """langchain retriever over a KnowledgeBase, returning clause-level results."""
+class HybridRetriever:
+    """Clause-level retrieval over a KnowledgeBase: BM25 and dense hits fused, then weighed by region and topic."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    kb: KnowledgeBase
-    k: int = 10
+    def __init__(self, kb: KnowledgeBase, k: int = 10) -> None:
+        self.kb = kb
+        self.k = k
 
     def search(self, query: Query, doc_ids: set[str] | None = None) -> list[ScoredClause]:
         """Return the top clauses for a query, best first, each with its fused score and coverage."""
@@ -137,12 +132,3 @@ class HybridRetriever(BaseRetriever):
             scored.append(ScoredClause(clause, doc, score, s["lexical"], s["dense"], cov))
         scored.sort(key=lambda x: x.score, reverse=True)
         return scored[: self.k]
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        return [
-            Document(page_content=s.clause.text, id=s.clause.clause_id,
-                     metadata={"doc_title": s.doc.title, "clause": s.clause.label, "score": s.score})
-            for s in self.search(parse_query(query))
-        ]

@@ -6,8 +6,8 @@ import weakref
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from index.records import PolicyDoc
 from index.store import KnowledgeBase
-from qa.models import PolicyDoc
 
 # One dropdown entry per document is usable for a provincial corpus, not for 28,000 national documents.
 MAX_DOC_SCOPES = 200

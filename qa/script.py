@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 
-CJK = re.compile(r"[\u3400-\u9fff]")
+from index.text import CJK
 
 
 @cache

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Literal
 
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from qa.errors import ConfigError
+from index.config import BuildConfig, EmbedderConfig, EmbeddingBackend
+from index.errors import ConfigError
 
 ENV_PREFIX = "QA_"
 
@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     feedback_db: Path = Path("data/feedback.sqlite")
     # auto: a local sentence-transformers model when `embedding_model` names one, else the bundled e5.
     # static: a word-vector table distilled from the bundled e5, for corpora too large to embed with it.
-    embedding_backend: Literal["auto", "e5", "sentence-transformers", "static", "none"] = "auto"
+    embedding_backend: EmbeddingBackend = "auto"
     embedding_model: str = ""
     embedding_batch_size: int = 16
     # A Chroma server (e.g. http://127.0.0.1:8000) shared by several app processes; empty: embedded store.
@@ -83,6 +83,17 @@ class Settings(BaseSettings):
     def current_date(self) -> date:
         """Return the date validity is judged on."""
         return self.today or date.today()
+
+    @property
+    def build_config(self) -> BuildConfig:
+        """Return what an index build needs of these settings."""
+        return BuildConfig(self.corpus_dir, self.index_dir, self.chunk_chars, self.max_document_bytes,
+                           self.embedding_batch_size, self.chroma_url)
+
+    @property
+    def embedder_config(self) -> EmbedderConfig:
+        """Return which embedder to load."""
+        return EmbedderConfig(self.embedding_backend, self.embedding_model, self.embedding_batch_size)
 
     @property
     def llm_enabled(self) -> bool:

@@ -6,8 +6,9 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from itertools import chain, islice
 
+from index.records import Clause, PolicyDoc
 from index.store import KnowledgeBase
-from qa.models import Clause, PolicyDoc, ScoredClause
+from qa.records import ScoredClause
 
 MAX_SUGGESTIONS = 3
 # The fallback looks at most this many documents: in a corpus without usable headings (e.g. untitled 第X条

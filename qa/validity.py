@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from qa.models import PolicyDoc
+from index.records import PolicyDoc
 
 OLD_AFTER_YEARS = 5
 LATEST = "请以主管部门最新文件为准。"

@@ -44,7 +44,7 @@ def bundled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("index")
     settings = Settings(corpus_dir=CORPUS, index_dir=folder)
-    build_index(settings, load_embeddings(settings), progress=False)
+    build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=False)
     return folder
 
 
@@ -86,7 +86,7 @@ def serve_http(app: object) -> Iterator[str]:
 
 def ready_loader(settings: object) -> object:
     """Return an AssistantLoader that has finished opening the index."""
-    from qa.service import AssistantLoader
+    from qa.server.loader import AssistantLoader
 
     loader = AssistantLoader(settings).start()  # type: ignore[arg-type]
     loader.wait(120)

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qa.api import create_app
-from qa.querylog import QuestionLog
+from qa.server.app import create_app
+from qa.server.querylog import QuestionLog
 from qa.settings import Settings
 from tests.conftest import CORPUS, ready_loader, serve_http
 
@@ -91,11 +91,11 @@ def test_upload_rejects_unsafe_names(server: tuple[str, Settings], name: str) ->
 
 def test_questions_are_logged_with_hashed_users(tmp_path: Path) -> None:
     """The question log keeps questions for review, hashes user ids, and drops rows past retention."""
-    from qa.models import Answer
+    from qa.records import Answer, Paragraph
 
     settings = Settings(log_db=tmp_path / "q.sqlite", log_hash_users=True, log_salt="s", log_retention_days=1)
     log = QuestionLog(settings)
-    answer = Answer(question="江苏有哪些基金？", query="江苏有哪些基金？", text="…", answerable=True)
+    answer = Answer(question="江苏有哪些基金？", query="江苏有哪些基金？", parts=(Paragraph("…"),), answerable=True)
     log.record("wechat", "oOpenId123", answer, 0.05)
     row = log.rows()[0]
     assert row["question"] == "江苏有哪些基金？" and row["channel"] == "wechat"

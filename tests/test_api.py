@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qa.api import create_app
+from qa.server.app import create_app
 from qa.settings import Settings
 from tests.conftest import CORPUS, ready_loader, serve_http
 
@@ -184,7 +184,7 @@ def test_body_over_the_cap_is_413(guarded_url: str) -> None:
 
 def test_while_loading_the_api_says_so(bundled_index: Path) -> None:
     """Before the index is open, /healthz reports loading and questions get 503 with Retry-After."""
-    from qa.service import AssistantLoader
+    from qa.server.loader import AssistantLoader
 
     settings = Settings(corpus_dir=CORPUS, index_dir=bundled_index)
     with serve_http(create_app(settings, AssistantLoader(settings))) as url:

@@ -20,12 +20,12 @@ import pytest
 from index.build import BuildReport, build_index
 from index.embedding import load_embeddings
 from index.store import open_index
-from qa.api import create_app
 from qa.assistant import Assistant
-from qa.chat_bridge import MORE_HINT, ChatBridge
-from qa.conversations import ConversationStore
-from qa.feedback import FeedbackStore
-from qa.service import AssistantLoader
+from qa.server.app import create_app
+from qa.server.chat_bridge import MORE_HINT, ChatBridge
+from qa.server.conversations import ConversationStore
+from qa.server.feedback import FeedbackStore
+from qa.server.loader import AssistantLoader
 from qa.settings import Settings
 from tests.conftest import CORPUS, ready_loader, serve_http
 from tests.pdfs import blank_pdf, encrypted_pdf, text_pdf
@@ -333,7 +333,7 @@ def bad_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[BuildReport, As
     root = tmp_path_factory.mktemp("bad-corpus")
     settings = Settings(corpus_dir=make_bad_corpus(root / "corpus"), index_dir=root / "index",
                         embedding_backend="none", max_document_bytes=MAX_BYTES)
-    report = build_index(settings, None, progress=False)
+    report = build_index(settings.build_config, None, progress=False)
     return report, Assistant(settings, open_index(settings.index_dir, None), None)
 
 
@@ -417,7 +417,7 @@ def test_document_updated_in_place_no_longer_cites_old_text(bundled_index: Path,
     shutil.copytree(CORPUS, corpus)
     shutil.copytree(bundled_index, index)
     settings = Settings(corpus_dir=corpus, index_dir=index)
-    embeddings = load_embeddings(settings)
+    embeddings = load_embeddings(settings.embedder_config)
     before = Assistant(settings, open_index(index, embeddings), embeddings).ask(FUND_QUESTION)
     assert any(FUND_ANCHOR in c.text for c in before.citations)
 
@@ -425,7 +425,7 @@ def test_document_updated_in_place_no_longer_cites_old_text(bundled_index: Path,
     text = doc.read_text(encoding="utf-8")
     assert text.count(REMOVED) == 1
     doc.write_text(text.replace(REMOVED, ""), encoding="utf-8")
-    report = build_index(settings, embeddings, progress=False)
+    report = build_index(settings.build_config, embeddings, progress=False)
     assert not report.unchanged and report.documents == 3 and 0 < report.embedded < report.chunks
 
     kb = open_index(index, embeddings)

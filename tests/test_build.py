@@ -24,7 +24,7 @@ QUESTIONS = ["文化产业基金", "人才引进补贴", "传统工艺 玉雕", 
 
 def build(corpus: Path, index_dir: Path, **settings: object) -> BuildReport:
     """Build a lexical-only index of a corpus folder."""
-    return build_index(Settings(corpus_dir=corpus, index_dir=index_dir, **settings), None, progress=False)
+    return build_index(Settings(corpus_dir=corpus, index_dir=index_dir, **settings).build_config, None, progress=False)
 
 
 def records(index_dir: Path) -> dict[str, bytes]:

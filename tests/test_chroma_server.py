@@ -87,11 +87,11 @@ def ranking(index_dir: Path, embedder: StaticTableEmbeddings, url: str = "") -> 
 def test_server_mode_retrieves_like_embedded_mode(chroma_url: str, embedder: StaticTableEmbeddings,
                                                   tmp_path: Path) -> None:
     """Same clause ids in the same order, same scores, with the vectors on the server instead of on disk."""
-    build_index(Settings(corpus_dir=CORPUS, index_dir=tmp_path / "embedded"), embedder, progress=False)
-    report = build_index(Settings(corpus_dir=CORPUS, index_dir=tmp_path / "server", chroma_url=chroma_url),
+    build_index(Settings(corpus_dir=CORPUS, index_dir=tmp_path / "embedded").build_config, embedder, progress=False)
+    report = build_index(Settings(corpus_dir=CORPUS, index_dir=tmp_path / "server", chroma_url=chroma_url).build_config,
                          embedder, progress=False)
     manifest = read_manifest(tmp_path / "server")
-    assert manifest and manifest["chroma_collection"] == report.generation
+    assert manifest and manifest.chroma_collection == report.generation
     assert not (tmp_path / "server" / report.generation / "chroma").exists(), "server mode writes nothing local"
 
     embedded = ranking(tmp_path / "embedded", embedder)
@@ -116,7 +116,7 @@ def test_server_generations_switch_atomically(chroma_url: str, embedder: StaticT
     for edit in range(3):
         (corpus / "extra.txt").write_text(f"关于促进会展业发展的若干措施\n一、总体要求\n支持会展企业第{edit}批项目。\n",
                                           encoding="utf-8")
-        names.append(build_index(settings, embedder, progress=False).generation)
+        names.append(build_index(settings.build_config, embedder, progress=False).generation)
     client = chromadb.HttpClient(host="127.0.0.1", port=int(chroma_url.rsplit(":", 1)[1]))
     on_server = {c.name for c in client.list_collections()}
     assert {names[1], names[2]} <= on_server and names[0] not in on_server
@@ -126,7 +126,8 @@ def test_server_generations_switch_atomically(chroma_url: str, embedder: StaticT
 def test_server_index_without_url_falls_back_to_lexical(chroma_url: str, embedder: StaticTableEmbeddings,
                                                         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Opening a server-built index without QA_CHROMA_URL answers lexical-only with one warning naming it."""
-    build_index(Settings(corpus_dir=CORPUS, index_dir=tmp_path, chroma_url=chroma_url), embedder, progress=False)
+    settings = Settings(corpus_dir=CORPUS, index_dir=tmp_path, chroma_url=chroma_url)
+    build_index(settings.build_config, embedder, progress=False)
     kb = open_index(tmp_path, embedder)
     assert kb.dense is None
     assert any("QA_CHROMA_URL" in r.getMessage() for r in caplog.records)

@@ -19,7 +19,7 @@ from index.chunking import chunk_document
 from index.loading import load_file
 from index.parsed import parse_document
 from index.store import open_index
-from qa.scoring import score
+from qa.evaluation.metrics import score
 from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -256,7 +256,7 @@ def shared_scorer() -> ModuleType:
 def test_vendored_scorer_matches_shared_on_cli_answers(
     shared_scorer: ModuleType, eval_run: tuple[list[dict], list[dict], subprocess.CompletedProcess[str]],
 ) -> None:
-    """qa.scoring gives the shared script's numbers on the answers the CLI wrote."""
+    """qa.evaluation.metrics gives the shared script's numbers on the answers the CLI wrote."""
     gold, answers, result = eval_run
     assert result.returncode == 0 and answers, result.stderr
     assert score(gold, answers) == shared_scorer.score(gold, answers)
@@ -278,7 +278,8 @@ ANSWERED = {"answer": "紫金文化产业基金", "answerable": True,
 ])
 def test_vendored_scorer_matches_shared_on_edge_cases(shared_scorer: ModuleType, answers: list[dict],
                                                       budget: int) -> None:
-    """qa.scoring and the shared script agree on missing answers, budgets, refusals and whitespace in anchors."""
+    """qa.evaluation.metrics and the shared script agree on missing answers, budgets, refusals and whitespace
+    in anchors."""
     gold = [
         {"id": "a", "question": "q", "answerable": True, "gold": [{"doc": "JS", "anchor": "紫金文化 产业基金"}],
          "answer_must_contain": ["紫金"]},

@@ -23,12 +23,12 @@ from pydantic import SecretStr
 
 from index.embedding import load_embeddings
 from index.store import CURRENT, current_generation, open_index
-from qa.api import create_app
 from qa.assistant import Assistant
-from qa.conversations import ConversationStore
-from qa.feedback import FeedbackStore
-from qa.models import Answer
-from qa.service import AssistantLoader
+from qa.records import Answer
+from qa.server.app import create_app
+from qa.server.conversations import ConversationStore
+from qa.server.feedback import FeedbackStore
+from qa.server.loader import AssistantLoader
 from qa.settings import Settings, load_settings
 from tests.conftest import CORPUS, ready_loader, serve_http
 
@@ -62,6 +62,40 @@ def start_build(corpus: Path, index: Path) -> subprocess.Popen[str]:
     """Start a build in its own process."""
     return subprocess.Popen(build_args(corpus, index), cwd=ROOT, env=build_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, encoding="utf-8")
+
+
+# A build whose vectors wait while the gate file exists: the test decides when it may finish, so a kill or a read
+# "during the build" never depends on how fast this machine is.
+GATED_BUILD = """
+import sys, time
+from pathlib import Path
+from index.build import build_index
+from index.config import BuildConfig, EmbedderConfig
+from index.embedding import PolicyEmbeddings, load_embeddings
+
+corpus, index, gate = map(Path, sys.argv[1:4])
+inner = load_embeddings(EmbedderConfig("e5"))
+
+class Gated(PolicyEmbeddings):
+    model_id = property(lambda self: inner.model_id)
+
+    def embed_documents(self, texts):
+        while gate.exists():
+            time.sleep(0.01)
+        return inner.embed_documents(texts)
+
+    def embed_query(self, text):
+        return inner.embed_query(text)
+
+print(build_index(BuildConfig(corpus, index), Gated(), progress=False).summary())
+"""
+
+
+def start_gated_build(corpus: Path, index: Path, gate: Path) -> subprocess.Popen[str]:
+    """Start a build in its own process that cannot compute vectors while `gate` exists."""
+    return subprocess.Popen([sys.executable, "-c", GATED_BUILD, str(corpus), str(index), str(gate)], cwd=ROOT,
+                            env=build_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            encoding="utf-8")
 
 
 def run_build(corpus: Path, index: Path) -> subprocess.CompletedProcess[str]:
@@ -134,7 +168,7 @@ def make_site(bundled_index: Path, root: Path) -> Site:
 
 def open_assistant(site: Site) -> Assistant:
     """Return an assistant over the generation serving now, with dense search."""
-    embeddings = load_embeddings(site.settings)
+    embeddings = load_embeddings(site.settings.embedder_config)
     kb = open_index(site.index, embeddings)
     assert kb.dense is not None
     return Assistant(site.settings, kb, embeddings)
@@ -152,20 +186,25 @@ def test_sigkill_during_build_keeps_a_complete_generation(site: Site) -> None:
     old_assistant = open_assistant(site)
     assert fund_cited(old_assistant.ask(QUESTION)) == {OLD_FUND}
     kills: list[str] = []
+    gate = site.corpus.parent / "gate"
     for run, point in enumerate(KILL_POINTS):
         # The last run computes every vector before it is killed; it builds the final corpus, so the complete build
         # after the kills reuses those vectors.
         write_new_corpus(site.corpus, "final" if point == "chroma" else f"kill-{run}")
         before = generations(site.index)
-        proc = start_build(site.corpus, site.index)
+        # Held at its first vectors, a build killed at "start" or "generation" is certainly still running; the
+        # last run is let through, and its kill races the vector writes and the switch itself.
+        gate.touch()
+        if point == "chroma":
+            gate.unlink()
+        proc = start_gated_build(site.corpus, site.index, gate)
         started = time.monotonic()
         if point != "start":
             wait_for(new_folder(site.index, before, "chroma" if point == "chroma" else ""), proc)
         delay = {"start": rng.uniform(0.3, 2.5), "generation": rng.uniform(0.0, 2.0), "chroma": rng.uniform(0.0, 0.3)}
         time.sleep(delay[point])
         running = proc.poll() is None
-        # Until the vectors are written the build cannot have switched; the last kill races the switch itself.
-        assert running or point == "chroma", f"run {run}: the build finished before its kill ({point})"
+        assert running or point == "chroma", f"run {run}: the build exited before its kill: {proc.communicate()}"
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
         kills.append(f"run {run}: {point} + {delay[point]:.2f}s, killed at {time.monotonic() - started:.1f}s, "
@@ -217,11 +256,15 @@ def rebuild(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Re
     fresh = make_site(bundled_index, tmp_path_factory.mktemp("rebuild"))
     old_assistant = open_assistant(fresh)
     write_new_corpus(fresh.corpus, "readers", ("shenzhen-culture-tech-2012.txt",))
-    proc = start_build(fresh.corpus, fresh.index)
+    gate = fresh.corpus.parent / "gate"
+    gate.touch()
+    proc = start_gated_build(fresh.corpus, fresh.index, gate)
     old_reads: list[set[str]] = []
     fresh_reads: list[tuple[str, set[str]]] = []
     errors: list[str] = []
     while proc.poll() is None:
+        if len(old_reads) >= 3:
+            gate.unlink(missing_ok=True)  # enough reads while the build was held: let it finish
         try:
             old_reads.append(fund_cited(old_assistant.ask(QUESTION)))
             kb = open_index(fresh.index, None)
@@ -279,14 +322,14 @@ WORKERS, ROWS_EACH, USERS_EACH = 4, 100, 5
 WRITER = """
 import sys, time
 from pathlib import Path
-from qa.conversations import ConversationStore
-from qa.feedback import FeedbackStore
-from qa.models import Answer, Citation
+from qa.server.conversations import ConversationStore
+from qa.server.feedback import FeedbackStore
+from qa.records import Answer, Citation, Paragraph
 
 folder, worker, rows, users = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 text = "专项资金向文化与科技领域倾斜。"
-answer = Answer(question="深圳对文化科技有哪些专项资金支持？", query="深圳 专项资金", text=text, answerable=True,
-                citations=(Citation("SZ", "深圳", "SZ-1", "（一）", text, "专项资金"),))
+answer = Answer(question="深圳对文化科技有哪些专项资金支持？", query="深圳 专项资金", parts=(Paragraph(text),),
+                answerable=True, citations=(Citation("SZ", "深圳", "SZ-1", "（一）", text, "专项资金"),))
 conversations = ConversationStore(folder / "conversations.sqlite", ttl=3600)
 feedback = FeedbackStore(folder / "feedback.sqlite")
 while not (folder / "go").exists():
@@ -384,7 +427,7 @@ def test_settings_repr_hides_secrets(secret_env: dict[str, str], tmp_path: Path)
 def test_failing_llm_and_wechat_calls_leak_no_secret(secret_env: dict[str, str],
                                                      caplog: pytest.LogCaptureFixture) -> None:
     """A refused LLM endpoint and forged WeChat callbacks put no secret in logs, exceptions or HTTP bodies."""
-    from qa.llm import chat_model
+    from qa.chat_model import chat_model
 
     caplog.set_level(logging.DEBUG)
     settings = load_settings()

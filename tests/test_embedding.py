@@ -194,7 +194,7 @@ def test_backend_choice(backend: str, model: str, expected: type, tiny_model: Pa
     """load_embeddings picks the backend from settings: auto means a named local model, else the bundled e5."""
     caplog.set_level(logging.WARNING)
     settings = Settings(embedding_backend=backend, embedding_model=str(tiny_model) if model else "")
-    assert type(load_embeddings(settings)) is expected
+    assert type(load_embeddings(settings.embedder_config)) is expected
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
@@ -202,7 +202,7 @@ def test_missing_model_falls_back_with_one_warning(caplog: pytest.LogCaptureFixt
     """A model that cannot load gives None (lexical-only) and exactly one warning of ours naming it."""
     caplog.set_level(logging.WARNING)
     settings = Settings(embedding_backend="sentence-transformers", embedding_model="/nonexistent")
-    assert load_embeddings(settings) is None
+    assert load_embeddings(settings.embedder_config) is None
     ours = [r for r in caplog.records if r.name.startswith("index.") and r.levelno >= logging.WARNING]
     assert len(ours) == 1, [r.getMessage() for r in ours]
     assert "/nonexistent" in ours[0].getMessage() and "关键词检索" in ours[0].getMessage()
@@ -211,7 +211,8 @@ def test_missing_model_falls_back_with_one_warning(caplog: pytest.LogCaptureFixt
 def test_missing_model_logs_one_warning_in_total(caplog: pytest.LogCaptureFixture) -> None:
     """A model that cannot load produces one warning in the log, not one per library involved."""
     caplog.set_level(logging.WARNING)
-    assert load_embeddings(Settings(embedding_backend="sentence-transformers", embedding_model="/nonexistent")) is None
+    missing = Settings(embedding_backend="sentence-transformers", embedding_model="/nonexistent")
+    assert load_embeddings(missing.embedder_config) is None
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1, warnings
 
@@ -219,7 +220,7 @@ def test_missing_model_logs_one_warning_in_total(caplog: pytest.LogCaptureFixtur
 def test_lexical_only_index_answers(tmp_path: Path) -> None:
     """An index built without an embedder has no dense part and still answers with the right citation."""
     settings = Settings(corpus_dir=CORPUS, index_dir=tmp_path / "index")
-    report = build_index(settings, None, progress=False)
+    report = build_index(settings.build_config, None, progress=False)
     assert report.embedding_model is None and report.embedded == 0 and report.reused == 0
     assert "仅关键词检索" in report.summary()
     assert not (tmp_path / "index" / report.generation / "chroma").exists()
@@ -241,7 +242,7 @@ def test_incremental_rebuild_embeds_only_changed_clauses(tmp_path: Path, tiny: S
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
     shutil.copytree(CORPUS, corpus)
     settings = Settings(corpus_dir=corpus, index_dir=index_dir)
-    first = build_index(settings, tiny, progress=False)
+    first = build_index(settings.build_config, tiny, progress=False)
     assert first.embedding_model == tiny.model_id
     assert first.embedded == first.chunks == first.vectors_written > 0 and first.reused == 0
 
@@ -249,7 +250,7 @@ def test_incremental_rebuild_embeds_only_changed_clauses(tmp_path: Path, tiny: S
     text = doc.read_text(encoding="utf-8")
     assert text.count(EDIT_FROM) == 1
     doc.write_text(text.replace(EDIT_FROM, EDIT_TO), encoding="utf-8")
-    second = build_index(settings, tiny, progress=False)
+    second = build_index(settings.build_config, tiny, progress=False)
     old, new = chunk_hashes(index_dir, first.generation), chunk_hashes(index_dir, second.generation)
     changed = {h: clause for h, clause in new.items() if h not in old}
     assert 0 < second.embedded < second.chunks
@@ -271,12 +272,12 @@ def test_incremental_rebuild_embeds_only_changed_clauses(tmp_path: Path, tiny: S
     assert (index_dir / CURRENT).read_text(encoding="utf-8").strip() == second.generation
     assert current_generation(index_dir) == index_dir / second.generation
 
-    again = build_index(settings, tiny, progress=False)
+    again = build_index(settings.build_config, tiny, progress=False)
     assert again.unchanged and again.embedded == 0
     assert (index_dir / CURRENT).read_text(encoding="utf-8").strip() == second.generation
 
     doc.write_text(text, encoding="utf-8")
-    third = build_index(settings, tiny, progress=False)
+    third = build_index(settings.build_config, tiny, progress=False)
     assert third.embedded == 0 and third.reused == third.chunks, "the original clause's vector is cached"
     assert third.vectors_written == len(changed)
     assert {p.name for p in index_dir.glob("gen-*")} == {second.generation, third.generation}
@@ -286,7 +287,7 @@ def test_incremental_rebuild_embeds_only_changed_clauses(tmp_path: Path, tiny: S
 def tiny_index(tmp_path_factory: pytest.TempPathFactory, tiny: SentenceTransformerEmbeddings) -> Path:
     """Return an index of the bundled corpus built with the tiny model."""
     folder = tmp_path_factory.mktemp("tiny-index")
-    build_index(Settings(corpus_dir=CORPUS, index_dir=folder), tiny, progress=False)
+    build_index(Settings(corpus_dir=CORPUS, index_dir=folder).build_config, tiny, progress=False)
     return folder
 
 

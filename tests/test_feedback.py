@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.feedback import MAX_COMMENT_CHARS, FeedbackError, FeedbackStore
-from qa.models import Answer, Citation
+from qa.records import Answer, Citation, Paragraph
+from qa.server.feedback import MAX_COMMENT_CHARS, FeedbackError, FeedbackStore
 
 ROOT = Path(__file__).resolve().parents[1]
 FUND_QUESTION = "江苏有哪些文化产业基金可以用？"
@@ -24,7 +24,7 @@ WORKERS, ROWS_EACH = 4, 50
 PLAIN = Answer(
     question="深圳对文化科技有哪些专项资金支持？",
     query="深圳 文化科技 专项资金",
-    text="专项资金向文化与科技领域倾斜。",
+    parts=(Paragraph("专项资金向文化与科技领域倾斜。"),),
     answerable=True,
     citations=(Citation(doc_id="SZ", doc_title="深圳文化科技", clause_id="SZ-1", clause="（一）",
                         text="专项资金向文化与科技领域倾斜。", quote="专项资金向文化与科技领域倾斜"),),

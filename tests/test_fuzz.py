@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from index.cleaning import clean_text
 from index.metadata import extract_metadata
+from index.records import SourceText
 from index.structure import parse_clauses
-from qa.models import SourceText
 from qa.query import MAX_QUESTION_CHARS, normalise, parse_query
 
 # Deterministic for CI: the same examples on every run, no example database, no timing flakiness.

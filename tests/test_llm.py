@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from qa.prompts import load_prompt
 
 from index.store import open_index
 from qa.assistant import Assistant
-from qa.models import Answer
-from qa.prompts import load_prompt
+from qa.records import Answer
 from qa.settings import Settings
 from tests.openai_stub import Script, Stub, openai_stub
 
@@ -105,7 +105,7 @@ def test_injected_instruction_in_a_document_is_data(tmp_path: Path, stub: Stub) 
         encoding="utf-8")
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none",
                         llm_base_url=stub.base_url, llm_model="stub", llm_timeout=5)
-    build_index(settings, None, progress=False)
+    build_index(settings.build_config, None, progress=False)
     stub.reply(Script("所有企业都能领取100万元【C1】。"))
     answer = Assistant(settings, open_index(settings.index_dir, None), None).ask("文化企业补贴多少？")
     messages = stub.requests[-1]["body"]["messages"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import docx
 import pytest
 
+from index.errors import DocumentError
 from index.loading import (
     META_KEYS,
     decode_text,
@@ -19,8 +20,7 @@ from index.loading import (
     load_file,
     read_sidecar,
 )
-from qa.errors import DocumentError
-from qa.models import SourceText
+from index.records import SourceText
 from tests.pdfs import blank_pdf, encrypted_pdf, text_pdf
 
 MAX = 10_000_000

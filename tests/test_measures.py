@@ -13,10 +13,11 @@ import httpx
 import pytest
 
 from index.store import KnowledgeBase, open_index
-from qa.api import create_app
 from qa.assistant import Assistant
-from qa.measure_eval import evaluate
-from qa.measures import find_measures, parse_profile
+from qa.evaluation.measures import evaluate
+from qa.finder import find_measures, parse_profile
+from qa.records import Heading, Item, Paragraph
+from qa.server.app import create_app
 from qa.settings import Settings
 from qa.validity import validity_note
 from tests.conftest import CORPUS, ROOT, ready_loader, serve_http
@@ -129,16 +130,23 @@ def test_profile_parsing() -> None:
 
 
 def test_profile_checklist(assistant: Assistant) -> None:
-    """A profile in chat gets a cited checklist grouped by type, other regions separately as reference."""
+    """A profile in chat gets a cited checklist grouped by type; other regions' measures only as reference."""
     answer = assistant.ask("我是深圳的一家动漫中小企业")
     assert answer.answerable and answer.citations
-    local, _, reference = answer.text.partition("以下为其他地区的同类措施，仅供参考")
-    assert "【用地/用房】" in local and "保障文化科技发展空间" in local
-    assert "江苏省《" not in local.split("【1】依据")[0]
-    marks = {int(n) for n in re.findall(r"【(\d+)】", answer.text)}
-    assert marks == set(range(1, len(answer.citations) + 1))
-    cited_js = [c for c in answer.citations if c.doc_id.startswith("jiangsu")]
-    assert not cited_js or reference
+    split = next(i for i, p in enumerate(answer.parts) if isinstance(p, Paragraph) and "其他地区的同类措施" in p.text)
+    local = [p for p in answer.parts[:split] if isinstance(p, Item)]
+    reference = [p for p in answer.parts[split:] if isinstance(p, Item)]
+
+    def regions(items: list[Item]) -> set[str]:
+        return {answer.citations[n - 1].region for item in items for n in item.cites}
+
+    # Shenzhen's own measures and its province's apply; Jiangsu's are listed, but only as reference.
+    assert regions(local) <= {"深圳市", "广东省"} and "深圳市" in regions(local)
+    assert regions(reference) == {"江苏省"}
+    assert Heading("用地/用房") in answer.parts[:split]
+    assert any("保障文化科技发展空间" in item.text for item in local)
+    # Every citation is referred to by some item, and every item cites one.
+    assert {n for item in local + reference for n in item.cites} == set(range(1, len(answer.citations) + 1))
 
 
 def test_region_comparison_table(assistant: Assistant) -> None:

@@ -10,8 +10,8 @@ import pytest
 from index.cleaning import clean_text
 from index.loading import load_file
 from index.metadata import extract_metadata
+from index.records import SourceText
 from index.structure import parse_clauses
-from qa.models import SourceText
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "policies"
 REAL = {

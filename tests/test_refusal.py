@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from index.build import build_index
+from index.records import Clause, PolicyDoc
 from index.store import KnowledgeBase
-from qa.answer.base import MAX_LISTED_DOCS, coverage_list
+from qa.answer.refusal import MAX_LISTED_DOCS, coverage_list
 from qa.assistant import Assistant
-from qa.models import Clause, PolicyDoc
 from qa.retrieve import HybridRetriever
-from qa.service import AssistantLoader
+from qa.server.loader import AssistantLoader
 from qa.settings import Settings
 from qa.suggest import MAX_FALLBACK_DOCS
 from tests.conftest import CORPUS
@@ -85,7 +85,7 @@ def test_coverage_list_of_a_large_knowledge_base_reads_only_what_it_lists() -> N
 def test_refusal_in_a_large_corpus_lists_the_nearest_documents_and_the_total(tmp_path: Path) -> None:
     """A refused question about the 12th document lists it first, MAX_LISTED_DOCS documents in all, and the total."""
     settings = lexical_settings(write_corpus(tmp_path / "corpus"), tmp_path / "index")
-    build_index(settings, None, progress=False)
+    build_index(settings.build_config, None, progress=False)
     assistant = Assistant.open(settings, build_if_missing=False)
     answer = assistant.ask("上海对潮汕木雕企业有什么奖励？")
     assert not answer.answerable and "上海市" in answer.text
@@ -151,7 +151,7 @@ def test_suggestion_fallback_reads_a_bounded_number_of_documents(tmp_path: Path,
             f"某省第{i + 1}号文化产业促进条例\n\n第一条　为了促进文化产业发展，制定本条例。\n"
             "第二条　本条例适用于本省行政区域内的文化产业促进活动。\n", encoding="utf-8")
     settings = lexical_settings(corpus, tmp_path / "index")
-    build_index(settings, None, progress=False)
+    build_index(settings.build_config, None, progress=False)
     assistant = Assistant.open(settings, build_if_missing=False)
     assert len(assistant.kb.docs) == MAX_FALLBACK_DOCS + 10
     read: list[str] = []

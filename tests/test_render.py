@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.base import cite_line
+from index.records import Clause, PolicyDoc
 from qa.assistant import Assistant
-from qa.models import Answer, Citation, Clause, PolicyDoc
-from qa.render import MAX_PAGE_DOCS, answer_markdown, citation_choices, clause_panel_html, documents_html, escape
+from qa.records import Answer, Citation, Paragraph, Quote
+from qa.render.markdown import (
+    MAX_PAGE_DOCS,
+    answer_markdown,
+    citation_choices,
+    clause_panel_html,
+    documents_html,
+    escape,
+)
 
 NASTY = '<script>alert(1)</script> **粗体** [链接](http://x.example) <img src=x onerror=alert(1)> `code` # 标题'
 
@@ -28,8 +35,8 @@ def _clause(text: str) -> Clause:
 def _answer(quote: str, text: str) -> Answer:
     citation = Citation(doc_id="d", doc_title="测试<b>文件</b>", clause_id="c1", clause="三、（一）2.", text=text,
                         quote=quote, title="标题", date_or_period="规划期2021—2025年")
-    body = f"根据已收录的政策文件：\n\n{quote}\n【1】{cite_line(citation)}"
-    return Answer(question=NASTY, query=NASTY, text=body, answerable=True, citations=(citation,))
+    return Answer(question=NASTY, query=NASTY, parts=(Paragraph("根据已收录的政策文件："), Quote(quote, 1)),
+                  answerable=True, citations=(citation,))
 
 
 @pytest.mark.parametrize("text", [NASTY, "1. 列表", "> 引用", "| 表 | 格 |", "a\\b", "<!-- 注释 -->"])
@@ -50,7 +57,8 @@ def test_answer_markdown_cites_each_quote_and_escapes_documents() -> None:
 
 def test_refusal_is_escaped_text() -> None:
     """A refusal that echoes the user's question renders the question as text."""
-    refused = Answer(question=NASTY, query=NASTY, text=f"没有找到与“{NASTY}”相关的规定。", answerable=False)
+    refused = Answer(question=NASTY, query=NASTY, parts=(Paragraph(f"没有找到与“{NASTY}”相关的规定。"),),
+                     answerable=False)
     md = answer_markdown(refused)
     assert "<script>" not in md and "<img" not in md
 
@@ -60,7 +68,7 @@ def test_citation_chips_and_clause_panel() -> None:
     text = "2.标题\n第一句话。第二句<b>加粗</b>话。第三句话。"
     answer = _answer("第二句<b>加粗</b>话。", text)
     assert citation_choices(answer) == [("【1】三、（一）2.“标题”", "0")]
-    panel = clause_panel_html(answer.citations[0], _clause(text), _doc(doc_number="粤科〔2021〕1号"))
+    panel = clause_panel_html(_clause(text), _doc(doc_number="粤科〔2021〕1号"), answer.citations[0].quote)
     assert "<mark>第二句&lt;b&gt;加粗&lt;/b&gt;话。</mark>" in panel
     assert "<b>文件</b>" not in panel and "&lt;u&gt;工程&lt;/u&gt;" in panel
     for fact in ("粤科〔2021〕1号", "牵头单位", "省科技厅", "三、重点任务"):

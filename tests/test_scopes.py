@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
+from index.records import PolicyDoc
 from qa.assistant import Assistant
-from qa.models import PolicyDoc
 from qa.scopes import MAX_DOC_SCOPES, filtered_doc_ids, group_documents, groups_of
 
 CITIES = {"广东省": ["深圳市", "广州市"], "江苏省": ["南京市"], "浙江省": []}

@@ -10,7 +10,7 @@ import pytest
 
 from index.embedding import PolicyEmbeddings, load_embeddings
 from index.embedding.static_table import TABLE, StaticTableEmbeddings
-from qa.errors import EmbedderUnavailable
+from index.errors import EmbedderUnavailable
 from qa.settings import Settings
 from tests.test_embedding import EmbedderContract
 
@@ -41,7 +41,7 @@ class TestStaticTable(EmbedderContract):
 
 def test_settings_select_the_static_backend() -> None:
     """QA_EMBEDDING_BACKEND=static loads the table."""
-    assert isinstance(load_embeddings(Settings(embedding_backend="static")), StaticTableEmbeddings)
+    assert isinstance(load_embeddings(Settings(embedding_backend="static").embedder_config), StaticTableEmbeddings)
 
 
 def test_missing_table_is_an_unavailable_embedder(tmp_path: Path) -> None:

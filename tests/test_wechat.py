@@ -28,7 +28,7 @@ from wechatpy.enterprise import parse_message as parse_wecom_message
 from wechatpy.enterprise.crypto import PrpCrypto as WeComPrpCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
-from qa.api import create_app
+from qa.server.app import create_app
 from qa.settings import Settings
 from tests.conftest import CORPUS, ready_loader, serve_http
 from tests.openai_stub import Script, Stub, openai_stub

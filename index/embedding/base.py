@@ -7,8 +7,8 @@ from abc import abstractmethod
 
 from langchain_core.embeddings import Embeddings
 
-from qa.errors import EmbedderUnavailable
-from qa.settings import Settings
+from index.config import EmbedderConfig
+from index.errors import EmbedderUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -22,30 +22,30 @@ class PolicyEmbeddings(Embeddings):
         """Return an id naming the model and its settings."""
 
 
-def _backend(settings: Settings) -> str:
+def _backend(config: EmbedderConfig) -> str:
     """Return the backend to use: an explicit choice, or sentence-transformers when a model is named."""
-    if settings.embedding_backend != "auto":
-        return settings.embedding_backend
-    return "sentence-transformers" if settings.embedding_model else "e5"
+    if config.backend != "auto":
+        return config.backend
+    return "sentence-transformers" if config.model else "e5"
 
 
-def load_embeddings(settings: Settings) -> PolicyEmbeddings | None:
+def load_embeddings(config: EmbedderConfig) -> PolicyEmbeddings | None:
     """Return the configured embedder, or None (lexical-only retrieval) with one warning when it cannot load."""
-    backend = _backend(settings)
+    backend = _backend(config)
     if backend == "none":
         return None
     try:
         if backend == "sentence-transformers":
             from index.embedding.sentence_transformers import SentenceTransformerEmbeddings
 
-            return SentenceTransformerEmbeddings(settings.embedding_model, settings.embedding_batch_size)
+            return SentenceTransformerEmbeddings(config.model, config.batch_size)
         if backend == "static":
             from index.embedding.static_table import StaticTableEmbeddings
 
             return StaticTableEmbeddings()
         from index.embedding.e5_bundled import BundledE5Embeddings
 
-        return BundledE5Embeddings(settings.embedding_batch_size)
+        return BundledE5Embeddings(config.batch_size)
     except EmbedderUnavailable as exc:
         log.warning("向量检索不可用，仅使用关键词检索：%s", exc)
         return None

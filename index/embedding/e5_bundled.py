@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from index.embedding.base import PolicyEmbeddings
-from qa.errors import EmbedderUnavailable
+from index.errors import EmbedderUnavailable
 
 
 class BundledE5Embeddings(PolicyEmbeddings):

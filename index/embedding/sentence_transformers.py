@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from index.embedding.base import PolicyEmbeddings
-from qa.errors import EmbedderUnavailable
+from index.errors import EmbedderUnavailable
 
 
 class SentenceTransformerEmbeddings(PolicyEmbeddings):

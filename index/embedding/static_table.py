@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embedding.base import PolicyEmbeddings
-from qa.errors import EmbedderUnavailable
+from index.errors import EmbedderUnavailable
 
 DATA = Path(__file__).parent / "data"
 TABLE = DATA / "static_table.npy"

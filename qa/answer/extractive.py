@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from index.chunking import split_sentences_without
 from index.lexical import tokenize
-from qa.answer.base import Answerer, cite_line, make_citation
-from qa.models import Answer, Citation, ScoredClause
+from qa.answer.base import Answerer
 from qa.query import Query
+from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
 
 HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[家个项所批]")
 
@@ -49,14 +49,11 @@ class ExtractiveAnswerer(Answerer):
                retrieved: Sequence[ScoredClause]) -> Answer:
         """Return the quoted sentences with citations; evidence must be non-empty."""
         citations: list[Citation] = []
-        blocks = []
-        for item in evidence:
+        lead_in = "根据已收录的政策文件：" if len(evidence) == 1 else "根据已收录的政策文件，相关规定如下："
+        parts: list[Part] = [Paragraph(lead_in)]
+        for n, item in enumerate(evidence, 1):
             quote = "".join(best_sentences(query, item.clause.text, item.clause.heading.split("\n")[0]))
-            citation = make_citation(item, quote)
-            citations.append(citation)
-            blocks.append(f"{quote}\n【{len(citations)}】{cite_line(citation)}")
-        head = "根据已收录的政策文件：" if len(blocks) == 1 else "根据已收录的政策文件，相关规定如下："
-        numbered = blocks if len(blocks) == 1 else [f"{i}. {b}" for i, b in enumerate(blocks, 1)]
-        text = head + "\n\n" + "\n\n".join(numbered)
-        return Answer(question=question, query=query.text, text=text, answerable=True,
+            citations.append(Citation.of(item.clause, item.doc, quote))
+            parts.append(Quote(quote, n, f"{n}. " if len(evidence) > 1 else ""))
+        return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,
                       citations=tuple(citations), retrieved=tuple(retrieved))

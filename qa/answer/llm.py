@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 
@@ -9,11 +10,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from qa.answer.base import Answerer, cite_line, make_citation
+from qa.answer.base import Answerer
 from qa.answer.extractive import best_sentences
-from qa.models import Answer, Citation, ScoredClause
 from qa.prompts import load_prompt
 from qa.query import Query
+from qa.records import Answer, Citation, Notice, Paragraph, Part, ScoredClause, Sources
 from qa.verify import UNVERIFIED, check
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,7 @@ class LLMAnswerer(Answerer):
         # The reason goes to the log only: an exception text can carry the endpoint or key.
         log.warning("大模型回答不可用，改用原文摘录：%s", reason if isinstance(reason, str) else type(reason).__name__)
         answer = self.fallback.answer(query, question, evidence, retrieved)
-        notice = "（智能回答暂不可用，以下为政策原文摘录。）"
-        return Answer(answer.question, answer.query, notice + "\n\n" + answer.text, answer.answerable,
-                      answer.citations, answer.retrieved, (*answer.notices, notice))
+        return dataclasses.replace(answer, parts=(Notice("（智能回答暂不可用，以下为政策原文摘录。）"), *answer.parts))
 
     def finish(self, raw: object, query: Query, question: str, evidence: Sequence[ScoredClause],
                retrieved: Sequence[ScoredClause]) -> Answer:
@@ -85,26 +84,22 @@ class LLMAnswerer(Answerer):
         if not verification.verified:
             reason = "模型表示无法回答" if CANNOT_ANSWER in raw else "没有可核实的句子"
             return self._fall_back(query, question, evidence, retrieved, reason)
+        parts: list[Part] = []
+        unknown = len(verification.unknown_citations)
+        if verification.dropped or unknown:
+            extra = f"、{unknown} 个不存在的引用" if unknown else ""
+            parts.append(Notice(f"已核对：删除了 {len(verification.dropped)} 句无法在引用条款中核实的内容{extra}。"))
         order: dict[int, int] = {}
-        lines: list[str] = []
         for sentence in verification.sentences:
             if sentence.status == "dropped":
                 continue
-            marks = "".join(f"【{order.setdefault(n, len(order) + 1)}】" for n in sentence.cited)
+            cites = tuple(order.setdefault(n, len(order) + 1) for n in sentence.cited)
             suffix = UNVERIFIED if sentence.status == "unverified" and len(sentence.text) > SHORT_CONNECTIVE else ""
-            lines.append(sentence.text + suffix + marks)
+            parts.append(Paragraph(sentence.text + suffix, cites))
         citations: list[Citation] = []
         for n in sorted(order, key=order.__getitem__):
             item = evidence[n - 1]
             quote = "".join(best_sentences(query, item.clause.text, item.clause.heading))
-            citations.append(make_citation(item, quote))
-        notices = []
-        unknown = len(verification.unknown_citations)
-        if verification.dropped or unknown:
-            extra = f"、{unknown} 个不存在的引用" if unknown else ""
-            notices.append(f"已核对：删除了 {len(verification.dropped)} 句无法在引用条款中核实的内容{extra}。")
-        body = "\n".join(lines)
-        footer = "\n".join(f"【{i}】{cite_line(c)}" for i, c in enumerate(citations, 1))
-        text = "\n\n".join([*notices, body, footer])
-        return Answer(question=question, query=query.text, text=text, answerable=True, citations=tuple(citations),
-                      retrieved=tuple(retrieved), notices=tuple(notices))
+            citations.append(Citation.of(item.clause, item.doc, quote))
+        return Answer(question=question, query=query.text, parts=(*parts, Sources()), answerable=True,
+                      citations=tuple(citations), retrieved=tuple(retrieved))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from index.records import Measure
 from index.store import KnowledgeBase
-from qa.models import Measure
 
 FIELDS = ("types", "beneficiaries", "industries", "targets")
 

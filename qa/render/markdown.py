@@ -1,4 +1,5 @@
-"""Render answers and clauses for the chat UI; every piece of document or user text is escaped."""
+"""The chat page's rendering: answers as Markdown, the clause panel and document list as HTML; every piece of
+document or user text is escaped."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import re
 from collections.abc import Collection
 from itertools import islice
 
-from qa.models import Answer, Citation, Clause, PolicyDoc
+from index.records import Clause, PolicyDoc
+from qa.records import Answer, Heading, Item, Notice, Paragraph, Part, Quote, Sources, Table
+from qa.script import to_traditional
 
-CITATION_MARK = re.compile(r"(【\d+】)")
-TABLE_ROW = re.compile(r"\|.*\|")
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 # The page lists this many documents and the total; the whole list is a paged API call, not page weight.
 MAX_PAGE_DOCS = 50
@@ -21,18 +22,47 @@ def escape(text: str) -> str:
     return MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", "  \n")
 
 
-def answer_markdown(answer: Answer) -> str:
-    """Return the answer text as Markdown, escaped, with its citation marks 【n】 in bold and tables kept."""
-    lines = []
-    for line in answer.text.split("\n"):
-        if TABLE_ROW.fullmatch(line):
-            # A comparison table: escape each cell's text but keep the pipes that make the table.
-            cells = [escape(c.strip()) if not re.fullmatch(r"-+", c.strip()) else "---" for c in line[1:-1].split("|")]
-            lines.append("| " + " | ".join(cells) + " |")
-        else:
-            lines.append(escape(line))
+def _marks(cites: tuple[int, ...]) -> str:
     # <strong>, not **: CommonMark will not close ** between "】" and a following character.
-    return CITATION_MARK.sub(r"<strong>\1</strong>", "  \n".join(lines).replace("  \n| ", "\n| "))
+    return "".join(f"<strong>【{n}】</strong>" for n in cites)
+
+
+def answer_markdown(answer: Answer) -> str:
+    """Return the answer as Markdown: escaped text, citation marks in bold, lists and tables as such."""
+    def one(part: Part) -> str:
+        if isinstance(part, Paragraph):
+            return escape(part.text) + _marks(part.cites)
+        if isinstance(part, Quote):
+            source = answer.citations[part.cite - 1].source
+            return f"{escape(part.lead + part.text)}  \n{_marks((part.cite,))}{escape(source)}"
+        if isinstance(part, Heading):
+            return f"<strong>{escape(part.text)}</strong>"
+        if isinstance(part, Item):
+            return f"- {escape(part.text)}{_marks(part.cites)}"
+        if isinstance(part, Table):
+            head = "| " + " | ".join(escape(c) for c in part.columns) + " |\n|" + "---|" * len(part.columns)
+            rows = ["| " + " | ".join("；".join(escape(e.text) + _marks(e.cites) for e in cell) or "—" for cell in row)
+                    + " |" for row in part.rows]
+            return "\n".join([head, *rows])
+        if isinstance(part, Sources):
+            return "  \n".join(f"{_marks((i,))}{escape(c.source)}" for i, c in enumerate(answer.citations, 1))
+        assert isinstance(part, Notice)
+        return f"<em>{escape(part.text)}</em>"
+
+    blocks: list[str] = []
+    previous: type | None = None
+    for part in answer.parts:
+        text = one(part)
+        # Consecutive list items stay one list; consecutive notices or sentences one paragraph.
+        if blocks and previous is type(part) and isinstance(part, (Paragraph, Notice)):
+            blocks[-1] += "  \n" + text
+        elif blocks and isinstance(part, Item) and previous in (Item, Heading):
+            blocks[-1] += "\n" + text
+        else:
+            blocks.append(text)
+        previous = type(part)
+    out = "\n\n".join(blocks)
+    return to_traditional(out) if answer.traditional else out
 
 
 def citation_choices(answer: Answer) -> list[tuple[str, str]]:
@@ -50,7 +80,7 @@ def _highlight(text: str, quote: str) -> str:
     return marked.replace("\n", "<br>")
 
 
-def clause_panel_html(citation: Citation, clause: Clause, doc: PolicyDoc) -> str:
+def clause_panel_html(clause: Clause, doc: PolicyDoc, quote: str = "") -> str:
     """Return the side panel for a cited clause: document facts, clause path and text, quote highlighted."""
     e = html.escape
     facts = [
@@ -66,7 +96,7 @@ def clause_panel_html(citation: Citation, clause: Clause, doc: PolicyDoc) -> str
     ]
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts if v)
     return (f'<div class="clause-panel"><table class="clause-facts">{rows}</table>'
-            f'<div class="clause-text">{_highlight(clause.text, citation.quote)}</div></div>')
+            f'<div class="clause-text">{_highlight(clause.text, quote)}</div></div>')
 
 
 def documents_html(docs: Collection[PolicyDoc], limit: int = MAX_PAGE_DOCS) -> str:

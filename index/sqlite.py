@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 BUSY_TIMEOUT_S = 10.0
+# Variables per statement, well under SQLite's limit.
+IN_BATCH = 500
 
 
 class SqliteStore:
@@ -58,6 +60,14 @@ class SqliteStore:
         """Return the rows of a query."""
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
+
+    def read_in(self, sql: str, values: Sequence[Any], *params: Any) -> list[tuple[Any, ...]]:
+        """Return the rows of a query whose `IN ({})` placeholder takes `values`, asked in batches SQLite allows."""
+        rows: list[tuple[Any, ...]] = []
+        for i in range(0, len(values), IN_BATCH):
+            part = tuple(values[i : i + IN_BATCH])
+            rows += self.read(sql.format(",".join("?" * len(part))), (*params, *part))
+        return rows
 
     def close(self) -> None:
         """Close the connection; safe to call twice."""

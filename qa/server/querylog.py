@@ -9,10 +9,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from qa.errors import PolicyQAError
-from qa.models import Answer
+from index.sqlite import SqliteStore
+from qa.records import Answer
+from qa.server.errors import StoreUnavailable
 from qa.settings import Settings
-from qa.storage import SqliteStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
@@ -23,8 +23,8 @@ CREATE INDEX IF NOT EXISTS questions_at ON questions (at)
 """
 
 
-def _open_error(path: Path, exc: sqlite3.Error) -> PolicyQAError:
-    return PolicyQAError(f"无法打开问题日志 {path}：{exc}；请检查目录可写，或用 QA_LOG_DB 换一个路径")
+def _open_error(path: Path, exc: sqlite3.Error) -> StoreUnavailable:
+    return StoreUnavailable(f"无法打开问题日志 {path}：{exc}；请检查目录可写，或用 QA_LOG_DB 换一个路径")
 
 
 class QuestionLog(SqliteStore):

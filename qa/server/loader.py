@@ -11,8 +11,8 @@ from index.build import BuildReport, build_index
 from index.embedding import load_embeddings
 from index.store import open_index
 from qa.assistant import Assistant
-from qa.models import Answer
-from qa.querylog import QuestionLog
+from qa.records import Answer
+from qa.server.querylog import QuestionLog
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,9 @@ class AssistantLoader:
         with self._rebuild_lock:
             self.rebuilding = True
             try:
-                embeddings = self.assistant.embeddings if self.assistant else load_embeddings(self.settings)
-                report = build_index(self.settings, embeddings, progress=False)
+                embeddings = (self.assistant.embeddings if self.assistant
+                              else load_embeddings(self.settings.embedder_config))
+                report = build_index(self.settings.build_config, embeddings, progress=False)
                 if not report.unchanged or self.assistant is None:
                     kb = open_index(self.settings.index_dir, embeddings, self.settings.chroma_url)
                     fresh = Assistant(self.settings, kb, embeddings)

@@ -1,11 +1,13 @@
-"""Records that cross module boundaries: PolicyDoc -> Clause -> Chunk -> ScoredClause -> Answer."""
+"""Records that ingestion produces and answering reads: SourceText -> PolicyDoc -> Clause -> Chunk, Measure,
+and the manifest of an index generation. Frozen; each knows how to read itself back from its JSON form."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
+from typing import Any
 
-HALF_WIDTH_BRACKETS = str.maketrans("（）", "()")
+from index.text import HALF_WIDTH_BRACKETS
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,14 @@ class PolicyDoc:
     province: str | None = None
     period: tuple[int, int] | None = None
     target_year: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PolicyDoc:
+        """Return the record from its stored JSON form."""
+        data = dict(data)
+        data["issue_date"] = date.fromisoformat(data["issue_date"]) if data.get("issue_date") else None
+        data["period"] = tuple(data["period"]) if data.get("period") else None
+        return cls(**data)
 
     @property
     def date_or_period(self) -> str:
@@ -66,6 +76,13 @@ class Clause:
     lead_agencies: tuple[str, ...] = ()
     partner_agencies: tuple[str, ...] = ()
     children: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Clause:
+        """Return the record from its stored JSON form."""
+        for key in ("path", "lead_agencies", "partner_agencies", "children"):
+            data[key] = tuple(data[key])
+        return cls(**data)
 
     @property
     def is_retrievable(self) -> bool:
@@ -109,6 +126,15 @@ class Measure:
     targets: tuple[Target, ...]
     period: tuple[int, int] | None
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Measure:
+        """Return the record from its stored JSON form."""
+        data["targets"] = tuple(Target(**t) for t in data["targets"])
+        for key in ("types", "beneficiaries", "industries", "lead_agencies", "partner_agencies"):
+            data[key] = tuple(data[key])
+        data["period"] = tuple(data["period"]) if data["period"] else None
+        return cls(**data)
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -124,78 +150,27 @@ class Chunk:
 
 
 @dataclass(frozen=True)
-class ScoredClause:
-    """A retrieved clause with its fused score and the signals behind it."""
+class Manifest:
+    """What a complete index generation holds and how it was built; written last, when the build succeeds."""
 
-    clause: Clause
-    doc: PolicyDoc
-    score: float
-    lexical: float = 0.0
-    dense: float = 0.0
-    coverage: float = 0.0
+    signature: str
+    pipeline_version: str
+    embedding_model: str | None
+    documents: int
+    clauses: int
+    chunks: int
+    skipped: tuple[tuple[str, str], ...] = ()
+    built_at: str = ""
+    # On a Chroma server the vectors live in a collection named after the generation, not in its folder.
+    chroma_collection: str | None = None
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        """Return the manifest from its JSON form."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["skipped"] = tuple((str(a), str(b)) for a, b in known.get("skipped", ()))
+        return cls(**known)
 
-@dataclass(frozen=True)
-class Citation:
-    """A cited clause: what the answer relies on, with the sentence it quotes."""
-
-    doc_id: str
-    doc_title: str
-    clause_id: str
-    clause: str
-    text: str
-    quote: str
-    title: str = ""
-    date_or_period: str = ""
-    doc_number: str = ""
-    region: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        """Return the citation as the batch/API output record."""
-        return {
-            "doc_title": self.doc_title,
-            "clause": self.clause,
-            "text": self.text,
-            "quote": self.quote,
-            "clause_id": self.clause_id,
-            "doc_id": self.doc_id,
-        }
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The assistant's reply: text, whether it answered, its citations and the ranked evidence."""
-
-    question: str
-    query: str
-    text: str
-    answerable: bool
-    citations: tuple[Citation, ...] = ()
-    retrieved: tuple[ScoredClause, ...] = ()
-    notices: tuple[str, ...] = field(default_factory=tuple)
-    suggestions: tuple[str, ...] = ()
-    traditional: bool = False
-
-    def to_json(self, qid: str | None = None) -> dict[str, object]:
-        """Return the batch output record of this answer."""
-        out: dict[str, object] = {} if qid is None else {"id": qid}
-        out.update(
-            answer=self.text,
-            answerable=self.answerable,
-            citations=[c.to_json() for c in self.citations],
-            retrieved=[
-                {
-                    "doc_title": s.doc.title,
-                    "clause": s.clause.label,
-                    "text": s.clause.text,
-                    "score": round(s.score, 6),
-                    "clause_id": s.clause.clause_id,
-                }
-                for s in self.retrieved
-            ],
-        )
-        if qid is not None or self.query != self.question:
-            out["query"] = self.query
-        if self.suggestions:
-            out["suggestions"] = list(self.suggestions)
-        return out
+    def to_json(self) -> dict[str, Any]:
+        """Return the manifest as JSON data."""
+        return asdict(self)

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from index.chunking import split_sentences_without
 from index.lexical import tokenize
+from index.records import Clause
 from index.store import KnowledgeBase
-from qa.answer.base import cite_line, make_citation
-from qa.models import Answer, Clause, ScoredClause
 from qa.query import Query
+from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
 from qa.retrieve import content_tokens, region_boosts
 
 LISTING = re.compile(r"有哪些|有什么|包括|包含|哪几|哪些方面|主要内容|都有")
@@ -42,19 +42,17 @@ def overview_answer(kb: KnowledgeBase, query: Query, question: str, section: Cla
                     retrieved: Sequence[ScoredClause]) -> Answer:
     """Return the section's items, each with its first sentence and citation."""
     doc = kb.docs[section.doc_id]
-    lines = [f"《{doc.title}》“{section.title}”部分包括以下{len(section.children)}项："]
+    parts: list[Part] = [Paragraph(f"《{doc.title}》“{section.title}”部分包括以下{len(section.children)}项：")]
     citations = []
     for i, child_id in enumerate(section.children[:MAX_ITEMS], 1):
         child = kb.clauses[child_id]
-        item = ScoredClause(child, doc, 0.0)
         if child.is_retrievable:
             # The item's opening sentence says what it is about; the question's words would not pick it.
             quote = next(iter(split_sentences_without(child.text, child.heading)), child.text)
         else:
-            parts = [kb.clauses[g].title or kb.clauses[g].label for g in child.children]
-            quote = "；".join(parts) + "。" if parts else child.heading
-        citation = make_citation(item, quote)
-        citations.append(citation)
-        lines.append(f"{i}. {child.title or child.label}：{quote}\n【{i}】{cite_line(citation)}")
-    return Answer(question=question, query=query.text, text="\n\n".join(lines), answerable=True,
+            items = [kb.clauses[g].title or kb.clauses[g].label for g in child.children]
+            quote = "；".join(items) + "。" if items else child.heading
+        citations.append(Citation.of(child, doc, quote))
+        parts.append(Quote(quote, i, f"{i}. {child.title or child.label}："))
+    return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,
                   citations=tuple(citations), retrieved=tuple(retrieved))

@@ -7,8 +7,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from qa.errors import PolicyQAError
-from qa.storage import SqliteStore
+from index.sqlite import SqliteStore
+from qa.server.errors import StoreUnavailable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (user TEXT NOT NULL, at REAL NOT NULL, question TEXT NOT NULL);
@@ -19,8 +19,8 @@ CREATE TABLE IF NOT EXISTS replies (msg_id TEXT PRIMARY KEY, at REAL NOT NULL, r
 MAX_HISTORY = 6
 
 
-def _open_error(path: Path, exc: sqlite3.Error) -> PolicyQAError:
-    return PolicyQAError(f"无法打开会话数据库 {path}：{exc}；请检查目录可写，或用 QA_CONVERSATIONS_DB 换一个路径")
+def _open_error(path: Path, exc: sqlite3.Error) -> StoreUnavailable:
+    return StoreUnavailable(f"无法打开会话数据库 {path}：{exc}；请检查目录可写，或用 QA_CONVERSATIONS_DB 换一个路径")
 
 
 class ConversationStore(SqliteStore):

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from qa.conversations import ConversationStore
-from qa.models import Answer
-from qa.service import AssistantLoader
+from qa.render.plain import chat_text
+from qa.server.conversations import ConversationStore
+from qa.server.loader import AssistantLoader
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,6 @@ class RateLimiter:
                 return int(60 - (now - seen[0])) + 1
             seen.append(now)
             return 0
-
-
-def plain_text(answer: Answer) -> str:
-    """Return the answer for a chat app: plain text with numbered citations 【1】《文件》三、（一）2."""
-    return answer.text.replace("【", "\n【").replace("\n\n\n", "\n\n").strip()
 
 
 def paginate(text: str, max_bytes: int) -> list[str]:
@@ -97,7 +92,9 @@ class ChatBridge:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chat-answer")
         self._pending: dict[str, Future[str]] = {}
         self._will_push: set[str] = set()
-        self._lock = threading.Lock()
+        # Re-entrant: a future that is already done runs its callback (which takes this lock) at once, in the
+        # thread that adds it while holding the lock.
+        self._lock = threading.RLock()
 
     def on_subscribe(self) -> str:
         """Return the welcome message for a new follower."""
@@ -163,7 +160,7 @@ class ChatBridge:
         """Return the first page of the answer, keeping the rest for "更多"."""
         answer = self.loader.ask("wechat", user, text, self.store.history(user))
         self.store.add_question(user, text)
-        pages = paginate(plain_text(answer), self.settings.wechat_max_bytes)
+        pages = paginate(chat_text(answer), self.settings.wechat_max_bytes)
         self.store.set_pages(user, pages[1:])
         return pages[0] + (more_hint(len(pages) - 1) if len(pages) > 1 else "")
 

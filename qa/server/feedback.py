@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
-from qa.errors import FeedbackError
-from qa.models import Answer
-from qa.storage import SqliteStore
+from index.sqlite import SqliteStore
+from qa.records import Answer
+from qa.server.errors import FeedbackError
 
 RATINGS = ("up", "down")
 MAX_COMMENT_CHARS = 2000

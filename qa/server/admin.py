@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import os
 import re
 import threading
@@ -10,11 +9,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, UploadFile
 
 from index.loading import SUPPORTED, discover
 from index.store import read_manifest
-from qa.service import AssistantLoader
+from qa.server.loader import AssistantLoader
+from qa.server.middleware import bearer_guard
 from qa.settings import Settings
 
 SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,120}$")
@@ -22,14 +22,9 @@ SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,120}$")
 
 def admin_router(settings: Settings, loader: AssistantLoader) -> APIRouter:
     """Return the /admin routes; each needs `Authorization: Bearer <QA_ADMIN_TOKEN>`."""
-    token = settings.admin_token.get_secret_value()
     corpus = settings.corpus_dir
     last: dict[str, Any] = {"status": "idle"}
-
-    def authorised(request: Request) -> None:
-        if not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
-            raise HTTPException(401, "需要管理员令牌（Authorization: Bearer …）", {"WWW-Authenticate": "Bearer"})
-
+    authorised = bearer_guard(settings.admin_token.get_secret_value(), "需要管理员令牌（Authorization: Bearer …）")
     router = APIRouter(prefix="/admin", dependencies=[Depends(authorised)], tags=["admin"])
 
     def target(name: str) -> Path:
@@ -44,9 +39,10 @@ def admin_router(settings: Settings, loader: AssistantLoader) -> APIRouter:
     @router.get("/documents")
     def documents() -> dict[str, Any]:
         """List the corpus files and what the last build skipped."""
-        manifest = read_manifest(settings.index_dir) or {}
+        manifest = read_manifest(settings.index_dir)
         files = [{"name": str(p.relative_to(corpus)), "bytes": p.stat().st_size} for p in discover(corpus)]
-        return {"files": files, "skipped": manifest.get("skipped", []), "built_at": manifest.get("built_at")}
+        return {"files": files, "skipped": [list(s) for s in manifest.skipped] if manifest else [],
+                "built_at": manifest.built_at if manifest else None}
 
     @router.post("/documents", status_code=201)
     async def upload(file: UploadFile, rebuild: bool = False) -> dict[str, Any]:

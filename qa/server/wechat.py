@@ -8,15 +8,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.chat_bridge import ChatBridge
-from qa.errors import ConfigError, PolicyQAError
+from qa.errors import ConfigError
+from qa.server.chat_bridge import ChatBridge
+from qa.server.errors import CallbackRejected
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class CallbackRejected(PolicyQAError):
-    """Seen by WeChat's servers (and attackers) as HTTP 403: bad signature, stale timestamp or unsafe XML."""
 
 
 @dataclass(frozen=True)

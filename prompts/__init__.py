@@ -1,15 +1,15 @@
-"""Prompts are files in prompts/: `## system` / `## user` (or `## text`) sections with {named} variables."""
+"""Prompts are files here, installed as the package data of `qa.prompts`: `## system` / `## user` (or `## text`)
+sections with {named} variables."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 
-from qa.errors import ConfigError
+from index.errors import ConfigError
 
-PROMPT_DIR = Path(__file__).resolve().parent.parent / "prompts"
 VARIABLE = re.compile(r"\{([a-z_]+)\}")
 SECTION = re.compile(r"^## (system|user|text)\s*$", re.MULTILINE)
 
@@ -42,15 +42,16 @@ class Prompt:
 
 
 @cache
-def load_prompt(name: str, folder: Path = PROMPT_DIR) -> Prompt:
-    """Return the prompt `prompts/<name>.md`."""
+def load_prompt(name: str) -> Prompt:
+    """Return the prompt `<name>.md` of this package."""
+    folder = files(__name__)
     path = folder / f"{name}.md"
-    if not path.exists():
-        available = ", ".join(sorted(p.stem for p in folder.glob("*.md")))
-        raise ConfigError(f"找不到提示词文件 {path}；可用：{available}")
+    if not path.is_file():
+        available = ", ".join(sorted(p.name.removesuffix(".md") for p in folder.iterdir() if p.name.endswith(".md")))
+        raise ConfigError(f"找不到提示词文件 {name}.md；可用：{available}")
     text = path.read_text(encoding="utf-8")
     parts = SECTION.split(text)
     sections = {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
     if not sections:
-        raise ConfigError(f"提示词文件 {path} 没有 “## system”/“## user”/“## text” 小节")
+        raise ConfigError(f"提示词文件 {name}.md 没有 “## system”/“## user”/“## text” 小节")
     return Prompt(name, sections)

@@ -1,0 +1,46 @@
+"""The refusal: nothing relevant was found, what the knowledge base covers, what to ask instead."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from itertools import chain
+
+from index.records import PolicyDoc
+from qa.prompts import load_prompt
+from qa.query import Query
+from qa.records import Answer, Paragraph, ScoredClause
+
+# A refusal lists at most this many documents: all of a small knowledge base, a sample of a large one.
+MAX_LISTED_DOCS = 8
+
+
+def coverage_list(docs: Collection[PolicyDoc], nearest: Iterable[PolicyDoc] = ()) -> str:
+    """Return a bullet list of the documents covered: all, or a few (nearest first) and the total."""
+    # Reads at most MAX_LISTED_DOCS documents: a refusal's cost must not grow with the knowledge base.
+    if len(docs) <= MAX_LISTED_DOCS:
+        shown = list(docs)
+    else:
+        picked: dict[str, PolicyDoc] = {}
+        for doc in chain(nearest, docs):
+            picked.setdefault(doc.doc_id, doc)
+            if len(picked) >= MAX_LISTED_DOCS:
+                break
+        shown = list(picked.values())
+    lines = []
+    for doc in shown:
+        facts = "，".join(x for x in (doc.region, doc.doc_number, doc.date_or_period) if x)
+        lines.append(f"- 《{doc.title}》" + (f"（{facts}）" if facts else ""))
+    if len(docs) > len(shown):
+        lines.append(f"等共 {len(docs)} 个文件")
+    return "\n".join(lines)
+
+
+def refusal(query: Query, question: str, docs: Collection[PolicyDoc], reason: str,
+            retrieved: Sequence[ScoredClause] = (), suggestions: Sequence[str] = ()) -> Answer:
+    """Return the plain refusal: nothing relevant was found, what the knowledge base covers, what to ask."""
+    ideas = "".join(f"\n- {s}" for s in suggestions)
+    tail = f"您可以试试这样问：{ideas}" if ideas else "您可以换个问法，或询问以上文件涉及的内容。"
+    documents = coverage_list(docs, (s.doc for s in retrieved))
+    text = load_prompt("refusal").render(reason=reason, documents=documents, next_step=tail)["text"]
+    return Answer(question=question, query=query.text, parts=(Paragraph(text),), answerable=False,
+                  retrieved=tuple(retrieved), suggestions=tuple(suggestions))

@@ -1,0 +1,160 @@
+"""Records of answering: ScoredClause (retrieval) -> Citation -> Answer, an answer being structured parts that each
+surface renders (plain text, WeChat text, the page's Markdown, JSON); nothing downstream parses prose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from index.records import Clause, PolicyDoc
+
+
+@dataclass(frozen=True)
+class ScoredClause:
+    """A retrieved clause with its fused score and the signals behind it."""
+
+    clause: Clause
+    doc: PolicyDoc
+    score: float
+    lexical: float = 0.0
+    dense: float = 0.0
+    coverage: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the retrieved clause as the batch/API output record."""
+        return {"doc_title": self.doc.title, "clause": self.clause.label, "clause_id": self.clause.clause_id,
+                "text": self.clause.text, "score": round(self.score, 6)}
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A cited clause: what the answer relies on, with the sentence it quotes."""
+
+    doc_id: str
+    doc_title: str
+    clause_id: str
+    clause: str
+    text: str
+    quote: str
+    title: str = ""
+    date_or_period: str = ""
+    doc_number: str = ""
+    region: str = ""
+
+    @classmethod
+    def of(cls, clause: Clause, doc: PolicyDoc, quote: str) -> Citation:
+        """Return the citation of a clause and the sentences quoted from it."""
+        return cls(doc_id=doc.doc_id, doc_title=doc.title, clause_id=clause.clause_id, clause=clause.label,
+                   text=clause.text, quote=quote, title=clause.title, date_or_period=doc.date_or_period,
+                   doc_number=doc.doc_number or "", region=doc.region or "")
+
+    @property
+    def source(self) -> str:
+        """Return the human citation: 依据《文件》（文号）三、（一）2.“标题”（规划期2021—2025年）."""
+        when = f"（{self.date_or_period}）" if self.date_or_period else ""
+        title = f"“{self.title}”" if self.title else ""
+        number = f"（{self.doc_number}）" if self.doc_number else ""
+        # "关于……的若干措施" does not say whose: name the region unless the title already does.
+        region = self.region if self.region and self.region[:2] not in self.doc_title else ""
+        return f"依据{region}《{self.doc_title}》{number}{self.clause}{title}{when}"
+
+    def to_json(self) -> dict[str, str]:
+        """Return the citation as the batch/API output record."""
+        return {"doc_id": self.doc_id, "doc_title": self.doc_title, "clause_id": self.clause_id,
+                "clause": self.clause, "title": self.title, "text": self.text, "quote": self.quote,
+                "source": self.source}
+
+
+# The parts of an answer. `cites` are 1-based positions in Answer.citations.
+
+@dataclass(frozen=True)
+class Paragraph:
+    """Prose written for the answer (a lead-in, a verified LLM sentence, a refusal), with what it relies on."""
+
+    text: str
+    cites: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Sentences quoted verbatim from one cited clause, shown with its source right after."""
+
+    text: str
+    cite: int
+    lead: str = ""  # what the quote answers, e.g. "1. 强化政策引导："
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A group heading inside a list (a measure type in a checklist)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry of a list."""
+
+    text: str
+    cites: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table, e.g. regions side by side: each cell is a list of entries, each entry with its own citations."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[tuple[Item, ...], ...], ...]
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The list of every citation's source, here."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the reader must know about the answer (a shortened question, an out-of-date document)."""
+
+    text: str
+
+
+Part = Paragraph | Quote | Heading | Item | Table | Sources | Notice
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The assistant's reply: its parts, whether it answered, its citations and the ranked evidence.
+
+    `traditional` asks every rendering to be in traditional characters; the parts stay as the documents say."""
+
+    question: str
+    query: str
+    parts: tuple[Part, ...]
+    answerable: bool
+    citations: tuple[Citation, ...] = ()
+    retrieved: tuple[ScoredClause, ...] = ()
+    suggestions: tuple[str, ...] = ()
+    traditional: bool = False
+
+    @property
+    def text(self) -> str:
+        """Return the answer as plain text with numbered citations (the CLI, API and OpenAI form)."""
+        from qa.render.plain import plain_text
+
+        return plain_text(self)
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """Return the notices of the answer."""
+        return tuple(p.text for p in self.parts if isinstance(p, Notice))
+
+    def to_json(self, qid: str | None = None) -> dict[str, object]:
+        """Return the batch/API output record of this answer."""
+        from qa.script import to_traditional
+
+        out: dict[str, object] = {} if qid is None else {"id": qid}
+        out.update(answer=self.text, answerable=self.answerable, query=self.query,
+                   citations=[c.to_json() for c in self.citations], retrieved=[s.to_json() for s in self.retrieved],
+                   suggestions=[to_traditional(s) if self.traditional else s for s in self.suggestions])
+        return out

@@ -1,0 +1,73 @@
+"""Answers as plain text: numbered citations for the CLI, the API and OpenAI clients, and for chat apps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from qa.records import Answer, Heading, Item, Notice, Paragraph, Part, Quote, Sources, Table
+from qa.script import to_traditional
+
+# Parts that continue the block before them on the next line instead of after a blank line.
+JOINED = {(Paragraph, Paragraph), (Notice, Notice), (Item, Item), (Heading, Item)}
+
+
+def marks(cites: tuple[int, ...]) -> str:
+    """Return the citation marks 【1】【2】."""
+    return "".join(f"【{n}】" for n in cites)
+
+
+def cell_text(cell: tuple[Item, ...], mark: Callable[[tuple[int, ...]], str] = marks) -> str:
+    """Return a table cell's entries, each with its citation marks; "—" for an empty cell."""
+    return "；".join(e.text + mark(e.cites) for e in cell) or "—"
+
+
+def _table(part: Table) -> str:
+    lines = ["| " + " | ".join(part.columns) + " |", "|" + "---|" * len(part.columns)]
+    lines += ["| " + " | ".join(cell_text(c) for c in row) + " |" for row in part.rows]
+    return "\n".join(lines)
+
+
+def _table_as_lines(part: Table) -> str:
+    # A chat app shows a Markdown table as a wall of pipes: one block per row, one line per column.
+    rows = []
+    for head, *rest in part.rows:
+        lines = [f"【{cell_text(head)}】"]
+        lines += [f"{name}：{cell_text(c)}" for name, c in zip(part.columns[1:], rest, strict=True)]
+        rows.append("\n".join(lines))
+    return "\n\n".join(rows)
+
+
+def _render(answer: Answer, table: Callable[[Table], str]) -> str:
+    def one(part: Part) -> str:
+        if isinstance(part, Paragraph):
+            return part.text + marks(part.cites)
+        if isinstance(part, Quote):
+            return f"{part.lead}{part.text}\n【{part.cite}】{answer.citations[part.cite - 1].source}"
+        if isinstance(part, Heading):
+            return f"【{part.text}】"
+        if isinstance(part, Item):
+            return f"- {part.text}{marks(part.cites)}"
+        if isinstance(part, Table):
+            return table(part)
+        if isinstance(part, Sources):
+            return "\n".join(f"【{i}】{c.source}" for i, c in enumerate(answer.citations, 1))
+        return part.text
+
+    out = ""
+    previous: type | None = None
+    for part in answer.parts:
+        if out:
+            out += "\n" if (previous, type(part)) in JOINED else "\n\n"
+        out += one(part)
+        previous = type(part)
+    return to_traditional(out) if answer.traditional else out
+
+
+def plain_text(answer: Answer) -> str:
+    """Return the answer as plain text, tables in Markdown, each quote followed by its numbered source."""
+    return _render(answer, _table)
+
+
+def chat_text(answer: Answer) -> str:
+    """Return the answer for a chat app (WeChat, WeCom): plain text, tables as one block per row."""
+    return _render(answer, _table_as_lines)

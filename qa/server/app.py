@@ -1,0 +1,88 @@
+"""One ASGI app for every programmatic channel: REST API, OpenAI-compatible endpoint, WeChat and WeCom callbacks,
+admin actions. The chat page (app.py) is mounted on top of it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from qa.server.admin import admin_router
+from qa.server.chat_bridge import ChatBridge
+from qa.server.conversations import ConversationStore
+from qa.server.errors import CallbackRejected
+from qa.server.loader import AssistantLoader
+from qa.server.middleware import LimitBody, bearer_guard
+from qa.server.openai_compat import openai_router
+from qa.server.rest import rest_router
+from qa.server.wechat import Incoming, OfficialAccount, WeCom, official_account_push, wecom_push
+from qa.settings import Settings
+
+
+def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
+    """Return the ASGI app: REST API, OpenAI-compatible endpoint, WeChat and WeCom callbacks, admin actions."""
+    app = FastAPI(title="policy-qa", version="0.1.0",
+                  description="政策文件问答：每个回答都摘录并引用具体条款。")
+    # Admin uploads are documents: they get the document size cap, everything else the request cap.
+    app.add_middleware(LimitBody, limit=settings.max_request_bytes,
+                       admin_limit=settings.max_document_bytes + 65_536)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"], expose_headers=["X-Total-Count"])
+    authorised = bearer_guard(settings.api_token.get_secret_value(), "需要有效的访问令牌（Authorization: Bearer …）")
+    app.include_router(rest_router(loader, authorised))
+    app.include_router(openai_router(loader, authorised))
+    if settings.admin_token.get_secret_value():
+        app.include_router(admin_router(settings, loader))
+    _add_wechat(app, settings, loader)
+    return app
+
+
+def _add_wechat(app: FastAPI, settings: Settings, loader: AssistantLoader) -> None:
+    """Add /wechat and /wecom when their tokens are configured."""
+    channels: list[tuple[str, type[OfficialAccount] | type[WeCom]]] = []
+    if settings.wechat_token.get_secret_value():
+        channels.append(("/wechat", OfficialAccount))
+    if settings.wecom_token.get_secret_value() and settings.wecom_aes_key.get_secret_value():
+        channels.append(("/wecom", WeCom))
+    if not channels:
+        return
+    store = ConversationStore(settings.conversations_db, settings.conversation_ttl)
+    for path, kind in channels:
+        push = official_account_push(settings) if kind is OfficialAccount else wecom_push(settings)
+        channel = kind(settings, ChatBridge(loader, store, settings, push))
+        _wechat_routes(app, path, channel)
+
+
+def _incoming(signature: str = "", msg_signature: str = "", timestamp: str = "", nonce: str = "",
+              echostr: str = "", encrypt_type: str = "") -> Incoming:
+    """Return the signed query string of a WeChat callback."""
+    return Incoming(signature, msg_signature, timestamp, nonce, echostr, encrypt_type)
+
+
+Signed = Annotated[Incoming, Depends(_incoming)]
+
+
+def _wechat_routes(app: FastAPI, path: str, channel: OfficialAccount | WeCom) -> None:
+    @app.get(path, response_class=PlainTextResponse, include_in_schema=False)
+    def verify(q: Signed) -> str:
+        try:
+            return channel.verify_url(q)
+        except CallbackRejected as exc:
+            raise HTTPException(403, str(exc)) from exc
+
+    @app.post(path, response_class=PlainTextResponse, include_in_schema=False)
+    async def receive(request: Request, q: Signed) -> Response:
+        body = await request.body()
+        try:
+            # The bridge blocks up to the reply window; run it off the event loop.
+            reply = await run_in_threadpool(channel.handle, q, body)
+        except CallbackRejected as exc:
+            raise HTTPException(403, str(exc)) from exc
+        return Response(reply, media_type="application/xml" if reply != "success" else "text/plain")
+

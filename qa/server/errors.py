@@ -1,0 +1,15 @@
+"""Errors of the channels and stores; each says who sees it."""
+
+from index.errors import PolicyQAError
+
+
+class FeedbackError(PolicyQAError, ValueError):
+    """Seen by the caller of the feedback store or `feedback` command: a bad rating or a missing database."""
+
+
+class CallbackRejected(PolicyQAError):
+    """Seen by WeChat's servers (and attackers) as HTTP 403: bad signature, stale timestamp or unsafe XML."""
+
+
+class StoreUnavailable(PolicyQAError):
+    """Seen by the operator at start-up: a SQLite store (conversations, question log) cannot be opened."""

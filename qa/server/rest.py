@@ -1,0 +1,94 @@
+"""The REST API: ask, documents, clauses, measures, and the health check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from itertools import islice
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from starlette.responses import Response
+
+from qa.assistant import Assistant
+from qa.finder import MeasureRow, find_measures
+from qa.scopes import docs_in_place, filtered_doc_ids
+from qa.server.loader import AssistantLoader
+from qa.server.schemas import AskRequest, AskResponse, ClauseOut, DocumentOut, Health
+
+# A page of /api/documents: the whole of a provincial corpus, a bounded response for a national one.
+MAX_PAGE = 1000
+PAGE_HELP = f"本页最多返回的文件数（不超过 {MAX_PAGE}）；总数见响应头 X-Total-Count"
+REGION_HELP = "只列出该地区（如 江苏省、深圳市）的文件；填省份时也列出省内城市的文件"
+
+
+def ready(loader: AssistantLoader) -> Assistant:
+    """Return the serving assistant, or raise 503 while the index is loading or failed to load."""
+    if loader.assistant is None:
+        raise HTTPException(503, loader.status, {"Retry-After": "5"})
+    return loader.assistant
+
+
+def _document(assistant: Assistant, doc_id: str) -> DocumentOut:
+    d = assistant.kb.docs[doc_id]
+    return DocumentOut(doc_id=d.doc_id, title=d.title, region=d.region, issuer=d.issuer, doc_number=d.doc_number,
+                       issue_date=d.issue_date.isoformat() if d.issue_date else None,
+                       period=list(d.period) if d.period else None, clauses=len(assistant.kb.clauses_of(d.doc_id)))
+
+
+def rest_router(loader: AssistantLoader, authorised: Callable[[Request], None]) -> APIRouter:
+    """Return /healthz (open) and the /api routes (behind the API token when one is set)."""
+    router = APIRouter()
+    guarded = [Depends(authorised)]
+
+    @router.get("/healthz", response_model=Health, tags=["service"])
+    def healthz() -> Health:
+        """Return whether the service is ready, and what it serves."""
+        a = loader.assistant
+        if a is None:
+            return Health(status="error" if loader.error else "loading", detail=loader.status)
+        return Health(status="ok", detail="就绪", documents=len(a.kb.docs), clauses=len(a.kb.clauses),
+                      dense=a.kb.dense is not None, llm=a.model is not None)
+
+    @router.post("/api/ask", response_model=AskResponse, dependencies=guarded, tags=["api"])
+    def ask(body: AskRequest) -> AskResponse:
+        """Answer a question with cited clauses (the `batch` output record)."""
+        assistant = ready(loader)
+        f = body.filters
+        doc_ids = filtered_doc_ids(assistant.kb, f.doc_ids, f.region) if f is not None else None
+        return AskResponse.model_validate(loader.ask("api", "", body.question, body.history, doc_ids).to_json())
+
+    @router.get("/api/documents", response_model=list[DocumentOut], dependencies=guarded, tags=["api"],
+                responses={200: {"headers": {"X-Total-Count": {"description": "符合条件的文件总数（不受分页影响）",
+                                                               "schema": {"type": "integer"}}}}})
+    def documents(response: Response, offset: Annotated[int, Query(ge=0, description="跳过的文件数")] = 0,
+                  limit: Annotated[int, Query(ge=1, description=PAGE_HELP)] = MAX_PAGE,
+                  region: Annotated[str | None, Query(description=REGION_HELP)] = None) -> list[DocumentOut]:
+        """List the documents the knowledge base covers, a page at a time; X-Total-Count gives the total."""
+        if limit > MAX_PAGE:
+            raise HTTPException(422, f"limit={limit} 超过上限 {MAX_PAGE}；请分页读取：offset=0&limit={MAX_PAGE}，"
+                                     f"再 offset={MAX_PAGE}&limit={MAX_PAGE}，依此类推")
+        assistant = ready(loader)
+        ids: Collection[str] = assistant.kb.docs if not region else docs_in_place(assistant.kb, region)
+        response.headers["X-Total-Count"] = str(len(ids))
+        return [_document(assistant, d) for d in islice(ids, offset, offset + limit)]
+
+    @router.get("/api/clauses/{clause_id}", response_model=ClauseOut, dependencies=guarded, tags=["api"],
+                responses={404: {"description": "没有这个条款"}})
+    def clause(clause_id: str) -> ClauseOut:
+        """Return one clause with its document."""
+        assistant = ready(loader)
+        c = assistant.kb.clauses.get(clause_id)
+        if c is None:
+            raise HTTPException(404, f"没有编号为 {clause_id} 的条款")
+        return ClauseOut(clause_id=c.clause_id, label=c.label, title=c.title, path=list(c.path), text=c.text,
+                         lead_agencies=list(c.lead_agencies), partner_agencies=list(c.partner_agencies),
+                         document=_document(assistant, c.doc_id))
+
+    @router.get("/api/measures", response_model=list[MeasureRow], dependencies=guarded, tags=["api"])
+    def measures(region: str | None = None, type: str | None = None, industry: str | None = None,
+                 beneficiary: str | None = None) -> list[MeasureRow]:
+        """List support measures filtered by region (e.g. 深圳), type (e.g. 资金/补贴), industry, beneficiary."""
+        kb = ready(loader).kb
+        return [MeasureRow.of(kb, m) for m in find_measures(kb, region, type, industry, beneficiary)]
+
+    return router

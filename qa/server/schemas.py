@@ -1,0 +1,111 @@
+"""The HTTP records of every route: requests, responses and the OpenAI chat-completions subset."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+MODEL_NAME = "policy-qa"
+MAX_QUESTION = 20_000
+
+
+class Filters(BaseModel):
+    """Restrict the answer to some documents or regions."""
+
+    doc_ids: list[str] | None = Field(None, description="只在这些文件中查找")
+    region: str | None = Field(None, description="只在该地区（如 江苏省、深圳市）的文件中查找")
+
+
+class AskRequest(BaseModel):
+    """A question, with earlier questions of the conversation."""
+
+    question: str = Field(..., max_length=MAX_QUESTION, examples=["江苏有哪些文化产业基金可以用？"])
+    history: list[str] = Field(default_factory=list, max_length=20, description="本轮对话中之前的问题，按时间顺序")
+    filters: Filters | None = None
+
+
+class CitationOut(BaseModel):
+    """A cited clause (Citation.to_json)."""
+
+    doc_id: str
+    doc_title: str
+    clause_id: str
+    clause: str
+    title: str
+    text: str
+    quote: str
+    source: str = Field(description="可直接展示的出处，如 依据《文件》（文号）三、（一）“标题”（日期）")
+
+
+class RetrievedOut(BaseModel):
+    """A retrieved clause with its score (ScoredClause.to_json)."""
+
+    doc_title: str
+    clause: str
+    clause_id: str
+    text: str
+    score: float
+
+
+class AskResponse(BaseModel):
+    """The assistant's answer: the batch output record (Answer.to_json)."""
+
+    answer: str
+    answerable: bool
+    query: str
+    citations: list[CitationOut]
+    retrieved: list[RetrievedOut]
+    suggestions: list[str] = []
+
+
+class DocumentOut(BaseModel):
+    """A document of the knowledge base."""
+
+    doc_id: str
+    title: str
+    region: str | None
+    issuer: str | None
+    doc_number: str | None
+    issue_date: str | None
+    period: list[int] | None
+    clauses: int
+
+
+class ClauseOut(BaseModel):
+    """A clause with its document."""
+
+    clause_id: str
+    label: str
+    title: str
+    path: list[str]
+    text: str
+    lead_agencies: list[str]
+    partner_agencies: list[str]
+    document: DocumentOut
+
+
+class Health(BaseModel):
+    """Whether the service can answer."""
+
+    status: Literal["ok", "loading", "error"]
+    detail: str
+    documents: int = 0
+    clauses: int = 0
+    dense: bool = False
+    llm: bool = False
+
+
+class ChatMessage(BaseModel):
+    """An OpenAI chat message."""
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    """The subset of OpenAI's chat-completions request the assistant uses."""
+
+    model: str = MODEL_NAME
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    stream: bool = False
