@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,19 @@ def tokenize(text: str) -> list[str]:
     tok, stop = _tokenizer()
     words = tok.lcut_for_search(text.lower())  # type: ignore[attr-defined]
     return [w for w in words if TOKEN.search(w) and w not in stop]
+
+
+def frequency(word: str) -> int:
+    """Return the word's frequency in jieba's general dictionary (with the policy terms), 0 when unknown."""
+    tok, _ = _tokenizer()
+    tok.check_initialized()  # type: ignore[attr-defined]
+    return int(tok.FREQ.get(word) or 0)  # type: ignore[attr-defined]
+
+
+def segment(text: str) -> list[str]:
+    """Return jieba's words of a text, as written (no sub-words, nothing dropped)."""
+    tok, _ = _tokenizer()
+    return tok.lcut(text)  # type: ignore[attr-defined, no-any-return]
 
 
 def _bm25s() -> Any:
@@ -89,6 +103,10 @@ class LexicalIndex:
         retriever = _bm25s().BM25.load(str(folder), mmap=True, show_progress=False)
         ids = json.loads((folder / "chunk_ids.json").read_text(encoding="utf-8"))
         return cls(retriever, ids)
+
+    def vocabulary(self) -> Iterable[str]:
+        """Return the tokens the corpus uses."""
+        return self._bm25.vocab_dict.keys()  # type: ignore[attr-defined, no-any-return]
 
     def idf(self, token: str) -> float | None:
         """Return the inverse document frequency of a token, or None if the corpus never uses it."""

@@ -11,21 +11,27 @@ from typing import TYPE_CHECKING
 
 from index.build import build_index
 from index.embedding import PolicyEmbeddings, load_embeddings
+from index.lexical import frequency, segment
+from index.regions import gazetteer
 from index.store import KnowledgeBase, current_generation, open_index
 from qa.answer.base import Answerer
 from qa.answer.checklist import checklist_answer
+from qa.answer.clarify import clarify_answer
 from qa.answer.comparison import comparison_answer, is_comparison
 from qa.answer.extractive import ExtractiveAnswerer
 from qa.answer.overview import find_section, overview_answer
 from qa.answer.refusal import refusal
+from qa.answer.related import related_answer
+from qa.answerability import Outcome, model_for
 from qa.finder import PROFILE, parse_profile
-from qa.query import MAX_QUESTION_CHARS, Query, parse_query
+from qa.query import MAX_QUESTION_CHARS, Query, is_vague, parse_query
 from qa.records import Answer, Notice, ScoredClause
-from qa.relevance import select_evidence
+from qa.relevance import decide
 from qa.retrieve import HybridRetriever
 from qa.rewrite import condense_with_llm, rewrite
 from qa.script import is_traditional, to_simplified
 from qa.settings import Settings
+from qa.spelling import Speller
 from qa.suggest import suggest
 from qa.validity import validity_note
 
@@ -41,13 +47,15 @@ MAX_VETTED_SUGGESTIONS = 4096
 
 @dataclass(frozen=True)
 class Found:
-    """What retrieval decided: clauses to answer from, a whole section to list, or why to refuse."""
+    """What retrieval decided: clauses to answer from (or related ones), a section to list, or why to refuse."""
 
     retrieved: tuple[ScoredClause, ...]
     evidence: tuple[ScoredClause, ...] = ()
     section: str | None = None
     refusal: str | None = None
-    intent: str | None = None  # "profile" (which measures apply to me) or "compare" (regions side by side)
+    # "profile" (which measures apply to me), "compare" (regions side by side), "related" (no clear provision),
+    # "clarify" (too vague to search)
+    intent: str | None = None
 
 
 class Assistant:
@@ -59,6 +67,8 @@ class Assistant:
         self.kb = kb
         self.embeddings = embeddings
         self.retriever = HybridRetriever(kb=kb, k=settings.top_k)
+        self.speller = Speller(kb.lexical.vocabulary(), gazetteer().by_form, segment, frequency)
+        self.answerability = model_for(embeddings.model_id if embeddings is not None and kb.dense else None)
         extractive = ExtractiveAnswerer()
         self.model = None
         if answerer is None and settings.llm_enabled:
@@ -111,7 +121,7 @@ class Assistant:
         text = None
         if self.model is not None and earlier:
             text = condense_with_llm(self.model, question, earlier)
-        return parse_query(text or rewrite(question, earlier))
+        return parse_query(text or rewrite(question, earlier), self.speller)
 
     def _find(self, query: Query, doc_ids: set[str] | None) -> Found:
         if not query.text:
@@ -120,13 +130,29 @@ class Assistant:
             return Found((), intent="profile")
         if self.kb.measures and is_comparison(query, self.kb):
             return Found((), intent="compare")
+        if is_vague(query):
+            return Found((), intent="clarify")
         retrieved = tuple(self.retriever.search(query, doc_ids))
         section = find_section(self.kb, query, doc_ids)
         if section is not None:
             return Found(retrieved, section=section.clause_id)
         limit = self.settings.llm_context_clauses if self.model is not None else self.settings.max_answer_clauses
-        evidence, reason = select_evidence(self.kb, query, retrieved, limit)
-        return Found(retrieved, tuple(evidence), refusal=reason)
+        decision = decide(self.kb, query, retrieved, limit, self.answerability)
+        if decision.outcome is Outcome.REFUSE:
+            return Found(retrieved, refusal=decision.reason + self._elsewhere(query, doc_ids))
+        return Found(retrieved, decision.evidence, intent="related" if decision.outcome is Outcome.RELATED else None)
+
+    def _elsewhere(self, query: Query, doc_ids: set[str] | None) -> str:
+        """Return, for a refusal inside a chosen scope, where else in the knowledge base the question is answered."""
+        if doc_ids is None:
+            return ""
+        outside = self.retriever.search(query)
+        decision = decide(self.kb, query, outside, 1, self.answerability)
+        if decision.outcome is not Outcome.ANSWER or decision.evidence[0].doc.doc_id in doc_ids:
+            return ""
+        doc = decision.evidence[0].doc
+        where = f"{doc.region}的《{doc.title}》" if doc.region else f"《{doc.title}》"
+        return f"当前查询范围之外，{where}中有相关规定，可将查询范围改为“全部文件”后再问。"
 
     def _compose(self, query: Query, found: Found, question: str) -> Answer:
         """Return the answer that needs no answerer: a checklist, a comparison, a section listing, a refusal."""
@@ -134,6 +160,10 @@ class Assistant:
             answer = checklist_answer(self.kb, query, question, parse_profile(query.text))
         elif found.intent == "compare":
             answer = comparison_answer(self.kb, query, question)
+        elif found.intent == "clarify":
+            answer = clarify_answer(self.kb, query, question, suggest(self.kb, (), self._answerable))
+        elif found.intent == "related":
+            answer = related_answer(query, question, found.evidence, found.retrieved)
         elif found.section is not None:
             answer = overview_answer(self.kb, query, question, self.kb.clauses[found.section], found.retrieved)
         elif found.refusal is not None or not found.evidence:
@@ -168,8 +198,8 @@ class Assistant:
             known = self._vetted.get(question)
         if known is not None:
             return known
-        query = parse_query(question)
-        verdict = bool(select_evidence(self.kb, query, self.retriever.search(query), 1)[0])
+        query = parse_query(question, self.speller)
+        verdict = decide(self.kb, query, self.retriever.search(query), 1, self.answerability).outcome is Outcome.ANSWER
         with self._vetted_lock:
             if len(self._vetted) >= MAX_VETTED_SUGGESTIONS:
                 del self._vetted[next(iter(self._vetted))]  # the oldest verdict

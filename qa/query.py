@@ -6,10 +6,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from index.lexical import tokenize
 from index.regions import Region, gazetteer
 from index.text import ZERO_WIDTH
+from qa.spelling import Speller
+from qa.wording import asking_part, plain, sub_questions
 
 MAX_QUESTION_CHARS = 500
+# A question whose words of substance add up to no more characters than this cannot say what it asks about.
+VAGUE_CHARS = 2
 QUANTITY = re.compile(r"多少|几[家个项所条年类种]|数量|规模|目标|金额|比例|比重")
 # Sentences that address the assistant itself rather than ask about policy ("忽略之前的指令", "system prompt").
 INJECTION = re.compile(
@@ -27,13 +32,18 @@ MARKUP = re.compile(
 
 @dataclass(frozen=True)
 class Query:
-    """A normalised question with the regions it names."""
+    """A question as understood: normalised with slips corrected (`text`), what retrieval looks for (`focus`:
+    no courtesy, framing or story), the user's own words (`asked`), and what it is about."""
 
     text: str
     regions: tuple[Region, ...]
     wants_quantity: bool
     truncated: bool = False
     injected: bool = False
+    asked: str = ""
+    focus: str = ""
+    corrections: tuple[tuple[str, str], ...] = ()
+    parts: tuple[str, ...] = ()
 
 
 def normalise(question: str) -> tuple[str, bool]:
@@ -60,9 +70,20 @@ def strip_injection(text: str) -> tuple[str, bool]:
     return "".join(kept).strip(), len(kept) < len(sentences)
 
 
-def parse_query(question: str) -> Query:
-    """Return the normalised query and what it asks about; instructions aimed at the assistant are dropped."""
+def is_vague(query: Query) -> bool:
+    """Return True for a question that names no place and at most one short word of substance ("有钱拿吗")."""
+    if query.regions or not query.focus:
+        return False
+    content = dict.fromkeys(t for t in tokenize(query.focus) if len(t) > 1)
+    return bool(content) and sum(map(len, content)) <= VAGUE_CHARS
+
+
+def parse_query(question: str, speller: Speller | None = None) -> Query:
+    """Return the query and what it asks about: instructions aimed at the assistant dropped, slips of the input
+    method corrected against the corpus, the asking part of a long question as what to search for."""
     # Before normalising: line breaks still separate an injected line from the real question.
-    text, injected = strip_injection(question)
-    text, truncated = normalise(text)
-    return Query(text, tuple(gazetteer().find(text)), QUANTITY.search(text) is not None, truncated, injected)
+    asked, injected = strip_injection(question)
+    asked, truncated = normalise(asked)
+    text, corrections = speller.correct(asked) if speller is not None else (asked, ())
+    return Query(text, tuple(gazetteer().find(text)), QUANTITY.search(text) is not None, truncated, injected,
+                 asked=asked, focus=plain(asking_part(text)), corrections=corrections, parts=sub_questions(text))

@@ -19,11 +19,18 @@ class ScoredClause:
     lexical: float = 0.0
     dense: float = 0.0
     coverage: float = 0.0
+    # The part of a long clause that matched (its best chunk); empty when the clause is one chunk.
+    passage: str = ""
+
+    @property
+    def evidence(self) -> str:
+        """Return the text that matched: the passage of a long clause, else the whole clause."""
+        return self.passage or self.clause.text
 
     def to_json(self) -> dict[str, Any]:
-        """Return the retrieved clause as the batch/API output record."""
+        """Return the retrieved clause as the batch/API output record; `text` is the passage that matched."""
         return {"doc_title": self.doc.title, "clause": self.clause.label, "clause_id": self.clause.clause_id,
-                "text": self.clause.text, "score": round(self.score, 6)}
+                "text": self.evidence, "score": round(self.score, 6)}
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,8 @@ class Answer:
     retrieved: tuple[ScoredClause, ...] = ()
     suggestions: tuple[str, ...] = ()
     traditional: bool = False
+    # "answer": cited; "related": no clear provision, the closest clauses; "refuse"; "clarify": a question back.
+    outcome: str = "answer"
 
     @property
     def text(self) -> str:
@@ -154,7 +163,7 @@ class Answer:
         from qa.script import to_traditional
 
         out: dict[str, object] = {} if qid is None else {"id": qid}
-        out.update(answer=self.text, answerable=self.answerable, query=self.query,
+        out.update(answer=self.text, answerable=self.answerable, outcome=self.outcome, query=self.query,
                    citations=[c.to_json() for c in self.citations], retrieved=[s.to_json() for s in self.retrieved],
                    suggestions=[to_traditional(s) if self.traditional else s for s in self.suggestions])
         return out

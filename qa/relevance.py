@@ -1,22 +1,33 @@
-"""Decide whether retrieved clauses answer the question, and which of them to cite."""
+"""Decide what the retrieved clauses allow: a cited answer, related clauses, or a refusal that says why."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from index.lexical import tokenize
 from index.store import KnowledgeBase
 from index.text import CJK
+from qa.answerability import Model, Outcome, signals
 from qa.query import Query
 from qa.records import ScoredClause
 from qa.retrieve import region_boosts
 
-# Calibrated on our own in- and out-of-scope questions (tests/data/calibration.jsonl), not on the dev set:
-# a clause must contain at least this IDF-weighted share of the question's topic terms. Out-of-scope
-# questions there reach at most 0.33, in-scope ones at least 0.44.
-MIN_COVERAGE = 0.4
 # A further clause is cited only when it is nearly as strong as the best one.
 SECOND_RATIO = 0.8
+# Related clauses shown when there is no clear provision.
+RELATED = 3
+EXAMPLE = "江苏有哪些文化产业基金可以用？"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a question, the clauses to cite, and why (for a refusal)."""
+
+    outcome: Outcome
+    probability: float
+    evidence: tuple[ScoredClause, ...] = ()
+    reason: str = ""
 
 
 def uncovered_regions(kb: KnowledgeBase, query: Query) -> list[str]:
@@ -24,31 +35,33 @@ def uncovered_regions(kb: KnowledgeBase, query: Query) -> list[str]:
     missing = []
     for region in query.regions:
         about = bool(kb.docs_in_region(region.name) or kb.docs_in_region(region.province))
-        mentioned = kb.mentions(region.short)
-        if not (about or mentioned):
+        if not (about or kb.mentions(region.short)):
             missing.append(region.name)
     return missing
 
 
-def select_evidence(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause],
-                    limit: int) -> tuple[list[ScoredClause], str | None]:
-    """Return the clauses to cite, or an empty list and the reason for refusing."""
+def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], limit: int, model: Model) -> Decision:
+    """Return the outcome for a question from its retrieved clauses, best first."""
     if not tokenize(query.text):
-        return [], "请输入您想咨询的具体政策问题，例如“江苏有哪些文化产业基金可以用？”。"
+        return Decision(Outcome.REFUSE, 0.0, reason=f"请输入您想咨询的具体政策问题，例如“{EXAMPLE}”。")
     if not CJK.search(query.text):
-        return [], "目前只能回答中文提问，请用中文描述您的问题，例如“江苏有哪些文化产业基金可以用？”。"
+        return Decision(Outcome.REFUSE, 0.0,
+                        reason=f"目前只能回答中文提问，请用中文描述您的问题，例如“{EXAMPLE}”。")
     missing = uncovered_regions(kb, query)
     if missing and len(missing) == len(query.regions):
-        return [], f"已收录的政策文件中没有关于{'、'.join(missing)}的政策，无法回答“{query.text}”。"
+        return Decision(Outcome.REFUSE, 0.0,
+                        reason=f"已收录的政策文件中没有关于{'、'.join(missing)}的政策，无法回答“{query.asked}”。")
+    probability = model.probability(signals(kb, query, retrieved))
+    outcome = model.outcome(probability)
     regional = region_boosts(kb, query)
-    if regional:
-        # Only the named region's documents (or its province's) may be cited for a question about it.
-        retrieved = [s for s in retrieved if s.doc.doc_id in regional]
-    # The best-ranked clause that contains the question's topic; a higher one without it is not evidence.
-    candidates = [s for s in retrieved if s.coverage >= MIN_COVERAGE]
-    if not candidates:
+    # Only the named region's documents (or its province's) may be cited for a question about it.
+    candidates = [s for s in retrieved if not regional or s.doc.doc_id in regional]
+    if outcome is Outcome.REFUSE or not candidates:
         where = "、".join(r.name for r in query.regions) if regional else ""
-        return [], f"已收录的{where}政策文件中没有找到与“{query.text}”相关的规定。"
+        reason = f"已收录的{where}政策文件中没有找到与“{query.asked}”相关的规定。"
+        return Decision(Outcome.REFUSE, probability, reason=reason + _other_regions(kb, query, retrieved, model))
+    if outcome is Outcome.RELATED:
+        return Decision(outcome, probability, tuple(candidates[:RELATED]))
     top = candidates[0]
     evidence = [top]
     for item in candidates[1:]:
@@ -56,4 +69,14 @@ def select_evidence(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredC
             break
         if item.score >= SECOND_RATIO * top.score:
             evidence.append(item)
-    return evidence, None
+    return Decision(outcome, probability, tuple(evidence))
+
+
+def _other_regions(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], model: Model) -> str:
+    """Return, when the named region's documents lack what other regions' documents answer, where to look."""
+    regional = region_boosts(kb, query)
+    others = [s for s in retrieved if regional and s.doc.doc_id not in regional and s.doc.region]
+    if not others or model.outcome(model.probability(signals(kb, query, others))) is not Outcome.ANSWER:
+        return ""
+    places = "、".join(dict.fromkeys(s.doc.region or "" for s in others[:2]))
+    return f"{places}的文件中有相关规定，如需参考，可以直接问“{places}……”。"

@@ -1,10 +1,14 @@
-"""Hybrid retrieval: BM25 and dense hits fused by reciprocal rank, a soft preference for named regions."""
+"""Hybrid retrieval: BM25 and dense hits fused (scores standardised per list), then weighed by the question's
+region and topic."""
 
 from __future__ import annotations
 
 import math
 import re
 from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
 
 from index.lexical import tokenize
 from index.store import KnowledgeBase
@@ -17,7 +21,6 @@ CANDIDATES = 50
 # A document about the named region itself is preferred over the province's document that covers it.
 EXACT_REGION_BOOST = 1.3
 PROVINCE_BOOST = 1.1
-OTHER_REGION = 0.5
 QUANTITY_WEIGHT = 0.6
 COUNT_WINDOW = 40
 HEADING_WEIGHT = 0.3
@@ -81,43 +84,99 @@ def coverage(kb: KnowledgeBase, tokens: list[str], text: str) -> float:
     return covered / sum(weights.values())
 
 
+@dataclass(frozen=True)
+class RetrievalOptions:
+    """How retrieval ranks; the defaults are the product. The switches exist to measure what each part adds."""
+
+    fusion: str = "z"  # "z": each list's scores standardised, averaged and squashed; "rrf": reciprocal rank
+    focus: bool = True  # search for the asking part without courtesy and framing, not the whole question
+    region: bool = True
+    coverage: bool = True
+    heading: bool = True
+    mention: bool = True
+    quantity: bool = True
+
+
+@dataclass
+class _Hit:
+    """What the ranked lists say about one clause, through its best chunk in each."""
+
+    lexical: float = 0.0
+    dense: float = 0.0
+    fused: float = 0.0
+    chunk: str = ""
+
+
+def _fuse(lists: list[list[tuple[str, float]]], fusion: str) -> dict[str, float]:
+    """Return a fused score per chunk in (0, 1): its standardised score averaged over the lists and squashed by the
+    logistic function, or its reciprocal ranks summed. A chunk a list did not return counts as that list's lowest."""
+    fused: dict[str, float] = defaultdict(float)
+    every = {chunk for hits in lists for chunk, _ in hits}
+    used = [hits for hits in lists if hits]
+    for hits in used:
+        if fusion == "rrf":
+            for rank, (chunk, _) in enumerate(hits, 1):
+                fused[chunk] += 1.0 / (RRF_K + rank)
+            continue
+        scores = np.array([score for _, score in hits])
+        mean, spread = float(scores.mean()), float(scores.std()) or 1.0
+        given = {chunk: (score - mean) / spread for chunk, score in hits}
+        floor = (float(scores.min()) - mean) / spread
+        for chunk in every:
+            fused[chunk] += given.get(chunk, floor) / len(used)
+    if fusion == "rrf":
+        return fused
+    # Squashed, a clear lead in the lists still counts, but near the top the semantic factors (region, topic,
+    # heading, quantity) decide the order, as they should; a raw z-score gap would override them.
+    return {chunk: 1.0 / (1.0 + math.exp(-z)) for chunk, z in fused.items()}
+
+
 class HybridRetriever:
     """Clause-level retrieval over a KnowledgeBase: BM25 and dense hits fused, then weighed by region and topic."""
 
-    def __init__(self, kb: KnowledgeBase, k: int = 10) -> None:
+    def __init__(self, kb: KnowledgeBase, k: int = 10, options: RetrievalOptions = RetrievalOptions()) -> None:
         self.kb = kb
         self.k = k
+        self.options = options
 
     def search(self, query: Query, doc_ids: set[str] | None = None) -> list[ScoredClause]:
-        """Return the top clauses for a query, best first, each with its fused score and coverage."""
-        kb = self.kb
-        tokens = tokenize(query.text)
-        ranked_lists = [kb.lexical.search(tokens, CANDIDATES)]
-        if kb.dense is not None:
-            ranked_lists.append(kb.dense.search(query.text, CANDIDATES))
-        signals: dict[str, dict[str, float]] = defaultdict(lambda: {"rrf": 0.0, "lexical": 0.0, "dense": 0.0})
-        for source, hits in zip(("lexical", "dense"), ranked_lists, strict=False):
-            for rank, (chunk_id, raw) in enumerate(hits, 1):
-                chunk = kb.chunks.get(chunk_id)
-                if chunk is None or (doc_ids is not None and chunk.doc_id not in doc_ids):
-                    continue
-                s = signals[chunk.clause_id]
-                # A clause split into chunks counts once per list, through its best chunk.
-                if s[source] == 0.0:
-                    s["rrf"] += 1.0 / (RRF_K + rank)
-                    s[source] = raw
-        boosts = region_boosts(kb, query)
+        """Return the top clauses for a query, best first, each with its fused score, signals and passage."""
+        kb, opt = self.kb, self.options
+        words = query.focus if opt.focus and query.focus else query.text
+        tokens = tokenize(words)
+        lexical = kb.lexical.search(tokens, CANDIDATES)
+        dense = kb.dense.search(words, CANDIDATES) if kb.dense is not None else []
+        fused = _fuse([lexical, dense], opt.fusion)
+        raw = {"lexical": dict(lexical), "dense": dict(dense)}
+        hits: dict[str, _Hit] = defaultdict(_Hit)
+        for chunk_id, score in sorted(fused.items(), key=lambda x: -x[1]):
+            chunk = kb.chunks.get(chunk_id)
+            if chunk is None or (doc_ids is not None and chunk.doc_id not in doc_ids):
+                continue
+            hit = hits[chunk.clause_id]
+            # A clause split into chunks counts once, through its best chunk.
+            if not hit.chunk:
+                hit.fused, hit.chunk = score, chunk_id
+            hit.lexical = max(hit.lexical, raw["lexical"].get(chunk_id, 0.0))
+            hit.dense = max(hit.dense, raw["dense"].get(chunk_id, 0.0))
+        if not hits:
+            return []
+        boosts = region_boosts(kb, query) if opt.region else {}
         topic = topic_tokens(kb, query, tokens)
         scored = []
-        for clause_id, s in signals.items():
+        for clause_id, hit in hits.items():
             clause = kb.clauses[clause_id]
             doc = kb.docs[clause.doc_id]
             text = f"{doc.title}\n{' '.join(clause.path)}\n{clause.text}"
             cov = coverage(kb, topic, text)
-            # Another region's policy is never the answer to a question about this one; keep it low in the list.
-            regional = boosts.get(clause.doc_id, OTHER_REGION if boosts else 1.0)
-            score = s["rrf"] * regional * math.sqrt(0.25 + cov)
-            if query.regions:
+            score = hit.fused
+            # Another region's policy is never the answer to a question about this one: it ranks below every
+            # document that applies to the named region, whatever its score.
+            tier = 0 if not boosts or clause.doc_id in boosts else 1
+            score *= boosts.get(clause.doc_id, 1.0)
+            if opt.coverage:
+                score *= math.sqrt(0.25 + cov)
+            if query.regions and opt.mention:
                 # Naming places ("广州和深圳") asks for clauses about those places, wherever the document is from.
                 # A document about the place itself mentions it everywhere, so only broader documents count.
                 named = sum(1 for r in query.regions if r.short in clause.text and doc.region != r.name)
@@ -125,10 +184,12 @@ class HybridRetriever:
             if query.wants_quantity and topic:
                 # "多少家/几个" asks for a count: prefer clauses that state a count of the thing asked about.
                 # Targets sit under generic headings (主要目标), so headings are no evidence here.
-                score *= 1.0 + QUANTITY_WEIGHT * counted_topic(kb, topic, clause.text)
-            elif topic:
+                if opt.quantity:
+                    score *= 1.0 + QUANTITY_WEIGHT * counted_topic(kb, topic, clause.text)
+            elif topic and opt.heading:
                 # A question naming the topic of a clause's own heading ("指导思想") is asking for that clause.
                 score *= 1.0 + HEADING_WEIGHT * coverage(kb, topic, clause.heading)
-            scored.append(ScoredClause(clause, doc, score, s["lexical"], s["dense"], cov))
-        scored.sort(key=lambda x: x.score, reverse=True)
-        return scored[: self.k]
+            passage = kb.chunks[hit.chunk].text if hit.chunk != clause_id else ""
+            scored.append((tier, ScoredClause(clause, doc, score, hit.lexical, hit.dense, cov, passage)))
+        scored.sort(key=lambda x: (x[0], -x[1].score))
+        return [s for _, s in scored[: self.k]]

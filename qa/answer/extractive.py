@@ -27,9 +27,15 @@ def _sentence_scores(query: Query, sentences: list[str]) -> list[float]:
     return scores
 
 
-def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2) -> list[str]:
-    """Return the sentences of a clause that answer the query, in reading order."""
+def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2,
+                   without_figures: bool = False) -> list[str]:
+    """Return the sentences of a clause that answer the query, in reading order; only those without figures when
+    asked (none when every sentence has one)."""
     sentences = split_sentences_without(text, heading)
+    if without_figures:
+        sentences = [s for s in sentences if not HAS_NUMBER.search(s)]
+        if not sentences:
+            return []
     if not sentences:
         return [text.strip()]
     scores = _sentence_scores(query, sentences)

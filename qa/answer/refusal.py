@@ -43,4 +43,4 @@ def refusal(query: Query, question: str, docs: Collection[PolicyDoc], reason: st
     documents = coverage_list(docs, (s.doc for s in retrieved))
     text = load_prompt("refusal").render(reason=reason, documents=documents, next_step=tail)["text"]
     return Answer(question=question, query=query.text, parts=(Paragraph(text),), answerable=False,
-                  retrieved=tuple(retrieved), suggestions=tuple(suggestions))
+                  retrieved=tuple(retrieved), suggestions=tuple(suggestions), outcome="refuse")
