@@ -27,6 +27,7 @@ from qa.finder import PROFILE, parse_profile
 from qa.query import MAX_QUESTION_CHARS, Query, is_vague, parse_query
 from qa.records import Answer, Notice, ScoredClause
 from qa.relevance import decide
+from qa.rerank import load_reranker
 from qa.retrieve import HybridRetriever
 from qa.rewrite import condense_with_llm, rewrite
 from qa.script import is_traditional, to_simplified
@@ -66,7 +67,10 @@ class Assistant:
         self.settings = settings
         self.kb = kb
         self.embeddings = embeddings
-        self.retriever = HybridRetriever(kb=kb, k=settings.top_k)
+        self.reranker = load_reranker(settings.reranker_model)
+        # A reranker sees more candidates than are returned, so it can lift one from below the cut.
+        depth = max(settings.top_k, settings.reranker_candidates) if self.reranker else settings.top_k
+        self.retriever = HybridRetriever(kb=kb, k=depth)
         self.speller = Speller(kb.lexical.vocabulary(), gazetteer().by_form, segment, frequency)
         self.answerability = model_for(embeddings.model_id if embeddings is not None and kb.dense else None)
         extractive = ExtractiveAnswerer()
@@ -132,21 +136,31 @@ class Assistant:
             return Found((), intent="compare")
         if is_vague(query):
             return Found((), intent="clarify")
-        retrieved = tuple(self.retriever.search(query, doc_ids))
+        retrieved = tuple(self._search(query, doc_ids))
         section = find_section(self.kb, query, doc_ids)
         if section is not None:
             return Found(retrieved, section=section.clause_id)
         limit = self.settings.llm_context_clauses if self.model is not None else self.settings.max_answer_clauses
         decision = decide(self.kb, query, retrieved, limit, self.answerability)
-        if decision.outcome is Outcome.REFUSE:
-            return Found(retrieved, refusal=decision.reason + self._elsewhere(query, doc_ids))
+        # A question the chosen scope does not answer clearly may be answered outside it: say so instead.
+        elsewhere = self._elsewhere(query, doc_ids) if decision.outcome is not Outcome.ANSWER else ""
+        if decision.outcome is Outcome.REFUSE or elsewhere:
+            reason = decision.reason or f"当前查询范围内没有找到与“{query.asked}”直接相关的规定。"
+            return Found(retrieved, refusal=reason + elsewhere)
         return Found(retrieved, decision.evidence, intent="related" if decision.outcome is Outcome.RELATED else None)
+
+    def _search(self, query: Query, doc_ids: set[str] | None = None) -> list[ScoredClause]:
+        """Return the retrieved clauses, reordered by the reranker when one is configured, best first."""
+        found = self.retriever.search(query, doc_ids)
+        if self.reranker is not None:
+            found = self.reranker.rerank(query, found)
+        return found[: self.settings.top_k]
 
     def _elsewhere(self, query: Query, doc_ids: set[str] | None) -> str:
         """Return, for a refusal inside a chosen scope, where else in the knowledge base the question is answered."""
         if doc_ids is None:
             return ""
-        outside = self.retriever.search(query)
+        outside = self._search(query)
         decision = decide(self.kb, query, outside, 1, self.answerability)
         if decision.outcome is not Outcome.ANSWER or decision.evidence[0].doc.doc_id in doc_ids:
             return ""
@@ -199,7 +213,7 @@ class Assistant:
         if known is not None:
             return known
         query = parse_query(question, self.speller)
-        verdict = decide(self.kb, query, self.retriever.search(query), 1, self.answerability).outcome is Outcome.ANSWER
+        verdict = decide(self.kb, query, self._search(query), 1, self.answerability).outcome is Outcome.ANSWER
         with self._vetted_lock:
             if len(self._vetted) >= MAX_VETTED_SUGGESTIONS:
                 del self._vetted[next(iter(self._vetted))]  # the oldest verdict

@@ -6,7 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from index.chunking import split_sentences
 from index.records import Clause, PolicyDoc
+
+# A clause longer than a reader takes in at a glance: its citation also names the quoted sentences.
+LONG_CLAUSE = 300
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,16 @@ class Citation:
     date_or_period: str = ""
     doc_number: str = ""
     region: str = ""
+    # Which sentences of a long clause the quote is ("第3—4句"), so a reader finds them in a long paragraph.
+    sentences: str = ""
 
     @classmethod
     def of(cls, clause: Clause, doc: PolicyDoc, quote: str) -> Citation:
         """Return the citation of a clause and the sentences quoted from it."""
         return cls(doc_id=doc.doc_id, doc_title=doc.title, clause_id=clause.clause_id, clause=clause.label,
                    text=clause.text, quote=quote, title=clause.title, date_or_period=doc.date_or_period,
-                   doc_number=doc.doc_number or "", region=doc.region or "")
+                   doc_number=doc.doc_number or "", region=doc.region or "",
+                   sentences=sentence_span(clause.text, quote) if len(clause.text) > LONG_CLAUSE else "")
 
     @property
     def source(self) -> str:
@@ -63,13 +70,28 @@ class Citation:
         number = f"（{self.doc_number}）" if self.doc_number else ""
         # "关于……的若干措施" does not say whose: name the region unless the title already does.
         region = self.region if self.region and self.region[:2] not in self.doc_title else ""
-        return f"依据{region}《{self.doc_title}》{number}{self.clause}{title}{when}"
+        return f"依据{region}《{self.doc_title}》{number}{self.clause}{self.sentences}{title}{when}"
 
     def to_json(self) -> dict[str, str]:
         """Return the citation as the batch/API output record."""
         return {"doc_id": self.doc_id, "doc_title": self.doc_title, "clause_id": self.clause_id,
                 "clause": self.clause, "title": self.title, "text": self.text, "quote": self.quote,
-                "source": self.source}
+                "sentences": self.sentences, "source": self.source}
+
+
+def sentence_span(text: str, quote: str) -> str:
+    """Return the positions of the quoted sentences in a text: "第3句", "第3—4句", "第2、5句"; "" when not found."""
+    sentences = split_sentences(text)
+    found = sorted({i for part in quote.split("……") if part.strip()
+                    for i, s in enumerate(sentences, 1) if part.strip() in s or s in part})
+    runs: list[list[int]] = []
+    for i in found:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    spans = [str(r[0]) if len(r) == 1 else f"{r[0]}—{r[-1]}" for r in runs]
+    return f"第{'、'.join(spans)}句" if spans else ""
 
 
 # The parts of an answer. `cites` are 1-based positions in Answer.citations.

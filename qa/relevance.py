@@ -11,13 +11,16 @@ from index.text import CJK
 from qa.answerability import Model, Outcome, signals
 from qa.query import Query
 from qa.records import ScoredClause
-from qa.retrieve import region_boosts
+from qa.retrieve import coverage, region_boosts, topic_tokens
+from qa.wording import plain
 
 # A further clause is cited only when it is nearly as strong as the best one.
 SECOND_RATIO = 0.8
 # Related clauses shown when there is no clear provision.
 RELATED = 3
 EXAMPLE = "江苏有哪些文化产业基金可以用？"
+# Sub-questions that each get their own cited clause.
+MAX_PARTS = 3
 
 
 @dataclass(frozen=True)
@@ -51,15 +54,17 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
     if missing and len(missing) == len(query.regions):
         return Decision(Outcome.REFUSE, 0.0,
                         reason=f"已收录的政策文件中没有关于{'、'.join(missing)}的政策，无法回答“{query.asked}”。")
-    probability = model.probability(signals(kb, query, retrieved))
-    outcome = model.outcome(probability)
     regional = region_boosts(kb, query)
-    # Only the named region's documents (or its province's) may be cited for a question about it.
-    candidates = [s for s in retrieved if not regional or s.doc.doc_id in regional]
-    if outcome is Outcome.REFUSE or not candidates:
+    # Only documents that apply to the named region (its own, its province's, or national ones without a region)
+    # may be cited for a question about it, and only they tell whether it is answered.
+    candidates = [s for s in retrieved if not regional or s.doc.doc_id in regional or not s.doc.region]
+    probability = model.probability(signals(kb, query, candidates))
+    outcome = model.outcome(probability)
+    elsewhere = _other_regions(kb, query, retrieved, model) if regional and outcome is not Outcome.ANSWER else ""
+    if outcome is Outcome.REFUSE or not candidates or elsewhere:
         where = "、".join(r.name for r in query.regions) if regional else ""
         reason = f"已收录的{where}政策文件中没有找到与“{query.asked}”相关的规定。"
-        return Decision(Outcome.REFUSE, probability, reason=reason + _other_regions(kb, query, retrieved, model))
+        return Decision(Outcome.REFUSE, probability, reason=reason + elsewhere)
     if outcome is Outcome.RELATED:
         return Decision(outcome, probability, tuple(candidates[:RELATED]))
     top = candidates[0]
@@ -69,13 +74,19 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
             break
         if item.score >= SECOND_RATIO * top.score:
             evidence.append(item)
+    # Several questions in one ("A？B？"): each gets the clause that covers it best, cited too.
+    for part in query.parts[:MAX_PARTS]:
+        words = topic_tokens(kb, query, tokenize(plain(part)))
+        best = max(candidates, key=lambda s: coverage(kb, words, s.clause.text)) if words else None
+        if best is not None and best not in evidence and coverage(kb, words, best.clause.text) > 0:
+            evidence.append(best)
     return Decision(outcome, probability, tuple(evidence))
 
 
 def _other_regions(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], model: Model) -> str:
     """Return, when the named region's documents lack what other regions' documents answer, where to look."""
     regional = region_boosts(kb, query)
-    others = [s for s in retrieved if regional and s.doc.doc_id not in regional and s.doc.region]
+    others = [s for s in retrieved if s.doc.doc_id not in regional and s.doc.region]
     if not others or model.outcome(model.probability(signals(kb, query, others))) is not Outcome.ANSWER:
         return ""
     places = "、".join(dict.fromkeys(s.doc.region or "" for s in others[:2]))

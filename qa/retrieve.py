@@ -171,8 +171,8 @@ class HybridRetriever:
             cov = coverage(kb, topic, text)
             score = hit.fused
             # Another region's policy is never the answer to a question about this one: it ranks below every
-            # document that applies to the named region, whatever its score.
-            tier = 0 if not boosts or clause.doc_id in boosts else 1
+            # document that applies to the named region (its own, its province's, a national one), whatever its score.
+            tier = 0 if not boosts or clause.doc_id in boosts or not doc.region else 1
             score *= boosts.get(clause.doc_id, 1.0)
             if opt.coverage:
                 score *= math.sqrt(0.25 + cov)

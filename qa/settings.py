@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     embedding_batch_size: int = 16
     # A Chroma server (e.g. http://127.0.0.1:8000) shared by several app processes; empty: embedded store.
     chroma_url: str = ""
+    # A local sentence-transformers CrossEncoder (e.g. a downloaded bge-reranker) that reorders the best candidates.
+    reranker_model: str = ""
+    reranker_candidates: int = 30
     top_k: int = 10
     max_answer_clauses: int = 2
     max_document_bytes: int = 20_000_000

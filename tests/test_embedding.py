@@ -5,17 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import string
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from sentence_transformers import SentenceTransformer, models
-from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
-from tokenizers.models import WordPiece
-from transformers import AutoTokenizer, BertConfig, BertModel, BertTokenizerFast
+from transformers import AutoTokenizer
 
 from index.build import build_index
 from index.embedding import PolicyEmbeddings, load_embeddings
@@ -24,6 +19,7 @@ from index.embedding.sentence_transformers import SentenceTransformerEmbeddings
 from index.store import CURRENT, current_generation, open_index
 from qa.assistant import Assistant
 from qa.settings import Settings
+from tests.tiny_models import build_tiny_model, tiny_vocab
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "policies"
 QUERY = "文化产业基金"
@@ -34,44 +30,6 @@ FUND_ANCHOR = "紫金文化产业基金"
 SHENZHEN = "shenzhen-culture-tech-2012.txt"
 # An edit inside one leaf clause of the Shenzhen document (三、（九） lists traditional crafts).
 EDIT_FROM, EDIT_TO = "陶瓷、漆器", "陶瓷、玉雕、漆器"
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-HIDDEN = 32
-
-
-def tiny_vocab() -> list[str]:
-    """Return the tiny model's vocabulary: specials, every character of the corpus and tests, and ASCII."""
-    text = "".join(p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.txt")))
-    text += QUERY + MATCHING + UNRELATED + FUND_QUESTION + EDIT_TO
-    chinese = sorted({c for c in text if not c.isascii() and not c.isspace()})
-    return [*SPECIALS, *chinese, *string.ascii_lowercase, *string.digits, *string.punctuation]
-
-
-def build_tiny_model(folder: Path, seed: int = 0) -> Path:
-    """Build and save a random 2-layer BERT sentence-transformers model with a character vocabulary."""
-    vocab = {token: i for i, token in enumerate(tiny_vocab())}
-    backend = Tokenizer(WordPiece(vocab, unk_token="[UNK]"))
-    backend.normalizer = normalizers.BertNormalizer(lowercase=True, handle_chinese_chars=True)
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
-    )
-    tokenizer = BertTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]",
-                                  cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
-    torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
-    raw = folder.parent / f"{folder.name}-hf"
-    BertModel(config).save_pretrained(raw)
-    tokenizer.save_pretrained(raw)
-    transformer = models.Transformer(str(raw), max_seq_length=256)
-    model = SentenceTransformer(modules=[transformer, models.Pooling(HIDDEN, pooling_mode="mean"), models.Normalize()],
-                                device="cpu")
-    model.save(str(folder))
-    shutil.rmtree(raw)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Return the folder of a tiny sentence-transformers model built offline with a fixed seed."""

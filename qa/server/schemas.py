@@ -35,6 +35,7 @@ class CitationOut(BaseModel):
     title: str
     text: str
     quote: str
+    sentences: str = Field("", description="长条款中被引用的句子位置，如 第3—4句")
     source: str = Field(description="可直接展示的出处，如 依据《文件》（文号）三、（一）“标题”（日期）")
 
 
