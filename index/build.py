@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,10 +15,12 @@ from tqdm import tqdm
 from index.config import BuildConfig
 from index.dense import COLLECTION, EmbeddingCache, embed_chunks, write_collection
 from index.embedding import PolicyEmbeddings
-from index.errors import ConfigError
+from index.errors import ConfigError, DocumentError
 from index.lexical import LexicalIndex, TokenIds
 from index.loading import discover, load_corpus
 from index.parsed import PIPELINE_VERSION, ParseCache, fingerprint, parse_all
+from index.readers.base import ReadContext
+from index.readers.ocr import OcrCache
 from index.records import Chunk, Manifest, SourceText
 from index.store import GenerationWriter, build_lock, current_generation, new_generation, publish, read_manifest
 
@@ -36,6 +39,8 @@ class BuildReport:
     reused: int = 0
     vectors_written: int = 0  # into the vector store: all chunks, or only the changed ones when it was copied
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # indexed, but a person should check these
+    ocr_pages: int = 0  # pages recognised from scans by this build (not from the OCR cache)
     embedding_model: str | None = None
     seconds: float = 0.0
     unchanged: bool = False
@@ -52,8 +57,12 @@ class BuildReport:
             head = (f"已索引 {self.documents} 个文件{cached}，{self.clauses} 个条款，{self.chunks} 个检索单元；"
                     f"{dense}；用时 {self.seconds:.1f} 秒")
         lines = [head]
+        if self.ocr_pages:
+            lines.append(f"  识别扫描页 {self.ocr_pages} 页（OCR 结果已缓存，重建时不再识别）")
         for path, reason in self.skipped:
             lines.append(f"  跳过 {path}：{reason}")
+        for path, note in self.notes:
+            lines.append(f"  请核对 {path}：{note}")
         return "\n".join(lines)
 
 
@@ -61,6 +70,11 @@ def _doc_id(path: Path, corpus_dir: Path) -> str:
     """Return a stable document id: the file's path inside the corpus, without its suffix."""
     rel = path.relative_to(corpus_dir).with_suffix("")
     return rel.as_posix()
+
+
+def _low_confidence_note(source: SourceText) -> str:
+    pages = "、".join(f"第 {page} 页（置信度 {score:.2f}）" for page, score in source.low_confidence)
+    return f"扫描件{pages}识别置信度低，可能有错字，请对照原文核对"
 
 
 def _signature(hashes: list[str], model: str | None, chunk_chars: int) -> str:
@@ -75,6 +89,32 @@ def _reusable_store(index_dir: Path, manifest: Manifest | None, model_id: str, c
         return None
     same = manifest.embedding_model == model_id and manifest.chroma_collection is None
     return folder / "chroma" if same else None
+
+
+def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, notify: Callable[[str, int, int], None],
+          progress: bool, report: BuildReport) -> Iterator[tuple[Path, SourceText | DocumentError]]:
+    """Yield each file's text as load_corpus does, showing OCR progress page by page (it takes seconds a page)."""
+    with tqdm(desc="识别扫描件", unit="页", disable=not progress, leave=False) as bar:
+        current = {"name": ""}
+
+        def on_page(done: int, total: int) -> None:
+            if done == 1:
+                bar.reset(total)
+                bar.set_postfix_str(current["name"], refresh=False)
+            bar.update(1)
+            report.ocr_pages += 1
+            notify(f"识别扫描件 {current['name']}", done, total)
+
+        context = ReadContext(ocr_cache=ocr_cache, on_page=on_page, convert_timeout=config.convert_timeout)
+        for path in paths:
+            current["name"] = path.name
+            yield from load_corpus([path], config.max_document_bytes, context)
+
+
+def _with_notice_id(source: SourceText, corpus_dir: Path) -> SourceText:
+    if not source.part_of:
+        return source
+    return dataclasses.replace(source, part_of=_doc_id(Path(source.part_of), corpus_dir))
 
 
 def build_index(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: bool = True,
@@ -99,11 +139,19 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     paths = discover(corpus_dir)
     sources: list[tuple[Path, str, SourceText]] = []
     seen: dict[str, str] = {}
-    for path, loaded in load_corpus(paths, config.max_document_bytes):
+    ocr_cache = OcrCache(index_dir / "ocr_cache.sqlite")
+    try:
+        loaded_files = list(_load(paths, config, ocr_cache, notify, progress, report))
+        ocr_cache.keep_only(s.file_hash for _, s in loaded_files if isinstance(s, SourceText) and s.ocr_pages)
+    finally:
+        ocr_cache.close()
+    for path, loaded in loaded_files:
         rel = str(path.relative_to(corpus_dir))
         if isinstance(loaded, Exception):
             report.skipped.append((rel, str(loaded)))
             continue
+        if loaded.low_confidence:
+            report.notes.append((rel, _low_confidence_note(loaded)))
         text_hash = hashlib.sha256(loaded.text.encode()).hexdigest()
         if text_hash in seen:
             report.skipped.append((rel, f"与 {seen[text_hash]} 内容相同，只索引一次"))
@@ -117,6 +165,7 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         report.unchanged = True
         report.documents, report.clauses = manifest.documents, manifest.clauses
         report.skipped += [item for item in manifest.skipped if item not in report.skipped]
+        report.notes += [item for item in manifest.notes if item not in report.notes]
         report.seconds = time.monotonic() - started
         return report
 
@@ -125,6 +174,8 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     chunks: list[Chunk] = []
     tokens = TokenIds()
     jobs = [(rel, _doc_id(path, corpus_dir), loaded) for path, rel, loaded in sources]
+    # A bundle's attachment names its notice by path; records name it by document id.
+    jobs = [(rel, doc_id, _with_notice_id(loaded, corpus_dir)) for rel, doc_id, loaded in jobs]
     parse_cache = ParseCache(index_dir / "parse_cache.sqlite")
     writer = GenerationWriter(folder)
     try:
@@ -139,12 +190,13 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
                     report.skipped.append((rel, parsed))
                     continue
                 report.parsed += not from_cache
-                writer.add(parsed.doc, parsed.clauses, parsed.chunks, parsed.measures)
-                report.documents += 1
-                report.clauses += len(parsed.clauses)
-                chunks.extend(parsed.chunks)
-                for text in parsed.tokens:
-                    tokens.add(text)
+                for part in parsed.parts:
+                    writer.add(part.doc, part.clauses, part.chunks, part.measures)
+                    report.documents += 1
+                    report.clauses += len(part.clauses)
+                    chunks.extend(part.chunks)
+                    for text in part.tokens:
+                        tokens.add(text)
     finally:
         writer.close()
         parse_cache.close()
@@ -175,6 +227,7 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     publish(index_dir, folder, Manifest(
         signature=signature, pipeline_version=PIPELINE_VERSION, embedding_model=report.embedding_model,
         documents=report.documents, clauses=report.clauses, chunks=report.chunks, skipped=tuple(report.skipped),
+        notes=tuple(report.notes),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
         chroma_collection=folder.name if config.chroma_url and embeddings is not None else None,
     ), config.chroma_url)

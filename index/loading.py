@@ -1,23 +1,28 @@
-"""Read policy documents (txt/md, docx, pdf, html) into text, detecting encodings instead of guessing."""
+"""Read policy documents into text: find the files, pick the reader for each format (index/readers/), add the
+sidecar's metadata, and turn every failure into a DocumentError with the reason in Chinese."""
 
 from __future__ import annotations
 
-import codecs
 import hashlib
-import io
 import json
-from collections.abc import Iterator
-from pathlib import Path
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
 
 from index.errors import DocumentError
+from index.readers.base import DEFAULT_CONTEXT, Extracted, ReadContext
+from index.readers.bundle import annex_of, notices, read_zip
+from index.readers.html import decode_html
+from index.readers.text import decode_text
 from index.records import SourceText
 
-SUPPORTED = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
-META_KEYS = ("title", "issuer", "doc_number", "issue_date", "region", "period", "target_year")
-# Chinese text arrives in these encodings; limiting detection to them keeps short files from being
-# mistaken for Latin-1 or cp1252 (UTF-16 is recognised by its BOM or its NUL bytes, never by guessing).
-CANDIDATE_ENCODINGS = ["gb18030", "big5"]
-SHORT_TEXT = 200
+__all__ = ["META_KEYS", "SUPPORTED", "decode_html", "decode_text", "discover", "load_corpus", "load_file",
+           "original_file", "read_sidecar"]
+
+log = logging.getLogger(__name__)
+DOCUMENTS = (".txt", ".md", ".docx", ".pdf", ".html", ".htm", ".ofd", ".doc", ".wps")
+SUPPORTED = (*DOCUMENTS, ".zip")
+META_KEYS = ("title", "issuer", "doc_number", "issue_date", "region", "period", "target_year", "url")
 
 
 def discover(corpus_dir: Path) -> list[Path]:
@@ -30,107 +35,48 @@ def discover(corpus_dir: Path) -> list[Path]:
     )
 
 
-def decode_text(data: bytes) -> str:
-    """Return bytes decoded by BOM, strict UTF-8, or charset detection among Chinese encodings."""
-    for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                     (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            try:
-                return data.decode(enc)
-            except UnicodeDecodeError as exc:
-                raise DocumentError(
-                    f"文件以 {enc} 标记开头，但第 {exc.start} 字节起内容无效；请检查文件是否损坏"
-                ) from exc
+def _reader(suffix: str, context: ReadContext) -> Callable[[bytes], Extracted]:
+    """Return the reader of a format; each imports its library only when a file of its kind comes."""
+    if suffix in (".txt", ".md"):
+        return lambda data: Extracted(decode_text(data))
+    if suffix == ".docx":
+        from index.readers.docx import read_docx
+
+        return read_docx
+    if suffix == ".pdf":
+        from index.readers.pdf import read_pdf
+
+        return lambda data: read_pdf(data, context)
+    if suffix in (".html", ".htm"):
+        from index.readers.html import read_html
+
+        return read_html
+    if suffix == ".ofd":
+        from index.readers.ofd import read_ofd
+
+        return read_ofd
+    if suffix in (".doc", ".wps"):
+        from index.readers.legacy import read_legacy
+
+        return lambda data: read_legacy(data, suffix, context.convert_timeout)
+    raise DocumentError(f"不支持的文件类型 {suffix or '（无扩展名）'}；支持：{', '.join(SUPPORTED)}")
+
+
+def extract(data: bytes, suffix: str, context: ReadContext = DEFAULT_CONTEXT) -> Extracted:
+    """Return what the reader of `suffix` finds in the bytes; raise DocumentError with the reason if unreadable."""
+    if not data.strip():
+        raise DocumentError("文件为空")
+    read = _reader(suffix, context)
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    if data.count(0) > len(data) // 8:
-        # ASCII-heavy UTF-16 without a BOM: NUL bytes fall on odd positions (LE) or even ones (BE).
-        enc = "utf-16-le" if data[1::2].count(0) > data[0::2].count(0) else "utf-16-be"
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            pass
-    if len(data) < SHORT_TEXT:
-        # Too short for statistics to tell GBK from Big5; mainland documents are GBK far more often.
-        try:
-            return data.decode("gb18030")
-        except UnicodeDecodeError:
-            pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data, cp_isolation=CANDIDATE_ENCODINGS).best()
-    if best is None:
-        raise DocumentError("无法识别文本编码（支持 UTF-8、GBK/GB18030、UTF-16）；请另存为 UTF-8 后重试")
-    return str(best)
-
-
-def _read_docx(data: bytes) -> str:
-    import docx
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
-
-    document = docx.Document(io.BytesIO(data))
-    lines = []
-    # Paragraphs and tables in document order, so a table stays inside the clause it belongs to.
-    for block in document.iter_inner_content():
-        if isinstance(block, Paragraph):
-            lines.append(block.text)
-        elif isinstance(block, Table):
-            lines.extend("\t".join(cell.text for cell in row.cells) for row in block.rows)
-    return "\n".join(lines)
-
-
-def _read_pdf(data: bytes) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentError("PDF 已加密，无法读取；请提供未加密的版本")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        found = read(data)
     except DocumentError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise DocumentError(f"不是有效的 PDF 文件（{exc.__class__.__name__}）") from exc
-    text = "\n".join(pages)
-    if len("".join(text.split())) < 20:
-        raise DocumentError(f"PDF 共 {len(pages)} 页但没有文字层（可能是扫描件），需要先做 OCR")
-    return text
-
-
-def _read_html(data: bytes) -> tuple[str, dict[str, object]]:
-    import trafilatura
-
-    html = decode_html(data)
-    text = trafilatura.extract(html, include_tables=True, include_comments=False, favor_precision=True)
-    meta = trafilatura.extract_metadata(html)
-    if not text:
-        raise DocumentError("网页中没有找到正文内容")
-    hints: dict[str, object] = {}
-    if meta is not None and meta.title:
-        hints["title"] = meta.title
-    return text, hints
-
-
-def decode_html(data: bytes) -> str:
-    """Return HTML text decoded by its declared charset, falling back to detection."""
-    import re
-
-    head = data[:2048].decode("ascii", errors="ignore")
-    declared = re.search(r"charset=[\"']?([A-Za-z0-9_-]+)", head)
-    if declared:
-        name = declared.group(1).lower()
-        # Government sites often declare gb2312 but use characters only GB18030 covers.
-        if name in ("gb2312", "gbk", "gb18030"):
-            name = "gb18030"
-        try:
-            return data.decode(name)
-        except (LookupError, UnicodeDecodeError):
-            pass
-    return decode_text(data)
+    except Exception as exc:  # each library raises its own types for a damaged file
+        log.debug("读取失败", exc_info=True)
+        raise DocumentError(f"不是有效的 {suffix} 文件（{exc.__class__.__name__}）") from exc
+    if not found.text.strip():
+        raise DocumentError("文件中没有文字")
+    return found
 
 
 def read_sidecar(path: Path) -> dict[str, object]:
@@ -152,44 +98,93 @@ def read_sidecar(path: Path) -> dict[str, object]:
     return {}
 
 
-def load_file(path: Path, max_bytes: int) -> SourceText:
-    """Return the text layer of one document file; raise DocumentError with the reason if unreadable."""
+def _source(path: Path, data: bytes, suffix: str, meta: dict[str, object], context: ReadContext,
+            member: str = "", part_of: str = "", part_label: str = "") -> SourceText:
+    found = extract(data, suffix, context)
+    meta = {**found.hints, **meta}
+    digest = hashlib.sha256(data + json.dumps(meta, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return SourceText(path=str(path), text=found.text, fmt=suffix.lstrip("."), content_hash=digest, meta=meta,
+                      tables=found.tables, ocr_pages=found.ocr_pages, low_confidence=found.low_confidence,
+                      file_hash=hashlib.sha256(data).hexdigest(), member=member, part_of=part_of,
+                      part_label=part_label)
+
+
+def _read(path: Path, max_bytes: int) -> bytes:
     size = path.stat().st_size
     if size > max_bytes:
         raise DocumentError(f"文件大小 {size} 字节超过上限 {max_bytes} 字节（QA_MAX_DOCUMENT_BYTES）")
-    data = path.read_bytes()
+    return path.read_bytes()
+
+
+def load_file(path: Path, max_bytes: int, context: ReadContext = DEFAULT_CONTEXT) -> SourceText:
+    """Return the text layer of one document file; raise DocumentError with the reason if unreadable."""
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        raise DocumentError("压缩包要逐个文件读取（load_corpus）")
+    if suffix not in DOCUMENTS:
+        raise DocumentError(f"不支持的文件类型 {suffix or '（无扩展名）'}；支持：{', '.join(SUPPORTED)}")
+    data = _read(path, max_bytes)
     if not data.strip():
         raise DocumentError("文件为空")
-    suffix = path.suffix.lower()
-    hints: dict[str, object] = {}
-    if suffix in (".txt", ".md"):
-        text = decode_text(data)
-    elif suffix == ".docx":
+    return _source(path, data, suffix, read_sidecar(path), context)
+
+
+def load_bundle(path: Path, max_bytes: int,
+                context: ReadContext = DEFAULT_CONTEXT) -> Iterator[tuple[Path, SourceText | DocumentError]]:
+    """Yield each document of a .zip as `<bundle>/<member>` with its text, or with the reason it was skipped.
+
+    A member named 附件N beside a single other file is marked as that notice's attachment."""
+    try:
+        members = list(read_zip(_read(path, max_bytes), DOCUMENTS, max_bytes))
+    except DocumentError as exc:
+        yield path, exc
+        return
+    owner = notices([m.name for m in members if m.data is not None])
+    for m in members:
+        where = path / PurePosixPath(m.name)
+        if m.data is None:
+            yield where, DocumentError(m.reason)
+            continue
+        annex = annex_of(m.name) if m.name in owner else None
         try:
-            text = _read_docx(data)
-        except DocumentError:
-            raise
-        except Exception as exc:  # python-docx raises many types for a corrupt zip
-            raise DocumentError(f"不是有效的 .docx 文件（{exc.__class__.__name__}）") from exc
-    elif suffix == ".pdf":
-        text = _read_pdf(data)
-    elif suffix in (".html", ".htm"):
-        text, hints = _read_html(data)
-    else:
-        raise DocumentError(f"不支持的文件类型 {suffix}；支持：{', '.join(SUPPORTED)}")
-    if not text.strip():
-        raise DocumentError("文件中没有文字")
-    meta = {**hints, **read_sidecar(path)}
-    digest = hashlib.sha256(data + json.dumps(meta, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    return SourceText(path=str(path), text=text, fmt=suffix.lstrip("."), content_hash=digest, meta=meta)
+            yield where, _source(path, m.data, PurePosixPath(m.name).suffix.lower(),
+                                 {"title": annex[1]} if annex and annex[1] else {}, context, member=m.name,
+                                 part_of=f"{path}/{owner[m.name]}" if annex else "",
+                                 part_label=annex[0] if annex else "")
+        except DocumentError as exc:
+            yield where, exc
 
 
-def load_corpus(paths: list[Path], max_bytes: int) -> Iterator[tuple[Path, SourceText | DocumentError]]:
-    """Yield each path with its text, or with the DocumentError that made it unreadable."""
+def load_corpus(paths: list[Path], max_bytes: int,
+                context: ReadContext = DEFAULT_CONTEXT) -> Iterator[tuple[Path, SourceText | DocumentError]]:
+    """Yield each path with its text, or with the DocumentError that made it unreadable; a .zip's documents are
+    yielded one by one, each under the bundle's path joined with its name inside it."""
     for path in paths:
         try:
-            yield path, load_file(path, max_bytes)
+            if path.suffix.lower() == ".zip":
+                yield from load_bundle(path, max_bytes, context)
+            else:
+                yield path, load_file(path, max_bytes, context)
         except DocumentError as exc:
             yield path, exc
         except OSError as exc:
             yield path, DocumentError(f"无法读取文件（{exc.strerror or exc.__class__.__name__}）")
+
+
+def original_file(source: str, member: str, file_hash: str, max_bytes: int) -> bytes:
+    """Return the bytes of an indexed file (or of a member of an indexed bundle), as long as they are still the
+    bytes that were indexed; raise DocumentError otherwise. The path comes from the index, never from a request."""
+    path = Path(source)
+    if not file_hash or not path.is_file():
+        raise DocumentError("原文件已不在文档目录中")
+    data = _read(path, max_bytes)
+    if member:
+        found = next((m.data for m in read_zip(data, DOCUMENTS, max_bytes) if m.name == member), None)
+        if found is None:
+            raise DocumentError("压缩包中已没有这个文件")
+        data = found
+    if hashlib.sha256(data).hexdigest() != file_hash:
+        raise DocumentError("原文件在建立索引后已被修改；请重新建立索引")
+    return data
+
+

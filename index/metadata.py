@@ -140,3 +140,11 @@ def extract_metadata(doc_id: str, source: SourceText, text: str, clauses: list[C
         issue_date=issue_date, region=region.name if region else (str(region_name) if region_name else None),
         province=region.province if region else None, period=period, target_year=target_year,
     )
+
+
+def notice_title(text: str) -> str | None:
+    """Return the title line of a covering notice ("关于印发……的通知") from its first lines, if it has one."""
+    for line in [x.strip() for x in text.split("\n")[:12] if x.strip()]:
+        if len(line) <= 80 and line.endswith("通知") and not re.search(r"[，。；;：:]", line):
+            return re.sub(r"\s+", "", line)
+    return None

@@ -19,19 +19,20 @@ from functools import cache
 from pathlib import Path
 
 from index import records
+from index.attachments import split_attachments
 from index.chunking import chunk_document
 from index.cleaning import clean_text
 from index.errors import DocumentError
 from index.lexical import tokenize
 from index.measures import extract_measures
-from index.metadata import extract_metadata
-from index.records import Chunk, Clause, Measure, PolicyDoc, SourceText
+from index.metadata import extract_metadata, notice_title
+from index.records import Chunk, Clause, Measure, PolicyDoc, SourceText, TextTable
 from index.sqlite import SqliteStore
-from index.structure import parse_clauses
+from index.structure import parse_clauses, with_tables
 
 log = logging.getLogger(__name__)
 # Bump when parsing or chunking code changes, so neither the cache nor an "unchanged" corpus keeps old results.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 DATA_DIRS = (Path(__file__).parent / "data",)
 # Below this much text, starting worker processes costs more than it saves (forking paid off from ~200k
 # characters, 1,000 clauses: 0.5 s instead of 0.85 s; the bundled 15k characters took 0.11 s instead of 0.07 s).
@@ -49,20 +50,64 @@ class ParsedDocument:
     tokens: tuple[str, ...]
 
 
-def parse_document(doc_id: str, source: SourceText) -> tuple[PolicyDoc, list[Clause]]:
-    """Return a document record and its clauses from a loaded source."""
+@dataclass(frozen=True)
+class ParsedFile:
+    """Everything one file yields: its document, then one document per attachment split from it."""
+
+    parts: tuple[ParsedDocument, ...]
+
+
+def _with_file_facts(doc: PolicyDoc, source: SourceText) -> PolicyDoc:
+    """Return the record with what the file itself tells: address, format, hash, scanned pages, bundle place."""
+    url = source.meta.get("url")
+    return dataclasses.replace(doc, url=str(url) if url else None, fmt=source.fmt, file_hash=source.file_hash,
+                               member=source.member, ocr_pages=source.ocr_pages, part_of=source.part_of or None,
+                               part_label=source.part_label,
+                               part_of_title=Path(source.part_of).stem if source.part_of else "")
+
+
+def parse_documents(doc_id: str, source: SourceText) -> list[tuple[PolicyDoc, list[Clause]]]:
+    """Return the records of a loaded source: the document and its clauses, then each attachment printed after it
+    as a document of its own (its id `<doc_id>!附件1`), sharing the notice's issuer, number, date and region."""
     text = clean_text(source.text)
-    clauses = parse_clauses(doc_id, text)
-    return extract_metadata(doc_id, source, text, clauses), clauses
+    own, attachments = split_attachments(text)
+    clauses = with_tables(parse_clauses(doc_id, own), source.tables)
+    doc = _with_file_facts(extract_metadata(doc_id, source, own, clauses), source)
+    if attachments and len(attachments) == 1 and attachments[0].title == doc.title:
+        # The notice only covers one attachment and is already cited by its title (印发《X》的通知 -> X):
+        # kept whole, as 附件 clauses of one document.
+        clauses = with_tables(parse_clauses(doc_id, text), source.tables)
+        return [(_with_file_facts(extract_metadata(doc_id, source, text, clauses), source), clauses)]
+    if attachments and "title" not in source.meta:
+        doc = dataclasses.replace(doc, title=notice_title(own) or doc.title)
+    out = [(doc, clauses)]
+    for part in attachments:
+        part_id = f"{doc_id}!{part.label}"
+        part_clauses = with_tables(parse_clauses(part_id, part.text), source.tables)
+        found = extract_metadata(part_id, dataclasses.replace(source, meta={}), part.text, part_clauses)
+        out.append((dataclasses.replace(
+            _with_file_facts(found, source), title=part.title, issuer=doc.issuer or found.issuer,
+            doc_number=doc.doc_number or found.doc_number, issue_date=doc.issue_date or found.issue_date,
+            region=doc.region or found.region, province=doc.province or found.province,
+            part_of=doc_id, part_label=part.label, part_of_title=doc.title), part_clauses))
+    return out
 
 
-def parse(doc_id: str, source: SourceText, chunk_chars: int) -> ParsedDocument:
-    """Return everything the index keeps of one document."""
-    doc, clauses = parse_document(doc_id, source)
-    chunks = chunk_document(doc, clauses, chunk_chars)
-    # jieba never returns a token containing whitespace, so a space joins them losslessly.
-    tokens = tuple(" ".join(tokenize(c.indexed_text)) for c in chunks)
-    return ParsedDocument(doc, tuple(clauses), tuple(chunks), tuple(extract_measures(doc, clauses)), tokens)
+def parse_document(doc_id: str, source: SourceText) -> tuple[PolicyDoc, list[Clause]]:
+    """Return a document record and its clauses from a loaded source (attachments split from it left out)."""
+    return parse_documents(doc_id, source)[0]
+
+
+def parse(doc_id: str, source: SourceText, chunk_chars: int) -> ParsedFile:
+    """Return everything the index keeps of one file."""
+    parts = []
+    for doc, clauses in parse_documents(doc_id, source):
+        chunks = chunk_document(doc, clauses, chunk_chars)
+        # jieba never returns a token containing whitespace, so a space joins them losslessly.
+        tokens = tuple(" ".join(tokenize(c.indexed_text)) for c in chunks)
+        parts.append(ParsedDocument(doc, tuple(clauses), tuple(chunks), tuple(extract_measures(doc, clauses)),
+                                    tokens))
+    return ParsedFile(tuple(parts))
 
 
 @cache
@@ -72,7 +117,7 @@ def fingerprint() -> str:
     for folder in DATA_DIRS:
         for path in sorted(folder.glob("*")):
             h.update(path.name.encode() + path.read_bytes())
-    for record in (PolicyDoc, Clause, Chunk, Measure, records.Target):
+    for record in (PolicyDoc, Clause, Chunk, Measure, records.Target, TextTable):
         h.update(" ".join(f.name for f in dataclasses.fields(record)).encode())
     return h.hexdigest()[:16]
 
@@ -82,15 +127,15 @@ def cache_key(doc_id: str, source: SourceText, chunk_chars: int) -> str:
     return hashlib.sha256(f"{fingerprint()}|{chunk_chars}|{doc_id}|{source.content_hash}".encode()).hexdigest()
 
 
-def pack(parsed: ParsedDocument) -> bytes:
+def pack(parsed: ParsedFile) -> bytes:
     """Return a parse as compressed bytes, for the cache and for the trip from a worker process."""
     return zlib.compress(pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
 
-def unpack(blob: bytes) -> ParsedDocument:
+def unpack(blob: bytes) -> ParsedFile:
     """Return the parse packed into bytes by `pack` (only ever bytes this index wrote itself)."""
     parsed = pickle.loads(zlib.decompress(blob))
-    assert isinstance(parsed, ParsedDocument)
+    assert isinstance(parsed, ParsedFile)
     return parsed
 
 
@@ -150,7 +195,7 @@ def _work(job: tuple[str, str, SourceText, int]) -> bytes | str:
 
 
 def parse_all(jobs: list[tuple[str, str, SourceText]], chunk_chars: int, cache: ParseCache,
-              done: Callable[[], None] = lambda: None) -> Iterator[tuple[str, ParsedDocument | str, bool]]:
+              done: Callable[[], None] = lambda: None) -> Iterator[tuple[str, ParsedFile | str, bool]]:
     """Yield (path, parse or failure reason, whether it came from the cache) per document in order: cached ones
     unpacked, the rest parsed on every core when there is enough text to repay the start-up, and cached."""
     keys = [cache_key(doc_id, source, chunk_chars) for _, doc_id, source in jobs]
@@ -179,7 +224,7 @@ def parse_all(jobs: list[tuple[str, str, SourceText]], chunk_chars: int, cache: 
     cache.keep_only(keys)
 
 
-def _cached(cache: ParseCache, key: str) -> ParsedDocument | None:
+def _cached(cache: ParseCache, key: str) -> ParsedFile | None:
     """Return a cached parse, or None when its entry cannot be read back (then the file is parsed again)."""
     try:
         return unpack(cache.get(key))

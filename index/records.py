@@ -11,6 +11,21 @@ from index.text import HALF_WIDTH_BRACKETS
 
 
 @dataclass(frozen=True)
+class TextTable:
+    """A table of a document: column names (empty when it has no header row), the cells of each data row, and the
+    line each row became in the text ("播出平台：省级卫视；奖励标准：每分钟1500元。"), by which it is found again."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    lines: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TextTable:
+        """Return the record from its stored JSON form."""
+        return cls(tuple(data["columns"]), tuple(tuple(r) for r in data["rows"]), tuple(data["lines"]))
+
+
+@dataclass(frozen=True)
 class SourceText:
     """A document file read from disk: its text layer and any metadata the file or its sidecar gives."""
 
@@ -19,6 +34,13 @@ class SourceText:
     fmt: str
     content_hash: str
     meta: dict[str, object] = field(default_factory=dict)
+    tables: tuple[TextTable, ...] = ()
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text was recognised from a scan
+    low_confidence: tuple[tuple[int, float], ...] = ()  # (page, mean OCR score) of pages to check by eye
+    file_hash: str = ""  # sha256 of the file's bytes: the download serves only the file that was indexed
+    member: str = ""  # the file's name inside a .zip bundle at `path`
+    part_of: str = ""  # the source path of the notice this file is an attachment of (in a bundle)
+    part_label: str = ""  # "附件1"
 
 
 @dataclass(frozen=True)
@@ -37,6 +59,14 @@ class PolicyDoc:
     province: str | None = None
     period: tuple[int, int] | None = None
     target_year: int | None = None
+    url: str | None = None  # where the government published it (sidecar `url`, or the saved page's address)
+    fmt: str = ""
+    file_hash: str = ""
+    member: str = ""  # the name inside the .zip at `source`
+    ocr_pages: tuple[int, ...] = ()  # pages recognised from a scan: the viewer says so
+    part_of: str | None = None  # the doc_id of the notice this is an attachment of
+    part_label: str = ""  # "附件1"
+    part_of_title: str = ""  # the notice's title, for citations
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PolicyDoc:
@@ -44,6 +74,7 @@ class PolicyDoc:
         data = dict(data)
         data["issue_date"] = date.fromisoformat(data["issue_date"]) if data.get("issue_date") else None
         data["period"] = tuple(data["period"]) if data.get("period") else None
+        data["ocr_pages"] = tuple(data.get("ocr_pages") or ())
         return cls(**data)
 
     @property
@@ -76,12 +107,14 @@ class Clause:
     lead_agencies: tuple[str, ...] = ()
     partner_agencies: tuple[str, ...] = ()
     children: tuple[str, ...] = ()
+    tables: tuple[TextTable, ...] = ()  # tables whose rows are lines of this clause's text
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Clause:
         """Return the record from its stored JSON form."""
         for key in ("path", "lead_agencies", "partner_agencies", "children"):
             data[key] = tuple(data[key])
+        data["tables"] = tuple(TextTable.from_json(t) for t in data.get("tables") or ())
         return cls(**data)
 
     @property
@@ -161,6 +194,8 @@ class Manifest:
     chunks: int
     skipped: tuple[tuple[str, str], ...] = ()
     built_at: str = ""
+    # Indexed, but to be checked by a person: e.g. scanned pages read with low confidence.
+    notes: tuple[tuple[str, str], ...] = ()
     # On a Chroma server the vectors live in a collection named after the generation, not in its folder.
     chroma_collection: str | None = None
 
@@ -169,6 +204,7 @@ class Manifest:
         """Return the manifest from its JSON form."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["skipped"] = tuple((str(a), str(b)) for a, b in known.get("skipped", ()))
+        known["notes"] = tuple((str(a), str(b)) for a, b in known.get("notes", ()))
         return cls(**known)
 
     def to_json(self) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
 
+from index.cleaning import normalise_line
 from index.numbering import FIXED_ORDER, STYLES, Marker, canonical_token, match_marker
-from index.records import Clause
+from index.records import Clause, TextTable
 from index.text import AGENCY_NOTE
 
 RANK = {s.name: s.rank for s in STYLES}
@@ -206,3 +208,24 @@ def parse_clauses(doc_id: str, text: str) -> list[Clause]:
             children=tuple(ids[id(c)] for c in node.children),
         ))
     return clauses
+
+
+def with_tables(clauses: list[Clause], tables: tuple[TextTable, ...]) -> list[Clause]:
+    """Return the clauses, each with the rows of the tables that are lines of its text (a table the clause tree
+    splits goes to each clause with its own rows), so the viewer can show them as a table again."""
+    if not tables:
+        return clauses
+    # The rows were written before cleaning; compare them as cleaning left them.
+    cleaned = [TextTable(tuple(map(normalise_line, t.columns)), tuple(tuple(map(normalise_line, r)) for r in t.rows),
+                         tuple(map(normalise_line, t.lines))) for t in tables]
+    out = []
+    for clause in clauses:
+        lines = set(clause.text.split("\n"))
+        own = []
+        for table in cleaned:
+            keep = [i for i, line in enumerate(table.lines) if line in lines]
+            if keep:
+                own.append(TextTable(table.columns, tuple(table.rows[i] for i in keep),
+                                     tuple(table.lines[i] for i in keep)))
+        out.append(dataclasses.replace(clause, tables=tuple(own)) if own else clause)
+    return out

@@ -292,7 +292,7 @@ def test_file_at_limit_is_read(tmp_path: Path) -> None:
     assert load_file(path, 2100).text == "政" * 700
 
 
-@pytest.mark.parametrize("name", ["plan.doc", "plan.xlsx", "plan.json"])
+@pytest.mark.parametrize("name", ["plan.xls", "plan.xlsx", "plan.json"])
 def test_unsupported_suffix_is_document_error(tmp_path: Path, name: str) -> None:
     """Loading an unsupported type raises DocumentError listing the supported ones."""
     with pytest.raises(DocumentError, match=r"不支持的文件类型.*\.docx"):
@@ -317,7 +317,7 @@ def test_discover_returns_sorted_supported_files(tmp_path: Path) -> None:
         _write(tmp_path / "f.htm", b"x"),
         _write(tmp_path / "sub" / "g.txt", POLICY),
     ]
-    for name in ["a.meta.json", "a.txt.meta.json", "notes.doc", "table.xlsx", "README", ".draft.txt", ".hidden.pdf"]:
+    for name in ["a.meta.json", "a.txt.meta.json", "notes.rtf", "table.xlsx", "README", ".draft.txt", ".hidden.pdf"]:
         _write(tmp_path / name, "{}")
     (tmp_path / "folder.txt").mkdir()
     assert discover(tmp_path) == sorted(wanted)

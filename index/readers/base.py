@@ -1,0 +1,37 @@
+"""What a reader returns, and what the loader lends it for slow work (the OCR cache and page progress)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from index.records import TextTable
+
+if TYPE_CHECKING:
+    from index.readers.ocr import OcrCache
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """A file's text layer (one printed line or paragraph per line), its tables, and what the file says of itself."""
+
+    text: str
+    hints: dict[str, object] = field(default_factory=dict)
+    tables: tuple[TextTable, ...] = ()
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text was recognised from an image
+    low_confidence: tuple[tuple[int, float], ...] = ()  # (page, mean score) of OCR pages read with doubt
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What a build lends the readers: where OCR results are kept, and whom to tell about each page."""
+
+    ocr_cache: OcrCache | None = None
+    # on_page(done, total): called after each page recognised (not for pages the OCR cache already holds).
+    on_page: Callable[[int, int], None] = lambda done, total: None
+    # A .doc/.wps conversion that takes longer than this is abandoned (a hung LibreOffice must not stall a build).
+    convert_timeout: float = 120.0
+
+
+DEFAULT_CONTEXT = ReadContext()

@@ -1,0 +1,118 @@
+"""Zip bundles of documents (a notice with its attachments), read member by member in memory, with limits."""
+
+from __future__ import annotations
+
+import io
+import re
+import stat
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+MAX_MEMBERS = 1000
+MAX_TOTAL = 512 * 1024 * 1024  # bytes uncompressed across the bundle
+MAX_RATIO = 100  # a member over 1 MiB that inflates more than this is a zip bomb
+MAX_DEPTH = 1  # a zip inside the zip is read; a zip inside that is not
+ANNEX_NAME = re.compile(r"^附\s*件\s*([0-9一二三四五六七八九十]+)?\s*[-_：:、.．\s]*(.*)$")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file of a bundle: its safe relative name, and its bytes or the reason it was not read."""
+
+    name: str
+    data: bytes | None
+    reason: str = ""
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """Return a member's real name as a safe relative path: without the UTF-8 flag, the bytes are tried as UTF-8
+    and then GB18030 (Windows' own zip and 360压缩 write GBK names), never left as cp437 mojibake."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        raw = name.encode("cp437", errors="replace")
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                name = raw.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+    # Nothing is extracted to disk, but the name becomes a document id: no "..", no absolute paths.
+    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".", "..", "/")]
+    return "/".join(parts)
+
+
+def read_zip(data: bytes, supported: tuple[str, ...], max_bytes: int, depth: int = 0,
+             prefix: str = "") -> Iterator[Member]:
+    """Yield the bundle's members with their bytes, or with the reason one is skipped (in Chinese)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        yield Member(prefix.rstrip("/") or "（压缩包）", None, f"不是有效的 zip 文件（{exc}）")
+        return
+    infos = archive.infolist()
+    if len(infos) > MAX_MEMBERS:
+        yield Member(prefix.rstrip("/") or "（压缩包）", None,
+                     f"压缩包含 {len(infos)} 个文件，超过上限 {MAX_MEMBERS}；请拆分后再上传")
+        return
+    total = 0
+    for info in infos:
+        name = prefix + member_name(info)
+        base = PurePosixPath(name).name
+        suffix = PurePosixPath(name).suffix.lower()
+        if info.is_dir() or not base or base.startswith((".", "~$")) or "__MACOSX/" in name + "/":
+            continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            yield Member(name, None, "符号链接，已跳过")
+        elif info.flag_bits & 0x1:
+            yield Member(name, None, "文件已加密，无法读取")
+        elif suffix not in supported and suffix != ".zip":
+            yield Member(name, None, f"不支持的文件类型 {suffix or '（无扩展名）'}；支持：{', '.join(supported)}")
+        elif info.file_size > max_bytes:
+            yield Member(name, None, f"解压后 {info.file_size} 字节，超过上限 {max_bytes} 字节")
+        elif info.file_size > 1 << 20 and info.file_size > MAX_RATIO * max(1, info.compress_size):
+            ratio = info.file_size // max(1, info.compress_size)
+            yield Member(name, None, f"压缩比 {ratio}:1 异常（疑似压缩炸弹），已跳过")
+        elif total + info.file_size > MAX_TOTAL:
+            yield Member(name, None, f"压缩包解压总量超过上限 {MAX_TOTAL} 字节，其余文件已跳过")
+            return
+        else:
+            try:
+                with archive.open(info) as handle:
+                    body = handle.read(max_bytes + 1)  # the header's size may lie: read no more than the cap
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError, ValueError) as exc:
+                yield Member(name, None, f"无法解压（{exc.__class__.__name__}）")
+                continue
+            if len(body) > max_bytes:
+                yield Member(name, None, f"解压后超过上限 {max_bytes} 字节")
+                continue
+            total += len(body)
+            if suffix != ".zip":
+                yield Member(name, body)
+            elif depth >= MAX_DEPTH:
+                yield Member(name, None, "多层嵌套的压缩包，已跳过")
+            else:
+                yield from read_zip(body, supported, max_bytes, depth + 1, name + "/")
+
+
+def annex_of(name: str) -> tuple[str, str] | None:
+    """Return (label, title) when a file name marks an attachment: "附件1：申报指南.docx" -> ("附件1", "申报指南")."""
+    m = ANNEX_NAME.match(PurePosixPath(name).stem)
+    if not m:
+        return None
+    return f"附件{m.group(1) or ''}", m.group(2).strip()
+
+
+def notices(names: list[str]) -> dict[str, str]:
+    """Return, for each attachment file, the notice it belongs to: in each folder, files named 附件N go with the
+    one file that is not so named; with none or several such files, nothing is grouped."""
+    by_folder: dict[str, list[str]] = {}
+    for name in names:
+        by_folder.setdefault(str(PurePosixPath(name).parent), []).append(name)
+    owner: dict[str, str] = {}
+    for files in by_folder.values():
+        mains = [f for f in files if annex_of(f) is None]
+        if len(mains) == 1:
+            owner.update({f: mains[0] for f in files if annex_of(f) is not None})
+    return owner

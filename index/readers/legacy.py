@@ -1,0 +1,134 @@
+"""Legacy Word .doc and Kingsoft WPS .wps: converted to .docx by LibreOffice headless (antiword for a .doc when
+LibreOffice is absent), then read by the .docx reader so tables keep their headers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from index.errors import DocumentError
+from index.readers.base import Extracted
+from index.readers.docx import read_docx
+from index.readers.tables import Cell, read_grid
+from index.records import TextTable
+
+LIBREOFFICE_PACKAGE = "libreoffice-writer-nogui"
+ANTIWORD_PACKAGE = "antiword"
+OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+
+
+class ConverterMissing(DocumentError):
+    """No converter for .doc/.wps is installed; the build reports the file as skipped, naming the Debian package."""
+
+
+def sniff(data: bytes) -> str:
+    """Return what a .doc/.wps holds: word97 (Word or Kingsoft WPS), works (MS Works), ole, docx, rtf or unknown."""
+    if data[:4] == b"PK\x03\x04":
+        return "docx"
+    if data[:5] == b"{\\rtf":
+        return "rtf"
+    if data[:8] != OLE_MAGIC:
+        return "unknown"
+    # The compound file's directory holds its stream names in UTF-16LE; finding them in the bytes is enough.
+    if "WordDocument".encode("utf-16-le") in data:
+        return "word97"
+    if "CONTENTS".encode("utf-16-le") in data:
+        return "works"
+    return "ole"
+
+
+def soffice() -> str | None:
+    """Return LibreOffice's program, if installed."""
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def convert_to_docx(data: bytes, suffix: str, timeout: float) -> bytes:
+    """Return the .docx LibreOffice makes of a .doc/.wps/.rtf file; raise DocumentError when it cannot."""
+    program = soffice()
+    if program is None:
+        raise ConverterMissing(f"读取 {suffix} 文件需要 LibreOffice（Debian 包 {LIBREOFFICE_PACKAGE}），未安装")
+    with tempfile.TemporaryDirectory(prefix="policy-qa-lo-") as tmp:
+        source = Path(tmp) / f"input{suffix}"
+        source.write_bytes(data)
+        out = Path(tmp) / "out"
+        # Each conversion has its own profile and HOME: two soffice processes sharing a profile hand their work to
+        # each other or fail on its lock. A list of arguments, never a shell.
+        command = [program, f"-env:UserInstallation={Path(tmp, 'profile').as_uri()}", "--headless", "--norestore",
+                   "--nologo", "--nodefault", "--nolockcheck", "--convert-to", "docx:MS Word 2007 XML",
+                   "--outdir", str(out), str(source)]
+        env = {**os.environ, "HOME": tmp, "SAL_USE_VCLPLUGIN": "svp"}
+        try:
+            proc = subprocess.run(command, capture_output=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL,
+                                  start_new_session=True, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise DocumentError(f"LibreOffice 转换 {suffix} 文件超时（{timeout:.0f} 秒），已跳过") from exc
+        except OSError as exc:
+            raise DocumentError(f"无法启动 LibreOffice（{exc.strerror or exc.__class__.__name__}）") from exc
+        result = out / "input.docx"
+        if not result.exists():
+            lines = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip().splitlines()
+            raise DocumentError(f"LibreOffice 无法转换该 {suffix} 文件（{lines[-1] if lines else proc.returncode}）")
+        return result.read_bytes()
+
+
+def _antiword_tables(text: str) -> tuple[str, list[TextTable]]:
+    """Return antiword's output with its |cell|cell| rows turned into header rows like the .docx reader's."""
+    out: list[str] = []
+    tables: list[TextTable] = []
+    block: list[list[Cell | None]] = []
+    for line in [*text.split("\n"), ""]:
+        stripped = line.strip()
+        if len(stripped) > 1 and stripped.startswith("|") and stripped.endswith("|"):
+            block.append([Cell(c.strip()) for c in stripped[1:-1].split("|")])
+            continue
+        if block:
+            lines, table = read_grid(block)
+            out.extend(lines)
+            tables += [table] if table is not None else []
+            block = []
+        out.append(line)
+    return "\n".join(out), tables
+
+
+def read_with_antiword(data: bytes, suffix: str, timeout: float) -> Extracted:
+    """Return a Word 97 file's text through antiword (UTF-8 output, no re-wrapping)."""
+    program = shutil.which("antiword")
+    if program is None:
+        raise ConverterMissing(f"读取 {suffix} 文件需要 LibreOffice（Debian 包 {LIBREOFFICE_PACKAGE}）"
+                               f"或 antiword（Debian 包 {ANTIWORD_PACKAGE}），均未安装")
+    with tempfile.TemporaryDirectory(prefix="policy-qa-aw-") as tmp:
+        source = Path(tmp) / "input.doc"
+        source.write_bytes(data)
+        try:
+            proc = subprocess.run([program, "-m", "UTF-8.txt", "-w", "0", str(source)], capture_output=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise DocumentError(f"antiword 读取 {suffix} 文件超时（{timeout:.0f} 秒），已跳过") from exc
+    if proc.returncode != 0:
+        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise DocumentError(f"antiword 无法读取该 {suffix} 文件（{reason[-1] if reason else proc.returncode}）")
+    text, tables = _antiword_tables(proc.stdout.decode("utf-8", "replace"))
+    return Extracted(text, tables=tuple(tables))
+
+
+def read_legacy(data: bytes, suffix: str, timeout: float) -> Extracted:
+    """Return the text of a .doc/.wps: LibreOffice, then the .docx reader; antiword for Word 97 without it."""
+    kind = sniff(data)
+    if kind == "docx":
+        # A .docx saved under an old name is common on government sites.
+        return read_docx(data)
+    if kind == "unknown":
+        raise DocumentError(f"不是有效的 {suffix} 文件（既不是 Word/WPS 文档，也不是 RTF）")
+    if soffice() is None and kind == "word97":
+        return read_with_antiword(data, suffix, timeout)
+    try:
+        return read_docx(convert_to_docx(data, suffix, timeout))
+    except ConverterMissing:
+        raise
+    except DocumentError:
+        if kind == "word97" and shutil.which("antiword"):
+            return read_with_antiword(data, suffix, timeout)
+        raise
