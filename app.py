@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import quote
 
 import gradio as gr
 from fastapi import FastAPI
@@ -42,6 +43,14 @@ def _scopes(loader: AssistantLoader) -> dict[str, set[str] | None]:
     if loader.assistant is None:
         return {ALL: None}
     return {ALL: None, **groups_of(loader.assistant.kb).scopes}
+
+
+def file_link(loader: AssistantLoader, doc_id: str) -> str:
+    """Return the page's download link for a document's original file; none behind an API token, which a
+    browser link cannot carry."""
+    if loader.settings.api_token.get_secret_value():
+        return ""
+    return f"/api/documents/{quote(doc_id)}/file"
 
 
 def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
@@ -91,7 +100,8 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
             return ""
         citation = answer.citations[index]
         kb = loader.assistant.kb
-        return clause_panel_html(kb.clauses[citation.clause_id], kb.docs[citation.doc_id], citation.quote)
+        return clause_panel_html(kb.clauses[citation.clause_id], kb.docs[citation.doc_id], citation.quote,
+                                 file_link(loader, citation.doc_id))
 
     def show_clause(choice: str | None, answer: Answer | None) -> str:
         return _panel(answer, int(choice)) if choice is not None else ""
@@ -182,7 +192,7 @@ def finder_tab(loader: AssistantLoader, tab: gr.Tab) -> None:
             return ""
         kb = loader.assistant.kb
         clause = kb.clauses[rows[event.index[0]]]
-        return clause_panel_html(clause, kb.docs[clause.doc_id])
+        return clause_panel_html(clause, kb.docs[clause.doc_id], file_url=file_link(loader, clause.doc_id))
 
     def checklist(profile: str) -> str:
         if loader.assistant is None:

@@ -53,13 +53,17 @@ class Citation:
     region: str = ""
     # Which sentences of a long clause the quote is ("第3—4句"), so a reader finds them in a long paragraph.
     sentences: str = ""
+    url: str = ""  # where the government published the document: shown as 查看原文
+    part_of: str = ""  # for an attachment: "《关于印发……的通知》附件1"
 
     @classmethod
     def of(cls, clause: Clause, doc: PolicyDoc, quote: str) -> Citation:
         """Return the citation of a clause and the sentences quoted from it."""
+        part_of = f"《{doc.part_of_title}》{doc.part_label}" if doc.part_of_title else doc.part_label
         return cls(doc_id=doc.doc_id, doc_title=doc.title, clause_id=clause.clause_id, clause=clause.label,
                    text=clause.text, quote=quote, title=clause.title, date_or_period=doc.date_or_period,
-                   doc_number=doc.doc_number or "", region=doc.region or "",
+                   doc_number=doc.doc_number or "", region=doc.region or "", url=doc.url or "",
+                   part_of=part_of if doc.part_of else "",
                    sentences=sentence_span(clause.text, quote) if len(clause.text) > LONG_CLAUSE else "")
 
     @property
@@ -67,7 +71,9 @@ class Citation:
         """Return the human citation: 依据《文件》（文号）三、（一）2.“标题”（规划期2021—2025年）."""
         when = f"（{self.date_or_period}）" if self.date_or_period else ""
         title = f"“{self.title}”" if self.title else ""
-        number = f"（{self.doc_number}）" if self.doc_number else ""
+        # An attachment is cited by its own title, with the notice it came with: 《办法》（《通知》附件1，文号）.
+        number = "，".join(x for x in (self.part_of, self.doc_number) if x)
+        number = f"（{number}）" if number else ""
         # "关于……的若干措施" does not say whose: name the region unless the title already does.
         region = self.region if self.region and self.region[:2] not in self.doc_title else ""
         return f"依据{region}《{self.doc_title}》{number}{self.clause}{self.sentences}{title}{when}"
@@ -76,7 +82,7 @@ class Citation:
         """Return the citation as the batch/API output record."""
         return {"doc_id": self.doc_id, "doc_title": self.doc_title, "clause_id": self.clause_id,
                 "clause": self.clause, "title": self.title, "text": self.text, "quote": self.quote,
-                "sentences": self.sentences, "source": self.source}
+                "sentences": self.sentences, "source": self.source, "url": self.url}
 
 
 def sentence_span(text: str, quote: str) -> str:

@@ -7,8 +7,9 @@ import html
 import re
 from collections.abc import Collection
 from itertools import islice
+from urllib.parse import urlsplit
 
-from index.records import Clause, PolicyDoc
+from index.records import Clause, PolicyDoc, TextTable
 from qa.records import Answer, Heading, Item, Notice, Paragraph, Part, Quote, Sources, Table
 from qa.script import to_traditional
 
@@ -80,11 +81,63 @@ def _highlight(text: str, quote: str) -> str:
     return marked.replace("\n", "<br>")
 
 
-def clause_panel_html(clause: Clause, doc: PolicyDoc, quote: str = "") -> str:
-    """Return the side panel for a cited clause: document facts, clause path and text, quote highlighted."""
+def _table_html(table: TextTable, lines: list[str], quote: str) -> str:
+    """Return the rows of a table that the clause holds as an HTML table, quoted rows marked."""
+    e = html.escape
+    index = {line: i for i, line in enumerate(table.lines)}
+    head = "".join(f"<th>{e(c)}</th>" for c in table.columns)
+    body = []
+    for line in lines:
+        cells = "".join(f"<td>{e(c)}</td>" for c in table.rows[index[line]])
+        quoted = line.rstrip("。") in quote
+        body.append(f'<tr class="quoted">{cells}</tr>' if quoted else f"<tr>{cells}</tr>")
+    head_html = f"<thead><tr>{head}</tr></thead>" if head else ""
+    return f'<table class="clause-table">{head_html}<tbody>{"".join(body)}</tbody></table>'
+
+
+def _clause_body(clause: Clause, quote: str) -> str:
+    """Return the clause text as HTML: paragraphs with the quote marked, table rows drawn as their table."""
+    owner = {line: table for table in clause.tables for line in table.lines}
+    blocks: list[str] = []
+    prose: list[str] = []
+    lines = clause.text.split("\n")
+    i = 0
+    while i < len(lines):
+        table = owner.get(lines[i])
+        if table is None:
+            prose.append(lines[i])
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and owner.get(lines[j]) is table:
+            j += 1
+        if prose:
+            blocks.append(_highlight("\n".join(prose), quote))
+            prose = []
+        blocks.append(_table_html(table, lines[i:j], quote))
+        i = j
+    if prose:
+        blocks.append(_highlight("\n".join(prose), quote))
+    return "".join(blocks)
+
+
+def _links(doc: PolicyDoc, file_url: str) -> str:
+    """Return the 查看原文 link (the government's page) and the download of the indexed file."""
+    links = []
+    if doc.url and urlsplit(doc.url).scheme in ("http", "https"):
+        links.append(f'<a href="{html.escape(doc.url)}" target="_blank" rel="noopener noreferrer">查看原文</a>')
+    if file_url:
+        links.append(f'<a href="{html.escape(file_url)}" download>下载原文件</a>')
+    return " · ".join(links)
+
+
+def clause_panel_html(clause: Clause, doc: PolicyDoc, quote: str = "", file_url: str = "") -> str:
+    """Return the side panel for a cited clause: document facts, clause path and text, quote highlighted, tables
+    as tables, links to the original; `file_url` is where the indexed file can be downloaded, if it can."""
     e = html.escape
     facts = [
         ("文件", f"《{doc.title}》"),
+        ("所属文件", f"《{doc.part_of_title}》{doc.part_label}" if doc.part_of_title else doc.part_label),
         ("文号", doc.doc_number or ""),
         ("发文单位", doc.issuer or ""),
         ("地区", doc.region or ""),
@@ -95,8 +148,16 @@ def clause_panel_html(clause: Clause, doc: PolicyDoc, quote: str = "") -> str:
         ("配合单位", "、".join(clause.partner_agencies)),
     ]
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts if v)
-    return (f'<div class="clause-panel"><table class="clause-facts">{rows}</table>'
-            f'<div class="clause-text">{_highlight(clause.text, quote)}</div></div>')
+    links = _links(doc, file_url)
+    if links:
+        rows += f"<tr><th>原文</th><td>{links}</td></tr>"
+    scan = ""
+    if doc.ocr_pages:
+        pages = "、".join(map(str, doc.ocr_pages))
+        scan = (f'<p class="hint scan-note">本文件第 {e(pages)} 页的文字由扫描件识别（OCR）得到，'
+                "可能有个别错字，请以原文为准。</p>")
+    return (f'<div class="clause-panel"><table class="clause-facts">{rows}</table>{scan}'
+            f'<div class="clause-text">{_clause_body(clause, quote)}</div></div>')
 
 
 def documents_html(docs: Collection[PolicyDoc], limit: int = MAX_PAGE_DOCS) -> str:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from itertools import islice
+from pathlib import PurePosixPath
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.responses import Response
 
+from index.errors import DocumentError
+from index.loading import original_file
 from qa.assistant import Assistant
 from qa.finder import MeasureRow, find_measures
 from qa.scopes import docs_in_place, filtered_doc_ids
@@ -19,6 +23,10 @@ from qa.server.schemas import AskRequest, AskResponse, ClauseOut, DocumentOut, H
 MAX_PAGE = 1000
 PAGE_HELP = f"本页最多返回的文件数（不超过 {MAX_PAGE}）；总数见响应头 X-Total-Count"
 REGION_HELP = "只列出该地区（如 江苏省、深圳市）的文件；填省份时也列出省内城市的文件"
+MEDIA_TYPES = {".pdf": "application/pdf", ".doc": "application/msword", ".wps": "application/vnd.ms-works",
+               ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+               ".ofd": "application/ofd", ".txt": "text/plain", ".md": "text/markdown", ".html": "text/html",
+               ".htm": "text/html"}
 
 
 def ready(loader: AssistantLoader) -> Assistant:
@@ -32,7 +40,24 @@ def _document(assistant: Assistant, doc_id: str) -> DocumentOut:
     d = assistant.kb.docs[doc_id]
     return DocumentOut(doc_id=d.doc_id, title=d.title, region=d.region, issuer=d.issuer, doc_number=d.doc_number,
                        issue_date=d.issue_date.isoformat() if d.issue_date else None,
-                       period=list(d.period) if d.period else None, clauses=len(assistant.kb.clauses_of(d.doc_id)))
+                       period=list(d.period) if d.period else None, clauses=len(assistant.kb.clauses_of(d.doc_id)),
+                       url=d.url)
+
+
+def _file_response(loader: AssistantLoader, doc_id: str) -> Response:
+    """Return the original file of an indexed document as a download; the path comes from the index only."""
+    doc = ready(loader).kb.docs.get(doc_id)
+    if doc is None:
+        raise HTTPException(404, f"没有编号为 {doc_id} 的文件")
+    try:
+        data = original_file(doc.source, doc.member, doc.file_hash, loader.settings.max_document_bytes)
+    except DocumentError as exc:
+        raise HTTPException(410, f"{exc}") from exc
+    name = PurePosixPath(doc.member).name if doc.member else PurePosixPath(doc.source).name
+    # Always a download, never rendered by the browser on our origin: a saved web page could hold scripts.
+    return Response(data, media_type=MEDIA_TYPES.get(PurePosixPath(name).suffix.lower(), "application/octet-stream"),
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                             "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
 
 def rest_router(loader: AssistantLoader, authorised: Callable[[Request], None]) -> APIRouter:
@@ -71,6 +96,13 @@ def rest_router(loader: AssistantLoader, authorised: Callable[[Request], None]) 
         ids: Collection[str] = assistant.kb.docs if not region else docs_in_place(assistant.kb, region)
         response.headers["X-Total-Count"] = str(len(ids))
         return [_document(assistant, d) for d in islice(ids, offset, offset + limit)]
+
+    @router.get("/api/documents/{doc_id:path}/file", dependencies=guarded, tags=["api"], response_class=Response,
+                responses={200: {"description": "原文件（下载）", "content": {"application/octet-stream": {}}},
+                           404: {"description": "没有这个文件"}, 410: {"description": "原文件已移走或已修改"}})
+    def document_file(doc_id: str) -> Response:
+        """Download the original file of a document (an attachment gives the file it came in)."""
+        return _file_response(loader, doc_id)
 
     @router.get("/api/clauses/{clause_id}", response_model=ClauseOut, dependencies=guarded, tags=["api"],
                 responses={404: {"description": "没有这个条款"}})

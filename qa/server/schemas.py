@@ -37,6 +37,7 @@ class CitationOut(BaseModel):
     quote: str
     sentences: str = Field("", description="长条款中被引用的句子位置，如 第3—4句")
     source: str = Field(description="可直接展示的出处，如 依据《文件》（文号）三、（一）“标题”（日期）")
+    url: str = Field("", description="文件在政府网站上的原文地址（查看原文）；未知时为空")
 
 
 class RetrievedOut(BaseModel):
@@ -71,6 +72,7 @@ class DocumentOut(BaseModel):
     issue_date: str | None
     period: list[int] | None
     clauses: int
+    url: str | None = Field(None, description="政府网站上的原文地址；原文件见 /api/documents/{doc_id}/file")
 
 
 class ClauseOut(BaseModel):

@@ -1,0 +1,140 @@
+"""Scanned and mixed PDFs read by offline OCR: real page images of policy text, recognised by rapidocr."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader, PdfWriter
+
+from index.build import build_index
+from index.config import BuildConfig
+from index.loading import load_file
+from index.parsed import parse_documents
+from index.readers import ocr
+from index.readers.base import ReadContext
+from index.readers.ocr import OcrCache
+from index.store import open_index
+from qa.render.markdown import clause_panel_html
+from tests.pdfs import text_pdf
+from tests.system import needs_cjk_fonts
+
+pytestmark = needs_cjk_fonts
+MAX = 10_000_000
+TITLE = "广东省文化和科技融合示范基地奖励办法"
+PARAGRAPHS = [
+    "第一条　为促进文化和科技深度融合，推动文化产业高质量发展，根据有关规定，结合本省实际，制定本办法。",
+    "第二条　对新认定的省级文化和科技融合示范基地，省财政给予一次性奖励200万元，用于平台建设和人才培养。",
+    "第三条　本办法由省科学技术厅负责解释，自印发之日起施行，有效期五年。",
+]
+SIGNATURE = ("广东省科学技术厅", "2021年6月1日")
+
+
+@pytest.fixture(scope="module")
+def scan() -> tuple[bytes, str]:
+    """Return a one-page scan (tilted, blurred, JPEG, a red seal over the signature) and the text printed on it."""
+    from tests.scans import scanned_pdf
+
+    data, truth = scanned_pdf(PARAGRAPHS, title=TITLE, signature=SIGNATURE, seal="广东省科学技术厅")
+    return data, truth[0]
+
+
+@pytest.fixture(scope="module")
+def read_once(scan: tuple[bytes, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """Return the scan read once with an OCR cache, the pages reported, and the cache's path."""
+    folder = tmp_path_factory.mktemp("scan")
+    (folder / "scan.pdf").write_bytes(scan[0])
+    pages: list[tuple[int, int]] = []
+    with OcrCache(folder / "ocr_cache.sqlite") as cache:
+        source = load_file(folder / "scan.pdf", MAX, ReadContext(cache, lambda done, total: pages.append((done, total))))
+    return {"source": source, "pages": pages, "folder": folder}
+
+
+def test_scanned_page_is_read_in_order_without_seal_or_page_number(scan: tuple[bytes, str],
+                                                                   read_once: dict[str, object]) -> None:
+    """A scanned page reads as its printed text: accurate, in order, the seal's ring and the page number left out."""
+    from tests.scans import char_accuracy
+
+    source = read_once["source"]
+    assert source.fmt == "pdf" and source.ocr_pages == (1,) and source.low_confidence == ()  # type: ignore[attr-defined]
+    text: str = source.text  # type: ignore[attr-defined]
+    assert char_accuracy(text, scan[1]) > 0.97, text
+    assert text.index("第一条") < text.index("第二条") < text.index("第三条")
+    assert "— 1 —" not in text and "-1-" not in text
+    # The signature once; the seal's ring repeats the same name and must not be read as text.
+    assert text.count("广东省科学技术厅") == 1, text
+    assert read_once["pages"] == [(1, 1)]
+
+
+def test_recognised_text_keeps_the_clause_tree(read_once: dict[str, object]) -> None:
+    """OCR drops the space after 第X条; restoring it keeps the articles as clauses, with the figures intact."""
+    doc, clauses = parse_documents("scan", read_once["source"])[0]  # type: ignore[arg-type]
+    labels = {c.label: c.text for c in clauses}
+    assert {"第一条", "第二条", "第三条"} <= set(labels), labels
+    assert "一次性奖励200万元" in labels["第二条"]
+    assert doc.title == TITLE and doc.ocr_pages == (1,)
+
+
+def test_cached_result_is_used_without_recognising_again(read_once: dict[str, object],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second read of the same file takes the cached pages: no rendering, no OCR, no page progress."""
+    def refuse(_: object) -> list[ocr.Line]:
+        raise AssertionError("OCR ran again on a cached file")
+
+    monkeypatch.setattr(ocr, "recognise", refuse)
+    folder: Path = read_once["folder"]  # type: ignore[assignment]
+    pages: list[tuple[int, int]] = []
+    with OcrCache(folder / "ocr_cache.sqlite") as cache:
+        again = load_file(folder / "scan.pdf", MAX, ReadContext(cache, lambda d, t: pages.append((d, t))))
+    assert again.text == read_once["source"].text and again.ocr_pages == (1,)  # type: ignore[attr-defined]
+    assert pages == []
+
+
+def test_mixed_pdf_recognises_only_its_scanned_page(scan: tuple[bytes, str], tmp_path: Path) -> None:
+    """A PDF with a text page and a scanned page keeps the text layer and recognises only the scan."""
+    writer = PdfWriter()
+    for part in (text_pdf([["关于印发示范基地奖励办法的通知", "现将奖励办法印发给你们，请认真贯彻执行。"]]), scan[0]):
+        for page in PdfReader(io.BytesIO(part)).pages:
+            writer.add_page(page)
+    buf = io.BytesIO()
+    writer.write(buf)
+    (tmp_path / "mixed.pdf").write_bytes(buf.getvalue())
+    source = load_file(tmp_path / "mixed.pdf", MAX)
+    assert source.ocr_pages == (2,)
+    assert "现将奖励办法印发给你们，请认真贯彻执行。" in source.text
+    assert source.text.index("印发给你们") < source.text.index("一次性奖励200万元")
+
+
+def test_build_reports_pages_flags_doubtful_ones_and_never_recognises_twice(scan: tuple[bytes, str],
+                                                                             tmp_path: Path) -> None:
+    """A build shows OCR progress page by page, lists low-confidence pages for checking, keeps the OCR results
+    beside the parse cache, and a rebuild recognises nothing again; the viewer says the text came from a scan."""
+    from tests.scans import Scan, scanned_pdf
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "scan.pdf").write_bytes(scan[0])
+    # A hopeless copy: 100 dpi, heavy blur and JPEG artefacts.
+    bad, _ = scanned_pdf(PARAGRAPHS, Scan(dpi=100, blur=2.5, jpeg_quality=20, rotate=3.0), title=TITLE)
+    (corpus / "bad.pdf").write_bytes(bad)
+    stages: list[tuple[str, int, int]] = []
+    report = build_index(BuildConfig(corpus, index), None, progress=False,
+                         on_progress=lambda stage, done, total: stages.append((stage, done, total)))
+    assert ("识别扫描件 scan.pdf", 1, 1) in stages and ("识别扫描件 bad.pdf", 1, 1) in stages
+    assert report.ocr_pages == 2 and (index / "ocr_cache.sqlite").exists()
+    assert [path for path, _ in report.notes] == ["bad.pdf"], report.summary()
+    assert "bad.pdf" in report.summary() and "第 1 页" in report.summary() and "置信度" in report.summary()
+    assert not report.skipped
+
+    (corpus / "notice.txt").write_text("一、总体要求\n（一）加强组织领导。", encoding="utf-8")
+    again = build_index(BuildConfig(corpus, index), None, progress=False)
+    assert again.ocr_pages == 0 and again.documents == 3
+    assert [path for path, _ in again.notes] == ["bad.pdf"]
+
+    kb = open_index(index, None)
+    doc = kb.docs["scan"]
+    clause = next(c for c in kb.clauses_of("scan") if c.label == "第二条")
+    assert doc.ocr_pages == (1,)
+    assert "扫描件识别" in clause_panel_html(clause, doc)
+    assert "扫描件识别" not in clause_panel_html(kb.clauses_of("notice")[0], kb.docs["notice"])
