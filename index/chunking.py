@@ -10,11 +10,15 @@ from index.text import AGENCY_NOTE, HALF_WIDTH_BRACKETS
 
 SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 WHOLE_AGENCY_NOTE = re.compile(AGENCY_NOTE)
+# A table row as the readers write it ("播出平台：省级卫视；奖励标准：每分钟1500元。"): one sentence, since a
+# cell quoted without the row's other cells loses what its figure is about.
+TABLE_ROW = re.compile(r"^(?:[^：；。\n]{1,40}：[^；\n]*；)+[^：；。\n]{1,40}：[^；\n]*。$")
 
 
 def split_sentences(text: str) -> list[str]:
-    """Return the sentences of a text, each keeping its closing punctuation."""
-    return [s.strip() for line in text.split("\n") for s in SENTENCE_END.split(line) if s.strip()]
+    """Return the sentences of a text, each keeping its closing punctuation; a table row is one sentence."""
+    return [s.strip() for line in text.split("\n")
+            for s in ([line] if TABLE_ROW.match(line) else SENTENCE_END.split(line)) if s.strip()]
 
 
 def _bare(text: str) -> str:

@@ -98,6 +98,11 @@ def read_grid(grid: Grid, header_rows: int | None = None) -> tuple[list[str], Te
     lines: list[str] = []
     rows: list[tuple[str, ...]] = []
     for row in grid[header:]:
+        if row[0] is not None and row[0].text and all(c is None for c in row[1:]):
+            # A cell across the whole table is a note or a sub-heading, not a value of the first column.
+            lines.append(row[0].text + "。")
+            rows.append((row[0].text, *[""] * (ncols - 1)))
+            continue
         pairs: list[str] = []
         seen = set()
         for col, c in enumerate(row):
