@@ -2,7 +2,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench clean browser-deps
+.PHONY: install run test lint bench clean browser-deps format-deps
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,7 +27,16 @@ browser-deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } || \
 		echo "chromium not installed: the browser test will be skipped outside CI"
 
-test: lint browser-deps
+# The format tests render scanned pages in Noto CJK and convert .doc/.wps with LibreOffice (antiword as the
+# fallback); install them when we can. Outside CI a test without them is skipped and names the package.
+format-deps:
+	@{ [ -f /usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc ] && command -v soffice >/dev/null 2>&1 && \
+		command -v antiword >/dev/null 2>&1; } || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk \
+		libreoffice-writer-nogui antiword >/dev/null; } || \
+		echo "fonts-noto-cjk/libreoffice-writer-nogui/antiword not installed: the format tests will be skipped outside CI"
+
+test: lint browser-deps format-deps
 	$(PY) -m pytest -q
 
 # About 25 minutes here; the 1M-clause run (about 45 minutes) is documented in docs/benchmarks.md, not run by default.

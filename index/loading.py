@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from index.errors import DocumentError
 from index.readers.base import DEFAULT_CONTEXT, Extracted, ReadContext
@@ -94,6 +95,11 @@ def read_sidecar(path: Path) -> dict[str, object]:
                 raise DocumentError(
                     f"元数据文件 {candidate.name} 含未知字段 {unknown}；可用字段：{', '.join(META_KEYS)}"
                 )
+            url = meta.get("url")
+            # Shown to users as a link: only a web address, never javascript: or a local path.
+            if url is not None and (not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https")
+                                    or not urlsplit(url).netloc):
+                raise DocumentError(f"元数据文件 {candidate.name} 的 url 应为 http(s) 网址，如 https://www.gd.gov.cn/…")
             return meta
     return {}
 
@@ -141,7 +147,7 @@ def load_bundle(path: Path, max_bytes: int,
         return
     owner = notices([m.name for m in members if m.data is not None])
     for m in members:
-        where = path / PurePosixPath(m.name)
+        where = path / PurePosixPath(m.name) if m.name else path  # no name: the bundle itself is unreadable
         if m.data is None:
             yield where, DocumentError(m.reason)
             continue

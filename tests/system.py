@@ -15,7 +15,8 @@ IN_CI = bool(os.environ.get("CI"))
 
 
 def _needs(present: bool, package: str) -> pytest.MarkDecorator:
-    return pytest.mark.skipif(not present and not IN_CI, reason=f"Debian 包 {package} 未安装（make test 以 root 运行时会安装）")
+    reason = f"Debian 包 {package} 未安装（make test 以 root 运行时会安装）"
+    return pytest.mark.skipif(not present and not IN_CI, reason=reason)
 
 
 needs_cjk_fonts = _needs((NOTO_DIR / "NotoSerifCJK-Regular.ttc").exists(), "fonts-noto-cjk")

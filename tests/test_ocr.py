@@ -47,7 +47,7 @@ def read_once(scan: tuple[bytes, str], tmp_path_factory: pytest.TempPathFactory)
     (folder / "scan.pdf").write_bytes(scan[0])
     pages: list[tuple[int, int]] = []
     with OcrCache(folder / "ocr_cache.sqlite") as cache:
-        source = load_file(folder / "scan.pdf", MAX, ReadContext(cache, lambda done, total: pages.append((done, total))))
+        source = load_file(folder / "scan.pdf", MAX, ReadContext(cache, lambda d, t: pages.append((d, t))))
     return {"source": source, "pages": pages, "folder": folder}
 
 

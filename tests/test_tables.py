@@ -68,7 +68,8 @@ def test_docx_rows_keep_headers_and_merged_cells(tmp_path: Path) -> None:
 
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>关于印发影视精品扶持办法的通知</title></head>
 <body><nav><a href="/">网站首页</a> <a href="/zwgk">政务公开</a></nav><article><h1>广东省影视精品扶持办法</h1>
-<p>第一条 为繁荣影视创作，对在各级平台首播的优秀电视剧给予奖励。各级各类播出平台的奖励标准按下表执行，超出上限的部分不再奖励。</p>
+<p>第一条 为繁荣影视创作，对在各级平台首播的优秀电视剧给予奖励。各级各类播出平台的奖励标准按下表执行，
+超出上限的部分不再奖励。</p>
 <table border="1"><tr><td rowspan="2"><b>播出平台</b></td><td colspan="2"><b>奖励</b></td></tr>
 <tr><td><b>标准</b></td><td><b>上限</b></td></tr>
 <tr><td rowspan="2">省级卫视</td><td>每分钟1500元</td><td>150万元</td></tr>

@@ -45,15 +45,16 @@ def member_name(info: zipfile.ZipInfo) -> str:
 
 def read_zip(data: bytes, supported: tuple[str, ...], max_bytes: int, depth: int = 0,
              prefix: str = "") -> Iterator[Member]:
-    """Yield the bundle's members with their bytes, or with the reason one is skipped (in Chinese)."""
+    """Yield the bundle's members with their bytes, or with the reason one is skipped (in Chinese); a member
+    without a name stands for the (inner) bundle itself."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        yield Member(prefix.rstrip("/") or "（压缩包）", None, f"不是有效的 zip 文件（{exc}）")
+        yield Member(prefix.rstrip("/"), None, f"不是有效的 zip 文件（{exc}）")
         return
     infos = archive.infolist()
     if len(infos) > MAX_MEMBERS:
-        yield Member(prefix.rstrip("/") or "（压缩包）", None,
+        yield Member(prefix.rstrip("/"), None,
                      f"压缩包含 {len(infos)} 个文件，超过上限 {MAX_MEMBERS}；请拆分后再上传")
         return
     total = 0

@@ -3,8 +3,10 @@ LibreOffice is absent), then read by the .docx reader so tables keep their heade
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -60,18 +62,30 @@ def convert_to_docx(data: bytes, suffix: str, timeout: float) -> bytes:
                    "--nologo", "--nodefault", "--nolockcheck", "--convert-to", "docx:MS Word 2007 XML",
                    "--outdir", str(out), str(source)]
         env = {**os.environ, "HOME": tmp, "SAL_USE_VCLPLUGIN": "svp"}
-        try:
-            proc = subprocess.run(command, capture_output=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL,
-                                  start_new_session=True, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise DocumentError(f"LibreOffice 转换 {suffix} 文件超时（{timeout:.0f} 秒），已跳过") from exc
-        except OSError as exc:
-            raise DocumentError(f"无法启动 LibreOffice（{exc.strerror or exc.__class__.__name__}）") from exc
+        returncode, output = _run(command, env, timeout, f"LibreOffice 转换 {suffix} 文件")
         result = out / "input.docx"
         if not result.exists():
-            lines = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip().splitlines()
-            raise DocumentError(f"LibreOffice 无法转换该 {suffix} 文件（{lines[-1] if lines else proc.returncode}）")
+            lines = output.decode("utf-8", "replace").strip().splitlines()
+            raise DocumentError(f"LibreOffice 无法转换该 {suffix} 文件（{lines[-1] if lines else returncode}）")
         return result.read_bytes()
+
+
+def _run(command: list[str], env: dict[str, str] | None, timeout: float, what: str) -> tuple[int, bytes]:
+    """Return a program's exit code and its stderr (or stdout); past the timeout its whole process group is
+    killed: soffice is a script whose office process would outlive a kill of the script alone."""
+    try:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, start_new_session=True)
+    except OSError as exc:
+        raise DocumentError(f"无法启动 {command[0]}（{exc.strerror or exc.__class__.__name__}）") from exc
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise DocumentError(f"{what}超时（{timeout:g} 秒），已跳过") from exc
+    return proc.returncode, (stderr or stdout) if proc.returncode else stdout
 
 
 def _antiword_tables(text: str) -> tuple[str, list[TextTable]]:
@@ -102,15 +116,13 @@ def read_with_antiword(data: bytes, suffix: str, timeout: float) -> Extracted:
     with tempfile.TemporaryDirectory(prefix="policy-qa-aw-") as tmp:
         source = Path(tmp) / "input.doc"
         source.write_bytes(data)
-        try:
-            proc = subprocess.run([program, "-m", "UTF-8.txt", "-w", "0", str(source)], capture_output=True,
-                                  timeout=timeout, stdin=subprocess.DEVNULL, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise DocumentError(f"antiword 读取 {suffix} 文件超时（{timeout:.0f} 秒），已跳过") from exc
-    if proc.returncode != 0:
-        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise DocumentError(f"antiword 无法读取该 {suffix} 文件（{reason[-1] if reason else proc.returncode}）")
-    text, tables = _antiword_tables(proc.stdout.decode("utf-8", "replace"))
+        # -m UTF-8.txt: antiword's own mapping, Chinese as UTF-8; -w 0: no re-wrapping of paragraphs.
+        returncode, output = _run([program, "-m", "UTF-8.txt", "-w", "0", str(source)], None, timeout,
+                                  f"antiword 读取 {suffix} 文件")
+    if returncode != 0:
+        reason = output.decode("utf-8", "replace").strip().splitlines()
+        raise DocumentError(f"antiword 无法读取该 {suffix} 文件（{reason[-1] if reason else returncode}）")
+    text, tables = _antiword_tables(output.decode("utf-8", "replace"))
     return Extracted(text, tables=tuple(tables))
 
 

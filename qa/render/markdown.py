@@ -10,7 +10,7 @@ from itertools import islice
 from urllib.parse import urlsplit
 
 from index.records import Clause, PolicyDoc, TextTable
-from qa.records import Answer, Heading, Item, Notice, Paragraph, Part, Quote, Sources, Table
+from qa.records import Answer, Citation, Heading, Item, Notice, Paragraph, Part, Quote, Sources, Table
 from qa.script import to_traditional
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
@@ -28,14 +28,22 @@ def _marks(cites: tuple[int, ...]) -> str:
     return "".join(f"<strong>【{n}】</strong>" for n in cites)
 
 
+def _original(citation: Citation) -> str:
+    """Return a 查看原文 link to where the government published the cited document, if known."""
+    if urlsplit(citation.url).scheme not in ("http", "https"):
+        return ""
+    return f' <a href="{html.escape(citation.url)}" target="_blank" rel="noopener noreferrer">查看原文</a>'
+
+
 def answer_markdown(answer: Answer) -> str:
     """Return the answer as Markdown: escaped text, citation marks in bold, lists and tables as such."""
     def one(part: Part) -> str:
         if isinstance(part, Paragraph):
             return escape(part.text) + _marks(part.cites)
         if isinstance(part, Quote):
-            source = answer.citations[part.cite - 1].source
-            return f"{escape(part.lead + part.text)}  \n{_marks((part.cite,))}{escape(source)}"
+            citation = answer.citations[part.cite - 1]
+            source = escape(citation.source) + _original(citation)
+            return f"{escape(part.lead + part.text)}  \n{_marks((part.cite,))}{source}"
         if isinstance(part, Heading):
             return f"<strong>{escape(part.text)}</strong>"
         if isinstance(part, Item):
@@ -46,7 +54,8 @@ def answer_markdown(answer: Answer) -> str:
                     + " |" for row in part.rows]
             return "\n".join([head, *rows])
         if isinstance(part, Sources):
-            return "  \n".join(f"{_marks((i,))}{escape(c.source)}" for i, c in enumerate(answer.citations, 1))
+            return "  \n".join(f"{_marks((i,))}{escape(c.source)}{_original(c)}"
+                                for i, c in enumerate(answer.citations, 1))
         assert isinstance(part, Notice)
         return f"<em>{escape(part.text)}</em>"
 

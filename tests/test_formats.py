@@ -1,0 +1,176 @@
+"""OFD and legacy Word/WPS files, read with real components: a hand-written OFD, and .doc/.wps files LibreOffice
+writes, converted back by LibreOffice (or antiword) as the loader does."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import docx
+import pytest
+
+from index.build import build_index
+from index.config import BuildConfig
+from index.errors import DocumentError
+from index.loading import load_file
+from index.parsed import parse_documents
+from index.readers import legacy
+from tests.ofds import make_ofd
+from tests.system import needs_antiword, needs_libreoffice
+
+MAX = 10_000_000
+ROW = "播出平台：省级卫视；奖励标准：每分钟1500元；单部上限：150万元。"
+LINES = ["\u3000\u3000第一条　为促进影视产业发展，繁荣影视创作，根据有关规定，", "制定本办法。",
+         "\u3000\u3000第二条　对在省级卫视首播的优秀电视剧，按每分钟1500元给予奖励。",
+         "\u3000\u3000第三条　本办法自2024年1月1日起施行。"]
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_ofd_reads_in_reading_order_without_template_header(tmp_path: Path) -> None:
+    """An OFD's text comes in reading order whatever the object order; the template's running header and the
+    page numbers are left out; DocInfo's title becomes the title."""
+    data = make_ofd([LINES[:2], LINES[2:]], title="广东省影视精品扶持办法", header="广东省广播电视局", reverse=True)
+    source = load_file(_write(tmp_path / "plan.ofd", data), MAX)
+    assert source.fmt == "ofd" and source.meta == {"title": "广东省影视精品扶持办法"}
+    assert "广东省广播电视局" not in source.text
+    doc, clauses = parse_documents("plan", source)[0]
+    assert doc.title == "广东省影视精品扶持办法"
+    assert [(c.label, c.text) for c in clauses] == [
+        ("第一条", "第一条\u3000为促进影视产业发展，繁荣影视创作，根据有关规定，制定本办法。"),
+        ("第二条", "第二条\u3000对在省级卫视首播的优秀电视剧，按每分钟1500元给予奖励。"),
+        ("第三条", "第三条\u3000本办法自2024年1月1日起施行。"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(b"PK\x03\x04not really a zip", "不是有效的 OFD"), (make_ofd([[]]), "没有文字")],
+    ids=["damaged", "no-text"],
+)
+def test_unreadable_ofd_says_why(tmp_path: Path, data: bytes, reason: str) -> None:
+    """A damaged OFD, or one with no text (a scan), raises DocumentError naming the reason."""
+    with pytest.raises(DocumentError, match=reason):
+        load_file(_write(tmp_path / "plan.ofd", data), MAX)
+
+
+def test_ofd_with_doctype_is_refused(tmp_path: Path) -> None:
+    """An OFD whose XML declares entities (billion laughs, XXE) is refused, not expanded."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(make_ofd([LINES]))) as good, zipfile.ZipFile(buf, "w") as bad:
+        for name in good.namelist():
+            body = good.read(name)
+            if name == "OFD.xml":
+                body = body.replace(b"?>\n", b'?>\n<!DOCTYPE x [<!ENTITY a "aaaaaaaa">]>\n', 1)
+            bad.writestr(name, body)
+    with pytest.raises(DocumentError, match="OFD"):
+        load_file(_write(tmp_path / "plan.ofd", buf.getvalue()), MAX)
+
+
+def _docx_with_table() -> bytes:
+    document = docx.Document()
+    document.add_paragraph("第一条 奖励标准如下：")
+    table = document.add_table(rows=2, cols=3)
+    for r, row in enumerate([["播出平台", "奖励标准", "单部上限"], ["省级卫视", "每分钟1500元", "150万元"]]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    # LibreOffice re-imports a .doc that ends in a table as one run-together paragraph; Word never ends so.
+    document.add_paragraph("第二条 本办法自2024年1月1日起施行。")
+    buf = io.BytesIO()
+    document.save(buf)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def word97() -> bytes:
+    """Return a real Word 97 file, written by LibreOffice from a .docx (Kingsoft .wps files use this format)."""
+    program = legacy.soffice()
+    if program is None:
+        pytest.skip("Debian 包 libreoffice-writer-nogui 未安装") if not os.environ.get("CI") else pytest.fail(
+            "CI 中缺少 LibreOffice（make test 应安装 libreoffice-writer-nogui）")
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "in.docx").write_bytes(_docx_with_table())
+        subprocess.run([program, f"-env:UserInstallation={Path(tmp, 'profile').as_uri()}", "--headless",
+                        "--norestore", "--convert-to", "doc:MS Word 97", "--outdir", tmp, str(Path(tmp, "in.docx"))],
+                       check=True, capture_output=True, timeout=180, env={**os.environ, "HOME": tmp})
+        return Path(tmp, "in.doc").read_bytes()
+
+
+@needs_libreoffice
+@pytest.mark.parametrize("suffix", [".doc", ".wps"])
+def test_doc_and_wps_convert_with_libreoffice_keeping_tables(word97: bytes, tmp_path: Path, suffix: str) -> None:
+    """A .doc, and the same Word 97 bytes named .wps, are converted by LibreOffice; the table keeps its headers."""
+    assert legacy.sniff(word97) == "word97"
+    source = load_file(_write(tmp_path / f"plan{suffix}", word97), MAX)
+    assert source.fmt == suffix[1:]
+    lines = source.text.split("\n")
+    assert ROW in lines and lines.index("第一条 奖励标准如下：") < lines.index(ROW)
+    assert "第二条 本办法自2024年1月1日起施行。" in lines
+
+
+@needs_libreoffice
+def test_conversions_at_once_do_not_share_a_profile(word97: bytes, tmp_path: Path) -> None:
+    """Two conversions at the same time both succeed: each LibreOffice has its own profile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        texts = list(pool.map(lambda _: legacy.read_legacy(word97, ".doc", 120).text, range(2)))
+    assert all(ROW in t for t in texts)
+
+
+@needs_libreoffice
+def test_hung_conversion_is_stopped(word97: bytes, tmp_path: Path) -> None:
+    """A conversion over its time limit is stopped and the file reported, not left to stall the build."""
+    started = time.monotonic()
+    with pytest.raises(DocumentError, match="超时"):
+        legacy.convert_to_docx(word97, ".doc", timeout=0.05)
+    assert time.monotonic() - started < 30
+
+
+@needs_antiword
+def test_doc_without_libreoffice_falls_back_to_antiword(word97: bytes, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With only antiword installed, a .doc is still read, its table rows with their headers."""
+    only = tmp_path / "bin"
+    only.mkdir()
+    (only / "antiword").symlink_to(shutil.which("antiword"))  # type: ignore[arg-type]
+    monkeypatch.setenv("PATH", str(only))
+    source = load_file(_write(tmp_path / "plan.doc", word97), MAX)
+    assert ROW in source.text.split("\n")
+
+
+@pytest.mark.parametrize("suffix", [".doc", ".wps"])
+def test_without_converter_the_file_is_skipped_naming_the_package(tmp_path: Path, suffix: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without LibreOffice (and antiword), a .doc/.wps is skipped by the build with a message naming the Debian
+    package to install; the other files are indexed."""
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    ole = legacy.OLE_MAGIC + b"\0" * 64 + "WordDocument".encode("utf-16-le") + b"\0" * 64
+    _write(corpus / f"old{suffix}", ole)
+    (corpus / "plan.txt").write_text("一、总体要求\n（一）加强组织领导。", encoding="utf-8")
+    report = build_index(BuildConfig(corpus, tmp_path / "index"), None, progress=False)
+    assert report.documents == 1
+    (path, reason), = report.skipped
+    assert path == f"old{suffix}" and "libreoffice-writer-nogui" in reason and suffix in reason
+
+
+def test_file_that_is_no_word_document_says_so(tmp_path: Path) -> None:
+    """A .doc that is neither Word, WPS nor RTF is reported as such, without calling a converter."""
+    with pytest.raises(DocumentError, match=r"不是有效的 \.doc"):
+        load_file(_write(tmp_path / "plan.doc", b"just some text, not a document"), MAX)
+
+
+def test_docx_saved_as_doc_is_read(tmp_path: Path) -> None:
+    """A .docx saved under an old .doc name is read as the .docx it is."""
+    assert ROW in load_file(_write(tmp_path / "plan.doc", _docx_with_table()), MAX).text
