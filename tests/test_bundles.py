@@ -25,7 +25,7 @@ FIRST = ("广东省影视精品扶持办法\n第一条 为促进影视产业发�
 SECOND = "申报表填写说明\n一、申报单位应当如实填写申报表。\n二、申报材料一式三份，报省广播电视局。"
 
 
-def _zip(members: dict[str, bytes | str], flags: bool = True) -> bytes:
+def _zip(members: dict[str, bytes | str]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, body in members.items():
@@ -45,7 +45,8 @@ def bundle_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object
     folder = tmp_path_factory.mktemp("bundle")
     corpus = folder / "corpus"
     corpus.mkdir()
-    inner = _zip({"内层.txt": "一、内层文件\n（一）嵌套一层的压缩包照常读取。", "deeper.zip": _zip({"最深.txt": "不读"})})
+    inner = _zip({"内层.txt": "一、内层文件\n（一）嵌套一层的压缩包照常读取。",
+                  "deeper.zip": _zip({"最深.txt": "不读"})})
     (corpus / "bundle.zip").write_bytes(_zip({
         "通知/关于印发广东省影视精品扶持办法的通知.txt": NOTICE,
         "通知/附件1：广东省影视精品扶持办法.txt": FIRST,
@@ -133,7 +134,7 @@ def test_notice_printed_with_attachments_becomes_one_document_each() -> None:
     assert [c.label for c in second_clauses if c.level] == ["一、", "二、"]
     assert first.issuer == notice.issuer and first.issue_date == notice.issue_date is not None
     source_line = Citation.of(first_clauses[-1], first, "").source
-    assert source_line.startswith("依据《广东省影视精品扶持办法》（《关于印发广东省影视精品扶持办法的通知》附件1）第二条")
+    assert source_line.startswith(f"依据《广东省影视精品扶持办法》（《{notice.title}》附件1）第二条")
     assert "附件1" not in notice.text and "每分钟奖励1500元" not in notice.text
 
 
