@@ -83,7 +83,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     page = f"<!DOCTYPE html>\n<!-- saved from url=(0049){URL} -->\n<html><head><meta charset='utf-8'>" \
            f"<title>广东省影视精品扶持办法</title></head>{BODY}"
     (corpus / "film.html").write_text(page, encoding="utf-8")
-    (corpus / "sub" / "plan.txt").write_text("一、总体要求\n（一）加强组织领导，建立文化科技融合工作机制。", encoding="utf-8")
+    (corpus / "sub" / "plan.txt").write_text("一、总体要求\n（一）加强组织领导，建立文化科技融合工作机制。",
+                                             encoding="utf-8")
     (corpus / "sub" / "plan.meta.json").write_text(json.dumps({"url": "http://kjt.example.gov.cn/a.html"}),
                                                    encoding="utf-8")
     settings = Settings(corpus_dir=corpus, index_dir=folder / "index", embedding_backend="none", api_token=TOKEN)
