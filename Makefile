@@ -45,6 +45,7 @@ bench: install
 	$(PY) -m bench.measures
 	$(PY) -m bench.scale --sizes bundled,1k,10k,100k
 	$(PY) -m bench.load --clients 20 --seconds 60
+	$(PY) -m bench.formats --pages 3
 
 clean:
 	rm -rf $(VENV) data/index .pytest_cache .mypy_cache .ruff_cache
