@@ -21,7 +21,7 @@ def cjk_font(size_px: int, serif: bool = True, bold: bool = False) -> ImageFont.
     path = NOTO_DIR / f"Noto{'Serif' if serif else 'Sans'}CJK-{'Bold' if bold else 'Regular'}.ttc"
     for index in range(10):
         font = ImageFont.truetype(str(path), size_px, index=index)
-        if " SC" in font.getname()[0]:
+        if " SC" in (font.getname()[0] or ""):
             return font
     raise LookupError(f"no SC face in {path}")
 
