@@ -116,13 +116,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=3, help="scanned pages per case")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     ocr = ["| case | pages | pages/s (wall) | CPU s/page | char accuracy | low-confidence pages | cached rerun |",
            "|---|---|---|---|---|---|---|", *_ocr_rows(args.pages)]
     other = ["| file | time (median of 3) |", "|---|---|", *_other_rows()]
     note = ("\n\nScanned pages are rendered by `tests/scans.py` (Noto Serif CJK, GB/T 9704-like A4, red seal over "
             "the signature, running header, page numbers), OCR at 200 dpi with rapidocr's bundled PP-OCR models on "
             f"onnxruntime ({os.cpu_count()} cores). Accuracy is 1 - edit distance / characters of the printed text "
-            "(whitespace aside). The cached rerun reads the same file again with the OCR cache of the index folder.")
+            "(whitespace aside). The cached rerun reads the same file again with the OCR cache of the index folder. "
+            f"Load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after the OCR runs: with other work "
+            "on the cores, wall pages/s drops; CPU s/page is the steadier figure.")
     append("Formats: OCR of scanned PDFs, OFD, .doc, PDF tables", "\n".join(ocr) + "\n\n" + "\n".join(other) + note)
 
 
