@@ -1,0 +1,1 @@
+"""One reader per document format; index/loading.py picks the reader by suffix."""
