@@ -138,3 +138,27 @@ def test_build_reports_pages_flags_doubtful_ones_and_never_recognises_twice(scan
     assert doc.ocr_pages == (1,)
     assert "扫描件识别" in clause_panel_html(clause, doc)
     assert "扫描件识别" not in clause_panel_html(kb.clauses_of("notice")[0], kb.docs["notice"])
+
+
+
+PROBE = """
+import numpy as np
+from index.readers import ocr
+ocr.recognise(np.full((400, 600, 3), 255, np.uint8))
+"""
+
+
+def test_ocr_keeps_to_the_machine(tmp_path: Path) -> None:
+    """Recognising a page leaves no trace outside the index: onnxruntime's usage telemetry (a device id and an
+    event store under ~/.cache/Microsoft, uploaded to Microsoft) is switched off. A fresh process with its own
+    HOME, since the library reads the switch when it loads; its proxies lead nowhere."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k not in ("ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME")}
+    env.update(HOME=str(tmp_path), HTTPS_PROXY="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9")
+    subprocess.run([sys.executable, "-c", PROBE], capture_output=True, timeout=120, cwd=ROOT, env=env, check=True)
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()], list(tmp_path.rglob("*"))

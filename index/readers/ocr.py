@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 import sqlite3
 import statistics
@@ -64,6 +65,10 @@ class PageText:
 @cache
 def engine() -> Any:
     """Return the process's OCR engine (its models load once, in about 0.3 s)."""
+    # onnxruntime's Linux build keeps a device id and usage events under ~/.cache/Microsoft and uploads them to
+    # mobile.events.data.microsoft.com; OCR of policy documents must stay on the machine. The switch is read when
+    # the library loads, so it is set before the first import.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     try:
         from rapidocr import RapidOCR
     except ImportError as exc:  # a broken install; the package is a dependency
