@@ -18,7 +18,11 @@ log = logging.getLogger("qa")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(index_dir=getattr(args, "index", None), corpus_dir=getattr(args, "corpus", None))
+    from qa.server.redact import register_settings
+
+    settings = load_settings(index_dir=getattr(args, "index", None), corpus_dir=getattr(args, "corpus", None))
+    register_settings(settings)
+    return settings
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -207,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     for noisy in ("httpx", "chromadb", "bm25s", "jieba", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from qa.server.redact import install
+
+    install()  # -v logs requests' URLs and exceptions: no secret may reach the terminal or a log file
     try:
         return int(args.func(args))
     except PolicyQAError as exc:

@@ -15,6 +15,7 @@ from index.loading import SUPPORTED, discover
 from index.store import read_manifest
 from qa.server.loader import AssistantLoader
 from qa.server.middleware import bearer_guard
+from qa.server.redact import redact
 from qa.settings import Settings
 
 SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,120}$")
@@ -79,7 +80,7 @@ def admin_router(settings: Settings, loader: AssistantLoader) -> APIRouter:
                 report = loader.rebuild()
                 last.update(status="done", summary=report.summary(), skipped=report.skipped)
             except Exception as exc:  # reported to the admin; the previous index keeps serving
-                last.update(status="failed", summary=f"重建失败：{exc}")
+                last.update(status="failed", summary=f"重建失败：{redact(str(exc))}")
 
         threading.Thread(target=run, name="admin-rebuild", daemon=True).start()
         return True

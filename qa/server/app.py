@@ -18,6 +18,8 @@ from qa.server.errors import CallbackRejected
 from qa.server.loader import AssistantLoader
 from qa.server.middleware import LimitBody, bearer_guard
 from qa.server.openai_compat import openai_router
+from qa.server.redact import install as redact_logs
+from qa.server.redact import register_settings
 from qa.server.rest import rest_router
 from qa.server.wechat import Incoming, OfficialAccount, WeCom, official_account_push, wecom_push
 from qa.settings import Settings
@@ -25,6 +27,8 @@ from qa.settings import Settings
 
 def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
     """Return the ASGI app: REST API, OpenAI-compatible endpoint, WeChat and WeCom callbacks, admin actions."""
+    register_settings(settings)
+    redact_logs()  # process-wide: uvicorn's and the libraries' log records are redacted too
     app = FastAPI(title="policy-qa", version="0.1.0",
                   description="政策文件问答：每个回答都摘录并引用具体条款。")
     # Admin uploads are documents: they get the document size cap, everything else the request cap.

@@ -13,6 +13,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from qa.render.plain import chat_text
 from qa.server.conversations import ConversationStore
 from qa.server.loader import AssistantLoader
+from qa.server.redact import describe
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -174,8 +175,9 @@ class ChatBridge:
         assert self.push is not None
         try:
             self.push(user, self._result(future))
-        except Exception:  # the push API failing must not crash the worker; the log says why
-            log.exception("客服消息推送失败")
+        except Exception as exc:  # the push API failing must not crash the worker; the log says why
+            # One line, no traceback: requests' messages carry the token URL (?secret=…, ?corpsecret=…).
+            log.error("客服消息推送失败：%s", describe(exc))
 
     @staticmethod
     def _result(future: Future[str]) -> str:

@@ -13,6 +13,7 @@ from index.store import open_index
 from qa.assistant import Assistant
 from qa.records import Answer
 from qa.server.querylog import QuestionLog
+from qa.server.redact import redact, register_settings
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ class AssistantLoader:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        register_settings(settings)  # whatever this process logs or shows from here on is redacted
         self.assistant: Assistant | None = None
         self.error: str | None = None
         self.status = "正在加载索引…"
@@ -55,7 +57,8 @@ class AssistantLoader:
             self.status = "就绪"
         except Exception as exc:  # surfaced on the page; the server keeps running to show it
             log.exception("索引加载失败")
-            self.error = f"索引加载失败：{exc}"
+            # Shown on /healthz and the page: an exception's text may hold a URL with its credentials.
+            self.error = f"索引加载失败：{redact(str(exc))}"
             self.status = self.error
 
     def ask(self, channel: str, user: str, question: str, history: Sequence[str] = (),
