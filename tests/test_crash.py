@@ -337,7 +337,7 @@ while not (folder / "go").exists():
 for i in range(rows):
     user = f"w{worker}-u{i % users}"
     conversations.add_question(user, f"问题 {worker}-{i}")
-    conversations.save_reply(f"w{worker}-m{i}", f"回复 {worker}-{i}")
+    conversations.save_reply("wechat", user, f"w{worker}-m{i}", f"回复 {worker}-{i}")
     conversations.set_pages(user, [f"第 {worker}-{i} 页"])
     feedback.record(answer, "up" if i % 2 else "down", f"worker {worker} row {i}", session=f"w{worker}")
 conversations.close()
@@ -362,10 +362,11 @@ def test_concurrent_processes_lose_no_conversation_or_feedback_rows(tmp_path: Pa
     with sqlite3.connect(tmp_path / "conversations.sqlite") as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert raw.execute("SELECT COUNT(*) FROM questions").fetchone()[0] == total
-        assert raw.execute("SELECT COUNT(*) FROM replies").fetchone()[0] == total
+        assert raw.execute("SELECT COUNT(*) FROM message_replies").fetchone()[0] == total
         assert raw.execute("SELECT COUNT(*) FROM pages").fetchone()[0] == WORKERS * USERS_EACH
     store = ConversationStore(tmp_path / "conversations.sqlite", ttl=3600)
-    assert all(store.reply_for(f"w{w}-m{i}") == f"回复 {w}-{i}" for w in range(WORKERS) for i in range(ROWS_EACH))
+    assert all(store.reply_for("wechat", f"w{w}-u{i % USERS_EACH}", f"w{w}-m{i}") == f"回复 {w}-{i}"
+               for w in range(WORKERS) for i in range(ROWS_EACH))
     assert store.history("w0-u0") == [f"问题 0-{i}" for i in range(0, ROWS_EACH, USERS_EACH)][-6:]
     store.close()
     with FeedbackStore(tmp_path / "feedback.sqlite") as feedback:

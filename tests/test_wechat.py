@@ -145,7 +145,7 @@ class Server:
     def replied(self, msg_id: str) -> bool:
         """Return whether the reply to a message id has been stored (the answer is finished)."""
         with closing(sqlite3.connect(self.db)) as conn:
-            return conn.execute("SELECT 1 FROM replies WHERE msg_id = ?", (msg_id,)).fetchone() is not None
+            return conn.execute("SELECT 1 FROM message_replies WHERE msg_id = ?", (msg_id,)).fetchone() is not None
 
 
 
@@ -159,11 +159,20 @@ def _serve(settings: Settings, loader: object | None = None) -> Iterator[Server]
 
 @pytest.fixture(scope="module")
 def main(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The app with the Official Account (plaintext and safe mode) and WeCom callbacks, default limits."""
+    """The app with the Official Account in plaintext mode and WeCom callbacks, default limits."""
     settings = _settings(index_dir=bundled_index, conversations_db=tmp_path_factory.mktemp("wx") / "conv.sqlite",
-                         wechat_token=TOKEN, wechat_aes_key=AES_KEY, wechat_appid=APPID,
+                         wechat_token=TOKEN, wechat_appid=APPID,
                          wecom_token=WECOM_TOKEN, wecom_aes_key=WECOM_AES_KEY, wecom_corp_id=CORP_ID,
                          wecom_agent_id=AGENT_ID)
+    with _serve(settings) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def safe(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app with the Official Account in safe mode: an EncodingAESKey is set, so only encrypted callbacks."""
+    settings = _settings(index_dir=bundled_index, conversations_db=tmp_path_factory.mktemp("wx") / "conv.sqlite",
+                         wechat_token=TOKEN, wechat_aes_key=AES_KEY, wechat_appid=APPID)
     with _serve(settings) as server:
         yield server
 
@@ -283,23 +292,23 @@ def _decrypt_reply(crypto: WeChatCrypto | WeComCrypto, response: httpx.Response)
     return xml
 
 
-def test_safe_mode_message_gets_encrypted_cited_answer(main: Server) -> None:
+def test_safe_mode_message_gets_encrypted_cited_answer(safe: Server) -> None:
     """An AES-encrypted message is answered with an encrypted reply that decrypts to the cited answer."""
     crypto, user = WeChatCrypto(TOKEN, AES_KEY, APPID), _user()
     query, body = _encrypted_post(crypto, _text_xml(user, JIANGSU_FUNDS), ACCOUNT)
     # WeChat also sends the plain signature and the openid beside msg_signature in safe mode.
     query = {**query, "signature": _sha1_sorted(TOKEN, query["timestamp"], query["nonce"]), "encrypt_type": "aes",
              "openid": user}
-    response = main.post("/wechat", query, body)
+    response = safe.post("/wechat", query, body)
     assert JIANGSU_FUNDS not in response.text and "紫金" not in response.text
     reply = parse_message(_decrypt_reply(crypto, response))
     assert reply.type == "text" and reply.target == user and reply.source == ACCOUNT
     assert "紫金文化产业基金" in reply.content and "【1】" in reply.content and "《" in reply.content
-    assert main.questions(user) == [JIANGSU_FUNDS]
+    assert safe.questions(user) == [JIANGSU_FUNDS]
 
 
 @pytest.mark.parametrize("case", ["wrong-msg-signature", "other-aes-key", "stale-timestamp"])
-def test_safe_mode_rejects_forged_message(main: Server, case: str) -> None:
+def test_safe_mode_rejects_forged_message(safe: Server, case: str) -> None:
     """A wrong msg_signature, a ciphertext under another key or a stale timestamp: 403, nothing processed."""
     user = _user()
     key = base64.b64encode(bytes(range(50, 82))).decode().rstrip("=") if case == "other-aes-key" else AES_KEY
@@ -312,9 +321,9 @@ def test_safe_mode_rejects_forged_message(main: Server, case: str) -> None:
             _text_xml(user, JIANGSU_FUNDS), query["nonce"], ts))["xml"]
         query, body = ({"msg_signature": envelope["MsgSignature"], "timestamp": ts, "nonce": query["nonce"]},
                        f"<xml><ToUserName>{ACCOUNT}</ToUserName><Encrypt>{envelope['Encrypt']}</Encrypt></xml>")
-    response = main.post("/wechat", {**query, "encrypt_type": "aes"}, body)
+    response = safe.post("/wechat", {**query, "encrypt_type": "aes"}, body)
     assert response.status_code == 403
-    assert main.questions(user) == []
+    assert safe.questions(user) == []
 
 
 # 4. Retries

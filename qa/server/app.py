@@ -14,12 +14,13 @@ from starlette.responses import Response
 from qa.server.admin import admin_router
 from qa.server.chat_bridge import ChatBridge
 from qa.server.conversations import ConversationStore
-from qa.server.errors import CallbackRejected
+from qa.server.errors import CallbackInvalid, CallbackRejected
 from qa.server.loader import AssistantLoader
 from qa.server.middleware import LimitBody, bearer_guard
 from qa.server.openai_compat import openai_router
 from qa.server.redact import install as redact_logs
 from qa.server.redact import register_settings
+from qa.server.replay import ReplayGuard
 from qa.server.rest import rest_router
 from qa.server.wechat import Incoming, OfficialAccount, WeCom, official_account_push, wecom_push
 from qa.settings import Settings
@@ -57,9 +58,10 @@ def _add_wechat(app: FastAPI, settings: Settings, loader: AssistantLoader) -> No
     if not channels:
         return
     store = ConversationStore(settings.conversations_db, settings.conversation_ttl)
+    replay = ReplayGuard(settings.conversations_db, settings.signature_max_age)
     for path, kind in channels:
         push = official_account_push(settings) if kind is OfficialAccount else wecom_push(settings)
-        channel = kind(settings, ChatBridge(loader, store, settings, push))
+        channel = kind(settings, ChatBridge(loader, store, settings, push, channel=path.strip("/")), replay)
         _wechat_routes(app, path, channel)
 
 
@@ -88,5 +90,7 @@ def _wechat_routes(app: FastAPI, path: str, channel: OfficialAccount | WeCom) ->
             reply = await run_in_threadpool(channel.handle, q, body)
         except CallbackRejected as exc:
             raise HTTPException(403, str(exc)) from exc
+        except CallbackInvalid as exc:
+            raise HTTPException(400, str(exc)) from exc
         return Response(reply, media_type="application/xml" if reply != "success" else "text/plain")
 

@@ -21,6 +21,7 @@ EXAMPLES = ("江苏有哪些文化产业基金可以用？", "深圳文化科技
 WELCOME = ("您好，我是政策问答助手。请直接用文字提问，我会摘录政策原文并注明出处条款。例如：\n"
            + "\n".join(f"{i}. {q}" for i, q in enumerate(EXAMPLES, 1)) + "\n回复“新对话”可重新开始。")
 NOT_TEXT = "目前只能回答文字提问。请用文字描述您想了解的政策问题，例如：" + EXAMPLES[0]
+EMPTY = f"请直接输入您想咨询的政策问题，例如“{EXAMPLES[0]}”。"
 COMING = "问题已收到，正在查阅政策原文，答案稍后发送给您。"
 MORE_HINT = "回复“更多”查看余下内容"
 MORE_WORDS = {"更多", "more", "继续"}
@@ -84,7 +85,8 @@ class ChatBridge:
     """Answers chat messages once per message id, within the channel's reply window or by a later push."""
 
     def __init__(self, loader: AssistantLoader, store: ConversationStore, settings: Settings,
-                 push: Callable[[str, str], None] | None = None) -> None:
+                 push: Callable[[str, str], None] | None = None, channel: str = "wechat") -> None:
+        self.channel = channel
         self.loader = loader
         self.store = store
         self.settings = settings
@@ -106,23 +108,27 @@ class ChatBridge:
         return NOT_TEXT
 
     def on_text(self, user: str, text: str, msg_id: str) -> str:
-        """Return the reply to a text message; a retry of the same message id gets the same answer."""
+        """Return the reply to a text message; a retry of the same message id gets the same answer.
+
+        A retry is recognised by (channel, user, MsgId): MsgIds are not unique across accounts, and another user
+        naming someone's MsgId must get an answer to their own message, not the other's reply."""
+        key = f"{user}\x00{msg_id}" if msg_id else ""
         with self._lock:
             # Checked under the lock so a retry cannot slip between a finished answer and its record.
-            if msg_id and (done := self.store.reply_for(msg_id)) is not None:
+            if msg_id and (done := self.store.reply_for(self.channel, user, msg_id)) is not None:
                 return done
-            future = self._pending.get(msg_id) if msg_id else None
+            future = self._pending.get(key) if key else None
             if future is None:
                 reply_now = self._immediate(user, text.strip())
                 if reply_now is not None:
                     if msg_id:
                         # A retried "更多" must get the same page, not the next one.
-                        self.store.save_reply(msg_id, reply_now)
+                        self.store.save_reply(self.channel, user, msg_id, reply_now)
                     return reply_now
                 future = self._pool.submit(self._answer, user, text.strip())
-                if msg_id:
-                    self._pending[msg_id] = future
-                    future.add_done_callback(lambda f: self._remember(msg_id, f))
+                if key:
+                    self._pending[key] = future
+                    future.add_done_callback(lambda f: self._remember(user, msg_id, f))
         try:
             return future.result(timeout=self.settings.wechat_reply_seconds)
         except FutureTimeout:
@@ -132,15 +138,17 @@ class ChatBridge:
             future.add_done_callback(lambda f: self.store.push_front(user, self._result(f)))
             return "查询时间较长，请稍后回复“更多”查看答案。"
         with self._lock:
-            first = msg_id not in self._will_push
-            self._will_push.add(msg_id)
+            first = key not in self._will_push
+            self._will_push.add(key)
         if first:
             # Missed the passive window: deliver through the customer-service API when ready.
             future.add_done_callback(lambda f: self._push(user, f))
         return COMING
 
     def _immediate(self, user: str, text: str) -> str | None:
-        """Return a reply that needs no retrieval (paging, reset, limits), or None."""
+        """Return a reply that needs no retrieval (empty message, paging, reset, limits), or None."""
+        if not text:
+            return EMPTY
         if text.lower() in MORE_WORDS:
             page, left = self.store.next_page(user)
             if page is None:
@@ -159,17 +167,17 @@ class ChatBridge:
 
     def _answer(self, user: str, text: str) -> str:
         """Return the first page of the answer, keeping the rest for "更多"."""
-        answer = self.loader.ask("wechat", user, text, self.store.history(user))
+        answer = self.loader.ask(self.channel, user, text, self.store.history(user))
         self.store.add_question(user, text)
         pages = paginate(chat_text(answer), self.settings.wechat_max_bytes)
         self.store.set_pages(user, pages[1:])
         return pages[0] + (more_hint(len(pages) - 1) if len(pages) > 1 else "")
 
-    def _remember(self, msg_id: str, future: Future[str]) -> None:
+    def _remember(self, user: str, msg_id: str, future: Future[str]) -> None:
         """Keep the reply so WeChat's retries of this message are served from it."""
-        self.store.save_reply(msg_id, self._result(future))
+        self.store.save_reply(self.channel, user, msg_id, self._result(future))
         with self._lock:
-            self._pending.pop(msg_id, None)
+            self._pending.pop(f"{user}\x00{msg_id}", None)
 
     def _push(self, user: str, future: Future[str]) -> None:
         assert self.push is not None

@@ -14,7 +14,11 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (user TEXT NOT NULL, at REAL NOT NULL, question TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS questions_user ON questions (user, at);
 CREATE TABLE IF NOT EXISTS pages (user TEXT PRIMARY KEY, at REAL NOT NULL, pages TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS replies (msg_id TEXT PRIMARY KEY, at REAL NOT NULL, reply TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS message_replies (
+    channel TEXT NOT NULL, user TEXT NOT NULL, msg_id TEXT NOT NULL, at REAL NOT NULL, reply TEXT NOT NULL,
+    PRIMARY KEY (channel, user, msg_id)
+);
+CREATE INDEX IF NOT EXISTS message_replies_at ON message_replies (at);
 """
 MAX_HISTORY = 6
 
@@ -81,14 +85,17 @@ class ConversationStore(SqliteStore):
                 conn.execute("DELETE FROM pages WHERE user = ?", (user,))
         return pages[0], len(rest)
 
-    def reply_for(self, msg_id: str) -> str | None:
-        """Return the reply already given to a message id (WeChat retries a message it got no reply to)."""
-        rows = self.read("SELECT reply FROM replies WHERE msg_id = ?", (msg_id,))
+    def reply_for(self, channel: str, user: str, msg_id: str) -> str | None:
+        """Return the reply already given to this user's message on this channel (WeChat retries a message it
+        got no reply to)."""
+        rows = self.read("SELECT reply FROM message_replies WHERE channel = ? AND user = ? AND msg_id = ?",
+                         (channel, user, msg_id))
         return rows[0][0] if rows else None
 
-    def save_reply(self, msg_id: str, reply: str) -> None:
-        """Remember the reply to a message id, dropping ones older than the TTL."""
+    def save_reply(self, channel: str, user: str, msg_id: str, reply: str) -> None:
+        """Remember the reply to a user's message, dropping ones older than the TTL."""
         now = time.time()
         with self.write() as conn:
-            conn.execute("DELETE FROM replies WHERE at <= ?", (now - self.ttl,))
-            conn.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?)", (msg_id, now, reply))
+            conn.execute("DELETE FROM message_replies WHERE at <= ?", (now - self.ttl,))
+            conn.execute("INSERT OR REPLACE INTO message_replies VALUES (?, ?, ?, ?, ?)",
+                         (channel, user, msg_id, now, reply))
