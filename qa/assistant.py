@@ -24,7 +24,7 @@ from qa.answer.refusal import refusal
 from qa.answer.related import related_answer
 from qa.answerability import Outcome, model_for
 from qa.finder import PROFILE, parse_profile
-from qa.query import MAX_QUESTION_CHARS, Query, is_vague, parse_query
+from qa.query import MAX_QUESTION_CHARS, Query, encodable, is_vague, parse_query
 from qa.records import Answer, Notice, ScoredClause
 from qa.relevance import decide
 from qa.rerank import load_reranker
@@ -111,6 +111,7 @@ class Assistant:
     def stream(self, question: str, history: Sequence[str] = (),
                doc_ids: set[str] | None = None) -> Iterator[str | Answer]:
         """Yield draft text as the answer is written (LLM mode), then the final, verified Answer."""
+        question, history = encodable(question), [encodable(h) for h in history]
         query = self._condense(question, history)
         found = self._find(query, doc_ids)
         if found.evidence and found.section is None and found.intent is None:

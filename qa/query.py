@@ -47,6 +47,12 @@ class Query:
     parts: tuple[str, ...] = ()
 
 
+def encodable(text: str) -> str:
+    """Return text that encodes as UTF-8: lone surrogates (a JSON "\\udc00", an undecodable argv byte) become "?"."""
+    # Every surface reaches the assistant; opencc, SQLite and JSON responses all need encodable text.
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def normalise(question: str) -> tuple[str, bool]:
     """Return the question with full-width ASCII folded, markup and control characters removed,
     whitespace collapsed, and length capped; plus whether it was truncated."""

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, UploadFile
 from index.loading import SUPPORTED, discover
 from index.store import read_manifest
 from qa.server.loader import AssistantLoader
-from qa.server.middleware import bearer_guard
+from qa.server.middleware import ADMIN_TOKEN_NEEDED, bearer_guard
 from qa.server.redact import redact
 from qa.settings import Settings
 
@@ -25,7 +25,7 @@ def admin_router(settings: Settings, loader: AssistantLoader) -> APIRouter:
     """Return the /admin routes; each needs `Authorization: Bearer <QA_ADMIN_TOKEN>`."""
     corpus = settings.corpus_dir
     last: dict[str, Any] = {"status": "idle"}
-    authorised = bearer_guard(settings.admin_token.get_secret_value(), "需要管理员令牌（Authorization: Bearer …）")
+    authorised = bearer_guard(settings.admin_token.get_secret_value(), ADMIN_TOKEN_NEEDED)
     router = APIRouter(prefix="/admin", dependencies=[Depends(authorised)], tags=["admin"])
 
     def target(name: str) -> Path:

@@ -3,9 +3,11 @@ admin actions. The chat page (app.py) is mounted on top of it."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
@@ -16,7 +18,7 @@ from qa.server.chat_bridge import ChatBridge
 from qa.server.conversations import ConversationStore
 from qa.server.errors import CallbackInvalid, CallbackRejected
 from qa.server.loader import AssistantLoader
-from qa.server.middleware import LimitBody, bearer_guard
+from qa.server.middleware import AdminGate, LimitBody, bearer_guard
 from qa.server.openai_compat import openai_router
 from qa.server.redact import install as redact_logs
 from qa.server.redact import register_settings
@@ -35,10 +37,13 @@ def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
     # Admin uploads are documents: they get the document size cap, everything else the request cap.
     app.add_middleware(LimitBody, limit=settings.max_request_bytes,
                        admin_limit=settings.max_document_bytes + 65_536)
+    # Outside LimitBody: an upload without the admin token is refused before its body is read.
+    app.add_middleware(AdminGate, token=settings.admin_token.get_secret_value())
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"], expose_headers=["X-Total-Count"])
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     authorised = bearer_guard(settings.api_token.get_secret_value(), "需要有效的访问令牌（Authorization: Bearer …）")
     app.include_router(rest_router(loader, authorised))
     app.include_router(openai_router(loader, authorised))
@@ -46,6 +51,17 @@ def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
         app.include_router(admin_router(settings, loader))
     _add_wechat(app, settings, loader)
     return app
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    """Return 422 listing what is wrong, echoing none of the input.
+
+    FastAPI's own handler echoes each error's `input`: a NaN then fails its JSON encoder (allow_nan=False) and a
+    lone surrogate fails UTF-8 encoding, both as a 500."""
+    errors = [{"type": e.get("type"), "loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
+               "msg": e.get("msg")} for e in exc.errors()]
+    body = json.dumps({"detail": errors}, ensure_ascii=False, allow_nan=False, default=str)
+    return Response(body.encode("utf-8", "replace"), status_code=422, media_type="application/json")
 
 
 def _add_wechat(app: FastAPI, settings: Settings, loader: AssistantLoader) -> None:

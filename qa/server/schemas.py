@@ -4,10 +4,31 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 MODEL_NAME = "policy-qa"
 MAX_QUESTION = 20_000
+
+
+def _no_lone_surrogates(value: Any) -> Any:
+    """Return the request data unchanged, or raise ValueError when a string holds a lone UTF-16 surrogate.
+
+    JSON may spell one ("\\udc00"); Python accepts it as str, and it fails later wherever text is encoded
+    (SQLite, opencc, the JSON response) as a 500."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"文本第 {exc.start + 1} 个字符是无效的 Unicode 代理字符（如 \\udc00）；"
+                                 "请发送有效的 UTF-8 文本") from None
+        elif isinstance(item, dict):
+            pending += [*item.keys(), *item.values()]
+        elif isinstance(item, list | tuple):
+            pending += item
+    return value
 
 
 class Filters(BaseModel):
@@ -23,6 +44,11 @@ class AskRequest(BaseModel):
     question: str = Field(..., max_length=MAX_QUESTION, examples=["江苏有哪些文化产业基金可以用？"])
     history: list[str] = Field(default_factory=list, max_length=20, description="本轮对话中之前的问题，按时间顺序")
     filters: Filters | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _encodable(cls, value: Any) -> Any:
+        return _no_lone_surrogates(value)
 
 
 class CitationOut(BaseModel):
@@ -112,3 +138,8 @@ class ChatRequest(BaseModel):
     model: str = MODEL_NAME
     messages: list[ChatMessage] = Field(..., min_length=1)
     stream: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _encodable(cls, value: Any) -> Any:
+        return _no_lone_surrogates(value)
