@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import functools
+import inspect
 import logging
+import os
+import shutil
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import gradio as gr
@@ -36,6 +43,48 @@ ALL = "全部文件"
 ANY = "全部"
 CSS = files("qa").joinpath("static", "app.css").read_text(encoding="utf-8")
 STREAM_STEP = 24
+FAILED = "查询时出现问题，请稍后再试。"
+log = logging.getLogger(__name__)
+
+
+def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Return the handler with any exception logged (redacted) and shown to the user as a fixed message."""
+    # show_error=False alone shows Gradio's bare "Error"; an exception's own text (paths, library internals,
+    # a URL with its key) must not reach the page either way.
+    def fail(exc: Exception) -> gr.Error:
+        log.error("页面请求失败", exc_info=exc)
+        return gr.Error(FAILED, print_exception=False)
+
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def stream(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from handler(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as exc:
+                raise fail(exc) from None
+        return stream
+
+    @functools.wraps(handler)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as exc:
+            raise fail(exc) from None
+    return call
+
+
+def _private_gradio_files() -> None:
+    """Keep Gradio's telemetry off and its files in a folder of this process (0700, removed at exit).
+
+    Both are read when the page is built, not when gradio is imported; the shared /tmp/gradio is never cleaned."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    if "GRADIO_TEMP_DIR" not in os.environ:
+        os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="policy-qa-gradio-")
+        atexit.register(shutil.rmtree, os.environ["GRADIO_TEMP_DIR"], True)
 
 
 def _scopes(loader: AssistantLoader) -> dict[str, set[str] | None]:
@@ -56,6 +105,7 @@ def file_link(loader: AssistantLoader, doc_id: str) -> str:
 def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
     """Return the chat page."""
 
+    @guarded
     def status() -> tuple[dict, dict, dict, dict]:
         ready = loader.ready
         text = "" if ready else f"⏳ {loader.status}"
@@ -64,6 +114,7 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
         return (gr.update(value=text, visible=not ready), gr.update(value=docs),
                 gr.update(choices=scopes), gr.update(active=not ready))
 
+    @guarded
     def respond(message: str, chat: list[dict], questions: list[str], scope: str
                 ) -> Iterator[tuple[list[dict], str, list[str], Answer | None, dict, str]]:
         message = (message or "").strip()
@@ -103,19 +154,22 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
         return clause_panel_html(kb.clauses[citation.clause_id], kb.docs[citation.doc_id], citation.quote,
                                  file_link(loader, citation.doc_id))
 
+    @guarded
     def show_clause(choice: str | None, answer: Answer | None) -> str:
         return _panel(answer, int(choice)) if choice is not None else ""
 
     def new_chat() -> tuple[list, list, None, dict, str, str]:
         return [], [], None, gr.update(choices=[], value=None, visible=False), PANEL_HINT, ""
 
+    @guarded
     def give_feedback(rating: str, comment: str, answer: Answer | None) -> str:
         if answer is None:
             return "请先提问，再对回答进行评价。"
         feedback.record(answer, rating, comment)
         return "感谢您的反馈！"
 
-    with gr.Blocks(title="政策问答助手") as demo:
+    # delete_cache: files Gradio keeps (none expected) go after a day, checked hourly.
+    with gr.Blocks(title="政策问答助手", analytics_enabled=False, delete_cache=(3600, 86_400)) as demo:
         questions = gr.State([])
         last_answer = gr.State(None)
         gr.Markdown("## 政策问答助手\n回答均摘自已收录的政策原文，并注明出处条款。", elem_id="header")
@@ -158,9 +212,13 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
 
 def create_server(settings: Settings) -> FastAPI:
     """Return one ASGI app: the HTTP API, OpenAI and WeChat endpoints, with the chat UI mounted at /."""
+    _private_gradio_files()
     loader = AssistantLoader(settings).start()
     app = create_app(settings, loader)
-    return gr.mount_gradio_app(app, build_ui(loader, FeedbackStore(settings.feedback_db)), path="/", css=CSS)
+    # show_error=False: exception text never reaches the browser (handlers are guarded). No footer links (the
+    # "use via API" page), no run history: the page's programmatic routes are gated in qa/server/web_gate.py.
+    return gr.mount_gradio_app(app, build_ui(loader, FeedbackStore(settings.feedback_db)), path="/", css=CSS,
+                               show_error=False, footer_links=[], run_history=False)
 
 
 FINDER_COLUMNS = ["地区", "类型", "措施", "要点", "适用对象", "牵头单位", "依据"]
@@ -176,6 +234,7 @@ def finder_tab(loader: AssistantLoader, tab: gr.Tab) -> None:
     def regions() -> dict:
         return gr.update(choices=[ANY, *(groups_of(loader.assistant.kb).regions if loader.assistant else [])])
 
+    @guarded
     def search(region: str, kind: str, industry: str, who: str) -> tuple[list[list[str]], list[str], str]:
         if loader.assistant is None:
             return [], [], f"⏳ {loader.status}"
@@ -187,6 +246,7 @@ def finder_tab(loader: AssistantLoader, tab: gr.Tab) -> None:
                   "、".join(r.lead_agencies), r.citation] for r in (MeasureRow.of(kb, m) for m in found)]
         return table, [m.clause_id for m in found], f"共找到 {len(found)} 项措施，点击某一行查看条款原文。"
 
+    @guarded
     def show(rows: list[str], event: gr.SelectData) -> str:
         if loader.assistant is None or not rows or event.index[0] >= len(rows):
             return ""
@@ -194,6 +254,7 @@ def finder_tab(loader: AssistantLoader, tab: gr.Tab) -> None:
         clause = kb.clauses[rows[event.index[0]]]
         return clause_panel_html(clause, kb.docs[clause.doc_id], file_url=file_link(loader, clause.doc_id))
 
+    @guarded
     def checklist(profile: str) -> str:
         if loader.assistant is None:
             return f"⏳ {loader.status}"

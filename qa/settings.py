@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.config import BuildConfig, EmbedderConfig, EmbeddingBackend
@@ -51,6 +52,8 @@ class Settings(BaseSettings):
     # Admin actions (upload, delete, rebuild) exist only when this token is set.
     admin_token: SecretStr = SecretStr("")
     cors_origins: str = ""
+    # The chat page (and the Gradio routes it calls) answers without a token; false: it needs QA_API_TOKEN too.
+    web_public: bool = True
     max_request_bytes: int = 65_536
     # WeChat Official Account (公众号) and WeCom (企业微信) callbacks.
     wechat_token: SecretStr = SecretStr("")
@@ -81,6 +84,16 @@ class Settings(BaseSettings):
     today: date | None = None
     host: str = "127.0.0.1"
     port: int = 7860
+
+    @field_validator("web_public")
+    @classmethod
+    def _page_can_be_closed(cls, public: bool, info: ValidationInfo) -> bool:
+        # A field validator, not a model one: pydantic's message would quote the whole input, secrets included.
+        token = info.data.get("api_token")
+        if not public and not (token and token.get_secret_value()):
+            raise ValueError("QA_WEB_PUBLIC=false 让聊天页面也需要令牌，但没有设置 QA_API_TOKEN；"
+                             "请设置令牌，或去掉 QA_WEB_PUBLIC")
+        return public
 
     @property
     def current_date(self) -> date:
@@ -116,4 +129,13 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise ConfigError(f"配置无效：{exc}") from exc
+        raise ConfigError(f"配置无效：{'；'.join(_problem(e) for e in exc.errors())}") from None
+
+
+def _problem(error: Any) -> str:
+    """Return one settings error as "QA_NAME（当前值 …）：reason", never showing the value of a secret."""
+    field = str(error["loc"][0]) if error.get("loc") else ""
+    known = Settings.model_fields.get(field)
+    secret = known is None or known.annotation is SecretStr
+    shown = "" if secret or isinstance(error.get("input"), dict) else f"（当前值 {error.get('input')!r}）"
+    return f"{ENV_PREFIX}{field.upper()}{shown}：{error['msg']}"

@@ -88,3 +88,18 @@ def test_every_log_record_is_redacted() -> None:
     text = stream.getvalue()
     assert all(s not in text for s in (WECOM_SECRET, APP_SECRET, "pw0rd123", "AT123456")), text
     assert "corpsecret=***" in text and "after 3 tries" in text and "ConnectionError" in text
+
+
+def test_a_settings_error_names_the_setting_not_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydantic quotes the input in its messages: a bad setting beside a key must not print the key."""
+    from qa.errors import ConfigError
+    from qa.settings import load_settings
+
+    monkeypatch.setenv("QA_LLM_API_KEY", "sk-settings-secret-42")
+    monkeypatch.setenv("QA_WEB_PUBLIC", "false")
+    monkeypatch.setenv("QA_PORT", "abc")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "QA_PORT（当前值 'abc'）" in message and "QA_WEB_PUBLIC" in message
+    assert "sk-setti" not in message

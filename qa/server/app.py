@@ -17,6 +17,7 @@ from qa.server.admin import admin_router
 from qa.server.chat_bridge import ChatBridge
 from qa.server.conversations import ConversationStore
 from qa.server.errors import CallbackInvalid, CallbackRejected
+from qa.server.headers import SecurityHeaders
 from qa.server.loader import AssistantLoader
 from qa.server.middleware import AdminGate, LimitBody, bearer_guard
 from qa.server.openai_compat import openai_router
@@ -24,6 +25,7 @@ from qa.server.redact import install as redact_logs
 from qa.server.redact import register_settings
 from qa.server.replay import ReplayGuard
 from qa.server.rest import rest_router
+from qa.server.web_gate import WebGate, WebPolicy
 from qa.server.wechat import Incoming, OfficialAccount, WeCom, official_account_push, wecom_push
 from qa.settings import Settings
 
@@ -40,9 +42,15 @@ def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
     # Outside LimitBody: an upload without the admin token is refused before its body is read.
     app.add_middleware(AdminGate, token=settings.admin_token.get_secret_value())
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"], expose_headers=["X-Total-Count"])
+    # The mounted page's routes obey the API token and origins; its unused routes (upload, file=) are 404.
+    app.add_middleware(WebGate, router=app.router,
+                       policy=WebPolicy.of(settings.api_token.get_secret_value(), origins, settings.web_public))
+    # Always, even with no origin allowed: Gradio's own CORS middleware (gradio/route_utils.py
+    # CustomCORSMiddleware) stands down only when the parent app has Starlette's; without it, it grants any
+    # Origin, with credentials, as soon as the Host is not localhost.
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type"], expose_headers=["X-Total-Count"])
+    app.add_middleware(SecurityHeaders, frame_origins=origins)
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     authorised = bearer_guard(settings.api_token.get_secret_value(), "需要有效的访问令牌（Authorization: Bearer …）")
     app.include_router(rest_router(loader, authorised))
