@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,14 +16,26 @@ from tqdm import tqdm
 from index.config import BuildConfig
 from index.dense import COLLECTION, EmbeddingCache, embed_chunks, write_collection
 from index.embedding import PolicyEmbeddings
-from index.errors import ConfigError, DocumentError
+from index.errors import ConfigError, DocumentError, NothingToIndex
 from index.lexical import LexicalIndex, TokenIds
 from index.loading import discover, load_corpus
 from index.parsed import PIPELINE_VERSION, ParseCache, fingerprint, parse_all
 from index.readers.base import ReadContext
 from index.readers.ocr import OcrCache
 from index.records import Chunk, Manifest, SourceText
-from index.store import GenerationWriter, build_lock, current_generation, new_generation, publish, read_manifest
+from index.store import (
+    GenerationWriter,
+    build_lock,
+    check_files,
+    current_generation,
+    generations,
+    manifest_of,
+    new_generation,
+    open_generation,
+    open_vectors,
+    publish,
+    read_manifest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +58,7 @@ class BuildReport:
     seconds: float = 0.0
     unchanged: bool = False
     generation: str = ""
+    repaired: str = ""  # what was wrong with the serving generation this build replaced
 
     def summary(self) -> str:
         """Return a human summary in Chinese."""
@@ -57,6 +71,8 @@ class BuildReport:
             head = (f"已索引 {self.documents} 个文件{cached}，{self.clauses} 个条款，{self.chunks} 个检索单元；"
                     f"{dense}；用时 {self.seconds:.1f} 秒")
         lines = [head]
+        if self.repaired:
+            lines.append(f"  已修复损坏的索引：{self.repaired}")
         if self.ocr_pages:
             lines.append(f"  识别扫描页 {self.ocr_pages} 页（OCR 结果已缓存，重建时不再识别）")
         for path, reason in self.skipped:
@@ -80,6 +96,47 @@ def _low_confidence_note(source: SourceText) -> str:
 def _signature(hashes: list[str], model: str | None, chunk_chars: int) -> str:
     payload = "|".join([fingerprint(), model or "-", str(chunk_chars), *sorted(hashes)])
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _nothing_message(corpus_dir: Path, skipped: list[tuple[str, str]]) -> str:
+    """Return why a corpus gave nothing to index, naming up to ten files with their reasons."""
+    if not skipped:
+        found = "其中没有支持的文件（.txt/.md/.docx/.pdf/.html）"
+    else:
+        more = f"（另有 {len(skipped) - 10} 个）" if len(skipped) > 10 else ""
+        found = f"{len(skipped)} 个文件都无法索引：" + "；".join(f"{p}：{r}" for p, r in skipped[:10]) + more
+    return f"文档目录 {corpus_dir} 中没有可索引的内容：{found}。现有索引保持不变；请放入有文字内容的文件后重试"
+
+
+def _damage(folder: Path, manifest: Manifest, embeddings: PolicyEmbeddings | None, chroma_url: str) -> str:
+    """Return what is wrong with a generation ("" when intact): the digests of its files, then its vector store,
+    the one part digests cannot cover (Chroma writes to it on open). Costs a read of the index, not a parse."""
+    try:
+        if problem := check_files(folder, manifest, deep=True):
+            return problem
+        if not manifest.files:  # published before digests were recorded: only a full open tells
+            open_generation(folder, embeddings, chroma_url).close()
+            return ""
+        dense = open_vectors(folder, manifest, embeddings, chroma_url)
+        if dense is not None:
+            dense.close()
+            if dense.size != manifest.chunks:
+                return f"向量库有 {dense.size} 个向量，应为 {manifest.chunks} 个"
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def _fallback(index_dir: Path) -> Path | None:
+    """Return the newest older generation whose manifest reads and whose files have their sizes, to keep beside a
+    build that replaces a damaged serving generation (the damaged one is no fallback)."""
+    for folder in generations(index_dir)[1:]:
+        try:
+            if not check_files(folder, manifest_of(folder)):
+                return folder
+        except Exception:
+            continue
+    return None
 
 
 def _reusable_store(index_dir: Path, manifest: Manifest | None, model_id: str, chroma_url: str) -> Path | None:
@@ -160,7 +217,16 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         sources.append((path, rel, loaded))
     # Decided from the files alone, before parsing: an unchanged corpus costs a read and a hash per file.
     signature = _signature([s.content_hash for _, _, s in sources], report.embedding_model, config.chunk_chars)
+    serving = current_generation(index_dir)
     manifest = read_manifest(index_dir)
+    if serving is not None and manifest is None:
+        report.repaired = f"索引 {serving.name} 的 manifest.json 无法读取"
+    elif serving is not None and manifest is not None and manifest.signature == signature:
+        # Same corpus: the serving generation is kept only when it is intact; a damaged one is rebuilt whole.
+        report.repaired = _damage(serving, manifest, embeddings, config.chroma_url)
+    if report.repaired:
+        log.warning("当前索引已损坏（%s），重新建立", report.repaired)
+        manifest = None  # nothing of it is reused, its vector store included
     if manifest and manifest.signature == signature:
         report.unchanged = True
         report.documents, report.clauses = manifest.documents, manifest.clauses
@@ -168,9 +234,25 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         report.notes += [item for item in manifest.notes if item not in report.notes]
         report.seconds = time.monotonic() - started
         return report
+    if not sources:
+        raise NothingToIndex(_nothing_message(corpus_dir, report.skipped))
 
     index_dir.mkdir(parents=True, exist_ok=True)
     folder = new_generation(index_dir)
+    try:
+        return _write(config, embeddings, progress, notify, report, sources, signature, manifest, folder, started,
+                      _fallback(index_dir) if report.repaired else None)
+    except BaseException:
+        # A failed build leaves no half-written generation behind; the serving one is untouched.
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: bool,
+           notify: Callable[[str, int, int], None], report: BuildReport, sources: list[tuple[Path, str, SourceText]],
+           signature: str, manifest: Manifest | None, folder: Path, started: float, keep: Path | None) -> BuildReport:
+    """Parse, index and publish the corpus into the new generation folder."""
+    corpus_dir, index_dir = config.corpus_dir, config.index_dir
     chunks: list[Chunk] = []
     tokens = TokenIds()
     jobs = [(rel, _doc_id(path, corpus_dir), loaded) for path, rel, loaded in sources]
@@ -201,6 +283,8 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         writer.close()
         parse_cache.close()
     report.chunks = len(chunks)
+    if not chunks:  # every readable file parsed to nothing: BM25 cannot index an empty corpus
+        raise NothingToIndex(_nothing_message(corpus_dir, report.skipped))
     LexicalIndex.build([c.chunk_id for c in chunks], tokens).save(folder / "bm25")
     del tokens
     if embeddings is not None:
@@ -230,5 +314,5 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         notes=tuple(report.notes),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
         chroma_collection=folder.name if config.chroma_url and embeddings is not None else None,
-    ), config.chroma_url)
+    ), config.chroma_url, keep=keep)
     return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
 COLLECTION = "clauses"
+log = logging.getLogger(__name__)
 
 
 class EmbeddingCache(SqliteStore):
@@ -82,6 +84,14 @@ def chroma_client(folder: Path, url: str = "") -> ClientAPI:
                                ssl=https, settings=settings)
 
 
+def _close(client: ClientAPI) -> None:
+    """Close a client: Chroma keeps one system (SQLite, HNSW in memory) per store path until its last client
+    closes. Older chromadb releases have no Client.close; there the system stays cached."""
+    close = getattr(client, "close", None)
+    if close is not None:
+        close()
+
+
 def write_collection(folder: Path, chunks: list[Chunk], vectors: np.ndarray, model_id: str, url: str = "",
                      name: str = COLLECTION, previous: Path | None = None) -> int:
     """Write chunks and their vectors into a Chroma collection: embedded in `folder`, or on the server at `url`.
@@ -92,17 +102,27 @@ def write_collection(folder: Path, chunks: list[Chunk], vectors: np.ndarray, mod
 
     if previous is not None and not url:
         shutil.copytree(previous, folder)
-        written = _apply_changes(chroma_client(folder).get_collection(name), chunks, vectors)
+        client = chroma_client(folder)
+        try:
+            written = _apply_changes(client.get_collection(name), chunks, vectors)
+        except Exception as exc:  # a damaged store cannot be copied: write every vector instead
+            log.warning("上一版本的向量库无法复用（%s），重新写入全部向量", exc)
+            written = None
+        finally:
+            _close(client)
         if written is not None:
             return written
         shutil.rmtree(folder)
     client = chroma_client(folder, url)
-    if url:
-        # A collection left by a build that died before publishing is rebuilt, never appended to.
-        with suppress(ValueError, NotFoundError):
-            client.delete_collection(name)
-    collection = client.get_or_create_collection(name, metadata={"hnsw:space": "cosine", "model": model_id})
-    _add(collection, chunks, vectors)
+    try:
+        if url:
+            # A collection left by a build that died before publishing is rebuilt, never appended to.
+            with suppress(ValueError, NotFoundError):
+                client.delete_collection(name)
+        collection = client.get_or_create_collection(name, metadata={"hnsw:space": "cosine", "model": model_id})
+        _add(collection, chunks, vectors)
+    finally:
+        _close(client)  # the last client of a store stops Chroma's cached system for it
     return len(chunks)
 
 
@@ -145,9 +165,12 @@ def drop_collections(url: str, names: list[str]) -> None:
     from chromadb.errors import NotFoundError
 
     client = chroma_client(Path(), url)
-    for name in names:
-        with suppress(ValueError, NotFoundError):
-            client.delete_collection(name)
+    try:
+        for name in names:
+            with suppress(ValueError, NotFoundError):
+                client.delete_collection(name)
+    finally:
+        _close(client)
 
 
 class DenseIndex:
@@ -155,8 +178,18 @@ class DenseIndex:
 
     def __init__(self, folder: Path, embeddings: PolicyEmbeddings, url: str = "", name: str = COLLECTION) -> None:
         self.embeddings = embeddings
-        self.collection = chroma_client(folder, url).get_or_create_collection(name)
-        self.size = self.collection.count()  # a generation's collection never changes after it is published
+        self._client = chroma_client(folder, url)
+        try:
+            # get, not get_or_create: a generation without its collection is damaged, not empty.
+            self.collection = self._client.get_collection(name)
+            self.size = self.collection.count()  # a generation's collection never changes after it is published
+        except BaseException:
+            _close(self._client)
+            raise
+
+    def close(self) -> None:
+        """Release the store: Chroma keeps one system per store path until its last client closes."""
+        _close(self._client)
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Return up to k (chunk_id, cosine similarity) pairs, best first."""

@@ -17,5 +17,14 @@ class IndexMissingError(PolicyQAError):
     """Seen by the user of `ask`/`batch`: there is no built index at the given path."""
 
 
+class GenerationDamaged(IndexMissingError):
+    """Seen in the log and on /healthz: a generation's files do not match its manifest (truncated, emptied,
+    corrupt, missing) or it is being deleted; an older one is served until a build repairs it."""
+
+
+class NothingToIndex(ConfigError):
+    """Seen by whoever builds: no file of the corpus could be indexed; the serving index is left as it is."""
+
+
 class EmbedderUnavailable(PolicyQAError):
     """Seen once in the log: the configured embedder cannot load, so retrieval runs lexical-only."""

@@ -183,6 +183,15 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class FileDigest:
+    """Size and SHA-256 of one file of a generation as it was published (files that never change after)."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What a complete index generation holds and how it was built; written last, when the build succeeds."""
 
@@ -198,15 +207,21 @@ class Manifest:
     notes: tuple[tuple[str, str], ...] = ()
     # On a Chroma server the vectors live in a collection named after the generation, not in its folder.
     chroma_collection: str | None = None
+    # Written by publish; generations from before it have none, and are checked by counts and links only.
+    files: tuple[FileDigest, ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
-        """Return the manifest from its JSON form."""
+        """Return the manifest from its JSON form (files as {path: {"bytes", "sha256"}})."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["skipped"] = tuple((str(a), str(b)) for a, b in known.get("skipped", ()))
         known["notes"] = tuple((str(a), str(b)) for a, b in known.get("notes", ()))
+        known["files"] = tuple(FileDigest(path, int(f["bytes"]), str(f["sha256"]))
+                               for path, f in (known.get("files") or {}).items())
         return cls(**known)
 
     def to_json(self) -> dict[str, Any]:
         """Return the manifest as JSON data."""
-        return asdict(self)
+        data = asdict(self)
+        data["files"] = {f.path: {"bytes": f.size, "sha256": f.sha256} for f in self.files}
+        return data

@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
 import shutil
 import time
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import orjson
 
 from index.dense import COLLECTION, DenseIndex, drop_collections
 from index.embedding import PolicyEmbeddings
-from index.errors import IndexMissingError
+from index.errors import GenerationDamaged, IndexMissingError
 from index.lexical import LexicalIndex
-from index.records import Chunk, Clause, Manifest, Measure, PolicyDoc
+from index.records import Chunk, Clause, FileDigest, Manifest, Measure, PolicyDoc
 
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+LEASE = ".lease"
+# The files of a generation that never change once published: their sizes and digests go in the manifest.
+# chroma/ is not among them: Chroma writes to chroma.sqlite3 whenever a client opens it.
+RECORDS = ("docs.jsonl", "clauses.jsonl", "chunks.jsonl", "measures.jsonl")
 
 
 @contextmanager
@@ -43,17 +50,75 @@ def current_generation(index_dir: Path) -> Path | None:
     if not pointer.exists():
         return None
     folder = index_dir / pointer.read_text(encoding="utf-8").strip()
-    return folder if (folder / "manifest.json").exists() else None
+    return folder if (folder / MANIFEST).exists() else None
+
+
+def current_marker(index_dir: Path) -> tuple[int, int] | None:
+    """Return (inode, mtime_ns) of the CURRENT pointer, which changes with every publish (os.replace makes a
+    new file); one stat, cheap enough to poll every few seconds."""
+    try:
+        st = os.stat(index_dir / CURRENT)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def generations(index_dir: Path) -> list[Path]:
+    """Return the complete generations (with a manifest): the serving one first, then the others newest first."""
+    current = current_generation(index_dir)
+    others = sorted((g for g in index_dir.glob("gen-*") if (g / MANIFEST).exists() and g != current),
+                    key=lambda g: g.name, reverse=True)
+    return ([current] if current else []) + others
 
 
 def read_manifest(index_dir: Path) -> Manifest | None:
-    """Return the manifest of the serving generation, if any."""
+    """Return the manifest of the serving generation, or None when there is none or it cannot be read."""
     folder = current_generation(index_dir)
-    return _manifest(folder) if folder else None
+    if folder is None:
+        return None
+    try:
+        return manifest_of(folder)
+    except GenerationDamaged as exc:
+        log.warning("%s", exc)
+        return None
 
 
-def _manifest(folder: Path) -> Manifest:
-    return Manifest.from_json(json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
+def manifest_of(folder: Path) -> Manifest:
+    """Return a generation's manifest, or raise GenerationDamaged when it cannot be read."""
+    try:
+        return Manifest.from_json(json.loads((folder / MANIFEST).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise GenerationDamaged(f"索引 {folder.name} 的 {MANIFEST} 无法读取（{type(exc).__name__}）") from exc
+
+
+def file_digests(folder: Path) -> tuple[FileDigest, ...]:
+    """Return size and SHA-256 of every immutable file of a generation (its records and lexical index)."""
+    paths = [folder / n for n in RECORDS if (folder / n).exists()] + sorted((folder / "bm25").glob("*"))
+    digests = []
+    for path in paths:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+        digests.append(FileDigest(path.relative_to(folder).as_posix(), path.stat().st_size, digest.hexdigest()))
+    return tuple(digests)
+
+
+def check_files(folder: Path, manifest: Manifest, deep: bool = False) -> str:
+    """Return what is wrong with a generation's files ("" when nothing): sizes always, a stat per file; digests
+    when `deep` (a build, which reads the corpus anyway)."""
+    for want in manifest.files:
+        path = folder / want.path
+        if not path.is_file():
+            return f"缺少文件 {want.path}"
+        if path.stat().st_size != want.size:
+            return f"{want.path} 为 {path.stat().st_size} 字节，与 manifest 记录的 {want.size} 字节不符"
+    if deep:
+        recorded = {f.path: f.sha256 for f in manifest.files}
+        for got in file_digests(folder):
+            if got.path in recorded and recorded[got.path] != got.sha256:
+                return f"{got.path} 的内容与 manifest 记录的不符（SHA-256）"
+    return ""
 
 
 def new_generation(index_dir: Path) -> Path:
@@ -84,23 +149,86 @@ class GenerationWriter:
             f.close()
 
 
-def publish(index_dir: Path, folder: Path, manifest: Manifest, chroma_url: str = "") -> None:
-    """Make a complete generation the serving one, atomically, and remove all but the previous one.
+class Lease:
+    """A process's claim on a generation it serves: a shared flock on the generation's .lease file.
 
-    With a Chroma server, the removed generations' collections (named after their folders) go too."""
-    (folder / "manifest.json").write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=1),
-                                          encoding="utf-8")
+    publish() deletes only generations whose lease it can lock exclusively, so no generation in use is deleted;
+    the kernel drops the lock when the process exits, even on SIGKILL, so no lease outlives its process. Local
+    file systems only (flock on NFS is unreliable), as for the build lock."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    @classmethod
+    def take(cls, folder: Path) -> Lease:
+        """Return a lease on a generation, or raise GenerationDamaged when it is gone or being deleted."""
+        try:
+            fd = os.open(folder / LEASE, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError as exc:
+            raise GenerationDamaged(f"索引 {folder.name} 已被删除") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise GenerationDamaged(f"索引 {folder.name} 正在被删除") from exc
+        if not (folder / MANIFEST).exists():  # deleted between our open and our lock: publish removes it first
+            os.close(fd)
+            raise GenerationDamaged(f"索引 {folder.name} 已被删除")
+        return cls(fd)
+
+    def release(self) -> None:
+        """Give the claim up (closing the descriptor drops the lock); safe to call twice."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _unused(folder: Path) -> int | None:
+    """Return a descriptor holding the generation's lease exclusively, or None when a process serves it."""
+    try:
+        fd = os.open(folder / LEASE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def publish(index_dir: Path, folder: Path, manifest: Manifest, chroma_url: str = "",
+            keep: Path | None = None) -> None:
+    """Make a complete generation the serving one, atomically, and remove the others but one fallback.
+
+    The fallback is `keep`, by default the generation that was serving (a build replacing a damaged one names
+    an intact older one). A generation some process holds a lease on is kept too, and removed by a later
+    publish once released. With a Chroma server, the removed generations' collections go as well."""
+    manifest = replace(manifest, files=file_digests(folder))
+    (folder / MANIFEST).write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
     previous = current_generation(index_dir)
     tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex}"
     tmp.write_text(folder.name, encoding="utf-8")
     os.replace(tmp, index_dir / CURRENT)
-    # Keep the generation that was serving: a process that opened it keeps working until it reloads.
-    keep = {folder.name, previous.name if previous else ""}
-    removed = [old for old in index_dir.glob("gen-*") if old.name not in keep]
+    fallback = keep or previous
+    removed: list[tuple[Path, int]] = []
+    for old in index_dir.glob("gen-*"):
+        if old.name in (folder.name, fallback.name if fallback else ""):
+            continue
+        fd = _unused(old)
+        if fd is None:
+            log.info("索引 %s 仍在使用中，暂不删除", old.name)
+            continue
+        removed.append((old, fd))
     if chroma_url and removed:
-        drop_collections(chroma_url, [old.name for old in removed])
-    for old in removed:
-        shutil.rmtree(old, ignore_errors=True)
+        drop_collections(chroma_url, [old.name for old, _ in removed])
+    for old, fd in removed:
+        try:
+            # The manifest first: from then on no process can take a lease on it or list it as complete.
+            (old / MANIFEST).unlink(missing_ok=True)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
 @dataclass
@@ -115,6 +243,9 @@ class KnowledgeBase:
     lexical: LexicalIndex
     dense: DenseIndex | None
     measures: list[Measure] = field(default_factory=list)
+    # What was wrong with the newer generation(s) when this older one is served instead ("" when none).
+    damaged: str = ""
+    lease: Lease | None = field(default=None, repr=False)
 
     _by_doc: dict[str, list[Clause]] = field(init=False, repr=False, default_factory=dict)
     _sections: dict[str, list[tuple[int, Clause]]] = field(init=False, repr=False, default_factory=dict)
@@ -130,6 +261,13 @@ class KnowledgeBase:
             self._by_doc.setdefault(clause.doc_id, []).append(clause)
             if clause.children and clause.title and not clause.is_retrievable:
                 self._sections.setdefault(clause.title, []).append((position, clause))
+
+    def close(self) -> None:
+        """Release the generation: its vector store, and its lease (publish may delete it from now on)."""
+        if self.dense is not None:
+            self.dense.close()
+        if self.lease is not None:
+            self.lease.release()
 
     def clauses_of(self, doc_id: str) -> list[Clause]:
         """Return a document's clauses in reading order."""
@@ -151,13 +289,48 @@ class KnowledgeBase:
 
 
 def open_index(index_dir: Path, embeddings: PolicyEmbeddings | None, chroma_url: str = "") -> KnowledgeBase:
-    """Return the serving generation; dense search is on only when its vectors match the embedder.
-
-    A generation built against a Chroma server keeps its vectors in the collection its manifest names."""
-    folder = current_generation(index_dir)
-    if folder is None:
+    """Return the serving generation, verified; when it is damaged, the newest older one that verifies (publish
+    keeps one), with `damaged` saying what was wrong. Dense search is on only when its vectors match the
+    embedder; a generation built against a Chroma server keeps them in the collection its manifest names."""
+    candidates = generations(index_dir)
+    if not candidates:
         raise IndexMissingError(f"索引目录 {index_dir} 中没有可用的索引；请先运行 `python -m qa build`")
-    manifest = _manifest(folder)
+    problems: list[str] = []
+    for folder in candidates:
+        try:
+            kb = open_generation(folder, embeddings, chroma_url)
+        except Exception as exc:  # any damage: bad JSON, a truncated .npy, "file is not a database", counts
+            problems.append(f"{folder.name}：{exc}")
+            log.error("索引 %s 已损坏：%s", folder.name, exc)
+            continue
+        if problems:
+            kb.damaged = "；".join(problems)
+            log.warning("当前索引已损坏，暂用较早的完整索引 %s；运行 `python -m qa build` 可修复", folder.name)
+        return kb
+    raise GenerationDamaged(f"索引已损坏且没有可用的较早版本（{'；'.join(problems)}）；"
+                            "请运行 `python -m qa build` 重建")
+
+
+def open_generation(folder: Path, embeddings: PolicyEmbeddings | None, chroma_url: str = "") -> KnowledgeBase:
+    """Return one generation under a lease, or raise GenerationDamaged unless its files, counts and links match."""
+    lease = Lease.take(folder)
+    try:
+        kb = _open_leased(folder, embeddings, chroma_url)
+        verify(kb)
+    except BaseException:
+        lease.release()
+        raise
+    kb.lease = lease
+    # Released when the last reference goes (a server swapped generations and its requests on this one ended),
+    # or earlier with close().
+    weakref.finalize(kb, lease.release)
+    return kb
+
+
+def _open_leased(folder: Path, embeddings: PolicyEmbeddings | None, chroma_url: str) -> KnowledgeBase:
+    manifest = manifest_of(folder)
+    if problem := check_files(folder, manifest):
+        raise GenerationDamaged(problem)
 
     def read(name: str) -> Iterator[dict]:
         # Streamed, and parsed by orjson: at a million clauses opening is mostly reading these lines.
@@ -167,17 +340,40 @@ def open_index(index_dir: Path, embeddings: PolicyEmbeddings | None, chroma_url:
     docs = {d["doc_id"]: PolicyDoc.from_json(d) for d in read("docs.jsonl")}
     clauses = {c["clause_id"]: Clause.from_json(c) for c in read("clauses.jsonl")}
     chunks = {c["chunk_id"]: Chunk(**c) for c in read("chunks.jsonl")}
-    dense = None
+    lexical = LexicalIndex.load(folder / "bm25")
+    dense = open_vectors(folder, manifest, embeddings, chroma_url)
+    # An index built before measures existed has none.
+    measures = [Measure.from_json(m) for m in read("measures.jsonl")] if (folder / "measures.jsonl").exists() else []
+    return KnowledgeBase(folder, manifest, docs, clauses, chunks, lexical, dense, measures)
+
+
+def open_vectors(folder: Path, manifest: Manifest, embeddings: PolicyEmbeddings | None,
+                 chroma_url: str = "") -> DenseIndex | None:
+    """Return a generation's vector store when its vectors match the embedder, else None (lexical search only)."""
     collection = manifest.chroma_collection
     if embeddings is not None and collection and not chroma_url:
         log.warning("索引的向量保存在 Chroma 服务器的集合 %s 中，但未设置 QA_CHROMA_URL，本次仅使用关键词检索",
                     collection)
     elif embeddings is not None and manifest.embedding_model == embeddings.model_id:
-        dense = DenseIndex(folder / "chroma", embeddings, chroma_url if collection else "", collection or COLLECTION)
+        return DenseIndex(folder / "chroma", embeddings, chroma_url if collection else "", collection or COLLECTION)
     elif embeddings is not None:
         log.warning("索引的向量模型（%s）与当前模型（%s）不同，本次仅使用关键词检索；重新运行 build 可启用向量检索",
                     manifest.embedding_model, embeddings.model_id)
-    # An index built before measures existed has none.
-    measures = [Measure.from_json(m) for m in read("measures.jsonl")] if (folder / "measures.jsonl").exists() else []
-    return KnowledgeBase(folder, manifest, docs, clauses, chunks, LexicalIndex.load(folder / "bm25"), dense,
-                         measures)
+    return None
+
+
+def verify(kb: KnowledgeBase) -> None:
+    """Raise GenerationDamaged unless the opened records agree with the manifest and with each other."""
+    m = kb.manifest
+    for what, want, have in (("文件", m.documents, len(kb.docs)), ("条款", m.clauses, len(kb.clauses)),
+                             ("检索单元", m.chunks, len(kb.chunks))):
+        if want != have:
+            raise GenerationDamaged(f"读到 {have} 个{what}，manifest 记录为 {want} 个")
+    if any(c.doc_id not in kb.docs for c in kb.clauses.values()):
+        raise GenerationDamaged("有条款指向不存在的文件")
+    if any(c.clause_id not in kb.clauses for c in kb.chunks.values()):
+        raise GenerationDamaged("有检索单元指向不存在的条款")
+    if len(kb.lexical.chunk_ids) != len(kb.chunks):
+        raise GenerationDamaged(f"关键词索引有 {len(kb.lexical.chunk_ids)} 个检索单元，应为 {len(kb.chunks)} 个")
+    if kb.dense is not None and kb.dense.size != len(kb.chunks):
+        raise GenerationDamaged(f"向量库有 {kb.dense.size} 个向量，应为 {len(kb.chunks)} 个")

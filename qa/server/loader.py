@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from index.build import BuildReport, build_index
 from index.embedding import load_embeddings
-from index.store import open_index
+from index.store import current_generation, current_marker, open_index
 from qa.assistant import Assistant
 from qa.records import Answer
 from qa.server.querylog import QuestionLog
@@ -17,6 +17,11 @@ from qa.server.redact import redact, register_settings
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
+# How often a server looks for a generation another process published (`python -m qa build`, another replica).
+WATCH_SECONDS = 2.0
+# A generation swapped out is released (its lease, its vector store) this long after the swap at the latest:
+# longer than any request (the LLM times out after 30 s by default).
+RELEASE_AFTER_SECONDS = 120.0
 
 
 class AssistantLoader:
@@ -32,6 +37,8 @@ class AssistantLoader:
         self._rebuild_lock = threading.Lock()
         self.questions = QuestionLog(settings) if settings.log_questions else None
         self._thread = threading.Thread(target=self._run, name="assistant-loader", daemon=True)
+        self._stop = threading.Event()
+        self._marker: tuple[int, int] | None = None
 
     def start(self) -> AssistantLoader:
         """Start loading and return self."""
@@ -51,6 +58,11 @@ class AssistantLoader:
     def _progress(self, stage: str, done: int, total: int) -> None:
         self.status = f"首次启动，正在建立索引：{stage} {done}/{total}"
 
+    @property
+    def damaged(self) -> str:
+        """Return what is wrong with the newer generation when an older one is served ("" when none)."""
+        return self.assistant.kb.damaged if self.assistant else ""
+
     def _run(self) -> None:
         try:
             self.assistant = Assistant.open(self.settings, on_progress=self._progress)
@@ -60,6 +72,50 @@ class AssistantLoader:
             # Shown on /healthz and the page: an exception's text may hold a URL with its credentials.
             self.error = f"索引加载失败：{redact(str(exc))}"
             self.status = self.error
+        self._marker = current_marker(self.settings.index_dir)
+        # Also after a failure: a `python -m qa build` that repairs the index brings the server back.
+        threading.Thread(target=self._watch, name="index-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        """Switch to a generation another process published; opening and verifying it happens here, off the
+        request path, and questions are answered from the current one until the swap."""
+        while not self._stop.wait(WATCH_SECONDS):
+            marker = current_marker(self.settings.index_dir)
+            if marker is None or marker == self._marker or self.rebuilding:
+                continue
+            try:
+                self.reload()
+            except Exception as exc:  # keep serving what we have; try again at the next publish
+                log.error("切换到新索引失败，继续使用当前索引：%s", exc)
+            self._marker = marker
+
+    def reload(self) -> None:
+        """Open the generation CURRENT names (verified, with fallback) and switch to it if it is another."""
+        with self._rebuild_lock:
+            current = self.assistant
+            embeddings = current.embeddings if current else load_embeddings(self.settings.embedder_config)
+            kb = open_index(self.settings.index_dir, embeddings, self.settings.chroma_url)
+            if current is not None and kb.folder == current.kb.folder and kb.damaged == current.kb.damaged:
+                kb.close()
+                return
+            self._swap(Assistant(self.settings, kb, embeddings))
+            log.info("已切换到索引 %s", kb.folder.name)
+
+    def _swap(self, fresh: Assistant) -> None:
+        """Serve `fresh` from now on: one reference swap, so questions in flight finish on the old assistant.
+
+        The old generation is released when it is garbage-collected, and at the latest RELEASE_AFTER_SECONDS
+        later; until then no build deletes it."""
+        old, self.assistant = self.assistant, fresh
+        self.error, self.status = None, "就绪"
+        if old is not None and old.kb is not fresh.kb:
+            timer = threading.Timer(RELEASE_AFTER_SECONDS, old.kb.close)
+            timer.daemon = True
+            timer.start()
+
+    def stop(self) -> None:
+        """Stop watching for generations published by other processes."""
+        self._stop.set()
 
     def ask(self, channel: str, user: str, question: str, history: Sequence[str] = (),
             doc_ids: set[str] | None = None) -> Answer:
@@ -88,10 +144,12 @@ class AssistantLoader:
                 embeddings = (self.assistant.embeddings if self.assistant
                               else load_embeddings(self.settings.embedder_config))
                 report = build_index(self.settings.build_config, embeddings, progress=False)
-                if not report.unchanged or self.assistant is None:
+                serving = self.assistant.kb.folder if self.assistant else None
+                # Also when unchanged but serving another folder: a fallback, or a CLI build not yet picked up.
+                if not report.unchanged or serving != current_generation(self.settings.index_dir):
                     kb = open_index(self.settings.index_dir, embeddings, self.settings.chroma_url)
-                    fresh = Assistant(self.settings, kb, embeddings)
-                    self.assistant = fresh  # one reference swap: in-flight questions finish on the old one
+                    self._swap(Assistant(self.settings, kb, embeddings))
+                self._marker = current_marker(self.settings.index_dir)
                 return report
             finally:
                 self.rebuilding = False

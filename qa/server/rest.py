@@ -17,6 +17,7 @@ from qa.assistant import Assistant
 from qa.finder import MeasureRow, find_measures
 from qa.scopes import docs_in_place, filtered_doc_ids
 from qa.server.loader import AssistantLoader
+from qa.server.redact import redact
 from qa.server.schemas import AskRequest, AskResponse, ClauseOut, DocumentOut, Health
 
 # A page of /api/documents: the whole of a provincial corpus, a bounded response for a national one.
@@ -71,7 +72,10 @@ def rest_router(loader: AssistantLoader, authorised: Callable[[Request], None]) 
         a = loader.assistant
         if a is None:
             return Health(status="error" if loader.error else "loading", detail=loader.status)
-        return Health(status="ok", detail="就绪", documents=len(a.kb.docs), clauses=len(a.kb.clauses),
+        detail = "就绪" if not a.kb.damaged else (
+            f"就绪；当前索引已损坏，暂用较早的索引 {a.kb.folder.name}（{a.kb.damaged}）；"
+            "运行 `python -m qa build` 或 POST /admin/rebuild 修复")
+        return Health(status="ok", detail=redact(detail), documents=len(a.kb.docs), clauses=len(a.kb.clauses),
                       dense=a.kb.dense is not None, llm=a.model is not None)
 
     @router.post("/api/ask", response_model=AskResponse, dependencies=guarded, tags=["api"])
