@@ -25,9 +25,49 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+class BadLine(ValueError):
+    """One input line that is not a question record; the message says why and how to fix it."""
+
+
+def _record(raw: bytes) -> dict:
+    """Return the question record of one JSONL line, or raise BadLine saying what is wrong with it."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadLine(f"不是有效的 UTF-8（第 {exc.start + 1} 个字节 0x{raw[exc.start]:02x}）；请另存为 UTF-8") from exc
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadLine(f"不是有效的 JSON（第 {exc.colno} 列：{exc.msg}）") from exc
+    if not isinstance(record, dict):
+        raise BadLine('应为 JSON 对象，如 {"id": "1", "question": "…"}')
+    if not isinstance(record.get("question"), str):
+        raise BadLine('缺少字符串字段 question，如 {"id": "1", "question": "…"}')
+    history = record.get("history") or []
+    if not (isinstance(history, list) and all(isinstance(h, str) for h in history)):
+        raise BadLine('history 应为字符串列表，如 ["之前的问题"]')
+    return record
+
+
+def _numbered_jsonl(path: Path) -> Iterator[tuple[int, dict | BadLine]]:
+    """Yield (line number, record or BadLine) for every non-blank line: one bad line does not stop the rest."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if raw.strip():
+                try:
+                    yield number, _record(raw)
+                except BadLine as exc:
+                    yield number, exc
+
+
 def _read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """Return every record of a JSONL file; a bad line is an error naming its line number."""
+    records = []
+    for number, item in _numbered_jsonl(path):
+        if isinstance(item, BadLine):
+            raise PolicyQAError(f"{path} 第 {number} 行：{item}")
+        records.append(item)
+    return records
 
 
 def run_batch(records: Iterable[dict], settings: Settings) -> Iterator[dict]:
@@ -63,15 +103,35 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    results = run_batch(_read_jsonl(args.input), _settings(args))
-    if args.output is None:
-        for result in results:
-            print(json.dumps(result, ensure_ascii=False), flush=True)
-        return 0
-    with open(args.output, "w", encoding="utf-8") as out:
-        for result in results:
-            out.write(json.dumps(result, ensure_ascii=False) + "\n")
-    return 0
+    """Answer every good line, report each bad one by line number on stderr; exit 1 when any line failed."""
+    from qa.assistant import Assistant
+
+    if not args.input.is_file():
+        raise FileNotFoundError(2, "not found", str(args.input))
+    assistant = Assistant.open(_settings(args))
+    failed = 0
+    out = sys.stdout if args.output is None else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        for number, record in _numbered_jsonl(args.input):
+            if isinstance(record, BadLine):
+                failed += 1
+                print(f"错误 / error: {args.input} 第 {number} 行：{record}", file=sys.stderr)
+                continue
+            try:
+                answer = assistant.ask(record["question"], record.get("history") or [])
+            except Exception as exc:  # one question failing must not lose the others
+                failed += 1
+                log.debug("第 %d 行回答失败", number, exc_info=True)
+                print(f"错误 / error: {args.input} 第 {number} 行：回答失败（{type(exc).__name__}）", file=sys.stderr)
+                continue
+            out.write(json.dumps(answer.to_json(str(record.get("id", ""))), ensure_ascii=False) + "\n")
+            out.flush()
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if failed:
+        print(f"共 {failed} 行未能回答（见上）；其余各行已写出", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -205,6 +265,24 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_text_arguments(args: argparse.Namespace) -> None:
+    """Raise PolicyQAError naming an argument that is not UTF-8 text.
+
+    Python keeps undecodable argv bytes as lone surrogates (surrogateescape), which fail later wherever the
+    text is encoded (opencc, JSON, SQLite) with a traceback. Paths are left alone: they round-trip to the disk."""
+    for name, value in vars(args).items():
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            raw = os.fsencode(text)
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                byte = f"第 {exc.start + 1} 个字节 0x{raw[exc.start]:02x}"
+                raise PolicyQAError(f"参数 {name} 不是有效的 UTF-8 文本（{byte}）；"
+                                    "请检查终端编码（LANG / LC_ALL 应为 UTF-8，如 zh_CN.UTF-8）") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; errors the user can fix are printed in Chinese and English, not as tracebacks."""
     args = parser().parse_args(argv)
@@ -215,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
 
     install()  # -v logs requests' URLs and exceptions: no secret may reach the terminal or a log file
     try:
+        _check_text_arguments(args)
         return int(args.func(args))
     except PolicyQAError as exc:
         print(f"错误 / error: {exc}", file=sys.stderr)
