@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 from index.readers.base import Extracted
+from index.readers.packages import check_package
 from index.readers.tables import Cell, Grid, cell_text, read_grid
 from index.records import TextTable
 
@@ -57,6 +58,7 @@ def read_docx(data: bytes) -> Extracted:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    check_package(data, ".docx")
     document = docx.Document(io.BytesIO(data))
     lines: list[str] = []
     tables: list[TextTable] = []

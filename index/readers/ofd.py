@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from index.errors import DocumentError
 from index.readers.base import Extracted
+from index.readers.packages import check_package
 
 
 def read_ofd(data: bytes) -> Extracted:
@@ -15,6 +16,7 @@ def read_ofd(data: bytes) -> Extracted:
     from ofdkit.errors import OFDError
     from ofdkit.layout import page_text
 
+    check_package(data, "OFD")  # an OFD is a zip of XML, as a .docx is
     try:
         with ofdkit.open(data) as doc:
             pages = [page_text([run for run in page.runs if not run.from_template]) for page in doc.pages]
