@@ -27,6 +27,7 @@ from qa.render.markdown import answer_markdown, citation_choices, clause_panel_h
 from qa.scopes import groups_of
 from qa.server import AssistantLoader, create_app
 from qa.server.feedback import FeedbackStore
+from qa.server.serving import uvicorn_options
 
 CITIZEN_EXAMPLES = [
     "深圳文化科技型企业用房有什么政策？",
@@ -297,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings(host=args.host, port=args.port, index_dir=args.index)
     app = create_server(settings)
     print(f"政策问答助手：http://{settings.host}:{settings.port}/  （API 文档：/docs）", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", **uvicorn_options())
 
 
 if __name__ == "__main__":

@@ -58,8 +58,10 @@ def assistant(bundled_index: Path):
 
 
 @contextmanager
-def serve_http(app: object) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on 127.0.0.1 (a free port) in a thread; yield its base URL."""
+def serve_http(app: object, **options: object) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on 127.0.0.1 (a free port) in a thread; yield its base URL.
+
+    `options` go to uvicorn.Config (e.g. the production protocol from qa.server.serving)."""
     import socket
     import threading
     import time
@@ -69,7 +71,8 @@ def serve_http(app: object) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",  # type: ignore[arg-type]
+                                           **options))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
