@@ -29,6 +29,7 @@ from wechatpy.enterprise.crypto import PrpCrypto as WeComPrpCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
 from qa.server.app import create_app
+from qa.server.pseudonyms import pseudonym, stored_salt
 from qa.settings import Settings
 from tests.conftest import CORPUS, ready_loader, serve_http
 from tests.openai_stub import Script, Stub, openai_stub
@@ -111,6 +112,14 @@ def _settings(**overrides: Any) -> Settings:
         return Settings(corpus_dir=CORPUS, **overrides)
 
 
+def stored_questions(db: Path, user: str) -> list[str]:
+    """Return the questions the conversation store holds for a user, found by the user's keyed pseudonym."""
+    key = pseudonym(stored_salt(Path(f"{db}.salt")), user)
+    with closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute("SELECT question FROM questions WHERE user = ? ORDER BY at", (key,)).fetchall()
+    return [q for (q,) in rows]
+
+
 @dataclass
 class Server:
     """A running app: base URL, its conversation database and an HTTP client."""
@@ -138,9 +147,7 @@ class Server:
 
     def questions(self, user: str) -> list[str]:
         """Return the questions stored for a user (rows of the SQLite `questions` table)."""
-        with closing(sqlite3.connect(self.db)) as conn:
-            rows = conn.execute("SELECT question FROM questions WHERE user = ? ORDER BY at", (user,)).fetchall()
-        return [q for (q,) in rows]
+        return stored_questions(self.db, user)
 
     def replied(self, msg_id: str) -> bool:
         """Return whether the reply to a message id has been stored (the answer is finished)."""

@@ -5,9 +5,7 @@ and malformed XML is a 4xx, never a 500."""
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -35,6 +33,7 @@ from tests.test_wechat import (
     _signed,
     _text_xml,
     _user,
+    stored_questions,
 )
 
 
@@ -47,11 +46,6 @@ def _encrypted(xml: str, enterprise: bool = False) -> tuple[dict[str, str], str]
     if not enterprise:  # the Official Account also sends the plaintext-mode signature beside it
         params.update(encrypt_type="aes", signature=_sha1_sorted(TOKEN, ts, nonce))
     return params, body
-
-
-def _questions(db: Path, user: str) -> list[str]:
-    with closing(sqlite3.connect(db)) as conn:
-        return [q for (q,) in conn.execute("SELECT question FROM questions WHERE user = ? ORDER BY at", (user,))]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +70,7 @@ def test_with_aes_key_plaintext_callback_is_rejected(servers: dict[str, str]) ->
     forged = httpx.post(f"{servers['safe']}/wechat", params=captured, content=_text_xml(attacker, JIANGSU_FUNDS),
                         timeout=30)
     assert forged.status_code == 403 and "安全模式" in forged.json()["detail"]
-    assert _questions(Path(servers["safe_db"]), attacker) == []
+    assert stored_questions(Path(servers["safe_db"]), attacker) == []
 
 
 def test_seen_timestamp_nonce_with_another_body_is_rejected(servers: dict[str, str]) -> None:
@@ -89,7 +83,7 @@ def test_seen_timestamp_nonce_with_another_body_is_rejected(servers: dict[str, s
     assert first.status_code == retry.status_code == 200 and first.text == retry.text
     forged = _text_xml(_user(), GUANGDONG_MEASURES, _msg_id())
     assert httpx.post(f"{servers['plain']}/wechat", params=query, content=forged, timeout=30).status_code == 403
-    assert _questions(Path(servers["plain_db"]), user) == [JIANGSU_FUNDS]
+    assert stored_questions(Path(servers["plain_db"]), user) == [JIANGSU_FUNDS]
 
 
 def test_a_msgid_retry_is_recognised_per_user(servers: dict[str, str]) -> None:
@@ -152,4 +146,4 @@ def test_empty_content_is_not_asked_as_none(servers: dict[str, str], content: st
             f"{content}<MsgId>{_msg_id()}</MsgId></xml>")
     response = httpx.post(f"{servers['plain']}/wechat", params=_signed(), content=body, timeout=30)
     assert response.status_code == 200 and "请直接输入" in response.text
-    assert _questions(Path(servers["plain_db"]), user) == []
+    assert stored_questions(Path(servers["plain_db"]), user) == []

@@ -81,7 +81,8 @@ def _add_wechat(app: FastAPI, settings: Settings, loader: AssistantLoader) -> No
         channels.append(("/wecom", WeCom))
     if not channels:
         return
-    store = ConversationStore(settings.conversations_db, settings.conversation_ttl)
+    store = ConversationStore(settings.conversations_db, settings.conversation_ttl,
+                              settings.log_salt.get_secret_value().encode() or None)
     replay = ReplayGuard(settings.conversations_db, settings.signature_max_age)
     for path, kind in channels:
         push = official_account_push(settings) if kind is OfficialAccount else wecom_push(settings)

@@ -1,4 +1,7 @@
-"""Per-user conversation state for chat channels (WeChat, WeCom): recent questions, pending pages, replies."""
+"""Per-user conversation state for chat channels (WeChat, WeCom): recent questions, pending pages, replies.
+
+Users are stored by keyed pseudonym, never by openid, and everything expires after the TTL, whether or not its
+user writes again."""
 
 from __future__ import annotations
 
@@ -9,11 +12,14 @@ from pathlib import Path
 
 from index.sqlite import SqliteStore
 from qa.server.errors import StoreUnavailable
+from qa.server.pseudonyms import pseudonym, stored_salt
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (user TEXT NOT NULL, at REAL NOT NULL, question TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS questions_user ON questions (user, at);
+CREATE INDEX IF NOT EXISTS questions_at ON questions (at);
 CREATE TABLE IF NOT EXISTS pages (user TEXT PRIMARY KEY, at REAL NOT NULL, pages TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS pages_at ON pages (at);
 CREATE TABLE IF NOT EXISTS message_replies (
     channel TEXT NOT NULL, user TEXT NOT NULL, msg_id TEXT NOT NULL, at REAL NOT NULL, reply TEXT NOT NULL,
     PRIMARY KEY (channel, user, msg_id)
@@ -30,31 +36,46 @@ def _open_error(path: Path, exc: sqlite3.Error) -> StoreUnavailable:
 class ConversationStore(SqliteStore):
     """Conversation state in SQLite, so several server processes (replicas) share it."""
 
-    def __init__(self, path: Path | str, ttl: float) -> None:
+    def __init__(self, path: Path | str, ttl: float, salt: bytes | None = None) -> None:
         super().__init__(path, SCHEMA, _open_error)
         self.ttl = ttl
+        # QA_LOG_SALT when the caller passes it, else a random key kept beside the database for every process.
+        self.salt = salt or stored_salt(Path(f"{self.path}.salt"))
+        with self.write() as conn:
+            self._expire(conn)  # what expired while no server ran (and rows of earlier versions, keyed by openid)
+
+    def key(self, user: str) -> str:
+        """Return the pseudonym a user's rows are stored under."""
+        return pseudonym(self.salt, user)
+
+    def _expire(self, conn: sqlite3.Connection) -> None:
+        """Drop everyone's expired questions, pages and replies: a user who never writes again is forgotten too."""
+        before = time.time() - self.ttl
+        for table in ("questions", "pages", "message_replies"):
+            conn.execute(f"DELETE FROM {table} WHERE at <= ?", (before,))
 
     def history(self, user: str) -> list[str]:
         """Return the user's recent questions (oldest first) asked within the TTL."""
         rows = self.read("SELECT question FROM questions WHERE user = ? AND at > ? ORDER BY at DESC LIMIT ?",
-                         (user, time.time() - self.ttl, MAX_HISTORY))
+                         (self.key(user), time.time() - self.ttl, MAX_HISTORY))
         return [q for (q,) in reversed(rows)]
 
     def add_question(self, user: str, question: str) -> None:
-        """Remember a question, dropping this user's expired ones."""
-        now = time.time()
+        """Remember a question, dropping everyone's expired state."""
         with self.write() as conn:
-            conn.execute("DELETE FROM questions WHERE user = ? AND at <= ?", (user, now - self.ttl))
-            conn.execute("INSERT INTO questions VALUES (?, ?, ?)", (user, now, question))
+            self._expire(conn)
+            conn.execute("INSERT INTO questions VALUES (?, ?, ?)", (self.key(user), time.time(), question))
 
     def reset(self, user: str) -> None:
         """Forget the user's conversation."""
+        user = self.key(user)
         with self.write() as conn:
             conn.execute("DELETE FROM questions WHERE user = ?", (user,))
             conn.execute("DELETE FROM pages WHERE user = ?", (user,))
 
     def set_pages(self, user: str, pages: list[str]) -> None:
         """Keep the rest of a long reply for "更多"."""
+        user = self.key(user)
         with self.write() as conn:
             if pages:
                 conn.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?)",
@@ -64,6 +85,7 @@ class ConversationStore(SqliteStore):
 
     def push_front(self, user: str, page: str) -> None:
         """Put a page before the user's remaining pages (an answer that arrived after its reply window)."""
+        user = self.key(user)
         with self.write() as conn:
             row = conn.execute("SELECT pages FROM pages WHERE user = ?", (user,)).fetchone()
             pages = [page, *(json.loads(row[0]) if row else [])]
@@ -72,6 +94,7 @@ class ConversationStore(SqliteStore):
 
     def next_page(self, user: str) -> tuple[str | None, int]:
         """Return the next page of the user's last long reply (or None) and how many pages remain after it."""
+        user = self.key(user)
         with self.write() as conn:
             row = conn.execute("SELECT pages FROM pages WHERE user = ? AND at > ?",
                                (user, time.time() - self.ttl)).fetchone()
@@ -89,13 +112,12 @@ class ConversationStore(SqliteStore):
         """Return the reply already given to this user's message on this channel (WeChat retries a message it
         got no reply to)."""
         rows = self.read("SELECT reply FROM message_replies WHERE channel = ? AND user = ? AND msg_id = ?",
-                         (channel, user, msg_id))
+                         (channel, self.key(user), msg_id))
         return rows[0][0] if rows else None
 
     def save_reply(self, channel: str, user: str, msg_id: str, reply: str) -> None:
         """Remember the reply to a user's message, dropping ones older than the TTL."""
-        now = time.time()
         with self.write() as conn:
-            conn.execute("DELETE FROM message_replies WHERE at <= ?", (now - self.ttl,))
+            self._expire(conn)
             conn.execute("INSERT OR REPLACE INTO message_replies VALUES (?, ?, ?, ?, ?)",
-                         (channel, user, msg_id, now, reply))
+                         (channel, self.key(user), msg_id, time.time(), reply))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import sqlite3
 import time
@@ -12,6 +10,7 @@ from pathlib import Path
 from index.sqlite import SqliteStore
 from qa.records import Answer
 from qa.server.errors import StoreUnavailable
+from qa.server.pseudonyms import pseudonym, salt_for
 from qa.settings import Settings
 
 SCHEMA = """
@@ -33,14 +32,15 @@ class QuestionLog(SqliteStore):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings.log_db, SCHEMA, _open_error)
         self.hash_users = settings.log_hash_users
-        self.salt = settings.log_salt.get_secret_value().encode()
+        # Without QA_LOG_SALT the key used to be empty: an unkeyed hash anyone could recompute from an openid.
+        self.salt = salt_for(settings.log_salt, settings.log_db)
         self.retention = settings.log_retention_days * 86_400
 
     def user_id(self, user: str) -> str:
         """Return the user id as stored: a keyed hash when hashing is on (WeChat openids are personal data)."""
         if not self.hash_users or not user:
             return user
-        return hmac.new(self.salt, user.encode(), hashlib.sha256).hexdigest()[:24]
+        return pseudonym(self.salt, user)
 
     def record(self, channel: str, user: str, answer: Answer, seconds: float) -> None:
         """Store one question; rows older than the retention period go at the same time."""
