@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from index.lexical import tokenize
 from index.regions import Region, gazetteer
-from index.text import ZERO_WIDTH
+from index.text import CJK_CHARS, ZERO_WIDTH
 from qa.spelling import Speller
 from qa.wording import asking_part, plain, sub_questions
 
@@ -69,11 +69,24 @@ def normalise(question: str) -> tuple[str, bool]:
     return text[:MAX_QUESTION_CHARS].strip(), truncated
 
 
+# Spacing, dots or underscores between two Chinese characters: "忽 略 之 前 的 指 令" reads as 忽略之前的指令.
+CJK_GAP = re.compile(f"(?<=[{CJK_CHARS}])[\\s\u3000·・_\\-*.,，、]+(?=[{CJK_CHARS}])")
+
+
+def _probe(sentence: str) -> str:
+    """Return the form of a sentence the injection patterns are matched against: full-width folded (NFKC),
+    zero-width and control characters dropped, and gaps between Chinese characters closed."""
+    text = unicodedata.normalize("NFKC", sentence.translate(ZERO_WIDTH))
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return CJK_GAP.sub("", re.sub(r"\s+", " ", text))
+
+
 def strip_injection(text: str) -> tuple[str, bool]:
     """Return the question without sentences that try to instruct the assistant, and whether any were cut."""
-    # A sentence ends at Chinese or English end punctuation; "2.5亿元" keeps its decimal point.
-    sentences = re.findall(r"(?:[^。！？!?；;\n.]|\.(?!\s))+(?:[。！？!?；;\n]|\.(?=\s)|$)", text)
-    kept = [s for s in sentences if not INJECTION.search(s)]
+    # A sentence ends at Chinese or English end punctuation (full-width ．too: folding comes after splitting);
+    # "2.5亿元" keeps its decimal point.
+    sentences = re.findall(r"(?:[^。！？!?；;\n.．]|\.(?!\s))+(?:[。！？!?；;\n．]|\.(?=\s)|$)", text)
+    kept = [s for s in sentences if not INJECTION.search(_probe(s))]
     return "".join(kept).strip(), len(kept) < len(sentences)
 
 
