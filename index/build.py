@@ -35,6 +35,7 @@ from index.store import (
     open_vectors,
     publish,
     read_manifest,
+    remove_incomplete,
 )
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ def build_index(config: BuildConfig, embeddings: PolicyEmbeddings | None, progre
         raise ConfigError(f"文档目录 {config.corpus_dir} 不存在；请设置 QA_CORPUS_DIR 或使用 --corpus")
     config.index_dir.mkdir(parents=True, exist_ok=True)
     with build_lock(config.index_dir):
+        remove_incomplete(config.index_dir)
         return _build(config, embeddings, progress, on_progress)
 
 

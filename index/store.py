@@ -121,6 +121,14 @@ def check_files(folder: Path, manifest: Manifest, deep: bool = False) -> str:
     return ""
 
 
+def remove_incomplete(index_dir: Path) -> None:
+    """Remove generation folders without a manifest: left by a build killed before it published, or by a publish
+    killed while deleting. Only under the build lock: then no other process is writing or deleting one."""
+    for folder in index_dir.glob("gen-*"):
+        if not (folder / MANIFEST).exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def new_generation(index_dir: Path) -> Path:
     """Return a fresh, empty generation folder (not yet serving)."""
     folder = index_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"

@@ -103,6 +103,21 @@ def test_damaged_generation_falls_back_then_build_repairs(two_generations: tuple
     assert build_index(settings.build_config, embeddings, progress=False).unchanged
 
 
+def test_leftovers_of_a_killed_build_go_with_the_next_build(two_generations: tuple[Path, Path],
+                                                            tmp_path: Path) -> None:
+    """A folder without a manifest (a build killed before publishing, or a publish killed while deleting) is
+    removed by the next build, also when the corpus is unchanged and nothing is published."""
+    corpus, source = two_generations
+    index = tmp_path / "index"
+    shutil.copytree(source, index)
+    leftover = index / "gen-20000101-000000-dead00"
+    (leftover / "bm25").mkdir(parents=True)
+    (leftover / "clauses.jsonl").write_bytes(b'{"clause_id": ')
+    settings = _settings(corpus, index)
+    assert build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=False).unchanged
+    assert not leftover.exists()
+
+
 def _wait(condition: Callable[[], bool], seconds: float = 20) -> bool:
     deadline = time.monotonic() + seconds
     while not condition():
