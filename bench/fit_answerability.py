@@ -268,6 +268,17 @@ def model_json(backend: str, fit: Fit, refuse_below: float, answer_from: float, 
             "fitted_on": fitted_on}
 
 
+def models_text(data: dict) -> str:
+    """Return qa/data/answerability.json's text: one line per field of a model, families in a fixed order."""
+    def model(entry: dict) -> str:
+        return "{\n" + ",\n".join(f"   {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}"
+                                  for k, v in entry.items()) + "\n  }"
+
+    families = [f for f in FEATURES if f in data["models"]] + [f for f in data["models"] if f not in FEATURES]
+    body = ",\n".join(f"  {json.dumps(f)}: {model(data['models'][f])}" for f in families)
+    return f'{{\n "about": {json.dumps(data["about"], ensure_ascii=False)},\n "models": {{\n{body}\n }}\n}}\n'
+
+
 def main() -> None:
     """Generate, measure, fit, write the models and the report."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -329,7 +340,7 @@ def main() -> None:
     sections.append(f"Run time: {time.monotonic() - started:.0f} s.")
     append("Answerability models fitted on generated questions", "\n\n".join(sections))
     if not args.no_write:
-        MODEL_FILE.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        MODEL_FILE.write_text(models_text(data), encoding="utf-8")
 
 
 def report_backend(backend: str, model: Model, rows: list[Row], x: np.ndarray, y: np.ndarray, test: np.ndarray,
