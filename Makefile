@@ -40,7 +40,8 @@ test: lint browser-deps format-deps
 	$(PY) -m pytest -q
 
 # Answer quality on the dev set, STARD and tests/data/wording.jsonl beside naive baselines, with ablations and
-# latency. The first run builds the indexes and embeds STARD (about 25 minutes); reruns reuse bench/out/cache.
+# latency. The first run builds the indexes and embeds STARD and the baseline chunks (about 30 minutes; an index's
+# embedding_cache.sqlite copied to bench/out/cache/ skips most of it); reruns reuse bench/out/cache (under a minute).
 eval: install
 	$(PY) -m bench.eval
 
