@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -193,12 +193,31 @@ class DenseIndex:
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Return up to k (chunk_id, cosine similarity) pairs, best first."""
-        vector = self.embeddings.embed_query(query)
+        return self.nearest(self.vector(query), k)
+
+    def vector(self, query: str) -> np.ndarray:
+        """Return the query's vector."""
+        return np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Return up to k (chunk_id, cosine similarity) pairs nearest a query vector, best first."""
         if not self.size:
             return []
         # Ids and distances only: fetching the stored texts and metadata would double the cost of a search.
-        hits = self.collection.query(query_embeddings=np.asarray([vector], dtype=np.float32),
-                                     n_results=min(k, self.size), include=["distances"])
+        hits = self.collection.query(query_embeddings=vector[None, :], n_results=min(k, self.size),
+                                     include=["distances"])
         distances = hits["distances"][0] if hits["distances"] else []
         # Chroma's cosine space returns distance = 1 - cosine similarity.
         return [(chunk_id, 1.0 - float(d)) for chunk_id, d in zip(hits["ids"][0], distances, strict=True)]
+
+    def similarities(self, vector: np.ndarray, chunk_ids: Sequence[str]) -> dict[str, float]:
+        """Return the cosine similarity of a query vector to each of these chunks (those the store holds)."""
+        if not chunk_ids:
+            return {}
+        found = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
+        stored = np.asarray(found["embeddings"], dtype=np.float32) if len(found["ids"]) else np.zeros((0, 1))
+        if not len(stored):
+            return {}
+        norms = np.linalg.norm(stored, axis=1) * float(np.linalg.norm(vector))
+        cosines = stored @ vector / np.where(norms > 0, norms, 1.0)
+        return {chunk_id: float(c) for chunk_id, c in zip(found["ids"], cosines, strict=True)}

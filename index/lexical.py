@@ -117,6 +117,11 @@ class LexicalIndex:
             self._idf[token] = None if df is None else float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
         return self._idf[token]
 
+    def unseen_idf(self) -> float:
+        """Return the inverse document frequency the same formula gives a token no chunk uses."""
+        n = len(self.chunk_ids)
+        return float(np.log(1 + (n + 0.5) / 0.5))
+
     def _document_frequency(self, token_id: int) -> int:
         indptr = self._bm25.scores["indptr"]  # type: ignore[attr-defined]
         return int(indptr[token_id + 1] - indptr[token_id])

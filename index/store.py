@@ -263,8 +263,8 @@ class KnowledgeBase:
     def __post_init__(self) -> None:
         # Grouped once at open: a per-request scan of every clause or document would grow with the corpus.
         for doc in self.docs.values():
-            if doc.region:
-                self._by_region.setdefault(doc.region, []).append(doc.doc_id)
+            # Documents without a region (national ones) are grouped under "".
+            self._by_region.setdefault(doc.region or "", []).append(doc.doc_id)
         for position, clause in enumerate(self.clauses.values()):
             self._by_doc.setdefault(clause.doc_id, []).append(clause)
             if clause.children and clause.title and not clause.is_retrievable:
@@ -282,7 +282,8 @@ class KnowledgeBase:
         return self._by_doc.get(doc_id, [])
 
     def docs_in_region(self, region: str) -> list[str]:
-        """Return the ids of the documents about exactly this region (a province's own, not its cities')."""
+        """Return the ids of the documents about exactly this region (a province's own, not its cities'); ""
+        gives the documents of no region, such as national ones."""
         return self._by_region.get(region, [])
 
     def sections_by_title(self) -> dict[str, list[tuple[int, Clause]]]:

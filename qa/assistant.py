@@ -23,18 +23,19 @@ from qa.answer.overview import find_section, overview_answer
 from qa.answer.refusal import refusal
 from qa.answer.related import related_answer
 from qa.answerability import Outcome, model_for
-from qa.finder import PROFILE, parse_profile
-from qa.query import MAX_QUESTION_CHARS, Query, encodable, is_vague, parse_query
+from qa.finder import PROFILE, parse_profile, profile_question
+from qa.query import MAX_QUESTION_CHARS, Query, asks_in_general, encodable, is_vague, parse_query
 from qa.records import Answer, Notice, ScoredClause
-from qa.relevance import decide
+from qa.relevance import decide, not_found
 from qa.rerank import load_reranker
-from qa.retrieve import HybridRetriever
+from qa.retrieve import HybridRetriever, region_boosts
 from qa.rewrite import condense_with_llm, rewrite
 from qa.script import is_traditional, to_simplified
 from qa.settings import Settings
 from qa.spelling import Speller
 from qa.suggest import suggest
 from qa.validity import validity_note
+from qa.wording import plain
 
 if TYPE_CHECKING:
     from qa.langchain_retriever import PolicyRetriever
@@ -131,7 +132,9 @@ class Assistant:
     def _find(self, query: Query, doc_ids: set[str] | None) -> Found:
         if not query.text:
             return Found((), refusal="请直接输入您想咨询的政策问题，例如“江苏有哪些文化产业基金可以用？”。")
-        if self.kb.measures and PROFILE.search(query.text):
+        # "我是深圳的一家动漫企业（，有哪些政策可以申请？）" asks which measures apply; a story that ends in a specific
+        # question ("…能不能纳入科技计划支持？") asks that question.
+        if self.kb.measures and PROFILE.search(query.text) and asks_in_general(plain(profile_question(query.text))):
             return Found((), intent="profile")
         if self.kb.measures and is_comparison(query, self.kb):
             return Found((), intent="compare")
@@ -146,7 +149,7 @@ class Assistant:
         # A question the chosen scope does not answer clearly may be answered outside it: say so instead.
         elsewhere = self._elsewhere(query, doc_ids) if decision.outcome is not Outcome.ANSWER else ""
         if decision.outcome is Outcome.REFUSE or elsewhere:
-            reason = decision.reason or f"当前查询范围内没有找到与“{query.asked}”直接相关的规定。"
+            reason = decision.reason or not_found(self.kb, query)
             return Found(retrieved, refusal=reason + elsewhere)
         return Found(retrieved, decision.evidence, intent="related" if decision.outcome is Outcome.RELATED else None)
 
@@ -158,14 +161,22 @@ class Assistant:
         return found[: self.settings.top_k]
 
     def _elsewhere(self, query: Query, doc_ids: set[str] | None) -> str:
-        """Return, for a refusal inside a chosen scope, where else in the knowledge base the question is answered."""
-        if doc_ids is None:
+        """Return, for a question not answered within its scope or named region, which document outside them
+        answers it (or "")."""
+        if doc_ids is None and not query.regions:
             return ""
-        outside = self._search(query)
-        decision = decide(self.kb, query, outside, 1, self.answerability)
-        if decision.outcome is not Outcome.ANSWER or decision.evidence[0].doc.doc_id in doc_ids:
+        anywhere = dataclasses.replace(query, regions=())
+        decision = decide(self.kb, anywhere, self._search(anywhere), 1, self.answerability)
+        if decision.outcome is not Outcome.ANSWER:
             return ""
         doc = decision.evidence[0].doc
+        if doc_ids is not None and doc.doc_id in doc_ids:
+            return ""
+        if doc_ids is None:
+            applies = region_boosts(self.kb, query)
+            if doc.doc_id in applies or not doc.region:
+                return ""
+            return f"{doc.region}的文件中有相关规定（《{doc.title}》），如需参考，可以直接问“{doc.region}……”。"
         where = f"{doc.region}的《{doc.title}》" if doc.region else f"《{doc.title}》"
         return f"当前查询范围之外，{where}中有相关规定，可将查询范围改为“全部文件”后再问。"
 

@@ -13,6 +13,7 @@ from index.store import KnowledgeBase
 from qa.answer.extractive import best_sentences
 from qa.query import Query
 from qa.records import Citation
+from qa.wording import ASKS
 
 PROFILE = re.compile(r"^(?:我|我们|本公司|我司|我单位)(?:是|为|属于)|(?:我|我们)(?:公司|企业)是")
 SIZE_WORDS = {"中小企业": ("中小", "小微", "初创"), "高新技术企业": ("高新技术企业", "高企")}
@@ -26,6 +27,13 @@ class Profile:
     industries: tuple[str, ...] = ()
     beneficiaries: tuple[str, ...] = ()
     types: tuple[str, ...] = ()
+
+
+def profile_question(text: str) -> str:
+    """Return what a message that introduces the asker asks: its phrases that ask, without the introduction
+    ("" when it only introduces)."""
+    phrases = [s for s in re.split(r"(?<=[，,。！？!?；;])", text) if s.strip()]
+    return "".join(s for s in phrases if not PROFILE.search(s) and ASKS.search(s))
 
 
 def parse_profile(text: str) -> Profile:

@@ -14,8 +14,8 @@ from qa.wording import asking_part, plain, sub_questions
 
 MAX_QUESTION_CHARS = 500
 # Words that ask for help in general, not for a particular policy (written from general knowledge).
-GENERIC = ("钱", "补贴", "补助", "资金", "政策", "优惠", "扶持", "奖励", "支持", "申请", "办理", "福利", "好处", "待遇",
-           "规定", "文件", "帮助", "帮扶")
+GENERIC = ("钱", "补贴", "补助", "资金", "政策", "优惠", "扶持", "奖励", "支持", "申请", "申报", "办理", "享受", "福利",
+           "好处", "待遇", "规定", "文件", "措施", "帮助", "帮扶")
 QUANTITY = re.compile(r"多少|几[家个项所条年类种]|数量|规模|目标|金额|比例|比重")
 # Sentences that address the assistant itself rather than ask about policy ("忽略之前的指令", "system prompt").
 INJECTION = re.compile(
@@ -93,10 +93,14 @@ def strip_injection(text: str) -> tuple[str, bool]:
 def is_vague(query: Query) -> bool:
     """Return True for a question that names no place and asks only for support in general ("有钱拿吗",
     "有什么补贴"): it cannot say which policy it is about. A short question on a topic ("护照怎么办") is not vague."""
-    if query.regions or not query.focus:
-        return False
-    content = [t for t in dict.fromkeys(tokenize(query.focus)) if len(t) > 1]
-    return bool(content) and all(any(g in t for g in GENERIC) for t in content)
+    return not query.regions and bool(query.focus) and asks_in_general(query.focus, empty=False)
+
+
+def asks_in_general(text: str, empty: bool = True) -> bool:
+    """Return True when every word of substance in the text asks for support in general (or, with `empty`,
+    when it has none)."""
+    content = [t for t in dict.fromkeys(tokenize(text)) if len(t) > 1]
+    return all(any(g in t for g in GENERIC) for t in content) and (empty or bool(content))
 
 
 def parse_query(question: str, speller: Speller | None = None) -> Query:

@@ -43,6 +43,12 @@ def uncovered_regions(kb: KnowledgeBase, query: Query) -> list[str]:
     return missing
 
 
+def not_found(kb: KnowledgeBase, query: Query) -> str:
+    """Return the refusal's first sentence: what was searched, and that nothing relevant was found."""
+    where = "、".join(r.name for r in query.regions) if region_boosts(kb, query) else ""
+    return f"已收录的{where}政策文件中没有找到与“{query.asked}”相关的规定。"
+
+
 def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], limit: int, model: Model) -> Decision:
     """Return the outcome for a question from its retrieved clauses, best first."""
     if not tokenize(query.text):
@@ -51,7 +57,8 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
         return Decision(Outcome.REFUSE, 0.0,
                         reason=f"目前只能回答中文提问，请用中文描述您的问题，例如“{EXAMPLE}”。")
     missing = uncovered_regions(kb, query)
-    if missing and len(missing) == len(query.regions):
+    # National documents apply to every region: without any, a question about an uncovered region is unanswerable.
+    if missing and len(missing) == len(query.regions) and not kb.docs_in_region(""):
         return Decision(Outcome.REFUSE, 0.0,
                         reason=f"已收录的政策文件中没有关于{'、'.join(missing)}的政策，无法回答“{query.asked}”。")
     regional = region_boosts(kb, query)
@@ -60,11 +67,8 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
     candidates = [s for s in retrieved if not regional or s.doc.doc_id in regional or not s.doc.region]
     probability = model.probability(signals(kb, query, candidates))
     outcome = model.outcome(probability)
-    elsewhere = _other_regions(kb, query, retrieved, model) if regional and outcome is not Outcome.ANSWER else ""
-    if outcome is Outcome.REFUSE or not candidates or elsewhere:
-        where = "、".join(r.name for r in query.regions) if regional else ""
-        reason = f"已收录的{where}政策文件中没有找到与“{query.asked}”相关的规定。"
-        return Decision(Outcome.REFUSE, probability, reason=reason + elsewhere)
+    if outcome is Outcome.REFUSE or not candidates:
+        return Decision(Outcome.REFUSE, probability, reason=not_found(kb, query))
     if outcome is Outcome.RELATED:
         return Decision(outcome, probability, tuple(candidates[:RELATED]))
     top = candidates[0]
@@ -82,12 +86,3 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
             evidence.append(best)
     return Decision(outcome, probability, tuple(evidence))
 
-
-def _other_regions(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], model: Model) -> str:
-    """Return, when the named region's documents lack what other regions' documents answer, where to look."""
-    regional = region_boosts(kb, query)
-    others = [s for s in retrieved if s.doc.doc_id not in regional and s.doc.region]
-    if not others or model.outcome(model.probability(signals(kb, query, others))) is not Outcome.ANSWER:
-        return ""
-    places = "、".join(dict.fromkeys(s.doc.region or "" for s in others[:2]))
-    return f"{places}的文件中有相关规定，如需参考，可以直接问“{places}……”。"

@@ -3,6 +3,7 @@ region and topic."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import defaultdict
@@ -24,7 +25,6 @@ PROVINCE_BOOST = 1.1
 QUANTITY_WEIGHT = 0.6
 COUNT_WINDOW = 40
 HEADING_WEIGHT = 0.3
-UNSEEN_WEIGHT = 2.0
 MENTION_WEIGHT = 0.15
 COUNTED = re.compile(r"\d+(?:\.\d+)?\s*(?:家|个|项|所|批|条|万|亿|%|人|名|座|支|类|户)")
 
@@ -66,18 +66,19 @@ def topic_tokens(kb: KnowledgeBase, query: Query, tokens: list[str]) -> list[str
     topic = content_tokens(query, tokens)
     if any(CJK.search(t) for t in topic):
         topic = [t for t in topic if CJK.search(t) or kb.lexical.idf(t) is not None]
-    return topic
+    # A spoken compound the corpus never uses (拍电影) is covered through its word the corpus does use (电影).
+    known = [t for t in topic if kb.lexical.idf(t) is not None]
+    return [t for t in topic if kb.lexical.idf(t) is not None or not any(k in t for k in known)]
 
 
 def coverage(kb: KnowledgeBase, tokens: list[str], text: str) -> float:
-    """Return the IDF-weighted share of topic tokens found in a text; tokens the corpus never uses weigh most."""
+    """Return the IDF-weighted share of topic tokens found in a text; a token the corpus never uses weighs what
+    the IDF formula gives a token of no chunk, more than any it uses."""
     unique = list(dict.fromkeys(tokens))
     if not unique:
         return 1.0
-    idfs = {t: kb.lexical.idf(t) for t in unique}
-    # A term the corpus never uses is strong evidence that the question is about something else.
-    ceiling = max([v for v in idfs.values() if v is not None], default=1.0) * UNSEEN_WEIGHT or 1.0
-    weights = {t: (v if v is not None else ceiling) for t, v in idfs.items()}
+    unseen = kb.lexical.unseen_idf()
+    weights = {t: v if (v := kb.lexical.idf(t)) is not None else unseen for t in unique}
     # A token that is part of a longer token (文化 in 文化产业) is counted through the longer one.
     text = text.lower()
     covered = sum(w for t, w in weights.items() if t in text)
@@ -145,11 +146,13 @@ class HybridRetriever:
         words = query.focus if opt.focus and query.focus else query.text
         tokens = tokenize(words)
         lexical = kb.lexical.search(tokens, CANDIDATES)
-        dense = kb.dense.search(words, CANDIDATES) if kb.dense is not None else []
+        vector = kb.dense.vector(words) if kb.dense is not None else None
+        dense = kb.dense.nearest(vector, CANDIDATES) if kb.dense is not None and vector is not None else []
         fused = _fuse([lexical, dense], opt.fusion)
         raw = {"lexical": dict(lexical), "dense": dict(dense)}
         hits: dict[str, _Hit] = defaultdict(_Hit)
-        for chunk_id, score in sorted(fused.items(), key=lambda x: -x[1]):
+        # Ties go by chunk id, so the order never depends on the process's string hashing.
+        for chunk_id, score in sorted(fused.items(), key=lambda x: (-x[1], x[0])):
             chunk = kb.chunks.get(chunk_id)
             if chunk is None or (doc_ids is not None and chunk.doc_id not in doc_ids):
                 continue
@@ -191,5 +194,14 @@ class HybridRetriever:
                 score *= 1.0 + HEADING_WEIGHT * coverage(kb, topic, clause.heading)
             passage = kb.chunks[hit.chunk].text if hit.chunk != clause_id else ""
             scored.append((tier, ScoredClause(clause, doc, score, hit.lexical, hit.dense, cov, passage)))
-        scored.sort(key=lambda x: (x[0], -x[1].score))
-        return [s for _, s in scored[: self.k]]
+        scored.sort(key=lambda x: (x[0], -x[1].score, x[1].clause.clause_id))
+        top = [s for _, s in scored[: self.k]]
+        if kb.dense is None or vector is None:
+            return top
+        # A clause the lexical list found but the dense list did not still has a closeness in meaning, and
+        # answerability needs it: a missing similarity is not a zero one.
+        missing = [s.clause.clause_id for s in top if not s.dense]
+        chunk_of = {clause_id: hits[clause_id].chunk for clause_id in missing}
+        near = kb.dense.similarities(vector, list(chunk_of.values()))
+        return [dataclasses.replace(s, dense=near.get(chunk_of[s.clause.clause_id], 0.0))
+                if s.clause.clause_id in chunk_of else s for s in top]

@@ -90,6 +90,28 @@ def test_question_with_a_slip_cites_the_right_clause(assistant: Assistant, case:
     assert answer.answerable and any(a in norm(c.text) for c in answer.citations for a in anchors)
 
 
+def test_out_of_scope_questions_in_citizens_words_are_refused(assistant: Assistant) -> None:
+    """Questions the documents do not cover: at least 9 in 10 refused, saying what was searched; none answered."""
+    cases = [c for c in WORDING if not c["answerable"]]
+    answers = [assistant.ask(c["question"]) for c in cases]
+    refused = [a for a in answers if a.outcome == "refuse"]
+    assert len(refused) >= 0.9 * len(cases), [a.question for a in answers if a.outcome != "refuse"]
+    assert all(not a.answerable and not a.citations and "没有" in a.text for a in refused)
+    assert all(a.outcome != "answer" for a in answers)
+
+
+def test_wording_set_is_answered_from_the_right_clause(assistant: Assistant) -> None:
+    """Over the whole wording set: the right clause first for at least 9 in 10, at most 1 in 20 refused."""
+    answerable = [c for c in WORDING if c["answerable"]]
+    first = refused = 0
+    for case in answerable:
+        answer = assistant.ask(case["question"])
+        anchors = [norm(g["anchor"]) for g in case["gold"]]
+        first += bool(answer.retrieved) and any(a in norm(answer.retrieved[0].evidence) for a in anchors)
+        refused += not answer.answerable
+    assert first >= 0.9 * len(answerable) and refused <= 0.05 * len(answerable), (first, refused)
+
+
 def test_a_vague_question_gets_a_question_back(assistant: Assistant) -> None:
     """"有钱拿吗" names nothing to search for: the reply asks which region and which kind of support."""
     answer = assistant.ask("有钱拿吗？")
@@ -103,6 +125,12 @@ def test_refusal_in_a_scope_says_where_else_it_is_answered(assistant: Assistant)
     shenzhen = set(groups_of(assistant.kb).scopes["地区：深圳市"])
     answer = assistant.ask("紫金文化产业基金是用来做什么的？", doc_ids=shenzhen)
     assert not answer.answerable and "当前查询范围之外" in answer.text and "江苏省" in answer.text
+
+
+def test_refusal_for_a_region_names_the_regions_that_have_it(assistant: Assistant) -> None:
+    """Shenzhen's document has no fund named 紫金; Jiangsu's does, and the refusal says so."""
+    answer = assistant.ask("深圳的紫金文化产业基金怎么申请？")
+    assert not answer.answerable and "深圳市" in answer.text and "江苏省的文件中有相关规定" in answer.text
 
 
 def test_refusal_echoes_the_question_as_asked(assistant: Assistant) -> None:
