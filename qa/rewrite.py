@@ -5,11 +5,19 @@ from __future__ import annotations
 import logging
 import re
 
+from index.lexical import tokenize
+from index.measures import vocabulary
 from index.regions import gazetteer
 
 LEADING = re.compile(r"^(那么|那|还有|另外|此外|再问一下|请问|那请问)[，,\s]*")
 TRAILING = re.compile(r"[呢吗？?。！!\s]+$")
 REFERS_BACK = re.compile(r"^(其中|这|该|此|它|上述|这些|这个|以上)")
+# Words that point at what was already discussed or ask about one side of it ("这些措施由哪个部门牵头？",
+# "具体怎么申请？"): a follow-up made only of these has no topic of its own and needs the earlier question.
+ASPECTS = frozenset({
+    "措施", "政策", "文件", "规定", "内容", "支持", "举措", "部门", "牵头", "负责", "单位", "机构", "申请", "申报",
+    "办理", "流程", "条件", "材料", "对象", "范围", "适用", "时候", "时间", "期限", "到期", "截止", "有效期", "具体",
+})
 
 
 def _strip_regions(text: str) -> str:
@@ -29,6 +37,21 @@ def _is_follow_up(question: str, core: str) -> bool:
     )
 
 
+def _audience_words() -> frozenset[str]:
+    """Return the words that name who a measure is for (中小企业, 高校): they narrow a topic, not replace it.
+
+    A word that also names a kind of measure (人才) is a topic."""
+    kinds = {w for words in vocabulary()["type"].values() for w in words}
+    return frozenset(w for words in vocabulary()["beneficiary"].values() for w in words if w not in kinds)
+
+
+def own_topic(core: str) -> list[str]:
+    """Return the words of a follow-up that name a topic of its own ("其中金融支持……" -> 金融), if any."""
+    audience = _audience_words()
+    words = tokenize(_strip_regions(REFERS_BACK.sub("", core)))
+    return [w for w in words if w not in ASPECTS and not any(w in a for a in audience)]
+
+
 def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
     """Return a self-contained question: regions and topic carried over from the conversation when needed."""
     if not history:
@@ -45,11 +68,15 @@ def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
         new_regions = "和".join(r.short for r in asked)
         stripped = _strip_regions(previous)
         return f"{new_regions}{stripped}"
-    if REFERS_BACK.match(core):
-        return f"{TRAILING.sub('', previous)}，{core}"
-    if not asked and before:
-        return f"{'和'.join(r.short for r in before)}{core}"
-    return question
+    if asked:
+        return question
+    regions = "和".join(r.short for r in before)
+    if own_topic(core):
+        # "其中金融支持具体包括什么？": a new topic replaces the earlier one; keeping both lets the earlier,
+        # longer topic outweigh the new one in retrieval and the previous clause is quoted again.
+        return f"{regions}{REFERS_BACK.sub('', core)}" if regions else question
+    # "这些措施由哪个部门牵头？", "具体怎么申请？": about the earlier question's topic, so ask it again with this.
+    return f"{TRAILING.sub('', previous)}，{core}"
 
 
 def condense_with_llm(model: object, question: str, history: list[str]) -> str | None:

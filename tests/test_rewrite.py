@@ -15,8 +15,20 @@ FOLLOW_UPS = [
                  id="new-topic-keeps-region"),
     pytest.param("那深圳呢？", ["江苏的人才措施有哪些？"], ("深圳", "人才"), ("江苏",),
                  id="leading-na-new-region"),
-    pytest.param("其中金融支持具体包括什么？", ["广东的保障措施有哪些？"], ("广东", "保障措施", "金融支持"), (),
-                 id="refers-back-keeps-previous-question"),
+    pytest.param("其中金融支持具体包括什么？", ["广东的保障措施有哪些？"], ("广东", "金融支持"), ("保障措施",),
+                 id="refers-back-with-own-topic-takes-the-new-topic"),
+    pytest.param("其中金融支持具体包括什么？", ["江苏的文化大数据要怎么做安全保护？"], ("江苏", "金融支持"),
+                 ("大数据", "安全保护"), id="new-topic-unrelated-to-the-previous-one"),
+    pytest.param("其中人才方面呢？", ["江苏的保障措施有哪些？"], ("江苏", "人才"), ("保障措施",),
+                 id="qizhong-topic-with-ne"),
+    pytest.param("其中哪些适用于中小企业？", ["江苏的金融支持有哪些？"], ("江苏", "金融支持", "中小企业"), (),
+                 id="audience-narrows-the-previous-topic"),
+    pytest.param("具体怎么申请？", ["江苏有哪些文化产业基金可以用？"], ("江苏", "文化产业基金", "申请"), (),
+                 id="aspect-only-keeps-previous-question"),
+    pytest.param("这个政策什么时候到期？", ["广东的人才措施有哪些？"], ("广东", "人才措施", "到期"), (),
+                 id="zhege-aspect-keeps-previous-question"),
+    pytest.param("那税收优惠呢？", ["江苏对文化科技企业有哪些金融支持？"], ("江苏", "税收优惠"), ("金融",),
+                 id="leading-na-new-topic-drops-old-topic"),
     pytest.param("深圳市呢？", ["江苏省的人才措施有哪些？"], ("深圳", "人才措施"), ("江苏", "省的"),
                  id="full-region-names-with-suffix"),
     pytest.param("这些措施由哪个部门牵头？", ["深圳的人才措施有哪些？"], ("深圳", "人才措施", "牵头"), (),
@@ -36,7 +48,9 @@ CHAINS = [
     pytest.param("广东呢？", ["江苏的人才措施有哪些？", "那财政上有什么支持？"], ("广东", "财政"), ("江苏", "人才"),
                  id="region-swap-keeps-latest-topic"),
     pytest.param("其中金融支持具体包括什么？", ["深圳的保障措施有哪些？", "广东呢？"],
-                 ("广东", "保障措施", "金融支持"), ("深圳",), id="refers-back-through-region-swap"),
+                 ("广东", "金融支持"), ("深圳", "保障措施"), id="new-topic-through-region-swap"),
+    pytest.param("其中金融支持具体包括什么？", ["江苏的文化大数据要怎么做安全保护？", "那人才呢？"],
+                 ("江苏", "金融支持"), ("人才", "大数据"), id="region-survives-two-topic-changes"),
 ]
 
 
@@ -76,6 +90,21 @@ def test_assistant_rewrites_follow_up_before_retrieval(assistant: Assistant) -> 
     assert "深圳" in answer.query and "文化产业基金" in answer.query and "江苏" not in answer.query, answer.query
     assert answer.retrieved
 
+
+
+@pytest.mark.parametrize("earlier", [
+    "江苏的文化大数据要怎么做安全保护？",
+    "江苏有哪些文化产业基金可以用？",
+    "江苏省在文化和科技融合方面有哪些重点任务？",
+    "江苏怎么推动媒体融合？",
+])
+def test_new_topic_follow_up_retrieves_the_new_topic(assistant: Assistant, earlier: str) -> None:
+    """"其中金融支持具体包括什么？" after any Jiangsu question quotes 强化政策引导 (苏科贷/苏科投), not the earlier
+    clause."""
+    answer = assistant.ask("其中金融支持具体包括什么？", [earlier])
+    assert answer.answerable, answer.text
+    assert [c.clause for c in answer.citations][:1] == ["附件 四、（二）"], answer.text
+    assert "苏科贷" in answer.citations[0].quote and all(c.region == "江苏省" for c in answer.citations)
 
 
 def test_assistant_follow_up_cites_the_new_region(assistant: Assistant) -> None:
