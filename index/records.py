@@ -158,6 +158,9 @@ class Measure:
     partner_agencies: tuple[str, ...]
     targets: tuple[Target, ...]
     period: tuple[int, int] | None
+    # False for a clause that states aims or arrangements and grants nothing (指导思想, 主要目标, 工作机制):
+    # kept for the targets it states, never listed as a measure.
+    grants: bool = True
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Measure:

@@ -4,30 +4,44 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from index.measures import OTHER
 from index.records import Measure
 from index.store import KnowledgeBase
 
-FIELDS = ("types", "beneficiaries", "industries", "targets")
+FIELDS = ("measure", "types", "beneficiaries", "industries", "targets")
 
 
-def _values(measure: Measure, field: str) -> set[str]:
+def _values(measure: Measure | None, field: str) -> set[str]:
+    if measure is None:
+        return set()
     if field == "targets":
         return {f"{t.value:g}{t.unit}{t.qualifier}" for t in measure.targets}
-    return set(getattr(measure, field))
+    if not measure.grants:
+        return set()
+    # 其他 says no type was found; it is not a value to be right or wrong about.
+    return set(getattr(measure, field)) - {OTHER}
 
 
 def evaluate(kb: KnowledgeBase, labelled: Iterable[dict]) -> dict[str, dict[str, float]]:
-    """Return micro-averaged precision, recall and F1 per field over the labelled clauses."""
+    """Return micro-averaged precision, recall and F1 per field over the labelled clauses.
+
+    `measure` scores telling measures from clauses that grant nothing; types, beneficiaries and industries are
+    scored on the clauses labelled as measures; targets on every clause that lists them."""
     by_key = {(m.doc_id.split("-")[0], m.label): m for m in kb.measures}
     counts = {f: [0, 0, 0] for f in FIELDS}  # true positives, predicted, gold
     for item in labelled:
         measure = by_key.get((item["doc"], item["clause"]))
-        for field in FIELDS:
-            if field not in item:
+        is_measure = item.get("measure", True)
+        found = measure is not None and measure.grants
+        counts["measure"][0] += int(is_measure and found)
+        counts["measure"][1] += int(found)
+        counts["measure"][2] += int(is_measure)
+        for field in FIELDS[1:]:
+            if field not in item or (field != "targets" and not is_measure):
                 continue
             # Targets compare by value, unit and qualifier ("12家左右"); a repeated target counts once.
             gold = set(item[field])
-            got = _values(measure, field) if measure else set()
+            got = _values(measure, field)
             counts[field][0] += len(gold & got)
             counts[field][1] += len(got)
             counts[field][2] += len(gold)
