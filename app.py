@@ -22,7 +22,7 @@ from fastapi import FastAPI
 
 from index.measures import vocabulary
 from qa import Answer, Settings, load_settings
-from qa.finder import PROFILE, MeasureRow, find_measures
+from qa.finder import PROFILE, measure_rows
 from qa.render.markdown import answer_markdown, citation_choices, clause_panel_html, documents_html, escape
 from qa.scopes import groups_of
 from qa.server import AssistantLoader, create_app
@@ -239,13 +239,13 @@ def finder_tab(loader: AssistantLoader, tab: gr.Tab) -> None:
     def search(region: str, kind: str, industry: str, who: str) -> tuple[list[list[str]], list[str], str]:
         if loader.assistant is None:
             return [], [], f"⏳ {loader.status}"
-        kb = loader.assistant.kb
         pick = [None if v == ANY else v for v in (region, kind, industry, who)]
-        # General statements (type 其他) are not measures anyone applies for; list them only when asked.
-        found = [m for m in find_measures(kb, *pick) if kind == "其他" or m.types != ("其他",)]
-        table = [[r.region, "、".join(r.types), r.title, r.summary, "、".join(r.beneficiaries),
-                  "、".join(r.lead_agencies), r.citation] for r in (MeasureRow.of(kb, m) for m in found)]
-        return table, [m.clause_id for m in found], f"共找到 {len(found)} 项措施，点击某一行查看条款原文。"
+        rows = measure_rows(loader.assistant.kb, *pick)
+        # Measures with no type (其他) are not something to apply for; list them only when asked.
+        rows = [r for r in rows if kind == "其他" or r.types != ("其他",)]
+        table = [[r.region + (f"（适用于{r.applies_to}）" if r.applies_to else ""), "、".join(r.types), r.title,
+                  r.summary, "、".join(r.beneficiaries), "、".join(r.lead_agencies), r.citation] for r in rows]
+        return table, [r.clause_id for r in rows], f"共找到 {len(rows)} 项措施，点击某一行查看条款原文。"
 
     @guarded
     def show(rows: list[str], event: gr.SelectData) -> str:

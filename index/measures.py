@@ -95,13 +95,14 @@ def targets(text: str, default_year: int | None) -> tuple[Target, ...]:
             subject = re.split(r"[，。；]", sentence[m.end() : end], maxsplit=1)[0].rstrip("、")
             # "3个国家文化和科技融合示范基地（集聚类）": drop trailing brackets, keep the thing counted.
             subject = re.sub(r"[（(][^）)]*[）)]$", "", subject).strip()
+            text = m.group(0) + subject
             if not subject:
                 # "总产出超过5800亿元，": the thing counted comes first, back to the phrase start.
-                before = re.split(r"[，。；：、]", sentence[: m.start()])[-1]
-                subject = LEADS_TO_COUNT.sub("", before).strip()
+                before = re.split(r"[，。；：、]", sentence[: m.start()])[-1].strip()
+                subject, text = LEADS_TO_COUNT.sub("", before).strip(), before + m.group(0)
             if not subject:
                 continue
-            found.append(Target(text=m.group(0) + subject, value=float(m.group(1)), unit=m.group(2),
+            found.append(Target(text=text, value=float(m.group(1)), unit=m.group(2),
                                 qualifier=m.group(3) or "", subject=subject, year=year))
     return tuple(found)
 

@@ -34,7 +34,7 @@ from qa.script import is_traditional, to_simplified
 from qa.settings import Settings
 from qa.spelling import Speller
 from qa.suggest import suggest
-from qa.validity import validity_note
+from qa.validity import validity_notes
 from qa.wording import plain
 
 if TYPE_CHECKING:
@@ -211,7 +211,7 @@ class Assistant:
             broader = [r for r in query.regions if r.name not in cited and r.province in cited]
             notices += [f"已收录的{r.name}文件中没有直接规定，以下为{r.province}的相关规定。" for r in broader]
         cited_docs = dict.fromkeys(c.doc_id for c in answer.citations)
-        warnings = [w for d in cited_docs if (w := validity_note(self.kb.docs[d], self.settings.current_date))]
+        warnings = validity_notes((self.kb.docs[d] for d in cited_docs), self.settings.current_date)
         return dataclasses.replace(
             answer, parts=(*map(Notice, notices), *answer.parts, *map(Notice, warnings)),
             traditional=is_traditional(question))

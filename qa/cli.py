@@ -184,18 +184,26 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def cmd_measures(args: argparse.Namespace) -> int:
     from index.store import current_generation, open_index
     from qa.assistant import Assistant
-    from qa.finder import MeasureRow, find_measures
+    from qa.finder import check_filter, measure_rows
 
+    for field in ("type", "industry", "beneficiary"):
+        check_filter(field, getattr(args, field))  # before opening (or building) the index
     settings = _settings(args)
     if current_generation(settings.index_dir) is None:
         Assistant.open(settings)
     kb = open_index(settings.index_dir, None)
-    rows = [MeasureRow.of(kb, m) for m in find_measures(kb, args.region, args.type, args.industry, args.beneficiary)]
+    rows = measure_rows(kb, args.region, args.type, args.industry, args.beneficiary)
     if args.json:
         print(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=1))
         return 0
+    group = None
     for r in rows:
-        print(f"[{'、'.join(r.types)}] {r.region} {r.title}：{r.summary}")
+        heading = f"{r.region}的措施，同样适用于{r.applies_to}" if r.applies_to else f"{r.region}的措施"
+        if heading != group:
+            count = sum(1 for x in rows if (x.region, x.applies_to) == (r.region, r.applies_to))
+            print(f"\n== {heading}（{count} 项）==")
+            group = heading
+        print(f"[{'、'.join(r.types)}] {r.title}：{r.summary}")
         lead = "、".join(r.lead_agencies)
         print(f"    {r.citation}" + (f"  牵头单位：{lead}" if lead else ""))
     print(f"共 {len(rows)} 项措施")
@@ -235,7 +243,7 @@ def parser() -> argparse.ArgumentParser:
     bt.set_defaults(func=cmd_batch)
     m = sub.add_parser("measures", help="list support measures by region, type, industry, beneficiary")
     m.add_argument("--region", help="e.g. 深圳 or 江苏省")
-    m.add_argument("--type", help="e.g. 资金/补贴, 税收, 金融/融资, 人才, 用地/用房")
+    m.add_argument("--type", help="e.g. 资金/补贴, 税收, 人才, 用地/用房 (an unknown one lists the valid ones)")
     m.add_argument("--industry", help="e.g. 动漫, 游戏, 影视, 出版, 文旅")
     m.add_argument("--beneficiary", help="e.g. 中小企业, 高新技术企业")
     m.add_argument("--json", action="store_true")

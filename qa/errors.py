@@ -2,4 +2,10 @@
 
 from index.errors import ConfigError, IndexMissingError, PolicyQAError
 
-__all__ = ["ConfigError", "IndexMissingError", "PolicyQAError"]
+
+class FilterError(PolicyQAError, ValueError):
+    """An unknown measure type, industry or beneficiary in a measure filter; the CLI, the API (422) and the page
+    show its message, which lists the valid values."""
+
+
+__all__ = ["ConfigError", "FilterError", "IndexMissingError", "PolicyQAError"]

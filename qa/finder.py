@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from index.measures import tag
+from index.chunking import split_sentences_without
+from index.lexical import tokenize
+from index.measures import AGENCY, OTHER, tag, vocabulary
 from index.records import Measure
 from index.regions import Region, gazetteer
 from index.store import KnowledgeBase
 from qa.answer.extractive import best_sentences
+from qa.errors import FilterError
 from qa.query import Query
 from qa.records import Citation
 from qa.wording import ASKS
 
 PROFILE = re.compile(r"^(?:我|我们|本公司|我司|我单位)(?:是|为|属于)|(?:我|我们)(?:公司|企业)是")
-SIZE_WORDS = {"中小企业": ("中小", "小微", "初创"), "高新技术企业": ("高新技术企业", "高企")}
+SIZE_WORDS = {"中小企业": ("中小", "小微", "初创", "小企业", "小公司"), "高新技术企业": ("高新技术企业", "高企")}
+# Filter name -> vocabulary field, and what the filter is called in messages.
+FILTERS = {"type": "类型", "industry": "行业", "beneficiary": "对象"}
 
 
 @dataclass(frozen=True)
@@ -48,61 +53,113 @@ def parse_profile(text: str) -> Profile:
                    tag("type", text))
 
 
+def filter_values(field: str) -> tuple[str, ...]:
+    """Return the values a filter accepts: the vocabulary's, and 其他 for a type no keyword names."""
+    values = tuple(vocabulary()[field])
+    return (*values, OTHER) if field == "type" else values
+
+
+def check_filter(field: str, value: str | None) -> None:
+    """Raise FilterError naming the valid values when a filter value is not in the vocabulary."""
+    if value and value not in filter_values(field):
+        valid = "、".join(filter_values(field))
+        raise FilterError(f"未知的{FILTERS[field]}“{value}”；可选的{FILTERS[field]}：{valid}")
+
+
 def in_region(kb: KnowledgeBase, measure: Measure, regions: Sequence[Region]) -> bool:
     """Return True when a measure's document covers one of the regions (itself or its province)."""
     return not regions or any(measure.region in (r.name, r.province) for r in regions)
 
 
+def own_first(measures: list[Measure], regions: Sequence[Region]) -> list[Measure]:
+    """Return the measures with those of the named places before those of their provinces (stable)."""
+    names = {r.name for r in regions}
+    return sorted(measures, key=lambda m: bool(names) and m.region not in names)
+
+
 def find_measures(kb: KnowledgeBase, region: str | None = None, kind: str | None = None,
                   industry: str | None = None, beneficiary: str | None = None) -> list[Measure]:
-    """Return the measures matching every given filter (region by name or short form, e.g. 深圳)."""
+    """Return the measures matching every given filter (region by name or short form, e.g. 深圳): the place's own
+    measures first, then its province's, which apply to it too. Raises FilterError for an unknown value."""
+    for field, value in (("type", kind), ("industry", industry), ("beneficiary", beneficiary)):
+        check_filter(field, value)
     regions = [r for r in [gazetteer().get(region)] if r] if region else []
     if region and not regions:
         return []
-    return [m for m in kb.measures
-            if in_region(kb, m, regions)
-            and (not kind or kind in m.types)
-            and (not industry or industry in m.industries)
-            and (not beneficiary or beneficiary in m.beneficiaries)]
+    found = [m for m in kb.measures
+             if m.grants and in_region(kb, m, regions)
+             and (not kind or kind in m.types)
+             and (not industry or industry in m.industries)
+             and (not beneficiary or beneficiary in m.beneficiaries)]
+    return own_first(found, regions)
+
+
+def matching_sentence(kb: KnowledgeBase, measure: Measure, focus: Mapping[str, str | Sequence[str]],
+                      query: Query | None = None) -> str:
+    """Return the clause sentence that matches the focus (field -> value(s)), e.g. the one about 用地 for a
+    用地/用房 filter, among equals the one sharing most words with the query; the measure's first sentence when
+    nothing is asked for or nothing matches."""
+    wanted = {f: {v} if isinstance(v, str) else set(v) for f, v in focus.items() if v}
+    if not wanted:
+        return measure.summary
+    clause = kb.clauses[measure.clause_id]
+    sentences = split_sentences_without(clause.text, clause.heading)
+    words = [t for t in tokenize(query.text) if len(t) > 1] if query is not None else []
+
+    def score(sentence: str) -> tuple[int, int]:
+        content = AGENCY.sub("", sentence)
+        hits = sum(bool(values & set(tag(field, content))) for field, values in wanted.items())
+        return hits, sum(len(w) for w in words if w in sentence)
+
+    best = max(sentences, key=score, default="")
+    return best if best and score(best)[0] else measure.summary
+
+
+def specificity(m: Measure, profile: Profile) -> int:
+    """Return how specifically a measure names the asker: their industry or size counts twice, being an
+    enterprise the measures are for (文化科技企业) once."""
+    named = set(m.beneficiaries) & set(profile.beneficiaries)
+    return (2 * len(set(m.industries) & set(profile.industries)) + 2 * len(named - {"文化科技企业"})
+            + int("文化科技企业" in named))
 
 
 def applicable(kb: KnowledgeBase, profile: Profile) -> tuple[list[Measure], list[Measure]]:
-    """Return (measures for the profile's region, the same kind of measures elsewhere for reference)."""
+    """Return (measures for the profile's region, most specific first; the same kind of measures elsewhere)."""
     def fits(m: Measure) -> bool:
-        if profile.types and not set(profile.types) & set(m.types):
+        # A clause with no measure type grants nothing one could apply for.
+        if not m.grants or m.types == (OTHER,) or (profile.types and not set(profile.types) & set(m.types)):
             return False
         # A measure naming industries or beneficiaries applies only to them; one naming none applies widely.
         industry_ok = not m.industries or not profile.industries or bool(set(m.industries) & set(profile.industries))
         who_ok = not m.beneficiaries or bool(set(m.beneficiaries) & set(profile.beneficiaries))
-        return industry_ok and who_ok and m.types != ("其他",)
+        return industry_ok and who_ok
 
-    def rank(m: Measure) -> tuple[int, int]:
-        # Measures naming the asker's industry first, then those naming their kind of organisation.
-        return (-len(set(m.industries) & set(profile.industries)),
-                -len(set(m.beneficiaries) & set(profile.beneficiaries)))
-
-    chosen = sorted((m for m in kb.measures if fits(m)), key=rank)
+    names = {r.name for r in profile.regions}
+    # Among equally specific measures the city's own come before its province's.
+    chosen = sorted((m for m in kb.measures if fits(m)),
+                    key=lambda m: (-specificity(m, profile), bool(names) and m.region not in names))
     local = [m for m in chosen if in_region(kb, m, profile.regions)]
     elsewhere = [m for m in chosen if not in_region(kb, m, profile.regions)] if profile.regions else []
     return local, elsewhere
 
 
-def measure_citation(kb: KnowledgeBase, measure: Measure, query: Query) -> Citation:
-    """Return the citation of a measure, quoting its sentence that best matches the question."""
+def measure_citation(kb: KnowledgeBase, measure: Measure, query: Query, sentence: str = "") -> Citation:
+    """Return the citation of a measure quoting the given sentence, or its sentence that best matches the question."""
     clause = kb.clauses[measure.clause_id]
-    quote = "".join(best_sentences(query, clause.text, clause.heading, limit=1)) or measure.summary
+    quote = sentence or "".join(best_sentences(query, clause.text, clause.heading, limit=1)) or measure.summary
     return Citation.of(clause, kb.docs[measure.doc_id], quote)
-
 
 
 @dataclass(frozen=True)
 class MeasureRow:
-    """A measure as a flat row for tables, JSON and the API, with its citation."""
+    """A measure as a flat row for tables, JSON and the API, with its citation and clause text."""
 
     region: str
+    applies_to: str  # the asked place when this is its province's measure ("深圳市"), else ""
     types: tuple[str, ...]
     title: str
-    summary: str
+    summary: str  # the clause's sentence that matches the filter, else its first sentence
+    text: str
     beneficiaries: tuple[str, ...]
     industries: tuple[str, ...]
     targets: tuple[str, ...]
@@ -116,18 +173,29 @@ class MeasureRow:
     citation: str
 
     @classmethod
-    def of(cls, kb: KnowledgeBase, m: Measure) -> MeasureRow:
-        """Return the row of a measure."""
+    def of(cls, kb: KnowledgeBase, m: Measure, place: str | None = None,
+           focus: Mapping[str, str | None] | None = None) -> MeasureRow:
+        """Return the row of a measure found for a place (e.g. 深圳) and filters (field -> value)."""
         doc = kb.docs[m.doc_id]
+        asked = gazetteer().get(place) if place else None
+        summary = matching_sentence(kb, m, {k: v for k, v in (focus or {}).items() if v})
         return cls(
-            region=m.region or "", types=m.types, title=m.title or m.label, summary=m.summary,
+            region=m.region or "", applies_to=asked.name if asked and m.region != asked.name else "",
+            types=m.types, title=m.title or m.label, summary=summary, text=kb.clauses[m.clause_id].text,
             beneficiaries=m.beneficiaries, industries=m.industries,
             targets=tuple(t.text + (f"（{t.year}年）" if t.year else "") for t in m.targets),
             lead_agencies=m.lead_agencies, partner_agencies=m.partner_agencies, doc_title=doc.title,
             clause=m.label, clause_id=m.clause_id, doc_id=m.doc_id, date_or_period=doc.date_or_period,
-            citation=Citation.of(kb.clauses[m.clause_id], doc, m.summary).source,
+            citation=Citation.of(kb.clauses[m.clause_id], doc, summary).source,
         )
 
     def to_json(self) -> dict[str, object]:
         """Return the row as JSON data."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def measure_rows(kb: KnowledgeBase, region: str | None = None, kind: str | None = None,
+                 industry: str | None = None, beneficiary: str | None = None) -> list[MeasureRow]:
+    """Return the rows of the measures matching the filters, each summarised by its sentence about the filter."""
+    focus = {"type": kind, "industry": industry, "beneficiary": beneficiary}
+    return [MeasureRow.of(kb, m, region, focus) for m in find_measures(kb, region, kind, industry, beneficiary)]

@@ -15,8 +15,8 @@ import pytest
 from index.store import KnowledgeBase, open_index
 from qa.assistant import Assistant
 from qa.evaluation.measures import evaluate
-from qa.finder import find_measures, parse_profile
-from qa.records import Heading, Item, Paragraph
+from qa.finder import find_measures, measure_rows, parse_profile
+from qa.records import Heading, Item, Paragraph, Table
 from qa.server.app import create_app
 from qa.settings import Settings
 from qa.validity import validity_note
@@ -206,6 +206,55 @@ def test_profile_parsing() -> None:
     assert profile.industries == ("动漫",) and "中小企业" in profile.beneficiaries
 
 
+def test_city_measures_come_first_then_its_province(kb: KnowledgeBase) -> None:
+    """深圳: Shenzhen's own measures, then Guangdong's (which apply to it); general clauses are not listed."""
+    found = find_measures(kb, region="深圳")
+    regions = [m.region for m in found]
+    assert regions == sorted(regions, key=lambda r: r != "深圳市") and {"深圳市", "广东省"} == set(regions)
+    titles = {m.title for m in found}
+    assert not titles & {"指导思想", "总体目标", "总体要求与思路", "主要目标", "建立跨部门协调工作机制", "加强组织领导"}
+    assert all(m.grants for m in found)
+
+
+def test_rows_say_which_apply_as_the_province_s(kb: KnowledgeBase) -> None:
+    """A Guangdong row found for 深圳 says it applies to 深圳市; a Shenzhen row does not."""
+    rows = measure_rows(kb, region="深圳")
+    assert {(r.region, r.applies_to) for r in rows} == {("深圳市", ""), ("广东省", "深圳市")}
+
+
+@pytest.mark.parametrize(("filters", "field", "value"), [
+    ({"region": "深圳", "kind": "税收"}, "type", "税收"),
+    ({"region": "深圳", "kind": "用地/用房"}, "type", "用地/用房"),
+    ({"region": "江苏", "kind": "金融/融资"}, "type", "金融/融资"),
+    ({"industry": "游戏"}, "industry", "游戏"),
+    ({"beneficiary": "中小企业"}, "beneficiary", "中小企业"),
+])
+def test_row_summary_is_the_sentence_about_the_filter(kb: KnowledgeBase, filters: dict, field: str,
+                                                      value: str) -> None:
+    """要点 is the clause's sentence about what was filtered for, and the row carries the whole clause text."""
+    from index.measures import tag
+
+    rows = measure_rows(kb, **filters)
+    assert rows
+    for row in rows:
+        assert value in tag(field, row.summary), (row.title, row.summary)
+        assert row.summary in row.text and row.text == kb.clauses[row.clause_id].text
+    tax = measure_rows(kb, region="深圳", kind="税收")[0]
+    assert tax.summary != next(m for m in kb.measures if m.clause_id == tax.clause_id).summary  # not the first
+
+
+@pytest.mark.parametrize(("field", "value"), [("kind", "用地"), ("industry", "钢铁"), ("beneficiary", "个体户")])
+def test_unknown_filter_value_names_the_valid_ones(kb: KnowledgeBase, field: str, value: str) -> None:
+    """An unknown type, industry or beneficiary is an error listing the vocabulary's values, not an empty list."""
+    from index.measures import vocabulary
+    from qa.errors import FilterError
+
+    with pytest.raises(FilterError) as err:
+        find_measures(kb, **{field: value})
+    vocab = vocabulary()[{"kind": "type"}.get(field, field)]
+    assert value in str(err.value) and all(v in str(err.value) for v in vocab)
+
+
 def test_profile_checklist(assistant: Assistant) -> None:
     """A profile in chat gets a cited checklist grouped by type; other regions' measures only as reference."""
     answer = assistant.ask("我是深圳的一家动漫中小企业")
@@ -226,6 +275,48 @@ def test_profile_checklist(assistant: Assistant) -> None:
     assert {n for item in local + reference for n in item.cites} == set(range(1, len(answer.citations) + 1))
 
 
+def _groups(answer) -> dict[str, list[Item]]:  # type: ignore[no-untyped-def]
+    groups: dict[str, list[Item]] = {}
+    current = ""
+    for part in answer.parts:
+        if isinstance(part, Heading):
+            current = part.text
+        elif isinstance(part, Item):
+            groups.setdefault(current, []).append(part)
+        elif isinstance(part, Paragraph) and "其他地区" in part.text:
+            break
+    return groups
+
+
+def test_checklist_groups_by_what_the_sentence_offers(assistant: Assistant) -> None:
+    """"我是深圳一家做动漫的小企业……": the tax sentence is under 税收, nothing grants-nothing or untyped is listed,
+    each entry names whom to ask, and one 提示 line covers every out-of-date document."""
+    answer = assistant.ask("我是深圳一家做动漫的小企业，有哪些政策可以申请？")
+    groups = _groups(answer)
+    assert "其他" not in groups and groups
+    for kind, items in groups.items():
+        for item in items:
+            assert "税收优惠" not in item.text or kind == "税收", (kind, item.text)
+            assert "牵头单位：" in item.text or "发文单位：" in item.text, item.text
+    assert any("税收优惠" in i.text for i in groups["税收"])
+    cited = {(c.region, c.clause) for c in answer.citations}
+    assert not cited & {("江苏省", "附件 一、"), ("深圳市", "一、（一）"), ("广东省", "二、"), ("江苏省", "附件 二、")}
+    assert len(answer.notices) == 1 and "2015年" in answer.notices[0] and "2021—2025年" in answer.notices[0]
+
+
+def test_checklist_puts_the_most_specific_first(assistant: Assistant) -> None:
+    """The first entries name the asker's industry or size; Guangdong entries say they apply to Shenzhen."""
+    from qa.finder import parse_profile, specificity
+
+    answer = assistant.ask("我是深圳一家做动漫的小企业，有哪些政策可以申请？")
+    profile = parse_profile("我是深圳一家做动漫的小企业")
+    local = [item for items in _groups(answer).values() for item in items]
+    by_clause = {m.clause_id: m for m in assistant.kb.measures}
+    scores = [specificity(by_clause[answer.citations[i.cites[0] - 1].clause_id], profile) for i in local]
+    assert scores[0] == max(scores) and scores[0] >= 2
+    assert all("适用于深圳市" in i.text for i in local if answer.citations[i.cites[0] - 1].region == "广东省")
+
+
 def test_region_comparison_table(assistant: Assistant) -> None:
     """"广东和江苏在金融支持上有什么不同？" -> a table per region, every cell cited."""
     answer = assistant.ask("广东和江苏在金融支持上有什么不同？")
@@ -239,6 +330,32 @@ def test_region_comparison_table(assistant: Assistant) -> None:
     assert sum(line.startswith(("| 广东省", "| 江苏省", "| 深圳市")) for line in three.text.splitlines()) == 3
 
 
+def test_comparison_keeps_to_the_topic_and_says_what_differs(assistant: Assistant) -> None:
+    """人才: no 主要目标 or enterprise row, no 示范基地 counted as a talent target, and a cited summary of what
+    one region has that the other lacks."""
+    answer = assistant.ask("广东和江苏在人才方面的政策有什么不同？")
+    table = next(p for p in answer.parts if isinstance(p, Table))
+    cells = [e for row in table.rows for cell in row[1:] for e in cell]
+    assert not any("示范基地" in e.text for row in table.rows for e in row[2])
+    cited = {c.clause for c in answer.citations}
+    assert not cited & {"二、", "附件 二、", "附件 三、（三）5."}, cited
+    assert all("人才" in answer.citations[e.cites[0] - 1].quote for row in table.rows for e in row[1] if e.cites)
+    summary = [p for p in answer.parts if isinstance(p, Paragraph) and "未提及" in p.text]
+    assert len(summary) == 2 and all(p.cites for p in summary)
+    jiangsu = next(p for p in summary if p.text.startswith("江苏省"))
+    assert "智库" in jiangsu.text and all(answer.citations[n - 1].region == "江苏省" for n in jiangsu.cites)
+    assert cells
+
+
+def test_comparison_summary_names_each_region_s_own_finance_tools(assistant: Assistant) -> None:
+    """金融: Jiangsu's 苏科贷/苏科投 and Guangdong's 上市挂牌/质押, each cited to its own region's clause."""
+    answer = assistant.ask("广东和江苏在金融支持上有什么不同？")
+    lines = {p.text.split("有而")[0]: p for p in answer.parts if isinstance(p, Paragraph) and "未提及" in p.text}
+    assert "苏科贷" in lines["江苏省"].text and "上市挂牌" in lines["广东省"].text
+    for region, line in lines.items():
+        assert {answer.citations[n - 1].region for n in line.cites} == {region}
+
+
 def test_measures_cli_and_api(bundled_index: Path) -> None:
     """`python -m qa measures --json` and GET /api/measures return the same filtered measures."""
     out = subprocess.run([sys.executable, "-m", "qa", "measures", "--region", "深圳", "--type", "用地/用房", "--json",
@@ -248,5 +365,19 @@ def test_measures_cli_and_api(bundled_index: Path) -> None:
     settings = Settings(corpus_dir=CORPUS, index_dir=bundled_index)
     with serve_http(create_app(settings, ready_loader(settings))) as url:
         api = httpx.get(f"{url}/api/measures", params={"region": "深圳", "type": "用地/用房"}).json()
+        bad = httpx.get(f"{url}/api/measures", params={"type": "用地"})
     assert [r["clause_id"] for r in cli] == [r["clause_id"] for r in api] and cli
-    assert all("依据" in r["citation"] for r in api)
+    assert all("依据" in r["citation"] and r["text"] and r["summary"] in r["text"] for r in api)
+    assert bad.status_code == 422 and "用地/用房" in bad.json()["detail"] and "资金/补贴" in bad.json()["detail"]
+
+
+def test_measures_cli_groups_and_rejects_unknown_type(bundled_index: Path) -> None:
+    """The CLI lists Shenzhen's own measures, then Guangdong's as applying to it; an unknown type exits 2 naming
+    the valid types."""
+    run = [sys.executable, "-m", "qa", "measures", "--region", "深圳", "--index", str(bundled_index)]
+    out = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    own, province = out.stdout.index("== 深圳市的措施"), out.stdout.index("== 广东省的措施，同样适用于深圳市")
+    assert own < province and "指导思想" not in out.stdout
+    bad = subprocess.run([*run, "--type", "补贴"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "补贴" in bad.stderr and "资金/补贴、税收" in bad.stderr and not bad.stdout

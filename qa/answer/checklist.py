@@ -1,53 +1,77 @@
-"""Which measures apply to an enterprise ("我是深圳的一家动漫中小企业"): a checklist grouped by type, each cited."""
+"""Which measures apply to an enterprise ("我是深圳的一家动漫中小企业"): a checklist grouped by what it can apply
+for, most specific first, each cited with the agency to contact."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 
-from index.measures import vocabulary
+from index.measures import tag
 from index.records import Measure
 from index.store import KnowledgeBase
-from qa.finder import Profile, applicable, measure_citation
+from qa.finder import Profile, applicable, matching_sentence, measure_citation
 from qa.query import Query
 from qa.records import Answer, Citation, Heading, Item, Paragraph, Part, Sources
 
+MAX_LOCAL = 8
+MAX_REFERENCE = 3
+# A few measures of each kind, so that one long list of one kind does not hide the others.
+MAX_PER_GROUP = 2
 
-def _contact(measure: Measure) -> str:
-    lead = "、".join(measure.lead_agencies)
-    return f"（牵头单位：{lead}）" if lead else ""
+
+def contact(kb: KnowledgeBase, measure: Measure) -> str:
+    """Return who to ask about a measure: its lead agencies, else the issuer of its document."""
+    if measure.lead_agencies:
+        return f"牵头单位：{'、'.join(measure.lead_agencies)}"
+    issuers = (kb.docs[measure.doc_id].issuer or "").split("、")
+    return f"发文单位：{issuers[0]}{'等' if len(issuers) > 1 else ''}" if issuers[0] else ""
 
 
-def checklist_answer(kb: KnowledgeBase, query: Query, question: str, profile: Profile,
-                     limit_per_type: int = 4) -> Answer:
-    """Return the applicable measures grouped by type, each cited, other regions listed as reference."""
+def _group(measure: Measure, sentence: str) -> str:
+    """Return what the quoted sentence offers (its first measure type), else the measure's first type."""
+    offered = [t for t in tag("type", sentence) if t in measure.types]
+    return (offered or list(measure.types))[0]
+
+
+def checklist_answer(kb: KnowledgeBase, query: Query, question: str, profile: Profile) -> Answer:
+    """Return the applicable measures grouped by what the enterprise can apply for, the most specific group and
+    measure first; the city's own measures before its province's; other regions' measures as reference."""
     local, elsewhere = applicable(kb, profile)
-    who = "、".join([*(r.name for r in profile.regions), *profile.industries, *profile.beneficiaries]) or "您"
+    place = "、".join(r.name for r in profile.regions)
+    who = "、".join([*profile.industries, *(b for b in profile.beneficiaries if b != "文化科技企业")]) or "企业"
+    provinces = {r.province for r in profile.regions if r.province != r.name}
+    focus = {"industry": profile.industries, "beneficiary": profile.beneficiaries, "type": profile.types}
     citations: list[Citation] = []
-    parts: list[Part] = [Paragraph(f"根据已收录的政策文件，适用于“{who}”的支持措施如下（按类型分组）：")]
 
-    def listing(measures: Iterable[Measure]) -> list[Part]:
-        out: list[Part] = []
-        by_type: dict[str, list[Measure]] = defaultdict(list)
+    def listing(measures: Iterable[Measure], limit: int) -> list[Part]:
+        # Groups appear in the order of their most specific measure (the measures come ranked).
+        groups: dict[str, list[tuple[Measure, str]]] = {}
         for m in measures:
-            by_type[m.types[0]].append(m)
-        for kind in vocabulary()["type"]:
-            if kind not in by_type:
-                continue
+            if sum(map(len, groups.values())) >= limit:
+                break
+            sentence = matching_sentence(kb, m, focus)
+            entries = groups.setdefault(_group(m, sentence), [])
+            if len(entries) < MAX_PER_GROUP:
+                entries.append((m, sentence))
+        out: list[Part] = []
+        for kind, entries in groups.items():
             out.append(Heading(kind))
-            for m in by_type[kind][:limit_per_type]:
-                citation = measure_citation(kb, m, query)
-                if citation.clause_id not in {c.clause_id for c in citations}:
+            for m, sentence in entries:
+                citation = measure_citation(kb, m, query, sentence)
+                known = next((i for i, c in enumerate(citations, 1) if c.clause_id == citation.clause_id), None)
+                if known is None:
                     citations.append(citation)
-                n = next(i for i, c in enumerate(citations, 1) if c.clause_id == citation.clause_id)
-                out.append(Item(f"{m.title or m.label}：{citation.quote}{_contact(m)}", (n,)))
+                where = f"{m.region}措施，适用于{place}；" if m.region in provinces else ""
+                ask = contact(kb, m)
+                note = f"（{where}{ask}）" if where or ask else ""
+                out.append(Item(f"{m.title or m.label}：{citation.quote}{note}", (known or len(citations),)))
         return out
 
-    parts += listing(local) or [Paragraph("已收录的文件中没有找到与您的情况直接对应的措施。")]
+    whom = f"{place}的{who}" if place else who
+    parts: list[Part] = [Paragraph(f"根据已收录的政策文件，{whom}可以关注以下支持措施（按可申请的支持分组，"
+                                   "与您情况最相关的在前；括号内为可咨询的单位）：")]
+    parts += listing(local, MAX_LOCAL) or [Paragraph("已收录的文件中没有找到与您的情况直接对应的措施。")]
     if elsewhere:
         parts.append(Paragraph("以下为其他地区的同类措施，仅供参考："))
-        parts += listing(elsewhere[:6])
+        parts += listing(elsewhere, MAX_REFERENCE)
     return Answer(question=question, query=query.text, parts=(*parts, Sources()), answerable=bool(citations),
                   citations=tuple(citations))
-
-

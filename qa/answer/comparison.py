@@ -1,19 +1,24 @@
-"""Regions side by side ("广东和江苏在金融支持上有什么不同？"): measures, targets and agencies, every entry cited."""
+"""Regions side by side ("广东和江苏在金融支持上有什么不同？"): measures, targets and agencies, every entry cited, and
+a short cited summary of what each region has that the others lack."""
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 
 from index.lexical import tokenize
-from index.measures import tag
+from index.measures import OTHER, keywords, tag
+from index.records import Measure
+from index.regions import Region
 from index.store import KnowledgeBase
-from qa.finder import measure_citation
+from qa.finder import matching_sentence, measure_citation
 from qa.query import Query
-from qa.records import Answer, Citation, Item, Paragraph, Sources, Table
+from qa.records import Answer, Citation, Item, Paragraph, Part, Sources, Table
 from qa.retrieve import content_tokens, coverage
 
 COMPARE = re.compile(r"比较|对比|不同|区别|差异|异同|有什么不一样")
+MAX_DISTINCT = 6
 
 
 def comparison_topic(query: Query) -> tuple[str, ...]:
@@ -27,34 +32,83 @@ def is_comparison(query: Query, kb: KnowledgeBase) -> bool:
     return len(covered) >= 2 and bool(COMPARE.search(query.text))
 
 
+def _clauses_of(kb: KnowledgeBase, region: Region) -> list[Measure]:
+    """Return the region's own clauses (measures and goals), or its province's when it has none."""
+    return [m for m in kb.measures if m.region == region.name] or [m for m in kb.measures
+                                                                   if m.region == region.province]
+
+
+def _features(kb: KnowledgeBase, measure: Measure, kinds: tuple[str, ...]) -> set[str]:
+    """Return what a measure offers in the compared kinds: their keywords in its clause (上市挂牌, 苏科贷), or
+    its types when the comparison names no kind."""
+    if not kinds:
+        return set(measure.types) - {OTHER}
+    text = kb.clauses[measure.clause_id].text
+    found = {w for k in kinds for w in keywords("type")[k] if w in text and w not in kinds}
+    # 挂牌 is already said by 上市挂牌.
+    return {w for w in found if not any(w != o and w in o for o in found)}
+
+
+def _summary(names: list[str], offers: list[dict[str, Measure]], cite: Callable[[Measure], int]) -> list[Part]:
+    """Return one cited line per region: what it offers that no other compared region does."""
+    lines: list[Part] = []
+    for i, name in enumerate(names):
+        others = set().union(*(o for j, o in enumerate(offers) if j != i))
+        only = [f for f in offers[i] if f not in others][:MAX_DISTINCT]
+        if only:
+            cites = tuple(sorted({cite(offers[i][f]) for f in only}))
+            rest = "、".join(n for n in names if n != name)
+            lines.append(Paragraph(f"{name}有而{rest}未提及的：{'、'.join(only)}。", cites))
+    return [Paragraph("小结："), *lines] if lines else []
+
+
 def comparison_answer(kb: KnowledgeBase, query: Query, question: str, per_region: int = 3) -> Answer:
-    """Return a side-by-side table of the regions' measures, targets and agencies, every cell cited."""
+    """Return a side-by-side table of the regions' measures, targets and agencies, every cell cited, then what
+    each region has that the others lack."""
     kinds = comparison_topic(query)
     topic = [t for t in content_tokens(query, tokenize(COMPARE.sub("", query.text)))]
     citations: list[Citation] = []
     rows: list[tuple[tuple[Item, ...], ...]] = []
+    offers: list[dict[str, Measure]] = []
+
+    def cite(m: Measure, sentence: str) -> int:
+        citation = measure_citation(kb, m, query, sentence)
+        known = next((i for i, c in enumerate(citations, 1) if c.clause_id == citation.clause_id), None)
+        if known is None:
+            citations.append(citation)
+        return known or len(citations)
+
     for region in query.regions:
-        own = [m for m in kb.measures if m.region == region.name] or [m for m in kb.measures
-                                                                       if m.region == region.province]
-        fitting = [m for m in own if not kinds or set(kinds) & set(m.types)]
+        clauses = _clauses_of(kb, region)
+        # A row is on topic when the sentence it quotes is about the compared kind, not only some other sentence.
+        fitting = [(m, matching_sentence(kb, m, {"type": kinds}, query)) for m in clauses
+                   if m.grants and (not kinds or set(kinds) & set(m.types))]
+        fitting = [(m, s) for m, s in fitting if not kinds or set(kinds) & set(tag("type", s))]
         # The measures most about the asked topic first, as retrieval would rank them.
-        fitting.sort(key=lambda m: -coverage(kb, topic, kb.clauses[m.clause_id].text))
+        fitting.sort(key=lambda ms: -coverage(kb, topic, kb.clauses[ms[0].clause_id].text))
         measures: list[Item] = []
-        goals: list[Item] = []
         agencies: dict[str, list[int]] = defaultdict(list)
-        for m in fitting[:per_region]:
-            citations.append(measure_citation(kb, m, query))
-            n = len(citations)
-            measures.append(Item(f"{m.title or m.label}：{citations[-1].quote}", (n,)))
-            goals += [Item(f"{t.text}（{t.year}年）" if t.year else t.text, (n,)) for t in m.targets[:2]]
+        for m, sentence in fitting[:per_region]:
+            n = cite(m, sentence)
+            measures.append(Item(f"{m.title or m.label}：{citations[n - 1].quote}", (n,)))
             for agency in m.lead_agencies:
                 agencies[agency].append(n)
+        # What the region offers is judged on all its measures of the kind, not only the rows shown.
+        offered: dict[str, Measure] = {}
+        for m, _ in fitting:
+            for feature in sorted(_features(kb, m, kinds)):
+                offered.setdefault(feature, m)
+        # Targets from goals too, but only those about the compared kind: 示范基地 are no talent target.
+        goals = [Item(f"{t.text}（{t.year}年）" if t.year else t.text, (cite(m, ""),))
+                 for m in clauses for t in m.targets[:2]
+                 if not kinds or set(kinds) & set(tag("type", t.subject))] if clauses else []
         lead = tuple(Item(a, tuple(ns)) for a, ns in agencies.items())
         rows.append(((Item(region.name),), tuple(measures) or (Item("未找到"),), tuple(goals), lead))
+        offers.append(offered)
     what = "、".join(kinds) if kinds else "各项措施"
     table = Table(("地区", "主要措施", "量化目标", "牵头单位"), tuple(rows))
     lead_in = Paragraph(f"各地在“{what}”方面的措施对比：")
-    return Answer(question=question, query=query.text, parts=(lead_in, table, Sources()), answerable=bool(citations),
-                  citations=tuple(citations))
-
-
+    summary = _summary([r.name for r in query.regions], offers,
+                       lambda m: cite(m, matching_sentence(kb, m, {"type": kinds}, query)))
+    return Answer(question=question, query=query.text, parts=(lead_in, table, *summary, Sources()),
+                  answerable=bool(citations), citations=tuple(citations))

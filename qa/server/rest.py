@@ -14,7 +14,8 @@ from starlette.responses import Response
 from index.errors import DocumentError
 from index.loading import original_file
 from qa.assistant import Assistant
-from qa.finder import MeasureRow, find_measures
+from qa.errors import FilterError
+from qa.finder import MeasureRow, measure_rows
 from qa.scopes import docs_in_place, filtered_doc_ids
 from qa.server.loader import AssistantLoader
 from qa.server.redact import redact
@@ -120,11 +121,16 @@ def rest_router(loader: AssistantLoader, authorised: Callable[[Request], None]) 
                          lead_agencies=list(c.lead_agencies), partner_agencies=list(c.partner_agencies),
                          document=_document(assistant, c.doc_id))
 
-    @router.get("/api/measures", response_model=list[MeasureRow], dependencies=guarded, tags=["api"])
+    @router.get("/api/measures", response_model=list[MeasureRow], dependencies=guarded, tags=["api"],
+                responses={422: {"description": "未知的类型、行业或对象；错误信息列出可选值"}})
     def measures(region: str | None = None, type: str | None = None, industry: str | None = None,
                  beneficiary: str | None = None) -> list[MeasureRow]:
-        """List support measures filtered by region (e.g. 深圳), type (e.g. 资金/补贴), industry, beneficiary."""
+        """List support measures filtered by region (e.g. 深圳: its own first, then its province's), type (e.g.
+        资金/补贴), industry, beneficiary; each row's summary is its sentence about the filter."""
         kb = ready(loader).kb
-        return [MeasureRow.of(kb, m) for m in find_measures(kb, region, type, industry, beneficiary)]
+        try:
+            return measure_rows(kb, region, type, industry, beneficiary)
+        except FilterError as exc:
+            raise HTTPException(422, str(exc)) from None
 
     return router
