@@ -108,6 +108,9 @@ class Paragraph:
 
     text: str
     cites: tuple[int, ...] = ()
+    # Spans of the text that are the user's own words (a refusal echoing the question): shown exactly as typed,
+    # never converted to traditional script with the rest.
+    literal: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -105,3 +105,34 @@ def test_traditional_answer_renders_in_traditional_script(assistant: Assistant) 
     md = answer_markdown(answer)
     assert "掛牌" in md and "挂牌" not in md
     assert "挂牌" in answer.citations[0].text  # the cited clause itself stays as published
+
+
+@pytest.mark.parametrize("question", ["個人所得稅怎麼申報？", "上海對動漫企業有什麼獎勵？", "台灣的電競補貼有哪些？"])
+def test_traditional_refusal_echoes_the_question_as_typed(assistant: Assistant, question: str) -> None:
+    """A refusal to a traditional-script question is in traditional script, the question echoed unchanged
+    (s2hk would turn 稅 into 税)."""
+    from qa.render.plain import chat_text
+
+    answer = assistant.ask(question)
+    assert not answer.answerable and answer.traditional
+    for shown in (answer.text, chat_text(answer), answer_markdown(answer)):
+        assert f"“{question}”" in shown.replace("\\", ""), shown
+        assert "收錄" in shown and "收录" not in shown
+
+
+def test_literal_spans_keep_their_script() -> None:
+    """Only the spans a paragraph marks as the user's own words escape conversion; the rest is converted."""
+    from qa.render.plain import plain_text
+
+    answer = Answer(question="q", query="q", answerable=False, traditional=True,
+                    parts=(Paragraph("没有找到与“個人所得稅”相关的规定。", literal=("個人所得稅",)),
+                           Paragraph("个人所得税另行规定。")))
+    assert plain_text(answer) == "沒有找到與“個人所得稅”相關的規定。\n個人所得税另行規定。"
+
+
+def test_rewritten_follow_up_refusal_is_converted(assistant: Assistant) -> None:
+    """A follow-up refused after rewriting echoes the rewritten query, which is our text and is converted."""
+    answer = assistant.ask("那護照呢？", ["江蘇有哪些文化產業基金可以用？"])
+    assert not answer.answerable and answer.query == "江苏护照"
+    assert all(not isinstance(p, Paragraph) or not p.literal for p in answer.parts), answer.parts
+    assert "“江蘇護照”" in answer.text

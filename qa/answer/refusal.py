@@ -7,8 +7,9 @@ from itertools import chain
 
 from index.records import PolicyDoc
 from qa.prompts import load_prompt
-from qa.query import Query
+from qa.query import Query, normalise, strip_injection
 from qa.records import Answer, Paragraph, ScoredClause
+from qa.script import to_simplified
 
 # A refusal lists at most this many documents: all of a small knowledge base, a sample of a large one.
 MAX_LISTED_DOCS = 8
@@ -35,12 +36,25 @@ def coverage_list(docs: Collection[PolicyDoc], nearest: Iterable[PolicyDoc] = ()
     return "\n".join(lines)
 
 
+def as_typed(query: Query, question: str) -> str | None:
+    """Return the question as the user typed it (tidied, in their own script) when the query is that question,
+    None when the query was rewritten (a follow-up) or cut."""
+    typed = normalise(strip_injection(question)[0])[0]
+    return typed if typed and not query.truncated and to_simplified(typed) == query.text else None
+
+
 def refusal(query: Query, question: str, docs: Collection[PolicyDoc], reason: str,
             retrieved: Sequence[ScoredClause] = (), suggestions: Sequence[str] = ()) -> Answer:
     """Return the plain refusal: nothing relevant was found, what the knowledge base covers, what to ask."""
     ideas = "".join(f"\n- {s}" for s in suggestions)
     tail = f"您可以试试这样问：{ideas}" if ideas else "您可以换个问法，或询问以上文件涉及的内容。"
     documents = coverage_list(docs, (s.doc for s in retrieved))
+    # The reason quotes the question as searched (simplified); the user reads back their own words, which no
+    # script conversion may change ("個人所得稅" must not come back as "個人所得税").
+    typed = as_typed(query, question)
+    literal: tuple[str, ...] = ()
+    if typed is not None and f"“{query.text}”" in reason:
+        reason, literal = reason.replace(f"“{query.text}”", f"“{typed}”"), (typed,)
     text = load_prompt("refusal").render(reason=reason, documents=documents, next_step=tail)["text"]
-    return Answer(question=question, query=query.text, parts=(Paragraph(text),), answerable=False,
+    return Answer(question=question, query=query.text, parts=(Paragraph(text, literal=literal),), answerable=False,
                   retrieved=tuple(retrieved), suggestions=tuple(suggestions), outcome="refuse")

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from index.records import Clause, PolicyDoc, TextTable
 from qa.records import Answer, Citation, Heading, Item, Notice, Paragraph, Part, Quote, Sources, Table
-from qa.script import to_traditional
+from qa.render.script import in_users_script
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 # The page lists this many documents and the total; the whole list is a paged API call, not page weight.
@@ -37,12 +37,14 @@ def _original(citation: Citation) -> str:
 
 def answer_markdown(answer: Answer) -> str:
     """Return the answer as Markdown: escaped text, citation marks in bold, lists and tables as such."""
+    answer, sources = in_users_script(answer)
+
     def one(part: Part) -> str:
         if isinstance(part, Paragraph):
             return escape(part.text) + _marks(part.cites)
         if isinstance(part, Quote):
             citation = answer.citations[part.cite - 1]
-            source = escape(citation.source) + _original(citation)
+            source = escape(sources[part.cite - 1]) + _original(citation)
             return f"{escape(part.lead + part.text)}  \n{_marks((part.cite,))}{source}"
         if isinstance(part, Heading):
             return f"<strong>{escape(part.text)}</strong>"
@@ -54,8 +56,8 @@ def answer_markdown(answer: Answer) -> str:
                     + " |" for row in part.rows]
             return "\n".join([head, *rows])
         if isinstance(part, Sources):
-            return "  \n".join(f"{_marks((i,))}{escape(c.source)}{_original(c)}"
-                                for i, c in enumerate(answer.citations, 1))
+            return "  \n".join(f"{_marks((i,))}{escape(s)}{_original(c)}"
+                                for i, (s, c) in enumerate(zip(sources, answer.citations, strict=True), 1))
         assert isinstance(part, Notice)
         return f"<em>{escape(part.text)}</em>"
 
@@ -71,8 +73,7 @@ def answer_markdown(answer: Answer) -> str:
         else:
             blocks.append(text)
         previous = type(part)
-    out = "\n\n".join(blocks)
-    return to_traditional(out) if answer.traditional else out
+    return "\n\n".join(blocks)
 
 
 def citation_choices(answer: Answer) -> list[tuple[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qa.records import Answer, Heading, Item, Notice, Paragraph, Part, Quote, Sources, Table
-from qa.script import to_traditional
+from qa.render.script import in_users_script
 
 # Parts that continue the block before them on the next line instead of after a blank line.
 JOINED = {(Paragraph, Paragraph), (Notice, Notice), (Item, Item), (Heading, Item)}
@@ -38,11 +38,13 @@ def _table_as_lines(part: Table) -> str:
 
 
 def _render(answer: Answer, table: Callable[[Table], str]) -> str:
+    answer, sources = in_users_script(answer)
+
     def one(part: Part) -> str:
         if isinstance(part, Paragraph):
             return part.text + marks(part.cites)
         if isinstance(part, Quote):
-            return f"{part.lead}{part.text}\n【{part.cite}】{answer.citations[part.cite - 1].source}"
+            return f"{part.lead}{part.text}\n【{part.cite}】{sources[part.cite - 1]}"
         if isinstance(part, Heading):
             return f"【{part.text}】"
         if isinstance(part, Item):
@@ -50,7 +52,7 @@ def _render(answer: Answer, table: Callable[[Table], str]) -> str:
         if isinstance(part, Table):
             return table(part)
         if isinstance(part, Sources):
-            return "\n".join(f"【{i}】{c.source}" for i, c in enumerate(answer.citations, 1))
+            return "\n".join(f"【{i}】{s}" for i, s in enumerate(sources, 1))
         return part.text
 
     out = ""
@@ -60,7 +62,7 @@ def _render(answer: Answer, table: Callable[[Table], str]) -> str:
             out += "\n" if (previous, type(part)) in JOINED else "\n\n"
         out += one(part)
         previous = type(part)
-    return to_traditional(out) if answer.traditional else out
+    return out
 
 
 def plain_text(answer: Answer) -> str:
