@@ -23,7 +23,14 @@ from fastapi import FastAPI
 from index.measures import vocabulary
 from qa import Answer, Settings, load_settings
 from qa.finder import PROFILE, measure_rows
-from qa.render.markdown import answer_markdown, citation_choices, clause_panel_html, documents_html, escape
+from qa.render.markdown import (
+    answer_markdown,
+    citation_choices,
+    clause_panel_html,
+    documents_html,
+    escape,
+    lead_citation,
+)
 from qa.scopes import groups_of
 from qa.server import AssistantLoader, create_app
 from qa.server.feedback import FeedbackStore
@@ -36,14 +43,31 @@ CITIZEN_EXAMPLES = [
 ]
 ENTERPRISE_EXAMPLES = [
     "江苏有哪些文化产业基金可以用？",
-    "广东对文化科技企业上市有什么支持？",
-    "深圳文化科技型企业能享受哪些税收优惠？",
+    "广东和江苏在金融支持上有什么不同？",
+    "我是深圳的一家动漫中小企业",
 ]
-PANEL_HINT = "<p class='hint'>点击回答下方的引用条款，在此查看条款原文。</p>"
+PANEL_HINT = "<p class='hint'>点击回答中的【1】等引用标记或下方的引用条款，在此查看条款原文。</p>"
+REFUSED_HINT = ("<p class='hint'>这次的回答没有引用条款：已收录的文件中没有找到相关规定。可以试试回答里建议的问题，"
+                "或展开“知识库收录的文件”看看收录了哪些文件。</p>")
+# For administrators, beside the list of documents: the page has no upload, so say where documents come from.
+ADMIN_NOTE = ("**管理员：如何添加或更新文件**　把 .txt、.md、.docx、.pdf、.html 文件放进服务器上的 `data/policies/`"
+              "（或 `QA_CORPUS_DIR` 指定的文件夹，可附同名 `.meta.json` 写明标题、文号、日期），再运行 "
+              "`python -m qa build` 更新索引；设置了 `QA_ADMIN_TOKEN` 时也可以用 `POST /admin/documents` 上传、"
+              "`POST /admin/rebuild` 重建。重建期间仍按原索引回答，完成后自动切换。详见 README“添加或更新文件”。")
 ALL = "全部文件"
 ANY = "全部"
-CSS = files("qa").joinpath("static", "app.css").read_text(encoding="utf-8")
+STATIC = files("qa").joinpath("static")
+CSS = STATIC.joinpath("app.css").read_text(encoding="utf-8")
+HEAD = f"<script>{STATIC.joinpath('app.js').read_text(encoding='utf-8')}</script>"
+# Gradio's own chat buttons, in the page's language whatever the browser's (the page is Chinese only).
+CHAT_WORDS = {"chatbot.copy_message": "复制回答", "chatbot.copied_message": "已复制", "chatbot.clear": "清空"}
+I18N = gr.I18n(**{locale: CHAT_WORDS for locale in ("en", "zh-CN", "zh")},
+               **{locale: {**CHAT_WORDS, "chatbot.copy_message": "複製回答", "chatbot.copied_message": "已複製"}
+                  for locale in ("zh-TW", "zh-HK")})
 STREAM_STEP = 24
+BUILD_POLL_SECONDS = 0.5
+
+
 FAILED = "查询时出现问题，请稍后再试。"
 log = logging.getLogger(__name__)
 
@@ -115,15 +139,35 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
         return (gr.update(value=text, visible=not ready), gr.update(value=docs),
                 gr.update(choices=scopes), gr.update(active=not ready))
 
+    def panel_for(answers: list[Answer], turn: int, index: int) -> str:
+        if loader.assistant is None or not 0 <= turn < len(answers) or index >= len(answers[turn].citations):
+            return ""
+        citation = answers[turn].citations[index]
+        kb = loader.assistant.kb
+        return clause_panel_html(kb.clauses[citation.clause_id], kb.docs[citation.doc_id], citation.quote,
+                                 file_link(loader, citation.doc_id))
+
     @guarded
-    def respond(message: str, chat: list[dict], questions: list[str], scope: str
-                ) -> Iterator[tuple[list[dict], str, list[str], Answer | None, dict, str]]:
+    def respond(message: str, chat: list[dict], questions: list[str], answers: list[Answer], scope: str
+                ) -> Iterator[tuple]:
         message = (message or "").strip()
-        chat = [*chat, {"role": "user", "content": escape(message)}]
-        if loader.assistant is None:
-            reply = f"⏳ {loader.status}，请稍候再问。"
-            yield [*chat, {"role": "assistant", "content": reply}], "", questions, None, gr.update(), ""
+        if not message:
+            yield tuple(gr.skip() for _ in range(10))  # an empty submit changes nothing
             return
+        chat = [*chat, {"role": "user", "content": escape(message)}]
+        hidden = gr.update(visible=False)
+
+        def step(reply: str) -> tuple:
+            return ([*chat, {"role": "assistant", "content": reply}], "", gr.skip(), gr.skip(), gr.skip(),
+                    gr.skip(), hidden, "", gr.skip(), None)
+
+        # First start: the question waits for the index, with its progress shown, and is answered when ready.
+        while loader.assistant is None:
+            if loader.error:
+                yield step(f"⚠️ {escape(loader.error)}")
+                return
+            yield step(f"⏳ 知识库正在建立索引（{escape(loader.status)}），完成后会自动回答您的问题，请稍候。")
+            time.sleep(BUILD_POLL_SECONDS)
         draft = ""
         answer: Answer | None = None
         started = time.monotonic()
@@ -133,81 +177,115 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
                 break
             # An LLM draft shows as it is written; the verified answer replaces it below.
             draft += part
-            yield [*chat, {"role": "assistant", "content": escape(draft)}], "", questions, None, gr.update(), ""
+            yield step(escape(draft))
         assert answer is not None
         loader.log("web", "", answer, time.monotonic() - started)
-        text = answer_markdown(answer)
+        answers = [*answers, answer]
+        turn = len(answers) - 1
+        text = answer_markdown(answer, turn)
         if not draft:
             # The extractive answer is final at once; show it in steps so a long quote reads naturally.
             for end in range(STREAM_STEP, len(text), STREAM_STEP):
-                if text[end - 1] != "\\":
-                    yield [*chat, {"role": "assistant", "content": text[:end]}], "", questions, None, gr.update(), ""
-        chips = citation_choices(answer)
-        panel = _panel(answer, 0) if chips else ""
-        yield ([*chat, {"role": "assistant", "content": text}], "", [*questions, message], answer,
-               gr.update(choices=chips, value=chips[0][1] if chips else None, visible=bool(chips)), panel)
-
-    def _panel(answer: Answer | None, index: int) -> str:
-        if answer is None or loader.assistant is None or index >= len(answer.citations):
-            return ""
-        citation = answer.citations[index]
-        kb = loader.assistant.kb
-        return clause_panel_html(kb.clauses[citation.clause_id], kb.docs[citation.doc_id], citation.quote,
-                                 file_link(loader, citation.doc_id))
+                if text[end - 1] != "\\" and "<" not in text[text.rfind(">", 0, end) + 1 : end]:
+                    yield step(text[:end])
+        chips = citation_choices(answer, turn)
+        best = lead_citation(answer)
+        panel = panel_for(answers, turn, best) if chips else REFUSED_HINT
+        yield ([*chat, {"role": "assistant", "content": text}], "", [*questions, message], answers,
+               gr.update(choices=chips, value=chips[best][1] if chips else None, visible=bool(chips)), panel,
+               gr.update(visible=True), "", "", None)
 
     @guarded
-    def show_clause(choice: str | None, answer: Answer | None) -> str:
-        return _panel(answer, int(choice)) if choice is not None else ""
-
-    def new_chat() -> tuple[list, list, None, dict, str, str]:
-        return [], [], None, gr.update(choices=[], value=None, visible=False), PANEL_HINT, ""
+    def show_clause(choice: str | None, answers: list[Answer]) -> str:
+        if not choice or ":" not in choice:
+            return gr.skip()
+        turn, index = map(int, choice.split(":"))
+        return panel_for(answers, turn, index)
 
     @guarded
-    def give_feedback(rating: str, comment: str, answer: Answer | None) -> str:
-        if answer is None:
-            return "请先提问，再对回答进行评价。"
-        feedback.record(answer, rating, comment)
-        return "感谢您的反馈！"
+    def open_citation(request: str, answers: list[Answer]) -> tuple[dict, str]:
+        # "turn-n-nonce" from a click on 【n】 in an answer: the chips show that answer's citations.
+        try:
+            turn, n = map(int, request.split("-")[:2])
+        except ValueError:
+            return gr.skip(), gr.skip()
+        if not 0 <= turn < len(answers) or not 1 <= n <= len(answers[turn].citations):
+            return gr.skip(), gr.skip()
+        chips = citation_choices(answers[turn], turn)
+        return gr.update(choices=chips, value=chips[n - 1][1], visible=True), panel_for(answers, turn, n - 1)
+
+    def example_text(event: gr.SelectData) -> str:
+        return str(event.value["text"])
+
+    def new_chat() -> tuple:
+        return ([], [], [], gr.update(choices=[], value=None, visible=False), PANEL_HINT,
+                gr.update(visible=False), "", "", None)
+
+    @guarded
+    def give_feedback(rating: str, comment: str, answers: list[Answer], rated: int | None
+                      ) -> tuple[str, int | None]:
+        if not answers:
+            return "请先提问，再对回答进行评价。", None
+        # One row per answer: rating it again changes that row.
+        if rated is None:
+            rated = feedback.record(answers[-1], rating, comment)
+        else:
+            feedback.update(rated, rating, comment)
+        said = "有帮助" if rating == "up" else "没帮助"
+        return f"感谢您的反馈！已记录：{said}（可再次点击更改）。", rated
 
     # delete_cache: files Gradio keeps (none expected) go after a day, checked hourly.
     with gr.Blocks(title="政策问答助手", analytics_enabled=False, delete_cache=(3600, 86_400)) as demo:
         questions = gr.State([])
-        last_answer = gr.State(None)
+        answers = gr.State([])
+        rated = gr.State(None)
         gr.Markdown("## 政策问答助手\n回答均摘自已收录的政策原文，并注明出处条款。", elem_id="header")
         progress = gr.Markdown("", elem_id="build-status")
-        with gr.Tab("政策问答", elem_id="tab-chat"), gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=320):
+        with gr.Tab("政策问答", elem_id="tab-chat"), gr.Row(equal_height=False, elem_id="chat-row"):
+            with gr.Column(scale=3, min_width=320, elem_id="chat-col"):
                 scope = gr.Dropdown([ALL], value=ALL, label="查询范围", elem_id="scope")
                 chatbot = gr.Chatbot(height=460, buttons=["copy"], elem_id="chat", show_label=False,
-                                     placeholder="请输入您想了解的政策问题，回答会注明依据的条款。")
-                with gr.Row():
-                    box = gr.Textbox(placeholder="例如：江苏有哪些文化产业基金可以用？", show_label=False, scale=5,
-                                     elem_id="question", submit_btn="发送")
+                                     label="对话", placeholder="请输入您想了解的政策问题，回答会注明依据的条款。",
+                                     examples=[{"text": q} for q in CITIZEN_EXAMPLES[:2] + ENTERPRISE_EXAMPLES[:2]])
+                box = gr.Textbox(placeholder="例如：江苏有哪些文化产业基金可以用？", show_label=False,
+                                 label="您的问题", elem_id="question", submit_btn="发送")
                 chips = gr.Radio([], label="引用条款（点击查看原文）", visible=False, elem_id="citations",
                                  elem_classes=["chips"])
-                with gr.Row():
-                    new = gr.Button("新对话", elem_id="new-chat", size="sm")
-                    up = gr.Button("有帮助", elem_id="helpful", size="sm")
-                    down = gr.Button("没帮助", elem_id="unhelpful", size="sm")
-                comment = gr.Textbox(placeholder="可选：告诉我们哪里可以改进", show_label=False, elem_id="comment")
-                thanks = gr.Markdown("", elem_id="feedback-status")
-            with gr.Column(scale=2, min_width=300):
+                cite_request = gr.Textbox(visible="hidden", elem_id="cite-request", label="打开引用")
+            with gr.Column(scale=2, min_width=300, elem_id="side-col"):
+                # Document links (查看原文) go in the panel's facts, where 文件 is named.
                 panel = gr.HTML(PANEL_HINT, elem_id="clause-panel")
-                with gr.Accordion("知识库收录的文件", open=False):
+                with gr.Group(visible=False, elem_id="feedback") as feedback_box:
+                    with gr.Row(elem_id="feedback-row"):
+                        up = gr.Button("有帮助", elem_id="helpful", size="sm")
+                        down = gr.Button("没帮助", elem_id="unhelpful", size="sm")
+                        new = gr.Button("新对话", elem_id="new-chat", size="sm")
+                    comment = gr.Textbox(placeholder="可选：告诉我们哪里可以改进（点击评价按钮时一并提交）",
+                                         show_label=False, label="改进意见", elem_id="comment")
+                    thanks = gr.Markdown("", elem_id="feedback-status")
+                with gr.Accordion("知识库收录的文件", open=False, elem_id="documents-box"):
                     docs = gr.HTML("", elem_id="documents")
-                # In the chat column's flow, so on a phone the clause panel comes right after the chat.
-                gr.Examples([[q] for q in CITIZEN_EXAMPLES], inputs=[box], label="市民常问")
-                gr.Examples([[q] for q in ENTERPRISE_EXAMPLES], inputs=[box], label="企业常问")
+                    gr.Markdown(ADMIN_NOTE, elem_id="admin-note")
+                with gr.Column(elem_id="examples"):
+                    gr.Examples([[q] for q in CITIZEN_EXAMPLES], inputs=[box], label="市民常问")
+                    gr.Examples([[q] for q in ENTERPRISE_EXAMPLES], inputs=[box], label="企业常问")
         with gr.Tab("政策速查", elem_id="tab-finder") as finder:
             finder_tab(loader, finder)
         timer = gr.Timer(1.0)
         timer.tick(status, outputs=[progress, docs, scope, timer])
         demo.load(status, outputs=[progress, docs, scope, timer])
-        box.submit(respond, [box, chatbot, questions, scope], [chatbot, box, questions, last_answer, chips, panel])
-        chips.change(show_clause, [chips, last_answer], [panel])
-        new.click(new_chat, outputs=[chatbot, questions, last_answer, chips, panel, thanks])
-        up.click(lambda c, a: give_feedback("up", c, a), [comment, last_answer], [thanks])
-        down.click(lambda c, a: give_feedback("down", c, a), [comment, last_answer], [thanks])
+        # Each answer starts its own feedback: no thanks, no comment, no row yet.
+        turn_outputs = [chatbot, box, questions, answers, chips, panel, feedback_box, thanks, comment, rated]
+        box.submit(respond, [box, chatbot, questions, answers, scope], turn_outputs, concurrency_limit=8)
+        chatbot.example_select(example_text, None, box).then(
+            respond, [box, chatbot, questions, answers, scope], turn_outputs, concurrency_limit=8)
+        chips.input(show_clause, [chips, answers], [panel])
+        cite_request.change(open_citation, [cite_request, answers], [chips, panel])
+        fresh = [chatbot, questions, answers, chips, panel, feedback_box, thanks, comment, rated]
+        new.click(new_chat, outputs=fresh)
+        chatbot.clear(new_chat, outputs=fresh)  # the chat's own clear button starts over the same way
+        up.click(lambda c, a, r: give_feedback("up", c, a, r), [comment, answers, rated], [thanks, rated])
+        down.click(lambda c, a, r: give_feedback("down", c, a, r), [comment, answers, rated], [thanks, rated])
     return demo
 
 
@@ -219,7 +297,7 @@ def create_server(settings: Settings) -> FastAPI:
     # show_error=False: exception text never reaches the browser (handlers are guarded). No footer links (the
     # "use via API" page), no run history: the page's programmatic routes are gated in qa/server/web_gate.py.
     return gr.mount_gradio_app(app, build_ui(loader, FeedbackStore(settings.feedback_db)), path="/", css=CSS,
-                               show_error=False, footer_links=[], run_history=False)
+                               head=HEAD, i18n=I18N, show_error=False, footer_links=[], run_history=False)
 
 
 FINDER_COLUMNS = ["地区", "类型", "措施", "要点", "适用对象", "牵头单位", "依据"]
@@ -270,7 +348,7 @@ def finder_tab(loader: AssistantLoader, tab: gr.Tab) -> None:
     go = gr.Button("查询", variant="primary", elem_id="finder-search")
     count = gr.Markdown("")
     table = gr.Dataframe(headers=FINDER_COLUMNS, interactive=False, wrap=True, elem_id="finder-table",
-                         column_widths=["8%", "12%", "14%", "30%", "12%", "10%", "14%"])
+                         column_widths=["72px", "96px", "130px", "300px", "110px", "110px", "220px"])
     panel = gr.HTML("<p class='hint'>点击表格中的一行，在此查看条款原文。</p>", elem_id="finder-panel")
     gr.Markdown("### 哪些政策适用于我")
     with gr.Row():

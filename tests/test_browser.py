@@ -1,5 +1,5 @@
-"""The chat page in a real headless Chromium: first-start progress, a cited answer, the clause panel,
-a follow-up, and feedback stored in SQLite."""
+"""The chat page in a real headless Chromium: a question asked during the first-start build, a cited answer,
+the clause panel (also on a phone), copy, a follow-up, feedback stored in SQLite, and a refusal."""
 
 from __future__ import annotations
 
@@ -61,52 +61,163 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     log.close()
 
 
+DESKTOP = {"width": 1280, "height": 1000}
+PHONE = {"width": 390, "height": 844}
+
+
+def _on_screen(page: object, locator: object, wait: float = 5.0) -> bool:
+    """Return True once the element is inside the viewport (not just in the page), within `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        box = locator.bounding_box()  # type: ignore[attr-defined]
+        height = page.viewport_size["height"]  # type: ignore[attr-defined]
+        if box is not None and box["y"] >= 0 and box["y"] + min(box["height"], 40) <= height:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
+def _ask(page: object, question: str) -> None:
+    page.fill("#question textarea", question)  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+
+
 def test_chat_round_trip_in_a_real_browser(server: tuple[str, Path]) -> None:
-    """Ask, see the streamed cited answer, open the clause, ask a follow-up, give feedback."""
+    """A question asked during the first-start build is answered when the index is ready; the viewer opens on
+    the best evidence, 【1】 in the answer opens its clause, copy gives plain text, feedback is one row per
+    answer and is cleared by the next answer."""
     from playwright.sync_api import expect, sync_playwright
 
     url, feedback_db = server
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        context = browser.new_context(viewport=DESKTOP)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
+        page = context.new_page()
         page.goto(url)
         # The first start builds the index; the page says so instead of staying blank.
         expect(page.locator("#build-status")).to_contain_text("建立索引", timeout=30_000)
-        expect(page.locator("#build-status")).to_be_hidden(timeout=120_000)
+        # Nothing to rate before anything was asked; an empty submit adds no bubble.
+        expect(page.locator("#helpful")).to_be_hidden()
+        page.click("#question button")
+        page.wait_for_timeout(1000)
+        expect(page.locator("#chat .message-row")).to_have_count(0)
 
-        page.fill("#question textarea", "江苏有哪些文化产业基金可以用？")
-        page.keyboard.press("Enter")
+        # Asked while the index is being built: the question waits, with progress, and is answered when ready.
+        _ask(page, "江苏有哪些文化产业基金可以用？")
         answer = page.locator("#chat .message-row").last
-        expect(answer).to_contain_text("紫金文化产业基金", timeout=30_000)
+        expect(answer).to_contain_text("完成后会自动回答", timeout=10_000)
+        expect(answer).to_contain_text("紫金文化产业基金", timeout=180_000)
         expect(answer).to_contain_text("依据江苏省《关于促进文化和科技深度融合的实施意见》")
-        chip = page.locator("#citations label").first
-        expect(chip).to_contain_text("附件 四、（二）")
-        chip.click()
+        expect(page.locator("#build-status")).to_be_hidden(timeout=10_000)
+        # The viewer opens on the cited clause without a click, the quote marked.
         panel = page.locator("#clause-panel")
         expect(panel).to_contain_text("苏科高发〔2020〕120号")
         expect(panel.locator("mark")).to_contain_text("紫金文化产业基金")
-        page.screenshot(path=str(ARTIFACTS / "chat-desktop.png"), full_page=True)
+        expect(page.locator("#citations label").first).to_contain_text("附件 四、（二）")
+        page.screenshot(path=str(ARTIFACTS / "chat-desktop.png"))
 
-        page.fill("#question textarea", "那深圳呢？")
-        page.keyboard.press("Enter")
-        expect(page.locator("#chat .message-row").last).to_contain_text("深圳市", timeout=30_000)
-        expect(page.locator("#chat .message-row").last).not_to_contain_text("江苏省《")
+        # Copy gives the text as shown, not the Markdown/HTML source; the button speaks Chinese.
+        copy = page.locator("#chat button[aria-label='复制回答']").last
+        copy.click()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert "紫金文化产业基金" in copied and "【1】依据江苏省" in copied, copied
+        assert "<" not in copied and "\\" not in copied and "&lt;" not in copied, copied
+        label = page.locator('#chat [data-testid="bot"]').last.get_attribute("aria-label") or ""
+        assert label.startswith("回答：") and "<" not in label and "&lt;" not in label, label
+        expect(page.get_by_role("textbox", name="您的问题")).to_have_count(1)
 
+        # Feedback: shown once there is an answer; rating twice changes the one row.
+        expect(page.locator("#helpful")).to_be_visible()
         page.fill("#comment textarea", "引用很清楚")
         page.click("#helpful")
-        expect(page.locator("#feedback-status")).to_contain_text("感谢", timeout=10_000)
+        expect(page.locator("#feedback-status")).to_contain_text("已记录：有帮助", timeout=10_000)
+        page.click("#unhelpful")
+        expect(page.locator("#feedback-status")).to_contain_text("已记录：没帮助", timeout=10_000)
 
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.screenshot(path=str(ARTIFACTS / "chat-phone.png"), full_page=True)
+        # A follow-up: the new region; the thanks and the comment of the last answer are gone.
+        _ask(page, "那深圳呢？")
+        expect(page.locator("#chat .message-row").last).to_contain_text("深圳市", timeout=30_000)
+        expect(page.locator("#chat .message-row").last).not_to_contain_text("江苏省《")
+        expect(page.locator("#feedback-status")).to_have_text("", timeout=10_000)
+        expect(page.locator("#comment textarea")).to_have_value("")
+
+        # 【1】 in the earlier answer opens that answer's clause again.
+        page.locator("#chat a.cite").first.click()
+        expect(panel).to_contain_text("苏科高发〔2020〕120号", timeout=10_000)
+        expect(page.locator("#citations label").first).to_contain_text("附件 四、（二）")
+
         page.click("#new-chat")
         expect(page.locator("#chat .message-row")).to_have_count(0, timeout=10_000)
+        expect(page.locator("#helpful")).to_be_hidden()
         browser.close()
 
     with sqlite3.connect(feedback_db) as db:
-        rows = db.execute("SELECT rating, comment, question, citations FROM feedback").fetchall()
-    assert rows == [("up", "引用很清楚", "那深圳呢？", rows[0][3])]
-    assert "shenzhen" in rows[0][3] or "guangdong" in rows[0][3]
+        rows = db.execute("SELECT rating, comment, question FROM feedback").fetchall()
+    assert rows == [("down", "引用很清楚", "江苏有哪些文化产业基金可以用？")]
+
+
+def test_phone_flow(server: tuple[str, Path]) -> None:
+    """At 390 px: the examples are on screen at first, a tapped citation brings its marked sentence on screen,
+    and a comparison table keeps readable columns."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=PHONE)
+        page.goto(url)
+        expect(page.locator("#build-status")).to_be_hidden(timeout=180_000)
+        example = page.locator("#chat button.example").first
+        expect(example).to_be_visible()
+        assert _on_screen(page, example, wait=0) and _on_screen(page, page.locator("#question textarea"), wait=0)
+        page.screenshot(path=str(ARTIFACTS / "chat-phone-start.png"))
+
+        _ask(page, "深圳文化科技型企业用房有什么政策？")
+        expect(page.locator("#chat .message-row").last).to_contain_text("用房", timeout=30_000)
+        chip = page.locator("#citations label").first
+        chip.scroll_into_view_if_needed()
+        chip.click()
+        mark = page.locator("#clause-panel mark").first
+        expect(mark).to_contain_text("用房", timeout=10_000)
+        assert _on_screen(page, mark), mark.bounding_box()
+        page.screenshot(path=str(ARTIFACTS / "chat-phone.png"))
+
+        # 【1】 in the answer, from the top of the page, brings the clause on screen too.
+        page.evaluate("window.scrollTo(0, 0)")
+        assert not _on_screen(page, mark, wait=0)
+        page.locator("#chat a.cite").last.click()
+        assert _on_screen(page, mark), mark.bounding_box()
+
+        _ask(page, "广东和江苏在金融支持上有什么不同？")
+        cell = page.locator("#chat .message-row").last.locator("td").nth(1)
+        expect(cell).to_contain_text("【", timeout=30_000)
+        assert cell.bounding_box()["width"] >= 150, cell.bounding_box()  # not 3-4 characters a line
+        browser.close()
+
+
+def test_refusal_state(server: tuple[str, Path]) -> None:
+    """A question the documents do not answer: the question echoed as typed, no citations, a hint in the
+    clause panel, and feedback possible."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=DESKTOP)
+        page.goto(url)
+        expect(page.locator("#build-status")).to_be_hidden(timeout=180_000)
+        _ask(page, "個人所得稅怎麼申報？")
+        reply = page.locator("#chat .message-row").last
+        expect(reply).to_contain_text("“個人所得稅怎麼申報？”", timeout=30_000)
+        expect(reply).to_contain_text("沒有找到")
+        expect(page.locator("#citations")).to_be_hidden()
+        expect(page.locator("#clause-panel")).to_contain_text("没有引用条款")
+        expect(page.locator("#helpful")).to_be_visible()
+        browser.close()
 
 
 def test_script_and_markup_in_a_question_render_as_text(server: tuple[str, Path]) -> None:

@@ -163,3 +163,17 @@ def test_cli_reports_missing_database(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "找不到反馈数据库" in result.stderr and str(missing) in result.stderr
     assert not missing.exists()
+
+
+def test_rating_an_answer_again_changes_its_row(tmp_path: Path) -> None:
+    """The page rates one answer once: a second click updates the row instead of adding one."""
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    answer = Answer(question="问", query="问", parts=(), answerable=False)
+    row = store.record(answer, "up", "好")
+    store.update(row, "down", "引用不对")
+    assert store.count() == 1
+    assert [(r["rating"], r["comment"]) for r in store.all()] == [("down", "引用不对")]
+    with pytest.raises(FeedbackError):
+        store.update(row + 1, "up")
+    with pytest.raises(FeedbackError):
+        store.update(row, "meh")

@@ -31,7 +31,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     str(base / "dist"), str(source)], check=True, capture_output=True, timeout=300)
     (wheel,) = (base / "dist").glob("policy_qa-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for expected in ("qa/prompts/refusal.md", "qa/prompts/answer.md", "qa/static/app.css", "app.py",
+    for expected in ("qa/prompts/refusal.md", "qa/prompts/answer.md", "qa/static/app.css", "qa/static/app.js", "app.py",
                      "index/embedding/data/static_table.npy", "index/data/regions.tsv"):
         assert expected in names
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(base / "site"),

@@ -23,9 +23,9 @@ def escape(text: str) -> str:
     return MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", "  \n")
 
 
-def _marks(cites: tuple[int, ...]) -> str:
-    # <strong>, not **: CommonMark will not close ** between "】" and a following character.
-    return "".join(f"<strong>【{n}】</strong>" for n in cites)
+def cite_link(turn: int, n: int) -> str:
+    """Return the target of citation mark n of the answer at a turn of the chat: the page opens that clause."""
+    return f"#cite-{turn}-{n}"
 
 
 def _original(citation: Citation) -> str:
@@ -35,9 +35,16 @@ def _original(citation: Citation) -> str:
     return f' <a href="{html.escape(citation.url)}" target="_blank" rel="noopener noreferrer">查看原文</a>'
 
 
-def answer_markdown(answer: Answer) -> str:
-    """Return the answer as Markdown: escaped text, citation marks in bold, lists and tables as such."""
+def answer_markdown(answer: Answer, turn: int | None = None) -> str:
+    """Return the answer as Markdown: escaped text, citation marks in bold (links to the clause when the answer's
+    turn in the chat is given), lists and tables as such."""
     answer, sources = in_users_script(answer)
+
+    def _marks(cites: tuple[int, ...]) -> str:
+        # <strong>, not **: CommonMark will not close ** between "】" and a following character.
+        if turn is None:
+            return "".join(f"<strong>【{n}】</strong>" for n in cites)
+        return "".join(f'<a class="cite" href="{cite_link(turn, n)}"><strong>【{n}】</strong></a>' for n in cites)
 
     def one(part: Part) -> str:
         if isinstance(part, Paragraph):
@@ -76,10 +83,20 @@ def answer_markdown(answer: Answer) -> str:
     return "\n\n".join(blocks)
 
 
-def citation_choices(answer: Answer) -> list[tuple[str, str]]:
-    """Return (chip label, value) pairs for the citations of an answer."""
-    return [(f"【{i}】{c.clause}{'“' + c.title + '”' if c.title else ''}", str(i - 1))
+def citation_choices(answer: Answer, turn: int | None = None) -> list[tuple[str, str]]:
+    """Return (chip label, value) pairs for the citations of an answer; values are "turn:index" when the
+    answer's turn in the chat is given, else the index."""
+    prefix = f"{turn}:" if turn is not None else ""
+    return [(f"【{i}】{c.clause}{'“' + c.title + '”' if c.title else ''}", f"{prefix}{i - 1}")
             for i, c in enumerate(answer.citations, 1)]
+
+
+def lead_citation(answer: Answer) -> int:
+    """Return the index of the citation that is the best evidence: the cited clause retrieval ranked highest,
+    else the first (a checklist or comparison puts its most specific entry first)."""
+    rank = {s.clause.clause_id: i for i, s in enumerate(answer.retrieved)}
+    ranked = [(rank[c.clause_id], i) for i, c in enumerate(answer.citations) if c.clause_id in rank]
+    return min(ranked)[1] if ranked else 0
 
 
 def _highlight(text: str, quote: str) -> str:

@@ -71,6 +71,17 @@ class FeedbackStore(SqliteStore):
         assert cur.lastrowid is not None
         return cur.lastrowid
 
+    def update(self, row_id: int, rating: str, comment: str = "") -> None:
+        """Change the rating and comment of a stored row: one answer keeps one row when its rating is changed."""
+        if rating not in RATINGS:
+            raise FeedbackError(f"无效的评价 {rating!r}：只能是 'up'（有帮助）或 'down'（没帮助）；请改用其中之一")
+        with self.write() as conn:
+            cur = conn.execute("UPDATE feedback SET rating = ?, comment = ?, created_at = ? WHERE id = ?",
+                               (rating, comment[:MAX_COMMENT_CHARS],
+                                datetime.now(UTC).isoformat(timespec="milliseconds"), row_id))
+        if cur.rowcount != 1:
+            raise FeedbackError(f"没有编号为 {row_id} 的反馈记录，无法修改；请重新评价")
+
     def all(self, limit: int | None = None) -> list[dict]:
         """Return the stored rows, newest first, with citations as lists and answerable as bool."""
         sql = f"SELECT {', '.join(COLUMNS)} FROM feedback ORDER BY id DESC"
