@@ -136,3 +136,27 @@ def test_rewritten_follow_up_refusal_is_converted(assistant: Assistant) -> None:
     assert not answer.answerable and answer.query == "江苏护照"
     assert all(not isinstance(p, Paragraph) or not p.literal for p in answer.parts), answer.parts
     assert "“江蘇護照”" in answer.text
+
+
+def test_citation_marks_link_to_their_clause_when_the_turn_is_known() -> None:
+    """In the chat, 【n】 of the answer at turn t links to #cite-t-n (the page opens that clause); elsewhere it is
+    plain bold, and document text stays escaped either way."""
+    answer = _answer("加强<script>x</script>研发。", "2.标题\n加强<script>x</script>研发。")
+    linked = answer_markdown(answer, turn=2)
+    assert '<a class="cite" href="#cite-2-1"><strong>【1】</strong></a>' in linked
+    assert "<script>" not in linked and "#cite-" not in answer_markdown(answer)
+    assert citation_choices(answer, 2) == [("【1】三、（一）2.“标题”", "2:0")]
+
+
+def test_viewer_opens_on_the_best_ranked_citation() -> None:
+    """lead_citation is the cited clause retrieval ranked highest, not simply 【1】; without ranks, the first."""
+    from qa.records import ScoredClause
+    from qa.render.markdown import lead_citation
+
+    first, second = _clause("一。"), Clause(**{**_clause("二。").__dict__, "clause_id": "c2"})
+    cite = [Citation(doc_id="d", doc_title="t", clause_id=c.clause_id, clause=c.label, text=c.text, quote=c.text)
+            for c in (first, second)]
+    ranked = (ScoredClause(second, _doc(), 2.0), ScoredClause(first, _doc(), 1.0))
+    answer = Answer(question="q", query="q", parts=(), answerable=True, citations=tuple(cite), retrieved=ranked)
+    assert lead_citation(answer) == 1
+    assert lead_citation(Answer(question="q", query="q", parts=(), answerable=True, citations=tuple(cite))) == 0
