@@ -4,6 +4,7 @@ the clause panel (also on a phone), copy, a follow-up, feedback stored in SQLite
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -193,8 +194,10 @@ def test_phone_flow(server: tuple[str, Path]) -> None:
         assert _on_screen(page, mark), mark.bounding_box()
 
         _ask(page, "广东和江苏在金融支持上有什么不同？")
+        # The chips change with the final answer, after the streamed steps.
+        expect(page.locator("#citations")).to_contain_text("加大金融支持", timeout=30_000)
         cell = page.locator("#chat .message-row").last.locator("td").nth(1)
-        expect(cell).to_contain_text("【", timeout=30_000)
+        expect(cell).to_contain_text("【")
         assert cell.bounding_box()["width"] >= 150, cell.bounding_box()  # not 3-4 characters a line
         browser.close()
 
@@ -235,7 +238,8 @@ def test_script_and_markup_in_a_question_render_as_text(server: tuple[str, Path]
         page.fill("#question textarea", '<img src=x onerror=alert(1)><script>alert(2)</script>怎么办理护照？')
         page.keyboard.press("Enter")
         reply = page.locator("#chat .message-row").last
-        expect(reply).to_contain_text("没有找到", timeout=30_000)
+        # Refused or asked to be more specific: either way a reply, after which the markup must be inert.
+        expect(reply).to_contain_text(re.compile("没有找到|請說明|请说明"), timeout=30_000)
         assert page.locator("#chat img[src='x']").count() == 0
         assert dialogs == []
         browser.close()
