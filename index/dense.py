@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -14,9 +13,8 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from index.embedding import PolicyEmbeddings
-from index.errors import DocumentError
 from index.records import Chunk
-from index.sqlite import SqliteStore
+from index.sqlite import CacheStore
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -26,12 +24,12 @@ COLLECTION = "clauses"
 log = logging.getLogger(__name__)
 
 
-class EmbeddingCache(SqliteStore):
+class EmbeddingCache(CacheStore):
     """Vectors keyed by (model id, content hash) in SQLite, so unchanged clauses are never re-embedded."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, "CREATE TABLE IF NOT EXISTS vectors "
-                               "(model TEXT, hash TEXT, vector BLOB, PRIMARY KEY (model, hash))", _cache_error)
+                               "(model TEXT, hash TEXT, vector BLOB, PRIMARY KEY (model, hash))", "向量缓存")
 
     def get(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
         """Return the cached vectors among the given hashes."""
@@ -43,10 +41,6 @@ class EmbeddingCache(SqliteStore):
         with self.write() as conn:
             conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
                              [(model, h, v.astype(np.float32).tobytes()) for h, v in items.items()])
-
-
-def _cache_error(path: Path, exc: sqlite3.Error) -> DocumentError:
-    return DocumentError(f"无法打开向量缓存 {path}：{exc}；请检查索引目录可写，或删除该文件后重建")
 
 
 def embed_chunks(

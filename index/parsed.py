@@ -9,7 +9,6 @@ import logging
 import multiprocessing
 import os
 import pickle
-import sqlite3
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -22,12 +21,11 @@ from index import records
 from index.attachments import split_attachments
 from index.chunking import chunk_document
 from index.cleaning import clean_text
-from index.errors import DocumentError
 from index.lexical import tokenize
 from index.measures import extract_measures
 from index.metadata import extract_metadata, notice_title
 from index.records import Chunk, Clause, Measure, PolicyDoc, SourceText, TextTable
-from index.sqlite import SqliteStore
+from index.sqlite import CacheStore
 from index.structure import parse_clauses, with_tables
 
 log = logging.getLogger(__name__)
@@ -139,18 +137,11 @@ def unpack(blob: bytes) -> ParsedFile:
     return parsed
 
 
-class ParseCache(SqliteStore):
+class ParseCache(CacheStore):
     """Packed parses by key in SQLite, pruned after each build to the documents that build used."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            super().__init__(path, SCHEMA, _cache_error)
-        except DocumentError as exc:
-            # Only a cache: a damaged file costs one full parse, never the build.
-            log.warning("解析缓存 %s 已损坏（%s），将重新解析全部文件", path, exc.__cause__)
-            for damaged in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-                damaged.unlink(missing_ok=True)
-            super().__init__(path, SCHEMA, _cache_error)
+        super().__init__(path, SCHEMA, "解析缓存")
 
     def present(self, keys: list[str]) -> set[str]:
         """Return which of the keys have a cached parse."""
@@ -178,10 +169,6 @@ class ParseCache(SqliteStore):
 
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS parses (key TEXT PRIMARY KEY, blob BLOB)"
-
-
-def _cache_error(path: Path, exc: sqlite3.Error) -> DocumentError:
-    return DocumentError(f"无法打开解析缓存 {path}：{exc}")
 
 
 def _work(job: tuple[str, str, SourceText, int]) -> bytes | str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -10,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 10.0
 # Variables per statement, well under SQLite's limit.
 IN_BATCH = 500
@@ -80,3 +82,25 @@ class SqliteStore:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+class CacheStore(SqliteStore):
+    """A SQLite file that only caches what can be computed again: a damaged file is deleted and started afresh,
+    costing the work it saved, never the build."""
+
+    def __init__(self, path: Path | str, schema: str, what: str) -> None:
+        def unusable(where: Path, exc: sqlite3.Error) -> Exception:
+            return CacheDamaged(f"{what} {where} 无法打开：{exc}")
+
+        try:
+            super().__init__(path, schema, unusable)
+        except CacheDamaged as exc:
+            log.warning("%s已损坏，已删除并重建（%s）", what, exc.__cause__)
+            base = Path(path)
+            for damaged in (base, base.with_name(base.name + "-wal"), base.with_name(base.name + "-shm")):
+                damaged.unlink(missing_ok=True)
+            super().__init__(path, schema, unusable)
+
+
+class CacheDamaged(Exception):
+    """A cache file that SQLite cannot open; never seen by a user (the cache starts afresh)."""

@@ -7,10 +7,12 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import index.parsed
 from index.build import BuildReport, build_index
+from index.dense import EmbeddingCache
 from index.lexical import tokenize
 from index.store import current_generation, open_index
 from qa.settings import Settings
@@ -154,3 +156,14 @@ def test_a_build_does_not_print_bm25s_debug_lines(corpus: Path, tmp_path: Path) 
     finally:
         logger.removeHandler(handler)
     assert [r.getMessage() for r in seen if r.levelno < logging.INFO] == []
+
+
+@pytest.mark.parametrize("damage", [b"not a database" * 100, b"SQLite format 3\x00" + b"\xff" * 4000])
+def test_a_damaged_vector_cache_starts_afresh(tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    """A vector cache SQLite cannot open costs re-embedding, never the build: it is replaced and works."""
+    path = tmp_path / "embedding_cache.sqlite"
+    path.write_bytes(damage)
+    cache = EmbeddingCache(path)
+    cache.put("model", {"hash": np.ones(3, dtype=np.float32)})
+    assert list(cache.get("model", ["hash"])) == ["hash"]
+    assert any("向量缓存" in r.getMessage() for r in caplog.records)

@@ -5,9 +5,29 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
+from typing import Any
 
 from index.embedding.base import PolicyEmbeddings
-from index.errors import EmbedderUnavailable
+from index.errors import EmbedderUnavailable, PolicyQAError
+
+
+def load_local(kind: str, name_or_path: str, unavailable: type[PolicyQAError], what: str) -> Any:
+    """Return a sentence-transformers model class `kind` loaded from local disk on the CPU, or raise `unavailable`
+    saying why (weights cannot be downloaded here: only a local path or an already-cached model loads)."""
+    try:
+        import sentence_transformers
+    except ImportError as exc:
+        raise unavailable("未安装 sentence-transformers：pip install sentence-transformers") from exc
+    quiet = logging.getLogger("sentence_transformers")
+    level = quiet.level
+    # Our one warning explains a failure; the library's own English warnings would only repeat it.
+    quiet.setLevel(logging.ERROR)
+    try:
+        return getattr(sentence_transformers, kind)(name_or_path, device="cpu", local_files_only=True)
+    except Exception as exc:  # the library raises OSError, ValueError or HF errors for a missing model
+        raise unavailable(f"无法加载本地{what} {name_or_path!r}（{exc.__class__.__name__}）") from exc
+    finally:
+        quiet.setLevel(level)
 
 
 class SentenceTransformerEmbeddings(PolicyEmbeddings):
@@ -16,21 +36,7 @@ class SentenceTransformerEmbeddings(PolicyEmbeddings):
     def __init__(self, name_or_path: str, batch_size: int = 16) -> None:
         if not name_or_path:
             raise EmbedderUnavailable("未指定模型：请设置 QA_EMBEDDING_MODEL 为本地模型路径或已缓存的模型名")
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise EmbedderUnavailable("未安装 sentence-transformers：pip install sentence-transformers") from exc
-        quiet = logging.getLogger("sentence_transformers")
-        level = quiet.level
-        # Our one warning explains the failure; the library's own English warnings would only repeat it.
-        quiet.setLevel(logging.ERROR)
-        try:
-            # Weights cannot be downloaded here: only a local path or an already-cached model loads.
-            self._model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
-        except Exception as exc:  # the library raises OSError, ValueError or HF errors for a missing model
-            raise EmbedderUnavailable(f"无法加载本地模型 {name_or_path!r}（{exc.__class__.__name__}）") from exc
-        finally:
-            quiet.setLevel(level)
+        self._model = load_local("SentenceTransformer", name_or_path, EmbedderUnavailable, "模型")
         self._name = name_or_path
         self._batch = batch_size
         path = Path(name_or_path)

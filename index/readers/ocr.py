@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import re
-import sqlite3
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from index.errors import DocumentError
-from index.sqlite import SqliteStore
+from index.sqlite import CacheStore
 
 log = logging.getLogger(__name__)
 # A4 at 200 dpi is 1654 x 2339 px, a 3号 body character about 44 px: read at 99.8-100 % on blurred, tilted,
@@ -232,18 +231,11 @@ def page_score(lines: list[Line]) -> float:
     return float(np.average([line.score for line in lines], weights=[len(line.text) or 1 for line in lines]))
 
 
-class OcrCache(SqliteStore):
+class OcrCache(CacheStore):
     """Recognised pages by file hash and OCR configuration, beside the parse cache in the index folder."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            super().__init__(path, SCHEMA, _cache_error)
-        except DocumentError as exc:
-            # Only a cache: a damaged file costs recognising the scans again, never the build.
-            log.warning("OCR 缓存 %s 已损坏（%s），将重新识别扫描件", path, exc.__cause__)
-            for damaged in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-                damaged.unlink(missing_ok=True)
-            super().__init__(path, SCHEMA, _cache_error)
+        super().__init__(path, SCHEMA, "OCR 缓存")
 
     def get(self, file_hash: str) -> list[PageText] | None:
         """Return the cached pages of a file, or None."""
@@ -274,5 +266,3 @@ class OcrCache(SqliteStore):
 SCHEMA = "CREATE TABLE IF NOT EXISTS ocr (file_hash TEXT, config TEXT, pages TEXT, PRIMARY KEY (file_hash, config))"
 
 
-def _cache_error(path: Path, exc: sqlite3.Error) -> DocumentError:
-    return DocumentError(f"无法打开 OCR 缓存 {path}：{exc}")
