@@ -14,6 +14,7 @@ from index.embedding import PolicyEmbeddings, load_embeddings
 from index.lexical import frequency, segment
 from index.regions import gazetteer
 from index.store import KnowledgeBase, current_generation, open_index
+from qa.abbreviation import Abbreviations
 from qa.answer.base import Answerer
 from qa.answer.checklist import checklist_answer
 from qa.answer.clarify import clarify_answer
@@ -73,6 +74,7 @@ class Assistant:
         depth = max(settings.top_k, settings.reranker_candidates) if self.reranker else settings.top_k
         self.retriever = HybridRetriever(kb=kb, k=depth)
         self.speller = Speller(kb.lexical.vocabulary(), gazetteer().by_form, segment, frequency)
+        self.abbreviations = Abbreviations(kb.lexical.vocabulary(), segment)
         self.answerability = model_for(embeddings.model_id if embeddings is not None and kb.dense else None)
         extractive = ExtractiveAnswerer()
         self.model = None
@@ -101,7 +103,8 @@ class Assistant:
         """Return the retrieval stage as a langchain retriever, for use in other LCEL chains."""
         from qa.langchain_retriever import PolicyRetriever
 
-        return PolicyRetriever(retriever=self.retriever)
+        return PolicyRetriever(retriever=self.retriever,
+                               understand=lambda q: parse_query(q, self.speller, self.abbreviations))
 
     def ask(self, question: str, history: Sequence[str] = (), doc_ids: set[str] | None = None) -> Answer:
         """Return the cited answer to a question, resolving follow-ups against earlier questions."""
@@ -127,7 +130,7 @@ class Assistant:
         text = None
         if self.model is not None and earlier:
             text = condense_with_llm(self.model, question, earlier)
-        return parse_query(text or rewrite(question, earlier), self.speller)
+        return parse_query(text or rewrite(question, earlier), self.speller, self.abbreviations)
 
     def _find(self, query: Query, doc_ids: set[str] | None) -> Found:
         if not query.text:
@@ -224,7 +227,7 @@ class Assistant:
             known = self._vetted.get(question)
         if known is not None:
             return known
-        query = parse_query(question, self.speller)
+        query = parse_query(question, self.speller, self.abbreviations)
         verdict = decide(self.kb, query, self._search(query), 1, self.answerability).outcome is Outcome.ANSWER
         with self._vetted_lock:
             if len(self._vetted) >= MAX_VETTED_SUGGESTIONS:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from qa.query import parse_query
+from qa.query import Query, parse_query
 from qa.records import Citation
 from qa.retrieve import HybridRetriever
 
@@ -17,9 +19,11 @@ class PolicyRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     retriever: HybridRetriever
+    # How the assistant reads a question (slips corrected against its corpus); plain parsing by default.
+    understand: Callable[[str], Query] = parse_query
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         """Return a Document per retrieved clause: its text, and its citation fields and score as metadata."""
         return [Document(page_content=s.clause.text, id=s.clause.clause_id,
                          metadata={**Citation.of(s.clause, s.doc, "").to_json(), "score": s.score})
-                for s in self.retriever.search(parse_query(query))]
+                for s in self.retriever.search(self.understand(query))]

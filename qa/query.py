@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from index.lexical import tokenize
 from index.regions import Region, gazetteer
 from index.text import CJK_CHARS, ZERO_WIDTH
+from qa.abbreviation import Abbreviations
 from qa.spelling import Speller
 from qa.wording import asking_part, plain, sub_questions
 
@@ -103,12 +104,15 @@ def asks_in_general(text: str, empty: bool = True) -> bool:
     return all(any(g in t for g in GENERIC) for t in content) and (empty or bool(content))
 
 
-def parse_query(question: str, speller: Speller | None = None) -> Query:
+def parse_query(question: str, speller: Speller | None = None, abbreviations: Abbreviations | None = None) -> Query:
     """Return the query and what it asks about: instructions aimed at the assistant dropped, slips of the input
-    method corrected against the corpus, the asking part of a long question as what to search for."""
+    method corrected against the corpus, the asking part of a long question (and the corpus's abbreviations of
+    words it writes out) as what to search for."""
     # Before normalising: line breaks still separate an injected line from the real question.
     asked, injected = strip_injection(question)
     asked, truncated = normalise(asked)
     text, corrections = speller.correct(asked) if speller is not None else (asked, ())
+    focus = plain(asking_part(text))
+    shorts = abbreviations.forms(focus) if abbreviations is not None else ()
     return Query(text, tuple(gazetteer().find(text)), QUANTITY.search(text) is not None, truncated, injected,
-                 asked=asked, focus=plain(asking_part(text)), corrections=corrections, parts=sub_questions(text))
+                 asked=asked, focus=" ".join([focus, *shorts]), corrections=corrections, parts=sub_questions(text))

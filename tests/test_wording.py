@@ -10,6 +10,7 @@ import pytest
 
 from index.lexical import frequency, segment
 from index.regions import gazetteer
+from qa.abbreviation import Abbreviations
 from qa.assistant import Assistant
 from qa.evaluation.metrics import norm
 from qa.records import sentence_span
@@ -50,6 +51,21 @@ def test_slips_are_corrected(speller: Speller, typed: str, expected: str) -> Non
 def test_words_that_are_meant_stay(speller: Speller, text: str) -> None:
     """Real words, however they sound, are left alone."""
     assert speller.correct(text) == (text, ())
+
+
+def test_a_written_out_word_finds_the_corpus_abbreviation() -> None:
+    """电子竞技 is searched as 电竞 where the documents say 电竞; a word the corpus uses, or a two-character word,
+    is left alone."""
+    abbreviations = Abbreviations(["电竞", "广东", "司法机关", "规划"], segment)
+    assert abbreviations.forms("广东的电子竞技有没有规划") == ("电竞",)
+    assert abbreviations.forms("司机和公司有劳动关系吗") == ()
+    assert abbreviations.forms("广东电竞规划") == ()
+
+
+def test_abbreviation_reaches_the_clause(assistant: Assistant) -> None:
+    """A question that writes out 电子竞技 is answered from the clause about 电竞, quoting that sentence."""
+    answer = assistant.ask("广东的电子竞技有没有规划？")
+    assert answer.answerable and "电竞" in answer.citations[0].quote
 
 
 @pytest.mark.parametrize(("question", "expected"), [

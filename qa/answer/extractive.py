@@ -16,7 +16,7 @@ HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[家�
 
 def _sentence_scores(query: Query, sentences: list[str]) -> list[float]:
     """Return how well each sentence matches the query: share of query tokens it contains."""
-    tokens = list(dict.fromkeys(tokenize(query.text)))
+    tokens = list(dict.fromkeys(tokenize(query.focus or query.text)))
     scores = []
     for sentence in sentences:
         hit = sum(len(t) for t in tokens if t in sentence.lower())
