@@ -39,7 +39,7 @@ def revision() -> str:
 
 
 def append(title: str, body: str) -> None:
-    """Append one section to the report and print it."""
+    """Write one section to the report, in place of an earlier run's section of the same title, and print it."""
     command = " ".join(["python -m", f"bench.{Path(sys.argv[0]).stem}", *sys.argv[1:]])
     section = (f"\n## {title}\n\n- command: `{command}`\n- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
                f"- machine: {machine()}\n- revision: {revision()}\n\n{body}\n")
@@ -47,6 +47,8 @@ def append(title: str, body: str) -> None:
     if not REPORT.exists():
         REPORT.write_text("# Benchmarks\n\nEach section is appended by a benchmark in `bench/` (`make bench`).\n",
                           encoding="utf-8")
-    with open(REPORT, "a", encoding="utf-8") as f:
-        f.write(section)
+    # One section per benchmark, the latest run: earlier runs are in the file's git history.
+    head, *sections = REPORT.read_text(encoding="utf-8").split("\n## ")
+    kept = [s for s in sections if s.split("\n", 1)[0] != title]
+    REPORT.write_text("\n## ".join([head, *kept]).rstrip("\n") + "\n" + section, encoding="utf-8")
     print(section)

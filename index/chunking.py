@@ -6,8 +6,11 @@ import hashlib
 import re
 
 from index.records import Chunk, Clause, PolicyDoc
+from index.structure import is_prose
 from index.text import AGENCY_NOTE, HALF_WIDTH_BRACKETS
 
+# The most a passage of unnumbered text holds: two or three sentences of a notice.
+PASSAGE_CHARS = 160
 SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 WHOLE_AGENCY_NOTE = re.compile(AGENCY_NOTE)
 # A table row as the readers write it ("播出平台：省级卫视；奖励标准：每分钟1500元。"): one sentence, since a
@@ -46,6 +49,10 @@ def chunk_clause(doc: PolicyDoc, clause: Clause, limit: int) -> list[Chunk]:
     """Return the chunks of a clause; each indexed text carries the document title and heading path."""
     header = f"{doc.title}\n{' > '.join(clause.path)}\n"
     body = clause.text
+    # Text outside any numbering (a notice written as one paragraph) has no provisions to cut it at: it is
+    # searched, and cited, by its sentences a few at a time (retrieval reports a passage with its neighbours).
+    if is_prose(clause):
+        limit = min(limit, PASSAGE_CHARS)
     parts = [body] if len(body) <= limit else _pieces(body, limit)
     chunks = []
     for i, part in enumerate(parts):

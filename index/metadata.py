@@ -68,6 +68,13 @@ def _title(lines: list[str]) -> str | None:
     return re.sub(r"\s+", "", title)
 
 
+def _leading_title(text: str) -> str | None:
+    """Return the title a notice written as one paragraph starts with ("关于做好……工作的通知 各区……：")."""
+    first = text.split("\n", 1)[0]
+    head = re.split(r"[\s：:，,。]", first, maxsplit=1)[0]
+    return head if head != first and len(head) <= 60 and TITLE_END.search(head) else None
+
+
 def _issuer(lines: list[str], text: str, title: str | None) -> str | None:
     """Return the issuing organisation(s) from the letterhead, the notice title, or the 印发 line."""
     letterhead = []
@@ -109,7 +116,7 @@ def extract_metadata(doc_id: str, source: SourceText, text: str, clauses: list[C
     """Return the document record, sidecar values overriding what the text says."""
     meta = dict(source.meta)
     lines = _front_lines(text, clauses)
-    title = str(meta.get("title") or _title(lines) or doc_id)
+    title = str(meta.get("title") or _title(lines) or _leading_title(text) or doc_id)
     numbers = [ln for ln in lines if DOC_NUMBER.match(ln)]
     issuer = meta.get("issuer") or _issuer(lines, text, title)
     dated = [ln for ln in lines if _parse_date(ln) and len(ln) <= 20]

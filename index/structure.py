@@ -137,6 +137,11 @@ def _heading(node: _Node, text: str) -> str:
     return f"{node.token}{node.heading}" if node.heading else node.token
 
 
+def is_prose(clause: Clause) -> bool:
+    """Return True for text outside any numbering: a preamble, back matter, a paragraph of an unnumbered notice."""
+    return clause.level == 0 or re.fullmatch(PARAGRAPH.format(r"\d+"), clause.label) is not None
+
+
 def parse_agencies(clause_text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Return (lead, partner) agencies from a closing note like（A、B牵头，C、D等按职责分工负责）."""
     m = CLOSING_AGENCY_NOTE.search(clause_text.strip())

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.lexical import tokenize
+from index.lexical import frequency, tokenize
+from index.records import Clause
 from index.store import KnowledgeBase
+from index.structure import is_prose
 from index.text import CJK
 from qa.query import Query
 from qa.records import ScoredClause
@@ -66,9 +68,12 @@ def topic_tokens(kb: KnowledgeBase, query: Query, tokens: list[str]) -> list[str
     topic = content_tokens(query, tokens)
     if any(CJK.search(t) for t in topic):
         topic = [t for t in topic if CJK.search(t) or kb.lexical.idf(t) is not None]
-    # A spoken compound the corpus never uses (拍电影) is covered through its word the corpus does use (电影).
     known = [t for t in topic if kb.lexical.idf(t) is not None]
-    return [t for t in topic if kb.lexical.idf(t) is not None or not any(k in t for k in known)]
+    # A word the corpus never uses is evidence the question is about something else only if it is a word: one
+    # the segmenter made up from unknown Chinese characters ("供暖期从…" gives 期从) is not, and a spoken compound
+    # (拍电影) is covered through its word the corpus does use (电影).
+    return [t for t in topic if kb.lexical.idf(t) is not None or not CJK.search(t)
+            or (frequency(t) > 0 and not any(k in t for k in known))]
 
 
 def coverage(kb: KnowledgeBase, tokens: list[str], text: str) -> float:
@@ -132,6 +137,16 @@ def _fuse(lists: list[list[tuple[str, float]]], fusion: str) -> dict[str, float]
     return {chunk: 1.0 / (1.0 + math.exp(-z)) for chunk, z in fused.items()}
 
 
+def _window(kb: KnowledgeBase, clause: Clause, chunk_id: str) -> str:
+    """Return the passage of a long clause that matched: its chunk, and for unnumbered text (searched a few
+    sentences at a time) the sentences just before and after too, so the passage reads in context."""
+    if not is_prose(clause):
+        return kb.chunks[chunk_id].text
+    n = int(chunk_id.rsplit("-", 1)[1])
+    around = (kb.chunks.get(f"{clause.clause_id}-{i}") for i in (n - 1, n, n + 1))
+    return "".join(c.text for c in around if c is not None)
+
+
 class HybridRetriever:
     """Clause-level retrieval over a KnowledgeBase: BM25 and dense hits fused, then weighed by region and topic."""
 
@@ -192,7 +207,7 @@ class HybridRetriever:
             elif topic and opt.heading:
                 # A question naming the topic of a clause's own heading ("指导思想") is asking for that clause.
                 score *= 1.0 + HEADING_WEIGHT * coverage(kb, topic, clause.heading)
-            passage = kb.chunks[hit.chunk].text if hit.chunk != clause_id else ""
+            passage = _window(kb, clause, hit.chunk) if hit.chunk != clause_id else ""
             scored.append((tier, ScoredClause(clause, doc, score, hit.lexical, hit.dense, cov, passage)))
         scored.sort(key=lambda x: (x[0], -x[1].score, x[1].clause.clause_id))
         top = [s for _, s in scored[: self.k]]

@@ -17,7 +17,9 @@ from qa.query import Query
 from qa.records import Answer, Citation, Item, Paragraph, Part, Sources, Table
 from qa.retrieve import content_tokens, coverage
 
-COMPARE = re.compile(r"比较|对比|不同|区别|差异|异同|有什么不一样")
+# "比较" alone is also an adverb ("资金比较紧张"): only as a verb ("比较一下", "比较广东和江苏") does it compare.
+COMPARE = re.compile(r"对比|不同|区别|差异|异同|有什么不一样|相比|比较一下|比一比"
+                     r"|比较(?=[\u4e00-\u9fff]{2,}[和与跟同])")
 MAX_DISTINCT = 6
 
 
@@ -27,9 +29,11 @@ def comparison_topic(query: Query) -> tuple[str, ...]:
 
 
 def is_comparison(query: Query, kb: KnowledgeBase) -> bool:
-    """Return True for "广东和江苏在金融支持上有什么不同？": two or more covered regions and a contrast word."""
+    """Return True for "广东和江苏在金融支持上有什么不同？": two or more covered regions, neither inside the other
+    (苏州 and 江苏 are one place asked about twice), and a contrast word."""
     covered = [r for r in query.regions if kb.docs_in_region(r.name) or kb.docs_in_region(r.province)]
-    return len(covered) >= 2 and bool(COMPARE.search(query.text))
+    apart = [r for r in covered if not any(o is not r and o.name == r.province for o in covered)]
+    return len(apart) >= 2 and bool(COMPARE.search(query.text))
 
 
 def _clauses_of(kb: KnowledgeBase, region: Region) -> list[Measure]:

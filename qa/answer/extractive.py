@@ -12,6 +12,8 @@ from qa.query import Query
 from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
 
 HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[家个项所批]")
+# "什么时候/何时/多久" asks for a date or a length of time: a sentence that states one is the answer.
+WHEN = re.compile(r"什么时候|何时|哪天|哪一天|几号|几月|日期|时间|期限|截止|多久|多长时间")
 
 
 def _sentence_scores(query: Query, sentences: list[str]) -> list[float]:
@@ -21,7 +23,7 @@ def _sentence_scores(query: Query, sentences: list[str]) -> list[float]:
     for sentence in sentences:
         hit = sum(len(t) for t in tokens if t in sentence.lower())
         score = hit / (sum(len(t) for t in tokens) or 1)
-        if query.wants_quantity and HAS_NUMBER.search(sentence):
+        if (query.wants_quantity or WHEN.search(query.text)) and HAS_NUMBER.search(sentence):
             score += 0.3
         scores.append(score)
     return scores
@@ -58,7 +60,8 @@ class ExtractiveAnswerer(Answerer):
         lead_in = "根据已收录的政策文件：" if len(evidence) == 1 else "根据已收录的政策文件，相关规定如下："
         parts: list[Part] = [Paragraph(lead_in)]
         for n, item in enumerate(evidence, 1):
-            quote = "".join(best_sentences(query, item.clause.text, item.clause.heading.split("\n")[0]))
+            # A long clause is quoted from the passage that matched, not from wherever its words recur.
+            quote = "".join(best_sentences(query, item.evidence, item.clause.heading.split("\n")[0]))
             citations.append(Citation.of(item.clause, item.doc, quote))
             parts.append(Quote(quote, n, f"{n}. " if len(evidence) > 1 else ""))
         return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,
