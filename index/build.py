@@ -152,21 +152,29 @@ def _reusable_store(index_dir: Path, manifest: Manifest | None, model_id: str, c
 def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, notify: Callable[[str, int, int], None],
           progress: bool, report: BuildReport) -> Iterator[tuple[Path, SourceText | DocumentError]]:
     """Yield each file's text as load_corpus does, showing OCR progress page by page (it takes seconds a page)."""
-    with tqdm(desc="识别扫描件", unit="页", disable=not progress, leave=False) as bar:
-        current = {"name": ""}
+    # The bar opens at the first scanned page: most corpora have none, and an empty bar would only confuse.
+    bars: list[tqdm] = []
+    current = {"name": ""}
 
-        def on_page(done: int, total: int) -> None:
-            if done == 1:
-                bar.reset(total)
-                bar.set_postfix_str(current["name"], refresh=False)
-            bar.update(1)
-            report.ocr_pages += 1
-            notify(f"识别扫描件 {current['name']}", done, total)
+    def on_page(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(desc="识别扫描件", unit="页", disable=not progress, leave=False))
+        bar = bars[0]
+        if done == 1:
+            bar.reset(total)
+            bar.set_postfix_str(current["name"], refresh=False)
+        bar.update(1)
+        report.ocr_pages += 1
+        notify(f"识别扫描件 {current['name']}", done, total)
 
-        context = ReadContext(ocr_cache=ocr_cache, on_page=on_page, convert_timeout=config.convert_timeout)
+    context = ReadContext(ocr_cache=ocr_cache, on_page=on_page, convert_timeout=config.convert_timeout)
+    try:
         for path in paths:
             current["name"] = path.name
             yield from load_corpus([path], config.max_document_bytes, context)
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def _with_notice_id(source: SourceText, corpus_dir: Path) -> SourceText:
