@@ -18,7 +18,7 @@ from index.dense import COLLECTION, EmbeddingCache, embed_chunks, write_collecti
 from index.embedding import PolicyEmbeddings
 from index.errors import ConfigError, DocumentError, NothingToIndex
 from index.lexical import LexicalIndex, TokenIds
-from index.loading import discover, load_corpus
+from index.loading import SUPPORTED, discover, load_corpus
 from index.parsed import PIPELINE_VERSION, ParseCache, fingerprint, parse_all
 from index.readers.base import ReadContext
 from index.readers.ocr import OcrCache
@@ -102,7 +102,7 @@ def _signature(hashes: list[str], model: str | None, chunk_chars: int) -> str:
 def _nothing_message(corpus_dir: Path, skipped: list[tuple[str, str]]) -> str:
     """Return why a corpus gave nothing to index, naming up to ten files with their reasons."""
     if not skipped:
-        found = "其中没有支持的文件（.txt/.md/.docx/.pdf/.html）"
+        found = f"其中没有支持的文件（{'/'.join(SUPPORTED)}）"
     else:
         more = f"（另有 {len(skipped) - 10} 个）" if len(skipped) > 10 else ""
         found = f"{len(skipped)} 个文件都无法索引：" + "；".join(f"{p}：{r}" for p, r in skipped[:10]) + more
@@ -167,7 +167,7 @@ def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, notify: C
         report.ocr_pages += 1
         notify(f"识别扫描件 {current['name']}", done, total)
 
-    context = ReadContext(ocr_cache=ocr_cache, on_page=on_page, convert_timeout=config.convert_timeout)
+    context = ReadContext(ocr_cache=ocr_cache, on_page=on_page)
     try:
         for path in paths:
             current["name"] = path.name
@@ -209,7 +209,7 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     ocr_cache = OcrCache(index_dir / "ocr_cache.sqlite")
     try:
         loaded_files = list(_load(paths, config, ocr_cache, notify, progress, report))
-        ocr_cache.keep_only(s.file_hash for _, s in loaded_files if isinstance(s, SourceText) and s.ocr_pages)
+        ocr_cache.keep_asked()
     finally:
         ocr_cache.close()
     for path, loaded in loaded_files:

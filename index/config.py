@@ -29,5 +29,3 @@ class BuildConfig:
     embedding_batch_size: int = 16
     # A Chroma server (e.g. http://127.0.0.1:8000) shared by several app processes; empty: embedded store.
     chroma_url: str = ""
-    # Seconds one .doc/.wps conversion may take before LibreOffice is stopped and the file skipped.
-    convert_timeout: float = 120.0

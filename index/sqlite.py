@@ -86,20 +86,56 @@ class SqliteStore:
 
 class CacheStore(SqliteStore):
     """A SQLite file that only caches what can be computed again: a damaged file is deleted and started afresh,
-    costing the work it saved, never the build."""
+    costing the work it saved, never the build; found damaged while in use, a read misses and a write is dropped."""
 
     def __init__(self, path: Path | str, schema: str, what: str) -> None:
-        def unusable(where: Path, exc: sqlite3.Error) -> Exception:
-            return CacheDamaged(f"{what} {where} 无法打开：{exc}")
-
+        self._schema, self._what = schema, what
+        self._in_use = False
         try:
-            super().__init__(path, schema, unusable)
+            super().__init__(path, schema, self._unusable)
         except CacheDamaged as exc:
-            log.warning("%s已损坏，已删除并重建（%s）", what, exc.__cause__)
-            base = Path(path)
-            for damaged in (base, base.with_name(base.name + "-wal"), base.with_name(base.name + "-shm")):
-                damaged.unlink(missing_ok=True)
-            super().__init__(path, schema, unusable)
+            self._start_afresh(exc.__cause__)
+        self._in_use = True
+
+    def _unusable(self, where: Path, exc: sqlite3.Error) -> Exception:
+        return CacheDamaged(f"{self._what} {where} 无法打开：{exc}")
+
+    def _start_afresh(self, cause: BaseException | None) -> None:
+        log.warning("%s已损坏，已删除并重建（%s）", self._what, cause)
+        for damaged in (self.path, self.path.with_name(self.path.name + "-wal"),
+                        self.path.with_name(self.path.name + "-shm")):
+            damaged.unlink(missing_ok=True)
+        self._in_use = False
+        super().__init__(self.path, self._schema, self._unusable)
+        self._in_use = True
+
+    def _recover(self, exc: sqlite3.DatabaseError) -> None:
+        # Only damage starts afresh: a busy or locked file (another process writing) is the caller's to see.
+        if not self._in_use or getattr(exc, "sqlite_errorname", "") not in DAMAGED:
+            raise exc
+        super().close()
+        self._start_afresh(exc)
+
+    def read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Return the rows of a query; none when the file turns out damaged (it starts afresh)."""
+        try:
+            return super().read(sql, params)
+        except sqlite3.DatabaseError as exc:
+            self._recover(exc)
+            return []
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """Yield the connection inside one write transaction; the write is dropped when the file turns out damaged."""
+        try:
+            with super().write() as conn:
+                yield conn
+        except sqlite3.DatabaseError as exc:
+            self._recover(exc)
+
+
+# SQLite's result codes for a file that is not, or no longer, a sound database.
+DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_CORRUPT_INDEX", "SQLITE_CORRUPT_SEQUENCE", "SQLITE_CORRUPT_VTAB"}
 
 
 class CacheDamaged(Exception):

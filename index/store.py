@@ -325,9 +325,13 @@ def open_generation(folder: Path, embeddings: PolicyEmbeddings | None, chroma_ur
     lease = Lease.take(folder)
     try:
         kb = _open_leased(folder, embeddings, chroma_url)
-        verify(kb)
     except BaseException:
         lease.release()
+        raise
+    try:
+        verify(kb)
+    except BaseException:
+        kb.close()
         raise
     kb.lease = lease
     # Released when the last reference goes (a server swapped generations and its requests on this one ended),
@@ -350,9 +354,10 @@ def _open_leased(folder: Path, embeddings: PolicyEmbeddings | None, chroma_url: 
     clauses = {c["clause_id"]: Clause.from_json(c) for c in read("clauses.jsonl")}
     chunks = {c["chunk_id"]: Chunk(**c) for c in read("chunks.jsonl")}
     lexical = LexicalIndex.load(folder / "bm25")
-    dense = open_vectors(folder, manifest, embeddings, chroma_url)
     # An index built before measures existed has none.
     measures = [Measure.from_json(m) for m in read("measures.jsonl")] if (folder / "measures.jsonl").exists() else []
+    # Opened last: a vector store is a client with threads and files that must be closed if anything fails.
+    dense = open_vectors(folder, manifest, embeddings, chroma_url)
     return KnowledgeBase(folder, manifest, docs, clauses, chunks, lexical, dense, measures)
 
 

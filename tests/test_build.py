@@ -167,3 +167,21 @@ def test_a_damaged_vector_cache_starts_afresh(tmp_path: Path, damage: bytes, cap
     cache.put("model", {"hash": np.ones(3, dtype=np.float32)})
     assert list(cache.get("model", ["hash"])) == ["hash"]
     assert any("向量缓存" in r.getMessage() for r in caplog.records)
+
+
+def test_a_cache_damaged_while_in_use_misses_and_starts_afresh(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """A cache whose header is intact but whose pages are not opens fine and fails on the first read: that read
+    is a miss and the file starts afresh, never a traceback in the build."""
+    path = tmp_path / "embedding_cache.sqlite"
+    cache = EmbeddingCache(path)
+    cache.put("model", {f"h{i}": np.ones(384, dtype=np.float32) for i in range(300)})
+    cache.close()
+    data = path.read_bytes()
+    page = 4096
+    path.write_bytes(data[: 2 * page] + b"\xff" * (len(data) - 2 * page))
+    cache = EmbeddingCache(path)
+    assert cache.get("model", ["h1", "h2"]) == {}
+    assert any("向量缓存已损坏" in r.getMessage() for r in caplog.records)
+    cache.put("model", {"x": np.ones(3, dtype=np.float32)})
+    assert list(cache.get("model", ["x"])) == ["x"]

@@ -141,6 +141,26 @@ def test_build_reports_pages_flags_doubtful_ones_and_never_recognises_twice(scan
 
 
 
+def test_a_scan_without_text_is_skipped_once_and_not_recognised_again(tmp_path: Path) -> None:
+    """A scanned page OCR finds nothing on is reported and skipped; its empty result is kept, so a rebuild does
+    not spend seconds recognising it again."""
+    from PIL import Image, ImageDraw
+
+    from tests.scans import images_pdf
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    page = Image.new("RGB", (1240, 1754), "white")
+    ImageDraw.Draw(page).rectangle((100, 100, 300, 300), outline="black", width=4)
+    (corpus / "blank.pdf").write_bytes(images_pdf([page], 150))
+    (corpus / "notice.txt").write_text("一、总体要求\n（一）加强组织领导。", encoding="utf-8")
+    first = build_index(BuildConfig(corpus, index), None, progress=False)
+    assert first.ocr_pages == 1 and first.documents == 1
+    assert first.skipped == [("blank.pdf", "PDF 共 1 页但没有文字层，OCR 也未识别出文字")]
+    again = build_index(BuildConfig(corpus, index), None, progress=False)
+    assert again.ocr_pages == 0 and again.skipped == first.skipped
+
+
 PROBE = """
 import numpy as np
 from index.readers import ocr

@@ -23,6 +23,7 @@ import numpy as np
 
 from index.errors import DocumentError
 from index.sqlite import CacheStore
+from index.text import CJK_CHARS
 
 log = logging.getLogger(__name__)
 # A4 at 200 dpi is 1654 x 2339 px, a 3号 body character about 44 px: read at 99.8-100 % on blurred, tilted,
@@ -33,10 +34,9 @@ MARGIN = 0.10  # the top and bottom tenth of a page hold running headers and pag
 POSTPROCESS_VERSION = "1"  # bump when the line building below changes, so cached results are not reused
 PAGE_NUMBER = re.compile(
     r"^[-—－–_~·一\s]*(?:\d{1,4}|第\s*\d+\s*页(?:\s*[/，,]?\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+)[-—－–_~·一\s]*$")
-CJK = r"\u3400-\u9fff\uf900-\ufaff"
 # PP-OCR writes ASCII punctuation inside Chinese text; the documents use the full-width forms.
 FULL_WIDTH = {",": "，", ";": "；", ":": "：", "(": "（", ")": "）", "?": "？", "!": "！"}
-ASCII_NEAR_CJK = re.compile(rf"(?<=[{CJK}》」”）])([,;:()?!])|([,;:()?!])(?=[{CJK}《「“（])")
+ASCII_NEAR_CJK = re.compile(rf"(?<=[{CJK_CHARS}》」”）])([,;:()?!])|([,;:()?!])(?=[{CJK_CHARS}《「“（])")
 ARTICLE_START = re.compile(r"^(第[一二三四五六七八九十百千零〇两\d]+[条章节])(?=[^\s，。、；：的款项])")
 
 
@@ -236,9 +236,12 @@ class OcrCache(CacheStore):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, SCHEMA, "OCR 缓存")
+        # Every file read this build asks for its pages, whether its scan then gave text or not.
+        self._asked: set[str] = set()
 
     def get(self, file_hash: str) -> list[PageText] | None:
         """Return the cached pages of a file, or None."""
+        self._asked.add(file_hash)
         rows = self.read("SELECT pages FROM ocr WHERE file_hash=? AND config=?", (file_hash, config_key()))
         if not rows:
             return None
@@ -253,12 +256,13 @@ class OcrCache(CacheStore):
         with self.write() as conn:
             conn.execute("INSERT OR REPLACE INTO ocr VALUES (?, ?, ?)", (file_hash, config_key(), blob))
 
-    def keep_only(self, file_hashes: Iterable[str]) -> None:
-        """Delete the results of files no longer in the corpus (and of other OCR configurations)."""
+    def keep_asked(self) -> None:
+        """Delete the results of files this build did not read (and of other OCR configurations):
+        files gone from the corpus; a scan that gave no text keeps its result, so it is not recognised again."""
         with self.write() as conn:
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS used (file_hash TEXT PRIMARY KEY)")
             conn.execute("DELETE FROM used")
-            conn.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((h,) for h in file_hashes))
+            conn.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((h,) for h in self._asked))
             conn.execute("DELETE FROM ocr WHERE file_hash NOT IN (SELECT file_hash FROM used) OR config != ?",
                          (config_key(),))
 
