@@ -103,8 +103,7 @@ class Assistant:
         """Return the retrieval stage as a langchain retriever, for use in other LCEL chains."""
         from qa.langchain_retriever import PolicyRetriever
 
-        return PolicyRetriever(retriever=self.retriever,
-                               understand=lambda q: parse_query(q, self.speller, self.abbreviations))
+        return PolicyRetriever(understand=lambda q: self._condense(q, ()), search=self._search)
 
     def ask(self, question: str, history: Sequence[str] = (), doc_ids: set[str] | None = None) -> Answer:
         """Return the cited answer to a question, resolving follow-ups against earlier questions."""

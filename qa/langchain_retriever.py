@@ -9,21 +9,20 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from qa.query import Query, parse_query
-from qa.records import Citation
-from qa.retrieve import HybridRetriever
+from qa.query import Query
+from qa.records import Citation, ScoredClause
 
 
 class PolicyRetriever(BaseRetriever):
     """Returns the clauses retrieved for a question, best first, each with its citation as metadata."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
-    retriever: HybridRetriever
-    # How the assistant reads a question (slips corrected against its corpus); plain parsing by default.
-    understand: Callable[[str], Query] = parse_query
+    # How the assistant reads a question (slips corrected against its corpus) and searches (reranked when set).
+    understand: Callable[[str], Query]
+    search: Callable[[Query], list[ScoredClause]]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         """Return a Document per retrieved clause: its text, and its citation fields and score as metadata."""
         return [Document(page_content=s.clause.text, id=s.clause.clause_id,
                          metadata={**Citation.of(s.clause, s.doc, "").to_json(), "score": s.score})
-                for s in self.retriever.search(self.understand(query))]
+                for s in self.search(self.understand(query))]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import cache
 
 from index.lexical import tokenize
-from index.measures import vocabulary
+from index.measures import keywords
 from index.regions import gazetteer
 
 LEADING = re.compile(r"^(那么|那|还有|另外|此外|再问一下|请问|那请问)[，,\s]*")
@@ -37,12 +38,13 @@ def _is_follow_up(question: str, core: str) -> bool:
     )
 
 
+@cache
 def _audience_words() -> frozenset[str]:
     """Return the words that name who a measure is for (中小企业, 高校): they narrow a topic, not replace it.
 
     A word that also names a kind of measure (人才) is a topic."""
-    kinds = {w for words in vocabulary()["type"].values() for w in words}
-    return frozenset(w for words in vocabulary()["beneficiary"].values() for w in words if w not in kinds)
+    kinds = {w for words in keywords("type").values() for w in words}
+    return frozenset(w for words in keywords("beneficiary").values() for w in words if w not in kinds)
 
 
 def own_topic(core: str) -> list[str]:

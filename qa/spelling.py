@@ -76,7 +76,6 @@ class Speller:
             unknown = bool(CJK_RUN.fullmatch(token)) and token not in self._corpus and not self._frequency(token)
             if unknown:
                 cuts += [start + j for j in range(1, len(token))]
-            if unknown:
                 weak.update(range(start, start + len(token)))
             cuts.append(start + len(token))
         fixes: list[tuple[str, str]] = []

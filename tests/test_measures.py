@@ -328,6 +328,11 @@ def test_region_comparison_table(assistant: Assistant) -> None:
     assert ("guangdong", "四、（三）") in clauses and ("jiangsu", "附件 四、（二）") in clauses
     three = assistant.ask("广东、江苏和深圳在人才方面有什么区别？")
     assert sum(line.startswith(("| 广东省", "| 江苏省", "| 深圳市")) for line in three.text.splitlines()) == 3
+    # 苏州 has no documents of its own: beside 江苏 it would repeat 江苏's row and cancel its summary.
+    twice = assistant.ask("苏州、江苏和广东在金融支持上有什么不同？")
+    table = next(p for p in twice.parts if isinstance(p, Table))
+    assert [row[0][0].text for row in table.rows] == ["江苏省", "广东省"]
+    assert any(isinstance(p, Paragraph) and p.text.startswith("江苏省") and "苏科贷" in p.text for p in twice.parts)
 
 
 def test_comparison_keeps_to_the_topic_and_says_what_differs(assistant: Assistant) -> None:

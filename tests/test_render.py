@@ -107,7 +107,8 @@ def test_traditional_answer_renders_in_traditional_script(assistant: Assistant) 
     assert "挂牌" in answer.citations[0].text  # the cited clause itself stays as published
 
 
-@pytest.mark.parametrize("question", ["個人所得稅怎麼申報？", "上海對動漫企業有什麼獎勵？", "台灣的電競補貼有哪些？"])
+@pytest.mark.parametrize("question", ["個人所得稅怎麼申報？", "上海對動漫企業有什麼獎勵？", "台灣的電競補貼有哪些？",
+                                      "深證的個人所得稅怎麼申報？"])
 def test_traditional_refusal_echoes_the_question_as_typed(assistant: Assistant, question: str) -> None:
     """A refusal to a traditional-script question is in traditional script, the question echoed unchanged
     (s2hk would turn 稅 into 税)."""

@@ -88,6 +88,8 @@ def test_assistant_uses_the_configured_reranker(bundled_index: Path, tiny_rerank
     assert [s.clause.clause_id for s in answer.retrieved] == expected
     fused = [s.clause.clause_id for s in pool][: settings.top_k]
     assert expected != fused  # a random cross-encoder reorders: the test would notice the reranker being skipped
+    # The langchain retriever is the same stage: reranked and cut to top_k.
+    assert [d.id for d in assistant.as_retriever().invoke(QUESTION)] == expected
 
 
 def test_missing_reranker_model_warns_once_and_keeps_the_fused_order(caplog: pytest.LogCaptureFixture) -> None:

@@ -74,4 +74,4 @@ def checklist_answer(kb: KnowledgeBase, query: Query, question: str, profile: Pr
         parts.append(Paragraph("以下为其他地区的同类措施，仅供参考："))
         parts += listing(elsewhere, MAX_REFERENCE)
     return Answer(question=question, query=query.text, parts=(*parts, Sources()), answerable=bool(citations),
-                  citations=tuple(citations))
+                  citations=tuple(citations), outcome="answer" if citations else "refuse")

@@ -28,12 +28,24 @@ def comparison_topic(query: Query) -> tuple[str, ...]:
     return tag("type", query.text)
 
 
+def _covered(query: Query, kb: KnowledgeBase) -> list[Region]:
+    return [r for r in query.regions if kb.docs_in_region(r.name) or kb.docs_in_region(r.province)]
+
+
 def is_comparison(query: Query, kb: KnowledgeBase) -> bool:
     """Return True for "广东和江苏在金融支持上有什么不同？": two or more covered regions, neither inside the other
     (苏州 and 江苏 are one place asked about twice), and a contrast word."""
-    covered = [r for r in query.regions if kb.docs_in_region(r.name) or kb.docs_in_region(r.province)]
+    covered = _covered(query, kb)
     apart = [r for r in covered if not any(o is not r and o.name == r.province for o in covered)]
     return len(apart) >= 2 and bool(COMPARE.search(query.text))
+
+
+def compared_regions(query: Query, kb: KnowledgeBase) -> list[Region]:
+    """Return the regions that get a row: a place without documents of its own whose province is also named is
+    left out (苏州 beside 江苏 would only repeat 江苏's row and cancel its summary)."""
+    covered = _covered(query, kb)
+    return [r for r in covered
+            if kb.docs_in_region(r.name) or not any(o is not r and o.name == r.province for o in covered)]
 
 
 def _clauses_of(kb: KnowledgeBase, region: Region) -> list[Measure]:
@@ -82,7 +94,8 @@ def comparison_answer(kb: KnowledgeBase, query: Query, question: str, per_region
             citations.append(citation)
         return known or len(citations)
 
-    for region in query.regions:
+    regions = compared_regions(query, kb)
+    for region in regions:
         clauses = _clauses_of(kb, region)
         # A row is on topic when the sentence it quotes is about the compared kind, not only some other sentence.
         fitting = [(m, matching_sentence(kb, m, {"type": kinds}, query)) for m in clauses
@@ -112,7 +125,8 @@ def comparison_answer(kb: KnowledgeBase, query: Query, question: str, per_region
     what = "、".join(kinds) if kinds else "各项措施"
     table = Table(("地区", "主要措施", "量化目标", "牵头单位"), tuple(rows))
     lead_in = Paragraph(f"各地在“{what}”方面的措施对比：")
-    summary = _summary([r.name for r in query.regions], offers,
+    summary = _summary([r.name for r in regions], offers,
                        lambda m: cite(m, matching_sentence(kb, m, {"type": kinds}, query)))
     return Answer(question=question, query=query.text, parts=(lead_in, table, *summary, Sources()),
-                  answerable=bool(citations), citations=tuple(citations))
+                  answerable=bool(citations), citations=tuple(citations),
+                  outcome="answer" if citations else "refuse")

@@ -40,7 +40,7 @@ def as_typed(query: Query, question: str) -> str | None:
     """Return the question as the user typed it (tidied, in their own script) when the query is that question,
     None when the query was rewritten (a follow-up) or cut."""
     typed = normalise(strip_injection(question)[0])[0]
-    return typed if typed and not query.truncated and to_simplified(typed) == query.text else None
+    return typed if typed and not query.truncated and to_simplified(typed) == query.asked else None
 
 
 def refusal(query: Query, question: str, docs: Collection[PolicyDoc], reason: str,
@@ -49,12 +49,12 @@ def refusal(query: Query, question: str, docs: Collection[PolicyDoc], reason: st
     ideas = "".join(f"\n- {s}" for s in suggestions)
     tail = f"您可以试试这样问：{ideas}" if ideas else "您可以换个问法，或询问以上文件涉及的内容。"
     documents = coverage_list(docs, (s.doc for s in retrieved))
-    # The reason quotes the question as searched (simplified); the user reads back their own words, which no
-    # script conversion may change ("個人所得稅" must not come back as "個人所得税").
+    # The reason quotes the question as asked (simplified, before spelling correction); the user reads back their
+    # own words, which no script conversion may change ("個人所得稅" must not come back as "個人所得税").
     typed = as_typed(query, question)
     literal: tuple[str, ...] = ()
-    if typed is not None and f"“{query.text}”" in reason:
-        reason, literal = reason.replace(f"“{query.text}”", f"“{typed}”"), (typed,)
+    if typed is not None and f"“{query.asked}”" in reason:
+        reason, literal = reason.replace(f"“{query.asked}”", f"“{typed}”"), (typed,)
     text = load_prompt("refusal").render(reason=reason, documents=documents, next_step=tail)["text"]
     return Answer(question=question, query=query.text, parts=(Paragraph(text, literal=literal),), answerable=False,
                   retrieved=tuple(retrieved), suggestions=tuple(suggestions), outcome="refuse")

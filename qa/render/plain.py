@@ -16,9 +16,9 @@ def marks(cites: tuple[int, ...]) -> str:
     return "".join(f"【{n}】" for n in cites)
 
 
-def cell_text(cell: tuple[Item, ...], mark: Callable[[tuple[int, ...]], str] = marks) -> str:
+def cell_text(cell: tuple[Item, ...]) -> str:
     """Return a table cell's entries, each with its citation marks; "—" for an empty cell."""
-    return "；".join(e.text + mark(e.cites) for e in cell) or "—"
+    return "；".join(e.text + marks(e.cites) for e in cell) or "—"
 
 
 def _table(part: Table) -> str:
