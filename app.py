@@ -32,8 +32,9 @@ from qa.render.markdown import (
     lead_citation,
 )
 from qa.scopes import groups_of
-from qa.server import AssistantLoader, create_app
+from qa.server.app import create_app
 from qa.server.feedback import FeedbackStore
+from qa.server.loader import AssistantLoader
 from qa.server.serving import uvicorn_options
 
 CITIZEN_EXAMPLES = [

@@ -447,6 +447,34 @@ LONG_ITEMS = [f"{kind}{stage}项目" for kind in LONG_KINDS for stage in LONG_ST
 LONG_SENTENCE = "（一）设立数字文化发展基金，重点支持" + "、".join(LONG_ITEMS) + "。"
 
 
+def test_each_message_without_msgid_is_pushed(loader: AssistantLoader, tmp_path: Path) -> None:
+    """Past the reply window, every message without a MsgId (it cannot be a retry) gets its own pushed answer,
+    and nothing is kept per message once it is pushed."""
+    import threading
+    import time
+
+    from qa.server.chat_bridge import COMING
+
+    settings = loader.settings.model_copy(update={"conversations_db": tmp_path / "c.sqlite",
+                                                  "wechat_reply_seconds": 0.0})
+    pushed: list[str] = []
+    both = threading.Event()
+
+    def push(user: str, text: str) -> None:
+        pushed.append(text)
+        if len(pushed) == 2:
+            both.set()
+
+    bridge = ChatBridge(loader, ConversationStore(settings.conversations_db, settings.conversation_ttl), settings,
+                        push)
+    replies = [bridge.on_text("user-1", q, "") for q in ("江苏有哪些文化产业基金？", "广东对电竞有什么支持？")]
+    assert replies == [COMING, COMING]
+    assert both.wait(30), pushed
+    assert "紫金文化产业基金" in pushed[0] and "电竞" in pushed[1]
+    time.sleep(0.1)
+    assert not bridge._will_push
+
+
 @pytest.fixture(scope="module")
 def long_sentence_bridge(tmp_path_factory: pytest.TempPathFactory) -> tuple[ChatBridge, Settings]:
     """Return a chat bridge over a one-document index whose clause is a single 700-character sentence."""

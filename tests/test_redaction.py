@@ -103,3 +103,16 @@ def test_a_settings_error_names_the_setting_not_the_secret(monkeypatch: pytest.M
     message = str(raised.value)
     assert "QA_PORT（当前值 'abc'）" in message and "QA_WEB_PUBLIC" in message
     assert "sk-setti" not in message
+
+
+def test_registering_settings_redacts_the_log_from_then_on() -> None:
+    """The loader registers the settings before the app exists: its thread's first log lines are redacted too."""
+    import subprocess
+    import sys
+
+    code = ("import logging; from qa.server.redact import register_settings; from qa.settings import Settings; "
+            "register_settings(Settings(llm_api_key='sk-VeryPrivate123')); "
+            "logging.getLogger('qa.server.loader').error('LLM call failed with key sk-VeryPrivate123')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent, capture_output=True,
+                         text=True, timeout=60)
+    assert "LLM call failed with key ***" in out.stderr and "VeryPrivate" not in out.stderr, out.stderr

@@ -25,6 +25,7 @@ def admin_router(settings: Settings, loader: AssistantLoader) -> APIRouter:
     """Return the /admin routes; each needs `Authorization: Bearer <QA_ADMIN_TOKEN>`."""
     corpus = settings.corpus_dir
     last: dict[str, Any] = {"status": "idle"}
+    starting = threading.Lock()
     authorised = bearer_guard(settings.admin_token.get_secret_value(), ADMIN_TOKEN_NEEDED)
     router = APIRouter(prefix="/admin", dependencies=[Depends(authorised)], tags=["admin"])
 
@@ -71,9 +72,11 @@ def admin_router(settings: Settings, loader: AssistantLoader) -> APIRouter:
         return {"deleted": name, "rebuild_started": start_rebuild() if rebuild else False}
 
     def start_rebuild() -> bool:
-        if loader.rebuilding:
-            return False
-        last.update(status="running", summary="")
+        # Checked and marked at once: two requests close together must not both start a build.
+        with starting:
+            if loader.rebuilding or last["status"] == "running":
+                return False
+            last.update(status="running", summary="")
 
         def run() -> None:
             try:

@@ -36,6 +36,7 @@ class RateLimiter:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._swept = time.monotonic()
         self._lock = threading.Lock()
 
     def wait_seconds(self, user: str) -> int:
@@ -48,6 +49,10 @@ class RateLimiter:
             if len(seen) >= self.limit:
                 return int(60 - (now - seen[0])) + 1
             seen.append(now)
+            if now - self._swept > 60:
+                # Users who have gone quiet are forgotten, so memory does not grow with everyone who ever wrote.
+                self._seen = defaultdict(deque, {u: s for u, s in self._seen.items() if s[-1] > now - 60})
+                self._swept = now
             return 0
 
 
@@ -138,11 +143,13 @@ class ChatBridge:
             future.add_done_callback(lambda f: self.store.push_front(user, self._result(f)))
             return "查询时间较长，请稍后回复“更多”查看答案。"
         with self._lock:
-            first = key not in self._will_push
-            self._will_push.add(key)
+            # A message without MsgId cannot be retried: it is always pushed.
+            first = not key or key not in self._will_push
+            if key:
+                self._will_push.add(key)
         if first:
             # Missed the passive window: deliver through the customer-service API when ready.
-            future.add_done_callback(lambda f: self._push(user, f))
+            future.add_done_callback(lambda f: self._push(user, f, key))
         return COMING
 
     def _immediate(self, user: str, text: str) -> str | None:
@@ -179,13 +186,17 @@ class ChatBridge:
         with self._lock:
             self._pending.pop(f"{user}\x00{msg_id}", None)
 
-    def _push(self, user: str, future: Future[str]) -> None:
+    def _push(self, user: str, future: Future[str], key: str) -> None:
         assert self.push is not None
         try:
             self.push(user, self._result(future))
         except Exception as exc:  # the push API failing must not crash the worker; the log says why
             # One line, no traceback: requests' messages carry the token URL (?secret=…, ?corpsecret=…).
             log.error("客服消息推送失败：%s", describe(exc))
+        finally:
+            # Retries from now on are served the stored reply (kept before this callback ran).
+            with self._lock:
+                self._will_push.discard(key)
 
     @staticmethod
     def _result(future: Future[str]) -> str:

@@ -58,11 +58,6 @@ class AssistantLoader:
     def _progress(self, stage: str, done: int, total: int) -> None:
         self.status = f"首次启动，正在建立索引：{stage} {done}/{total}"
 
-    @property
-    def damaged(self) -> str:
-        """Return what is wrong with the newer generation when an older one is served ("" when none)."""
-        return self.assistant.kb.damaged if self.assistant else ""
-
     def _run(self) -> None:
         try:
             self.assistant = Assistant.open(self.settings, on_progress=self._progress)

@@ -34,8 +34,9 @@ def register(values: Iterable[str | SecretStr]) -> None:
 
 
 def register_settings(settings: BaseModel) -> None:
-    """Register every SecretStr field of a settings object."""
+    """Register every SecretStr field of a settings object, and redact every log record from now on."""
     register(v for name in type(settings).model_fields if isinstance(v := getattr(settings, name), SecretStr))
+    install()
 
 
 def redact(text: str) -> str:
