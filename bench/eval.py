@@ -29,12 +29,9 @@ from index.store import KnowledgeBase, open_index
 from qa.answerability import Model
 from qa.assistant import Assistant
 from qa.evaluation.metrics import score
-from qa.query import Query, parse_query
+from qa.query import Query
 from qa.records import ScoredClause
 from qa.retrieve import HybridRetriever, RetrievalOptions
-from qa.rewrite import rewrite
-from qa.script import to_simplified
-from qa.spelling import Speller
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +131,14 @@ def without_speller(assistant: Assistant) -> Assistant:
 
 
 # ---------------------------------------------------------------------------------------------- retrieval alone
-def parse(g: dict, speller: Speller | None) -> Query:
-    """Return the query the assistant searches for (rules, no LLM), with or without slips corrected."""
-    question = rewrite(to_simplified(g["question"]), [to_simplified(h) for h in history(g)])
-    return parse_query(question, speller)
+def parse(g: dict, assistant: Assistant, spelling: bool = True) -> Query:
+    """Return the query the assistant searches for, with or without slips corrected."""
+    speller = assistant.speller
+    assistant.speller = speller if spelling else None  # type: ignore[assignment]
+    try:
+        return assistant.understand(g["question"], history(g))
+    finally:
+        assistant.speller = speller
 
 
 def ranked(clauses: Sequence[ScoredClause]) -> list[dict]:
@@ -157,10 +158,10 @@ def retrieval_only(gold: list[dict], search: Callable[[dict], list[dict]]) -> di
 
 def ablations(opened: Opened, assistant: Assistant, gold: list[dict]) -> dict[str, dict]:
     """Return the retrieval metrics of the product's ranking with one component switched off at a time."""
-    kb, speller, k = opened.kb, assistant.speller, opened.settings.top_k
+    kb, k = opened.kb, opened.settings.top_k
     answerable = [g for g in gold if g["answerable"]]
-    queries = {g["id"]: parse(g, speller) for g in answerable}
-    plain = {g["id"]: parse(g, None) for g in answerable}
+    queries = {g["id"]: parse(g, assistant) for g in answerable}
+    plain = {g["id"]: parse(g, assistant, spelling=False) for g in answerable}
     if opened.embeddings is not None:
         opened.embeddings.embed_queries([q.focus or q.text for q in [*queries.values(), *plain.values()]])
     variants = {"full ranking (product)": RetrievalOptions(), "fusion: reciprocal rank instead of z-scores":

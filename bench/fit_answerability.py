@@ -41,10 +41,7 @@ from index.loading import discover
 from qa.answerability import LEXICAL_ONLY, Model
 from qa.answerability import signals as product_signals
 from qa.assistant import Assistant
-from qa.query import Query, parse_query
 from qa.relevance import decide
-from qa.rewrite import rewrite
-from qa.script import to_simplified
 
 log = logging.getLogger(__name__)
 
@@ -187,11 +184,6 @@ def generate(opened: dict[str, Opened]) -> dict[str, tuple[list[Question], list[
     return out
 
 
-def parse(assistant: Assistant, question: str, history: Sequence[str] = ()) -> Query:
-    """Return the query as the assistant understands the question (without an LLM)."""
-    return parse_query(rewrite(to_simplified(question), [to_simplified(h) for h in history]), assistant.speller)
-
-
 @dataclass(frozen=True)
 class _Recorder(Model):
     """A model that records the signals the decision asks it about (and answers even odds)."""
@@ -208,7 +200,7 @@ def measure(assistant: Assistant, question: str, history: Sequence[str] = ()) ->
     """Return the signals the product's decision computes for a question (over the clauses it may cite) and the
     ids of the clauses retrieved, best first. A question the decision refuses before asking the model (no
     words, no Chinese, only regions the corpus lacks) gets the signals of all retrieved clauses."""
-    query = parse(assistant, question, history)
+    query = assistant.understand(question, history)
     retrieved = assistant.retriever.search(query)
     recorder = _Recorder("recorder", (), (), (), (), 0.0, 0.5, 0.5, "")
     decide(assistant.kb, query, retrieved, 1, recorder)
@@ -222,7 +214,7 @@ def prefetch(opened: Opened, assistant: Assistant, questions: Sequence[tuple[str
         return
     texts = []
     for question, history in questions:
-        query = parse(assistant, question, history)
+        query = assistant.understand(question, history)
         texts.append(query.focus or query.text)
     opened.embeddings.embed_queries(texts)
 

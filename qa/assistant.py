@@ -103,7 +103,7 @@ class Assistant:
         """Return the retrieval stage as a langchain retriever, for use in other LCEL chains."""
         from qa.langchain_retriever import PolicyRetriever
 
-        return PolicyRetriever(understand=lambda q: self._condense(q, ()), search=self._search)
+        return PolicyRetriever(understand=lambda q: self.understand(q, ()), search=self._search)
 
     def ask(self, question: str, history: Sequence[str] = (), doc_ids: set[str] | None = None) -> Answer:
         """Return the cited answer to a question, resolving follow-ups against earlier questions."""
@@ -115,7 +115,7 @@ class Assistant:
                doc_ids: set[str] | None = None) -> Iterator[str | Answer]:
         """Yield draft text as the answer is written (LLM mode), then the final, verified Answer."""
         question, history = encodable(question), [encodable(h) for h in history]
-        query = self._condense(question, history)
+        query = self.understand(question, history)
         found = self._find(query, doc_ids)
         if found.evidence and found.section is None and found.intent is None:
             for part in self.answerer.stream(query, question, found.evidence, found.retrieved):
@@ -123,8 +123,9 @@ class Assistant:
             return
         yield self._finalise(self._compose(query, found, question), query, found, question)
 
-    def _condense(self, question: str, history: Sequence[str]) -> Query:
-        """Return the self-contained query: the LLM condenses a follow-up when configured, else rules do."""
+    def understand(self, question: str, history: Sequence[str] = ()) -> Query:
+        """Return the self-contained query searched for: the LLM condenses a follow-up when configured, else rules
+        do; slips are corrected and abbreviations the corpus defines expanded."""
         question, earlier = to_simplified(question), [to_simplified(h) for h in history]
         text = None
         if self.model is not None and earlier:
