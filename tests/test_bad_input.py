@@ -470,7 +470,9 @@ def test_each_message_without_msgid_is_pushed(loader: AssistantLoader, tmp_path:
     replies = [bridge.on_text("user-1", q, "") for q in ("江苏有哪些文化产业基金？", "广东对电竞有什么支持？")]
     assert replies == [COMING, COMING]
     assert both.wait(30), pushed
-    assert "紫金文化产业基金" in pushed[0] and "电竞" in pushed[1]
+    # Answered in parallel: either may be pushed first.
+    assert sorted("紫金文化产业基金" in p for p in pushed) == [False, True]
+    assert any("电竞" in p and "紫金文化产业基金" not in p for p in pushed)
     time.sleep(0.1)
     assert not bridge._will_push
 
