@@ -78,6 +78,11 @@ class PolicyDoc:
         return cls(**data)
 
     @property
+    def part_name(self) -> str:
+        """Return where an attachment belongs ("《关于印发……的通知》附件1"), or its label alone."""
+        return f"《{self.part_of_title}》{self.part_label}" if self.part_of_title else self.part_label
+
+    @property
     def date_or_period(self) -> str:
         """Return a short Chinese phrase naming the issue date and/or plan period."""
         parts = []

@@ -143,6 +143,14 @@ def applicable(kb: KnowledgeBase, profile: Profile) -> tuple[list[Measure], list
     return local, elsewhere
 
 
+def cite_once(citations: list[Citation], citation: Citation) -> int:
+    """Return the number of a clause's citation in the list, adding it when the clause is not cited yet."""
+    known = next((i for i, c in enumerate(citations, 1) if c.clause_id == citation.clause_id), None)
+    if known is None:
+        citations.append(citation)
+    return known or len(citations)
+
+
 def measure_citation(kb: KnowledgeBase, measure: Measure, query: Query, sentence: str = "") -> Citation:
     """Return the citation of a measure quoting the given sentence, or its sentence that best matches the question."""
     clause = kb.clauses[measure.clause_id]

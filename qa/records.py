@@ -59,11 +59,10 @@ class Citation:
     @classmethod
     def of(cls, clause: Clause, doc: PolicyDoc, quote: str) -> Citation:
         """Return the citation of a clause and the sentences quoted from it."""
-        part_of = f"《{doc.part_of_title}》{doc.part_label}" if doc.part_of_title else doc.part_label
         return cls(doc_id=doc.doc_id, doc_title=doc.title, clause_id=clause.clause_id, clause=clause.label,
                    text=clause.text, quote=quote, title=clause.title, date_or_period=doc.date_or_period,
                    doc_number=doc.doc_number or "", region=doc.region or "", url=doc.url or "",
-                   part_of=part_of if doc.part_of else "",
+                   part_of=doc.part_name if doc.part_of else "",
                    sentences=sentence_span(clause.text, quote) if len(clause.text) > LONG_CLAUSE else "")
 
     @property

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from index.measures import tag
 from index.records import Measure
 from index.store import KnowledgeBase
-from qa.finder import Profile, applicable, matching_sentence, measure_citation
+from qa.finder import Profile, applicable, cite_once, matching_sentence, measure_citation
 from qa.query import Query
 from qa.records import Answer, Citation, Heading, Item, Paragraph, Part, Sources
 
@@ -57,13 +57,11 @@ def checklist_answer(kb: KnowledgeBase, query: Query, question: str, profile: Pr
             out.append(Heading(kind))
             for m, sentence in entries:
                 citation = measure_citation(kb, m, query, sentence)
-                known = next((i for i, c in enumerate(citations, 1) if c.clause_id == citation.clause_id), None)
-                if known is None:
-                    citations.append(citation)
+                n = cite_once(citations, citation)
                 where = f"{m.region}措施，适用于{place}；" if m.region in provinces else ""
                 ask = contact(kb, m)
                 note = f"（{where}{ask}）" if where or ask else ""
-                out.append(Item(f"{m.title or m.label}：{citation.quote}{note}", (known or len(citations),)))
+                out.append(Item(f"{m.title or m.label}：{citation.quote}{note}", (n,)))
         return out
 
     whom = f"{place}的{who}" if place else who

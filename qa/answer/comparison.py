@@ -12,7 +12,7 @@ from index.measures import OTHER, keywords, tag
 from index.records import Measure
 from index.regions import Region
 from index.store import KnowledgeBase
-from qa.finder import matching_sentence, measure_citation
+from qa.finder import cite_once, matching_sentence, measure_citation
 from qa.query import Query
 from qa.records import Answer, Citation, Item, Paragraph, Part, Sources, Table
 from qa.retrieve import content_tokens, coverage
@@ -88,11 +88,7 @@ def comparison_answer(kb: KnowledgeBase, query: Query, question: str, per_region
     offers: list[dict[str, Measure]] = []
 
     def cite(m: Measure, sentence: str) -> int:
-        citation = measure_citation(kb, m, query, sentence)
-        known = next((i for i, c in enumerate(citations, 1) if c.clause_id == citation.clause_id), None)
-        if known is None:
-            citations.append(citation)
-        return known or len(citations)
+        return cite_once(citations, measure_citation(kb, m, query, sentence))
 
     regions = compared_regions(query, kb)
     for region in regions:

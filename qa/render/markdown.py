@@ -28,11 +28,17 @@ def cite_link(turn: int, n: int) -> str:
     return f"#cite-{turn}-{n}"
 
 
-def _original(citation: Citation) -> str:
-    """Return a 查看原文 link to where the government published the cited document, if known."""
-    if urlsplit(citation.url).scheme not in ("http", "https"):
+def _original_link(url: str) -> str:
+    """Return a 查看原文 link to where the government published a document ("" unless an http(s) address)."""
+    if urlsplit(url).scheme not in ("http", "https"):
         return ""
-    return f' <a href="{html.escape(citation.url)}" target="_blank" rel="noopener noreferrer">查看原文</a>'
+    return f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">查看原文</a>'
+
+
+def _original(citation: Citation) -> str:
+    """Return the 查看原文 link of a citation, after a space, if its document's address is known."""
+    link = _original_link(citation.url)
+    return f" {link}" if link else ""
 
 
 def answer_markdown(answer: Answer, turn: int | None = None) -> str:
@@ -150,9 +156,7 @@ def _clause_body(clause: Clause, quote: str) -> str:
 
 def _links(doc: PolicyDoc, file_url: str) -> str:
     """Return the 查看原文 link (the government's page) and the download of the indexed file."""
-    links = []
-    if doc.url and urlsplit(doc.url).scheme in ("http", "https"):
-        links.append(f'<a href="{html.escape(doc.url)}" target="_blank" rel="noopener noreferrer">查看原文</a>')
+    links = [link] if (link := _original_link(doc.url or "")) else []
     if file_url:
         links.append(f'<a href="{html.escape(file_url)}" download>下载原文件</a>')
     return " · ".join(links)
@@ -164,7 +168,7 @@ def clause_panel_html(clause: Clause, doc: PolicyDoc, quote: str = "", file_url:
     e = html.escape
     facts = [
         ("文件", f"《{doc.title}》"),
-        ("所属文件", f"《{doc.part_of_title}》{doc.part_label}" if doc.part_of_title else doc.part_label),
+        ("所属文件", doc.part_name),
         ("文号", doc.doc_number or ""),
         ("发文单位", doc.issuer or ""),
         ("地区", doc.region or ""),
