@@ -159,13 +159,9 @@ class ParseCache(CacheStore):
         with self.write() as conn:
             conn.executemany("INSERT OR REPLACE INTO parses VALUES (?, ?)", items)
 
-    def keep_only(self, keys: Iterable[str]) -> None:
+    def keep_parses(self, keys: Iterable[str]) -> None:
         """Delete every parse but the given ones, so the cache holds one corpus, not every version of it."""
-        with self.write() as conn:
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS used (key TEXT PRIMARY KEY)")
-            conn.execute("DELETE FROM used")
-            conn.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((k,) for k in keys))
-            conn.execute("DELETE FROM parses WHERE key NOT IN (SELECT key FROM used)")
+        self.keep_only("parses", "key", keys)
 
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS parses (key TEXT PRIMARY KEY, blob BLOB)"
@@ -208,7 +204,7 @@ def parse_all(jobs: list[tuple[str, str, SourceText]], chunk_chars: int, cache: 
             pending = []
         done()
     cache.put(pending)
-    cache.keep_only(keys)
+    cache.keep_parses(keys)
 
 
 def _cached(cache: ParseCache, key: str) -> ParsedFile | None:

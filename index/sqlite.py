@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -123,6 +123,16 @@ class CacheStore(SqliteStore):
         except sqlite3.DatabaseError as exc:
             self._recover(exc)
             return []
+
+    def keep_only(self, table: str, column: str, keys: Iterable[str], also: str = "",
+                  params: tuple[Any, ...] = ()) -> None:
+        """Delete the rows of `table` whose `column` is not among `keys` (or that match `also`), so the cache
+        holds the current corpus only."""
+        with self.write() as conn:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS used (key TEXT PRIMARY KEY)")
+            conn.execute("DELETE FROM used")
+            conn.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((k,) for k in keys))
+            conn.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT key FROM used){also}", params)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

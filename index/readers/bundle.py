@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from index.readers.packages import bomb_ratio
+
 MAX_MEMBERS = 1000
 MAX_TOTAL = 512 * 1024 * 1024  # bytes uncompressed across the bundle
-MAX_RATIO = 100  # a member over 1 MiB that inflates more than this is a zip bomb
 MAX_DEPTH = 1  # a zip inside the zip is read; a zip inside that is not
 ANNEX_NAME = re.compile(r"^附\s*件\s*([0-9一二三四五六七八九十]+)?\s*[-_：:、.．\s]*(.*)$")
 
@@ -72,8 +73,7 @@ def read_zip(data: bytes, supported: tuple[str, ...], max_bytes: int, depth: int
             yield Member(name, None, f"不支持的文件类型 {suffix or '（无扩展名）'}；支持：{', '.join(supported)}")
         elif info.file_size > max_bytes:
             yield Member(name, None, f"解压后 {info.file_size} 字节，超过上限 {max_bytes} 字节")
-        elif info.file_size > 1 << 20 and info.file_size > MAX_RATIO * max(1, info.compress_size):
-            ratio = info.file_size // max(1, info.compress_size)
+        elif ratio := bomb_ratio(info):
             yield Member(name, None, f"压缩比 {ratio}:1 异常（疑似压缩炸弹），已跳过")
         elif total + info.file_size > MAX_TOTAL:
             yield Member(name, None, f"压缩包解压总量超过上限 {MAX_TOTAL} 字节，其余文件已跳过")

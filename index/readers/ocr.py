@@ -259,12 +259,7 @@ class OcrCache(CacheStore):
     def keep_asked(self) -> None:
         """Delete the results of files this build did not read (and of other OCR configurations):
         files gone from the corpus; a scan that gave no text keeps its result, so it is not recognised again."""
-        with self.write() as conn:
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS used (file_hash TEXT PRIMARY KEY)")
-            conn.execute("DELETE FROM used")
-            conn.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((h,) for h in self._asked))
-            conn.execute("DELETE FROM ocr WHERE file_hash NOT IN (SELECT file_hash FROM used) OR config != ?",
-                         (config_key(),))
+        self.keep_only("ocr", "file_hash", self._asked, " OR config != ?", (config_key(),))
 
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS ocr (file_hash TEXT, config TEXT, pages TEXT, PRIMARY KEY (file_hash, config))"

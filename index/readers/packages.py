@@ -13,6 +13,13 @@ from index.errors import DocumentError
 MAX_UNPACKED = 100_000_000
 MAX_PARTS = 2_000
 MAX_RATIO = 100  # for parts over 1 MB; Word's own XML packs about 5-30 times
+BIG_PART = 1_000_000
+
+
+def bomb_ratio(info: zipfile.ZipInfo) -> int:
+    """Return how many times a part over 1 MB would inflate, when that is more than MAX_RATIO; else 0."""
+    ratio = info.file_size // max(info.compress_size, 1)
+    return ratio if info.file_size > BIG_PART and ratio > MAX_RATIO else 0
 
 
 def check_package(data: bytes, kind: str) -> None:
@@ -28,7 +35,6 @@ def check_package(data: bytes, kind: str) -> None:
     if total > MAX_UNPACKED:
         raise DocumentError(f"{kind} 解压后共 {total} 字节，超过上限 {MAX_UNPACKED} 字节；请拆分文件或压缩图片")
     for part in parts:
-        ratio = part.file_size // max(part.compress_size, 1)
-        if part.file_size > 1_000_000 and ratio > MAX_RATIO:
+        if ratio := bomb_ratio(part):
             raise DocumentError(f"{kind} 部件 {part.filename} 解压后 {part.file_size} 字节，压缩比 {ratio}:1，超过上限 "
                                 f"{MAX_RATIO}:1，疑似压缩炸弹；请用原软件重新保存")
