@@ -23,6 +23,7 @@ import numpy as np
 
 from bench.report import ROOT
 from index.build import build_index
+from index.dense import EmbeddingCache
 from index.embedding import PolicyEmbeddings, load_embeddings
 from index.loading import discover
 from index.store import KnowledgeBase, open_index
@@ -49,12 +50,10 @@ class CachedEmbeddings(PolicyEmbeddings):
     The vectors are the wrapped embedder's own, so retrieval through it is the product's retrieval; only the
     time to embed a text seen before is saved (never use it to measure latency)."""
 
-    def __init__(self, inner: PolicyEmbeddings, path: Path = CACHE / "vectors.sqlite") -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, inner: PolicyEmbeddings, path: Path = CACHE / "embedding_cache.sqlite") -> None:
         self.inner = inner
-        self._db = sqlite3.connect(str(path))
-        self._db.execute("CREATE TABLE IF NOT EXISTS v (model TEXT, kind TEXT, hash TEXT, vector BLOB, "
-                         "PRIMARY KEY (model, kind, hash))")
+        # The index's own vector cache, keyed by "model id:q" or ":p" (queries and passages embed differently).
+        self._cache = EmbeddingCache(path)
         self.computed = 0
 
     @property
@@ -68,20 +67,11 @@ class CachedEmbeddings(PolicyEmbeddings):
 
     def _get(self, kind: str, texts: list[str]) -> dict[str, np.ndarray]:
         keys = {self._key(t): t for t in texts}
-        found: dict[str, np.ndarray] = {}
-        items = list(keys)
-        for i in range(0, len(items), 500):
-            part = items[i : i + 500]
-            rows = self._db.execute(f"SELECT hash, vector FROM v WHERE model=? AND kind=? AND hash IN "
-                                    f"({','.join('?' * len(part))})", [self.model_id, kind, *part])
-            found.update((keys[h], np.frombuffer(v, dtype=np.float32)) for h, v in rows)
-        return found
+        return {keys[h]: v for h, v in self._cache.get(f"{self.model_id}:{kind}", list(keys)).items()}
 
     def _put(self, kind: str, items: dict[str, list[float]]) -> None:
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO v VALUES (?, ?, ?, ?)",
-                                 [(self.model_id, kind, self._key(t), np.asarray(v, np.float32).tobytes())
-                                  for t, v in items.items()])
+        self._cache.put(f"{self.model_id}:{kind}",
+                        {self._key(t): np.asarray(v, np.float32) for t, v in items.items()})
 
     def embed_query(self, text: str) -> list[float]:
         """Return the query vector, from the cache when this text was embedded before."""
