@@ -115,3 +115,20 @@ def test_streamed_answer_outlives_the_body_timeout(monkeypatch: pytest.MonkeyPat
     with serve_http(middleware.LimitBody(_slow_stream, limit=1000, admin_limit=1000)) as url:
         response = httpx.post(url + "/stream", content=b"{}", timeout=10)
     assert response.status_code == 200 and response.content == b"xxx"
+
+
+def test_an_unhandled_error_is_a_plain_500_with_the_security_headers(bundled_index: Path, tmp_path: Path) -> None:
+    """Starlette answers an unhandled error outside every middleware; the 500 still carries the headers and no
+    traceback."""
+    settings = Settings(corpus_dir=tmp_path, index_dir=bundled_index)
+    app = create_app(settings, ready_loader(settings))  # type: ignore[arg-type]
+
+    def broken() -> None:
+        raise RuntimeError("internal detail /srv/secret/path")
+
+    app.add_api_route("/api/broken", broken)
+    with serve_http(app) as url:
+        response = httpx.get(f"{url}/api/broken")
+    assert response.status_code == 500 and "internal detail" not in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The chat page: Gradio 6 evaluates gr.HTML templates with new Function(), so without 'unsafe-eval' the clause
@@ -42,8 +43,12 @@ class SecurityHeaders:
         else:
             csp, frames = self.page_csp, self.page_frames
 
+        started = False
+
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "no-referrer")
@@ -51,4 +56,10 @@ class SecurityHeaders:
                 headers.setdefault("Content-Security-Policy", csp)
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            # Starlette answers an unhandled error outside every middleware: its 500 would carry none of the headers.
+            if not started:
+                await PlainTextResponse("服务器内部错误，请稍后再试。", 500)(scope, receive, with_headers)
+            raise
