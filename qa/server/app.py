@@ -21,7 +21,7 @@ from qa.server.headers import SecurityHeaders
 from qa.server.loader import AssistantLoader
 from qa.server.middleware import AdminGate, LimitBody, bearer_guard
 from qa.server.openai_compat import openai_router
-from qa.server.redact import install as redact_logs
+from qa.server.pseudonyms import salt_for
 from qa.server.redact import register_settings
 from qa.server.replay import ReplayGuard
 from qa.server.rest import rest_router
@@ -32,8 +32,7 @@ from qa.settings import Settings
 
 def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
     """Return the ASGI app: REST API, OpenAI-compatible endpoint, WeChat and WeCom callbacks, admin actions."""
-    register_settings(settings)
-    redact_logs()  # process-wide: uvicorn's and the libraries' log records are redacted too
+    register_settings(settings)  # and process-wide redaction: uvicorn's and the libraries' log records too
     app = FastAPI(title="policy-qa", version="0.1.0",
                   description="政策文件问答：每个回答都摘录并引用具体条款。")
     # Admin uploads are documents: they get the document size cap, everything else the request cap.
@@ -82,7 +81,7 @@ def _add_wechat(app: FastAPI, settings: Settings, loader: AssistantLoader) -> No
     if not channels:
         return
     store = ConversationStore(settings.conversations_db, settings.conversation_ttl,
-                              settings.log_salt.get_secret_value().encode() or None)
+                              salt_for(settings.log_salt, settings.conversations_db))
     replay = ReplayGuard(settings.conversations_db, settings.signature_max_age)
     for path, kind in channels:
         push = official_account_push(settings) if kind is OfficialAccount else wecom_push(settings)

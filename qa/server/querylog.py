@@ -33,7 +33,7 @@ class QuestionLog(SqliteStore):
         super().__init__(settings.log_db, SCHEMA, _open_error)
         self.hash_users = settings.log_hash_users
         # Without QA_LOG_SALT the key used to be empty: an unkeyed hash anyone could recompute from an openid.
-        self.salt = salt_for(settings.log_salt, settings.log_db)
+        self.salt = salt_for(settings.log_salt, settings.log_db) if self.hash_users else b""
         self.retention = settings.log_retention_days * 86_400
 
     def user_id(self, user: str) -> str:
