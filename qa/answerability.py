@@ -84,11 +84,11 @@ def signals(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause]) 
     return {
         "dense": max((s.dense for s in top), default=0.0),
         "coverage": max((s.coverage for s in top), default=0.0),
-        "region_miss": float(bool(query.regions) and all(not _covered(kb, r.name, r.province, r.short)
-                                                        for r in query.regions)),
+        "region_miss": float(bool(query.regions) and len(uncovered_regions(kb, query)) == len(query.regions)),
     }
 
 
-def _covered(kb: KnowledgeBase, name: str, province: str, short: str) -> bool:
-    """Return True when a document is about the region (or its province) or some document mentions it."""
-    return bool(kb.docs_in_region(name) or kb.docs_in_region(province)) or kb.mentions(short)
+def uncovered_regions(kb: KnowledgeBase, query: Query) -> list[str]:
+    """Return the regions a question names that no document is about (nor its province's) or mentions."""
+    return [r.name for r in query.regions
+            if not (kb.docs_in_region(r.name) or kb.docs_in_region(r.province) or kb.mentions(r.short))]

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from index.lexical import tokenize
 from index.store import KnowledgeBase
 from index.text import CJK
-from qa.answerability import Model, Outcome, signals
+from qa.answerability import Model, Outcome, signals, uncovered_regions
 from qa.query import Query
 from qa.records import ScoredClause
-from qa.retrieve import coverage, region_boosts, topic_tokens
+from qa.retrieve import applies, coverage, region_boosts, topic_tokens
 from qa.wording import plain
 
 # A further clause is cited only when it is nearly as strong as the best one.
@@ -31,16 +31,6 @@ class Decision:
     probability: float
     evidence: tuple[ScoredClause, ...] = ()
     reason: str = ""
-
-
-def uncovered_regions(kb: KnowledgeBase, query: Query) -> list[str]:
-    """Return the regions a question names that no document is about or mentions."""
-    missing = []
-    for region in query.regions:
-        about = bool(kb.docs_in_region(region.name) or kb.docs_in_region(region.province))
-        if not (about or kb.mentions(region.short)):
-            missing.append(region.name)
-    return missing
 
 
 def not_found(kb: KnowledgeBase, query: Query) -> str:
@@ -64,7 +54,7 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
     regional = region_boosts(kb, query)
     # Only documents that apply to the named region (its own, its province's, or national ones without a region)
     # may be cited for a question about it, and only they tell whether it is answered.
-    candidates = [s for s in retrieved if not regional or s.doc.doc_id in regional or not s.doc.region]
+    candidates = [s for s in retrieved if applies(regional, s.doc)]
     probability = model.probability(signals(kb, query, candidates))
     outcome = model.outcome(probability)
     if outcome is Outcome.REFUSE or not candidates:

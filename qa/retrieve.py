@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.lexical import frequency, tokenize
-from index.records import Clause
+from index.records import Clause, PolicyDoc
 from index.store import KnowledgeBase
 from index.structure import is_prose
 from index.text import CJK
@@ -42,6 +42,12 @@ def region_boosts(kb: KnowledgeBase, query: Query) -> dict[str, float]:
             for doc_id in kb.docs_in_region(region.province):
                 boosts.setdefault(doc_id, 1.0 if exact else PROVINCE_BOOST)
     return boosts
+
+
+def applies(boosts: dict[str, float], doc: PolicyDoc) -> bool:
+    """Return True when a document applies to the question's regions: no region was named (no boosts), it is
+    the region's or its province's own, or it is national (no region)."""
+    return not boosts or doc.doc_id in boosts or not doc.region
 
 
 def counted_topic(kb: KnowledgeBase, topic: list[str], text: str) -> float:
@@ -190,7 +196,7 @@ class HybridRetriever:
             score = hit.fused
             # Another region's policy is never the answer to a question about this one: it ranks below every
             # document that applies to the named region (its own, its province's, a national one), whatever its score.
-            tier = 0 if not boosts or clause.doc_id in boosts or not doc.region else 1
+            tier = 0 if applies(boosts, doc) else 1
             score *= boosts.get(clause.doc_id, 1.0)
             if opt.coverage:
                 score *= math.sqrt(0.25 + cov)
