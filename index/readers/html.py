@@ -57,6 +57,7 @@ def source_url(html: str, root: Any | None) -> str | None:
         return str(found[0]) if found else None
 
     candidates: list[str | None] = []
+    base = None
     if root is not None:
         canonical = first('//link[translate(@rel,"CANONICAL","canonical")="canonical"]/@href')
         og = first('//meta[@property="og:url"]/@content')
@@ -69,8 +70,7 @@ def source_url(html: str, root: Any | None) -> str | None:
     for pattern in (SAVED_FROM, SINGLEFILE):
         m = pattern.search(html[:4096])
         candidates.append(m.group(1) if m else None)
-    if root is not None:
-        candidates.append(first("//base/@href"))
+    candidates.append(base)  # last: a <base> says where relative links point, not where the page lives
     return next((url for url in map(_absolute, candidates) if url), None)
 
 
