@@ -130,7 +130,8 @@ def _damage(folder: Path, manifest: Manifest, embeddings: PolicyEmbeddings | Non
 
 def _fallback(index_dir: Path) -> Path | None:
     """Return the newest older generation whose manifest reads and whose files have their sizes, to keep beside a
-    build that replaces a damaged serving generation (the damaged one is no fallback)."""
+    build that replaces a damaged serving generation. With none, publish keeps the damaged one until the next
+    build: opening never falls back to it, since it fails verification."""
     for folder in generations(index_dir)[1:]:
         try:
             if not check_files(folder, manifest_of(folder)):
