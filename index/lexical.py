@@ -126,12 +126,20 @@ class LexicalIndex:
         indptr = self._bm25.scores["indptr"]  # type: ignore[attr-defined]
         return int(indptr[token_id + 1] - indptr[token_id])
 
-    def search(self, tokens: list[str], k: int) -> list[tuple[str, float]]:
-        """Return up to k (chunk_id, score) pairs with a positive BM25 score, best first."""
-        known = [t for t in tokens if t in self._bm25.vocab_dict]  # type: ignore[attr-defined]
-        if not known or not self.chunk_ids:
+    def search(self, tokens: list[str], k: int, extra: list[str] | None = None,
+               extra_weight: float = 0.5) -> list[tuple[str, float]]:
+        """Return up to k (chunk_id, score) pairs with a positive BM25 score, best first; `extra` tokens (other
+        words for the same thing) add their BM25 score times `extra_weight`."""
+        vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]
+        known = [t for t in tokens if t in vocab]
+        added = [t for t in dict.fromkeys(extra or ()) if t in vocab and t not in known]
+        if not (known or added) or not self.chunk_ids:
             return []
-        scores = self._bm25.get_scores(known)  # type: ignore[attr-defined]
+        scores = np.zeros(len(self.chunk_ids), dtype=np.float32)
+        if known:
+            scores += self._bm25.get_scores(known)  # type: ignore[attr-defined]
+        if added:
+            scores += extra_weight * self._bm25.get_scores(added)  # type: ignore[attr-defined]
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]

@@ -10,7 +10,9 @@ from index.lexical import tokenize
 from index.regions import Region, gazetteer
 from index.text import CJK_CHARS, ZERO_WIDTH
 from qa.abbreviation import Abbreviations
+from qa.asks import Ask, about_document, ask_of
 from qa.spelling import Speller
+from qa.vocabulary import equivalents
 from qa.wording import asking_part, plain, sub_questions
 
 MAX_QUESTION_CHARS = 500
@@ -46,6 +48,20 @@ class Query:
     focus: str = ""
     corrections: tuple[tuple[str, str], ...] = ()
     parts: tuple[str, ...] = ()
+    # The documents' words for the focus's everyday words (qa/data/vocabulary.tsv): (word, official forms).
+    equivalents: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    ask: Ask = Ask.GENERAL  # the kind of fact asked for
+    about_document: bool = False  # who issued the document, when: its header and signature answer it
+
+    @property
+    def equivalent(self) -> dict[str, tuple[str, ...]]:
+        """Return the official forms of each everyday word of the focus."""
+        return dict(self.equivalents)
+
+    @property
+    def expansions(self) -> list[str]:
+        """Return the official forms to search for besides the user's own words."""
+        return list(dict.fromkeys(f for _, forms in self.equivalents for f in forms))
 
 
 def encodable(text: str) -> str:
@@ -114,5 +130,8 @@ def parse_query(question: str, speller: Speller | None = None, abbreviations: Ab
     text, corrections = speller.correct(asked) if speller is not None else (asked, ())
     focus = plain(asking_part(text))
     shorts = abbreviations.forms(focus) if abbreviations is not None else ()
+    searched = " ".join([focus, *shorts])
     return Query(text, tuple(gazetteer().find(text)), QUANTITY.search(text) is not None, truncated, injected,
-                 asked=asked, focus=" ".join([focus, *shorts]), corrections=corrections, parts=sub_questions(text))
+                 asked=asked, focus=searched, corrections=corrections, parts=sub_questions(text),
+                 equivalents=tuple(equivalents(tokenize(searched), searched).items()), ask=ask_of(text),
+                 about_document=about_document(text))

@@ -71,8 +71,8 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
     # Several questions in one ("A？B？"): each gets the clause that covers it best, cited too.
     for part in query.parts[:MAX_PARTS]:
         words = topic_tokens(kb, query, tokenize(plain(part)))
-        best = max(candidates, key=lambda s: coverage(kb, words, s.clause.text)) if words else None
-        if best is not None and best not in evidence and coverage(kb, words, best.clause.text) > 0:
+        best = max(candidates, key=lambda s: coverage(kb, words, s.clause.text, query.equivalent)) if words else None
+        if best is not None and best not in evidence and coverage(kb, words, best.clause.text, query.equivalent) > 0:
             evidence.append(best)
     return Decision(outcome, probability, tuple(evidence))
 

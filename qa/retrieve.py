@@ -7,10 +7,12 @@ import dataclasses
 import math
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from index.boilerplate import is_boilerplate
 from index.lexical import frequency, tokenize
 from index.records import Clause, PolicyDoc
 from index.store import KnowledgeBase
@@ -18,6 +20,8 @@ from index.structure import is_prose
 from index.text import CJK
 from qa.query import Query
 from qa.records import ScoredClause
+from qa.vocabulary import covers
+from qa.wording import FRAMING
 
 RRF_K = 60
 CANDIDATES = 50
@@ -28,6 +32,8 @@ QUANTITY_WEIGHT = 0.6
 COUNT_WINDOW = 40
 HEADING_WEIGHT = 0.3
 MENTION_WEIGHT = 0.15
+# The documents' words for an everyday word count this much in BM25, below the words the user typed.
+EXPANSION_WEIGHT = 0.5
 COUNTED = re.compile(r"\d+(?:\.\d+)?\s*(?:家|个|项|所|批|条|万|亿|%|人|名|座|支|类|户)")
 
 
@@ -50,7 +56,8 @@ def applies(boosts: dict[str, float], doc: PolicyDoc) -> bool:
     return not boosts or doc.doc_id in boosts or not doc.region
 
 
-def counted_topic(kb: KnowledgeBase, topic: list[str], text: str) -> float:
+def counted_topic(kb: KnowledgeBase, topic: list[str], text: str,
+                  equivalent: Mapping[str, tuple[str, ...]] | None = None) -> float:
     """Return how well the words right after a stated count ("50家以上……示范基地") match the topic."""
     best = 0.0
     counts = list(COUNTED.finditer(text))
@@ -58,14 +65,17 @@ def counted_topic(kb: KnowledgeBase, topic: list[str], text: str) -> float:
         # The thing counted runs to the end of the phrase or to the next count in an enumeration.
         stop = min(m.end() + COUNT_WINDOW, counts[i + 1].start() if i + 1 < len(counts) else len(text))
         window = re.split(r"[，。；]", text[m.end() : stop], maxsplit=1)[0]
-        best = max(best, coverage(kb, topic, window))
+        best = max(best, coverage(kb, topic, window, equivalent))
     return best
 
 
 def content_tokens(query: Query, tokens: list[str]) -> list[str]:
     """Return the query tokens that carry its topic: region names only say where to look."""
     names = {form for r in query.regions for form in (r.name, r.short)}
-    return [t for t in dict.fromkeys(tokens) if len(t) > 1 and t not in names and not any(t in n for n in names)]
+    # A one-character word counts when the vocabulary knows it (税, 钱, 贷); words that frame the question do not.
+    known = query.equivalent
+    return [t for t in dict.fromkeys(tokens) if (len(t) > 1 or t in known) and t not in FRAMING
+            and t not in names and not any(t in n for n in names)]
 
 
 def topic_tokens(kb: KnowledgeBase, query: Query, tokens: list[str]) -> list[str]:
@@ -82,9 +92,11 @@ def topic_tokens(kb: KnowledgeBase, query: Query, tokens: list[str]) -> list[str
             or (frequency(t) > 0 and not any(k in t for k in known))]
 
 
-def coverage(kb: KnowledgeBase, tokens: list[str], text: str) -> float:
-    """Return the IDF-weighted share of topic tokens found in a text; a token the corpus never uses weighs what
-    the IDF formula gives a token of no chunk, more than any it uses."""
+def coverage(kb: KnowledgeBase, tokens: list[str], text: str,
+             equivalent: Mapping[str, tuple[str, ...]] | None = None) -> float:
+    """Return the IDF-weighted share of topic tokens found in a text (an everyday word found through the
+    documents' word for it counts a little less); a token the corpus never uses weighs what the IDF formula gives
+    a token of no chunk, more than any it uses."""
     unique = list(dict.fromkeys(tokens))
     if not unique:
         return 1.0
@@ -92,7 +104,7 @@ def coverage(kb: KnowledgeBase, tokens: list[str], text: str) -> float:
     weights = {t: v if (v := kb.lexical.idf(t)) is not None else unseen for t in unique}
     # A token that is part of a longer token (文化 in 文化产业) is counted through the longer one.
     text = text.lower()
-    covered = sum(w for t, w in weights.items() if t in text)
+    covered = sum(w * covers(t, text, equivalent or {}) for t, w in weights.items())
     return covered / sum(weights.values())
 
 
@@ -107,6 +119,7 @@ class RetrievalOptions:
     heading: bool = True
     mention: bool = True
     quantity: bool = True
+    vocabulary: bool = True  # also search for the documents' words for the question's everyday words
 
 
 @dataclass
@@ -160,13 +173,22 @@ class HybridRetriever:
         self.kb = kb
         self.k = k
         self.options = options
+        self._furniture: dict[str, bool] = {}
+
+    def _boilerplate(self, clause: Clause) -> bool:
+        """Return True for a clause that is a notice's furniture (版记, a signature block), remembered."""
+        known = self._furniture.get(clause.clause_id)
+        if known is None:
+            known = self._furniture[clause.clause_id] = is_boilerplate(clause.label, clause.text)
+        return known
 
     def search(self, query: Query, doc_ids: set[str] | None = None) -> list[ScoredClause]:
         """Return the top clauses for a query, best first, each with its fused score, signals and passage."""
         kb, opt = self.kb, self.options
         words = query.focus if opt.focus and query.focus else query.text
         tokens = tokenize(words)
-        lexical = kb.lexical.search(tokens, CANDIDATES)
+        lexical = kb.lexical.search(tokens, CANDIDATES, query.expansions if opt.vocabulary else None,
+                                    EXPANSION_WEIGHT)
         vector = kb.dense.vector(words) if kb.dense is not None else None
         dense = kb.dense.nearest(vector, CANDIDATES) if kb.dense is not None and vector is not None else []
         fused = _fuse([lexical, dense], opt.fusion)
@@ -187,12 +209,15 @@ class HybridRetriever:
             return []
         boosts = region_boosts(kb, query) if opt.region else {}
         topic = topic_tokens(kb, query, tokens)
+        equivalent = query.equivalent if opt.vocabulary else {}
         scored = []
         for clause_id, hit in hits.items():
             clause = kb.clauses[clause_id]
+            if not query.about_document and self._boilerplate(clause):
+                continue
             doc = kb.docs[clause.doc_id]
             text = f"{doc.title}\n{' '.join(clause.path)}\n{clause.text}"
-            cov = coverage(kb, topic, text)
+            cov = coverage(kb, topic, text, equivalent)
             score = hit.fused
             # Another region's policy is never the answer to a question about this one: it ranks below every
             # document that applies to the named region (its own, its province's, a national one), whatever its score.
@@ -209,10 +234,10 @@ class HybridRetriever:
                 # "多少家/几个" asks for a count: prefer clauses that state a count of the thing asked about.
                 # Targets sit under generic headings (主要目标), so headings are no evidence here.
                 if opt.quantity:
-                    score *= 1.0 + QUANTITY_WEIGHT * counted_topic(kb, topic, clause.text)
+                    score *= 1.0 + QUANTITY_WEIGHT * counted_topic(kb, topic, clause.text, equivalent)
             elif topic and opt.heading:
                 # A question naming the topic of a clause's own heading ("指导思想") is asking for that clause.
-                score *= 1.0 + HEADING_WEIGHT * coverage(kb, topic, clause.heading)
+                score *= 1.0 + HEADING_WEIGHT * coverage(kb, topic, clause.heading, equivalent)
             passage = _window(kb, clause, hit.chunk) if hit.chunk != clause_id else ""
             scored.append((tier, ScoredClause(clause, doc, score, hit.lexical, hit.dense, cov, passage)))
         scored.sort(key=lambda x: (x[0], -x[1].score, x[1].clause.clause_id))

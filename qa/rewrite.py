@@ -30,11 +30,16 @@ def _strip_regions(text: str) -> str:
     return text
 
 
-def _is_follow_up(question: str, core: str) -> bool:
+# A short question that names no place, after one that did, is about the same place.
+SHORT_FOLLOW_UP = 16
+
+
+def _is_follow_up(question: str, core: str, previous: str) -> bool:
     """Return True for an elliptical question that leans on the previous one."""
+    gaz = gazetteer()
     return (
         bool(LEADING.match(question)) or question.rstrip("？?").endswith("呢") or bool(REFERS_BACK.match(core))
-        or len(core) <= 6
+        or len(core) <= 6 or (len(core) <= SHORT_FOLLOW_UP and not gaz.find(core) and bool(gaz.find(previous)))
     )
 
 
@@ -60,7 +65,7 @@ def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
         return question
     previous = rewrite(history[-1], history[:-1])
     core = TRAILING.sub("", LEADING.sub("", question.strip()))
-    if not core or not _is_follow_up(question, core):
+    if not core or not _is_follow_up(question, core, previous):
         return question
     gaz = gazetteer()
     asked, before = gaz.find(core), gaz.find(previous)

@@ -28,6 +28,17 @@ YES_NO = re.compile(r"有没有|是不是|能不能|可不可以|会不会|该�
 SUB_QUESTION = re.compile(r"\s*(?:/|／|[？?]|；|;)\s*")
 SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
 ASKS = re.compile(r"[？?]|吗|呢|什么|怎么|怎样|如何|哪|多少|几|是否|能否|可否|可以|有没有|是不是|能不能|咋|啥|么")
+# Where the question starts inside a long sentence that tells a story first ("…五六个人，想问除了市里…").
+ASK_START = re.compile(r"(?:我)?(?:想问问|想问一下|想问下|想问|想咨询一下|想咨询|请问一下|请问|问一下|问下|咨询一下|"
+                       r"想了解一下|想了解)")
+# Words that frame a question rather than name its topic ("叫什么名字", "具体内容", "说说情况"): written from
+# general knowledge of how questions are phrased.
+FRAMING = frozenset({
+    "名字", "名称", "叫什么", "具体", "内容", "情况", "方面", "东西", "事情", "问题", "一下", "介绍", "详细", "说说",
+    "讲讲", "了解", "知道", "告诉", "请问", "咨询", "政府", "国家", "现在", "目前", "今年", "我们", "你们", "他们",
+    "一个", "这个", "那个", "哪些", "什么", "怎么", "多少", "的话", "可以", "能够", "应该", "需要", "这块", "那块",
+    "这边", "那边", "里面", "方向", "相关", "有关", "提到", "写到", "规定", "说法", "要求", "东东", "点儿",
+})
 # A question longer than this that tells a story first: the sentences that ask are what to search for.
 STORY_CHARS = 40
 MIN_PART_CHARS = 4
@@ -47,6 +58,8 @@ def plain(question: str) -> str:
 
 def asking_part(question: str) -> str:
     """Return the sentences of a long question that ask something (a story before the question is context)."""
+    if len(question) > STORY_CHARS and (start := ASK_START.search(question)) and start.start() > 0:
+        question = question[start.end():].lstrip("，,：: ")
     sentences = [s for s in SENTENCE.findall(question) if s.strip()]
     if len(question) <= STORY_CHARS or len(sentences) < 2:
         return question

@@ -5,35 +5,52 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from index.boilerplate import content, statements
 from index.chunking import split_sentences_without
 from index.lexical import tokenize
 from qa.answer.base import Answerer
+from qa.asks import Ask, holds
 from qa.query import Query
 from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
+from qa.vocabulary import covers
 
 HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[家个项所批]")
-# "什么时候/何时/多久" asks for a date or a length of time: a sentence that states one is the answer.
-WHEN = re.compile(r"什么时候|何时|哪天|哪一天|几号|几月|日期|时间|期限|截止|多久|多长时间")
+# A sentence that states the kind of fact asked for (a count, the lead agency, a date) gains this much.
+HOLDS_BONUS = 0.5
+# Kinds of question one sentence answers: it is quoted first, and alone unless another is nearly as good.
+DIRECT = frozenset({Ask.AMOUNT, Ask.WHO, Ask.WHEN, Ask.VALIDITY})
+# "包括什么 / 有哪些" asks for the whole enumeration.
+LIST_LIMIT = 4
+LABEL = re.compile(r"^\s*(?:[（(][一二三四五六七八九十百\d]+[）)]|[一二三四五六七八九十百\d]+[、.．])\s*")
 
 
 def _sentence_scores(query: Query, sentences: list[str]) -> list[float]:
-    """Return how well each sentence matches the query: share of query tokens it contains."""
+    """Return how well each sentence matches the query: share of query tokens it contains (an everyday word
+    through the documents' word for it), more when it states the kind of fact asked for."""
     tokens = list(dict.fromkeys(tokenize(query.focus or query.text)))
+    equivalent = query.equivalent
     scores = []
     for sentence in sentences:
-        hit = sum(len(t) for t in tokens if t in sentence.lower())
+        hit = sum(len(t) * covers(t, sentence.lower(), equivalent) for t in tokens)
         score = hit / (sum(len(t) for t in tokens) or 1)
-        if (query.wants_quantity or WHEN.search(query.text)) and HAS_NUMBER.search(sentence):
+        if holds(query.ask, sentence):
+            score += HOLDS_BONUS
+        elif query.wants_quantity and HAS_NUMBER.search(sentence):
             score += 0.3
         scores.append(score)
     return scores
 
 
 def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2,
-                   without_figures: bool = False) -> list[str]:
+                   without_figures: bool = False, source: str | None = None) -> list[str]:
     """Return the sentences of a clause that answer the query, in reading order; only those without figures when
-    asked (none when every sentence has one)."""
-    sentences = split_sentences_without(text, heading)
+    asked (none when every sentence has one). `source` is the clause a passage comes from. A heading that is
+    itself a rule ("本措施自发布之日起实施") counts as a sentence when it states the fact asked for."""
+    kept = (statements if query.about_document else content)(text, source)
+    sentences = split_sentences_without(kept, heading)
+    title = LABEL.sub("", heading).strip()
+    if title and holds(query.ask, title) and query.ask in DIRECT and not any(title in s for s in sentences):
+        sentences.insert(0, title + "。")
     if without_figures:
         sentences = [s for s in sentences if not HAS_NUMBER.search(s)]
         if not sentences:
@@ -44,8 +61,11 @@ def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2,
     top = max(scores)
     if top <= 0:
         return sentences[:1]
+    if query.ask is Ask.LIST:
+        limit = max(limit, LIST_LIMIT)
     ranked = sorted(range(len(sentences)), key=lambda i: scores[i], reverse=True)
-    chosen = sorted(i for i in ranked[:limit] if scores[i] >= 0.6 * top)
+    floor = 0.9 if query.ask in DIRECT else 0.6
+    chosen = sorted(i for i in ranked[:limit] if scores[i] >= floor * top)
     # Sentences that are not next to each other in the clause are joined with an ellipsis, never glued.
     return [("……" if k and i != chosen[k - 1] + 1 else "") + sentences[i] for k, i in enumerate(chosen)]
 
@@ -61,7 +81,8 @@ class ExtractiveAnswerer(Answerer):
         parts: list[Part] = [Paragraph(lead_in)]
         for n, item in enumerate(evidence, 1):
             # A long clause is quoted from the passage that matched, not from wherever its words recur.
-            quote = "".join(best_sentences(query, item.evidence, item.clause.heading.split("\n")[0]))
+            quote = "".join(best_sentences(query, item.evidence, item.clause.heading.split("\n")[0],
+                                           source=item.clause.text))
             citations.append(Citation.of(item.clause, item.doc, quote))
             parts.append(Quote(quote, n, f"{n}. " if len(evidence) > 1 else ""))
         return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,

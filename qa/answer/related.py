@@ -21,7 +21,8 @@ def related_answer(query: Query, question: str, related: Sequence[ScoredClause],
         # A figure quoted from a clause that may not be the answer would read as the answer: for a question
         # asking how many or how much, a sentence without figures is quoted where the clause has one.
         quote = "".join(best_sentences(query, item.evidence, clause.heading.split("\n")[0], limit=1,
-                                       without_figures=query.wants_quantity)) or clause.title or clause.label
+                                       without_figures=query.wants_quantity, source=clause.text))
+        quote = quote or clause.title or clause.label
         citations.append(Citation.of(clause, item.doc, quote))
         parts.append(Quote(quote, n, f"{n}. {clause.title}：" if clause.title else f"{n}. "))
     return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,

@@ -1,0 +1,65 @@
+"""What kind of fact a question asks for, decided once: an amount or count, who leads, when, whether still valid, a
+list, yes or no, how to apply. Sentence choice quotes the sentence that holds that fact."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+
+class Ask(Enum):
+    """The kind of fact a question asks for."""
+
+    AMOUNT = "amount"  # 多少 / 几家
+    WHO = "who"  # 谁牵头 / 哪个部门
+    WHEN = "when"  # 什么时候 / 有效期
+    VALIDITY = "validity"  # 还有效吗
+    LIST = "list"  # 有哪些 / 包括什么
+    HOW = "how"  # 怎么申请
+    YES_NO = "yes_no"  # 能不能 / 有没有
+    GENERAL = "general"
+
+
+# Checked in this order: "哪些部门牵头" asks who, "有效期到什么时候" asks when.
+PATTERNS = (
+    (Ask.WHO, re.compile(r"谁|哪个部门|哪些部门|什么部门|哪个单位|哪些单位|哪个机构|牵头|主管部门|负责部门|归哪|找哪")),
+    (Ask.VALIDITY, re.compile(r"还有效|有效吗|过期|失效|作废|还能用|还管用|还适用|还执行")),
+    (Ask.WHEN, re.compile(r"什么时候|啥时候|何时|哪天|哪一天|几号|几月|哪年|哪一年|日期|时间|期限|截止|多久|多长时间|"
+                          r"开始实施|起实施|生效|施行|有效期|到哪年|到什么时候|管到|执行到|实施期")),
+    (Ask.AMOUNT, re.compile(r"多少|几[家个项所条年类种批名位万亿]|数量|规模|金额|比例|比重|额度|上限")),
+    (Ask.HOW, re.compile(r"怎么申请|如何申请|怎么申报|如何申报|怎么办理|如何办理|怎么报|去哪|流程|程序|条件|"
+                         r"怎么拿|怎样申请")),
+    (Ask.LIST, re.compile(r"哪些|包括什么|包括哪|包含|有什么|有啥|都有|主要内容|具体内容|具体怎么说|具体说")),
+    (Ask.YES_NO, re.compile(r"能不能|有没有|是不是|可不可以|会不会|是否|能否|可否|吗[？?]?$|么[？?]?$")),
+)
+
+# What a sentence that answers each kind holds.
+HOLDS = {
+    Ask.AMOUNT: re.compile(r"\d+(?:\.\d+)?\s*(?:家|个|项|所|批|条|万|亿|元|%|人|名|座|支|类|户|年)|"
+                           r"[一二三四五六七八九十百千两]+[家个项所批条类]"),
+    Ask.WHO: re.compile(r"牵头|负责|主管|会同|联席会议|领导小组|由[^，。]{2,40}(?:厅|局|委|部|办|政府)"),
+    Ask.WHEN: re.compile(r"\d{4}年|[〇○零一二三四五六七八九]{4}年|实施|施行|之日起|有效期|起执行|截至|截止|期限"),
+    Ask.VALIDITY: re.compile(r"实施|施行|之日起|有效期|废止|失效|\d{4}年"),
+    Ask.HOW: re.compile(r"申报|申请|认定|评审|受理|办理|条件|程序"),
+}
+
+
+# A question about the document itself (who issued it, when, its 文号): its header and signature answer it.
+ABOUT_DOCUMENT = re.compile(r"印发|发布|发的|出台|发文|签发|文号|字号|落款|联合发|谁发|发给|下发|主送|抄送|"
+                            r"哪年的|几几年|哪一年的|制定的|出的")
+
+
+def about_document(question: str) -> bool:
+    """Return True for a question about the document itself (who issued it, when, under which 文号)."""
+    return ABOUT_DOCUMENT.search(question) is not None
+
+
+def ask_of(question: str) -> Ask:
+    """Return the kind of fact a question asks for."""
+    return next((ask for ask, pattern in PATTERNS if pattern.search(question)), Ask.GENERAL)
+
+
+def holds(ask: Ask, sentence: str) -> bool:
+    """Return True when a sentence states the kind of fact asked for."""
+    pattern = HOLDS.get(ask)
+    return pattern is not None and pattern.search(sentence) is not None

@@ -1,0 +1,57 @@
+"""Citizens' words and the documents' words for the same thing (qa/data/vocabulary.tsv): a question that says 给钱 or
+房租 is also looked for as 资金 or 用房, weighted below the words the user typed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+# A word found only through an equivalent counts this much of its weight: the user's own word is better evidence.
+EQUIVALENT_CREDIT = 0.8
+
+
+@dataclass(frozen=True)
+class Group:
+    """Words for one thing: how people say it and how documents write it, and where the group comes from."""
+
+    name: str
+    everyday: tuple[str, ...]
+    official: tuple[str, ...]
+    source: str
+
+
+@cache
+def groups() -> tuple[Group, ...]:
+    """Return the vocabulary's groups, in file order."""
+    text = files("qa").joinpath("data", "vocabulary.tsv").read_text(encoding="utf-8")
+    rows = (line.split("\t") for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    return tuple(Group(name, tuple(everyday.split("|")), tuple(official.split("|")), source.strip())
+                 for name, everyday, official, source in rows)
+
+
+@cache
+def _forms_of() -> dict[str, tuple[str, ...]]:
+    """Return, for every word of the vocabulary, the official forms of every group it belongs to."""
+    forms: dict[str, dict[str, None]] = {}
+    for group in groups():
+        for word in (*group.everyday, *group.official):
+            forms.setdefault(word, {}).update(dict.fromkeys(group.official))
+    return {word: tuple(f for f in official if f != word) for word, official in forms.items()}
+
+
+def equivalents(tokens: Iterable[str], text: str) -> dict[str, tuple[str, ...]]:
+    """Return the official forms of each question word the vocabulary knows: tokens, and phrases of two or more
+    characters written in the question ("评职称", "哪个部门") that the tokenizer splits."""
+    known = _forms_of()
+    found = {t: known[t] for t in dict.fromkeys(tokens) if t in known}
+    found.update({w: f for w, f in known.items() if len(w) > 1 and w not in found and w in text})
+    return found
+
+
+def covers(word: str, text: str, equivalent: Mapping[str, tuple[str, ...]]) -> float:
+    """Return how fully a text contains a question word: 1 as written, EQUIVALENT_CREDIT through an equivalent."""
+    if word in text:
+        return 1.0
+    return EQUIVALENT_CREDIT if any(f in text for f in equivalent.get(word, ())) else 0.0
