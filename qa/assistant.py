@@ -19,13 +19,22 @@ from qa.answer.base import Answerer
 from qa.answer.checklist import checklist_answer
 from qa.answer.clarify import clarify_answer
 from qa.answer.comparison import comparison_answer, is_comparison
+from qa.answer.courtesy import courtesy_answer
 from qa.answer.extractive import ExtractiveAnswerer
 from qa.answer.overview import find_section, overview_answer
 from qa.answer.refusal import refusal
 from qa.answer.related import related_answer
 from qa.answerability import Outcome, model_for
 from qa.finder import PROFILE, parse_profile, profile_question
-from qa.query import MAX_QUESTION_CHARS, Query, asks_in_general, encodable, is_vague, parse_query
+from qa.query import (
+    MAX_QUESTION_CHARS,
+    Query,
+    asks_in_general,
+    encodable,
+    is_vague,
+    names_only_places,
+    parse_query,
+)
 from qa.records import Answer, Notice, ScoredClause
 from qa.relevance import decide, not_found
 from qa.rerank import load_reranker
@@ -115,6 +124,11 @@ class Assistant:
                doc_ids: set[str] | None = None) -> Iterator[str | Answer]:
         """Yield draft text as the answer is written (LLM mode), then the final, verified Answer."""
         question, history = encodable(question), [encodable(h) for h in history]
+        # "谢谢" after an answer is not a follow-up to it: it gets a polite reply, no search.
+        polite = courtesy_answer(to_simplified(question))
+        if polite is not None:
+            yield dataclasses.replace(polite, question=question, traditional=is_traditional(question))
+            return
         query = self.understand(question, history)
         found = self._find(query, doc_ids)
         if found.evidence and found.section is None and found.intent is None:
@@ -141,7 +155,7 @@ class Assistant:
             return Found((), intent="profile")
         if self.kb.measures and is_comparison(query, self.kb):
             return Found((), intent="compare")
-        if is_vague(query):
+        if is_vague(query) or names_only_places(query):
             return Found((), intent="clarify")
         retrieved = tuple(self._search(query, doc_ids))
         section = find_section(self.kb, query, doc_ids)

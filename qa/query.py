@@ -113,6 +113,13 @@ def is_vague(query: Query) -> bool:
     return not query.regions and bool(query.focus) and asks_in_general(query.focus, empty=False)
 
 
+def names_only_places(query: Query) -> bool:
+    """Return True for a question that names places and nothing else ("那江苏呢？" with nothing before it)."""
+    names = {form for r in query.regions for form in (r.name, r.short)}
+    rest = [t for t in tokenize(query.focus) if len(t) > 1 and not any(t in n for n in names)]
+    return bool(query.regions) and not rest
+
+
 def asks_in_general(text: str, empty: bool = True) -> bool:
     """Return True when every word of substance in the text asks for support in general (or, with `empty`,
     when it has none)."""

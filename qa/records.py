@@ -173,7 +173,8 @@ class Answer:
     retrieved: tuple[ScoredClause, ...] = ()
     suggestions: tuple[str, ...] = ()
     traditional: bool = False
-    # "answer": cited; "related": no clear provision, the closest clauses; "refuse"; "clarify": a question back.
+    # "answer": cited; "related": no clear provision, the closest clauses; "refuse"; "clarify": a question back;
+    # "courtesy": thanks or a greeting, answered politely without a search.
     outcome: str = "answer"
 
     @property

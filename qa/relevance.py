@@ -19,6 +19,8 @@ SECOND_RATIO = 0.8
 # Related clauses shown when there is no clear provision.
 RELATED = 3
 EXAMPLE = "江苏有哪些文化产业基金可以用？"
+# The share of a question's topic a clause must hold to be shown as related rather than refused.
+TOPIC_PRESENT = 0.8
 # Sub-questions that each get their own cited clause.
 MAX_PARTS = 3
 
@@ -55,8 +57,13 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
     # Only documents that apply to the named region (its own, its province's, or national ones without a region)
     # may be cited for a question about it, and only they tell whether it is answered.
     candidates = [s for s in retrieved if applies(regional, s.doc)]
-    probability = model.probability(signals(kb, query, candidates))
+    found = signals(kb, query, candidates)
+    probability = model.probability(found)
     outcome = model.outcome(probability)
+    # A clause in the place asked about that holds the question's topic (in its words or the documents' words for
+    # them) is never "not found": at least it is shown as possibly related.
+    if outcome is Outcome.REFUSE and found["coverage"] >= TOPIC_PRESENT:
+        outcome = Outcome.RELATED
     if outcome is Outcome.REFUSE or not candidates:
         return Decision(Outcome.REFUSE, probability, reason=not_found(kb, query))
     if outcome is Outcome.RELATED:

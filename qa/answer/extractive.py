@@ -17,6 +17,7 @@ from qa.vocabulary import covers
 HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[家个项所批]")
 # A sentence that states the kind of fact asked for (a count, the lead agency, a date) gains this much.
 HOLDS_BONUS = 0.5
+FORMS_BONUS = 0.02
 # Kinds of question one sentence answers: it is quoted first, and alone unless another is nearly as good.
 DIRECT = frozenset({Ask.AMOUNT, Ask.WHO, Ask.WHEN, Ask.VALIDITY})
 # "包括什么 / 有哪些" asks for the whole enumeration.
@@ -31,8 +32,12 @@ def _sentence_scores(query: Query, sentences: list[str]) -> list[float]:
     equivalent = query.equivalent
     scores = []
     for sentence in sentences:
-        hit = sum(len(t) * covers(t, sentence.lower(), equivalent) for t in tokens)
+        lowered = sentence.lower()
+        hit = sum(len(t) * covers(t, lowered, equivalent) for t in tokens)
         score = hit / (sum(len(t) for t in tokens) or 1)
+        # Of two sentences that hold an everyday word's official form, the one that holds more of them says more
+        # about it ("专项资金……配套资金" over "财政投入").
+        score += FORMS_BONUS * sum(f in lowered for t in tokens if t not in lowered for f in equivalent.get(t, ()))
         if holds(query.ask, sentence):
             score += HOLDS_BONUS
         elif query.wants_quantity and HAS_NUMBER.search(sentence):

@@ -81,8 +81,9 @@ class AskResponse(BaseModel):
 
     answer: str
     answerable: bool
-    outcome: Literal["answer", "related", "refuse", "clarify"] = Field(
-        description="answer：有明确依据；related：没有明确规定，列出可能相关的条款；refuse：没有找到；clarify：问题过于宽泛，请补充")
+    outcome: Literal["answer", "related", "refuse", "clarify", "courtesy"] = Field(
+        description="answer：有明确依据；related：没有明确规定，列出可能相关的条款；refuse：没有找到；clarify：问题过于宽泛，"
+                    "请补充；courtesy：问候或致谢，礼貌回复，未检索")
     query: str
     citations: list[CitationOut]
     retrieved: list[RetrievedOut]
