@@ -220,7 +220,7 @@ class Assistant:
         """Return the answer with notices (truncation, a province answering for its city) in the user's script."""
         notices = []
         if query.truncated:
-            notices.append(f"问题过长，仅按前 {MAX_QUESTION_CHARS} 个字回答。")
+            notices.append(f"问题过长，仅按开头和结尾共 {MAX_QUESTION_CHARS} 个字回答。")
         if query.injected:
             notices.append("问题中要求改变助手规则的内容已忽略，仅回答其中的政策问题。")
         if answer.answerable and found.evidence:

@@ -16,6 +16,7 @@ from qa.vocabulary import equivalents
 from qa.wording import asking_part, plain, sub_questions
 
 MAX_QUESTION_CHARS = 500
+ELISION = "……"
 # Words that ask for help in general, not for a particular policy (written from general knowledge).
 GENERIC = ("钱", "补贴", "补助", "资金", "政策", "优惠", "扶持", "奖励", "支持", "申请", "申报", "办理", "享受", "福利",
            "好处", "待遇", "规定", "文件", "措施", "帮助", "帮扶")
@@ -83,7 +84,11 @@ def normalise(question: str) -> tuple[str, bool]:
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = re.sub(r"\s+", " ", text).strip()
     truncated = len(text) > MAX_QUESTION_CHARS
-    return text[:MAX_QUESTION_CHARS].strip(), truncated
+    if truncated:
+        # A long message asks at its start or, after a story, at its end ("……深圳有什么？"): both ends are kept.
+        half = (MAX_QUESTION_CHARS - len(ELISION)) // 2
+        text = text[:half].strip() + ELISION + text[-half:].strip()
+    return text, truncated
 
 
 # Spacing, dots or underscores between two Chinese characters: "忽 略 之 前 的 指 令" reads as 忽略之前的指令.

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from index.lexical import tokenize
+from index.lexical import frequency, tokenize
 from index.store import KnowledgeBase
 from index.text import CJK
 from qa.answerability import Model, Outcome, signals, uncovered_regions
 from qa.query import Query
 from qa.records import ScoredClause
 from qa.retrieve import applies, coverage, region_boosts, topic_tokens
+from qa.vocabulary import covers
 from qa.wording import plain
 
 # A further clause is cited only when it is nearly as strong as the best one.
@@ -21,6 +22,10 @@ RELATED = 3
 EXAMPLE = "江苏有哪些文化产业基金可以用？"
 # The share of a question's topic a clause must hold to be shown as related rather than refused.
 TOPIC_PRESENT = 0.8
+# A word this rare in general Chinese (jieba's dictionary count) is a name (紫金, 苏科贷), not a common word (城市).
+NAME_FREQUENCY = 500
+# Chunks looked at to tell where the question's most specific word is used.
+NAME_HITS = 20
 # Sub-questions that each get their own cited clause.
 MAX_PARTS = 3
 
@@ -39,6 +44,24 @@ def not_found(kb: KnowledgeBase, query: Query) -> str:
     """Return the refusal's first sentence: what was searched, and that nothing relevant was found."""
     where = "、".join(r.name for r in query.regions) if region_boosts(kb, query) else ""
     return f"已收录的{where}政策文件中没有找到与“{query.asked}”相关的规定。"
+
+
+def elsewhere_only(kb: KnowledgeBase, query: Query, regional: dict[str, float],
+                   clauses: Sequence[ScoredClause]) -> bool:
+    """Return True when the question's most specific topic word (the rarest one the corpus uses) is in none of
+    the clauses, in its words or the documents' words for it, and only in documents of other regions (a name
+    such as 紫金 that belongs elsewhere)."""
+    words = [t for t in topic_tokens(kb, query, tokenize(query.focus or query.text)) if kb.lexical.idf(t) is not None]
+    names = [t for t in words if frequency(t) < NAME_FREQUENCY]
+    if len(words) < 2 or not names:
+        return False
+    words = names
+    rarest = max(words, key=lambda t: (kb.lexical.idf(t) or 0.0, t))
+    texts = [f"{s.doc.title}\n{' '.join(s.clause.path)}\n{s.clause.text}".lower() for s in clauses]
+    if any(covers(rarest, text, query.equivalent) for text in texts):
+        return False
+    found = [kb.chunks[chunk_id].doc_id for chunk_id, _ in kb.lexical.search([rarest], NAME_HITS)]
+    return bool(found) and not any(applies(regional, kb.docs[doc_id]) for doc_id in found)
 
 
 def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], limit: int, model: Model) -> Decision:
@@ -66,6 +89,10 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
         outcome = Outcome.RELATED
     if outcome is Outcome.REFUSE or not candidates:
         return Decision(Outcome.REFUSE, probability, reason=not_found(kb, query))
+    if outcome is Outcome.ANSWER and regional and elsewhere_only(kb, query, regional, candidates[:RELATED]):
+        # The question's most specific word (紫金 in "深圳的紫金文化产业基金") is in another region's documents but in
+        # none of these clauses: they are about something near it, and the other region's answer is named.
+        outcome = Outcome.RELATED
     if outcome is Outcome.RELATED:
         return Decision(outcome, probability, tuple(candidates[:RELATED]))
     top = candidates[0]

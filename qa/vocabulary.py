@@ -45,8 +45,15 @@ def equivalents(tokens: Iterable[str], text: str) -> dict[str, tuple[str, ...]]:
     """Return the official forms of each question word the vocabulary knows: tokens, and phrases of two or more
     characters written in the question ("评职称", "哪个部门") that the tokenizer splits."""
     known = _forms_of()
-    found = {t: known[t] for t in dict.fromkeys(tokens) if t in known}
-    found.update({w: f for w, f in known.items() if len(w) > 1 and w not in found and w in text})
+    words = list(dict.fromkeys(tokens))
+    # A word inside a longer word of the question is not what was asked: 租房 in 公租房 is no office rent.
+    longer = [u for u in words if u not in known]
+
+    def inside(word: str) -> bool:
+        return any(word in u and u != word for u in longer)
+
+    found = {t: known[t] for t in words if t in known and not inside(t)}
+    found.update({w: f for w, f in known.items() if len(w) > 1 and w not in found and w in text and not inside(w)})
     return found
 
 

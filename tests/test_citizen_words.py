@@ -143,3 +143,28 @@ def test_boilerplate_is_never_cited_for_a_policy_question(assistant) -> None:
 def test_thanks_after_an_answer_is_not_a_follow_up(assistant) -> None:
     answer = assistant.ask("谢谢", ["深圳给钱吗"])
     assert answer.outcome == "courtesy" and not answer.retrieved
+
+
+def test_a_long_story_keeps_the_question_at_its_end() -> None:
+    query = parse_query("我家是开工作室的，" + "情况比较复杂，" * 400 + "深圳有什么资金补贴？")
+    assert query.truncated and len(query.text) <= 500 and query.text.endswith("深圳有什么资金补贴？")
+    assert "资金补贴" in query.focus
+
+
+def test_who_leads_is_answered_from_the_agency_note_first(assistant) -> None:
+    answer = assistant.ask("广东“大力发展文化科技企业”那条是哪个厅牵头")
+    assert answer.text.startswith("省工业和信息化厅牵头。【1】")
+    assert "（省工业和信息化厅牵头" in answer.citations[0].quote
+
+
+def test_a_count_is_answered_with_its_phrase_first(assistant) -> None:
+    answer = assistant.ask("广东要培育多少家文化和科技融合特色企业？")
+    first = answer.text.splitlines()[0]
+    assert "100家以上" in first and first.endswith("【1】")
+    assert first.removesuffix("。【1】") in answer.citations[0].quote
+
+
+def test_a_name_another_region_uses_is_not_answered_from_this_region(assistant) -> None:
+    """Shenzhen has no 紫金 fund; Jiangsu does: Guangdong's fund clause is not the answer."""
+    answer = assistant.ask("深圳的紫金文化产业基金怎么申请？")
+    assert not answer.answerable and "江苏省的文件中有相关规定" in answer.text

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from index.boilerplate import content, statements
 from index.chunking import split_sentences_without
 from index.lexical import tokenize
+from index.text import AGENCY_NOTE
 from qa.answer.base import Answerer
 from qa.asks import Ask, holds
 from qa.query import Query
@@ -18,6 +19,12 @@ HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[家�
 # A sentence that states the kind of fact asked for (a count, the lead agency, a date) gains this much.
 HOLDS_BONUS = 0.5
 FORMS_BONUS = 0.02
+AGENCY = re.compile(AGENCY_NOTE)
+# A direct answer is one phrase of the quote: between commas, semicolons or sentence ends.
+PHRASE = re.compile(r"[，。；;！？]|……")
+YEAR = re.compile(r"\d{4}年|[〇○零一二三四五六七八九]{4}年")
+DIRECT_CHARS = 80
+SHORTEST = 8
 # Kinds of question one sentence answers: it is quoted first, and alone unless another is nearly as good.
 DIRECT = frozenset({Ask.AMOUNT, Ask.WHO, Ask.WHEN, Ask.VALIDITY})
 # "包括什么 / 有哪些" asks for the whole enumeration.
@@ -53,6 +60,9 @@ def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2,
     itself a rule ("本措施自发布之日起实施") counts as a sentence when it states the fact asked for."""
     kept = (statements if query.about_document else content)(text, source)
     sentences = split_sentences_without(kept, heading)
+    if query.ask is Ask.WHO:
+        # Who leads is said in the agency note ("（省科技厅牵头，……按职责分工负责）"), which is otherwise left out.
+        sentences += [m.group(0) for m in AGENCY.finditer(kept) if m.group(0) not in sentences]
     title = LABEL.sub("", heading).strip()
     if title and holds(query.ask, title) and query.ask in DIRECT and not any(title in s for s in sentences):
         sentences.insert(0, title + "。")
@@ -75,6 +85,40 @@ def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2,
     return [("……" if k and i != chosen[k - 1] + 1 else "") + sentences[i] for k, i in enumerate(chosen)]
 
 
+def direct(query: Query, quote: str) -> str | None:
+    """Return the phrase of a quote that states the fact a count, who or when question asks for (with the year
+    phrase before a count: "到2025年，……建成12家左右……"), or None when the question is of another kind or no phrase
+    holds the fact; the phrase is the quote's own words."""
+    if query.ask not in DIRECT or not quote:
+        return None
+    phrases = [p for p in PHRASE.split(quote.strip("。…")) if p]
+    tokens = list(dict.fromkeys(tokenize(query.focus or query.text)))
+    scored = [(sum(covers(t, p, query.equivalent) * len(t) for t in tokens), i) for i, p in enumerate(phrases)
+              if holds(query.ask, p)]
+    if query.ask is Ask.WHO and any("牵头" in phrases[i] for _, i in scored):
+        scored = [(score, i) for score, i in scored if "牵头" in phrases[i]]  # who leads, not who takes part
+    if not scored:
+        return None
+    _, i = max(scored, key=lambda x: (x[0], -x[1]))
+    phrase = _balanced(phrases[i])
+    if query.ask is Ask.AMOUNT and i and YEAR.search(phrases[i - 1]) and not YEAR.search(phrase):
+        phrase = f"{_balanced(phrases[i - 1])}，{phrase}"
+    if len(phrase) < SHORTEST and i + 1 < len(phrases):
+        phrase = f"{phrase}，{_balanced(phrases[i + 1])}"  # "到2025年" alone says when, not what
+    same = phrase.strip("。") == quote.strip("。")
+    return phrase if phrase and not same and len(phrase) <= DIRECT_CHARS else None
+
+
+def _balanced(phrase: str) -> str:
+    """Return a phrase without a bracket the comma split left open ("（省科技厅牵头" -> "省科技厅牵头")."""
+    phrase = phrase.strip()
+    if phrase.count("（") + phrase.count("(") > phrase.count("）") + phrase.count(")"):
+        phrase = phrase.lstrip("（(")
+    if phrase.count("）") + phrase.count(")") > phrase.count("（") + phrase.count("("):
+        phrase = phrase.rstrip("）)")
+    return phrase
+
+
 class ExtractiveAnswerer(Answerer):
     """Answers with exact sentences from the clauses, each followed by its citation."""
 
@@ -84,6 +128,11 @@ class ExtractiveAnswerer(Answerer):
         citations: list[Citation] = []
         lead_in = "根据已收录的政策文件：" if len(evidence) == 1 else "根据已收录的政策文件，相关规定如下："
         parts: list[Part] = [Paragraph(lead_in)]
+        first = "".join(best_sentences(query, evidence[0].evidence, evidence[0].clause.heading.split("\n")[0],
+                                       source=evidence[0].clause.text))
+        if (short := direct(query, first)) is not None:
+            # "多少/谁牵头/什么时候" gets its fact first, in the quote's own words, then the quote it comes from.
+            parts = [Paragraph(f"{short}。", cites=(1,))]
         for n, item in enumerate(evidence, 1):
             # A long clause is quoted from the passage that matched, not from wherever its words recur.
             quote = "".join(best_sentences(query, item.evidence, item.clause.heading.split("\n")[0],
