@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from index.embedding import load_embeddings
 from index.store import current_generation, current_marker, open_index
 from qa.assistant import Assistant
 from qa.records import Answer
+from qa.server.outage import WriteOutage
 from qa.server.querylog import QuestionLog
 from qa.server.redact import redact, register_settings
 from qa.settings import Settings
@@ -36,6 +38,7 @@ class AssistantLoader:
         self.rebuilding = False
         self._rebuild_lock = threading.Lock()
         self.questions = QuestionLog(settings) if settings.log_questions else None
+        self._log_outage = WriteOutage(f"问题日志 {settings.log_db} ", "暂不记录问题，回答照常")
         self._thread = threading.Thread(target=self._run, name="assistant-loader", daemon=True)
         self._stop = threading.Event()
         self._marker: tuple[int, int] | None = None
@@ -127,6 +130,8 @@ class AssistantLoader:
             return
         try:
             self.questions.record(channel, user, answer, seconds)
+        except sqlite3.OperationalError as exc:  # a full disk: one line now and then, not a traceback per question
+            self._log_outage.failed(exc)
         except Exception:
             log.exception("问题日志写入失败")
 
