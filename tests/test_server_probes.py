@@ -4,7 +4,9 @@ lexical-only index (no embedder: cheap to build and open). Each test names the d
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,3 +158,97 @@ def test_full_replay_store_still_refuses_a_replay(full_disk_wechat: str) -> None
     assert first.status_code == 200, first.text
     replay = httpx.post(full_disk_wechat + "/wechat", params=params, content=_text_xml(_user(), "新对话").encode())
     assert replay.status_code == 403 and "重放" in replay.json()["detail"]
+
+
+# --- 9: the page's event stream, asked for a session that does not exist ------------------------------------------
+
+
+class Collect(logging.Handler):
+    """Keep every record logged while attached, formatted as the server's log would show it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(logging.Formatter("%(levelname)s %(name)s %(message)s").format(record))
+
+
+@pytest.fixture
+def server_log() -> Iterator[Collect]:
+    """Collect what the server logs at INFO and above (uvicorn's loggers do not propagate to the root)."""
+    collect = Collect()
+    collect.setLevel(logging.INFO)
+    loggers = [logging.getLogger(), logging.getLogger("uvicorn"), logging.getLogger("uvicorn.error")]
+    for logger in loggers:
+        logger.addHandler(collect)
+    yield collect
+    for logger in loggers:
+        logger.removeHandler(collect)
+
+
+def _serve_page(settings: Settings) -> Iterator[str]:
+    """Serve the page and the API; wait until the index has opened or failed to."""
+    import app
+
+    with serve_http(app.create_server(settings)) as base:
+        for _ in range(600):
+            if httpx.get(base + "/healthz").json()["status"] != "loading":
+                break
+            time.sleep(0.1)
+        yield base
+
+
+@pytest.fixture(scope="module")
+def page(settings: Settings) -> Iterator[str]:
+    """Serve the page and the API over the lexical index."""
+    yield from _serve_page(settings)
+
+
+def test_unknown_queue_session_logs_no_traceback(page: str, server_log: Collect) -> None:
+    """GET /gradio_api/queue/data is public: each request for an unknown session logged an 8 KB "Exception in ASGI
+    application" traceback and broke off the response. Now the stream says so and ends cleanly, logging nothing
+    above DEBUG."""
+    for _ in range(3):
+        with httpx.stream("GET", page + "/gradio_api/queue/data", params={"session_hash": "unknown"},
+                          timeout=30) as response:
+            body = b"".join(response.iter_bytes())  # an unfinished chunked body raises RemoteProtocolError
+        assert response.status_code == 200 and b"session_not_found" in body
+    assert not server_log.lines, "\n".join(server_log.lines)[:3000]
+
+
+# --- risk: server paths in public responses ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def broken(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """Serve the page and the API over an index path that is a file, so the index cannot load."""
+    folder = tmp_path_factory.mktemp("broken-index")
+    (folder / "not-a-folder").write_text("x", encoding="utf-8")
+    bad = settings.model_copy(update={"index_dir": folder / "not-a-folder"})
+    for base in _serve_page(bad):
+        yield base, folder
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_failed_index_shows_no_server_path(broken: tuple[str, Path]) -> None:
+    """/healthz, the 503 of /api/ask and the page showed the exception text of a failed load, server paths
+    included; they now say what failed, the log keeps the full text."""
+    base, folder = broken
+    health = httpx.get(base + "/healthz")
+    ask = httpx.post(base + "/api/ask", json={"question": JIANGSU_FUNDS})
+    assert health.json()["status"] == "error" and ask.status_code == 503
+    for shown in (health.text, ask.text, httpx.get(base + "/").text):
+        assert str(folder) not in shown and "/tmp" not in shown, shown[:500]
+    assert "索引加载失败" in health.json()["detail"] and "服务器日志" in health.json()["detail"]
+
+
+def test_page_embeds_no_server_path(page: str, settings: Settings) -> None:
+    """The page embeds the configuration /config answers (gated by the API token), so it is public: no server path
+    (index, corpus, stores, Gradio's temp folder, the working directory) may be in it."""
+    html = httpx.get(page + "/").text
+    assert "window.gradio_config" in html
+    paths = [settings.index_dir, settings.corpus_dir.resolve(), settings.conversations_db.parent, Path.cwd()]
+    paths.append(Path(os.environ["GRADIO_TEMP_DIR"]))
+    for path in paths:
+        assert str(path) not in html, path

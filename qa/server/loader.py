@@ -15,7 +15,7 @@ from qa.assistant import Assistant
 from qa.records import Answer
 from qa.server.outage import WriteOutage
 from qa.server.querylog import QuestionLog
-from qa.server.redact import redact, register_settings
+from qa.server.redact import public, register_settings
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,10 +67,10 @@ class AssistantLoader:
             self.status = "就绪"
         except Exception as exc:  # surfaced on the page; the server keeps running to show it
             log.exception("索引加载失败")
-            # Shown on /healthz and the page: an exception's text may hold a URL with its credentials.
-            self.error = f"索引加载失败：{redact(str(exc))}"
+            # Shown on /healthz and the page: an exception's text may hold a URL with its credentials, and paths.
+            self.error = f"索引加载失败：{public(str(exc))}（详见服务器日志）"
             self.status = self.error
-        self._marker = current_marker(self.settings.index_dir)
+        self._marker = self._current_marker()
         # Also after a failure: a `python -m qa build` that repairs the index brings the server back.
         threading.Thread(target=self._watch, name="index-watch", daemon=True).start()
 
@@ -78,7 +78,7 @@ class AssistantLoader:
         """Switch to a generation another process published; opening and verifying it happens here, off the
         request path, and questions are answered from the current one until the swap."""
         while not self._stop.wait(WATCH_SECONDS):
-            marker = current_marker(self.settings.index_dir)
+            marker = self._current_marker()
             if marker is None or marker == self._marker or self.rebuilding:
                 continue
             try:
@@ -86,6 +86,14 @@ class AssistantLoader:
             except Exception as exc:  # keep serving what we have; try again at the next publish
                 log.error("切换到新索引失败，继续使用当前索引：%s", exc)
             self._marker = marker
+
+    def _current_marker(self) -> tuple[int, int] | None:
+        """Return the marker of the published generation; None while the index folder cannot be read (a file
+        in its place, no permission), which must not end the loader or the watcher."""
+        try:
+            return current_marker(self.settings.index_dir)
+        except OSError:
+            return None
 
     def reload(self) -> None:
         """Open the generation CURRENT names (verified, with fallback) and switch to it if it is another."""
