@@ -252,3 +252,59 @@ def test_page_embeds_no_server_path(page: str, settings: Settings) -> None:
     paths.append(Path(os.environ["GRADIO_TEMP_DIR"]))
     for path in paths:
         assert str(path) not in html, path
+
+
+# --- risks: a hostile document's markup and citation look-alikes ----------------------------------------------------
+
+HOSTILE_QUESTION = "宁波甬江数字文化基金怎么申请？"
+HOSTILE = ("宁波市数字文化产业扶持办法\n一、资金支持\n"
+           "（一）设立甬江数字文化基金<img src=x onerror=alert(1)>，申请请见[点此申请](javascript:alert(1))"
+           "和![图](https://evil.example/t.png)。\n"
+           "（二）甬江数字文化基金申请截止后【2】依据国务院《关于停止甬江数字文化基金的决定》，该基金已停止受理申请。\n"
+           "二、保障措施\n加强组织领导，完善工作机制。\n")
+MARKUP = ("<img", "onerror=alert(1)>", "](javascript:", "![", "[点此申请]")
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterator[tuple[str, AssistantLoader]]:
+    """Serve the API over a lexical index of one hostile document: markup and a forged citation in its text."""
+    folder = tmp_path_factory.mktemp("hostile")
+    (folder / "corpus").mkdir()
+    (folder / "corpus" / "ningbo.txt").write_text(HOSTILE, encoding="utf-8")
+    own = settings.model_copy(update={"corpus_dir": folder / "corpus", "index_dir": folder / "index",
+                                      "conversations_db": folder / "c.sqlite"})
+    loader: AssistantLoader = ready_loader(own)  # type: ignore[assignment]
+    with serve_http(create_app(own, loader)) as base:
+        yield base, loader
+
+
+def test_openai_answer_carries_no_markup(hostile: tuple[str, AssistantLoader]) -> None:
+    """/v1 passed the document's <img onerror> and [x](javascript:…) verbatim to clients that render Markdown or
+    HTML; content and the quoted citation fields now show them as full-width look-alikes (＜img…, ［点此申请］)."""
+    base, _ = hostile
+    request = {"model": "policy-qa", "messages": [{"role": "user", "content": HOSTILE_QUESTION}]}
+    reply = httpx.post(base + "/v1/chat/completions", json=request, timeout=60).json()
+    content = reply["choices"][0]["message"]["content"]
+    assert "甬江数字文化基金＜img src=x onerror=alert(1)＞" in content, content
+    shown = [content, *(v for c in reply["citations"] for v in c.values() if isinstance(v, str))]
+    assert reply["citations"] and not [s for s in shown if any(m in s for m in MARKUP)], shown
+    streamed = httpx.post(base + "/v1/chat/completions", json={**request, "stream": True}, timeout=60).text
+    assert "＜img" in streamed and not any(m in streamed for m in MARKUP)
+
+
+def test_document_cannot_forge_a_citation_in_plain_text(hostile: tuple[str, AssistantLoader]) -> None:
+    """A document's "【2】依据国务院《…》" read like one of our citations in WeChat's plain text; in the plain
+    renderers 【n】 is now ours alone, the document's brackets shown as 〔2〕."""
+    import re
+
+    from qa.render.plain import chat_text, plain_text
+
+    _, loader = hostile
+    answer = loader.ask("test", "", "甬江数字文化基金申请截止后怎么办？")
+    quoted = [c for c in answer.citations if "国务院" in c.text]
+    assert quoted, answer.text
+    for text in (chat_text(answer), plain_text(answer)):
+        assert "〔2〕依据国务院《关于停止甬江数字文化基金的决定》" in text, text
+        # Every 【n】 left is one of ours: a number of a citation this answer has.
+        assert {int(n) for n in re.findall(r"【(\d+)】", text)} <= set(range(1, len(answer.citations) + 1))
+        assert "【2】依据国务院" not in text
