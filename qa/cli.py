@@ -369,6 +369,5 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:  # a path that cannot be read or written (permissions, a folder, a full disk)
         where = f" {exc.filename}" if exc.filename else ""
-        reason = WRITE_FAILURES.get(exc.errno or 0, exc.strerror or type(exc).__name__)
-        print(f"错误 / error: 无法读写{where}（{reason}）", file=sys.stderr)
+        print(f"错误 / error: 无法读写{where}（{exc.strerror or type(exc).__name__}）", file=sys.stderr)
         return 2

@@ -61,7 +61,8 @@ def _or(default: R) -> Callable[[Callable[Concatenate[ConversationStore, P], R]]
 
 class ConversationStore(SqliteStore):
     """Conversation state in SQLite, so several server processes (replicas) share it. When the file cannot be
-    read or written, messages are answered as if the conversation were new, and the outage is logged once."""
+    read or written, messages are answered as if the conversation were new, and the outage is logged (one line,
+    at most every few minutes)."""
 
     def __init__(self, path: Path | str, ttl: float, salt: bytes | None = None) -> None:
         super().__init__(path, SCHEMA, _open_error)
