@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -10,17 +11,38 @@ import sys
 from collections.abc import Iterable, Iterator
 from importlib.metadata import version
 from pathlib import Path
+from typing import TextIO
 
 from qa.errors import PolicyQAError
 from qa.settings import Settings, load_settings
 
 log = logging.getLogger("qa")
+STDOUT = "标准输出"
+# Why a write failed, in words the user can act on; other errors give the system's own text.
+WRITE_FAILURES = {errno.ENOSPC: "磁盘空间不足", errno.EDQUOT: "磁盘配额已满", errno.EFBIG: "文件过大",
+                  errno.EACCES: "没有写入权限", errno.EROFS: "文件系统只读", errno.EPIPE: "接收端已关闭"}
+
+
+def _write_failed(where: str, exc: OSError) -> PolicyQAError:
+    """Return the error for output that could not be written, naming where and why."""
+    reason = WRITE_FAILURES.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    return PolicyQAError(f"无法写入 {where}（{reason}）；请清理磁盘空间、检查权限或换一个输出路径")
+
+
+def _output_path(path: Path | None) -> None:
+    """Raise PolicyQAError when an output path (-o) is a folder, before any work is done."""
+    if path is not None and path.is_dir():
+        raise PolicyQAError(f"输出路径 {path} 是文件夹；请给出文件名，如 {path / 'answers.jsonl'}")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     from qa.server.redact import register_settings
 
-    settings = load_settings(index_dir=getattr(args, "index", None), corpus_dir=getattr(args, "corpus", None))
+    index = getattr(args, "index", None)
+    if index is not None and index.exists() and not index.is_dir():
+        # Caught here: the build would otherwise fail on mkdir with FileExistsError.
+        raise PolicyQAError(f"--index {index} 不是文件夹；请指定索引文件夹（不存在时会自动新建）")
+    settings = load_settings(index_dir=index, corpus_dir=getattr(args, "corpus", None))
     register_settings(settings)
     return settings
 
@@ -39,6 +61,9 @@ def _record(raw: bytes) -> dict:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadLine(f"不是有效的 JSON（第 {exc.colno} 列：{exc.msg}）") from exc
+    except RecursionError:
+        # json recurses once per bracket: thousands of nested brackets exhaust the stack.
+        raise BadLine("JSON 嵌套层数过深；问题记录只需一层对象，如 {\"id\": \"1\", \"question\": \"…\"}") from None
     if not isinstance(record, dict):
         raise BadLine('应为 JSON 对象，如 {"id": "1", "question": "…"}')
     if not isinstance(record.get("question"), str):
@@ -86,7 +111,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     report = build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=not args.quiet)
-    print(report.summary())
+    _print(report.summary())
     return 0
 
 
@@ -95,10 +120,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     assistant = Assistant.open(_settings(args))
     answer = assistant.ask(args.question, args.history or [])
-    if args.json:
-        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
-    else:
-        print(answer.text)
+    _print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1) if args.json else answer.text)
     return 0
 
 
@@ -108,9 +130,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     if not args.input.is_file():
         raise FileNotFoundError(2, "not found", str(args.input))
+    _output_path(args.output)
     assistant = Assistant.open(_settings(args))
     failed = 0
     out = sys.stdout if args.output is None else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    where = STDOUT if args.output is None else str(args.output)
     try:
         for number, record in _numbered_jsonl(args.input):
             if isinstance(record, BadLine):
@@ -124,25 +148,45 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 log.debug("第 %d 行回答失败", number, exc_info=True)
                 print(f"错误 / error: {args.input} 第 {number} 行：回答失败（{type(exc).__name__}）", file=sys.stderr)
                 continue
-            out.write(json.dumps(answer.to_json(str(record.get("id", ""))), ensure_ascii=False) + "\n")
-            out.flush()
+            try:
+                out.write(json.dumps(answer.to_json(str(record.get("id", ""))), ensure_ascii=False) + "\n")
+                out.flush()
+            except OSError as exc:  # every later line would fail the same way: stop, saying why
+                raise _write_failed(where, exc) from None
     finally:
         if out is not sys.stdout:
-            out.close()
+            _close(out)
     if failed:
         print(f"共 {failed} 行未能回答（见上）；其余各行已写出", file=sys.stderr)
     return 1 if failed else 0
 
 
+def _close(out: TextIO) -> None:
+    """Close an output file; a failure to close (its last bytes lost) is not reported as success."""
+    try:
+        out.close()
+    except OSError as exc:
+        raise _write_failed(str(out.name), exc) from None
+
+
+def _print(text: str) -> None:
+    """Print to standard output, a failed write (`> /dev/full`, a closed pipe) being a PolicyQAError."""
+    try:
+        print(text, flush=True)
+    except OSError as exc:
+        raise _write_failed(STDOUT, exc) from None
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from qa.evaluation.metrics import score
 
+    _output_path(args.output)
     gold = _read_jsonl(args.gold)
     answers = list(run_batch(gold, _settings(args)))
     if args.output:
         Path(args.output).write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers),
                                      encoding="utf-8")
-    print(json.dumps(score(gold, answers), ensure_ascii=False))
+    _print(json.dumps(score(gold, answers), ensure_ascii=False))
     return 0
 
 
@@ -163,11 +207,19 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     with FeedbackStore(db) as store:
         if args.action == "export":
             if args.output is None:
-                store.export(args.format, sys.stdout)
+                try:
+                    store.export(args.format, sys.stdout)
+                    sys.stdout.flush()
+                except OSError as exc:
+                    raise _write_failed(STDOUT, exc) from None
                 return 0
-            # newline="": the csv module writes its own line endings.
-            with open(args.output, "w", encoding="utf-8", newline="") as out:
-                n = store.export(args.format, out)
+            _output_path(args.output)
+            try:
+                # newline="": the csv module writes its own line endings.
+                with open(args.output, "w", encoding="utf-8", newline="") as out:
+                    n = store.export(args.format, out)
+            except OSError as exc:
+                raise _write_failed(str(args.output), exc) from None
             print(f"已导出 {n} 条反馈到 {args.output}", file=sys.stderr)
             return 0
         rows = store.all(limit=args.limit)
@@ -302,10 +354,20 @@ def main(argv: list[str] | None = None) -> int:
     install()  # -v logs requests' URLs and exceptions: no secret may reach the terminal or a log file
     try:
         _check_text_arguments(args)
-        return int(args.func(args))
+        code = int(args.func(args))
+        try:
+            # Here, not at exit: a failed flush at exit is "Exception ignored" on stderr and exit status 120.
+            sys.stdout.flush()
+        except OSError as exc:
+            raise _write_failed(STDOUT, exc) from None
+        return code
     except PolicyQAError as exc:
         print(f"错误 / error: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
         print(f"错误 / error: 找不到文件 {exc.filename}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path that cannot be read or written (permissions, a folder, a full disk)
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"错误 / error: 无法读写{where}（{exc.strerror or type(exc).__name__}）", file=sys.stderr)
         return 2

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     wecom_secret: SecretStr = SecretStr("")
     wecom_agent_id: str = ""
     wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
-    # WeChat waits 5 s for a reply; answer within this, else reply "coming" and push the answer later.
+    # WeChat waits 5 s for a reply; answer within this, else reply "coming" and push the answer later (0: always).
     wechat_reply_seconds: float = 4.0
     wechat_max_bytes: int = 2000
     signature_max_age: int = 300

@@ -89,6 +89,20 @@ def test_upload_rejects_unsafe_names(server: tuple[str, Settings], name: str) ->
     assert not any(settings.corpus_dir.parent.glob("evil*"))
 
 
+@pytest.mark.parametrize(("name", "reason"), [
+    ("通知\u202efdp.txt", "U+202E"), ("年度\u200b报告.txt", "U+200B"), ("   .txt", "空白"), (" 通知.txt", "空格开头"),
+    ("c:x.txt", "':'"), ("a|b.txt", "'|'"),
+])
+def test_upload_rejects_misleading_names(server: tuple[str, Settings], name: str, reason: str) -> None:
+    """Names that show as something else (a right-to-left override, a zero-width space), as nothing (spaces) or
+    name a drive or data stream on Windows were stored and listed to admins as-is: now a 400 saying why."""
+    url, settings = server
+    r = httpx.post(f"{url}/admin/documents", headers=ADMIN, files={"file": (name, NEW_DOC.encode(), "text/plain")})
+    assert r.status_code == 400 and reason in r.json()["detail"], r.text
+    assert "\u202e" not in r.text and sorted(p.name for p in settings.corpus_dir.iterdir()) == sorted(
+        p.name for p in CORPUS.iterdir())
+
+
 def test_questions_are_logged_with_hashed_users(tmp_path: Path) -> None:
     """The question log keeps questions for review, hashes user ids, and drops rows past retention."""
     from qa.records import Answer, Paragraph

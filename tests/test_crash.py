@@ -367,7 +367,7 @@ def test_concurrent_processes_lose_no_conversation_or_feedback_rows(tmp_path: Pa
     store = ConversationStore(tmp_path / "conversations.sqlite", ttl=3600)
     assert all(store.reply_for("wechat", f"w{w}-u{i % USERS_EACH}", f"w{w}-m{i}") == f"回复 {w}-{i}"
                for w in range(WORKERS) for i in range(ROWS_EACH))
-    assert store.history("w0-u0") == [f"问题 0-{i}" for i in range(0, ROWS_EACH, USERS_EACH)][-6:]
+    assert store.history("w0-u0") == tuple(f"问题 0-{i}" for i in range(0, ROWS_EACH, USERS_EACH))[-6:]
     store.close()
     with FeedbackStore(tmp_path / "feedback.sqlite") as feedback:
         rows = feedback.all()

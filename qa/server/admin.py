@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import unicodedata
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,34 @@ from qa.server.redact import redact
 from qa.settings import Settings
 
 SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,120}$")
+# Characters Windows reserves in file names: "c:x.txt" names a drive or an alternate data stream there, and a
+# corpus folder may be copied to, or shared with, a Windows machine.
+WINDOWS_RESERVED = set('<>:"|?*')
+# Unicode categories that show nothing or change how the text around them shows (bidi overrides, zero widths).
+INVISIBLE = ("Cf", "Cc", "Zl", "Zp")
+
+
+def name_problem(name: str) -> str | None:
+    """Return why a document name would mislead an admin or break on another system, or None when it is fine.
+
+    Shown to admins as-is, a name with U+202E (right-to-left override) reads "通知txt.pdf" for "通知\u202efdp.txt";
+    a name of spaces shows as nothing at all."""
+    for char in name:
+        if unicodedata.category(char) in INVISIBLE:
+            return (f"含不可见的控制字符 U+{ord(char):04X}（{unicodedata.name(char, '控制字符')}），"
+                    "会让文件名显示成另一个样子；请去掉后重新上传")
+        if char in WINDOWS_RESERVED:
+            return f"含字符 {char!r}（Windows 不允许，“c:x.txt”表示盘符或数据流）；请改名后重新上传"
+    stem = os.path.splitext(name)[0]
+    if not stem.strip() or name != name.strip():
+        return "不能为空白，也不能以空格开头或结尾；请给文件起一个看得出内容的名字"
+    return None
+
+
+def _visible(name: str) -> str:
+    """Return the name with each invisible character written as <U+XXXX>: the message itself must not carry an
+    override character to the admin's screen."""
+    return "".join(f"<U+{ord(c):04X}>" if unicodedata.category(c) in INVISIBLE else c for c in name)
 
 
 def admin_router(settings: Settings, loader: AssistantLoader) -> APIRouter:
@@ -34,6 +63,8 @@ def admin_router(settings: Settings, loader: AssistantLoader) -> APIRouter:
         clean = os.path.basename(name)
         if clean != name or not SAFE_NAME.match(name) or name.startswith(".") or ".." in name:
             raise HTTPException(400, f"文件名 {name!r} 无效：只能是不含路径的普通文件名")
+        if problem := name_problem(name):
+            raise HTTPException(400, f"文件名 “{_visible(name)}” 无效：{problem}")
         if Path(name).suffix.lower() not in SUPPORTED:
             raise HTTPException(400, f"不支持的文件类型 {Path(name).suffix}；支持：{', '.join(SUPPORTED)}")
         return corpus / name

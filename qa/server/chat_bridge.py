@@ -134,10 +134,12 @@ class ChatBridge:
                 if key:
                     self._pending[key] = future
                     future.add_done_callback(lambda f: self._remember(user, msg_id, f))
-        try:
-            return future.result(timeout=self.settings.wechat_reply_seconds)
-        except FutureTimeout:
-            pass
+        if self.settings.wechat_reply_seconds > 0:
+            # 0 pushes every answer: result(timeout=0) would still return one that happened to finish already.
+            try:
+                return future.result(timeout=self.settings.wechat_reply_seconds)
+            except FutureTimeout:
+                pass
         if self.push is None:
             # No push channel: keep the whole answer for "更多" once it is ready.
             future.add_done_callback(lambda f: self.store.push_front(user, self._result(f)))

@@ -5,13 +5,17 @@ user writes again."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from index.sqlite import SqliteStore
 from qa.server.errors import StoreUnavailable
+from qa.server.outage import WriteOutage
 from qa.server.pseudonyms import pseudonym, stored_salt
 
 SCHEMA = """
@@ -27,17 +31,43 @@ CREATE TABLE IF NOT EXISTS message_replies (
 CREATE INDEX IF NOT EXISTS message_replies_at ON message_replies (at);
 """
 MAX_HISTORY = 6
+P = ParamSpec("P")
+R = TypeVar("R")
+# What a read answers when the database cannot be read: a new conversation.
+NO_HISTORY: tuple[str, ...] = ()
+NO_PAGE: tuple[str | None, int] = (None, 0)
+NO_REPLY: str | None = None
 
 
 def _open_error(path: Path, exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"无法打开会话数据库 {path}：{exc}；请检查目录可写，或用 QA_CONVERSATIONS_DB 换一个路径")
 
 
+def _or(default: R) -> Callable[[Callable[Concatenate[ConversationStore, P], R]],
+                                 Callable[Concatenate[ConversationStore, P], R]]:
+    """Return a decorator that answers `default` when the database cannot be read or written (a full disk, an I/O
+    error, a lock held past the busy timeout): a chat message is then answered without its stored context."""
+    def wrap(method: Callable[Concatenate[ConversationStore, P], R]) -> Callable[Concatenate[ConversationStore, P], R]:
+        @functools.wraps(method)
+        def run(self: ConversationStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                self.outage.failed(exc)
+                return default
+        return run
+    return wrap
+
+
 class ConversationStore(SqliteStore):
-    """Conversation state in SQLite, so several server processes (replicas) share it."""
+    """Conversation state in SQLite, so several server processes (replicas) share it. When the file cannot be
+    read or written, messages are answered as if the conversation were new, and the outage is logged (one line,
+    at most every few minutes)."""
 
     def __init__(self, path: Path | str, ttl: float, salt: bytes | None = None) -> None:
         super().__init__(path, SCHEMA, _open_error)
+        self.outage = WriteOutage(f"会话数据库 {self.path} ",
+                                  "暂不保存上下文、“更多”分页和重试答复，回答照常")
         self.ttl = ttl
         # QA_LOG_SALT when the caller passes it, else a random key kept beside the database for every process.
         self.salt = salt or stored_salt(Path(f"{self.path}.salt"))
@@ -54,18 +84,21 @@ class ConversationStore(SqliteStore):
         for table in ("questions", "pages", "message_replies"):
             conn.execute(f"DELETE FROM {table} WHERE at <= ?", (before,))
 
-    def history(self, user: str) -> list[str]:
+    @_or(NO_HISTORY)
+    def history(self, user: str) -> tuple[str, ...]:
         """Return the user's recent questions (oldest first) asked within the TTL."""
         rows = self.read("SELECT question FROM questions WHERE user = ? AND at > ? ORDER BY at DESC LIMIT ?",
                          (self.key(user), time.time() - self.ttl, MAX_HISTORY))
-        return [q for (q,) in reversed(rows)]
+        return tuple(q for (q,) in reversed(rows))
 
+    @_or(None)
     def add_question(self, user: str, question: str) -> None:
         """Remember a question, dropping everyone's expired state."""
         with self.write() as conn:
             self._expire(conn)
             conn.execute("INSERT INTO questions VALUES (?, ?, ?)", (self.key(user), time.time(), question))
 
+    @_or(None)
     def reset(self, user: str) -> None:
         """Forget the user's conversation."""
         user = self.key(user)
@@ -73,6 +106,7 @@ class ConversationStore(SqliteStore):
             conn.execute("DELETE FROM questions WHERE user = ?", (user,))
             conn.execute("DELETE FROM pages WHERE user = ?", (user,))
 
+    @_or(None)
     def set_pages(self, user: str, pages: list[str]) -> None:
         """Keep the rest of a long reply for "更多"."""
         user = self.key(user)
@@ -83,6 +117,7 @@ class ConversationStore(SqliteStore):
             else:
                 conn.execute("DELETE FROM pages WHERE user = ?", (user,))
 
+    @_or(None)
     def push_front(self, user: str, page: str) -> None:
         """Put a page before the user's remaining pages (an answer that arrived after its reply window)."""
         user = self.key(user)
@@ -92,6 +127,7 @@ class ConversationStore(SqliteStore):
             conn.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?)",
                          (user, time.time(), json.dumps(pages, ensure_ascii=False)))
 
+    @_or(NO_PAGE)
     def next_page(self, user: str) -> tuple[str | None, int]:
         """Return the next page of the user's last long reply (or None) and how many pages remain after it."""
         user = self.key(user)
@@ -108,6 +144,7 @@ class ConversationStore(SqliteStore):
                 conn.execute("DELETE FROM pages WHERE user = ?", (user,))
         return pages[0], len(rest)
 
+    @_or(NO_REPLY)
     def reply_for(self, channel: str, user: str, msg_id: str) -> str | None:
         """Return the reply already given to this user's message on this channel (WeChat retries a message it
         got no reply to)."""
@@ -115,6 +152,7 @@ class ConversationStore(SqliteStore):
                          (channel, self.key(user), msg_id))
         return rows[0][0] if rows else None
 
+    @_or(None)
     def save_reply(self, channel: str, user: str, msg_id: str, reply: str) -> None:
         """Remember the reply to a user's message, dropping ones older than the TTL."""
         with self.write() as conn:

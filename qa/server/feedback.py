@@ -15,6 +15,11 @@ from qa.server.errors import FeedbackError
 
 RATINGS = ("up", "down")
 MAX_COMMENT_CHARS = 2000
+# A cell starting with one of these runs as a formula when the CSV is opened in Excel, WPS or LibreOffice
+# (=HYPERLINK(...) sending data away, DDE commands); comments and questions come from the public page. OWASP
+# "CSV Injection": prefix such cells with ' so they show as text. The full-width signs too, defensively: CJK
+# input methods type them and some spreadsheets read them as the ASCII ones.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 COLUMNS = ("id", "created_at", "rating", "comment", "question", "query", "answer", "answerable", "citations",
            "session")
 
@@ -39,6 +44,11 @@ def _open_error(path: Path, exc: sqlite3.Error) -> FeedbackError:
         f"无法打开反馈数据库 {path}：{exc}；"
         "请确认它是本程序写的 SQLite 文件、所在目录可写，或用 QA_FEEDBACK_DB 换一个路径"
     )
+
+
+def _as_text(value: object) -> object:
+    """Return a CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
 class FeedbackStore(SqliteStore):
@@ -99,7 +109,8 @@ class FeedbackStore(SqliteStore):
         return out
 
     def export(self, fmt: Literal["jsonl", "csv"], out: TextIO) -> int:
-        """Write every row (newest first) to `out` as JSON lines or CSV and return how many were written."""
+        """Write every row (newest first) to `out` as JSON lines (exact) or CSV (for spreadsheets: a cell that
+        would run as a formula starts with ') and return how many were written."""
         rows = self.all()
         if fmt == "jsonl":
             for item in rows:
@@ -109,8 +120,9 @@ class FeedbackStore(SqliteStore):
             writer.writeheader()
             for item in rows:
                 # CSV cells are flat text: keep the citations as the same JSON list JSONL carries.
-                writer.writerow({**item, "citations": json.dumps(item["citations"], ensure_ascii=False),
-                                 "answerable": int(item["answerable"])})
+                row = {**item, "citations": json.dumps(item["citations"], ensure_ascii=False),
+                       "answerable": int(item["answerable"])}
+                writer.writerow({name: _as_text(value) for name, value in row.items()})
         else:
             raise FeedbackError(f"不支持的导出格式 {fmt!r}：只能是 'jsonl' 或 'csv'；请改用其中之一")
         return len(rows)

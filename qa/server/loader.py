@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -12,8 +13,9 @@ from index.embedding import load_embeddings
 from index.store import current_generation, current_marker, open_index
 from qa.assistant import Assistant
 from qa.records import Answer
+from qa.server.outage import WriteOutage
 from qa.server.querylog import QuestionLog
-from qa.server.redact import redact, register_settings
+from qa.server.redact import public, register_settings
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class AssistantLoader:
         self.rebuilding = False
         self._rebuild_lock = threading.Lock()
         self.questions = QuestionLog(settings) if settings.log_questions else None
+        self._log_outage = WriteOutage(f"问题日志 {settings.log_db} ", "暂不记录问题，回答照常")
         self._thread = threading.Thread(target=self._run, name="assistant-loader", daemon=True)
         self._stop = threading.Event()
         self._marker: tuple[int, int] | None = None
@@ -64,10 +67,10 @@ class AssistantLoader:
             self.status = "就绪"
         except Exception as exc:  # surfaced on the page; the server keeps running to show it
             log.exception("索引加载失败")
-            # Shown on /healthz and the page: an exception's text may hold a URL with its credentials.
-            self.error = f"索引加载失败：{redact(str(exc))}"
+            # Shown on /healthz and the page: an exception's text may hold a URL with its credentials, and paths.
+            self.error = f"索引加载失败：{public(str(exc))}（详见服务器日志）"
             self.status = self.error
-        self._marker = current_marker(self.settings.index_dir)
+        self._marker = self._current_marker()
         # Also after a failure: a `python -m qa build` that repairs the index brings the server back.
         threading.Thread(target=self._watch, name="index-watch", daemon=True).start()
 
@@ -75,7 +78,7 @@ class AssistantLoader:
         """Switch to a generation another process published; opening and verifying it happens here, off the
         request path, and questions are answered from the current one until the swap."""
         while not self._stop.wait(WATCH_SECONDS):
-            marker = current_marker(self.settings.index_dir)
+            marker = self._current_marker()
             if marker is None or marker == self._marker or self.rebuilding:
                 continue
             try:
@@ -83,6 +86,14 @@ class AssistantLoader:
             except Exception as exc:  # keep serving what we have; try again at the next publish
                 log.error("切换到新索引失败，继续使用当前索引：%s", exc)
             self._marker = marker
+
+    def _current_marker(self) -> tuple[int, int] | None:
+        """Return the marker of the published generation; None while the index folder cannot be read (a file
+        in its place, no permission), which must not end the loader or the watcher."""
+        try:
+            return current_marker(self.settings.index_dir)
+        except OSError:
+            return None
 
     def reload(self) -> None:
         """Open the generation CURRENT names (verified, with fallback) and switch to it if it is another."""
@@ -127,6 +138,8 @@ class AssistantLoader:
             return
         try:
             self.questions.record(channel, user, answer, seconds)
+        except sqlite3.OperationalError as exc:  # a full disk: one line now and then, not a traceback per question
+            self._log_outage.failed(exc)
         except Exception:
             log.exception("问题日志写入失败")
 

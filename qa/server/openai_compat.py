@@ -11,9 +11,18 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
+from qa.render.plain import text_only
 from qa.server.loader import AssistantLoader
 from qa.server.rest import ready
 from qa.server.schemas import MAX_QUESTION, MODEL_NAME, ChatMessage, ChatRequest
+
+# Citation fields that identify rather than quote: kept exact, so a client can fetch /api/documents/{doc_id}.
+IDENTIFIERS = ("doc_id", "clause_id", "url")
+
+
+def _shown(citation: dict[str, Any]) -> dict[str, Any]:
+    """Return a citation record whose quoted fields a Markdown/HTML client shows as text."""
+    return {k: text_only(v) if isinstance(v, str) and k not in IDENTIFIERS else v for k, v in citation.items()}
 
 
 def _question_and_history(messages: list[ChatMessage]) -> tuple[str, list[str]]:
@@ -45,8 +54,11 @@ def openai_router(loader: AssistantLoader, authorised: Callable[[Request], None]
         ready(loader)
         question, history = _question_and_history(body.messages)
         answer = loader.ask("openai", "", question, history)
-        text = answer.text
-        citations = [c.to_json() for c in answer.citations]
+        # Chat UIs (Open WebUI, LobeChat, NextChat) render content as Markdown, some with HTML: a document's
+        # <img onerror> or [x](javascript:…) must show as the words it is, not run. Full-width look-alikes rather
+        # than backslash escapes: they read the same in Chinese text and in a client that renders nothing.
+        text = text_only(answer.text)
+        citations = [_shown(c.to_json()) for c in answer.citations]
         base = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": body.model}
         if not body.stream:
             return {**base, "object": "chat.completion",

@@ -17,6 +17,10 @@ CREDENTIAL_PARAM = re.compile(
 # user:password@ in a URL (a Chroma or LLM URL with basic auth)
 URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@")
 MASK = "***"
+# An absolute path (POSIX or Windows) inside a message: not after a letter, digit, "." or ":" or "/", so URLs,
+# fractions and "和/或" are left alone; it ends at whitespace, a quote, a bracket or Chinese punctuation.
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/\\])(?:[A-Za-z]:[\\/]|/)[^\s'\"<>()\[\]{}:：，。；、（）【】]+")
+HIDDEN_PATH = "[路径]"
 # A shorter "secret" would mask ordinary words in every log line.
 MIN_SECRET_CHARS = 6
 
@@ -49,6 +53,13 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def public(text: str) -> str:
+    """Return text fit for a public response (health check, the page, a 503): secrets masked, server paths hidden.
+
+    The full text goes to the server's log; a path tells an outsider how the server is laid out."""
+    return ABSOLUTE_PATH.sub(HIDDEN_PATH, redact(text))
 
 
 def describe(exc: BaseException) -> str:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
 from index.sqlite import SqliteStore
 from qa.server.errors import CallbackRejected, StoreUnavailable
+from qa.server.outage import WriteOutage
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen_nonces (
@@ -32,6 +34,10 @@ class ReplayGuard(SqliteStore):
     def __init__(self, path: Path | str, max_age: int) -> None:
         super().__init__(path, SCHEMA, _open_error)
         self.keep = 2 * max_age + 60
+        self.outage = WriteOutage(f"回调防重放记录（{self.path}）", "改为记在本进程内存中，其他进程看不到")
+        # While the file cannot be written: pairs seen by this process, so a replay to it is still caught.
+        self._memory: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self._memory_lock = threading.Lock()
 
     def check(self, channel: str, timestamp: str, nonce: str, payload: str) -> None:
         """Record a verified callback; raise CallbackRejected when its (timestamp, nonce) came with another payload.
@@ -40,14 +46,30 @@ class ReplayGuard(SqliteStore):
         comes from the (channel, user, MsgId) reply store and nothing is answered twice. The payload is the
         decrypted XML in safe mode, so only the holder of the AES key could produce a second one."""
         digest = hashlib.sha256(payload.encode()).hexdigest()
+        try:
+            first = self._stored(channel, timestamp, nonce, digest)
+        except sqlite3.OperationalError as exc:  # a full disk must not stop every callback
+            self.outage.failed(exc)
+            first = self._remembered(channel, timestamp, nonce, digest)
+        if first != digest:
+            raise CallbackRejected("timestamp/nonce 已被另一条消息使用（疑似重放）")
+
+    def _stored(self, channel: str, timestamp: str, nonce: str, digest: str) -> str:
+        """Return the digest first recorded in the file for this pair (this one, if it is new)."""
         now = time.time()
         with self.write() as conn:  # BEGIN IMMEDIATE: insert-or-compare is atomic across processes
             conn.execute("DELETE FROM seen_nonces WHERE at < ?", (now - self.keep,))
             inserted = conn.execute("INSERT OR IGNORE INTO seen_nonces VALUES (?, ?, ?, ?, ?)",
                                     (channel, timestamp, nonce, digest, now)).rowcount
             if inserted:
-                return
+                return digest
             (first,) = conn.execute("SELECT digest FROM seen_nonces WHERE channel = ? AND timestamp = ? AND nonce = ?",
                                     (channel, timestamp, nonce)).fetchone()
-        if first != digest:
-            raise CallbackRejected("timestamp/nonce 已被另一条消息使用（疑似重放）")
+        return str(first)
+
+    def _remembered(self, channel: str, timestamp: str, nonce: str, digest: str) -> str:
+        """Return the digest first seen in this process for this pair, keeping pairs for as long as the file would."""
+        now = time.time()
+        with self._memory_lock:
+            self._memory = {k: v for k, v in self._memory.items() if v[1] >= now - self.keep}
+            return self._memory.setdefault((channel, timestamp, nonce), (digest, now))[0]

@@ -18,7 +18,7 @@ from qa.errors import FilterError
 from qa.finder import MeasureRow, measure_rows
 from qa.scopes import docs_in_place, filtered_doc_ids
 from qa.server.loader import AssistantLoader
-from qa.server.redact import redact
+from qa.server.redact import public
 from qa.server.schemas import AskRequest, AskResponse, ClauseOut, DocumentOut, Health
 
 # A page of /api/documents: the whole of a provincial corpus, a bounded response for a national one.
@@ -76,7 +76,7 @@ def rest_router(loader: AssistantLoader, authorised: Callable[[Request], None]) 
         detail = "就绪" if not a.kb.damaged else (
             f"就绪；当前索引已损坏，暂用较早的索引 {a.kb.folder.name}（{a.kb.damaged}）；"
             "运行 `python -m qa build` 或 POST /admin/rebuild 修复")
-        return Health(status="ok", detail=redact(detail), documents=len(a.kb.docs), clauses=len(a.kb.clauses),
+        return Health(status="ok", detail=public(detail), documents=len(a.kb.docs), clauses=len(a.kb.clauses),
                       dense=a.kb.dense is not None, llm=a.model is not None)
 
     @router.post("/api/ask", response_model=AskResponse, dependencies=guarded, tags=["api"])

@@ -13,18 +13,23 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.routing import Match, Mount, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.server.middleware import bearer_matches
 
+log = logging.getLogger(__name__)
+
+QUEUE_DATA = "/gradio_api/queue/data"
 PAGE = (("GET", "/"), ("HEAD", "/"), ("GET", "/theme.css"), ("GET", "/favicon.ico"), ("GET", "/robots.txt"),
-        ("GET", "/manifest.json"), ("GET", "/gradio_api/queue/data"))
+        ("GET", "/manifest.json"), ("GET", QUEUE_DATA))
 PAGE_PREFIXES = (("GET", "/assets/"), ("GET", "/static/"), ("GET", "/svelte/"), ("GET", "/gradio_api/heartbeat/"))
 QUEUE_JOIN = "/gradio_api/queue/join"
 PROGRAMMATIC = ("/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/", "/gradio_api/info",
@@ -93,9 +98,45 @@ class WebGate:
             await self.app(scope, receive, send)
             return
         status = self.policy.status(scope["method"], scope["path"], Headers(scope=scope))
+        if status == 0 and scope["path"] == QUEUE_DATA:
+            await _event_stream(self.app, scope, receive, send)
+            return
         if status == 0:
             await self.app(scope, receive, send)
             return
         detail = {401: TOKEN_NEEDED, 403: FOREIGN_PAGE, 404: "Not Found"}[status]
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
+
+
+def _not_found(exc: BaseException | None) -> bool:
+    """Return True when an exception is, or was raised from, an HTTP 404."""
+    while exc is not None:
+        if isinstance(exc, HTTPException) and exc.status_code == 404:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+async def _event_stream(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Pass the page's event stream through, ending it cleanly for a session Gradio does not know.
+
+    Gradio (routes.py queue_data_helper) sends "session_not_found" and then raises HTTPException(404) inside the
+    already started stream: uvicorn logged an 8 KB traceback per request, a public one, and cut the connection."""
+    started = finished = False
+
+    async def tracked(message: Message) -> None:
+        nonlocal started, finished
+        started = started or message["type"] == "http.response.start"
+        finished = finished or (message["type"] == "http.response.body" and not message.get("more_body", False))
+        await send(message)
+
+    try:
+        await app(scope, receive, tracked)
+    except Exception as exc:
+        if not (started and _not_found(exc)):
+            raise
+        log.debug("页面事件流：会话不存在（服务器重启过，或请求不是来自页面）")
+        if not finished:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+

@@ -17,6 +17,9 @@ from qa.settings import Settings
 log = logging.getLogger(__name__)
 XML_DECL_ENCODING = re.compile(r"""^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
 MSG_ID = re.compile(r"\d{1,20}")
+# Unix seconds as WeChat sends them (10 digits until 2286). A longer number does not fit a float: it was an
+# unauthenticated 500 (OverflowError) before the signature was looked at.
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,9 @@ class Incoming:
 
 def _fresh(timestamp: str, max_age: int) -> None:
     """Reject a callback whose timestamp is missing or too far from now (a replayed request)."""
-    try:
-        age = abs(time.time() - int(timestamp))
-    except ValueError as exc:
-        raise CallbackRejected("时间戳无效") from exc
+    if not TIMESTAMP.fullmatch(timestamp):
+        raise CallbackRejected("时间戳无效：应为不超过 12 位数字的 Unix 秒数")
+    age = abs(time.time() - int(timestamp))
     if age > max_age:
         raise CallbackRejected(f"时间戳相差 {int(age)} 秒，超过 {max_age} 秒")
 
