@@ -297,6 +297,7 @@ def test_first_hour_points(server: tuple[str, Path], width: str) -> None:
 
         # Traditional script throughout: the answer (稅, not 税), the chips and the clause viewer.
         page.click("#new-chat")
+        expect(page.locator("#chat .message-row")).to_have_count(0, timeout=10_000)
         _ask(page, "深圳對文化科技企業有哪些稅收優惠？")
         expect(page.locator("#citations")).to_be_visible(timeout=30_000)
         expect(page.locator("#clause-panel")).to_contain_text("原文為簡體字", timeout=10_000)
