@@ -4,17 +4,26 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install run test lint eval answerability bench clean browser-deps format-deps
 
+# Says what it does in Chinese before pip starts; pip stays quiet (-q) so that what it prints is a real problem.
+# setuptools reports every editable install with an "Editable installation." notice that pip shows like a
+# warning; it is information only (setuptools.warnings.InformationOnly), so it is filtered out here.
+# pip 23 misreads lxml's html-clean extra; a current pip resolves it.
 $(STAMP): pyproject.toml
-	python3 -m venv $(VENV)
-	# pip 23 misreads lxml's html-clean extra; a current pip resolves it.
-	$(VENV)/bin/pip install -q --upgrade "pip>=24"
-	$(VENV)/bin/pip install -q -e '.[dev]'
-	touch $(STAMP)
+	@echo "正在安装依赖（首次约需几分钟）…"
+	@echo "  [1/3] 创建虚拟环境 $(VENV)"
+	@python3 -m venv $(VENV)
+	@echo "  [2/3] 更新 pip"
+	@$(VENV)/bin/pip install -q --upgrade "pip>=24"
+	@echo "  [3/3] 安装本项目及其依赖（PyTorch、Gradio、Chroma 等）…"
+	@PYTHONWARNINGS="ignore:Editable installation" $(VENV)/bin/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+	@echo "依赖安装完成。"
 
 install: $(STAMP)
 
 run: install
-	$(PY) app.py
+	@echo "正在启动政策问答助手…"
+	@$(PY) app.py
 
 lint: install
 	$(VENV)/bin/ruff check qa index prompts bench tests app.py

@@ -17,7 +17,7 @@ from index.store import KnowledgeBase, current_generation, open_index
 from qa.abbreviation import Abbreviations
 from qa.answer.base import Answerer
 from qa.answer.checklist import checklist_answer
-from qa.answer.clarify import clarify_answer
+from qa.answer.clarify import clarify_answer, example_clauses
 from qa.answer.comparison import comparison_answer, is_comparison
 from qa.answer.courtesy import courtesy_answer
 from qa.answer.extractive import ExtractiveAnswerer
@@ -204,7 +204,8 @@ class Assistant:
         elif found.intent == "compare":
             answer = comparison_answer(self.kb, query, question)
         elif found.intent == "clarify":
-            answer = clarify_answer(self.kb, query, question, suggest(self.kb, (), self._answerable))
+            examples = suggest(self.kb, example_clauses(self.kb, query), self._answerable)
+            answer = clarify_answer(self.kb, query, question, examples)
         elif found.intent == "related":
             answer = related_answer(query, question, found.evidence, found.retrieved)
         elif found.section is not None:

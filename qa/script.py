@@ -20,8 +20,10 @@ def to_simplified(text: str) -> str:
 
 
 def to_traditional(text: str) -> str:
-    """Return the text in traditional characters as used in Hong Kong (Greater Bay Area users)."""
-    return _converter("s2hk").convert(text)  # type: ignore[attr-defined]
+    """Return the text in standard traditional characters (OpenCC s2tw), for Hong Kong, Macau and Taiwan users."""
+    # Not s2hk: its Hong Kong variants 税, 説, 户, 着 are (or look like) the simplified forms, so "税收優惠" read as
+    # half-converted; every traditional-script reader reads 稅, 說, 戶, 著.
+    return _converter("s2tw").convert(text)  # type: ignore[attr-defined]
 
 
 def is_traditional(text: str) -> bool:

@@ -4,6 +4,7 @@ the clause panel (also on a phone), copy, a follow-up, feedback stored in SQLite
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -97,10 +98,15 @@ def test_chat_round_trip_in_a_real_browser(server: tuple[str, Path]) -> None:
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
         page = context.new_page()
         page.goto(url)
-        # The first start builds the index; the page says so instead of staying blank.
-        expect(page.locator("#build-status")).to_contain_text("建立索引", timeout=30_000)
-        # Nothing to rate before anything was asked; an empty submit adds no bubble.
+        # The first start builds the index; the page says so in plain words, with the time the step still needs,
+        # and no emoji (which shows as a box where no emoji font is installed).
+        status = page.locator("#build-status")
+        expect(status).to_contain_text("首次启动，正在整理已收录的政策文件", timeout=30_000)
+        expect(status).to_contain_text(re.compile("预计还需|正在估算剩余时间"))
+        assert "索引" not in status.inner_text() and "⏳" not in status.inner_text()
+        # Nothing to rate before anything was asked, but 新对话 is there; an empty submit adds no bubble.
         expect(page.locator("#helpful")).to_be_hidden()
+        expect(page.locator("#new-chat")).to_be_visible()
         page.click("#question button")
         page.wait_for_timeout(1000)
         expect(page.locator("#chat .message-row")).to_have_count(0)
@@ -108,7 +114,7 @@ def test_chat_round_trip_in_a_real_browser(server: tuple[str, Path]) -> None:
         # Asked while the index is being built: the question waits, with progress, and is answered when ready.
         _ask(page, "江苏有哪些文化产业基金可以用？")
         answer = page.locator("#chat .message-row").last
-        expect(answer).to_contain_text("完成后会自动回答", timeout=10_000)
+        expect(answer).to_contain_text("整理好后会自动回答", timeout=10_000)
         expect(answer).to_contain_text("紫金文化产业基金", timeout=180_000)
         expect(answer).to_contain_text("依据江苏省《关于促进文化和科技深度融合的实施意见》")
         expect(page.locator("#build-status")).to_be_hidden(timeout=10_000)
@@ -134,8 +140,13 @@ def test_chat_round_trip_in_a_real_browser(server: tuple[str, Path]) -> None:
         page.fill("#comment textarea", "引用很清楚")
         page.click("#helpful")
         expect(page.locator("#feedback-status")).to_contain_text("已记录：有帮助", timeout=10_000)
+        # The chosen button stays marked, for the eye and for a screen reader.
+        expect(page.locator("#helpful")).to_contain_text("已选")
+        expect(page.locator("#helpful")).to_have_attribute("aria-pressed", "true")
         page.click("#unhelpful")
         expect(page.locator("#feedback-status")).to_contain_text("已记录：没帮助", timeout=10_000)
+        expect(page.locator("#unhelpful")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#helpful")).to_have_attribute("aria-pressed", "false")
 
         # A follow-up: the new region; the thanks and the comment of the last answer are gone.
         _ask(page, "那深圳呢？")
@@ -199,6 +210,116 @@ def test_phone_flow(server: tuple[str, Path]) -> None:
         expect(cell).to_contain_text("【")
         assert cell.bounding_box()["width"] >= 150, cell.bounding_box()  # not 3-4 characters a line
         browser.close()
+
+
+def _new_page(p: object, width: str) -> object:
+    """Return a page at desktop width, or at phone width with touch."""
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)  # type: ignore[attr-defined]
+    if width == "phone":
+        return browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True).new_page()
+    return browser.new_context(viewport=DESKTOP).new_page()
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_first_hour_points(server: tuple[str, Path], width: str) -> None:
+    """Issue 23 at both widths: a comparison readable without sideways scrolling (cards on a phone) and shown
+    from its start; a question back with examples that are about money and send when clicked, the panel saying
+    what happened; sidebar examples that send; the chat kept over a reload until 新对话; a traditional answer,
+    its chips and its clause in traditional script; Chinese accessible names; no admin instructions."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from qa.script import to_traditional
+
+    url, _ = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        page = _new_page(p, width)
+        page.goto(url)
+        expect(page.locator("#build-status")).to_be_hidden(timeout=180_000)
+        body = page.locator("body")
+        expect(body).not_to_contain_text("python -m qa build")
+        expect(body).not_to_contain_text("/admin/documents")
+
+        # A long comparison: its table fits the chat (cards on a phone), the view starts at the question.
+        _ask(page, "广东和江苏在金融支持上有什么不同？")
+        expect(page.locator("#citations")).to_contain_text("加大金融支持", timeout=30_000)
+        table = page.locator("#chat .message-row").last.locator("table")
+        fits = table.evaluate("t => t.scrollWidth <= t.clientWidth + 1 && t.getBoundingClientRect().width <= "
+                              "document.querySelector('#chat').getBoundingClientRect().width")
+        if width == "phone":
+            assert fits, table.bounding_box()
+            expect(table.locator("td").first).to_have_attribute("data-label", "地区")
+            # Gradio's ↓ button no longer sits over the answer's 【n】 marks.
+            assert page.locator("#chat .scroll-down-button-container").evaluate_all(
+                "els => els.every(e => getComputedStyle(e).display === 'none')")
+        question = page.locator('#chat [data-testid="user"]').last
+        offset = question.evaluate("q => { let b = q.parentElement; while (b && !/(auto|scroll)/.test("
+                                   "getComputedStyle(b).overflowY)) b = b.parentElement; "
+                                   "return q.getBoundingClientRect().top - b.getBoundingClientRect().top; }")
+        assert 0 <= offset < 80, offset  # the question (and the answer's start) at the top, not the sources
+        page.screenshot(path=str(ARTIFACTS / f"first-hour-{width}.png"))
+        if width == "desktop":
+            page.screenshot(path=str(ROOT / "docs" / "screenshot-desktop.png"))
+        else:
+            page.screenshot(path=str(ROOT / "docs" / "screenshot-phone.png"))
+
+        # A question back: examples about money, links that ask; the panel says what happened.
+        page.click("#new-chat")
+        expect(page.locator("#chat .message-row")).to_have_count(0, timeout=10_000)
+        _ask(page, "有钱拿吗？")
+        links = page.locator("#chat a.ask")
+        expect(links.first).to_be_visible(timeout=30_000)
+        assert not any(w in t for t in links.all_inner_texts() for w in ("指导思想", "主要目标", "总体要求"))
+        expect(page.locator("#clause-panel")).to_contain_text("说得更具体")
+        suggestion = links.first.inner_text()
+        links.first.click()
+        expect(page.locator('#chat [data-testid="user"]').last).to_have_text(suggestion, timeout=10_000)
+        expect(page.locator("#citations")).to_be_visible(timeout=30_000)
+
+        # The conversation survives a reload; 新对话 clears it for good.
+        page.reload()
+        expect(page.locator('#chat [data-testid="user"]')).to_have_count(2, timeout=15_000)
+        page.locator("#chat a.cite").first.click()
+        expect(page.locator("#clause-panel mark").first).to_be_visible(timeout=10_000)
+        page.click("#new-chat")
+        expect(page.locator("#chat .message-row")).to_have_count(0, timeout=10_000)
+        page.reload()
+        page.wait_for_timeout(2000)
+        expect(page.locator("#chat .message-row")).to_have_count(0)
+
+        # A sidebar example sends, as the examples in the chat do.
+        example = page.locator("#enterprise-examples button").first
+        example.scroll_into_view_if_needed()
+        text = example.inner_text().strip()
+        example.click()
+        expect(page.locator('#chat [data-testid="user"]').last).to_have_text(text, timeout=10_000)
+        expect(page.locator("#chat .message-row")).to_have_count(2, timeout=30_000)
+
+        # Traditional script throughout: the answer (稅, not 税), the chips and the clause viewer.
+        page.click("#new-chat")
+        expect(page.locator("#chat .message-row")).to_have_count(0, timeout=10_000)
+        _ask(page, "深圳對文化科技企業有哪些稅收優惠？")
+        expect(page.locator("#citations")).to_be_visible(timeout=30_000)
+        expect(page.locator("#clause-panel")).to_contain_text("原文為簡體字", timeout=10_000)
+        for shown in (page.locator("#chat .message-row").last, page.locator("#citations label"),
+                      page.locator("#clause-panel")):
+            text = "\n".join(shown.all_inner_texts())
+            assert text == to_traditional(text) and "税" not in text, text
+
+        # Every accessible name and tooltip is Chinese (Gradio's own say "Scroll down", "More tabs").
+        english = page.evaluate("() => [...document.querySelectorAll('[aria-label], [title]')].flatMap(e => "
+                                "[e.getAttribute('aria-label'), e.getAttribute('title')]).filter(t => t && "
+                                "/^[A-Za-z][A-Za-z ]+$/.test(t))")
+        assert english == [], english
+
+        # The finder names whom to ask, as the chat's checklist does (qa.answer.checklist.contact).
+        page.get_by_role("tab", name="政策速查").click()
+        page.click("#finder-search")
+        expect(page.locator("#finder-count")).to_contain_text("共找到", timeout=30_000)
+        expect(page.locator("#finder-swipe")).to_be_visible() if width == "phone" else \
+            expect(page.locator("#finder-swipe")).to_be_hidden()
+        expect(page.locator("#finder-table")).to_contain_text("牵头单位：")
+        page.close()
 
 
 def test_refusal_state(server: tuple[str, Path]) -> None:

@@ -27,8 +27,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("qa", "index", "prompts"):
         shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     # No build isolation: the venv's setuptools builds it, so no download is needed.
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                    str(base / "dist"), str(source)], check=True, capture_output=True, timeout=300)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                            str(base / "dist"), str(source)], check=True, capture_output=True, text=True, timeout=300)
+    # What setuptools says at every install reads like a failure to a new user: the build says nothing.
+    assert "BuildBackendWarning" not in built.stdout + built.stderr, built.stdout + built.stderr
     (wheel,) = (base / "dist").glob("policy_qa-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for expected in ("qa/prompts/refusal.md", "qa/prompts/answer.md", "qa/static/app.css", "qa/static/app.js", "app.py",
@@ -37,6 +39,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(base / "site"),
                     str(wheel)], check=True, capture_output=True, timeout=300)
     return base / "site"
+
+
+def test_every_folder_that_ships_is_a_listed_package() -> None:
+    """Each folder of qa/ and index/ (the data folders too) is in [tool.setuptools] packages: one left out is not
+    installed, or makes setuptools warn that it is "absent from the packages configuration"."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    found = [path for top in ("qa", "index") for path in [ROOT / top, *(ROOT / top).rglob("*")]]
+    folders = {".".join(p.relative_to(ROOT).parts) for p in found
+               if p.is_dir() and p.name != "__pycache__" and any(f.is_file() for f in p.iterdir())}
+    assert folders | {"qa.prompts"} == set(config["packages"])
 
 
 def run_installed(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -111,7 +111,7 @@ def test_traditional_answer_renders_in_traditional_script(assistant: Assistant) 
                                       "深證的個人所得稅怎麼申報？"])
 def test_traditional_refusal_echoes_the_question_as_typed(assistant: Assistant, question: str) -> None:
     """A refusal to a traditional-script question is in traditional script, the question echoed unchanged
-    (s2hk would turn 稅 into 税)."""
+    (a conversion of the echo could change 稅 into another form)."""
     from qa.render.plain import chat_text
 
     answer = assistant.ask(question)
@@ -126,9 +126,16 @@ def test_literal_spans_keep_their_script() -> None:
     from qa.render.plain import plain_text
 
     answer = Answer(question="q", query="q", answerable=False, traditional=True,
-                    parts=(Paragraph("没有找到与“個人所得稅”相关的规定。", literal=("個人所得稅",)),
-                           Paragraph("个人所得税另行规定。")))
-    assert plain_text(answer) == "沒有找到與“個人所得稅”相關的規定。\n個人所得税另行規定。"
+                    parts=(Paragraph("没有找到与“台灣電競”相关的规定。", literal=("台灣電競",)),
+                           Paragraph("台湾电竞另行规定。")))
+    assert plain_text(answer) == "沒有找到與“台灣電競”相關的規定。\n臺灣電競另行規定。"
+
+
+def test_traditional_script_is_whole() -> None:
+    """No character of a traditional answer keeps its simplified (or Hong Kong variant) form: 税 is 稅."""
+    from qa.script import to_traditional
+
+    assert to_traditional("落实税收优惠政策，说明户籍") == "落實稅收優惠政策，說明戶籍"
 
 
 def test_rewritten_follow_up_refusal_is_converted(assistant: Assistant) -> None:

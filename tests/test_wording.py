@@ -136,6 +136,22 @@ def test_a_vague_question_gets_a_question_back(assistant: Assistant) -> None:
     assert "资金/补贴" in answer.text and "例如" in answer.text
 
 
+def test_a_question_back_offers_examples_about_what_was_asked(assistant: Assistant) -> None:
+    """The examples of "有钱拿吗" are measures that grant money (not 指导思想 or 主要目标), carried as the answer's
+    suggestions, each one answered when asked."""
+    from index.measures import grants
+
+    answer = assistant.ask("有钱拿吗？")
+    assert answer.suggestions and all(f"- {q}" in answer.text for q in answer.suggestions)
+    kb = assistant.kb
+    money = {kb.clauses[m.clause_id].title for m in kb.measures
+             if "资金/补贴" in m.types and grants(kb.clauses[m.clause_id])}
+    for question in answer.suggestions:
+        assert not any(w in question for w in ("指导思想", "主要目标", "总体要求")), question
+        assert any(f"“{title}”" in question for title in money), question
+        assert assistant.ask(question).answerable, question
+
+
 def test_refusal_in_a_scope_says_where_else_it_is_answered(assistant: Assistant) -> None:
     """Searching only Shenzhen's document for Jiangsu's fund: the refusal names the document that has it."""
     shenzhen = set(groups_of(assistant.kb).scopes["地区：深圳市"])

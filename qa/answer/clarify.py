@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from index.measures import OTHER, vocabulary
+from index.measures import OTHER, grants, tag, vocabulary
 from index.store import KnowledgeBase
 from qa.query import Query
-from qa.records import Answer, Item, Paragraph, Part
+from qa.records import Answer, Item, Paragraph, Part, ScoredClause
 from qa.scopes import groups_of
 
 MAX_REGIONS = 12
+# "有钱拿吗" asks for money in words no document uses; the documents say 资金/补贴.
+MONEY_WORDS = ("钱",)
+MONEY = "资金/补贴"
+
+
+def example_clauses(kb: KnowledgeBase, query: Query) -> list[ScoredClause]:
+    """Return the clauses to draw the examples from: measures that grant support of the kind the question names
+    (资金/补贴 for "有钱拿吗"), or of any kind; those whose heading names that kind first, else in document order."""
+    kinds = set(tag("type", query.focus))
+    if any(w in query.focus for w in MONEY_WORDS):
+        kinds.add(MONEY)
+    found = [(kb.clauses[m.clause_id], kb.docs[m.doc_id]) for m in kb.measures
+             if OTHER not in m.types and (not kinds or kinds & set(m.types))
+             and m.clause_id in kb.clauses and m.doc_id in kb.docs]
+    found = [(c, d) for c, d in found if grants(c)]
+    found.sort(key=lambda cd: not (kinds or set(vocabulary()["type"])) & set(tag("type", cd[0].title)))
+    return [ScoredClause(clause, doc, 0.0) for clause, doc in found]
 
 
 def clarify_answer(kb: KnowledgeBase, query: Query, question: str, examples: list[str]) -> Answer:
@@ -22,4 +39,5 @@ def clarify_answer(kb: KnowledgeBase, query: Query, question: str, examples: lis
     if kinds:
         parts.append(Item(f"支持类型：{'、'.join(kinds)}"))
     parts += [Paragraph("例如："), *(Item(e) for e in examples)]
-    return Answer(question=question, query=query.text, parts=tuple(parts), answerable=False, outcome="clarify")
+    return Answer(question=question, query=query.text, parts=tuple(parts), answerable=False,
+                  suggestions=tuple(examples), outcome="clarify")

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from index.records import Clause, PolicyDoc, TextTable
 from qa.records import Answer, Citation, Heading, Item, Notice, Paragraph, Part, Quote, Sources, Table
 from qa.render.script import in_users_script
+from qa.script import to_traditional
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 # The page lists this many documents and the total; the whole list is a paged API call, not page weight.
@@ -41,10 +42,25 @@ def _original(citation: Citation) -> str:
     return f" {link}" if link else ""
 
 
+def ask_link(text: str) -> str:
+    """Return an escaped suggested question as a link the page sends as the next question when clicked."""
+    return f'<a class="ask" href="#ask">{text}</a>'
+
+
 def answer_markdown(answer: Answer, turn: int | None = None) -> str:
     """Return the answer as Markdown: escaped text, citation marks in bold (links to the clause when the answer's
-    turn in the chat is given), lists and tables as such."""
+    turn in the chat is given), suggested questions as links that ask them (in the chat), lists and tables."""
+    suggested = [escape(to_traditional(q) if answer.traditional else q) for q in answer.suggestions]
     answer, sources = in_users_script(answer)
+
+    def _asks(text: str) -> str:
+        # Where the answer shows a suggested question (a refusal's "您可以试试这样问", a question back's examples),
+        # the question itself becomes the link; the answer's wording is not changed.
+        if turn is None:
+            return text
+        for question in suggested:
+            text = text.replace(question, ask_link(question), 1)
+        return text
 
     def _marks(cites: tuple[int, ...]) -> str:
         # <strong>, not **: CommonMark will not close ** between "】" and a following character.
@@ -54,7 +70,7 @@ def answer_markdown(answer: Answer, turn: int | None = None) -> str:
 
     def one(part: Part) -> str:
         if isinstance(part, Paragraph):
-            return escape(part.text) + _marks(part.cites)
+            return _asks(escape(part.text)) + _marks(part.cites)
         if isinstance(part, Quote):
             citation = answer.citations[part.cite - 1]
             source = escape(sources[part.cite - 1]) + _original(citation)
@@ -62,7 +78,7 @@ def answer_markdown(answer: Answer, turn: int | None = None) -> str:
         if isinstance(part, Heading):
             return f"<strong>{escape(part.text)}</strong>"
         if isinstance(part, Item):
-            return f"- {escape(part.text)}{_marks(part.cites)}"
+            return f"- {_asks(escape(part.text))}{_marks(part.cites)}"
         if isinstance(part, Table):
             head = "| " + " | ".join(escape(c) for c in part.columns) + " |\n|" + "---|" * len(part.columns)
             rows = ["| " + " | ".join("；".join(escape(e.text) + _marks(e.cites) for e in cell) or "—" for cell in row)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from index.build import BuildReport, build_index
 from index.embedding import load_embeddings
@@ -26,6 +28,23 @@ WATCH_SECONDS = 2.0
 RELEASE_AFTER_SECONDS = 120.0
 
 
+@dataclass(frozen=True)
+class BuildProgress:
+    """Where a first-start build is: its stage, items done of total, and where and when the stage began."""
+
+    stage: str
+    done: int
+    total: int
+    first_done: int
+    started: float  # time.monotonic()
+
+    def remaining(self, now: float) -> float | None:
+        """Return the seconds the stage still needs at its pace so far; None before it has a pace."""
+        if self.done <= self.first_done or now <= self.started:
+            return None
+        return (self.total - self.done) * (now - self.started) / (self.done - self.first_done)
+
+
 class AssistantLoader:
     """Builds (on first start) and opens the index in a thread; surfaces poll `status` until `ready`."""
 
@@ -35,6 +54,7 @@ class AssistantLoader:
         self.assistant: Assistant | None = None
         self.error: str | None = None
         self.status = "正在加载索引…"
+        self.progress: BuildProgress | None = None  # the first-start build's, for a page to word
         self.rebuilding = False
         self._rebuild_lock = threading.Lock()
         self.questions = QuestionLog(settings) if settings.log_questions else None
@@ -59,6 +79,11 @@ class AssistantLoader:
         return self.assistant is not None
 
     def _progress(self, stage: str, done: int, total: int) -> None:
+        last = self.progress
+        if last is None or last.stage != stage:
+            self.progress = BuildProgress(stage, done, total, done, time.monotonic())
+        else:
+            self.progress = dataclasses.replace(last, done=done, total=total)
         self.status = f"首次启动，正在建立索引：{stage} {done}/{total}"
 
     def _run(self) -> None:

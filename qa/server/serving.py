@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from index.errors import ConfigError
 
 # Seconds from a connection opening (or its last response) to a complete request head.
 HEADER_TIMEOUT = 10.0
@@ -107,3 +111,23 @@ def uvicorn_options() -> dict[str, Any]:
         # X-Forwarded-For/-Proto are trusted only from FORWARDED_ALLOW_IPS (uvicorn's default: 127.0.0.1).
         "proxy_headers": True,
     }
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Return a socket bound to host:port for uvicorn; a port that is taken is a ConfigError saying how to pick
+    another, raised before anything prints the page's address."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a restart need not wait for the old connections' TIME_WAIT to pass.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"端口 {port} 已被占用（可能另一个政策问答助手或其他程序正在使用它）。请关闭占用它的程序，"
+                f"或换一个端口，例如：QA_PORT={port + 1} make run（或 python app.py --port {port + 1}）。") from None
+        raise ConfigError(f"无法在 {host}:{port} 上启动服务（{exc.strerror}）：请检查 QA_HOST 和 QA_PORT 的设置。"
+                          ) from None
+    return sock

@@ -24,6 +24,14 @@
     box.dispatchEvent(new Event("input", { bubbles: true }));
   };
 
+  // Ask a suggested question (in a refusal or a question back) as if typed: a hidden text box carries it.
+  const askQuestion = (text) => {
+    const box = document.querySelector("#ask-request textarea, #ask-request input");
+    if (!box || !text) return;
+    box.value = `${Date.now()}:${text}`;
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  };
+
   // After a tap on a citation, the panel is brought on screen once the server has filled it (or at once when it
   // already shows that clause).
   let pending = "";
@@ -48,6 +56,13 @@
       event.stopPropagation();
       const m = /#cite-(\d+)-(\d+)/.exec(link.getAttribute("href") || "");
       if (m) { expectPanel("clause-panel"); openCitation(m[1], m[2]); }
+      return;
+    }
+    const ask = event.target.closest("#chat a.ask");
+    if (ask) {
+      event.preventDefault();
+      event.stopPropagation();
+      askQuestion(ask.innerText.trim());
       return;
     }
     const button = event.target.closest("#chat button");
@@ -79,8 +94,65 @@
     document.querySelectorAll('#chat [role="log"]').forEach((log) => label(log, "对话记录"));
     document.querySelectorAll("#chat button.example").forEach((b) => label(b, `示例问题：${b.innerText.trim()}`));
   };
+  // Gradio's own controls with English names, named in Chinese.
+  const ENGLISH = { "Scroll down": "滚动到最新消息", "Textbox": "输入框", "Clear": "清空", "Copy": "复制",
+                    "Dropdown": "下拉选择", "More tabs": "更多标签页" };
+  const relabelGradio = () => {
+    document.querySelectorAll("[aria-label], [title]").forEach((el) => {
+      const chinese = ENGLISH[el.getAttribute("aria-label")];
+      if (chinese) label(el, chinese);
+      const tip = ENGLISH[el.getAttribute("title")];
+      if (tip) el.setAttribute("title", tip);
+    });
+    // The rating chosen is marked on its button; say so to a screen reader too.
+    document.querySelectorAll("#helpful, #unhelpful").forEach((b) => {
+      const pressed = b.innerText.includes("已选") ? "true" : "false";
+      if (b.getAttribute("aria-pressed") !== pressed) b.setAttribute("aria-pressed", pressed);
+    });
+  };
+
+  // A comparison or checklist table stacks into cards on a phone (app.css); each cell carries its column's name.
+  const labelCells = () => {
+    document.querySelectorAll("#chat table:not([data-labelled])").forEach((table) => {
+      const heads = [...table.querySelectorAll("thead th")].map((th) => th.innerText.trim());
+      if (!heads.length) return;
+      table.querySelectorAll("tbody tr").forEach((tr) => {
+        [...tr.children].forEach((td, i) => { if (heads[i]) td.setAttribute("data-label", heads[i]); });
+      });
+      table.setAttribute("data-labelled", "1");
+    });
+  };
+
+  // A new answer is read from its start: when a question is added (or a kept conversation comes back), the chat
+  // scrolls to put that question at its top, and keeps it there while the answer grows below it, until the reader
+  // scrolls. Gradio's autoscroll is off, so nothing pulls the view to the answer's end (its sources and notices).
+  let questionsShown = 0;
+  let pinned = null;
+  const scroller = (el) => {
+    let box = el.parentElement;
+    while (box && box !== document.body && !/(auto|scroll)/.test(getComputedStyle(box).overflowY)) {
+      box = box.parentElement;
+    }
+    return box && box !== document.body ? box : null;
+  };
+  const keepQuestionOnTop = () => {
+    const asked = document.querySelectorAll('#chat [data-testid="user"]');
+    if (asked.length > questionsShown) {
+      pinned = asked[asked.length - 1].closest(".message-row") || asked[asked.length - 1];
+    }
+    questionsShown = asked.length;
+    if (!pinned || !pinned.isConnected) { pinned = null; return; }
+    const box = scroller(pinned);
+    if (!box) return;
+    const off = pinned.getBoundingClientRect().top - box.getBoundingClientRect().top;
+    if (Math.abs(off) > 2) box.scrollTop += off;
+  };
+  ["wheel", "touchmove", "keydown"].forEach((type) => document.addEventListener(type, (event) => {
+    if (event.target.closest && event.target.closest("#chat")) pinned = null;
+  }, { passive: true }));
+
   new MutationObserver((records) => {
-    window.requestAnimationFrame(relabel);
+    window.requestAnimationFrame(() => { relabel(); relabelGradio(); labelCells(); keepQuestionOnTop(); });
     if (pending && records.some((r) => r.target.closest && r.target.closest(`#${pending}`))) {
       const panelId = pending;
       pending = "";
