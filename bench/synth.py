@@ -4,6 +4,7 @@ No evaluation question is read. A question in scope is built from one clause's o
 tf-idf, a span of a sentence, its heading, the document's short title), then worded the way citizens ask:
   - vocabulary gap: the clause's most specific word left out, middle-ranked words used instead;
   - colloquial words for written ones (COLLOQUIAL) and spoken question forms (咋整, 是啥);
+  - citizens' words for the documents' words, from the product's vocabulary (qa/data/vocabulary.tsv: 资金 -> 给钱);
   - slips of the input method: a character replaced by another corpus character of the same pinyin;
   - courtesy and framing (请问…吗), a short personal story before the question, two questions joined by "/";
   - the region of the clause's document named ("深圳…").
@@ -30,6 +31,7 @@ from pathlib import Path
 from index.lexical import segment, tokenize
 from index.regions import gazetteer
 from index.store import KnowledgeBase
+from qa.vocabulary import groups
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 ONLY_CJK = re.compile(r"[\u3400-\u9fff]+")
@@ -185,6 +187,17 @@ def law_sources(wheel: Path, exclude: Iterable[str]) -> list[Source]:
 
 
 @cache
+def _everyday_forms() -> dict[str, tuple[str, ...]]:
+    """Return, for each official form of the vocabulary (two characters or more), the everyday forms of its groups."""
+    forms: dict[str, list[str]] = defaultdict(list)
+    for group in groups():
+        for official in group.official:
+            if len(official) > 1:
+                forms[official] += [w for w in group.everyday if w not in group.official and len(w) > 1]
+    return {k: tuple(dict.fromkeys(v)) for k, v in sorted(forms.items(), key=lambda kv: -len(kv[0])) if v}
+
+
+@cache
 def _pinyin(ch: str) -> str:
     from pypinyin import lazy_pinyin
 
@@ -225,6 +238,14 @@ class Generator:
             alternatives = sorted(c for c in self.by_sound.get(_pinyin(text[i]), ()) if c != text[i])
             if alternatives:
                 return text[:i] + self.rng.choice(alternatives) + text[i + 1:]
+        return text
+
+    def everyday(self, text: str) -> str:
+        """Return the text with the documents' words replaced by citizens' words for them (qa/data/vocabulary.tsv:
+        资金 -> 给钱, 用房 -> 房租), each with probability 0.5: the wording the vocabulary must bridge."""
+        for official, spoken in _everyday_forms().items():
+            if official in text and self.rng.random() < 0.5:
+                text = text.replace(official, self.rng.choice(spoken))
         return text
 
     def colloquial(self, text: str) -> str:
@@ -291,6 +312,9 @@ class Generator:
         if rng.random() < hard:
             text = self.colloquial(text)
             ops.append("colloquial")
+        if rng.random() < hard * 0.6:
+            text = self.everyday(text)
+            ops.append("everyday")
         if rng.random() < hard * 0.5:
             text = self.typo(text)
             ops.append("typo")

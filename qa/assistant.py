@@ -21,7 +21,7 @@ from qa.answer.clarify import clarify_answer, example_clauses
 from qa.answer.comparison import comparison_answer, is_comparison
 from qa.answer.courtesy import courtesy_answer
 from qa.answer.extractive import ExtractiveAnswerer
-from qa.answer.overview import find_section, overview_answer
+from qa.answer.overview import clause_answer, find_section, overview_answer
 from qa.answer.refusal import refusal
 from qa.answer.related import related_answer
 from qa.answerability import Outcome, model_for
@@ -36,9 +36,10 @@ from qa.query import (
     parse_query,
 )
 from qa.records import Answer, Notice, ScoredClause
+from qa.references import label_forms, reference
 from qa.relevance import decide, not_found
 from qa.rerank import load_reranker
-from qa.retrieve import HybridRetriever, region_boosts
+from qa.retrieve import HybridRetriever, applies, region_boosts
 from qa.rewrite import condense_with_llm, rewrite
 from qa.script import is_traditional, to_simplified
 from qa.settings import Settings
@@ -130,7 +131,7 @@ class Assistant:
             yield dataclasses.replace(polite, question=question, traditional=is_traditional(question))
             return
         query = self.understand(question, history)
-        found = self._find(query, doc_ids)
+        found = self._referenced(question, history, query, doc_ids) or self._find(query, doc_ids)
         if found.evidence and found.section is None and found.intent is None:
             for part in self.answerer.stream(query, question, found.evidence, found.retrieved):
                 yield self._finalise(part, query, found, question) if isinstance(part, Answer) else part
@@ -167,8 +168,33 @@ class Assistant:
         elsewhere = self._elsewhere(query, doc_ids) if decision.outcome is not Outcome.ANSWER else ""
         if decision.outcome is Outcome.REFUSE or elsewhere:
             reason = decision.reason or not_found(self.kb, query)
+            if elsewhere and doc_ids is not None:
+                reason = f"当前查询范围内的文件中没有找到与“{query.asked}”相关的规定。"
             return Found(retrieved, refusal=reason + elsewhere)
         return Found(retrieved, decision.evidence, intent="related" if decision.outcome is Outcome.RELATED else None)
+
+    def _referenced(self, question: str, history: Sequence[str], query: Query,
+                    doc_ids: set[str] | None) -> Found | None:
+        """Return the clause a question points at by number: the n-th item of the previous answer ("第二条具体
+        说说"), else the clause numbered so in the documents asked about ("深圳措施第十四条"); None otherwise."""
+        ref = reference(to_simplified(question))
+        if ref is None:
+            return None
+        if history and not ref.is_part:
+            earlier = self.ask(history[-1], history[:-1], doc_ids)
+            if len(earlier.citations) >= ref.number > 0 and earlier.outcome in ("answer", "related"):
+                return Found(earlier.retrieved, section=earlier.citations[ref.number - 1].clause_id)
+        regional = region_boosts(self.kb, query)
+        forms = label_forms(ref)
+        matches = [c for c in self.kb.clauses.values()
+                   if c.label.endswith(forms) and applies(regional, self.kb.docs[c.doc_id])
+                   and (doc_ids is None or c.doc_id in doc_ids)]
+        # The named region's own document first; a reference must be unambiguous to be followed.
+        matches.sort(key=lambda c: -regional.get(c.doc_id, 1.0))
+        if len(matches) == 1 or (len(matches) > 1 and regional.get(matches[0].doc_id, 1.0) >
+                                 regional.get(matches[1].doc_id, 1.0)):
+            return Found((), section=matches[0].clause_id)
+        return None
 
     def _search(self, query: Query, doc_ids: set[str] | None = None) -> list[ScoredClause]:
         """Return the retrieved clauses, reordered by the reranker when one is configured, best first."""
@@ -182,7 +208,9 @@ class Assistant:
         answers it (or "")."""
         if doc_ids is None and not query.regions:
             return ""
-        anywhere = dataclasses.replace(query, regions=())
+        # Outside a chosen scope the places the question names still hold ("江苏……" asked with 深圳 chosen looks in
+        # Jiangsu's documents); without a scope, the named place is what is lifted.
+        anywhere = query if doc_ids is not None else dataclasses.replace(query, regions=())
         decision = decide(self.kb, anywhere, self._search(anywhere), 1, self.answerability)
         if decision.outcome is not Outcome.ANSWER:
             return ""
@@ -209,7 +237,9 @@ class Assistant:
         elif found.intent == "related":
             answer = related_answer(query, question, found.evidence, found.retrieved)
         elif found.section is not None:
-            answer = overview_answer(self.kb, query, question, self.kb.clauses[found.section], found.retrieved)
+            section = self.kb.clauses[found.section]
+            show = overview_answer if section.children else clause_answer
+            answer = show(self.kb, query, question, section, found.retrieved)
         elif found.refusal is not None or not found.evidence:
             ideas = suggest(self.kb, found.retrieved, self._answerable)
             answer = refusal(query, question, self.kb.docs.values(), found.refusal or "", found.retrieved, ideas)

@@ -9,6 +9,7 @@ from index.lexical import tokenize
 from qa.answer.courtesy import courtesy_answer
 from qa.asks import Ask, about_document, ask_of
 from qa.query import names_only_places, parse_query
+from qa.references import label_forms, reference
 from qa.rewrite import rewrite
 from qa.vocabulary import EQUIVALENT_CREDIT, covers, equivalents, groups
 from qa.wording import asking_part
@@ -168,3 +169,35 @@ def test_a_name_another_region_uses_is_not_answered_from_this_region(assistant) 
     """Shenzhen has no 紫金 fund; Jiangsu does: Guangdong's fund clause is not the answer."""
     answer = assistant.ask("深圳的紫金文化产业基金怎么申请？")
     assert not answer.answerable and "江苏省的文件中有相关规定" in answer.text
+
+
+@pytest.mark.parametrize(("question", "number", "kind", "forms"), [
+    ("第二条具体说说", 2, "条", ("（二）", "(二)", "2.", "第二条")),
+    ("深圳措施第十四条", 14, "条", ("（十四）", "(十四)", "14.", "第十四条")),
+    ("第三部分讲什么", 3, "部分", ("三、",)), ("第2点呢", 2, "点", ("（二）", "(二)", "2.", "第二条")),
+])
+def test_numbered_references(question: str, number: int, kind: str, forms: tuple[str, ...]) -> None:
+    ref = reference(question)
+    assert ref is not None and (ref.number, ref.kind) == (number, kind) and label_forms(ref) == forms
+
+
+def test_no_reference_in_an_ordinary_question() -> None:
+    assert reference("深圳有什么资金补贴") is None
+
+
+def test_the_second_item_of_the_previous_answer_is_opened(assistant) -> None:
+    first = assistant.ask("广东有什么资金补贴")
+    assert len(first.citations) >= 2
+    answer = assistant.ask("第二条具体怎么说", ["广东有什么资金补贴"])
+    assert answer.answerable and answer.citations[0].clause_id == first.citations[1].clause_id
+
+
+def test_a_numbered_clause_of_the_named_region(assistant) -> None:
+    answer = assistant.ask("深圳措施第十四条")
+    assert answer.citations[0].clause == "三、（十四）" and "专项资金" in answer.citations[0].quote
+
+
+def test_a_scoped_refusal_names_the_region_that_has_it(assistant) -> None:
+    shenzhen = {d for d in assistant.kb.docs if d.startswith("shenzhen")}
+    answer = assistant.ask("江苏有哪些文化产业基金", doc_ids=shenzhen)
+    assert not answer.answerable and "当前查询范围内" in answer.text and "江苏省的《" in answer.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from index.boilerplate import content
 from index.chunking import split_sentences_without
 from index.lexical import tokenize
 from index.records import Clause
@@ -56,3 +57,14 @@ def overview_answer(kb: KnowledgeBase, query: Query, question: str, section: Cla
         parts.append(Quote(quote, i, f"{i}. {child.title or child.label}："))
     return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,
                   citations=tuple(citations), retrieved=tuple(retrieved))
+
+
+def clause_answer(kb: KnowledgeBase, query: Query, question: str, clause: Clause,
+                  retrieved: Sequence[ScoredClause]) -> Answer:
+    """Return one clause the question points at by number ("第十四条"), quoted whole (its furniture left out)."""
+    doc = kb.docs[clause.doc_id]
+    quote = "".join(split_sentences_without(content(clause.text), clause.heading)) or clause.text
+    name = f"{clause.label}“{clause.title}”" if clause.title else clause.label
+    parts: list[Part] = [Paragraph(f"《{doc.title}》{name}的原文："), Quote(quote, 1)]
+    return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,
+                  citations=(Citation.of(clause, doc, quote),), retrieved=tuple(retrieved))
