@@ -8,7 +8,7 @@ import pytest
 
 from qa.answer.comparison import mentions
 from qa.assistant import Assistant
-from qa.records import Answer, Paragraph, Table
+from qa.records import Answer, Heading, Item, Paragraph, Table
 from qa.settings import Settings
 from tests.conftest import CORPUS
 
@@ -82,3 +82,32 @@ def test_listing_support_is_not_claimed_against_a_region_that_supports_listing(a
     lines = {p.text.split("有而")[0]: p.text for p in answer.parts if isinstance(p, Paragraph) and "未提及" in p.text}
     assert "上市" not in lines["广东省"] and "质押" in lines["广东省"]
     assert "苏科贷" in lines["江苏省"]
+
+
+def _local(answer: Answer) -> dict[str, list[tuple[Item, str, str]]]:
+    """Return heading -> (item, region, clause) of the checklist's own-region part, before "其他地区"."""
+    groups: dict[str, list[tuple[Item, str, str]]] = {}
+    current = ""
+    for part in answer.parts:
+        if isinstance(part, Paragraph) and "其他地区" in part.text:
+            break
+        if isinstance(part, Heading):
+            current = part.text
+        elif isinstance(part, Item):
+            cited = answer.citations[part.cites[0] - 1]
+            groups.setdefault(current, []).append((part, cited.region, cited.clause))
+    return groups
+
+
+def test_checklist_lists_the_city_s_and_province_s_own_funding(assistant: Assistant) -> None:
+    """深圳 动漫: Shenzhen's 三、（十四） (专项资金) and Guangdong's 四、（二） (专项债券) are under 资金/补贴 among the
+    company's own measures, each quoting its funding sentence; the tax sentence of 三、（十四） stays under 税收."""
+    answer = assistant.ask("我是深圳的一家动漫企业，有哪些政策可以申请？")
+    local = _local(answer)
+    funding = {(region, clause): item.text for item, region, clause in local.get("资金/补贴", [])}
+    assert "专项资金" in funding.get(("深圳市", "三、（十四）"), ""), local.keys()
+    assert "专项债" in funding.get(("广东省", "四、（二）"), "")
+    assert all("税收" not in text for text in funding.values())
+    assert any(clause == "三、（十四）" and "税收优惠" in item.text for item, _, clause in local["税收"])
+    # Every kind the company's own measures offer before any other region's: 金融 and 用地 are not crowded out.
+    assert {"资金/补贴", "税收", "金融/融资", "用地/用房"} <= set(local)
