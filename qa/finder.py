@@ -115,6 +115,18 @@ def matching_sentence(kb: KnowledgeBase, measure: Measure, focus: Mapping[str, s
     return best if best and score(best)[0] else measure.summary
 
 
+def offered_kinds(kb: KnowledgeBase, measure: Measure) -> dict[str, list[str]]:
+    """Return what a measure offers, kind by kind: measure type -> the clause sentences that offer it (a sentence
+    offers its first type: "市……专项资金向文化与科技领域倾斜" 资金/补贴, "……享受……税收优惠政策" 税收), in type order."""
+    clause = kb.clauses[measure.clause_id]
+    by_kind: dict[str, list[str]] = {}
+    for sentence in split_sentences_without(clause.text, clause.heading):
+        kinds = [t for t in tag("type", AGENCY.sub("", sentence)) if t in measure.types]
+        if kinds:
+            by_kind.setdefault(kinds[0], []).append(sentence)
+    return {t: by_kind[t] for t in measure.types if t in by_kind}
+
+
 def specificity(m: Measure, profile: Profile) -> int:
     """Return how specifically a measure names the asker: their industry or size counts twice, being an
     enterprise the measures are for (文化科技企业) once."""

@@ -3,16 +3,17 @@ for, most specific first, each cited with the agency to contact."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
-from index.measures import tag
+from index.measures import AGENCY, keywords, tag
 from index.records import Measure
 from index.store import KnowledgeBase
-from qa.finder import Profile, applicable, cite_once, matching_sentence, measure_citation
+from qa.finder import Profile, applicable, cite_once, matching_sentence, measure_citation, offered_kinds
 from qa.query import Query
 from qa.records import Answer, Citation, Heading, Item, Paragraph, Part, Sources
 
-MAX_LOCAL = 8
+# Enough for two entries of each kind of support a place typically offers (seven for 深圳 with 广东's).
+MAX_LOCAL = 16
 MAX_REFERENCE = 3
 # A few measures of each kind, so that one long list of one kind does not hide the others.
 MAX_PER_GROUP = 2
@@ -32,6 +33,33 @@ def _group(measure: Measure, sentence: str) -> str:
     return (offered or list(measure.types))[0]
 
 
+def _fit(sentence: str, kind: str, focus: Mapping[str, Sequence[str]]) -> tuple[int, int]:
+    """Return how well a sentence about a kind of support suits the asker: the profile fields it names, then how
+    much it says about the kind (专项资金……配套资金 before 加大财政……投入)."""
+    content = AGENCY.sub("", sentence)
+    hits = sum(bool(set(values) & set(tag(field, content))) for field, values in focus.items() if values)
+    return hits, sum(word in content for word in keywords("type")[kind])
+
+
+def _entries(kb: KnowledgeBase, measure: Measure, profile: Profile) -> list[tuple[str, str]]:
+    """Return (kind, quoted sentence) for each kind of support a measure offers that the asker may want: a clause
+    with 专项资金 and 税收优惠 is listed under both, each time quoting its sentence about that kind."""
+    focus = {"industry": profile.industries, "beneficiary": profile.beneficiaries}
+    offered = {k: v for k, v in offered_kinds(kb, measure).items() if not profile.types or k in profile.types}
+    if not offered:
+        sentence = matching_sentence(kb, measure, {**focus, "type": profile.types})
+        return [(_group(measure, sentence), sentence)]
+    return [(kind, max(sentences, key=lambda s: _fit(s, kind, focus))) for kind, sentences in offered.items()]
+
+
+def _pick(entries: list[tuple[Measure, str]]) -> list[tuple[Measure, str]]:
+    """Return at most MAX_PER_GROUP of a group's ranked entries, in rank order, with each region's best among them:
+    the city's own measures and its province's both apply, so neither hides the other."""
+    best = [i for i, (m, _) in enumerate(entries) if all(o.region != m.region for o, _ in entries[:i])]
+    keep = set((best + [i for i in range(len(entries)) if i not in best])[:MAX_PER_GROUP])
+    return [e for i, e in enumerate(entries) if i in keep]
+
+
 def checklist_answer(kb: KnowledgeBase, query: Query, question: str, profile: Profile) -> Answer:
     """Return the applicable measures grouped by what the enterprise can apply for, the most specific group and
     measure first; the city's own measures before its province's; other regions' measures as reference."""
@@ -39,25 +67,42 @@ def checklist_answer(kb: KnowledgeBase, query: Query, question: str, profile: Pr
     place = "、".join(r.name for r in profile.regions)
     who = "、".join([*profile.industries, *(b for b in profile.beneficiaries if b != "文化科技企业")]) or "企业"
     provinces = {r.province for r in profile.regions if r.province != r.name}
-    focus = {"industry": profile.industries, "beneficiary": profile.beneficiaries, "type": profile.types}
     citations: list[Citation] = []
 
-    def listing(measures: Iterable[Measure], limit: int) -> list[Part]:
+    def listing(measures: Iterable[Measure], limit: int, every_kind: bool) -> list[Part]:
         # Groups appear in the order of their most specific measure (the measures come ranked).
         groups: dict[str, list[tuple[Measure, str]]] = {}
+
+        def full(kind: str, region: str | None) -> bool:
+            # _pick never shows more than MAX_PER_GROUP of a group, so a region's further entries cannot show.
+            return sum(o.region == region for o, _ in groups.get(kind, [])) >= MAX_PER_GROUP
+
         for m in measures:
-            if sum(map(len, groups.values())) >= limit:
-                break
-            sentence = matching_sentence(kb, m, focus)
-            entries = groups.setdefault(_group(m, sentence), [])
-            if len(entries) < MAX_PER_GROUP:
-                entries.append((m, sentence))
+            if all(full(k, m.region) for k in m.types):
+                continue  # spares reading the sentences of a large corpus's every clause
+            for kind, sentence in _entries(kb, m, profile)[: None if every_kind else 1]:
+                if not full(kind, m.region):
+                    groups.setdefault(kind, []).append((m, sentence))
+        picked = {kind: _pick(entries) for kind, entries in groups.items()}
+        # Every kind of support gets its best entry before any kind gets a second: the limit never hides a kind
+        # (资金/补贴) behind more of another.
+        shown: dict[str, list[tuple[Measure, str]]] = {kind: [] for kind in picked}
+        for rank in range(MAX_PER_GROUP):
+            for kind, entries in picked.items():
+                if rank < len(entries) and sum(map(len, shown.values())) < limit:
+                    shown[kind].append(entries[rank])
+        groups = {kind: entries for kind, entries in shown.items() if entries}
         out: list[Part] = []
         for kind, entries in groups.items():
             out.append(Heading(kind))
             for m, sentence in entries:
                 citation = measure_citation(kb, m, query, sentence)
                 n = cite_once(citations, citation)
+                cited = citations[n - 1]
+                # A clause listed under two kinds quotes two sentences: its citation marks both, in clause order.
+                if sentence and sentence not in cited.quote.split("……"):
+                    quotes = sorted([*cited.quote.split("……"), sentence], key=cited.text.find)
+                    citations[n - 1] = Citation.of(kb.clauses[m.clause_id], kb.docs[m.doc_id], "……".join(quotes))
                 where = f"{m.region}措施，适用于{place}；" if m.region in provinces else ""
                 ask = contact(kb, m)
                 note = f"（{where}{ask}）" if where or ask else ""
@@ -67,9 +112,11 @@ def checklist_answer(kb: KnowledgeBase, query: Query, question: str, profile: Pr
     whom = f"{place}的{who}" if place else who
     parts: list[Part] = [Paragraph(f"根据已收录的政策文件，{whom}可以关注以下支持措施（按可申请的支持分组，"
                                    "与您情况最相关的在前；括号内为可咨询的单位）：")]
-    parts += listing(local, MAX_LOCAL) or [Paragraph("已收录的文件中没有找到与您的情况直接对应的措施。")]
+    # The asker's own measures under every kind they offer; other regions' only for a glimpse, each clause once.
+    own = listing(local, MAX_LOCAL, every_kind=True)
+    parts += own or [Paragraph("已收录的文件中没有找到与您的情况直接对应的措施。")]
     if elsewhere:
         parts.append(Paragraph("以下为其他地区的同类措施，仅供参考："))
-        parts += listing(elsewhere, MAX_REFERENCE)
+        parts += listing(elsewhere, MAX_REFERENCE, every_kind=False)
     return Answer(question=question, query=query.text, parts=(*parts, Sources()), answerable=bool(citations),
                   citations=tuple(citations), outcome="answer" if citations else "refuse")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from functools import cache
 
 from index.lexical import tokenize
 from index.measures import OTHER, keywords, tag
@@ -65,14 +65,45 @@ def _features(kb: KnowledgeBase, measure: Measure, kinds: tuple[str, ...]) -> se
     return {w for w in found if not any(w != o and w in o for o in found)}
 
 
-def _summary(names: list[str], offers: list[dict[str, Measure]], cite: Callable[[Measure], int]) -> list[Part]:
-    """Return one cited line per region: what it offers that no other compared region does."""
+@cache
+def _cores(term: str) -> tuple[str, ...]:
+    """Return the words that say a measure keyword as well as the keyword does: a keyword of its kind inside it, or a
+    word that two other keywords of its kind are built from too (上市 and 挂牌 for 上市挂牌: 上市融资, 企业上市,
+    挂牌); never a word of the kind's name (融资, 技术), which every row about the kind says."""
+    for kind, words in keywords("type").items():
+        if term in words:
+            name = set(tokenize(kind))
+            parts = {w: set(tokenize(w)) for w in words}
+            return tuple(t for t in sorted(parts[term]) if len(t) > 1 and t != term and t not in name
+                         and (t in words or sum(t in parts[o] for o in words if o != term) >= 2))
+    return ()
+
+
+def mentions(text: str, term: str) -> bool:
+    """Return True when a text says a term: the term or its core (上市 says 上市挂牌), or for a measure kind
+    (用地/用房) any of its keywords."""
+    if term in keywords("type"):
+        return term in tag("type", text)
+    return term in text or any(core in text for core in _cores(term))
+
+
+def _row_text(row: tuple[tuple[Item, ...], ...], citations: list[Citation]) -> str:
+    """Return everything a table row says: its entries and the clauses they cite."""
+    entries = [e for cell in row[1:] for e in cell]
+    cited = sorted({n for e in entries for n in e.cites})
+    return "\n".join([e.text for e in entries] + [citations[n - 1].text for n in cited])
+
+
+def _summary(names: list[str], texts: list[str], offers: list[dict[str, int]]) -> list[Part]:
+    """Return one cited line per region: what its row says that no other compared region's row says, judged on the
+    same texts the table shows and cites, so that the summary cannot contradict the table."""
     lines: list[Part] = []
     for i, name in enumerate(names):
-        others = set().union(*(o for j, o in enumerate(offers) if j != i))
-        only = [f for f in offers[i] if f not in others][:MAX_DISTINCT]
+        others = [t for j, t in enumerate(texts) if j != i]
+        only = [f for f in offers[i]
+                if mentions(texts[i], f) and not any(mentions(t, f) for t in others)][:MAX_DISTINCT]
         if only:
-            cites = tuple(sorted({cite(offers[i][f]) for f in only}))
+            cites = tuple(sorted({offers[i][f] for f in only}))
             rest = "、".join(n for n in names if n != name)
             lines.append(Paragraph(f"{name}有而{rest}未提及的：{'、'.join(only)}。", cites))
     return [Paragraph("小结："), *lines] if lines else []
@@ -85,7 +116,7 @@ def comparison_answer(kb: KnowledgeBase, query: Query, question: str, per_region
     topic = [t for t in content_tokens(query, tokenize(COMPARE.sub("", query.text)))]
     citations: list[Citation] = []
     rows: list[tuple[tuple[Item, ...], ...]] = []
-    offers: list[dict[str, Measure]] = []
+    offers: list[dict[str, int]] = []  # per region: what its shown measures offer -> the citation saying it
 
     def cite(m: Measure, sentence: str) -> int:
         return cite_once(citations, measure_citation(kb, m, query, sentence))
@@ -101,16 +132,15 @@ def comparison_answer(kb: KnowledgeBase, query: Query, question: str, per_region
         fitting.sort(key=lambda ms: -coverage(kb, topic, kb.clauses[ms[0].clause_id].text))
         measures: list[Item] = []
         agencies: dict[str, list[int]] = defaultdict(list)
+        # What the region offers is judged on the measures its row shows: the summary says nothing the table does not.
+        offered: dict[str, int] = {}
         for m, sentence in fitting[:per_region]:
             n = cite(m, sentence)
             measures.append(Item(f"{m.title or m.label}：{citations[n - 1].quote}", (n,)))
             for agency in m.lead_agencies:
                 agencies[agency].append(n)
-        # What the region offers is judged on all its measures of the kind, not only the rows shown.
-        offered: dict[str, Measure] = {}
-        for m, _ in fitting:
             for feature in sorted(_features(kb, m, kinds)):
-                offered.setdefault(feature, m)
+                offered.setdefault(feature, n)
         # Targets from goals too, but only those about the compared kind: 示范基地 are no talent target.
         goals = [Item(f"{t.text}（{t.year}年）" if t.year else t.text, (cite(m, ""),))
                  for m in clauses for t in m.targets[:2]
@@ -121,8 +151,7 @@ def comparison_answer(kb: KnowledgeBase, query: Query, question: str, per_region
     what = "、".join(kinds) if kinds else "各项措施"
     table = Table(("地区", "主要措施", "量化目标", "牵头单位"), tuple(rows))
     lead_in = Paragraph(f"各地在“{what}”方面的措施对比：")
-    summary = _summary([r.name for r in regions], offers,
-                       lambda m: cite(m, matching_sentence(kb, m, {"type": kinds}, query)))
+    summary = _summary([r.name for r in regions], [_row_text(row, citations) for row in rows], offers)
     return Answer(question=question, query=query.text, parts=(lead_in, table, *summary, Sources()),
                   answerable=bool(citations), citations=tuple(citations),
                   outcome="answer" if citations else "refuse")
