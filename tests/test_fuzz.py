@@ -207,7 +207,8 @@ def test_parse_query_caps_and_cleans_any_question(question: str) -> None:
         ("江\u200b苏\u200d有哪些\ufeff基金", "江苏有哪些基金"),
         ("江苏\x00有哪些\x1b基金\n\n", "江苏 有哪些 基金"),
         ("  \t\u3000 ", ""),
-        ("江苏有哪些基金？" + "啊" * 20_000, ("江苏有哪些基金？" + "啊" * 20_000)[:MAX_QUESTION_CHARS]),
+        # Both ends are kept: a long message asks at its start or, after a story, at its end.
+        ("江苏有哪些基金？" + "啊" * 20_000, ("江苏有哪些基金？" + "啊" * 241) + "……" + "啊" * 249),
     ],
     ids=["full-width", "zero-width", "control", "whitespace", "20000-chars"],
 )
