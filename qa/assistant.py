@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from index.build import build_index
 from index.embedding import PolicyEmbeddings, load_embeddings
 from index.lexical import frequency, segment
+from index.records import PolicyDoc
 from index.regions import gazetteer
 from index.store import KnowledgeBase, current_generation, open_index
 from qa.abbreviation import Abbreviations
@@ -21,6 +22,7 @@ from qa.answer.clarify import clarify_answer, example_clauses
 from qa.answer.comparison import comparison_answer, is_comparison
 from qa.answer.courtesy import courtesy_answer
 from qa.answer.extractive import ExtractiveAnswerer
+from qa.answer.facts import document_facts
 from qa.answer.overview import clause_answer, find_section, overview_answer
 from qa.answer.refusal import refusal
 from qa.answer.related import related_answer
@@ -159,6 +161,8 @@ class Assistant:
         if is_vague(query) or names_only_places(query):
             return Found((), intent="clarify")
         retrieved = tuple(self._search(query, doc_ids))
+        if query.about_document and self._document_of(query, retrieved) is not None:
+            return Found(retrieved, intent="facts")
         section = find_section(self.kb, query, doc_ids)
         if section is not None:
             return Found(retrieved, section=section.clause_id)
@@ -195,6 +199,16 @@ class Assistant:
                                  regional.get(matches[1].doc_id, 1.0)):
             return Found((), section=matches[0].clause_id)
         return None
+
+    def _document_of(self, query: Query, retrieved: Sequence[ScoredClause]) -> PolicyDoc | None:
+        """Return the document a question about a document means: the named region's own, else the best ranked
+        one; None when the document's own lines state none of the facts asked for."""
+        regional = region_boosts(self.kb, query)
+        own = [d for d, boost in regional.items() if boost == max(regional.values())]
+        doc = self.kb.docs[own[0]] if len(own) == 1 else retrieved[0].doc if retrieved else None
+        if doc is None or document_facts(self.kb, query, "", doc, ()) is None:
+            return None
+        return doc
 
     def _search(self, query: Query, doc_ids: set[str] | None = None) -> list[ScoredClause]:
         """Return the retrieved clauses, reordered by the reranker when one is configured, best first."""
@@ -234,6 +248,11 @@ class Assistant:
         elif found.intent == "clarify":
             examples = suggest(self.kb, example_clauses(self.kb, query), self._answerable)
             answer = clarify_answer(self.kb, query, question, examples)
+        elif found.intent == "facts":
+            doc = self._document_of(query, found.retrieved)
+            facts = document_facts(self.kb, query, question, doc, found.retrieved) if doc is not None else None
+            answer = facts or refusal(query, question, self.kb.docs.values(), not_found(self.kb, query),
+                                      found.retrieved)
         elif found.intent == "related":
             answer = related_answer(query, question, found.evidence, found.retrieved)
         elif found.section is not None:

@@ -201,3 +201,16 @@ def test_a_scoped_refusal_names_the_region_that_has_it(assistant) -> None:
     shenzhen = {d for d in assistant.kb.docs if d.startswith("shenzhen")}
     answer = assistant.ask("江苏有哪些文化产业基金", doc_ids=shenzhen)
     assert not answer.answerable and "当前查询范围内" in answer.text and "江苏省的《" in answer.text
+
+
+@pytest.mark.parametrize(("question", "label", "fact"), [
+    ("江苏文化科技那个文件的文号是多少", "文号：", "苏科高发〔2020〕120号"),
+    ("江苏的实施意见是什么时候发的", "印发日期：", "2020年4月26日"),
+    ("江苏这个政策是哪几个部门一起出的", "发文单位：", "江苏省科学技术厅、中共江苏省委宣传部"),
+    ("深圳的措施现在还有效吗", "施行：", "自发布之日起实施"),
+])
+def test_questions_about_the_document_are_answered_from_its_own_lines(assistant, question: str, label: str,
+                                                                       fact: str) -> None:
+    answer = assistant.ask(question)
+    assert answer.answerable and f"{label}{fact}" in answer.text.replace("\n", "")
+    assert fact in answer.citations[0].quote

@@ -1,0 +1,73 @@
+"""Questions about a document itself ("文号是多少", "哪个部门发的", "什么时候发的", "现在还有效吗"): answered from
+its header, signature and 版记 lines, each fact quoted from the line that states it and cited."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from index.boilerplate import AGENCY
+from index.records import Clause, PolicyDoc
+from index.store import KnowledgeBase
+from qa.query import Query
+from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
+
+NUMBER = re.compile(r"文号|字号|发文号|编号")
+ISSUER = re.compile(r"哪个部门|哪些部门|哪几个部门|什么部门|哪个单位|哪些单位|谁发|谁出|谁制定|谁印发|发给|一起出|联合")
+DATE = re.compile(r"什么时候|啥时候|何时|哪年|哪一年|几几年|日期|哪天|几月")
+VALID = re.compile(r"有效|过期|失效|管用|还适用|还执行|到期")
+DATED = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
+WRITTEN_YEAR = re.compile(r"^[〇○零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日$")
+SIGNED = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日\s*印发")
+# The lines that state when a document took effect or who issued it.
+IN_FORCE = re.compile(r"自[^。]{0,12}之日起[^。]{0,6}(?:施行|实施|执行)|有效期[^。]{0,30}|(?:施行|实施)期限[^。]{0,30}")
+
+
+def document_facts(kb: KnowledgeBase, query: Query, question: str, doc: PolicyDoc,
+                   retrieved: Sequence[ScoredClause]) -> Answer | None:
+    """Return the facts about the document the question asks for, each with the line that states it; None when
+    the document's own lines state none of them."""
+    clauses = kb.clauses_of(doc.doc_id)
+    text = query.text
+    wanted = [kind for kind, pattern in (("number", NUMBER), ("issuer", ISSUER), ("date", DATE), ("valid", VALID))
+              if pattern.search(text)]
+    found: list[tuple[str, Clause, str]] = []
+    for kind in wanted:
+        fact = _fact(kind, doc, clauses)
+        if fact is not None:
+            found.append((kind, *fact))
+    if not found:
+        return None
+    parts: list[Part] = [Paragraph(f"关于《{doc.title}》：")]
+    citations: list[Citation] = []
+    for n, (kind, clause, line) in enumerate(found, 1):
+        citations.append(Citation.of(clause, doc, line))
+        parts.append(Quote(line, n, f"{LABELS[kind]}："))
+    return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,
+                  citations=tuple(citations), retrieved=tuple(retrieved))
+
+
+LABELS = {"number": "文号", "issuer": "发文单位", "date": "印发日期", "valid": "施行"}
+
+
+def _fact(kind: str, doc: PolicyDoc, clauses: Sequence[Clause]) -> tuple[Clause, str] | None:
+    """Return the clause and the printed line that states one fact about the document, or None."""
+    for clause in clauses:
+        lines = [line.strip() for line in clause.text.split("\n") if line.strip()]
+        if kind == "number" and doc.doc_number:
+            hit = next((line for line in lines if doc.doc_number in line), None)
+        elif kind == "date" and doc.issue_date:
+            year = str(doc.issue_date.year)
+            hit = next((line for line in lines if (DATED.search(line) and year in line) or WRITTEN_YEAR.search(line)),
+                       None)
+        elif kind == "issuer":
+            # Names printed one per line (a header, a signature) are quoted as those lines, joined by 、.
+            names = list(dict.fromkeys(line for line in lines if AGENCY.match(line)))
+            hit = "、".join(names) if names else next((line for line in lines if SIGNED.search(line)), None)
+        elif kind == "valid":
+            hit = next((m.group(0) for line in lines if (m := IN_FORCE.search(line))), None)
+        else:
+            hit = None
+        if hit:
+            return clause, hit
+    return None
