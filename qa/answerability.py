@@ -48,6 +48,10 @@ class Model:
                             zip(self.features, self.mean, self.scale, self.weights, strict=True))
         return 1.0 / (1.0 + math.exp(-z))
 
+    def typical(self, feature: str) -> float:
+        """Return a signal's mean over the questions the model was fitted on (infinity for a signal it lacks)."""
+        return dict(zip(self.features, self.mean, strict=True)).get(feature, math.inf)
+
     def outcome(self, probability: float) -> Outcome:
         """Return the outcome a probability leads to."""
         if probability < self.refuse_below:

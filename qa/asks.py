@@ -46,7 +46,7 @@ HOLDS = {
 
 # A question about the document itself (who issued it, when, its 文号): its header and signature answer it.
 ABOUT_DOCUMENT = re.compile(r"印发|发布|发的|出台|发文|签发|文号|字号|落款|联合发|谁发|发给|下发|主送|抄送|"
-                            r"哪年的|几几年|哪一年的|制定的|出的|还有效|有效吗|过期|失效|还管用|还适用|还执行")
+                            r"哪年的|几几年|哪一年的|制定的|谁出的|一起出的|还有效|有效吗|过期|失效|还管用|还适用|还执行")
 
 
 def about_document(question: str) -> bool:

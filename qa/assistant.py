@@ -22,7 +22,7 @@ from qa.answer.clarify import clarify_answer, example_clauses
 from qa.answer.comparison import comparison_answer, is_comparison
 from qa.answer.courtesy import courtesy_answer
 from qa.answer.extractive import ExtractiveAnswerer
-from qa.answer.facts import document_facts
+from qa.answer.facts import document_facts, names_document
 from qa.answer.overview import clause_answer, find_section, overview_answer
 from qa.answer.refusal import refusal
 from qa.answer.related import related_answer
@@ -143,7 +143,8 @@ class Assistant:
     def understand(self, question: str, history: Sequence[str] = ()) -> Query:
         """Return the self-contained query searched for: the LLM condenses a follow-up when configured, else rules
         do; slips are corrected and abbreviations the corpus defines expanded."""
-        question, earlier = to_simplified(question), [to_simplified(h) for h in history]
+        # Earlier turns are corrected too: "深证的政策" before "那现在还管用吗" still names 深圳.
+        question, earlier = to_simplified(question), [self.speller.correct(to_simplified(h))[0] for h in history]
         text = None
         if self.model is not None and earlier:
             text = condense_with_llm(self.model, question, earlier)
@@ -206,9 +207,9 @@ class Assistant:
         regional = region_boosts(self.kb, query)
         own = [d for d, boost in regional.items() if boost == max(regional.values())]
         doc = self.kb.docs[own[0]] if len(own) == 1 else retrieved[0].doc if retrieved else None
-        if doc is None or document_facts(self.kb, query, "", doc, ()) is None:
+        if doc is None or not names_document(self.kb, query, doc):
             return None
-        return doc
+        return doc if document_facts(self.kb, query, "", doc, ()) is not None else None
 
     def _search(self, query: Query, doc_ids: set[str] | None = None) -> list[ScoredClause]:
         """Return the retrieved clauses, reordered by the reranker when one is configured, best first."""

@@ -59,6 +59,18 @@ def own_topic(core: str) -> list[str]:
     return [w for w in words if w not in ASPECTS and not any(w in a for a in audience)]
 
 
+def _parallel(words: list[str], previous: str) -> str | None:
+    """Return the previous question with its word of the same kind swapped for the follow-up's one ("省级的呢" after
+    "……要建多少国家级示范基地" asks about 省级 ones: 国家级 and 省级 share their last character), or None."""
+    if len(words) != 1 or len(words[0]) < 2:
+        return None
+    word = words[0]
+    same = [u for u in tokenize(previous) if len(u) >= 2 and u != word and u[-1] == word[-1] and u in previous]
+    if not same:
+        return None
+    return TRAILING.sub("", previous.replace(max(same, key=len), word))
+
+
 def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
     """Return a self-contained question: regions and topic carried over from the conversation when needed."""
     if not history:
@@ -78,6 +90,8 @@ def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
     if asked:
         return question
     regions = "和".join(r.short for r in before)
+    if (swapped := _parallel(own_topic(core), previous)) is not None:
+        return swapped
     if own_topic(core):
         # "其中金融支持具体包括什么？": a new topic replaces the earlier one; keeping both lets the earlier,
         # longer topic outweigh the new one in retrieval and the previous clause is quoted again.

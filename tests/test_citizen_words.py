@@ -214,3 +214,12 @@ def test_questions_about_the_document_are_answered_from_its_own_lines(assistant,
     answer = assistant.ask(question)
     assert answer.answerable and f"{label}{fact}" in answer.text.replace("\n", "")
     assert fact in answer.citations[0].quote
+
+
+def test_a_follow_up_of_the_same_kind_swaps_that_word() -> None:
+    assert rewrite("省级的呢", ["广东到2025年要建多少国家级示范基地"]) == "广东到2025年要建多少省级示范基地"
+
+
+def test_a_date_question_about_something_else_is_not_about_a_document(assistant) -> None:
+    answer = assistant.ask("一带一路倡议是哪一年提出的？")
+    assert not answer.citations or all("文号" not in p for p in answer.text.splitlines())

@@ -7,10 +7,12 @@ import re
 from collections.abc import Sequence
 
 from index.boilerplate import AGENCY
+from index.lexical import tokenize
 from index.records import Clause, PolicyDoc
 from index.store import KnowledgeBase
 from qa.query import Query
 from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
+from qa.retrieve import coverage, topic_tokens
 
 NUMBER = re.compile(r"文号|字号|发文号|编号")
 ISSUER = re.compile(r"哪个部门|哪些部门|哪几个部门|什么部门|哪个单位|哪些单位|谁发|谁出|谁制定|谁印发|发给|一起出|联合")
@@ -21,6 +23,16 @@ WRITTEN_YEAR = re.compile(r"^[〇○零一二三四五六七八九]{4}年[一二
 SIGNED = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日\s*印发")
 # The lines that state when a document took effect or who issued it.
 IN_FORCE = re.compile(r"自[^。]{0,12}之日起[^。]{0,6}(?:施行|实施|执行)|有效期[^。]{0,30}|(?:施行|实施)期限[^。]{0,30}")
+
+
+def names_document(kb: KnowledgeBase, query: Query, doc: PolicyDoc) -> bool:
+    """Return True when the question is about this document: what it says of its topic is in the document's title
+    ("江苏文化科技那个文件的文号"), or it says nothing but the document's place ("江苏的文件是哪年发的"); a question
+    about something else ("一带一路倡议是哪一年提出的") is not about a document that happens to rank first."""
+    topic = [t for t in topic_tokens(kb, query, tokenize(query.focus or query.text)) if not DOCUMENT_WORDS.search(t)]
+    # A compound is asked through its parts (文化科技: 文化 and 科技 in "文化和科技深度融合").
+    topic = [t for t in topic if not any(u != t and u in t for u in topic)]
+    return not topic or coverage(kb, topic, f"{doc.title}{doc.region or ''}") >= TITLE_SHARE
 
 
 def document_facts(kb: KnowledgeBase, query: Query, question: str, doc: PolicyDoc,
@@ -43,10 +55,18 @@ def document_facts(kb: KnowledgeBase, query: Query, question: str, doc: PolicyDo
     for n, (kind, clause, line) in enumerate(found, 1):
         citations.append(Citation.of(clause, doc, line))
         parts.append(Quote(line, n, f"{LABELS[kind]}："))
+    # What the answer relies on comes first in the ranked evidence, as it does for every other answer.
+    cited = {c.clause_id for _, c, _ in found}
+    relied = [ScoredClause(c, doc, 1.0, 0.0, 0.0, 1.0) for c in dict.fromkeys(c for _, c, _ in found)]
     return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,
-                  citations=tuple(citations), retrieved=tuple(retrieved))
+                  citations=tuple(citations),
+                  retrieved=(*relied, *(s for s in retrieved if s.clause.clause_id not in cited)))
 
 
+# Words that name a document or what is asked about it, not its topic.
+DOCUMENT_WORDS = re.compile(r"文件|文号|字号|政策|措施|意见|方案|通知|办法|规定|部门|单位|印发|发布|发文|出台|制定|"
+                            r"有效|过期|失效|施行|实施|管用|适用|执行|时候|日期|哪年|几几年|一起|联合|编号")
+TITLE_SHARE = 0.5
 LABELS = {"number": "文号", "issuer": "发文单位", "date": "印发日期", "valid": "施行"}
 
 
