@@ -121,7 +121,7 @@ def is_vague(query: Query) -> bool:
 def names_only_places(query: Query) -> bool:
     """Return True for a question that names places and nothing else ("那江苏呢？" with nothing before it)."""
     names = {form for r in query.regions for form in (r.name, r.short)}
-    rest = [t for t in tokenize(query.focus) if len(t) > 1 and not any(t in n for n in names)]
+    rest = [t for t in tokenize(query.focus) if not any(t in n for n in names)]
     return bool(query.regions) and not rest
 
 
