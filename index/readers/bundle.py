@@ -45,9 +45,10 @@ def member_name(info: zipfile.ZipInfo) -> str:
 
 
 def read_zip(data: bytes, supported: tuple[str, ...], max_bytes: int, depth: int = 0,
-             prefix: str = "") -> Iterator[Member]:
+             prefix: str = "", seen: set[str] | None = None) -> Iterator[Member]:
     """Yield the bundle's members with their bytes, or with the reason one is skipped (in Chinese); a member
     without a name stands for the (inner) bundle itself."""
+    seen = set() if seen is None else seen
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -65,6 +66,10 @@ def read_zip(data: bytes, supported: tuple[str, ...], max_bytes: int, depth: int
         suffix = PurePosixPath(name).suffix.lower()
         if info.is_dir() or not base or base.startswith((".", "~$")) or "__MACOSX/" in name + "/":
             continue
+        if name in seen:  # "a.txt" and "../a.txt" are one name once made safe: one document id, one file to cite
+            yield Member(name, None, f"与压缩包中另一文件同名（原名 {info.filename}），已跳过；请改名后重新打包")
+            continue
+        seen.add(name)
         if stat.S_ISLNK(info.external_attr >> 16):
             yield Member(name, None, "符号链接，已跳过")
         elif info.flag_bits & 0x1:
@@ -94,7 +99,7 @@ def read_zip(data: bytes, supported: tuple[str, ...], max_bytes: int, depth: int
             elif depth >= MAX_DEPTH:
                 yield Member(name, None, "多层嵌套的压缩包，已跳过")
             else:
-                yield from read_zip(body, supported, max_bytes, depth + 1, name + "/")
+                yield from read_zip(body, supported, max_bytes, depth + 1, name + "/", seen)
 
 
 def annex_of(name: str) -> tuple[str, str] | None:
