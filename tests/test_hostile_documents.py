@@ -114,3 +114,44 @@ def test_a_file_named_like_an_attachment_is_skipped_not_a_broken_generation(tmp_
     assert [(path, "改名" in reason) for path, reason in report.skipped] == [("通知.txt", True)]
     kb = open_index(tmp_path / "index", None)
     assert list(kb.docs) == ["通知!附件1"] and "住房补贴" in kb.docs["通知!附件1"].text
+
+
+@pytest.mark.parametrize("text", [
+    "政" * 20_000,  # one character over and over: jieba's HMM path copying was quadratic in the run
+    "".join(chr(0x4E00 + (i * 7919) % 20_000) for i in range(20_000)),  # rare characters, no word known
+    "一、总则\n" + "企业研发费用加计扣除" * 2_000,  # a numbered clause whose body has no sentence end
+])
+def test_text_without_sentence_ends_is_cut_into_bounded_chunks(text: str) -> None:
+    """20,000 characters without 。；！？ used to be one chunk (and one jieba run): every chunk is now at most
+    MAX_SENTENCE characters (past chunk_chars, the cap of a run), and jieba is never given a longer run."""
+    from index.chunking import MAX_SENTENCE, split_sentences
+    from index.lexical import JIEBA_RUN, MAX_RUN, runs
+    from index.parsed import parse
+    from index.records import SourceText
+
+    parsed = parse("x", SourceText(path="x.txt", text=text, fmt="txt", content_hash="h", meta={}), 480)
+    chunks = [c for part in parsed.parts for c in part.chunks]
+    assert len(chunks) > 20
+    assert max(len(c.text) for c in chunks) <= MAX_SENTENCE
+    assert "".join(c.text for c in chunks) == text.replace("\n", "")  # nothing lost, nothing repeated
+    assert max(len(s) for s in split_sentences(text)) <= MAX_SENTENCE
+    assert "".join(runs(text)) == text
+    assert max(len(m.group()) for piece in runs(text) for m in JIEBA_RUN.finditer(piece)) <= MAX_RUN
+
+
+def test_a_huge_sidecar_title_is_refused_and_a_huge_hint_dropped(tmp_path: Path) -> None:
+    """A 100,000-character sidecar title made a rebuild take 876 s and every answer citing it 402 KB: the
+    document is skipped naming the field, its length, the limit and the fix; a file's own over-long title (an
+    HTML <title>) is dropped and the title is found in the text."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(NOTICE, encoding="utf-8")
+    (corpus / "a.meta.json").write_text('{"title": "%s"}' % ("标题" * 50_000), encoding="utf-8")
+    body = "".join(f"<p>{line}</p>" for line in NOTICE.splitlines())
+    (corpus / "b.html").write_text(f"<html><head><title>{'标题' * 50_000}</title></head><body><article>"
+                                   f"<h1>研发补贴办法</h1>{body}</article></body></html>", encoding="utf-8")
+    report = build(corpus, tmp_path / "index")
+    [(path, reason)] = report.skipped
+    assert path == "a.txt" and "title" in reason and "100000" in reason and "200" in reason, reason
+    [doc] = open_index(tmp_path / "index", None).docs.values()
+    assert len(doc.title) <= 200
