@@ -181,7 +181,7 @@ def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, notify: C
         report.ocr_pages += 1
         notify(f"识别扫描件 {current['name']}", done, total)
 
-    context = ReadContext(ocr_cache=ocr_cache, on_page=on_page)
+    context = ReadContext(ocr_cache=ocr_cache, on_page=on_page, limits=config.limits)
     try:
         for path in paths:
             current["name"] = path.name
@@ -234,6 +234,7 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
             continue
         if loaded.low_confidence:
             report.notes.append((rel, _low_confidence_note(loaded)))
+        report.notes += [(rel, note) for note in loaded.notes]
         text_hash = hashlib.sha256(loaded.text.encode()).hexdigest()
         if text_hash in seen:
             report.skipped.append((rel, f"与 {seen[text_hash]} 内容相同，只索引一次"))

@@ -126,6 +126,7 @@ def _source(path: Path, data: bytes, suffix: str, meta: dict[str, object], conte
     digest = hashlib.sha256(data + json.dumps(meta, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return SourceText(path=str(path), text=found.text, fmt=suffix.lstrip("."), content_hash=digest, meta=meta,
                       tables=found.tables, ocr_pages=found.ocr_pages, low_confidence=found.low_confidence,
+                      notes=found.notes,
                       file_hash=hashlib.sha256(data).hexdigest(), member=member, part_of=part_of,
                       part_label=part_label)
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from index.config import DocumentLimits
 from index.records import TextTable
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ class Extracted:
     tables: tuple[TextTable, ...] = ()
     ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text was recognised from an image
     low_confidence: tuple[tuple[int, float], ...] = ()  # (page, mean score) of OCR pages read with doubt
+    notes: tuple[str, ...] = ()  # what a limit cut short, for the build summary (请核对)
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class ReadContext:
     on_page: Callable[[int, int], None] = lambda done, total: None
     # A .doc/.wps conversion that takes longer than this is abandoned (a hung LibreOffice must not stall a build).
     convert_timeout: float = 120.0
+    limits: DocumentLimits = field(default_factory=DocumentLimits)
 
 
 DEFAULT_CONTEXT = ReadContext()
