@@ -29,6 +29,8 @@ class DocumentLimits:
     ocr_pages: int = 300  # scanned pages recognised per file
     # OCR time per file in one build; the pages done are cached, so the next build goes on from there.
     ocr_seconds: float = 600.0
+    # Bytes inflated from one uploaded .zip, nested zips included (each used to get a budget of its own).
+    bundle_bytes: int = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
+from index.config import DocumentLimits
 from index.errors import DocumentError
 from index.readers.base import DEFAULT_CONTEXT, Extracted, ReadContext
 from index.readers.bundle import annex_of, notices, read_zip
@@ -153,16 +154,19 @@ def load_file(path: Path, max_bytes: int, context: ReadContext = DEFAULT_CONTEXT
 
 def load_bundle(path: Path, max_bytes: int,
                 context: ReadContext = DEFAULT_CONTEXT) -> Iterator[tuple[Path, SourceText | DocumentError]]:
-    """Yield each document of a .zip as `<bundle>/<member>` with its text, or with the reason it was skipped.
+    """Yield each document of a .zip as `<bundle>/<member>` with its text, or with the reason it was skipped, one
+    member at a time (a bundle's members together may far exceed memory).
 
     A member named 附件N beside a single other file is marked as that notice's attachment."""
+    total = context.limits.bundle_bytes
     try:
-        members = list(read_zip(_read(path, max_bytes), DOCUMENTS, max_bytes))
+        data = _read(path, max_bytes)
     except DocumentError as exc:
         yield path, exc
         return
-    owner = notices([m.name for m in members if m.data is not None])
-    for m in members:
+    # The names first, from the zip's directory (inflating only inner zips): who is whose attachment.
+    owner = notices([m.name for m in read_zip(data, DOCUMENTS, max_bytes, total, read=False) if m.data is not None])
+    for m in read_zip(data, DOCUMENTS, max_bytes, total):
         where = path / PurePosixPath(m.name) if m.name else path  # no name: the bundle itself is unreadable
         if m.data is None:
             yield where, DocumentError(m.reason)
@@ -193,7 +197,8 @@ def load_corpus(paths: list[Path], max_bytes: int,
             yield path, DocumentError(f"无法读取文件（{exc.strerror or exc.__class__.__name__}）")
 
 
-def original_file(source: str, member: str, file_hash: str, max_bytes: int) -> bytes:
+def original_file(source: str, member: str, file_hash: str, max_bytes: int,
+                  bundle_bytes: int = DocumentLimits.bundle_bytes) -> bytes:
     """Return the bytes of an indexed file (or of a member of an indexed bundle), as long as they are still the
     bytes that were indexed; raise DocumentError otherwise. The path comes from the index, never from a request."""
     path = Path(source)
@@ -201,7 +206,7 @@ def original_file(source: str, member: str, file_hash: str, max_bytes: int) -> b
         raise DocumentError("原文件已不在文档目录中")
     data = _read(path, max_bytes)
     if member:
-        found = next((m.data for m in read_zip(data, DOCUMENTS, max_bytes) if m.name == member), None)
+        found = next((m.data for m in read_zip(data, DOCUMENTS, max_bytes, bundle_bytes) if m.name == member), None)
         if found is None:
             raise DocumentError("压缩包中已没有这个文件")
         data = found
