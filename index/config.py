@@ -29,6 +29,10 @@ class DocumentLimits:
     ocr_pages: int = 300  # scanned pages recognised per file
     # OCR time per file in one build; the pages done are cached, so the next build goes on from there.
     ocr_seconds: float = 600.0
+    # Pages an OFD may list (each listed page is an object, however many times the same page is named), and the
+    # characters read from it; the pages past that are left out.
+    ofd_pages: int = 2_000
+    ofd_chars: int = 5_000_000
     # Bytes inflated from one uploaded .zip, nested zips included (each used to get a budget of its own).
     bundle_bytes: int = 512 * 1024 * 1024
 

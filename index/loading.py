@@ -60,7 +60,7 @@ def _reader(suffix: str, context: ReadContext) -> Callable[[bytes], Extracted]:
     if suffix == ".ofd":
         from index.readers.ofd import read_ofd
 
-        return read_ofd
+        return lambda data: read_ofd(data, context.limits)
     if suffix in (".doc", ".wps"):
         from index.readers.legacy import read_legacy
 

@@ -16,12 +16,14 @@ import docx
 import pytest
 
 from index.build import build_index
-from index.config import BuildConfig
+from index.config import BuildConfig, DocumentLimits
 from index.errors import DocumentError
 from index.loading import load_file
 from index.parsed import parse_documents
 from index.readers import legacy
-from tests.ofds import make_ofd
+from index.readers.base import ReadContext
+from index.readers.ofd import read_ofd
+from tests.ofds import make_ofd, page_bomb
 from tests.system import needs_antiword, needs_libreoffice
 
 MAX = 10_000_000
@@ -61,6 +63,34 @@ def test_unreadable_ofd_says_why(tmp_path: Path, data: bytes, reason: str) -> No
     """A damaged OFD, or one with no text (a scan), raises DocumentError naming the reason."""
     with pytest.raises(DocumentError, match=reason):
         load_file(_write(tmp_path / "plan.ofd", data), MAX)
+
+
+@pytest.mark.parametrize(("bodies", "pages", "reason"), [
+    (1, 3000, "列出 3000 页，超过上限 2000 页（QA_OFD_MAX_PAGES）"),
+    # The 2,000,000-page probe scaled down: counting stops at the body that passes the limit.
+    (10, 400, "列出 2400 页，超过上限 2000 页（QA_OFD_MAX_PAGES）"),
+    (100, 1, "含 100 个文档，超过上限 16 个"),
+], ids=["pages", "bodies-times-pages", "bodies"])
+def test_ofd_listing_too_many_pages_is_refused_before_reading(tmp_path: Path, bodies: int, pages: int,
+                                                              reason: str) -> None:
+    """A few KB of OFD naming one page many times (7.7 KB listing 2,000,000 pages took 39 s and 700 MB): refused
+    from its page lists, with the count, the limit and the fix."""
+    data = page_bomb(bodies, pages, LINES)
+    assert len(data) < 10_000
+    with pytest.raises(DocumentError, match=reason + ".*请拆分"):
+        load_file(_write(tmp_path / "bomb.ofd", data), MAX)
+
+
+def test_ofd_text_past_the_character_cap_is_cut_and_reported(tmp_path: Path) -> None:
+    """An OFD whose pages hold more text than QA_OFD_MAX_CHARS: the pages up to the cap are read, the note says
+    from which page on the rest was left out."""
+    data = make_ofd([LINES] * 5)
+    per_page = len(read_ofd(make_ofd([LINES])).text)
+    context = ReadContext(limits=DocumentLimits(ofd_chars=per_page * 2 + 10))
+    source = load_file(_write(tmp_path / "long.ofd", data), MAX, context)
+    assert source.text.count("第一条") == 2
+    [note] = source.notes
+    assert "第 3 页起" in note and "QA_OFD_MAX_CHARS" in note
 
 
 def test_ofd_with_doctype_is_refused(tmp_path: Path) -> None:
