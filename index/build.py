@@ -22,6 +22,7 @@ from index.lexical import LexicalIndex, TokenIds
 from index.loading import SUPPORTED, discover, load_corpus
 from index.parsed import PIPELINE_VERSION, ParseCache, fingerprint, parse_all
 from index.readers.base import ReadContext
+from index.readers.legacy import ConversionCache
 from index.readers.ocr import OcrCache
 from index.records import Chunk, Manifest, SourceText
 from index.store import (
@@ -163,8 +164,9 @@ def _reusable_store(index_dir: Path, manifest: Manifest | None, model_id: str, c
     return folder / "chroma" if same else None
 
 
-def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, notify: Callable[[str, int, int], None],
-          progress: bool, report: BuildReport) -> Iterator[tuple[Path, SourceText | DocumentError]]:
+def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, conversions: ConversionCache,
+          notify: Callable[[str, int, int], None], progress: bool,
+          report: BuildReport) -> Iterator[tuple[Path, SourceText | DocumentError]]:
     """Yield each file's text as load_corpus does, showing OCR progress page by page (it takes seconds a page)."""
     # The bar opens at the first scanned page: most corpora have none, and an empty bar would only confuse.
     bars: list[tqdm] = []
@@ -181,7 +183,7 @@ def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, notify: C
         report.ocr_pages += 1
         notify(f"识别扫描件 {current['name']}", done, total)
 
-    context = ReadContext(ocr_cache=ocr_cache, on_page=on_page, limits=config.limits)
+    context = ReadContext(ocr_cache=ocr_cache, on_page=on_page, limits=config.limits, conversions=conversions)
     try:
         for path in paths:
             current["name"] = path.name
@@ -222,11 +224,14 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     sources: list[tuple[Path, str, SourceText]] = []
     seen: dict[str, str] = {}
     ocr_cache = OcrCache(index_dir / "ocr_cache.sqlite")
+    conversions = ConversionCache(index_dir / "conversion_cache.sqlite")
     try:
-        loaded_files = list(_load(paths, config, ocr_cache, notify, progress, report))
+        loaded_files = list(_load(paths, config, ocr_cache, conversions, notify, progress, report))
         ocr_cache.keep_asked()
+        conversions.keep_asked()
     finally:
         ocr_cache.close()
+        conversions.close()
     for path, loaded in loaded_files:
         rel = str(path.relative_to(corpus_dir))
         if isinstance(loaded, Exception):

@@ -64,7 +64,7 @@ def _reader(suffix: str, context: ReadContext) -> Callable[[bytes], Extracted]:
     if suffix in (".doc", ".wps"):
         from index.readers.legacy import read_legacy
 
-        return lambda data: read_legacy(data, suffix, context.convert_timeout)
+        return lambda data: read_legacy(data, suffix, context.convert_timeout, context.conversions)
     raise DocumentError(f"不支持的文件类型 {suffix or '（无扩展名）'}；支持：{', '.join(SUPPORTED)}")
 
 
