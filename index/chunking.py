@@ -12,8 +12,9 @@ from index.text import AGENCY_NOTE, HALF_WIDTH_BRACKETS
 # The most a passage of unnumbered text holds: two or three sentences of a notice.
 PASSAGE_CHARS = 160
 # The longest run kept as one sentence: text without sentence ends (a scan's OCR, a pasted table, junk) is cut
-# at a comma or space, else at this length, so no chunk, embedding input or quote grows with the file.
-MAX_SENTENCE = 480
+# at a comma or space, else at this length, so no chunk, embedding input or quote grows with the file. A real
+# sentence is rarely a tenth of it: a list of 96 items in one sentence (700 characters) is still quoted whole.
+MAX_SENTENCE = 2000
 SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 SOFT_BREAK = re.compile(r"[，,、：:\s]")
 WHOLE_AGENCY_NOTE = re.compile(AGENCY_NOTE)
