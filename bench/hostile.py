@@ -98,7 +98,8 @@ def main() -> None:
             seconds, outcome = _timed(work)
             rows.append(f"| {name} | {seconds:.2f} | {outcome} |")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    note = (f"\n\nPeak resident memory of the whole run: {peak:.0f} MB. Load average {os.getloadavg()[0]:.1f} "
+    note = (f"\n\nPeak resident memory of the whole run: {peak:.0f} MB, most of it the OCR engine (an A4 page alone "
+            f"peaks at about 835 MB). Load average {os.getloadavg()[0]:.1f} "
             "(other sessions share the cores). Before the fixes (measured once, see docs/reliability.md, "
             "\"Hostile documents\"): 80,000 × one character took 21.4 s to parse (quadratic in jieba's HMM), the "
             "OFD 57.2 s and 997 MB, the PDF page was rendered at 200 dpi (20,000 × 20,000 px), and the zip's members "

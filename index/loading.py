@@ -124,7 +124,10 @@ def _source(path: Path, data: bytes, suffix: str, meta: dict[str, object], conte
     # then found in the text.
     hints = {key: value for key, value in found.hints.items() if len(str(value)) <= _meta_limit(key)}
     meta = {**hints, **meta}
-    digest = hashlib.sha256(data + json.dumps(meta, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    # What a limit cut short is part of the reading: when the next build reads more (OCR goes on where its time
+    # ran out), the file counts as changed. Without notes the hash is as before, so existing caches still match.
+    facts: object = [meta, list(found.notes)] if found.notes else meta
+    digest = hashlib.sha256(data + json.dumps(facts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return SourceText(path=str(path), text=found.text, fmt=suffix.lstrip("."), content_hash=digest, meta=meta,
                       tables=found.tables, ocr_pages=found.ocr_pages, low_confidence=found.low_confidence,
                       notes=found.notes,

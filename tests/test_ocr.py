@@ -243,3 +243,22 @@ def test_ocr_past_its_time_is_stopped_and_continued_by_the_next_build(scan: tupl
         with pytest.raises(DocumentError, match=r"用时达到上限 0 秒（QA_OCR_MAX_SECONDS），第 1 页未识别"):
             load_file(tmp_path / "scan.pdf", MAX, ReadContext(cache, limits=DocumentLimits(ocr_seconds=0)))
         assert "一次性奖励200万元" in load_file(tmp_path / "scan.pdf", MAX, ReadContext(cache)).text
+
+
+def test_a_build_stopped_by_the_ocr_time_limit_is_completed_by_the_next(scan: tuple[bytes, str],
+                                                                       tmp_path: Path) -> None:
+    """A mixed PDF built with no OCR time is indexed from its text page with a note; the next build, with time,
+    recognises the scanned page and indexes its text (the file's bytes did not change, its reading did)."""
+    writer = PdfWriter()
+    for part in (text_pdf([["关于印发示范基地奖励办法的通知", "现将奖励办法印发给你们，请认真贯彻执行。"]]), scan[0]):
+        for page in PdfReader(io.BytesIO(part)).pages:
+            writer.add_page(page)
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    with open(corpus / "mixed.pdf", "wb") as f:
+        writer.write(f)
+    first = build_index(BuildConfig(corpus, index, limits=DocumentLimits(ocr_seconds=0)), None, progress=False)
+    assert [path for path, _ in first.notes] == ["mixed.pdf"] and "QA_OCR_MAX_SECONDS" in first.notes[0][1]
+    second = build_index(BuildConfig(corpus, index), None, progress=False)
+    assert not second.unchanged and not second.notes
+    assert "一次性奖励200万元" in open_index(index, None).docs["mixed"].text
