@@ -26,6 +26,7 @@ from index.readers.legacy import ConversionCache
 from index.readers.ocr import OcrCache
 from index.records import Chunk, Manifest, SourceText
 from index.store import (
+    CURRENT,
     GenerationWriter,
     build_lock,
     check_files,
@@ -261,6 +262,7 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     if manifest and manifest.signature == signature:
         if serving is not None and named_generation(index_dir) != serving:
             point_at(index_dir, serving)  # the pointer was bad: it names the intact generation again
+            report.repaired = f"{CURRENT} 未指向完整的索引，已改为指向 {serving.name}"
         report.unchanged = True
         report.documents, report.clauses = manifest.documents, manifest.clauses
         report.skipped += [item for item in manifest.skipped if item not in report.skipped]

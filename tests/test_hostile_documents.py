@@ -98,6 +98,7 @@ def test_a_bad_pointer_opens_the_newest_intact_generation_and_prunes_nothing(tmp
     # The older generation holds the corpus before the edit: the build makes a new one and removes nothing.
     serving = report.generation if damage == "manifest-gone" else intact.name
     assert report.unchanged == (damage != "manifest-gone")
+    assert ("CURRENT 未指向完整的索引" in report.summary()) == report.unchanged
     assert (index / CURRENT).read_text(encoding="utf-8") == serving
     assert older.is_dir() and (older / MANIFEST).exists()
 
