@@ -7,6 +7,7 @@ import hashlib
 import logging
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,21 +22,26 @@ from index.lexical import LexicalIndex, TokenIds
 from index.loading import SUPPORTED, discover, load_corpus
 from index.parsed import PIPELINE_VERSION, ParseCache, fingerprint, parse_all
 from index.readers.base import ReadContext
+from index.readers.legacy import ConversionCache
 from index.readers.ocr import OcrCache
 from index.records import Chunk, Manifest, SourceText
 from index.store import (
+    CURRENT,
     GenerationWriter,
     build_lock,
     check_files,
     current_generation,
     generations,
     manifest_of,
+    named_generation,
     new_generation,
     open_generation,
     open_vectors,
+    point_at,
     publish,
     read_manifest,
     remove_incomplete,
+    seal,
 )
 
 log = logging.getLogger(__name__)
@@ -87,6 +93,15 @@ def _doc_id(path: Path, corpus_dir: Path) -> str:
     """Return a stable document id: the file's path inside the corpus, without its suffix."""
     rel = path.relative_to(corpus_dir).with_suffix("")
     return rel.as_posix()
+
+
+def _doc_ids(paths: list[Path], corpus_dir: Path) -> dict[Path, str]:
+    """Return each file's document id: its path without the suffix, or with it when another file differs only by
+    the suffix (通知.pdf beside 通知.docx), so that no two files share an id and its clause and vector ids."""
+    plain = {path: _doc_id(path, corpus_dir) for path in paths}
+    shared = Counter(plain.values())
+    return {path: path.relative_to(corpus_dir).as_posix() if shared[doc_id] > 1 else doc_id
+            for path, doc_id in plain.items()}
 
 
 def _low_confidence_note(source: SourceText) -> str:
@@ -150,8 +165,9 @@ def _reusable_store(index_dir: Path, manifest: Manifest | None, model_id: str, c
     return folder / "chroma" if same else None
 
 
-def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, notify: Callable[[str, int, int], None],
-          progress: bool, report: BuildReport) -> Iterator[tuple[Path, SourceText | DocumentError]]:
+def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, conversions: ConversionCache,
+          notify: Callable[[str, int, int], None], progress: bool,
+          report: BuildReport) -> Iterator[tuple[Path, SourceText | DocumentError]]:
     """Yield each file's text as load_corpus does, showing OCR progress page by page (it takes seconds a page)."""
     # The bar opens at the first scanned page: most corpora have none, and an empty bar would only confuse.
     bars: list[tqdm] = []
@@ -168,7 +184,7 @@ def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, notify: C
         report.ocr_pages += 1
         notify(f"识别扫描件 {current['name']}", done, total)
 
-    context = ReadContext(ocr_cache=ocr_cache, on_page=on_page)
+    context = ReadContext(ocr_cache=ocr_cache, on_page=on_page, limits=config.limits, conversions=conversions)
     try:
         for path in paths:
             current["name"] = path.name
@@ -178,10 +194,11 @@ def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, notify: C
             bar.close()
 
 
-def _with_notice_id(source: SourceText, corpus_dir: Path) -> SourceText:
+def _with_notice_id(source: SourceText, corpus_dir: Path, ids: dict[Path, str]) -> SourceText:
     if not source.part_of:
         return source
-    return dataclasses.replace(source, part_of=_doc_id(Path(source.part_of), corpus_dir))
+    notice = Path(source.part_of)
+    return dataclasses.replace(source, part_of=ids.get(notice) or _doc_id(notice, corpus_dir))
 
 
 def build_index(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: bool = True,
@@ -208,11 +225,14 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     sources: list[tuple[Path, str, SourceText]] = []
     seen: dict[str, str] = {}
     ocr_cache = OcrCache(index_dir / "ocr_cache.sqlite")
+    conversions = ConversionCache(index_dir / "conversion_cache.sqlite")
     try:
-        loaded_files = list(_load(paths, config, ocr_cache, notify, progress, report))
+        loaded_files = list(_load(paths, config, ocr_cache, conversions, notify, progress, report))
         ocr_cache.keep_asked()
+        conversions.keep_asked()
     finally:
         ocr_cache.close()
+        conversions.close()
     for path, loaded in loaded_files:
         rel = str(path.relative_to(corpus_dir))
         if isinstance(loaded, Exception):
@@ -220,6 +240,7 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
             continue
         if loaded.low_confidence:
             report.notes.append((rel, _low_confidence_note(loaded)))
+        report.notes += [(rel, note) for note in loaded.notes]
         text_hash = hashlib.sha256(loaded.text.encode()).hexdigest()
         if text_hash in seen:
             report.skipped.append((rel, f"与 {seen[text_hash]} 内容相同，只索引一次"))
@@ -239,6 +260,9 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         log.warning("当前索引已损坏（%s），重新建立", report.repaired)
         manifest = None  # nothing of it is reused, its vector store included
     if manifest and manifest.signature == signature:
+        if serving is not None and named_generation(index_dir) != serving:
+            point_at(index_dir, serving)  # the pointer was bad: it names the intact generation again
+            report.repaired = f"{CURRENT} 未指向完整的索引，已改为指向 {serving.name}"
         report.unchanged = True
         report.documents, report.clauses = manifest.documents, manifest.clauses
         report.skipped += [item for item in manifest.skipped if item not in report.skipped]
@@ -266,9 +290,10 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     corpus_dir, index_dir = config.corpus_dir, config.index_dir
     chunks: list[Chunk] = []
     tokens = TokenIds()
-    jobs = [(rel, _doc_id(path, corpus_dir), loaded) for path, rel, loaded in sources]
+    ids = _doc_ids([path for path, _, _ in sources], corpus_dir)
     # A bundle's attachment names its notice by path; records name it by document id.
-    jobs = [(rel, doc_id, _with_notice_id(loaded, corpus_dir)) for rel, doc_id, loaded in jobs]
+    jobs = [(rel, ids[path], _with_notice_id(loaded, corpus_dir, ids)) for path, rel, loaded in sources]
+    taken: dict[str, str] = {}
     parse_cache = ParseCache(index_dir / "parse_cache.sqlite")
     writer = GenerationWriter(folder)
     try:
@@ -283,6 +308,13 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
                     report.skipped.append((rel, parsed))
                     continue
                 report.parsed += not from_cache
+                # Ids are unique by construction; a clash left (an attachment's id "X!附件1" beside a file named
+                # so) would make a generation that cannot open, so the later file is skipped and named.
+                clash = next((taken[p.doc.doc_id] for p in parsed.parts if p.doc.doc_id in taken), None)
+                if clash is not None:
+                    report.skipped.append((rel, f"文档编号与 {clash} 相同，未索引；请将其中一个文件改名"))
+                    continue
+                taken.update((p.doc.doc_id, rel) for p in parsed.parts)
                 for part in parsed.parts:
                     writer.add(part.doc, part.clauses, part.chunks, part.measures)
                     report.documents += 1
@@ -319,11 +351,15 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
             _reusable_store(index_dir, manifest, embeddings.model_id, config.chroma_url))
     report.seconds = time.monotonic() - started
     report.generation = folder.name
-    publish(index_dir, folder, Manifest(
+    seal(folder, Manifest(
         signature=signature, pipeline_version=PIPELINE_VERSION, embedding_model=report.embedding_model,
         documents=report.documents, clauses=report.clauses, chunks=report.chunks, skipped=tuple(report.skipped),
         notes=tuple(report.notes),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
         chroma_collection=folder.name if config.chroma_url and embeddings is not None else None,
-    ), config.chroma_url, keep=keep)
+    ))
+    # Opened and verified as a server would before it serves: a generation that cannot open is never published
+    # (the build fails with the reason, and the serving generation stays).
+    open_generation(folder, embeddings, config.chroma_url).close()
+    publish(index_dir, folder, config.chroma_url, keep=keep)
     return report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +19,25 @@ class EmbedderConfig:
 
 
 @dataclass(frozen=True)
+class DocumentLimits:
+    """How much one file may cost a build, so that a small hostile file cannot take the machine; what a limit
+    cuts short is reported in the build summary with the value, the limit and the setting to change."""
+
+    # A page rendered for OCR is scaled down to this many pixels (A4 at 200 dpi is 3.9 million, A3 7.8 million):
+    # a 1.7 KB PDF declaring one 7200 x 7200 pt page cost 5 GB at 200 dpi.
+    ocr_page_pixels: int = 12_000_000
+    ocr_pages: int = 300  # scanned pages recognised per file
+    # OCR time per file in one build; the pages done are cached, so the next build goes on from there.
+    ocr_seconds: float = 600.0
+    # Pages an OFD may list (each listed page is an object, however many times the same page is named), and the
+    # characters read from it; the pages past that are left out.
+    ofd_pages: int = 2_000
+    ofd_chars: int = 5_000_000
+    # Bytes inflated from one uploaded .zip, nested zips included (each used to get a budget of its own).
+    bundle_bytes: int = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class BuildConfig:
     """Where the documents are, where index generations go, and the limits of a build."""
 
@@ -29,3 +48,4 @@ class BuildConfig:
     embedding_batch_size: int = 16
     # A Chroma server (e.g. http://127.0.0.1:8000) shared by several app processes; empty: embedded store.
     chroma_url: str = ""
+    limits: DocumentLimits = field(default_factory=DocumentLimits)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
+from index.config import DocumentLimits
 from index.errors import DocumentError
 from index.readers.base import DEFAULT_CONTEXT, Extracted, ReadContext
 from index.readers.bundle import annex_of, notices, read_zip
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 DOCUMENTS = (".txt", ".md", ".docx", ".pdf", ".html", ".htm", ".ofd", ".doc", ".wps")
 SUPPORTED = (*DOCUMENTS, ".zip")
 META_KEYS = ("title", "issuer", "doc_number", "issue_date", "region", "period", "target_year", "url")
+# The longest value of a metadata field, in characters: a title is shown in every citation and indexed with every
+# chunk (a 100,000-character sidecar title made a rebuild take 876 s and each answer citing it 402 KB).
+META_CHARS = 200
+URL_CHARS = 2048
 
 
 def discover(corpus_dir: Path) -> list[Path]:
@@ -55,11 +60,11 @@ def _reader(suffix: str, context: ReadContext) -> Callable[[bytes], Extracted]:
     if suffix == ".ofd":
         from index.readers.ofd import read_ofd
 
-        return read_ofd
+        return lambda data: read_ofd(data, context.limits)
     if suffix in (".doc", ".wps"):
         from index.readers.legacy import read_legacy
 
-        return lambda data: read_legacy(data, suffix, context.convert_timeout)
+        return lambda data: read_legacy(data, suffix, context.convert_timeout, context.conversions)
     raise DocumentError(f"不支持的文件类型 {suffix or '（无扩展名）'}；支持：{', '.join(SUPPORTED)}")
 
 
@@ -95,6 +100,10 @@ def read_sidecar(path: Path) -> dict[str, object]:
                 raise DocumentError(
                     f"元数据文件 {candidate.name} 含未知字段 {unknown}；可用字段：{', '.join(META_KEYS)}"
                 )
+            for key, value in meta.items():
+                if (size := len(str(value))) > (limit := _meta_limit(key)):
+                    raise DocumentError(f"元数据文件 {candidate.name} 的 {key} 长 {size} 字，超过上限 {limit} 字；"
+                                        "请缩短后重试")
             url = meta.get("url")
             # Shown to users as a link: only a web address, never javascript: or a local path.
             if url is not None and (not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https")
@@ -104,13 +113,24 @@ def read_sidecar(path: Path) -> dict[str, object]:
     return {}
 
 
+def _meta_limit(key: str) -> int:
+    return URL_CHARS if key == "url" else META_CHARS
+
+
 def _source(path: Path, data: bytes, suffix: str, meta: dict[str, object], context: ReadContext,
             member: str = "", part_of: str = "", part_label: str = "") -> SourceText:
     found = extract(data, suffix, context)
-    meta = {**found.hints, **meta}
-    digest = hashlib.sha256(data + json.dumps(meta, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    # A file's own title (an HTML <title>, OFD DocInfo) is a guess: an over-long one is dropped, and the title is
+    # then found in the text.
+    hints = {key: value for key, value in found.hints.items() if len(str(value)) <= _meta_limit(key)}
+    meta = {**hints, **meta}
+    # What a limit cut short is part of the reading: when the next build reads more (OCR goes on where its time
+    # ran out), the file counts as changed. Without notes the hash is as before, so existing caches still match.
+    facts: object = [meta, list(found.notes)] if found.notes else meta
+    digest = hashlib.sha256(data + json.dumps(facts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return SourceText(path=str(path), text=found.text, fmt=suffix.lstrip("."), content_hash=digest, meta=meta,
                       tables=found.tables, ocr_pages=found.ocr_pages, low_confidence=found.low_confidence,
+                      notes=found.notes,
                       file_hash=hashlib.sha256(data).hexdigest(), member=member, part_of=part_of,
                       part_label=part_label)
 
@@ -137,16 +157,19 @@ def load_file(path: Path, max_bytes: int, context: ReadContext = DEFAULT_CONTEXT
 
 def load_bundle(path: Path, max_bytes: int,
                 context: ReadContext = DEFAULT_CONTEXT) -> Iterator[tuple[Path, SourceText | DocumentError]]:
-    """Yield each document of a .zip as `<bundle>/<member>` with its text, or with the reason it was skipped.
+    """Yield each document of a .zip as `<bundle>/<member>` with its text, or with the reason it was skipped, one
+    member at a time (a bundle's members together may far exceed memory).
 
     A member named 附件N beside a single other file is marked as that notice's attachment."""
+    total = context.limits.bundle_bytes
     try:
-        members = list(read_zip(_read(path, max_bytes), DOCUMENTS, max_bytes))
+        data = _read(path, max_bytes)
     except DocumentError as exc:
         yield path, exc
         return
-    owner = notices([m.name for m in members if m.data is not None])
-    for m in members:
+    # The names first, from the zip's directory (inflating only inner zips): who is whose attachment.
+    owner = notices([m.name for m in read_zip(data, DOCUMENTS, max_bytes, total, read=False) if m.data is not None])
+    for m in read_zip(data, DOCUMENTS, max_bytes, total):
         where = path / PurePosixPath(m.name) if m.name else path  # no name: the bundle itself is unreadable
         if m.data is None:
             yield where, DocumentError(m.reason)
@@ -177,7 +200,8 @@ def load_corpus(paths: list[Path], max_bytes: int,
             yield path, DocumentError(f"无法读取文件（{exc.strerror or exc.__class__.__name__}）")
 
 
-def original_file(source: str, member: str, file_hash: str, max_bytes: int) -> bytes:
+def original_file(source: str, member: str, file_hash: str, max_bytes: int,
+                  bundle_bytes: int = DocumentLimits.bundle_bytes) -> bytes:
     """Return the bytes of an indexed file (or of a member of an indexed bundle), as long as they are still the
     bytes that were indexed; raise DocumentError otherwise. The path comes from the index, never from a request."""
     path = Path(source)
@@ -185,7 +209,7 @@ def original_file(source: str, member: str, file_hash: str, max_bytes: int) -> b
         raise DocumentError("原文件已不在文档目录中")
     data = _read(path, max_bytes)
     if member:
-        found = next((m.data for m in read_zip(data, DOCUMENTS, max_bytes) if m.name == member), None)
+        found = next((m.data for m in read_zip(data, DOCUMENTS, max_bytes, bundle_bytes) if m.name == member), None)
         if found is None:
             raise DocumentError("压缩包中已没有这个文件")
         data = found

@@ -37,6 +37,7 @@ class SourceText:
     tables: tuple[TextTable, ...] = ()
     ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text was recognised from a scan
     low_confidence: tuple[tuple[int, float], ...] = ()  # (page, mean OCR score) of pages to check by eye
+    notes: tuple[str, ...] = ()  # what a limit cut short while reading (pages not recognised, scaled down)
     file_hash: str = ""  # sha256 of the file's bytes: the download serves only the file that was indexed
     member: str = ""  # the file's name inside a .zip bundle at `path`
     part_of: str = ""  # the source path of the notice this file is an attachment of (in a bundle)

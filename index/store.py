@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -31,6 +32,7 @@ LEASE = ".lease"
 # The files of a generation that never change once published: their sizes and digests go in the manifest.
 # chroma/ is not among them: Chroma writes to chroma.sqlite3 whenever a client opens it.
 RECORDS = ("docs.jsonl", "clauses.jsonl", "chunks.jsonl", "measures.jsonl")
+GENERATION = re.compile(r"gen-[0-9A-Za-z-]+")
 
 
 @contextmanager
@@ -44,13 +46,32 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def current_generation(index_dir: Path) -> Path | None:
-    """Return the folder of the generation now serving, or None when no build has completed."""
-    pointer = index_dir / CURRENT
-    if not pointer.exists():
+def named_generation(index_dir: Path) -> Path | None:
+    """Return the complete generation the CURRENT pointer names, or None when it is missing, unreadable or names
+    anything else (a folder without a manifest, a path outside the index folder)."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
         return None
-    folder = index_dir / pointer.read_text(encoding="utf-8").strip()
-    return folder if (folder / MANIFEST).exists() else None
+    folder = index_dir / name
+    return folder if GENERATION.fullmatch(name) and (folder / MANIFEST).exists() else None
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """Return the folder of the generation now serving, or None when no build has completed. When the pointer
+    is bad, the newest complete generation serves: a start-up opens it rather than building from scratch."""
+    return named_generation(index_dir) or next(iter(_complete(index_dir)), None)
+
+
+def _complete(index_dir: Path) -> list[Path]:
+    """Return the generations with a manifest, newest first (by when it was written: names tie within a second)."""
+    found = []
+    for folder in index_dir.glob("gen-*"):
+        try:
+            found.append(((folder / MANIFEST).stat().st_mtime_ns, folder.name, folder))
+        except OSError:
+            continue
+    return [folder for *_, folder in sorted(found, reverse=True)]
 
 
 def current_marker(index_dir: Path) -> tuple[int, int] | None:
@@ -66,9 +87,7 @@ def current_marker(index_dir: Path) -> tuple[int, int] | None:
 def generations(index_dir: Path) -> list[Path]:
     """Return the complete generations (with a manifest): the serving one first, then the others newest first."""
     current = current_generation(index_dir)
-    others = sorted((g for g in index_dir.glob("gen-*") if (g / MANIFEST).exists() and g != current),
-                    key=lambda g: g.name, reverse=True)
-    return ([current] if current else []) + others
+    return ([current] if current else []) + [g for g in _complete(index_dir) if g != current]
 
 
 def read_manifest(index_dir: Path) -> Manifest | None:
@@ -205,23 +224,36 @@ def _unused(folder: Path) -> int | None:
     return fd
 
 
-def publish(index_dir: Path, folder: Path, manifest: Manifest, chroma_url: str = "",
-            keep: Path | None = None) -> None:
-    """Make a complete generation the serving one, atomically, and remove the others but one fallback.
-
-    The fallback is `keep`, by default the generation that was serving (a build replacing a damaged one names
-    an intact older one). A generation some process holds a lease on is kept too, and removed by a later
-    publish once released. With a Chroma server, the removed generations' collections go as well."""
+def seal(folder: Path, manifest: Manifest) -> None:
+    """Write a complete generation's manifest, with the sizes and digests of its files; it can then be opened
+    (and verified) before it is published."""
     manifest = replace(manifest, files=file_digests(folder))
     (folder / MANIFEST).write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
-    previous = current_generation(index_dir)
+
+
+def point_at(index_dir: Path, folder: Path) -> None:
+    """Make CURRENT name a generation, atomically."""
     tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex}"
     tmp.write_text(folder.name, encoding="utf-8")
     os.replace(tmp, index_dir / CURRENT)
+
+
+def publish(index_dir: Path, folder: Path, chroma_url: str = "", keep: Path | None = None) -> None:
+    """Make a sealed generation the serving one, atomically, and remove the others but one fallback.
+
+    The fallback is `keep`, by default the generation that was serving (a build replacing a damaged one names
+    an intact older one). A generation some process holds a lease on is kept too, and removed by a later
+    publish once released. With a Chroma server, the removed generations' collections go as well. When CURRENT
+    named no complete generation (a first build, or a damaged pointer), nothing is removed: the older
+    generations may be the only intact copies."""
+    previous = named_generation(index_dir)
+    point_at(index_dir, folder)
+    if previous is None:
+        return
     fallback = keep or previous
     removed: list[tuple[Path, int]] = []
     for old in index_dir.glob("gen-*"):
-        if old.name in (folder.name, fallback.name if fallback else ""):
+        if old.name in (folder.name, fallback.name):
             continue
         fd = _unused(old)
         if fd is None:

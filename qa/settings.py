@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.config import BuildConfig, EmbedderConfig, EmbeddingBackend
+from index.config import BuildConfig, DocumentLimits, EmbedderConfig, EmbeddingBackend
 from index.errors import ConfigError
 
 ENV_PREFIX = "QA_"
@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     max_answer_clauses: int = 2
     max_document_bytes: int = 20_000_000
     chunk_chars: int = 480
+    # What one file may cost a build (index.config.DocumentLimits): pixels of a page rendered for OCR (larger
+    # pages are scaled down), scanned pages recognised, seconds of OCR per build; bytes inflated from one .zip;
+    # pages an OFD may list, characters read from it.
+    ocr_max_page_pixels: int = DocumentLimits.ocr_page_pixels
+    ocr_max_pages: int = DocumentLimits.ocr_pages
+    ocr_max_seconds: float = DocumentLimits.ocr_seconds
+    max_bundle_bytes: int = DocumentLimits.bundle_bytes
+    ofd_max_pages: int = DocumentLimits.ofd_pages
+    ofd_max_chars: int = DocumentLimits.ofd_chars
     # LLM answer mode: any OpenAI-compatible endpoint (DeepSeek, Qwen/DashScope, GLM, vLLM, Ollama).
     llm_base_url: str = ""
     llm_model: str = ""
@@ -104,7 +113,13 @@ class Settings(BaseSettings):
     def build_config(self) -> BuildConfig:
         """Return what an index build needs of these settings."""
         return BuildConfig(self.corpus_dir, self.index_dir, self.chunk_chars, self.max_document_bytes,
-                           self.embedding_batch_size, self.chroma_url)
+                           self.embedding_batch_size, self.chroma_url, self.document_limits)
+
+    @property
+    def document_limits(self) -> DocumentLimits:
+        """Return what one file may cost a build."""
+        return DocumentLimits(self.ocr_max_page_pixels, self.ocr_max_pages, self.ocr_max_seconds,
+                              self.ofd_max_pages, self.ofd_max_chars, self.max_bundle_bytes)
 
     @property
     def embedder_config(self) -> EmbedderConfig:

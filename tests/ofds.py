@@ -65,3 +65,21 @@ def make_ofd(pages: list[list[str]], title: str = "", header: str = "", reverse:
         for name, data in files.items():
             archive.writestr(name, data)
     return buf.getvalue()
+
+
+def page_bomb(bodies: int, pages_each: int, lines: list[str]) -> bytes:
+    """Return an OFD whose OFD.xml lists `bodies` DocBody entries, all naming one Document.xml that lists its one
+    page `pages_each` times: a few KB that reference bodies x pages_each pages."""
+    source = zipfile.ZipFile(io.BytesIO(make_ofd([lines])))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            data = source.read(info.filename).decode("utf-8")
+            if info.filename == "OFD.xml":
+                start, end = data.index("<ofd:DocBody>"), data.index("</ofd:DocBody>") + len("</ofd:DocBody>")
+                data = data[:start] + data[start:end] * bodies + data[end:]
+            elif info.filename == "Doc_0/Document.xml":
+                start, end = data.index("<ofd:Page "), data.index("</ofd:Pages>")
+                data = data[:start] + data[start:end] * pages_each + data[end:]
+            archive.writestr(info.filename, data)
+    return buf.getvalue()

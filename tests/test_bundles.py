@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+import random
+import tracemalloc
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from index.build import build_index
-from index.config import BuildConfig
+from index.config import BuildConfig, DocumentLimits
 from index.loading import load_corpus, original_file
 from index.parsed import parse_documents
+from index.readers.base import ReadContext
 from index.records import SourceText
 from index.store import open_index
 from qa.records import Citation
@@ -145,3 +148,49 @@ def test_notice_covering_one_attachment_of_its_title_stays_whole() -> None:
     [(doc, clauses)] = parse_documents("notice", SourceText("/c/n.txt", text, "txt", "h"))
     assert doc.title == "广东省影视精品扶持办法" and doc.part_of is None
     assert {"附件", "第一条", "第二条"} <= {c.label for c in clauses}
+
+
+def _text(size: int, seed: int) -> bytes:
+    """Return `size` bytes of UTF-8 Chinese text that packs about 2:1, as real text does (no bomb)."""
+    rng = random.Random(seed)
+    return "".join(chr(0x4E00 + rng.randrange(3000)) for _ in range(size // 3)).encode()
+
+
+def test_nested_bundles_share_one_budget(tmp_path: Path) -> None:
+    """Three inner zips of 300 KB text each under a 700 KB budget for the upload: the first is read, then the
+    budget runs out and the rest is reported once with the limit and its setting (each inner zip used to get a
+    fresh budget)."""
+    inner = {f"内{i}.zip": _zip({f"文{i}.txt": _text(300_000, i)}) for i in range(3)}
+    (tmp_path / "b.zip").write_bytes(_zip(inner))  # type: ignore[arg-type]
+    context = ReadContext(limits=DocumentLimits(bundle_bytes=700_000))
+    results = list(load_corpus([tmp_path / "b.zip"], MAX, context))
+    read = [path.name for path, r in results if isinstance(r, SourceText)]
+    reasons = [str(r) for _, r in results if isinstance(r, Exception)]
+    assert read == ["文0.txt"], results
+    [reason] = reasons
+    assert "700000" in reason and "QA_MAX_BUNDLE_BYTES" in reason and "其余文件已跳过" in reason
+
+
+def test_a_member_of_exactly_one_million_bytes_gets_the_ratio_check(tmp_path: Path) -> None:
+    """1,000,000 bytes packing 1000:1 was read because only members over 1 MB were checked."""
+    (tmp_path / "b.zip").write_bytes(_zip({"a.txt": "a" * 1_000_000, "b.txt": FIRST}))
+    results = dict((path.name, r) for path, r in load_corpus([tmp_path / "b.zip"], MAX))
+    assert isinstance(results["b.txt"], SourceText)
+    assert "压缩比" in str(results["a.txt"]), results["a.txt"]
+
+
+def test_members_are_read_one_at_a_time(tmp_path: Path) -> None:
+    """Twelve members of 1 MB: reading the bundle holds the zip and a member or two, not all twelve at once."""
+    members = {f"{i}.txt": _text(1_000_000, i) for i in range(12)}
+    (tmp_path / "b.zip").write_bytes(_zip(members))  # type: ignore[arg-type]
+    size = (tmp_path / "b.zip").stat().st_size
+    tracemalloc.start()
+    try:
+        count = sum(isinstance(r, SourceText) for _, r in load_corpus([tmp_path / "b.zip"], MAX))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 12
+    # The zip, and a member's bytes, their copies and its text (2 bytes a character) at a time, about 5 MB; all
+    # twelve members held at once came to 14 MB over the zip.
+    assert peak < size + 7_000_000, (peak, size)

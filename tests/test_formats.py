@@ -6,22 +6,27 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import docx
 import pytest
 
 from index.build import build_index
-from index.config import BuildConfig
+from index.config import BuildConfig, DocumentLimits
 from index.errors import DocumentError
 from index.loading import load_file
 from index.parsed import parse_documents
 from index.readers import legacy
-from tests.ofds import make_ofd
+from index.readers.base import ReadContext
+from index.readers.ofd import read_ofd
+from tests.ofds import make_ofd, page_bomb
 from tests.system import needs_antiword, needs_libreoffice
 
 MAX = 10_000_000
@@ -61,6 +66,34 @@ def test_unreadable_ofd_says_why(tmp_path: Path, data: bytes, reason: str) -> No
     """A damaged OFD, or one with no text (a scan), raises DocumentError naming the reason."""
     with pytest.raises(DocumentError, match=reason):
         load_file(_write(tmp_path / "plan.ofd", data), MAX)
+
+
+@pytest.mark.parametrize(("bodies", "pages", "reason"), [
+    (1, 3000, "列出 3000 页，超过上限 2000 页（QA_OFD_MAX_PAGES）"),
+    # The 2,000,000-page probe scaled down: counting stops at the body that passes the limit.
+    (10, 400, "列出 2400 页，超过上限 2000 页（QA_OFD_MAX_PAGES）"),
+    (100, 1, "含 100 个文档，超过上限 16 个"),
+], ids=["pages", "bodies-times-pages", "bodies"])
+def test_ofd_listing_too_many_pages_is_refused_before_reading(tmp_path: Path, bodies: int, pages: int,
+                                                              reason: str) -> None:
+    """A few KB of OFD naming one page many times (7.7 KB listing 2,000,000 pages took 39 s and 700 MB): refused
+    from its page lists, with the count, the limit and the fix."""
+    data = page_bomb(bodies, pages, LINES)
+    assert len(data) < 10_000
+    with pytest.raises(DocumentError, match=reason + ".*请拆分"):
+        load_file(_write(tmp_path / "bomb.ofd", data), MAX)
+
+
+def test_ofd_text_past_the_character_cap_is_cut_and_reported(tmp_path: Path) -> None:
+    """An OFD whose pages hold more text than QA_OFD_MAX_CHARS: the pages up to the cap are read, the note says
+    from which page on the rest was left out."""
+    data = make_ofd([LINES] * 5)
+    per_page = len(read_ofd(make_ofd([LINES])).text)
+    context = ReadContext(limits=DocumentLimits(ofd_chars=per_page * 2 + 10))
+    source = load_file(_write(tmp_path / "long.ofd", data), MAX, context)
+    assert source.text.count("第一条") == 2
+    [note] = source.notes
+    assert "第 3 页起" in note and "QA_OFD_MAX_CHARS" in note
 
 
 def test_ofd_with_doctype_is_refused(tmp_path: Path) -> None:
@@ -175,3 +208,101 @@ def test_file_that_is_no_word_document_says_so(tmp_path: Path) -> None:
 def test_docx_saved_as_doc_is_read(tmp_path: Path) -> None:
     """A .docx saved under an old .doc name is read as the .docx it is."""
     assert ROW in load_file(_write(tmp_path / "plan.doc", _docx_with_table()), MAX).text
+
+
+class _Listener:
+    """A TCP listener on 127.0.0.1 that counts the connections made to it (http, https or anything else)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.socket.settimeout(0.2)
+        self.port = self.socket.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.socket.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.socket.close()
+
+
+@pytest.fixture()
+def linking_doc(tmp_path: Path) -> Iterator[tuple[bytes, _Listener]]:
+    """Return a real Word 97 .doc whose images are linked (INCLUDEPICTURE) at http:// and https:// addresses of a
+    127.0.0.1 listener, and the listener, its count reset after the .doc was made."""
+    program = legacy.soffice()
+    if program is None:
+        pytest.skip("Debian 包 libreoffice-writer-nogui 未安装")
+    listener = _Listener()
+    images = "".join(f'<p><img src="{scheme}://127.0.0.1:{listener.port}/seal.png" width="50" height="50"></p>'
+                     for scheme in ("http", "https"))
+    Path(tmp_path, "in.html").write_text(f"<html><body><p>第一条 本办法自印发之日起施行。</p>{images}"
+                                         "<p>第二条 本办法由省财政厅负责解释。</p></body></html>", encoding="utf-8")
+    subprocess.run([program, f"-env:UserInstallation={Path(tmp_path, 'profile').as_uri()}", "--headless",
+                    "--norestore", "--convert-to", "doc:MS Word 97", "--outdir", str(tmp_path),
+                    str(tmp_path / "in.html")], check=True, capture_output=True, timeout=180,
+                   env={**os.environ, "HOME": str(tmp_path)})
+    data = (tmp_path / "in.doc").read_bytes()
+    assert f"127.0.0.1:{listener.port}".encode() in data and legacy.sniff(data) == "word97"
+    listener.connections = 0
+    yield data, listener
+    listener.close()
+
+
+@needs_libreoffice
+@pytest.mark.parametrize("namespace", [True, False], ids=["own-network-namespace", "profile-only"])
+def test_conversion_fetches_nothing_a_document_links_to(linking_doc: tuple[bytes, _Listener], namespace: bool,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """LibreOffice loaded the images a .doc links to while converting it (two requests to the address named in
+    the document); now nothing reaches the listener, with or without a network namespace of its own."""
+    data, listener = linking_doc
+    if namespace and not legacy._offline():
+        pytest.skip("unshare 不可用（需要 root 或非特权用户命名空间）")
+    if not namespace:  # where unshare is not allowed, the profile's closed proxy is what holds
+        monkeypatch.setattr(legacy, "_offline", lambda: ())
+    text = legacy.read_legacy(data, ".doc", 120).text
+    assert "第二条 本办法由省财政厅负责解释。" in text
+    time.sleep(0.5)  # a connection LibreOffice opened would be accepted by now
+    assert listener.connections == 0
+
+
+@needs_libreoffice
+def test_a_rebuild_does_not_convert_again(word97: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every rebuild ran LibreOffice on every .doc/.wps before it knew the corpus was unchanged: the reading is
+    now cached by file hash, so LibreOffice (behind a wrapper that logs each run) runs once for three builds."""
+    runs, wrapper = tmp_path / "runs.log", tmp_path / "bin" / "soffice"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho run >> "{runs}"\nexec "{legacy.soffice()}" "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    _write(corpus / "plan.doc", word97)
+    (corpus / "notice.txt").write_text("一、总体要求\n（一）加强组织领导。", encoding="utf-8")
+    assert build_index(BuildConfig(corpus, index), None, progress=False).documents == 2
+    assert build_index(BuildConfig(corpus, index), None, progress=False).unchanged
+    (corpus / "notice.txt").write_text("一、总体要求\n（一）加强组织领导。\n（二）强化资金保障。", encoding="utf-8")
+    changed = build_index(BuildConfig(corpus, index), None, progress=False)
+    assert changed.documents == 2 and not changed.skipped, changed.summary()
+    assert runs.read_text().split() == ["run"]
+
+
+@needs_libreoffice
+@needs_antiword
+def test_a_libreoffice_timeout_is_reported_beside_antiwords_error(tmp_path: Path) -> None:
+    """LibreOffice timed out, antiword then failed too, and only antiword's error was shown: now both are, the
+    timeout first."""
+    ole = legacy.OLE_MAGIC + b"\0" * 64 + "WordDocument".encode("utf-16-le") + b"\0" * 64
+    with pytest.raises(DocumentError, match=r"LibreOffice 转换 \.doc 文件超时（0\.05 秒）.*antiword"):
+        legacy.read_legacy(ole, ".doc", 0.05)

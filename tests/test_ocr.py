@@ -9,7 +9,8 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from index.build import build_index
-from index.config import BuildConfig
+from index.config import BuildConfig, DocumentLimits
+from index.errors import DocumentError
 from index.loading import load_file
 from index.parsed import parse_documents
 from index.readers import ocr
@@ -182,3 +183,82 @@ def test_ocr_keeps_to_the_machine(tmp_path: Path) -> None:
     env.update(HOME=str(tmp_path), HTTPS_PROXY="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9")
     subprocess.run([sys.executable, "-c", PROBE], capture_output=True, timeout=120, cwd=ROOT, env=env, check=True)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()], list(tmp_path.rglob("*"))
+
+
+def _resaved(data: bytes, dpi: float) -> bytes:
+    """Return an image-only PDF's pages saved again at another resolution: the same pixels on bigger paper."""
+    import pypdfium2 as pdfium
+
+    from tests.scans import images_pdf
+
+    pdf = pdfium.PdfDocument(data)
+    images = [pdf[i].render(scale=200 / 72).to_pil().convert("RGB") for i in range(len(pdf))]
+    return images_pdf(images, dpi)  # type: ignore[arg-type]
+
+
+def test_a_page_larger_than_the_pixel_cap_is_scaled_down_and_reported(scan: tuple[bytes, str],
+                                                                       tmp_path: Path) -> None:
+    """The scan on A2 paper (1191 x 1684 pt, 15.5 million pixels at 200 dpi) is rendered within
+    QA_OCR_MAX_PAGE_PIXELS, still read, and the note gives the page, its size, the limit and the fix."""
+    (tmp_path / "a2.pdf").write_bytes(_resaved(scan[0], 100))
+    source = load_file(tmp_path / "a2.pdf", MAX, ReadContext(limits=DocumentLimits(ocr_page_pixels=12_000_000)))
+    assert "一次性奖励200万元" in source.text
+    [note] = source.notes
+    assert "第 1 页" in note and "×1684 磅" in note and "1200 万像素" in note
+    assert "QA_OCR_MAX_PAGE_PIXELS" in note and "调高上限" in note
+
+
+def test_a_tiny_pdf_declaring_a_huge_page_renders_within_the_cap(tmp_path: Path) -> None:
+    """A 1.7 KB PDF with one 7200 x 7200 pt page (5 GB at 200 dpi): rendered at about 35 dpi within the cap; it
+    holds no text, so it is skipped, and the reason says what was scaled."""
+    from PIL import Image
+
+    from tests.scans import images_pdf
+
+    data = images_pdf([Image.new("L", (100, 100), 200)], 1)
+    assert len(data) < 4_000
+    (tmp_path / "huge.pdf").write_bytes(data)
+    with pytest.raises(DocumentError, match=r"7200×7200 磅.*QA_OCR_MAX_PAGE_PIXELS.*已缩小到 35 dpi"):
+        load_file(tmp_path / "huge.pdf", MAX)
+
+
+def test_scanned_pages_over_the_page_cap_are_reported(tmp_path: Path) -> None:
+    """Two scanned pages with QA_OCR_MAX_PAGES=1: the first is read, the second is named in the note."""
+    from tests.scans import scanned_pdf
+
+    data, truth = scanned_pdf(PARAGRAPHS * 5, title=TITLE)
+    assert len(truth) == 2
+    (tmp_path / "two.pdf").write_bytes(data)
+    source = load_file(tmp_path / "two.pdf", MAX, ReadContext(limits=DocumentLimits(ocr_pages=1)))
+    assert source.ocr_pages == (1,)
+    [note] = source.notes
+    assert "共 2 页" in note and "上限 1 页" in note and "第 2 页未识别" in note and "QA_OCR_MAX_PAGES" in note
+
+
+def test_ocr_past_its_time_is_stopped_and_continued_by_the_next_build(scan: tuple[bytes, str],
+                                                                     tmp_path: Path) -> None:
+    """With no OCR time left the scan is skipped naming QA_OCR_MAX_SECONDS; the next build reads it."""
+    (tmp_path / "scan.pdf").write_bytes(scan[0])
+    with OcrCache(tmp_path / "ocr.sqlite") as cache:
+        with pytest.raises(DocumentError, match=r"用时达到上限 0 秒（QA_OCR_MAX_SECONDS），第 1 页未识别"):
+            load_file(tmp_path / "scan.pdf", MAX, ReadContext(cache, limits=DocumentLimits(ocr_seconds=0)))
+        assert "一次性奖励200万元" in load_file(tmp_path / "scan.pdf", MAX, ReadContext(cache)).text
+
+
+def test_a_build_stopped_by_the_ocr_time_limit_is_completed_by_the_next(scan: tuple[bytes, str],
+                                                                       tmp_path: Path) -> None:
+    """A mixed PDF built with no OCR time is indexed from its text page with a note; the next build, with time,
+    recognises the scanned page and indexes its text (the file's bytes did not change, its reading did)."""
+    writer = PdfWriter()
+    for part in (text_pdf([["关于印发示范基地奖励办法的通知", "现将奖励办法印发给你们，请认真贯彻执行。"]]), scan[0]):
+        for page in PdfReader(io.BytesIO(part)).pages:
+            writer.add_page(page)
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    with open(corpus / "mixed.pdf", "wb") as f:
+        writer.write(f)
+    first = build_index(BuildConfig(corpus, index, limits=DocumentLimits(ocr_seconds=0)), None, progress=False)
+    assert [path for path, _ in first.notes] == ["mixed.pdf"] and "QA_OCR_MAX_SECONDS" in first.notes[0][1]
+    second = build_index(BuildConfig(corpus, index), None, progress=False)
+    assert not second.unchanged and not second.notes
+    assert "一次性奖励200万元" in open_index(index, None).docs["mixed"].text

@@ -1,14 +1,18 @@
 """Legacy Word .doc and Kingsoft WPS .wps: converted to .docx by LibreOffice headless (antiword for a .doc when
-LibreOffice is absent), then read by the .docx reader so tables keep their headers."""
+LibreOffice is absent), then read by the .docx reader so tables keep their headers. Conversions run without
+network and are cached by file hash, so a rebuild converts only new or changed files."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import pickle
 import shutil
 import signal
 import subprocess
 import tempfile
+from functools import cache
 from pathlib import Path
 
 from index.errors import DocumentError
@@ -16,10 +20,24 @@ from index.readers.base import Extracted
 from index.readers.docx import read_docx
 from index.readers.tables import Cell, read_grid
 from index.records import TextTable
+from index.sqlite import CacheStore
 
 LIBREOFFICE_PACKAGE = "libreoffice-writer-nogui"
 ANTIWORD_PACKAGE = "antiword"
 OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+CONVERSION_VERSION = "1"  # bump when what a conversion returns changes, so cached results are not reused
+# LibreOffice fetches what a document links to (an INCLUDEPICTURE image at any address, intranet ones included)
+# while converting it. Each conversion's own profile sends every http, https and ftp request to a proxy at a port
+# nothing listens on, with no exceptions; where the system allows it the converter also runs in a network
+# namespace of its own, with no network at all (see _offline).
+_PROXIES = "".join(
+    f'<item oor:path="/org.openoffice.Inet/Settings"><prop oor:name="{name}" oor:op="fuse"><value>{value}</value>'
+    "</prop></item>"
+    for name, value in [("ooInetProxyType", "2"), ("ooInetNoProxy", ""),
+                        *((f"ooInet{kind}Proxy{part}", value) for kind in ("HTTP", "HTTPS", "FTP")
+                          for part, value in (("Name", "127.0.0.1"), ("Port", "0")))])
+OFFLINE_PROFILE = ('<?xml version="1.0" encoding="UTF-8"?>\n<oor:items xmlns:oor="http://openoffice.org/2001/registry" '
+                   f'xmlns:xs="http://www.w3.org/2001/XMLSchema">{_PROXIES}</oor:items>\n')
 
 
 class ConverterMissing(DocumentError):
@@ -47,6 +65,20 @@ def soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
+@cache
+def _offline() -> tuple[str, ...]:
+    """Return the command prefix that runs a program with no network: `unshare -n` as root, `unshare -rn` where
+    unprivileged user namespaces are allowed, else nothing (the profile's closed proxy still holds)."""
+    program = shutil.which("unshare")
+    for prefix in ((program, "-n"), (program, "-rn")) if program else ():
+        try:
+            if subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False).returncode == 0:
+                return prefix
+        except (OSError, subprocess.SubprocessError):
+            continue
+    return ()
+
+
 def convert_to_docx(data: bytes, suffix: str, timeout: float) -> bytes:
     """Return the .docx LibreOffice makes of a .doc/.wps/.rtf file; raise DocumentError when it cannot."""
     program = soffice()
@@ -56,10 +88,13 @@ def convert_to_docx(data: bytes, suffix: str, timeout: float) -> bytes:
         source = Path(tmp) / f"input{suffix}"
         source.write_bytes(data)
         out = Path(tmp) / "out"
+        profile = Path(tmp, "profile", "user")
+        profile.mkdir(parents=True)
+        (profile / "registrymodifications.xcu").write_text(OFFLINE_PROFILE, encoding="utf-8")
         # Each conversion has its own profile and HOME: two soffice processes sharing a profile hand their work to
         # each other or fail on its lock. A list of arguments, never a shell.
-        command = [program, f"-env:UserInstallation={Path(tmp, 'profile').as_uri()}", "--headless", "--norestore",
-                   "--nologo", "--nodefault", "--nolockcheck", "--convert-to", "docx:MS Word 2007 XML",
+        command = [*_offline(), program, f"-env:UserInstallation={Path(tmp, 'profile').as_uri()}", "--headless",
+                   "--norestore", "--nologo", "--nodefault", "--nolockcheck", "--convert-to", "docx:MS Word 2007 XML",
                    "--outdir", str(out), str(source)]
         env = {**os.environ, "HOME": tmp, "SAL_USE_VCLPLUGIN": "svp"}
         returncode, output = _run(command, env, timeout, f"LibreOffice 转换 {suffix} 文件")
@@ -126,7 +161,54 @@ def read_with_antiword(data: bytes, suffix: str, timeout: float) -> Extracted:
     return Extracted(text, tables=tuple(tables))
 
 
-def read_legacy(data: bytes, suffix: str, timeout: float) -> Extracted:
+class ConversionCache(CacheStore):
+    """What .doc/.wps files were read as, by file hash and converter, beside the parse cache in the index folder:
+    a rebuild reads every file before it knows the corpus is unchanged, and LibreOffice takes seconds a file."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "CREATE TABLE IF NOT EXISTS conversions (key TEXT PRIMARY KEY, blob BLOB)",
+                         "转换缓存")
+        self._asked: set[str] = set()
+
+    def get(self, key: str) -> Extracted | None:
+        """Return a file's cached reading, or None."""
+        self._asked.add(key)
+        rows = self.read("SELECT blob FROM conversions WHERE key=?", (key,))
+        try:
+            found = pickle.loads(rows[0][0]) if rows else None  # only ever bytes this index wrote itself
+        except Exception:
+            return None
+        return found if isinstance(found, Extracted) else None
+
+    def put(self, key: str, found: Extracted) -> None:
+        """Store a file's reading."""
+        with self.write() as conn:
+            conn.execute("INSERT OR REPLACE INTO conversions VALUES (?, ?)",
+                         (key, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)))
+
+    def keep_asked(self) -> None:
+        """Delete the readings of files this build did not read (gone from the corpus, or changed)."""
+        self.keep_only("conversions", "key", self._asked)
+
+
+def conversion_key(data: bytes, suffix: str) -> str:
+    """Return the cache key of a file's reading: its bytes, its suffix and the converters installed."""
+    tools = f"soffice={soffice() is not None};antiword={shutil.which('antiword') is not None}"
+    return hashlib.sha256(f"{CONVERSION_VERSION}|{tools}|{suffix}|".encode() + data).hexdigest()
+
+
+def read_legacy(data: bytes, suffix: str, timeout: float, conversions: ConversionCache | None = None) -> Extracted:
+    """Return the text of a .doc/.wps, from the cache or converted now (and cached when it succeeds)."""
+    key = conversion_key(data, suffix) if conversions is not None else ""
+    found = conversions.get(key) if conversions is not None else None
+    if found is None:
+        found = _convert(data, suffix, timeout)
+        if conversions is not None:
+            conversions.put(key, found)
+    return found
+
+
+def _convert(data: bytes, suffix: str, timeout: float) -> Extracted:
     """Return the text of a .doc/.wps: LibreOffice, then the .docx reader; antiword for Word 97 without it."""
     kind = sniff(data)
     if kind == "docx":
@@ -140,7 +222,11 @@ def read_legacy(data: bytes, suffix: str, timeout: float) -> Extracted:
         return read_docx(convert_to_docx(data, suffix, timeout))
     except ConverterMissing:
         raise
-    except DocumentError:
-        if kind == "word97" and shutil.which("antiword"):
+    except DocumentError as failed:
+        if not (kind == "word97" and shutil.which("antiword")):
+            raise
+        try:
             return read_with_antiword(data, suffix, timeout)
-        raise
+        except DocumentError as also:
+            # LibreOffice's reason comes first: a timeout or a crash there is what the operator must see.
+            raise DocumentError(f"{failed}；改用 antiword 也失败：{also}") from failed

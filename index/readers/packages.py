@@ -12,14 +12,14 @@ from index.errors import DocumentError
 # past the size the zip declares (a lie ends in a CRC error), so the declared sizes bound the work.
 MAX_UNPACKED = 100_000_000
 MAX_PARTS = 2_000
-MAX_RATIO = 100  # for parts over 1 MB; Word's own XML packs about 5-30 times
+MAX_RATIO = 100  # for parts of 1 MB and more; Word's own XML packs about 5-30 times
 BIG_PART = 1_000_000
 
 
 def bomb_ratio(info: zipfile.ZipInfo) -> int:
-    """Return how many times a part over 1 MB would inflate, when that is more than MAX_RATIO; else 0."""
+    """Return how many times a part of 1 MB or more would inflate, when that is more than MAX_RATIO; else 0."""
     ratio = info.file_size // max(info.compress_size, 1)
-    return ratio if info.file_size > BIG_PART and ratio > MAX_RATIO else 0
+    return ratio if info.file_size >= BIG_PART and ratio > MAX_RATIO else 0
 
 
 def check_package(data: bytes, kind: str) -> None:

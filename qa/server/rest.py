@@ -52,7 +52,8 @@ def _file_response(loader: AssistantLoader, doc_id: str) -> Response:
     if doc is None:
         raise HTTPException(404, f"没有编号为 {doc_id} 的文件")
     try:
-        data = original_file(doc.source, doc.member, doc.file_hash, loader.settings.max_document_bytes)
+        data = original_file(doc.source, doc.member, doc.file_hash, loader.settings.max_document_bytes,
+                             loader.settings.max_bundle_bytes)
     except DocumentError as exc:
         raise HTTPException(410, f"{exc}") from exc
     name = PurePosixPath(doc.member).name if doc.member else PurePosixPath(doc.source).name
