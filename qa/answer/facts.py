@@ -65,7 +65,7 @@ def document_facts(kb: KnowledgeBase, query: Query, question: str, doc: PolicyDo
 
 # Words that name a document or what is asked about it, not its topic.
 DOCUMENT_WORDS = re.compile(r"文件|文号|字号|政策|措施|意见|方案|通知|办法|规定|部门|单位|印发|发布|发文|出台|制定|"
-                            r"有效|过期|失效|施行|实施|管用|适用|执行|时候|日期|哪年|几几年|一起|联合|编号")
+                            r"有效|过期|失效|施行|实施|管用|适用|执行|时候|时间|日期|期限|到期|截止|哪年|几几年|一起|联合|编号")
 TITLE_SHARE = 0.5
 LABELS = {"number": "文号", "issuer": "发文单位", "date": "印发日期", "valid": "施行"}
 
