@@ -56,22 +56,26 @@ def statements(text: str, source: str | None = None) -> str:
 
 def _without(text: str, source: str | None, drop: Callable[[str], bool]) -> str:
     """Return the text's printed lines that are not dropped; a passage of `source` that lost its line breaks gets
-    them back from the source (the part of each source line the passage spans), or is kept whole if not found."""
-    lines = [re.sub(r"\s+", "", line) for line in (source or text).split("\n")]
-    lines = [line for line in lines if line]
-    if source is not None:
-        flat, joined = re.sub(r"\s+", "", text), "".join(lines)
-        start = joined.find(flat)
-        if start < 0:
-            return text
-        spans, offset = [], 0
-        for line in lines:
-            lo, hi = max(start, offset), min(start + len(flat), offset + len(line))
-            if lo < hi:
-                spans.append((line, joined[lo:hi]))
-            offset += len(line)
-        return "\n".join(part for line, part in spans if not drop(line))
-    return "\n".join(line for line in lines if not drop(line))
+    them back from the source (the part of each source line the passage spans, as the passage writes it), or is
+    kept whole if it is not found there."""
+    if source is None:
+        return "\n".join(line for line in text.split("\n") if line.strip() and not drop(line))
+    lines = [line for line in source.split("\n") if line.strip()]
+    # Passage and source are matched without whitespace; the parts returned keep the passage's own characters.
+    kept = [i for i, ch in enumerate(text) if not ch.isspace()]
+    flat = "".join(text[i] for i in kept)
+    joined = "".join(re.sub(r"\s+", "", line) for line in lines)
+    start = joined.find(flat) if flat else -1
+    if start < 0:
+        return text
+    parts, offset = [], 0
+    for line in lines:
+        width = len(re.sub(r"\s+", "", line))
+        lo, hi = max(start, offset), min(start + len(flat), offset + width)
+        if lo < hi and not drop(line):
+            parts.append(text[kept[lo - start]: kept[hi - start - 1] + 1])
+        offset += width
+    return "\n".join(parts)
 
 
 def is_boilerplate(label: str, text: str) -> bool:

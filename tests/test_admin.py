@@ -17,7 +17,7 @@ from tests.conftest import CORPUS, ready_loader, serve_http
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
 NEW_DOC = ("某市动漫产业扶持办法\n一、资金扶持\n对原创动漫作品给予每部30万元奖励。\n"
-           "二、人才支持\n动漫人才可申请入住人才公寓。\n")
+           "二、人才支持\n动漫人才可申请入住星河人才公寓。\n")
 
 
 @pytest.fixture()
@@ -65,19 +65,22 @@ def test_admin_routes_do_not_exist_without_a_token(tmp_path: Path, bundled_index
 def test_upload_rebuild_and_delete_swap_the_index(server: tuple[str, Settings]) -> None:
     """An uploaded document is answerable after the rebuild; after deletion and rebuild it is cited no more."""
     url, _ = server
-    question = {"question": "动漫人才能申请人才公寓吗？"}
-    assert httpx.post(f"{url}/api/ask", json=question, timeout=30).json()["answerable"] is False
+    # 星河 is a name no bundled document uses: before the upload nothing answers it (talent clauses may be shown as
+    # possibly related, never as the answer).
+    question = {"question": "动漫人才能申请星河人才公寓吗？"}
+    before = httpx.post(f"{url}/api/ask", json=question, timeout=30).json()
+    assert before["outcome"] in ("refuse", "related") and "星河" not in "".join(c["text"] for c in before["citations"])
     up = httpx.post(f"{url}/admin/documents", params={"rebuild": "true"}, headers=ADMIN,
                     files={"file": ("dongman.txt", NEW_DOC.encode("gb18030"), "text/plain")})
     assert up.status_code == 201 and up.json()["rebuild_started"] is True
     assert "已索引 4 个文件" in _wait_rebuilt(url)["summary"]
     answer = httpx.post(f"{url}/api/ask", json=question, timeout=30).json()
-    assert answer["answerable"] and "人才公寓" in answer["answer"]
+    assert answer["answerable"] and "星河人才公寓" in answer["answer"]
     gone = httpx.delete(f"{url}/admin/documents/dongman.txt", params={"rebuild": "true"}, headers=ADMIN)
     assert gone.status_code == 200
     _wait_rebuilt(url)
     after = httpx.post(f"{url}/api/ask", json=question, timeout=30).json()
-    assert not any("人才公寓" in c["text"] for c in after["citations"])
+    assert not any("星河人才公寓" in c["text"] for c in after["citations"])
 
 
 @pytest.mark.parametrize("name", ["../evil.txt", ".hidden.txt", "a/b.txt", "notes.exe", "x" * 200 + ".txt"])

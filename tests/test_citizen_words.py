@@ -223,3 +223,9 @@ def test_a_follow_up_of_the_same_kind_swaps_that_word() -> None:
 def test_a_date_question_about_something_else_is_not_about_a_document(assistant) -> None:
     answer = assistant.ask("一带一路倡议是哪一年提出的？")
     assert not answer.citations or all("文号" not in p for p in answer.text.splitlines())
+
+
+def test_a_passage_keeps_its_own_spaces() -> None:
+    source = "设立甬江数字文化基金<img src=x onerror=alert(1)>，申请请见官网。\n主题词：文化 基金"
+    passage = "设立甬江数字文化基金<img src=x onerror=alert(1)>，申请请见官网。主题词：文化 基金"
+    assert content(passage, source) == "设立甬江数字文化基金<img src=x onerror=alert(1)>，申请请见官网。"
