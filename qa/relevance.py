@@ -55,8 +55,7 @@ def elsewhere_only(kb: KnowledgeBase, query: Query, regional: dict[str, float],
     names = [t for t in words if frequency(t) < NAME_FREQUENCY]
     if len(words) < 2 or not names:
         return False
-    words = names
-    rarest = max(words, key=lambda t: (kb.lexical.idf(t) or 0.0, t))
+    rarest = max(names, key=lambda t: (kb.lexical.idf(t) or 0.0, t))
     texts = [f"{s.doc.title}\n{' '.join(s.clause.path)}\n{s.clause.text}".lower() for s in clauses]
     if any(covers(rarest, text, query.equivalent) for text in texts):
         return False
