@@ -187,8 +187,10 @@ class HybridRetriever:
         kb, opt = self.kb, self.options
         words = query.focus if opt.focus and query.focus else query.text
         tokens = tokenize(words)
-        lexical = kb.lexical.search(tokens, CANDIDATES, query.expansions if opt.vocabulary else None,
-                                    EXPANSION_WEIGHT)
+        # Only a word the corpus never uses is searched for through the documents' words for it: where the
+        # documents already say what the user says, there is no gap to bridge.
+        bridge = [f for word, forms in query.equivalents if kb.lexical.idf(word) is None for f in forms]
+        lexical = kb.lexical.search(tokens, CANDIDATES, bridge if opt.vocabulary else None, EXPANSION_WEIGHT)
         vector = kb.dense.vector(words) if kb.dense is not None else None
         dense = kb.dense.nearest(vector, CANDIDATES) if kb.dense is not None and vector is not None else []
         fused = _fuse([lexical, dense], opt.fusion)
