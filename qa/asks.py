@@ -46,7 +46,14 @@ HOLDS = {
 
 # A question about the document itself (who issued it, when, its 文号): its header and signature answer it.
 ABOUT_DOCUMENT = re.compile(r"印发|发布|发的|出台|发文|签发|文号|字号|落款|联合发|谁发|发给|下发|主送|抄送|"
-                            r"哪年的|几几年|哪一年的|制定的|谁出的|一起出的|还有效|有效吗|过期|失效|还管用|还适用|还执行")
+                            r"哪年的|几几年|哪一年的|制定的|谁出的|一起出的|给谁|根据哪|依据哪|根据什么|依据什么|哪个文件定|开始实施|开始的|生效|"
+                            r"还有效|有效吗|过期|失效|还管用|还适用|还执行")
+
+
+# What a question of a kind looks for when it names no topic of its own ("深圳谁管这事", "广东谁牵头").
+ASK_WORDS = {Ask.WHO: ("牵头", "负责", "工作机制", "联席会议", "组织领导", "协调机制")}
+# Words that only say what kind of fact is asked ("广东谁牵头": 牵头 is the question, not its topic).
+ASK_ONLY = {Ask.WHO: frozenset({"牵头", "负责", "部门", "单位", "机构", "主管", "管事", "谁管"})}
 
 
 def about_document(question: str) -> bool:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from index.build import build_index
 from index.embedding import PolicyEmbeddings, load_embeddings
-from index.lexical import frequency, segment
+from index.lexical import frequency, segment, tokenize
 from index.records import PolicyDoc
 from index.regions import gazetteer
 from index.store import KnowledgeBase, current_generation, open_index
@@ -148,7 +148,10 @@ class Assistant:
         text = None
         if self.model is not None and earlier:
             text = condense_with_llm(self.model, question, earlier)
-        return parse_query(text or rewrite(question, earlier), self.speller, self.abbreviations)
+        query = parse_query(text or rewrite(question, earlier), self.speller, self.abbreviations)
+        lexical = self.kb.lexical
+        weights = {t: lexical.idf(t) or lexical.unseen_idf() for t in tokenize(query.focus or query.text)}
+        return dataclasses.replace(query, weights=tuple(weights.items()))
 
     def _find(self, query: Query, doc_ids: set[str] | None) -> Found:
         if not query.text:

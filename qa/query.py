@@ -53,6 +53,8 @@ class Query:
     equivalents: tuple[tuple[str, tuple[str, ...]], ...] = ()
     ask: Ask = Ask.GENERAL  # the kind of fact asked for
     about_document: bool = False  # who issued the document, when: its header and signature answer it
+    # How telling each word of the focus is in this corpus (its IDF), set once the corpus is known.
+    weights: tuple[tuple[str, float], ...] = ()
 
     @property
     def equivalent(self) -> dict[str, tuple[str, ...]]:

@@ -18,6 +18,7 @@ from index.records import Clause, PolicyDoc
 from index.store import KnowledgeBase
 from index.structure import is_prose
 from index.text import CJK
+from qa.asks import ASK_ONLY, ASK_WORDS
 from qa.query import Query
 from qa.records import ScoredClause
 from qa.vocabulary import covers
@@ -187,10 +188,14 @@ class HybridRetriever:
         kb, opt = self.kb, self.options
         words = query.focus if opt.focus and query.focus else query.text
         tokens = tokenize(words)
+        searched = list(tokens)
+        if set(topic_tokens(kb, query, tokens)) <= ASK_ONLY.get(query.ask, frozenset()):
+            # "深圳谁管这事", "广东谁牵头": who leads is said in these words; they are searched for, not required.
+            searched += ASK_WORDS.get(query.ask, ())
         # Only a word the corpus never uses is searched for through the documents' words for it: where the
         # documents already say what the user says, there is no gap to bridge.
         bridge = [f for word, forms in query.equivalents if kb.lexical.idf(word) is None for f in forms]
-        lexical = kb.lexical.search(tokens, CANDIDATES, bridge if opt.vocabulary else None, EXPANSION_WEIGHT)
+        lexical = kb.lexical.search(searched, CANDIDATES, bridge if opt.vocabulary else None, EXPANSION_WEIGHT)
         vector = kb.dense.vector(words) if kb.dense is not None else None
         dense = kb.dense.nearest(vector, CANDIDATES) if kb.dense is not None and vector is not None else []
         fused = _fuse([lexical, dense], opt.fusion)

@@ -27,7 +27,8 @@ def groups() -> tuple[Group, ...]:
     """Return the vocabulary's groups, in file order."""
     text = files("qa").joinpath("data", "vocabulary.tsv").read_text(encoding="utf-8")
     rows = (line.split("\t") for line in text.splitlines() if line.strip() and not line.startswith("#"))
-    return tuple(Group(name, tuple(everyday.split("|")), tuple(official.split("|")), source.strip())
+    # Questions are matched lower-cased (the tokenizer lower-cases Latin words: IPO -> ipo).
+    return tuple(Group(name, tuple(everyday.lower().split("|")), tuple(official.split("|")), source.strip())
                  for name, everyday, official, source in rows)
 
 
@@ -53,7 +54,8 @@ def equivalents(tokens: Iterable[str], text: str) -> dict[str, tuple[str, ...]]:
         return any(word in u and u != word for u in longer)
 
     found = {t: known[t] for t in words if t in known and not inside(t)}
-    found.update({w: f for w, f in known.items() if len(w) > 1 and w not in found and w in text and not inside(w)})
+    lowered = text.lower()
+    found.update({w: f for w, f in known.items() if len(w) > 1 and w not in found and w in lowered and not inside(w)})
     return found
 
 

@@ -37,11 +37,13 @@ def _sentence_scores(query: Query, sentences: list[str]) -> list[float]:
     through the documents' word for it), more when it states the kind of fact asked for."""
     tokens = list(dict.fromkeys(tokenize(query.focus or query.text)))
     equivalent = query.equivalent
+    # A telling word (贷款) outweighs common ones (文化, 企业) when the corpus is known; else longer words count more.
+    weights = dict(query.weights) or {t: float(len(t)) for t in tokens}
+    total = sum(weights.get(t, len(t)) for t in tokens) or 1.0
     scores = []
     for sentence in sentences:
         lowered = sentence.lower()
-        hit = sum(len(t) * covers(t, lowered, equivalent) for t in tokens)
-        score = hit / (sum(len(t) for t in tokens) or 1)
+        score = sum(weights.get(t, len(t)) * covers(t, lowered, equivalent) for t in tokens) / total
         # Of two sentences that hold an everyday word's official form, the one that holds more of them says more
         # about it ("专项资金……配套资金" over "财政投入").
         score += FORMS_BONUS * sum(f in lowered for t in tokens if t not in lowered for f in equivalent.get(t, ()))

@@ -17,7 +17,12 @@ from qa.retrieve import coverage, topic_tokens
 NUMBER = re.compile(r"文号|字号|发文号|编号")
 ISSUER = re.compile(r"哪个部门|哪些部门|哪几个部门|什么部门|哪个单位|哪些单位|谁发|谁出|谁制定|谁印发|发给|一起出|联合")
 DATE = re.compile(r"什么时候|啥时候|何时|哪年|哪一年|几几年|日期|哪天|几月")
-VALID = re.compile(r"有效|过期|失效|管用|还适用|还执行|到期")
+VALID = re.compile(r"有效|过期|失效|管用|还适用|还执行|到期|开始|生效|施行")
+ADDRESSEES = re.compile(r"发给|主送|下发|发到|给谁|哪些单位")
+BASIS = re.compile(r"根据哪|依据哪|根据什么|依据什么|哪个文件定|依据的|根据的")
+ADDRESSED = re.compile(r"^各[^。]{0,80}[:：]$")
+FOUNDED = re.compile(r"《[^》]+》")
+FOUNDING = re.compile(r"贯彻落实|根据|依据")
 DATED = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
 WRITTEN_YEAR = re.compile(r"^[〇○零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日$")
 SIGNED = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日\s*印发")
@@ -41,8 +46,11 @@ def document_facts(kb: KnowledgeBase, query: Query, question: str, doc: PolicyDo
     the document's own lines state none of them."""
     clauses = kb.clauses_of(doc.doc_id)
     text = query.text
-    wanted = [kind for kind, pattern in (("number", NUMBER), ("issuer", ISSUER), ("date", DATE), ("valid", VALID))
-              if pattern.search(text)]
+    kinds = (("number", NUMBER), ("to", ADDRESSEES), ("basis", BASIS), ("issuer", ISSUER), ("date", DATE),
+             ("valid", VALID))
+    wanted = [kind for kind, pattern in kinds if pattern.search(text)]
+    if "to" in wanted and "issuer" in wanted:
+        wanted.remove("issuer")  # "发给哪些单位" asks who receives it, not who sent it
     found: list[tuple[str, Clause, str]] = []
     for kind in wanted:
         fact = _fact(kind, doc, clauses)
@@ -65,9 +73,10 @@ def document_facts(kb: KnowledgeBase, query: Query, question: str, doc: PolicyDo
 
 # Words that name a document or what is asked about it, not its topic.
 DOCUMENT_WORDS = re.compile(r"文件|文号|字号|政策|措施|意见|方案|通知|办法|规定|部门|单位|印发|发布|发文|出台|制定|"
-                            r"有效|过期|失效|施行|实施|管用|适用|执行|时候|时间|日期|期限|到期|截止|哪年|几几年|一起|联合|编号")
+                            r"有效|过期|失效|施行|实施|管用|适用|执行|时候|时间|日期|期限|到期|截止|哪年|几几年|一起|联合|编号|"
+                            r"发给|给谁|根据|依据|开始|生效")
 TITLE_SHARE = 0.5
-LABELS = {"number": "文号", "issuer": "发文单位", "date": "印发日期", "valid": "施行"}
+LABELS = {"number": "文号", "to": "主送", "basis": "依据", "issuer": "发文单位", "date": "印发日期", "valid": "施行"}
 
 
 def _fact(kind: str, doc: PolicyDoc, clauses: Sequence[Clause]) -> tuple[Clause, str] | None:
@@ -84,6 +93,10 @@ def _fact(kind: str, doc: PolicyDoc, clauses: Sequence[Clause]) -> tuple[Clause,
             # Names printed one per line (a header, a signature) are quoted as those lines, joined by 、.
             names = list(dict.fromkeys(line for line in lines if AGENCY.match(line)))
             hit = "、".join(names) if names else next((line for line in lines if SIGNED.search(line)), None)
+        elif kind == "to":
+            hit = next((line for line in lines if ADDRESSED.match(line)), None)
+        elif kind == "basis":
+            hit = next((line for line in lines if FOUNDED.search(line) and FOUNDING.search(line)), None)
         elif kind == "valid":
             hit = next((m.group(0) for line in lines if (m := IN_FORCE.search(line))), None)
         else:
