@@ -51,7 +51,7 @@ ABOUT_DOCUMENT = re.compile(r"印发|发布|发的|出台|发文|签发|文号|�
 
 
 # What a question of a kind looks for when it names no topic of its own ("深圳谁管这事", "广东谁牵头").
-ASK_WORDS = {Ask.WHO: ("牵头", "负责", "工作机制", "联席会议", "组织领导", "协调机制")}
+ASK_WORDS = {Ask.WHO: ("牵头", "负责", "会同", "工作机制", "联席会议", "组织领导", "协调机制")}
 # Words that only say what kind of fact is asked ("广东谁牵头": 牵头 is the question, not its topic).
 ASK_ONLY = {Ask.WHO: frozenset({"牵头", "负责", "部门", "单位", "机构", "主管", "管事", "谁管"})}
 

@@ -189,9 +189,12 @@ class HybridRetriever:
         words = query.focus if opt.focus and query.focus else query.text
         tokens = tokenize(words)
         searched = list(tokens)
-        if set(topic_tokens(kb, query, tokens)) <= ASK_ONLY.get(query.ask, frozenset()):
-            # "深圳谁管这事", "广东谁牵头": who leads is said in these words; they are searched for, not required.
+        topic = topic_tokens(kb, query, tokens)
+        if set(topic) <= ASK_ONLY.get(query.ask, frozenset()):
+            # "深圳谁管这事", "广东谁牵头": who leads is said in these words; they are searched for, not required (a
+            # clause may say 会同 where the question says 牵头), and the question has no topic of its own.
             searched += ASK_WORDS.get(query.ask, ())
+            topic = []
         # Only a word the corpus never uses is searched for through the documents' words for it: where the
         # documents already say what the user says, there is no gap to bridge.
         bridge = [f for word, forms in query.equivalents if kb.lexical.idf(word) is None for f in forms]
@@ -215,7 +218,6 @@ class HybridRetriever:
         if not hits:
             return []
         boosts = region_boosts(kb, query) if opt.region else {}
-        topic = topic_tokens(kb, query, tokens)
         equivalent = query.equivalent if opt.vocabulary else {}
         scored = []
         for clause_id, hit in hits.items():
