@@ -46,8 +46,9 @@ def document_facts(kb: KnowledgeBase, query: Query, question: str, doc: PolicyDo
     the document's own lines state none of them."""
     clauses = kb.clauses_of(doc.doc_id)
     text = query.text
-    kinds = (("number", NUMBER), ("to", ADDRESSEES), ("basis", BASIS), ("issuer", ISSUER), ("date", DATE),
-             ("valid", VALID))
+    # "啥时候开始实施的" is answered by the 实施 rule first, then the date it counts from.
+    kinds = (("number", NUMBER), ("to", ADDRESSEES), ("basis", BASIS), ("issuer", ISSUER), ("valid", VALID),
+             ("date", DATE))
     wanted = [kind for kind, pattern in kinds if pattern.search(text)]
     if "to" in wanted and "issuer" in wanted:
         wanted.remove("issuer")  # "发给哪些单位" asks who receives it, not who sent it
