@@ -9,6 +9,7 @@ from functools import cache
 from index.lexical import tokenize
 from index.measures import keywords
 from index.regions import gazetteer
+from qa.wording import FRAMING
 
 LEADING = re.compile(r"^(那么|那|还有|另外|此外|再问一下|请问|那请问)[，,\s]*")
 TRAILING = re.compile(r"[呢吗？?。！!\s]+$")
@@ -18,6 +19,7 @@ REFERS_BACK = re.compile(r"^(其中|这|该|此|它|上述|这些|这个|以上)
 ASPECTS = frozenset({
     "措施", "政策", "文件", "规定", "内容", "支持", "举措", "部门", "牵头", "负责", "单位", "机构", "申请", "申报",
     "办理", "流程", "条件", "材料", "对象", "范围", "适用", "时候", "时间", "期限", "到期", "截止", "有效期", "具体",
+    "开始", "生效", "发布", "印发", "文号", "有效", "管用", "拿到", "获得", "享受", "才能", "多少", "几个", "金额",
 })
 
 
@@ -56,7 +58,9 @@ def own_topic(core: str) -> list[str]:
     """Return the words of a follow-up that name a topic of its own ("其中金融支持……" -> 金融), if any."""
     audience = _audience_words()
     words = tokenize(_strip_regions(REFERS_BACK.sub("", core)))
-    return [w for w in words if w not in ASPECTS and not any(w in a for a in audience)]
+    # Question words (啥, 多少) and framing (具体, 名字) say what is asked about the earlier topic, not a new one.
+    return [w for w in words if len(w) > 1 and w not in ASPECTS and w not in FRAMING
+            and not any(w in a for a in audience)]
 
 
 def _parallel(words: list[str], previous: str) -> str | None:
