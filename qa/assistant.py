@@ -144,7 +144,9 @@ class Assistant:
         """Return the self-contained query searched for: the LLM condenses a follow-up when configured, else rules
         do; slips are corrected and abbreviations the corpus defines expanded."""
         # Earlier turns are corrected too: "深证的政策" before "那现在还管用吗" still names 深圳.
-        question, earlier = to_simplified(question), [self.speller.correct(to_simplified(h))[0] for h in history]
+        speller = self.speller  # None when an ablation measures reading without it
+        earlier = [to_simplified(h) for h in history]
+        question, earlier = to_simplified(question), [speller.correct(h)[0] if speller else h for h in earlier]
         text = None
         if self.model is not None and earlier:
             text = condense_with_llm(self.model, question, earlier)
