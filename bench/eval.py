@@ -4,7 +4,7 @@ answer-or-refuse decision against the former rule, and warm answer latency on th
 
 Scored with qa.evaluation.metrics (the definitions of shared/eval/score.py). Nothing here is fitted: the
 answerability models come from bench/fit_answerability.py (generated questions only).
-`python -m bench.eval [--datasets dev,stard,wording,citizen,blind_a,blind_b] [--skip-baselines] [--skip-ablations]`
+`python -m bench.eval [--datasets dev,stard,wording,citizen,blind_a,blind_c,blind_b] [--skip-baselines] [--skip-ablations]`
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ TARGETS = {
     "wording": {"recall@1": ">= 0.90", "false_refusal": "<= 0.05"},
     # Issue 20: citizens' wording over the bundled documents.
     **{key: {"recall@1": ">= 0.90", "false_refusal": "<= 0.05", "answer_contains": ">= 0.90", "refusal_acc": ">= 0.95"}
-       for key in ("citizen", "blind_a", "blind_b")},
+       for key in ("citizen", "blind_a", "blind_b", "blind_c")},
 }
 FORMER_MIN_COVERAGE = 0.4
 BASELINE_CHUNK, BASELINE_OVERLAP, RRF_K = 500, 50, 60
@@ -76,6 +76,8 @@ def datasets() -> dict[str, Dataset]:
                            load_jsonl(SHARED / "citizen.jsonl")),
         "blind_a": Dataset("blind_a", "citizens' wording, blind set half A (tests/data/citizen_blind_a.jsonl)",
                            "bundled", BUNDLED, load_jsonl(ROOT / "tests" / "data" / "citizen_blind_a.jsonl")),
+        "blind_c": Dataset("blind_c", "citizens' terse wording, blind set C (tests/data/citizen_blind_c.jsonl)",
+                           "bundled", BUNDLED, load_jsonl(ROOT / "tests" / "data" / "citizen_blind_c.jsonl")),
         "blind_b": Dataset("blind_b", "citizens' wording, blind set half B, held out "
                            "(tests/data/citizen_blind_b.jsonl)", "bundled", BUNDLED,
                            load_jsonl(ROOT / "tests" / "data" / "citizen_blind_b.jsonl")),
@@ -313,7 +315,7 @@ def main() -> None:
     """Run everything and append one section to docs/benchmarks.md."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--datasets", default="dev,stard,wording,citizen,blind_a,blind_b")
+    p.add_argument("--datasets", default="dev,stard,wording,citizen,blind_a,blind_c,blind_b")
     p.add_argument("--skip-baselines", action="store_true")
     p.add_argument("--skip-ablations", action="store_true")
     p.add_argument("--skip-latency", action="store_true")
