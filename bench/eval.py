@@ -4,7 +4,8 @@ answer-or-refuse decision against the former rule, and warm answer latency on th
 
 Scored with qa.evaluation.metrics (the definitions of shared/eval/score.py). Nothing here is fitted: the
 answerability models come from bench/fit_answerability.py (generated questions only).
-`python -m bench.eval [--datasets dev,stard,wording,citizen,blind_a,blind_c,blind_b] [--skip-baselines] [--skip-ablations]`
+`python -m bench.eval [--datasets dev,stard,wording,citizen,blind_a,blind_c,blind_b] [--skip-baselines]
+[--skip-ablations]`
 """
 
 from __future__ import annotations
