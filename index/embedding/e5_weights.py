@@ -130,7 +130,8 @@ def read_weights(path: Path) -> E5Weights:
 def _parse(raw: np.ndarray, buf: memoryview) -> E5Weights:
     """Return the weights read from the file's bytes."""
     pos = 8  # magic and version
-    hidden, layers, heads, ffn, vocab, max_positions, type_vocab = struct.unpack_from("<7i", buf, pos)
+    # The word table's own size counts, not the header's vocabulary (it may have more rows than pieces).
+    hidden, layers, heads, ffn, _vocab, max_positions, type_vocab = struct.unpack_from("<7i", buf, pos)
     pos += 28
     eps, _qk = struct.unpack_from("<fi", buf, pos)
     pos += 8
@@ -172,7 +173,6 @@ def _parse(raw: np.ndarray, buf: memoryview) -> E5Weights:
         tensors[name] = tensors[name].reshape(-1, inputs // QK)
     tensors["emb.pos"] = tensors["emb.pos"].reshape(max_positions, hidden)
     tensors["emb.type"] = tensors["emb.type"].reshape(type_vocab, hidden)
-    del vocab  # the word table may have more rows than pieces; its own size is what counts
     tokenizer = Tokenizer(pieces, scores, norm, bos, eos, unk)
     return E5Weights(hidden, layers, heads, max_positions, float(eps), tokenizer, tensors)
 
