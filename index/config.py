@@ -6,16 +6,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-EmbeddingBackend = Literal["auto", "e5", "sentence-transformers", "static", "none"]
+EmbeddingBackend = Literal["auto", "e5", "e5-onnx", "e5-onnx-fp32", "sentence-transformers", "static", "none"]
 
 
 @dataclass(frozen=True)
 class EmbedderConfig:
-    """Which embedder to load: a backend name, a local model path for sentence-transformers, the batch size."""
+    """Which embedder to load: a backend name, a local model path for sentence-transformers, the batch size, and
+    where a backend keeps the models it derives (the index folder's models/, like its other caches)."""
 
     backend: EmbeddingBackend = "auto"
     model: str = ""
     batch_size: int = 16
+    cache_dir: Path | None = None
 
 
 @dataclass(frozen=True)

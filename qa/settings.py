@@ -124,7 +124,8 @@ class Settings(BaseSettings):
     @property
     def embedder_config(self) -> EmbedderConfig:
         """Return which embedder to load."""
-        return EmbedderConfig(self.embedding_backend, self.embedding_model, self.embedding_batch_size)
+        return EmbedderConfig(self.embedding_backend, self.embedding_model, self.embedding_batch_size,
+                              self.index_dir / "models")
 
     @property
     def llm_enabled(self) -> bool:

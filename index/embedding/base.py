@@ -39,6 +39,10 @@ def load_embeddings(config: EmbedderConfig) -> PolicyEmbeddings | None:
             from index.embedding.sentence_transformers import SentenceTransformerEmbeddings
 
             return SentenceTransformerEmbeddings(config.model, config.batch_size)
+        if backend in ("e5-onnx", "e5-onnx-fp32"):
+            from index.embedding.e5_onnx import OnnxE5Embeddings
+
+            return OnnxE5Embeddings(backend == "e5-onnx", config.cache_dir)
         if backend == "static":
             from index.embedding.static_table import StaticTableEmbeddings
 
