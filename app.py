@@ -211,8 +211,10 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
         number = conversation.get(session, 0)
         for update in answer_turn(message, chat, questions, turns, answers, scope):
             if conversation.get(session, 0) != number:
-                # Gradio sends a stream's last step again when it ends: make that step change nothing.
-                yield tuple(gr.skip() for _ in range(TURN_OUTPUTS))
+                # A step computed just before 新对话 may still reach the page after its empty chat (each is sent when
+                # it is ready): the last step shows the new conversation again, and Gradio resends it as the end.
+                empty, *rest = cleared()
+                yield (empty, gr.skip(), *rest)
                 return
             yield update
 
@@ -297,11 +299,14 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
     def forget(request: gr.Request) -> None:
         conversation.pop(request.session_hash or "", None)  # the page was closed
 
+    def cleared() -> tuple:
+        return ([], [], [], [], EMPTY_SAVED, gr.update(choices=[], value=None, visible=False), PANEL_HINT,
+                gr.update(visible=False), "", "", None, *unrated())
+
     def new_chat(request: gr.Request) -> tuple:
         session = request.session_hash or ""
         conversation[session] = conversation.get(session, 0) + 1
-        return ([], [], [], [], EMPTY_SAVED, gr.update(choices=[], value=None, visible=False), PANEL_HINT,
-                gr.update(visible=False), "", "", None, *unrated())
+        return cleared()
 
     def restore(saved: dict | None) -> tuple:
         # The conversation this browser kept; its answers can be read and their clauses opened, not rated again.

@@ -321,6 +321,8 @@ def test_first_hour_points(server: tuple[str, Path], width: str) -> None:
         _ask(page, "深圳對文化科技企業有哪些稅收優惠？")
         expect(page.locator("#citations")).to_be_visible(timeout=30_000)
         expect(page.locator("#clause-panel")).to_contain_text("原文為簡體字", timeout=10_000)
+        # 新对话 came while the example's answer was still arriving: that answer did not come back.
+        expect(page.locator('#chat [data-testid="user"]')).to_have_text(["深圳對文化科技企業有哪些稅收優惠？"])
         for shown in (page.locator("#chat .message-row").last, page.locator("#citations label"),
                       page.locator("#clause-panel")):
             text = "\n".join(shown.all_inner_texts())
