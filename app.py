@@ -199,11 +199,29 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
         pick = turns[turn]["lead"] if index is None else index
         return gr.update(choices=chips, value=chips[pick][1] if chips else None, visible=bool(chips))
 
-    # The outputs of a turn: the chat, the box, the conversation (questions, turns, answers, the browser's copy),
-    # the citations, the panel, and the feedback of the new answer (none yet).
+    # The conversation each page session is on: 新对话 starts the next one, and an answer still arriving (or still
+    # waiting for the first build) for an older one stops at its next step. Otherwise that step put the old
+    # conversation back into the emptied chat. Gradio's own `cancels` needs routes the web gate keeps closed.
+    conversation: dict[str, int] = {}
+
     @guarded
     def respond(message: str, chat: list[dict], questions: list[str], turns: list[dict], answers: list[Answer],
-                scope: str) -> Iterator[tuple]:
+                scope: str, request: gr.Request) -> Iterator[tuple]:
+        session = request.session_hash or ""
+        number = conversation.get(session, 0)
+        for update in answer_turn(message, chat, questions, turns, answers, scope):
+            if conversation.get(session, 0) != number:
+                # A step computed just before 新对话 may still reach the page after its empty chat (each is sent when
+                # it is ready): the last step shows the new conversation again, and Gradio resends it as the end.
+                empty, *rest = cleared()
+                yield (empty, gr.skip(), *rest)
+                return
+            yield update
+
+    # The outputs of a turn: the chat, the box, the conversation (questions, turns, answers, the browser's copy),
+    # the citations, the panel, and the feedback of the new answer (none yet).
+    def answer_turn(message: str, chat: list[dict], questions: list[str], turns: list[dict], answers: list[Answer],
+                    scope: str) -> Iterator[tuple]:
         message = (message or "").strip()
         if not message:
             yield tuple(gr.skip() for _ in range(TURN_OUTPUTS))  # an empty submit changes nothing
@@ -211,10 +229,13 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
         chat = [*chat, {"role": "user", "content": escape(message)}]
         hidden = gr.update(visible=False)
 
-        def step(reply: str) -> tuple:
-            return ([*chat, {"role": "assistant", "content": reply}], "", gr.skip(), gr.skip(), gr.skip(),
-                    gr.skip(), gr.skip(), gr.skip(), hidden, "", gr.skip(), None, *unrated())
+        # Only the first step empties the box: a reader may type the next question while this answer arrives.
+        def step(reply: str | None, box: Any = None) -> tuple:
+            shown = chat if reply is None else [*chat, {"role": "assistant", "content": reply}]
+            return (shown, gr.skip() if box is None else box, *(gr.skip() for _ in range(6)), hidden, "", gr.skip(),
+                    None, *unrated())
 
+        yield step(None, "")  # the question moves from the box to the chat at once
         # First start: the question waits for the index, with its progress shown, and is answered when ready.
         while loader.assistant is None:
             if loader.error:
@@ -247,8 +268,8 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
         chips = chips_for(turns, turn)
         panel = panel_for(turns, turn, turns[turn]["lead"]) if answer.citations else uncited_hint(answer.outcome)
         saved = {"chat": chat, "questions": questions, "turns": turns}
-        yield (chat, "", questions, turns, [*answers, answer], saved, chips, panel, gr.update(visible=True), "", "",
-               None, *unrated())
+        yield (chat, gr.skip(), questions, turns, [*answers, answer], saved, chips, panel, gr.update(visible=True),
+               "", "", None, *unrated())
 
     @guarded
     def show_clause(choice: str | None, turns: list[dict]) -> str:
@@ -275,9 +296,17 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
         # "nonce:question" from a click on a suggested question in an answer (the nonce makes a repeat a change).
         return request.partition(":")[2].strip() or gr.skip()
 
-    def new_chat() -> tuple:
+    def forget(request: gr.Request) -> None:
+        conversation.pop(request.session_hash or "", None)  # the page was closed
+
+    def cleared() -> tuple:
         return ([], [], [], [], EMPTY_SAVED, gr.update(choices=[], value=None, visible=False), PANEL_HINT,
                 gr.update(visible=False), "", "", None, *unrated())
+
+    def new_chat(request: gr.Request) -> tuple:
+        session = request.session_hash or ""
+        conversation[session] = conversation.get(session, 0) + 1
+        return cleared()
 
     def restore(saved: dict | None) -> tuple:
         # The conversation this browser kept; its answers can be read and their clauses opened, not rated again.
@@ -360,7 +389,9 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
                         rated, up, down]
         assert len(turn_outputs) == TURN_OUTPUTS
         turn_inputs = [box, chatbot, questions, turns, answers, scope]
-        box.submit(respond, turn_inputs, turn_outputs, concurrency_limit=8)
+        # always_last: Enter while an answer is still arriving asks the box's question once that answer is done
+        # (Gradio's default dropped it), e.g. a question typed during the first build, or right after 新对话.
+        box.submit(respond, turn_inputs, turn_outputs, concurrency_limit=8, trigger_mode="always_last")
         chatbot.example_select(example_text, None, box).then(respond, turn_inputs, turn_outputs,
                                                              concurrency_limit=8)
         for examples in (citizen, enterprise):
@@ -374,6 +405,7 @@ def build_ui(loader: AssistantLoader, feedback: FeedbackStore) -> gr.Blocks:
                  down]
         new.click(new_chat, outputs=fresh)
         chatbot.clear(new_chat, outputs=fresh)  # the chat's own clear button starts over the same way
+        demo.unload(forget)
         up.click(lambda c, a, r: give_feedback("up", c, a, r), [comment, answers, rated], [thanks, rated, up, down])
         down.click(lambda c, a, r: give_feedback("down", c, a, r), [comment, answers, rated],
                    [thanks, rated, up, down])
