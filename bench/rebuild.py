@@ -143,16 +143,14 @@ def main() -> None:
             asyncio.run(load(url, 1, 3, questions))  # warm-up
             idle = asyncio.run(load(url, args.clients, args.seconds, questions))
             idle_rss = _status_kb(server.pid, "VmRSS")
-            for path in synth.iterdir():
-                shutil.copy(path, corpus / path.name)
+            shutil.copytree(synth, corpus / "synth")
             rebuild = Rebuild(url, server.pid).start()
             during = asyncio.run(load(url, args.clients, args.seconds, questions))
             covered = rebuild.running
             rebuild.wait()
             hostile = None
             if not args.no_hostile:
-                for path in synth.iterdir():
-                    (corpus / path.name).unlink()
+                shutil.rmtree(corpus / "synth")
                 _hostile(corpus)
                 hostile_rss = _status_kb(server.pid, "VmRSS")
                 hostile = Rebuild(url, server.pid).start().wait()
