@@ -65,6 +65,7 @@ bench: install eval
 	$(PY) -m bench.scale --sizes bundled,1k,10k,100k
 	$(PY) -m bench.load --clients 20 --seconds 60
 	$(PY) -m bench.formats --pages 3
+	$(PY) -m bench.rebuild --seconds 30 --clauses 60k
 
 clean:
 	rm -rf $(VENV) data/index .pytest_cache .mypy_cache .ruff_cache

@@ -297,11 +297,14 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     parse_cache = ParseCache(index_dir / "parse_cache.sqlite")
     writer = GenerationWriter(folder)
     try:
+        # Counted here, not by the bar: a disabled tqdm (progress=False, a server's build) counts nothing.
+        read = [0]
         with tqdm(total=len(jobs), desc="读取文件", unit="个", disable=not progress) as bar:
 
             def read_one() -> None:
                 bar.update(1)
-                notify("读取文件", bar.n, len(jobs))
+                read[0] += 1
+                notify("读取文件", read[0], len(jobs))
 
             for rel, parsed, from_cache in parse_all(jobs, config.chunk_chars, parse_cache, read_one):
                 if isinstance(parsed, str):
@@ -333,11 +336,13 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     if embeddings is not None:
         cache = EmbeddingCache(index_dir / "embedding_cache.sqlite")
         try:
+            embedded = [0]
             with tqdm(total=len(chunks), desc="计算向量", unit="段", disable=not progress) as bar:
 
                 def advance(n: int) -> None:
                     bar.update(n)
-                    notify("计算向量", bar.n, len(chunks))
+                    embedded[0] += n
+                    notify("计算向量", embedded[0], len(chunks))
 
                 vectors, report.embedded = embed_chunks(chunks, embeddings, cache, config.embedding_batch_size,
                                                         advance)

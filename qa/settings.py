@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     max_bundle_bytes: int = DocumentLimits.bundle_bytes
     ofd_max_pages: int = DocumentLimits.ofd_pages
     ofd_max_chars: int = DocumentLimits.ofd_chars
+    # A server builds in a child process with at most this much address space (0: no cap), so a file that
+    # needs more ends the build, never the server. Virtual, not resident:
+    # libraries map far more than they touch, hence the generous default.
+    build_max_memory_mb: int = 16_384
     # LLM answer mode: any OpenAI-compatible endpoint (DeepSeek, Qwen/DashScope, GLM, vLLM, Ollama).
     llm_base_url: str = ""
     llm_model: str = ""

@@ -18,3 +18,8 @@ class CallbackInvalid(PolicyQAError):
 
 class StoreUnavailable(PolicyQAError):
     """Seen by the operator at start-up: a SQLite store (conversations, question log) cannot be opened."""
+
+
+class BuildFailed(PolicyQAError):
+    """Seen by the admin (GET /admin/rebuild) and on the page at first start: a build in its child process failed
+    or the process died (killed, out of memory); the generation being served keeps serving."""

@@ -7,14 +7,16 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from index.build import BuildReport, build_index
+from index.build import BuildReport
 from index.embedding import load_embeddings
 from index.store import current_generation, current_marker, open_index
 from qa.assistant import Assistant
 from qa.records import Answer
+from qa.server.builder import BuildProcess
+from qa.server.errors import BuildFailed
 from qa.server.outage import WriteOutage
 from qa.server.querylog import QuestionLog
 from qa.server.redact import public, register_settings
@@ -46,7 +48,10 @@ class BuildProgress:
 
 
 class AssistantLoader:
-    """Builds (on first start) and opens the index in a thread; surfaces poll `status` until `ready`."""
+    """Builds (on first start) and opens the index in a thread; surfaces poll `status` until `ready`.
+
+    Every build runs in a child process (qa.server.builder): answering keeps its memory and, at a lower
+    priority for the child, its cores; a child that dies fails the build and nothing else."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -62,6 +67,7 @@ class AssistantLoader:
         self._thread = threading.Thread(target=self._run, name="assistant-loader", daemon=True)
         self._stop = threading.Event()
         self._marker: tuple[int, int] | None = None
+        self._build: BuildProcess | None = None
 
     def start(self) -> AssistantLoader:
         """Start loading and return self."""
@@ -88,7 +94,10 @@ class AssistantLoader:
 
     def _run(self) -> None:
         try:
-            self.assistant = Assistant.open(self.settings, on_progress=self._progress)
+            if current_generation(self.settings.index_dir) is None:
+                log.info("首次启动：正在为 %s 建立索引", self.settings.corpus_dir)
+                log.info(self._build_in_child(self._progress).summary())
+            self.assistant = Assistant.open(self.settings, build_if_missing=False)
             self.status = "就绪"
         except Exception as exc:  # surfaced on the page; the server keeps running to show it
             log.exception("索引加载失败")
@@ -145,8 +154,20 @@ class AssistantLoader:
             timer.start()
 
     def stop(self) -> None:
-        """Stop watching for generations published by other processes."""
+        """Stop watching for generations published by other processes, and end a build child that runs."""
         self._stop.set()
+        if (build := self._build) is not None:
+            build.kill()
+
+    def _build_in_child(self, on_progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
+        """Return the report of a build run in a child process; raise BuildFailed when it fails or dies."""
+        if self._stop.is_set():
+            raise BuildFailed("服务正在停止，未建立索引")
+        self._build = BuildProcess(self.settings)
+        try:
+            return self._build.run(on_progress)
+        finally:
+            self._build = None
 
     def ask(self, channel: str, user: str, question: str, history: Sequence[str] = (),
             doc_ids: set[str] | None = None) -> Answer:
@@ -169,14 +190,14 @@ class AssistantLoader:
             log.exception("问题日志写入失败")
 
     def rebuild(self) -> BuildReport:
-        """Build a new index generation from the corpus and switch to it; questions keep being answered
-        from the current one until the new one is open. One rebuild at a time."""
+        """Build a new index generation from the corpus in a child process and switch to it; questions keep
+        being answered from the current one until the new one is open. One rebuild at a time."""
         with self._rebuild_lock:
             self.rebuilding = True
             try:
+                report = self._build_in_child()
                 embeddings = (self.assistant.embeddings if self.assistant
                               else load_embeddings(self.settings.embedder_config))
-                report = build_index(self.settings.build_config, embeddings, progress=False)
                 serving = self.assistant.kb.folder if self.assistant else None
                 # Also when unchanged but serving another folder: a fallback, or a CLI build not yet picked up.
                 if not report.unchanged or serving != current_generation(self.settings.index_dir):
