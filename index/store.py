@@ -102,6 +102,16 @@ def read_manifest(index_dir: Path) -> Manifest | None:
         return None
 
 
+def needs_build(index_dir: Path, embeddings: PolicyEmbeddings | None) -> bool:
+    """Return True when there is no serving generation, or its vectors are of another model than the embedder's
+    (a new default embedder): a start then builds, re-embedding the chunks, instead of serving keyword-only."""
+    if current_generation(index_dir) is None:
+        return True
+    manifest = read_manifest(index_dir)
+    return (manifest is not None and embeddings is not None and not manifest.chroma_collection
+            and manifest.embedding_model != embeddings.model_id)
+
+
 def manifest_of(folder: Path) -> Manifest:
     """Return a generation's manifest, or raise GenerationDamaged when it cannot be read."""
     try:

@@ -14,7 +14,7 @@ from index.embedding import PolicyEmbeddings, load_embeddings
 from index.lexical import frequency, segment, tokenize
 from index.records import PolicyDoc
 from index.regions import gazetteer
-from index.store import KnowledgeBase, current_generation, open_index
+from index.store import KnowledgeBase, needs_build, open_index
 from qa.abbreviation import Abbreviations
 from qa.answer.base import Answerer
 from qa.answer.checklist import checklist_answer
@@ -105,7 +105,7 @@ class Assistant:
              on_progress: Callable[[str, int, int], None] | None = None) -> Assistant:
         """Return an assistant over the index, building it from the corpus first when there is none."""
         embeddings = load_embeddings(settings.embedder_config)
-        if build_if_missing and current_generation(settings.index_dir) is None:
+        if build_if_missing and needs_build(settings.index_dir, embeddings):
             log.info("首次启动：正在为 %s 建立索引", settings.corpus_dir)
             report = build_index(settings.build_config, embeddings, progress=progress, on_progress=on_progress)
             log.info(report.summary())

