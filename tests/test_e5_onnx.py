@@ -302,7 +302,8 @@ def test_a_start_with_an_index_of_another_embedder_rebuilds_it(tmp_path: Path) -
     """A new default embedder re-embeds an existing index at the next start instead of serving keyword-only."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "a.txt").write_text("某市动漫产业扶持办法\n一、资金扶持\n对原创动漫作品给予每部30万元奖励。\n", encoding="utf-8")
+    text = "某市动漫产业扶持办法\n一、资金扶持\n对原创动漫作品给予每部30万元奖励。\n"
+    (corpus / "a.txt").write_text(text, encoding="utf-8")
     old = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="static")
     build_index(old.build_config, load_embeddings(old.embedder_config), progress=False)
     new = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="e5-onnx")
