@@ -47,9 +47,9 @@ KILL_POINTS = ("start", "start", "generation", "generation", "chroma")
 
 
 def build_env() -> dict[str, str]:
-    """Return the environment of a build subprocess: offline, bundled e5, none of the developer's QA_* settings."""
+    """Return the environment of a build subprocess: offline, the default e5, none of the developer's QA_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    env.update(HF_HUB_OFFLINE="1", PYTHONIOENCODING="utf-8", QA_EMBEDDING_BACKEND="e5")
+    env.update(HF_HUB_OFFLINE="1", PYTHONIOENCODING="utf-8", QA_EMBEDDING_BACKEND="auto")
     return env
 
 
@@ -74,7 +74,7 @@ from index.config import BuildConfig, EmbedderConfig
 from index.embedding import PolicyEmbeddings, load_embeddings
 
 corpus, index, gate = map(Path, sys.argv[1:4])
-inner = load_embeddings(EmbedderConfig("e5"))
+inner = load_embeddings(EmbedderConfig("auto"))
 
 class Gated(PolicyEmbeddings):
     model_id = property(lambda self: inner.model_id)
@@ -163,7 +163,7 @@ def make_site(bundled_index: Path, root: Path) -> Site:
     old = current_generation(root / "index")
     assert old is not None
     return Site(root / "corpus", root / "index", old.name,
-                Settings(corpus_dir=root / "corpus", index_dir=root / "index", embedding_backend="e5"))
+                Settings(corpus_dir=root / "corpus", index_dir=root / "index", embedding_backend="auto"))
 
 
 def open_assistant(site: Site) -> Assistant:
