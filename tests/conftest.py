@@ -48,6 +48,19 @@ def bundled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def lexical_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return an index of the bundled corpus built lexical-only (cheap to build and open), one per test module."""
+    from index.build import build_index
+    from index.embedding import load_embeddings
+    from qa.settings import Settings
+
+    folder = tmp_path_factory.mktemp("lexical-index")
+    settings = Settings(corpus_dir=CORPUS, index_dir=folder, embedding_backend="none")
+    build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=False)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def assistant(bundled_index: Path):
     """Return an assistant over the bundled corpus index."""

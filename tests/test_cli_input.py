@@ -75,18 +75,6 @@ def test_build_of_nothing_readable_says_why_and_keeps_the_index(bundled_index: P
 LEXICAL = {"QA_EMBEDDING_BACKEND": "none"}
 
 
-@pytest.fixture(scope="module")
-def lexical_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return an index of the bundled corpus built lexical-only (no embedder: cheap to build and open)."""
-    from index.build import build_index
-    from index.embedding import load_embeddings
-    from qa.settings import Settings
-
-    folder = tmp_path_factory.mktemp("lexical-index")
-    settings = Settings(corpus_dir=CORPUS, index_dir=folder, embedding_backend="none")
-    build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=False)
-    return folder
-
 
 def _refused(done: subprocess.CompletedProcess[bytes], *words: str) -> str:
     """Return stderr after checking the command failed with a message (all `words` in it), not a traceback."""

@@ -38,18 +38,6 @@ from tests.test_wechat import (
 
 
 @pytest.fixture(scope="module")
-def lexical_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return an index of the bundled corpus built lexical-only."""
-    from index.build import build_index
-    from index.embedding import load_embeddings
-
-    folder = tmp_path_factory.mktemp("lexical-index")
-    settings = Settings(corpus_dir=CORPUS, index_dir=folder, embedding_backend="none")
-    build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=False)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def settings(lexical_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Return settings with both chat channels on (plaintext WeChat, WeCom) over the lexical index."""
     folder = tmp_path_factory.mktemp("probes")
