@@ -90,6 +90,14 @@ async def load(url: str, clients: int, seconds: float, questions: list[str]) -> 
             "throughput": len(latencies) / wall, **(percentiles(latencies) if len(latencies) > 1 else {})}
 
 
+def server_env(tmp: str, corpus: Path, backend: str, **extra: str) -> dict[str, str]:
+    """Return the environment of a benchmark server: none of the developer's QA_* settings, stores in `tmp`."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("QA_")},
+            "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": f"{tmp}/index", "QA_EMBEDDING_BACKEND": backend,
+            "QA_FEEDBACK_DB": f"{tmp}/feedback.sqlite", "QA_CONVERSATIONS_DB": f"{tmp}/conversations.sqlite",
+            "QA_LOG_DB": f"{tmp}/questions.sqlite", "ANONYMIZED_TELEMETRY": "False", **extra}
+
+
 def peak_rss_mb(pid: int) -> float:
     """Return a process's peak resident memory in MiB."""
     status = Path(f"/proc/{pid}/status").read_text()
@@ -112,11 +120,7 @@ def main() -> None:
     port = free_port()
     url = f"http://{HOST}:{port}"
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("QA_")},
-               "QA_CORPUS_DIR": str(ROOT / "data" / "policies"), "QA_INDEX_DIR": f"{tmp}/index",
-               "QA_EMBEDDING_BACKEND": args.backend, "QA_FEEDBACK_DB": f"{tmp}/feedback.sqlite",
-               "QA_CONVERSATIONS_DB": f"{tmp}/conversations.sqlite", "QA_LOG_DB": f"{tmp}/questions.sqlite",
-               "ANONYMIZED_TELEMETRY": "False"}
+        env = server_env(tmp, ROOT / "data" / "policies", args.backend)
         server = subprocess.Popen([sys.executable, "-m", "bench.load", "--serve", str(port)], cwd=ROOT, env=env)
         try:
             wait_ready(url, server)

@@ -21,7 +21,7 @@ import httpx
 
 from bench.corpus import generate, parse_size
 from bench.hostile import LINES, _tiny_huge_pdf
-from bench.load import HOST, free_port, load, wait_ready
+from bench.load import HOST, free_port, load, server_env, wait_ready
 from bench.report import ROOT, append
 from bench.scale import QUESTIONS
 from tests.ofds import page_bomb
@@ -132,11 +132,7 @@ def main() -> None:
         corpus, synth = Path(tmp) / "corpus", Path(tmp) / "synth"
         shutil.copytree(ROOT / "data" / "policies", corpus)
         files, units = generate(synth, parse_size(args.clauses))
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("QA_")},
-               "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": f"{tmp}/index", "QA_EMBEDDING_BACKEND": args.backend,
-               "QA_ADMIN_TOKEN": "bench-admin", "QA_FEEDBACK_DB": f"{tmp}/feedback.sqlite",
-               "QA_CONVERSATIONS_DB": f"{tmp}/conversations.sqlite", "QA_LOG_DB": f"{tmp}/questions.sqlite",
-               "ANONYMIZED_TELEMETRY": "False"}
+        env = server_env(tmp, corpus, args.backend, QA_ADMIN_TOKEN="bench-admin")
         server = subprocess.Popen([sys.executable, "-m", "bench.load", "--serve", str(port)], cwd=ROOT, env=env)
         try:
             wait_ready(url, server)
