@@ -110,7 +110,7 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=20)
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--baseline-seconds", type=float, default=10)
-    p.add_argument("--backend", default="e5", help="embedding backend of the served index")
+    p.add_argument("--backend", default="auto", help="embedding backend of the served index (auto: the default)")
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
