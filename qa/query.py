@@ -61,11 +61,6 @@ class Query:
         """Return the official forms of each everyday word of the focus."""
         return dict(self.equivalents)
 
-    @property
-    def expansions(self) -> list[str]:
-        """Return the official forms to search for besides the user's own words."""
-        return list(dict.fromkeys(f for _, forms in self.equivalents for f in forms))
-
 
 def encodable(text: str) -> str:
     """Return text that encodes as UTF-8: lone surrogates (a JSON "\\udc00", an undecodable argv byte) become "?"."""

@@ -46,7 +46,7 @@ def test_a_legal_question_gets_no_equivalents_for_its_topic() -> None:
 
 def test_the_query_carries_the_expansions_and_the_kind_of_fact() -> None:
     query = parse_query("深圳给钱吗")
-    assert "专项资金" in query.expansions and query.ask is Ask.YES_NO
+    assert "专项资金" in query.equivalent["给钱"] and query.ask is Ask.YES_NO
     assert parse_query("广东要建多少个示范基地").ask is Ask.AMOUNT
 
 
