@@ -69,8 +69,9 @@ class Found:
     section: str | None = None
     refusal: str | None = None
     # "profile" (which measures apply to me), "compare" (regions side by side), "related" (no clear provision),
-    # "clarify" (too vague to search)
+    # "clarify" (too vague to search), "facts" (about the document doc_id itself: 文号, issuer, date)
     intent: str | None = None
+    doc_id: str | None = None
 
 
 class Assistant:
@@ -167,8 +168,8 @@ class Assistant:
         if is_vague(query) or names_only_places(query):
             return Found((), intent="clarify")
         retrieved = tuple(self._search(query, doc_ids))
-        if query.about_document and self._document_of(query, retrieved) is not None:
-            return Found(retrieved, intent="facts")
+        if query.about_document and (doc := self._document_of(query, retrieved)) is not None:
+            return Found(retrieved, intent="facts", doc_id=doc.doc_id)
         section = find_section(self.kb, query, doc_ids)
         if section is not None:
             return Found(retrieved, section=section.clause_id)
@@ -255,8 +256,8 @@ class Assistant:
             examples = suggest(self.kb, example_clauses(self.kb, query), self._answerable)
             answer = clarify_answer(self.kb, query, question, examples)
         elif found.intent == "facts":
-            doc = self._document_of(query, found.retrieved)
-            facts = document_facts(self.kb, query, question, doc, found.retrieved) if doc is not None else None
+            # The document was chosen (and shown to state a fact asked for) when the question was planned.
+            facts = document_facts(self.kb, query, question, self.kb.docs[found.doc_id or ""], found.retrieved)
             answer = facts or refusal(query, question, self.kb.docs.values(), not_found(self.kb, query),
                                       found.retrieved)
         elif found.intent == "related":
