@@ -22,7 +22,8 @@ from urllib.parse import quote
 import gradio as gr
 from fastapi import FastAPI
 
-from index.measures import vocabulary
+from index.lang.script import to_traditional
+from index.lang.terms import vocabulary
 from qa import Answer, PolicyQAError, Settings, load_settings
 from qa.answer.checklist import contact
 from qa.finder import PROFILE, measure_rows
@@ -34,12 +35,11 @@ from qa.render.markdown import (
     escape,
     lead_citation,
 )
-from qa.scopes import groups_of
-from qa.script import to_traditional
-from qa.server.app import create_app
-from qa.server.feedback import FeedbackStore
-from qa.server.loader import AssistantLoader
-from qa.server.serving import listen, uvicorn_options
+from qa.service.loader import AssistantLoader
+from qa.stores.feedback import FeedbackStore
+from qa.surfaces.http.app import create_app
+from qa.surfaces.http.serving import listen, uvicorn_options
+from qa.understand.scopes import groups_of
 
 CITIZEN_EXAMPLES = [
     "深圳文化科技型企业用房有什么政策？",
@@ -65,7 +65,7 @@ TRADITIONAL_NOTE = "<p class='hint'>原文為簡體字，此處以繁體顯示�
 EMPTY_SAVED: dict[str, list] = {"chat": [], "questions": [], "turns": []}
 ALL = "全部文件"
 ANY = "全部"
-STATIC = files("qa").joinpath("static")
+STATIC = files("qa.surfaces.web").joinpath("static")
 CSS = STATIC.joinpath("app.css").read_text(encoding="utf-8")
 HEAD = f"<script>{STATIC.joinpath('app.js').read_text(encoding='utf-8')}</script>"
 # Gradio's own chat buttons, in the page's language whatever the browser's (the page is Chinese only).
@@ -418,7 +418,7 @@ def create_server(settings: Settings) -> FastAPI:
     loader = AssistantLoader(settings).start()
     app = create_app(settings, loader)
     # show_error=False: exception text never reaches the browser (handlers are guarded). No footer links (the
-    # "use via API" page), no run history: the page's programmatic routes are gated in qa/server/web_gate.py.
+    # "use via API" page), no run history: the page's programmatic routes are gated in qa/surfaces/web/gate.py.
     return gr.mount_gradio_app(app, build_ui(loader, FeedbackStore(settings.feedback_db)), path="/", css=CSS,
                                head=HEAD, i18n=I18N, show_error=False, footer_links=[], run_history=False)
 

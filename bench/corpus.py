@@ -15,9 +15,9 @@ from functools import cache
 from pathlib import Path
 
 from bench.report import ROOT
+from index.lang.regions import Region, gazetteer
 from index.loading import discover, load_file
 from index.parsed import parse_document
-from index.regions import Region, gazetteer
 
 REAL_CORPUS = ROOT / "data" / "policies"
 # The regions the real documents are about; their names in a reused clause become the generated region's.

@@ -19,8 +19,8 @@ import numpy as np
 
 from bench.report import ROOT
 from index.embedding.static_table import TABLE, VOCAB
-from index.lexical import DATA as LEXICAL_DATA
-from index.lexical import tokenize
+from index.lang.tokens import DATA as LEXICAL_DATA
+from index.lang.tokens import tokenize
 from index.loading import discover, load_file
 
 CJK = re.compile(r"^[\u3400-\u9fff]+$")

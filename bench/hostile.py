@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.report import append
 from index.errors import DocumentError
-from index.lexical import tokenize
+from index.lang.tokens import tokenize
 from index.loading import load_corpus
 from index.parsed import parse
 from index.readers.base import ReadContext

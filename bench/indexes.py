@@ -25,8 +25,9 @@ from bench.report import ROOT
 from index.build import build_index
 from index.dense import EmbeddingCache
 from index.embedding import PolicyEmbeddings, load_embeddings
+from index.knowledge import KnowledgeBase
 from index.loading import discover
-from index.store import KnowledgeBase, open_index
+from index.store import open_index
 from qa.settings import Settings
 
 OUT = ROOT / "bench" / "out"

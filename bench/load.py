@@ -1,6 +1,6 @@
 """HTTP load: N concurrent clients POST /api/ask to a uvicorn server (a subprocess on 127.0.0.1) for T seconds.
 
-The server is qa.server.create_app over an index of the bundled corpus; one client alone, for a few seconds
+The server is qa.surfaces.create_app over an index of the bundled corpus; one client alone, for a few seconds
 in the same run, is the baseline. `python -m bench.load [--clients 20] [--seconds 60] [--backend e5]`
 """
 
@@ -31,9 +31,9 @@ def serve(port: int) -> None:
     """Run the API with settings from QA_* variables until terminated (the server subprocess)."""
     import uvicorn
 
-    from qa.server.app import create_app
-    from qa.server.loader import AssistantLoader
+    from qa.service.loader import AssistantLoader
     from qa.settings import load_settings
+    from qa.surfaces.http.app import create_app
 
     settings = load_settings()
     uvicorn.run(create_app(settings, AssistantLoader(settings).start()), host=HOST, port=port, log_level="warning")

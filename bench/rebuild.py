@@ -44,7 +44,7 @@ def _build_children(parent: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         try:
             if (entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent
-                    and b"qa.server.builder" in (entry / "cmdline").read_bytes()):
+                    and b"qa.service.builder" in (entry / "cmdline").read_bytes()):
                 found.append(int(entry.name))
         except OSError:
             continue

@@ -76,7 +76,7 @@ def worker_build(corpus: Path, index: Path, backend: str) -> dict:
     """Build (or rebuild) the index and return what it did, its time, the embedder's share and peak RSS."""
     from index.build import build_index
     from index.embedding import load_embeddings
-    from index.lexical import tokenize
+    from index.lang.tokens import tokenize
 
     settings = _settings(corpus, index, backend)
     loaded = load_embeddings(settings.embedder_config)
@@ -95,7 +95,7 @@ def worker_build(corpus: Path, index: Path, backend: str) -> dict:
 
 def worker_tokenize(index: Path) -> dict:
     """Return the tokenizer's own throughput on (a sample of) the index's chunks: the same-run baseline."""
-    from index.lexical import tokenize
+    from index.lang.tokens import tokenize
     from index.store import current_generation
 
     folder = current_generation(index)
@@ -112,7 +112,7 @@ def worker_tokenize(index: Path) -> dict:
 def worker_serve(corpus: Path, index: Path, backend: str, repeat: int) -> dict:
     """Open the index, warm up, and return retrieval and full-answer latencies and the serving RSS."""
     from qa.assistant import Assistant
-    from qa.query import parse_query
+    from qa.understand.query import parse_query
 
     questions = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")]
     started = time.perf_counter()

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from index.lexical import segment, tokenize
-from index.regions import gazetteer
-from index.store import KnowledgeBase
-from qa.vocabulary import groups
+from index.knowledge import KnowledgeBase
+from index.lang.regions import gazetteer
+from index.lang.tokens import segment, tokenize
+from qa.understand.vocabulary import groups
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 ONLY_CJK = re.compile(r"[\u3400-\u9fff]+")

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from index.build import BuildReport, build_index
     from index.config import BuildConfig, EmbedderConfig
-    from index.store import KnowledgeBase, open_index
+    from index.knowledge import KnowledgeBase
+    from index.store import open_index
 
 _WHERE = {"BuildReport": "index.build", "build_index": "index.build", "BuildConfig": "index.config",
-          "EmbedderConfig": "index.config", "KnowledgeBase": "index.store", "open_index": "index.store"}
+          "EmbedderConfig": "index.config", "KnowledgeBase": "index.knowledge", "open_index": "index.store"}
 __all__ = ["BuildConfig", "BuildReport", "EmbedderConfig", "KnowledgeBase", "build_index", "open_index"]
 
 

@@ -6,8 +6,8 @@ import math
 import re
 import unicodedata
 
-from index.numbering import match_marker
-from index.text import CJK_CHARS, ZERO_WIDTH
+from index.lang.numbering import match_marker
+from index.lang.text import CJK_CHARS, ZERO_WIDTH
 
 FINAL_PUNCT = "。！？!?；;：:"
 CLOSERS = "”’）)》〉】」』"

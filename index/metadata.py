@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from index.numbering import CN_NUM, cn_digits_to_int, cn_to_int
+from index.lang.numbering import CN_NUM, cn_digits_to_int, cn_to_int
+from index.lang.regions import gazetteer
+from index.lang.text import TARGET_YEAR
 from index.records import Clause, PolicyDoc, SourceText
-from index.regions import gazetteer
-from index.text import TARGET_YEAR
 
 DOC_TYPES = ("实施方案", "实施意见", "若干措施", "若干意见", "方案", "意见", "措施", "办法", "规定", "条例", "通知",
              "决定", "规划", "细则", "纲要", "法", "指引", "计划", "公告", "通告", "批复", "要点", "政策", "指南")

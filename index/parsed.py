@@ -21,7 +21,7 @@ from index import records
 from index.attachments import split_attachments
 from index.chunking import chunk_document
 from index.cleaning import clean_text
-from index.lexical import tokenize
+from index.lang.tokens import tokenize
 from index.measures import extract_measures
 from index.metadata import extract_metadata, notice_title
 from index.records import Chunk, Clause, Measure, PolicyDoc, SourceText, TextTable

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from index.text import HALF_WIDTH_BRACKETS
+from index.lang.text import HALF_WIDTH_BRACKETS
 
 
 @dataclass(frozen=True)

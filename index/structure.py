@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass, field
 
 from index.cleaning import normalise_line
-from index.numbering import FIXED_ORDER, STYLES, Marker, canonical_token, match_marker
+from index.lang.numbering import FIXED_ORDER, PARAGRAPH, STYLES, Marker, canonical_token, match_marker
+from index.lang.text import AGENCY_NOTE
 from index.records import Clause, TextTable
-from index.text import AGENCY_NOTE
 
 RANK = {s.name: s.rank for s in STYLES}
 MAX_HEADING = 40
@@ -19,7 +19,7 @@ BACK_MATTER = re.compile(
     r"^(主题词|抄送|抄报|分送|报送)[：:]|^\S{2,30}(办公厅|办公室|秘书处)\s*\d{4}年\d{1,2}月\d{1,2}日\s*印发"
 )
 CLOSING_AGENCY_NOTE = re.compile(AGENCY_NOTE + r"\s*$")
-PREAMBLE, BACK, PARAGRAPH = "前言", "版记", "第{}段"
+PREAMBLE, BACK = "前言", "版记"
 
 
 @dataclass
@@ -135,11 +135,6 @@ def _heading(node: _Node, text: str) -> str:
         title = first_own[0] if first_own and len(first_own[0]) <= 60 else ""
         return f"{node.token}：{title}" if title else node.token
     return f"{node.token}{node.heading}" if node.heading else node.token
-
-
-def is_prose(clause: Clause) -> bool:
-    """Return True for text outside any numbering: a preamble, back matter, a paragraph of an unnumbered notice."""
-    return clause.level == 0 or re.fullmatch(PARAGRAPH.format(r"\d+"), clause.label) is not None
 
 
 def parse_agencies(clause_text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 from index.build import build_index
 from index.embedding import PolicyEmbeddings, load_embeddings
-from index.lexical import frequency, segment, tokenize
+from index.knowledge import KnowledgeBase
+from index.lang.regions import gazetteer
+from index.lang.script import is_traditional, to_simplified
+from index.lang.tokens import frequency, segment, tokenize
 from index.records import PolicyDoc
-from index.regions import gazetteer
-from index.store import KnowledgeBase, needs_build, open_index
-from qa.abbreviation import Abbreviations
+from index.store import needs_build, open_index
 from qa.answer.base import Answerer
 from qa.answer.checklist import checklist_answer
 from qa.answer.clarify import clarify_answer, example_clauses
@@ -26,9 +27,17 @@ from qa.answer.facts import document_facts, names_document
 from qa.answer.overview import clause_answer, find_section, overview_answer
 from qa.answer.refusal import refusal
 from qa.answer.related import related_answer
-from qa.answerability import Outcome, model_for
+from qa.answer.suggest import suggest
+from qa.decide.answerability import Outcome, model_for
+from qa.decide.relevance import decide, not_found
+from qa.decide.validity import validity_notes
 from qa.finder import PROFILE, parse_profile, profile_question
-from qa.query import (
+from qa.records import Answer, Notice, ScoredClause
+from qa.retrieve.hybrid import HybridRetriever, applies, region_boosts
+from qa.retrieve.rerank import load_reranker
+from qa.settings import Settings
+from qa.understand.abbreviation import Abbreviations
+from qa.understand.query import (
     MAX_QUESTION_CHARS,
     Query,
     asks_in_general,
@@ -37,21 +46,13 @@ from qa.query import (
     names_only_places,
     parse_query,
 )
-from qa.records import Answer, Notice, ScoredClause
-from qa.references import label_forms, reference
-from qa.relevance import decide, not_found
-from qa.rerank import load_reranker
-from qa.retrieve import HybridRetriever, applies, region_boosts
-from qa.rewrite import condense_with_llm, rewrite
-from qa.script import is_traditional, to_simplified
-from qa.settings import Settings
-from qa.spelling import Speller
-from qa.suggest import suggest
-from qa.validity import validity_notes
-from qa.wording import plain
+from qa.understand.references import label_forms, reference
+from qa.understand.rewrite import condense_with_llm, rewrite
+from qa.understand.spelling import Speller
+from qa.understand.wording import plain
 
 if TYPE_CHECKING:
-    from qa.langchain_retriever import PolicyRetriever
+    from qa.retrieve.langchain import PolicyRetriever
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,8 @@ class Assistant:
         extractive = ExtractiveAnswerer()
         self.model = None
         if answerer is None and settings.llm_enabled:
-            from qa.answer.llm import LLMAnswerer
-            from qa.chat_model import chat_model
+            from qa.answer.llm.answerer import LLMAnswerer
+            from qa.answer.llm.chat_model import chat_model
 
             self.model = chat_model(settings)
             answerer = LLMAnswerer(self.model, extractive)
@@ -114,7 +115,7 @@ class Assistant:
 
     def as_retriever(self) -> PolicyRetriever:
         """Return the retrieval stage as a langchain retriever, for use in other LCEL chains."""
-        from qa.langchain_retriever import PolicyRetriever
+        from qa.retrieve.langchain import PolicyRetriever
 
         return PolicyRetriever(understand=lambda q: self.understand(q, ()), search=self._search)
 

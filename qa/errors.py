@@ -8,4 +8,10 @@ class FilterError(PolicyQAError, ValueError):
     show its message, which lists the valid values."""
 
 
-__all__ = ["ConfigError", "FilterError", "IndexMissingError", "PolicyQAError"]
+
+class BuildFailed(PolicyQAError):
+    """Seen by the admin (GET /admin/rebuild) and on the page at first start: a build in its child process failed
+    or the process died (killed, out of memory); the generation being served keeps serving."""
+
+
+__all__ = ["BuildFailed", "ConfigError", "FilterError", "IndexMissingError", "PolicyQAError"]

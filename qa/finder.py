@@ -6,17 +6,17 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from index.chunking import split_sentences_without
-from index.lexical import tokenize
-from index.measures import AGENCY, OTHER, tag, vocabulary
+from index.knowledge import KnowledgeBase
+from index.lang.regions import Region, gazetteer
+from index.lang.sentences import split_sentences_without
+from index.lang.terms import AGENCY, OTHER, tag, vocabulary
+from index.lang.tokens import tokenize
 from index.records import Measure
-from index.regions import Region, gazetteer
-from index.store import KnowledgeBase
 from qa.answer.extractive import best_sentences
 from qa.errors import FilterError
-from qa.query import Query
 from qa.records import Citation
-from qa.wording import ASKS
+from qa.understand.query import Query
+from qa.understand.wording import ASKS
 
 PROFILE = re.compile(r"^(?:我|我们|本公司|我司|我单位)(?:是|为|属于)|(?:我|我们)(?:公司|企业)是")
 SIZE_WORDS = {"中小企业": ("中小", "小微", "初创", "小企业", "小公司"), "高新技术企业": ("高新技术企业", "高企")}

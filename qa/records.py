@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from index.chunking import split_sentences
+from index.lang.sentences import split_sentences
 from index.records import Clause, PolicyDoc
 
 # A clause longer than a reader takes in at a glance: its citation also names the quoted sentences.
@@ -191,7 +191,7 @@ class Answer:
 
     def to_json(self, qid: str | None = None) -> dict[str, object]:
         """Return the batch/API output record of this answer."""
-        from qa.script import to_traditional
+        from index.lang.script import to_traditional
 
         out: dict[str, object] = {} if qid is None else {"id": qid}
         out.update(answer=self.text, answerable=self.answerable, outcome=self.outcome, query=self.query,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = ROOT / "tests" / "data"
 CORPUS = ROOT / "data" / "policies"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -74,7 +75,7 @@ def assistant(bundled_index: Path):
 def serve_http(app: object, **options: object) -> Iterator[str]:
     """Run an ASGI app with uvicorn on 127.0.0.1 (a free port) in a thread; yield its base URL.
 
-    `options` go to uvicorn.Config (e.g. the production protocol from qa.server.serving)."""
+    `options` go to uvicorn.Config (e.g. the production protocol from qa.surfaces.http.serving)."""
     import socket
     import threading
     import time
@@ -102,7 +103,7 @@ def serve_http(app: object, **options: object) -> Iterator[str]:
 
 def ready_loader(settings: object) -> object:
     """Return an AssistantLoader that has finished opening the index."""
-    from qa.server.loader import AssistantLoader
+    from qa.service.loader import AssistantLoader
 
     loader = AssistantLoader(settings).start()  # type: ignore[arg-type]
     loader.wait(120)

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 GRAPH_VERSION = 1
 # Bump when only the int8 recipe changes (2: the FFN output MatMuls stay fp32).
 QUANT_VERSION = 2
-# Every id of these backends starts so; qa.answerability counts them in the e5 family (the same model's vectors).
+# Every id of these backends starts so; qa.decide.answerability counts them in the e5 family (the same model's vectors).
 MODEL_ID_PREFIX = "e5-onnx"
 THREADS = 2
 

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from index.errors import DocumentError
+from index.lang.text import CJK_CHARS
 from index.sqlite import CacheStore
-from index.text import CJK_CHARS
 
 log = logging.getLogger(__name__)
 # A4 at 200 dpi is 1654 x 2339 px, a 3号 body character about 44 px: read at 99.8-100 % on blurred, tilted,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 
-from qa.query import Query
 from qa.records import Answer, ScoredClause
+from qa.understand.query import Query
 
 
 class Answerer(ABC):

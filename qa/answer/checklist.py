@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from index.measures import AGENCY, keywords, tag
+from index.knowledge import KnowledgeBase
+from index.lang.terms import AGENCY, keywords, tag
 from index.records import Measure
-from index.store import KnowledgeBase
 from qa.finder import Profile, applicable, cite_once, matching_sentence, measure_citation, offered_kinds
-from qa.query import Query
 from qa.records import Answer, Citation, Heading, Item, Paragraph, Part, Sources
+from qa.understand.query import Query
 
 # Enough for two entries of each kind of support a place typically offers (seven for 深圳 with 广东's).
 MAX_LOCAL = 16

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from index.measures import OTHER, grants, tag, vocabulary
-from index.store import KnowledgeBase
-from qa.query import Query
+from index.knowledge import KnowledgeBase
+from index.lang.terms import OTHER, grants, tag, vocabulary
 from qa.records import Answer, Item, Paragraph, Part, ScoredClause
-from qa.scopes import groups_of
+from qa.understand.query import Query
+from qa.understand.scopes import groups_of
 
 MAX_REGIONS = 12
 # "有钱拿吗" asks for money in words no document uses; the documents say 资金/补贴.

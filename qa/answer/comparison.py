@@ -7,15 +7,15 @@ import re
 from collections import defaultdict
 from functools import cache
 
-from index.lexical import tokenize
-from index.measures import OTHER, keywords, tag
+from index.knowledge import KnowledgeBase
+from index.lang.regions import Region
+from index.lang.terms import OTHER, keywords, tag
+from index.lang.tokens import tokenize
 from index.records import Measure
-from index.regions import Region
-from index.store import KnowledgeBase
 from qa.finder import cite_once, matching_sentence, measure_citation
-from qa.query import Query
 from qa.records import Answer, Citation, Item, Paragraph, Part, Sources, Table
-from qa.retrieve import content_tokens, coverage
+from qa.retrieve.hybrid import content_tokens, coverage
+from qa.understand.query import Query
 
 # "比较" alone is also an adverb ("资金比较紧张"): only as a verb ("比较一下", "比较广东和江苏") does it compare.
 COMPARE = re.compile(r"对比|不同|区别|差异|异同|有什么不一样|相比|比较一下|比一比"

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from index.boilerplate import content, statements
-from index.chunking import split_sentences_without
-from index.lexical import tokenize
-from index.text import AGENCY_NOTE
+from index.lang.boilerplate import content, statements
+from index.lang.sentences import split_sentences_without
+from index.lang.text import AGENCY_NOTE
+from index.lang.tokens import tokenize
 from qa.answer.base import Answerer
-from qa.asks import Ask, holds
-from qa.query import Query
 from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
-from qa.vocabulary import covers
+from qa.understand.asks import Ask, holds
+from qa.understand.query import Query
+from qa.understand.vocabulary import covers
 
 HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[家个项所批]")
 # A sentence that states the kind of fact asked for (a count, the lead agency, a date) gains this much.

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from index.boilerplate import AGENCY
-from index.lexical import tokenize
+from index.knowledge import KnowledgeBase
+from index.lang.boilerplate import AGENCY
+from index.lang.tokens import tokenize
 from index.records import Clause, PolicyDoc
-from index.store import KnowledgeBase
-from qa.query import Query
 from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
-from qa.retrieve import coverage, topic_tokens
+from qa.retrieve.hybrid import coverage, topic_tokens
+from qa.understand.query import Query
 
 NUMBER = re.compile(r"文号|字号|发文号|编号")
 ISSUER = re.compile(r"哪个部门|哪些部门|哪几个部门|什么部门|哪个单位|哪些单位|谁发|谁出|谁制定|谁印发|发给|一起出|联合")

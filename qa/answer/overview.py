@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from index.boilerplate import content
-from index.chunking import split_sentences_without
-from index.lexical import tokenize
+from index.knowledge import KnowledgeBase
+from index.lang.boilerplate import content
+from index.lang.sentences import split_sentences_without
+from index.lang.tokens import tokenize
 from index.records import Clause
-from index.store import KnowledgeBase
-from qa.query import Query
 from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
-from qa.retrieve import content_tokens, region_boosts
+from qa.retrieve.hybrid import content_tokens, region_boosts
+from qa.understand.query import Query
 
 LISTING = re.compile(r"有哪些|有什么|包括|包含|哪几|哪些方面|主要内容|都有")
 MAX_ITEMS = 12

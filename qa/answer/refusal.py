@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from itertools import chain
 
+from index.lang.script import to_simplified
 from index.records import PolicyDoc
 from qa.prompts import load_prompt
-from qa.query import Query, normalise, strip_injection
 from qa.records import Answer, Paragraph, ScoredClause
-from qa.script import to_simplified
+from qa.understand.query import Query, normalise, strip_injection
 
 # A refusal lists at most this many documents: all of a small knowledge base, a sample of a large one.
 MAX_LISTED_DOCS = 8

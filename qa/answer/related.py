@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from qa.answer.extractive import best_sentences
-from qa.query import Query
 from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
+from qa.understand.query import Query
 
 LEAD_IN = "没有找到明确规定，以下条款可能相关，请以原文为准："
 

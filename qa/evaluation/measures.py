@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from index.measures import OTHER
+from index.knowledge import KnowledgeBase
+from index.lang.terms import OTHER
 from index.records import Measure
-from index.store import KnowledgeBase
 
 FIELDS = ("measure", "types", "beneficiaries", "industries", "targets")
 

@@ -9,10 +9,10 @@ from collections.abc import Collection
 from itertools import islice
 from urllib.parse import urlsplit
 
+from index.lang.script import to_traditional
 from index.records import Clause, PolicyDoc, TextTable
 from qa.records import Answer, Citation, Heading, Item, Notice, Paragraph, Part, Quote, Sources, Table
 from qa.render.script import in_users_script
-from qa.script import to_traditional
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 # The page lists this many documents and the total; the whole list is a paged API call, not page weight.

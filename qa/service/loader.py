@@ -1,0 +1,210 @@
+"""Open the assistant in the background so a server can show index-building progress meanwhile."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from index.build import BuildReport
+from index.embedding import load_embeddings
+from index.store import current_generation, current_marker, needs_build, open_index
+from qa.assistant import Assistant
+from qa.errors import BuildFailed
+from qa.records import Answer
+from qa.service.builder import BuildProcess
+from qa.service.redact import public, register_settings
+from qa.settings import Settings
+from qa.stores.outage import WriteOutage
+from qa.stores.querylog import QuestionLog
+
+log = logging.getLogger(__name__)
+# How often a server looks for a generation another process published (`python -m qa build`, another replica).
+WATCH_SECONDS = 2.0
+# A generation swapped out is released (its lease, its vector store) this long after the swap at the latest:
+# longer than any request (the LLM times out after 30 s by default).
+RELEASE_AFTER_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class BuildProgress:
+    """Where a first-start build is: its stage, items done of total, and where and when the stage began."""
+
+    stage: str
+    done: int
+    total: int
+    first_done: int
+    started: float  # time.monotonic()
+
+    def remaining(self, now: float) -> float | None:
+        """Return the seconds the stage still needs at its pace so far; None before it has a pace."""
+        if self.done <= self.first_done or now <= self.started:
+            return None
+        return (self.total - self.done) * (now - self.started) / (self.done - self.first_done)
+
+
+class AssistantLoader:
+    """Builds (on first start) and opens the index in a thread; surfaces poll `status` until `ready`.
+
+    Every build runs in a child process (qa.service.builder): answering keeps its memory and, at a lower
+    priority for the child, its cores; a child that dies fails the build and nothing else."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        register_settings(settings)  # whatever this process logs or shows from here on is redacted
+        self.assistant: Assistant | None = None
+        self.error: str | None = None
+        self.status = "正在加载索引…"
+        self.progress: BuildProgress | None = None  # the first-start build's, for a page to word
+        self.rebuilding = False
+        self._rebuild_lock = threading.Lock()
+        self.questions = QuestionLog(settings) if settings.log_questions else None
+        self._log_outage = WriteOutage(f"问题日志 {settings.log_db} ", "暂不记录问题，回答照常")
+        self._thread = threading.Thread(target=self._run, name="assistant-loader", daemon=True)
+        self._stop = threading.Event()
+        self._marker: tuple[int, int] | None = None
+        self._build: BuildProcess | None = None
+
+    def start(self) -> AssistantLoader:
+        """Start loading and return self."""
+        self._thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> Assistant | None:
+        """Block until loading ends (or the timeout passes) and return the assistant if ready."""
+        self._thread.join(timeout)
+        return self.assistant
+
+    @property
+    def ready(self) -> bool:
+        """Return True once questions can be answered."""
+        return self.assistant is not None
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        last = self.progress
+        if last is None or last.stage != stage:
+            self.progress = BuildProgress(stage, done, total, done, time.monotonic())
+        else:
+            self.progress = dataclasses.replace(last, done=done, total=total)
+        self.status = f"首次启动，正在建立索引：{stage} {done}/{total}"
+
+    def _run(self) -> None:
+        try:
+            # No index yet, or one whose vectors are of another embedder (a new default): build before serving.
+            if needs_build(self.settings.index_dir, load_embeddings(self.settings.embedder_config)):
+                log.info("首次启动：正在为 %s 建立索引", self.settings.corpus_dir)
+                log.info(self._build_in_child(self._progress).summary())
+            self.assistant = Assistant.open(self.settings, build_if_missing=False)
+            self.status = "就绪"
+        except Exception as exc:  # surfaced on the page; the server keeps running to show it
+            log.exception("索引加载失败")
+            # Shown on /healthz and the page: an exception's text may hold a URL with its credentials, and paths.
+            self.error = f"索引加载失败：{public(str(exc))}（详见服务器日志）"
+            self.status = self.error
+        self._marker = self._current_marker()
+        # Also after a failure: a `python -m qa build` that repairs the index brings the server back.
+        threading.Thread(target=self._watch, name="index-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        """Switch to a generation another process published; opening and verifying it happens here, off the
+        request path, and questions are answered from the current one until the swap."""
+        while not self._stop.wait(WATCH_SECONDS):
+            marker = self._current_marker()
+            if marker is None or marker == self._marker or self.rebuilding:
+                continue
+            try:
+                self.reload()
+            except Exception as exc:  # keep serving what we have; try again at the next publish
+                log.error("切换到新索引失败，继续使用当前索引：%s", exc)
+            self._marker = marker
+
+    def _current_marker(self) -> tuple[int, int] | None:
+        """Return the marker of the published generation; None while the index folder cannot be read (a file
+        in its place, no permission), which must not end the loader or the watcher."""
+        try:
+            return current_marker(self.settings.index_dir)
+        except OSError:
+            return None
+
+    def reload(self) -> None:
+        """Open the generation CURRENT names (verified, with fallback) and switch to it if it is another."""
+        with self._rebuild_lock:
+            current = self.assistant
+            embeddings = current.embeddings if current else load_embeddings(self.settings.embedder_config)
+            kb = open_index(self.settings.index_dir, embeddings, self.settings.chroma_url)
+            if current is not None and kb.folder == current.kb.folder and kb.damaged == current.kb.damaged:
+                kb.close()
+                return
+            self._swap(Assistant(self.settings, kb, embeddings))
+            log.info("已切换到索引 %s", kb.folder.name)
+
+    def _swap(self, fresh: Assistant) -> None:
+        """Serve `fresh` from now on: one reference swap, so questions in flight finish on the old assistant.
+
+        The old generation is released when it is garbage-collected, and at the latest RELEASE_AFTER_SECONDS
+        later; until then no build deletes it."""
+        old, self.assistant = self.assistant, fresh
+        self.error, self.status = None, "就绪"
+        if old is not None and old.kb is not fresh.kb:
+            timer = threading.Timer(RELEASE_AFTER_SECONDS, old.kb.close)
+            timer.daemon = True
+            timer.start()
+
+    def stop(self) -> None:
+        """Stop watching for generations published by other processes, and end a build child that runs."""
+        self._stop.set()
+        if (build := self._build) is not None:
+            build.kill()
+
+    def _build_in_child(self, on_progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
+        """Return the report of a build run in a child process; raise BuildFailed when it fails or dies."""
+        if self._stop.is_set():
+            raise BuildFailed("服务正在停止，未建立索引")
+        self._build = BuildProcess(self.settings)
+        try:
+            return self._build.run(on_progress)
+        finally:
+            self._build = None
+
+    def ask(self, channel: str, user: str, question: str, history: Sequence[str] = (),
+            doc_ids: set[str] | None = None) -> Answer:
+        """Return the answer from the ready assistant, logged for quality review."""
+        assert self.assistant is not None
+        started = time.monotonic()
+        answer = self.assistant.ask(question, history, doc_ids)
+        self.log(channel, user, answer, time.monotonic() - started)
+        return answer
+
+    def log(self, channel: str, user: str, answer: Answer, seconds: float) -> None:
+        """Record a question in the question log, if it is on; a logging failure never fails the answer."""
+        if self.questions is None:
+            return
+        try:
+            self.questions.record(channel, user, answer, seconds)
+        except sqlite3.OperationalError as exc:  # a full disk: one line now and then, not a traceback per question
+            self._log_outage.failed(exc)
+        except Exception:
+            log.exception("问题日志写入失败")
+
+    def rebuild(self) -> BuildReport:
+        """Build a new index generation from the corpus in a child process and switch to it; questions keep
+        being answered from the current one until the new one is open. One rebuild at a time."""
+        with self._rebuild_lock:
+            self.rebuilding = True
+            try:
+                report = self._build_in_child()
+                embeddings = (self.assistant.embeddings if self.assistant
+                              else load_embeddings(self.settings.embedder_config))
+                serving = self.assistant.kb.folder if self.assistant else None
+                # Also when unchanged but serving another folder: a fallback, or a CLI build not yet picked up.
+                if not report.unchanged or serving != current_generation(self.settings.index_dir):
+                    kb = open_index(self.settings.index_dir, embeddings, self.settings.chroma_url)
+                    self._swap(Assistant(self.settings, kb, embeddings))
+                self._marker = current_marker(self.settings.index_dir)
+                return report
+            finally:
+                self.rebuilding = False

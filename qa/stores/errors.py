@@ -1,0 +1,11 @@
+"""Errors of the stores: a store that cannot be used, feedback that cannot be recorded."""
+
+from index.errors import PolicyQAError
+
+
+class FeedbackError(PolicyQAError, ValueError):
+    """Seen by the caller of the feedback store or `feedback` command: a bad rating or a missing database."""
+
+
+class StoreUnavailable(PolicyQAError):
+    """Seen by the operator at start-up: a SQLite store (conversations, question log) cannot be opened."""

@@ -1,0 +1,188 @@
+"""Tests for index.build and index.parsed: parse cache, parallel parsing, rebuilds equal to fresh builds."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import index.parsed
+from index.build import BuildReport, build_index
+from index.dense import EmbeddingCache
+from index.lang.tokens import tokenize
+from index.store import current_generation, open_index
+from qa.settings import Settings
+from tests.conftest import ROOT
+
+CORPUS = ROOT / "data" / "policies"
+SHENZHEN = "shenzhen-culture-tech-2012.txt"
+EDIT_FROM, EDIT_TO = "陶瓷、漆器", "陶瓷、玉雕、漆器"
+RECORDS = ("docs.jsonl", "clauses.jsonl", "chunks.jsonl", "measures.jsonl")
+QUESTIONS = ["文化产业基金", "人才引进补贴", "传统工艺 玉雕", "保障措施"]
+
+
+def build(corpus: Path, index_dir: Path, **settings: object) -> BuildReport:
+    """Build a lexical-only index of a corpus folder."""
+    return build_index(Settings(corpus_dir=corpus, index_dir=index_dir, **settings).build_config, None, progress=False)
+
+
+def records(index_dir: Path) -> dict[str, bytes]:
+    """Return the record files of the serving generation."""
+    folder = current_generation(index_dir)
+    assert folder is not None
+    return {name: (folder / name).read_bytes() for name in RECORDS}
+
+
+def rankings(index_dir: Path) -> list[list[tuple[str, float]]]:
+    """Return the lexical ranking (chunk id, score) of a few questions."""
+    kb = open_index(index_dir, None)
+    return [kb.lexical.search(tokenize(q), 10) for q in QUESTIONS]
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    """Return a writable copy of the bundled corpus."""
+    return Path(shutil.copytree(CORPUS, tmp_path / "corpus"))
+
+
+def test_rebuild_parses_only_the_changed_document_and_equals_a_fresh_build(corpus: Path, tmp_path: Path) -> None:
+    """After one document changes, only it is parsed again, and the index is the one a fresh build makes."""
+    first = build(corpus, tmp_path / "index")
+    assert first.parsed == first.documents == 3
+    doc = corpus / SHENZHEN
+    doc.write_text(doc.read_text(encoding="utf-8").replace(EDIT_FROM, EDIT_TO), encoding="utf-8")
+
+    second = build(corpus, tmp_path / "index")
+    assert (second.documents, second.parsed) == (3, 1)
+    assert "2 个未变，沿用上次解析" in second.summary()
+    fresh = build(corpus, tmp_path / "fresh")
+    assert fresh.parsed == 3
+    assert records(tmp_path / "index") == records(tmp_path / "fresh")
+    assert EDIT_TO.encode() in records(tmp_path / "index")["clauses.jsonl"]
+    assert rankings(tmp_path / "index") == rankings(tmp_path / "fresh")
+
+
+def test_other_settings_parse_everything_again(corpus: Path, tmp_path: Path) -> None:
+    """The cache key holds the chunk size: a build with another one reuses nothing."""
+    build(corpus, tmp_path / "index")
+    other = build(corpus, tmp_path / "index", chunk_chars=300)
+    assert other.parsed == other.documents == 3
+
+
+def test_cache_holds_only_the_current_corpus(corpus: Path, tmp_path: Path) -> None:
+    """A removed or edited document's old parse leaves the cache at the next build."""
+    build(corpus, tmp_path / "index")
+    (corpus / SHENZHEN).unlink()
+    report = build(corpus, tmp_path / "index")
+    assert report.documents == 2
+    with sqlite3.connect(tmp_path / "index" / "parse_cache.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM parses").fetchone()[0] == 2
+
+
+def test_parallel_parsing_gives_the_same_index_as_one_process(corpus: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker processes (forced on for three small files) produce byte-identical records and rankings."""
+    one = build(corpus, tmp_path / "one")
+    monkeypatch.setattr(index.parsed, "PARALLEL_MIN_CHARS", 0)
+    calls: list[int] = []
+    real = index.parsed.ProcessPoolExecutor
+
+    class Counted(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            calls.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(index.parsed, "ProcessPoolExecutor", Counted)
+    many = build(corpus, tmp_path / "many")
+    assert calls, "the parallel path must have run"
+    assert (many.documents, many.clauses, many.chunks) == (one.documents, one.clauses, one.chunks)
+    assert records(tmp_path / "many") == records(tmp_path / "one")
+    assert rankings(tmp_path / "many") == rankings(tmp_path / "one")
+
+
+def test_a_document_that_breaks_the_parser_is_skipped(corpus: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parser bug on one file (injected: no known input causes one) is reported with its reason; the rest is
+    indexed and nothing is cached for the failed file."""
+    real = index.parsed.parse_clauses
+
+    def fails_on_shenzhen(doc_id: str, text: str) -> object:
+        if doc_id == Path(SHENZHEN).stem:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(doc_id, text)
+
+    monkeypatch.setattr(index.parsed, "parse_clauses", fails_on_shenzhen)
+    report = build(corpus, tmp_path / "index")
+    assert report.documents == 2
+    assert report.skipped == [(SHENZHEN, "解析失败（RecursionError: maximum recursion depth exceeded）")]
+    with sqlite3.connect(tmp_path / "index" / "parse_cache.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM parses").fetchone()[0] == 2
+
+
+def test_a_damaged_parse_cache_costs_a_parse_not_the_build(corpus: Path, tmp_path: Path) -> None:
+    """A cache file that is not a database, or an entry that cannot be read back, is parsed again."""
+    first = build(corpus, tmp_path / "index")
+    cache_file = tmp_path / "index" / "parse_cache.sqlite"
+    with sqlite3.connect(cache_file) as db:
+        db.execute("UPDATE parses SET blob = x'00' WHERE rowid = (SELECT min(rowid) FROM parses)")
+    doc = corpus / SHENZHEN
+    doc.write_text(doc.read_text(encoding="utf-8").replace(EDIT_FROM, EDIT_TO), encoding="utf-8")
+    second = build(corpus, tmp_path / "index")
+    assert (second.documents, second.parsed, second.skipped) == (3, 2, [])
+    build(corpus, tmp_path / "fresh")
+    assert records(tmp_path / "index") == records(tmp_path / "fresh")
+
+    for name in ("parse_cache.sqlite-wal", "parse_cache.sqlite-shm"):
+        (tmp_path / "index" / name).unlink(missing_ok=True)
+    cache_file.write_bytes(b"not a database" * 100)
+    doc.write_text(doc.read_text(encoding="utf-8").replace(EDIT_TO, EDIT_FROM), encoding="utf-8")
+    third = build(corpus, tmp_path / "index")
+    assert (third.documents, third.parsed, third.clauses) == (3, 3, first.clauses)
+
+
+def test_a_build_does_not_print_bm25s_debug_lines(corpus: Path, tmp_path: Path) -> None:
+    """bm25s sets its own logger to DEBUG, so the app's console handler printed its chatter."""
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append  # type: ignore[method-assign]
+    logger = logging.getLogger("bm25s")
+    logger.addHandler(handler)
+    try:
+        build(corpus, tmp_path / "index")
+        open_index(tmp_path / "index", None)
+    finally:
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in seen if r.levelno < logging.INFO] == []
+
+
+@pytest.mark.parametrize("damage", [b"not a database" * 100, b"SQLite format 3\x00" + b"\xff" * 4000])
+def test_a_damaged_vector_cache_starts_afresh(tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    """A vector cache SQLite cannot open costs re-embedding, never the build: it is replaced and works."""
+    path = tmp_path / "embedding_cache.sqlite"
+    path.write_bytes(damage)
+    cache = EmbeddingCache(path)
+    cache.put("model", {"hash": np.ones(3, dtype=np.float32)})
+    assert list(cache.get("model", ["hash"])) == ["hash"]
+    assert any("向量缓存" in r.getMessage() for r in caplog.records)
+
+
+def test_a_cache_damaged_while_in_use_misses_and_starts_afresh(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """A cache whose header is intact but whose pages are not opens fine and fails on the first read: that read
+    is a miss and the file starts afresh, never a traceback in the build."""
+    path = tmp_path / "embedding_cache.sqlite"
+    cache = EmbeddingCache(path)
+    cache.put("model", {f"h{i}": np.ones(384, dtype=np.float32) for i in range(300)})
+    cache.close()
+    data = path.read_bytes()
+    page = 4096
+    path.write_bytes(data[: 2 * page] + b"\xff" * (len(data) - 2 * page))
+    cache = EmbeddingCache(path)
+    assert cache.get("model", ["h1", "h2"]) == {}
+    assert any("向量缓存已损坏" in r.getMessage() for r in caplog.records)
+    cache.put("model", {"x": np.ones(3, dtype=np.float32)})
+    assert list(cache.get("model", ["x"])) == ["x"]

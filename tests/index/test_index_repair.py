@@ -1,0 +1,175 @@
+"""Damaged index generations and builds beside a running server, with real corrupt files and real processes:
+a damaged generation is detected at open, the previous one is served, `build` repairs it; a server switches to
+a generation the command line published, and no generation in use is deleted."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from index.build import build_index
+from index.embedding import load_embeddings
+from index.store import current_generation, open_index
+from qa.assistant import Assistant
+from qa.settings import Settings
+from qa.surfaces.http.app import create_app
+from tests.conftest import CORPUS, ROOT, ready_loader, serve_http
+
+QUESTION = "江苏有哪些文化产业基金可以用？"
+FUND = "紫金文化产业基金"
+JIANGSU = "jiangsu-culture-tech-2020.txt"
+
+
+def _settings(corpus: Path, index: Path, **overrides: object) -> Settings:
+    # The static embedder: a real Chroma store in every generation, built in seconds.
+    return Settings(corpus_dir=corpus, index_dir=index, embedding_backend="static", **overrides)  # type: ignore[arg-type]
+
+
+def _retag(corpus: Path, tag: str) -> None:
+    """Rename the Jiangsu fund in the corpus so answers show which generation they come from."""
+    path = corpus / JIANGSU
+    path.write_text((CORPUS / JIANGSU).read_text(encoding="utf-8").replace(FUND, FUND + tag, 1), encoding="utf-8")
+
+
+def _cli_build(corpus: Path, index: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env.update(HF_HUB_OFFLINE="1", PYTHONIOENCODING="utf-8", QA_EMBEDDING_BACKEND="static")
+    return subprocess.run([sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index),
+                           "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def two_generations(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """An index whose previous generation names the fund ...（旧版） and whose current one is the corpus."""
+    folder = tmp_path_factory.mktemp("gens")
+    corpus, index = folder / "corpus", folder / "index"
+    shutil.copytree(CORPUS, corpus)
+    settings = _settings(corpus, index)
+    embeddings = load_embeddings(settings.embedder_config)
+    _retag(corpus, "（旧版）")
+    build_index(settings.build_config, embeddings, progress=False)
+    _retag(corpus, "")
+    build_index(settings.build_config, embeddings, progress=False)
+    return corpus, index
+
+
+def _flip(path: Path, old: bytes, new: bytes) -> None:
+    data = path.read_bytes()
+    assert old in data and len(old) == len(new)
+    path.write_bytes(data.replace(old, new, 1))
+
+
+DAMAGE: dict[str, Callable[[Path], None]] = {
+    "clauses-appended": lambda gen: (gen / "clauses.jsonl").open("ab").write(b'{"clause_id": "broken", "te\n'),
+    "clauses-same-size": lambda gen: _flip(gen / "clauses.jsonl", b'"clause_id"', b'"clause_iX"'),
+    "chroma": lambda gen: (gen / "chroma" / "chroma.sqlite3").open("r+b").write(os.urandom(4096)),
+    "bm25": lambda gen: (gen / "bm25" / "indptr.csc.index.npy").write_bytes(
+        (gen / "bm25" / "indptr.csc.index.npy").read_bytes()[:100]),
+    "docs-empty": lambda gen: (gen / "docs.jsonl").write_bytes(b""),
+    "manifest": lambda gen: (gen / "manifest.json").write_text('{"signature": "abc", ', encoding="utf-8"),
+}
+
+
+@pytest.mark.parametrize("kind", list(DAMAGE))
+def test_damaged_generation_falls_back_then_build_repairs(two_generations: tuple[Path, Path], tmp_path: Path,
+                                                          kind: str) -> None:
+    """The previous generation answers while the current one is damaged; the next build (same corpus) repairs,
+    where it used to say 索引已是最新 and change nothing."""
+    corpus, source = two_generations
+    index = tmp_path / "index"
+    shutil.copytree(source, index)
+    damaged = current_generation(index)
+    assert damaged is not None
+    DAMAGE[kind](damaged)
+    settings = _settings(corpus, index)
+    embeddings = load_embeddings(settings.embedder_config)
+    kb = open_index(index, embeddings)
+    assert kb.folder != damaged and damaged.name in kb.damaged
+    assert "（旧版）" in Assistant(settings, kb, embeddings).ask(QUESTION).text
+    kb.close()
+    report = build_index(settings.build_config, embeddings, progress=False)
+    assert not report.unchanged and report.repaired and "已修复损坏的索引" in report.summary()
+    repaired = open_index(index, embeddings)
+    assert not repaired.damaged and repaired.dense is not None
+    assert "（旧版）" not in (text := Assistant(settings, repaired, embeddings).ask(QUESTION).text) and FUND in text
+    assert build_index(settings.build_config, embeddings, progress=False).unchanged
+
+
+def test_leftovers_of_a_killed_build_go_with_the_next_build(two_generations: tuple[Path, Path],
+                                                            tmp_path: Path) -> None:
+    """A folder without a manifest (a build killed before publishing, or a publish killed while deleting) is
+    removed by the next build, also when the corpus is unchanged and nothing is published."""
+    corpus, source = two_generations
+    index = tmp_path / "index"
+    shutil.copytree(source, index)
+    leftover = index / "gen-20000101-000000-dead00"
+    (leftover / "bm25").mkdir(parents=True)
+    (leftover / "clauses.jsonl").write_bytes(b'{"clause_id": ')
+    settings = _settings(corpus, index)
+    assert build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=False).unchanged
+    assert not leftover.exists()
+
+
+def _wait(condition: Callable[[], bool], seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_server_serves_the_fallback_and_a_cli_build_repairs_it(two_generations: tuple[Path, Path],
+                                                                tmp_path: Path) -> None:
+    """Over HTTP: /healthz says the index is damaged and how to repair it, answers come from the previous
+    generation; `python -m qa build` repairs it and the running server switches without a restart."""
+    corpus, source = two_generations
+    index = tmp_path / "index"
+    shutil.copytree(source, index)
+    DAMAGE["clauses-appended"](current_generation(index))  # type: ignore[arg-type]
+    settings = _settings(corpus, index, conversations_db=tmp_path / "c.sqlite", log_db=tmp_path / "q.sqlite")
+    loader = ready_loader(settings)
+    with serve_http(create_app(settings, loader)) as url:  # type: ignore[arg-type]
+        health = httpx.get(f"{url}/healthz").json()
+        assert health["status"] == "ok" and "已损坏" in health["detail"] and "qa build" in health["detail"]
+        assert "（旧版）" in httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=30).json()["answer"]
+        done = _cli_build(corpus, index)
+        assert done.returncode == 0 and "已修复损坏的索引" in done.stdout, done.stderr[-2000:]
+        assert _wait(lambda: httpx.get(f"{url}/healthz").json()["detail"] == "就绪")
+        answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=30).json()["answer"]
+        assert FUND in answer and "（旧版）" not in answer
+    loader.stop()  # type: ignore[attr-defined]
+
+
+def test_server_switches_to_a_cli_build_and_keeps_what_it_serves(two_generations: tuple[Path, Path],
+                                                               tmp_path: Path) -> None:
+    """Two CLI builds while a server runs: the server switches to the newest generation, and no generation a
+    process has open (the server's, another reader's) is deleted under it."""
+    corpus_source, source = two_generations
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(corpus_source, corpus)
+    shutil.copytree(source, index)
+    settings = _settings(corpus, index, conversations_db=tmp_path / "c.sqlite", log_db=tmp_path / "q.sqlite")
+    loader = ready_loader(settings)
+    first = loader.assistant.kb.folder  # type: ignore[attr-defined]
+    reader = open_index(index, None)  # another process's reader, holding its lease
+    with serve_http(create_app(settings, loader)) as url:  # type: ignore[arg-type]
+        for tag in ("（甲）", "（乙）"):
+            _retag(corpus, tag)
+            done = _cli_build(corpus, index)
+            assert done.returncode == 0, done.stderr[-2000:]
+            assert first.is_dir() and (first / "manifest.json").exists(), "a generation in use was deleted"
+        newest = current_generation(index)
+        assert newest is not None and newest != first
+        assert _wait(lambda: loader.assistant.kb.folder == newest)  # type: ignore[attr-defined]
+        assert f"{FUND}（乙）" in httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=30).json()["answer"]
+        assert reader.folder.is_dir() and Assistant(settings, reader, None).ask(QUESTION).answerable
+    loader.stop()  # type: ignore[attr-defined]

@@ -1,0 +1,144 @@
+"""Builds run in a child process: answers keep coming during an admin rebuild, a killed build fails alone, and the
+first start still reports its progress."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qa.service.loader import AssistantLoader
+from qa.settings import Settings
+from qa.surfaces.http.app import create_app
+from tests.conftest import CORPUS, ready_loader, serve_http
+
+ADMIN = {"Authorization": "Bearer admin-secret"}
+QUESTION, FUND = "江苏有哪些文化产业基金可以用？", "紫金文化产业基金"
+NEW_DOC = ("某市动漫产业扶持办法\n一、资金扶持\n对原创动漫作品给予每部30万元奖励。\n"
+           "二、人才支持\n动漫人才可申请入住星河人才公寓。\n")
+# Copies of the corpus, each tagged so none is found in the parse cache: a build of some seconds.
+COPIES = 12
+
+
+def build_children(parent: int) -> list[int]:
+    """Return the ids of the build processes (python -m qa.service.builder) whose parent is `parent`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:  # it ended while we looked
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"qa.service.builder" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def niceness(pid: int) -> int:
+    """Return a process's nice value, from /proc/<pid>/stat."""
+    return int((Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split())[16])
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[tuple[str, Settings, AssistantLoader]]:
+    """A server over a private corpus with an admin token, lexical-only."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none",
+                        admin_token="admin-secret", log_db=tmp_path / "questions.sqlite")  # type: ignore[arg-type]
+    loader: AssistantLoader = ready_loader(settings)  # type: ignore[assignment]
+    with serve_http(create_app(settings, loader)) as url:
+        yield url, settings, loader
+    loader.stop()
+
+
+def _grow(corpus: Path) -> None:
+    """Add tagged copies of the corpus documents, for a rebuild that takes a while."""
+    for n in range(COPIES):
+        for doc in CORPUS.glob("*.txt"):
+            (corpus / f"{doc.stem}-{n}.txt").write_text(doc.read_text(encoding="utf-8") + f"\n（副本{n}）\n",
+                                                         encoding="utf-8")
+
+
+def _state(url: str) -> dict:
+    return httpx.get(f"{url}/admin/rebuild", headers=ADMIN, timeout=10).json()
+
+
+def _wait_finished(url: str) -> dict:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        state = _state(url)
+        if state["status"] in ("done", "failed") and not state["running"]:
+            return state
+        time.sleep(0.2)
+    raise AssertionError("rebuild did not finish")
+
+
+def _wait_child() -> int:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if children := build_children(os.getpid()):
+            return children[0]
+        time.sleep(0.05)
+    raise AssertionError("no build process started")
+
+
+def test_answers_keep_coming_from_a_server_while_a_child_process_rebuilds(
+        server: tuple[str, Settings, AssistantLoader]) -> None:
+    """During an admin rebuild the build is another, lower-priority process, and every question is answered."""
+    url, settings, _ = server
+    _grow(settings.corpus_dir)
+    assert httpx.post(f"{url}/admin/rebuild", headers=ADMIN).status_code == 202
+    child = _wait_child()
+    deadline = time.monotonic() + 60  # it lowers its priority once its imports are done
+    while niceness(child) <= niceness(os.getpid()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert niceness(child) > niceness(os.getpid())
+    answered_during = 0
+    while _state(url)["status"] == "running":
+        response = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60)
+        assert response.status_code == 200 and FUND in response.json()["answer"]
+        answered_during += _state(url)["status"] == "running"
+    assert answered_during > 0
+    assert _wait_finished(url)["status"] == "done"
+
+
+def test_a_killed_build_fails_alone_and_the_next_rebuild_works(
+        server: tuple[str, Settings, AssistantLoader]) -> None:
+    """SIGKILL to the build process (as the OOM killer sends): the rebuild fails with a message naming it, the
+    old generation keeps answering, and the next rebuild publishes the new document."""
+    url, settings, loader = server
+    serving = loader.assistant.kb.folder  # type: ignore[union-attr]
+    _grow(settings.corpus_dir)
+    (settings.corpus_dir / "dongman.txt").write_text(NEW_DOC, encoding="utf-8")
+    assert httpx.post(f"{url}/admin/rebuild", headers=ADMIN).status_code == 202
+    os.kill(_wait_child(), signal.SIGKILL)
+    state = _wait_finished(url)
+    assert state["status"] == "failed" and "SIGKILL" in state["summary"] and "当前索引继续使用" in state["summary"]
+    assert loader.assistant.kb.folder == serving  # type: ignore[union-attr]
+    assert FUND in httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60).json()["answer"]
+    assert httpx.post(f"{url}/admin/rebuild", headers=ADMIN).status_code == 202
+    assert _wait_finished(url)["status"] == "done"
+    answer = httpx.post(f"{url}/api/ask", json={"question": "原创动漫作品奖励多少？"}, timeout=60).json()["answer"]
+    assert "30万元" in answer
+
+
+def test_first_start_progress_crosses_from_the_build_process(tmp_path: Path) -> None:
+    """The first start builds in a child process, and its progress reaches the loader the page reads."""
+    settings = Settings(corpus_dir=CORPUS, index_dir=tmp_path / "index", embedding_backend="none",
+                        log_db=tmp_path / "questions.sqlite")
+    loader = AssistantLoader(settings).start()
+    loader.wait(300)
+    assert loader.ready, loader.status
+    assert loader.progress is not None and loader.progress.total > 0
+    assert loader.progress.done == loader.progress.total
+    assert build_children(os.getpid()) == []
+    loader.stop()

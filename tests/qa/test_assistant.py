@@ -1,0 +1,160 @@
+"""End-to-end answering on the bundled corpus with our own questions (not the dev set)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from index.build import build_index
+from qa.assistant import Assistant
+from qa.evaluation.metrics import norm
+from qa.settings import Settings
+from tests.conftest import TEST_DATA
+
+CALIBRATION_FILE = TEST_DATA / "calibration.jsonl"
+CALIBRATION = [json.loads(line) for line in CALIBRATION_FILE.open(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("case", [c for c in CALIBRATION if c["answerable"]], ids=lambda c: c["id"])
+def test_in_scope_question_is_answered_with_the_right_clause(assistant: Assistant, case: dict) -> None:
+    """An in-scope question is answered, its clause ranks in the top 3 and every citation is a retrieved clause."""
+    answer = assistant.ask(case["question"])
+    assert answer.answerable
+    ranked = [norm(s.clause.text) for s in answer.retrieved]
+    anchors = [norm(case["anchor"])] + ([norm(case["also"])] if "also" in case else [])
+    assert any(a in t for t in ranked[:3] for a in anchors)
+    retrieved_ids = {s.clause.clause_id for s in answer.retrieved}
+    assert answer.citations and all(c.clause_id in retrieved_ids for c in answer.citations)
+    for c in answer.citations:
+        assert c.quote and all(norm(part) in norm(c.text) for part in c.quote.split("……"))
+        assert f"《{c.doc_title}》" in answer.text and c.clause in answer.text
+
+
+@pytest.mark.parametrize("case", [c for c in CALIBRATION if not c["answerable"]], ids=lambda c: c["id"])
+def test_out_of_scope_question_is_refused(assistant: Assistant, case: dict) -> None:
+    """A question the corpus does not answer gets answerable=False, no citations, and the coverage list."""
+    answer = assistant.ask(case["question"])
+    assert not answer.answerable
+    assert not answer.citations
+    assert re.match(r"已收录的\S*政策文件中没有", answer.text)
+    assert "《关于促进文化与科技融合的若干措施》" in answer.text
+
+
+def test_answer_names_date_or_period(assistant: Assistant) -> None:
+    """The citation line names the plan period or the issue date of the document."""
+    gd = assistant.ask("广东对水下文化遗产保护有什么安排？")
+    assert "规划期2021—2025年" in gd.text and "三、（一）2." in gd.text
+    sz = assistant.ask("深圳文化创意产业总产出目标是多少？")
+    assert "2012年11月2日" in sz.text and "5800亿元" in sz.text
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_prefix"),
+    [
+        ("深圳支持哪些网络文化新业态？", "shenzhen"),
+        ("江苏对文化科技企业有哪些金融支持？", "jiangsu"),
+        ("广东对文化科技企业有哪些金融支持？", "guangdong"),
+        ("中山市的数字化转型重点是什么？", "guangdong"),
+    ],
+)
+def test_named_region_prefers_its_documents(assistant: Assistant, question: str, doc_prefix: str) -> None:
+    """A question naming a region is answered from that region's document (or its province's)."""
+    answer = assistant.ask(question)
+    assert answer.retrieved[0].doc.doc_id.startswith(doc_prefix)
+
+
+def test_follow_up_keeps_the_topic(assistant: Assistant) -> None:
+    """A follow-up naming only a new region asks the previous question about that region."""
+    answer = assistant.ask("深圳呢？", ["江苏对文化科技企业有哪些金融支持？"])
+    assert answer.answerable
+    assert answer.citations[0].doc_id.startswith("shenzhen")
+    assert "金融" in answer.citations[0].text
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\u200b\u200b", "？？？"])
+def test_empty_question_gets_a_prompt(assistant: Assistant, question: str) -> None:
+    """An empty or punctuation-only question is not answered and asks for a question."""
+    answer = assistant.ask(question)
+    assert not answer.answerable and not answer.citations
+
+
+def test_overlong_question_is_truncated_with_notice(assistant: Assistant) -> None:
+    """A 20,000-character question is cut to the limit and the answer says so."""
+    answer = assistant.ask("江苏有哪些文化产业基金可以用？" + "啊" * 20_000)
+    assert "问题过长" in answer.text
+    assert len(answer.query) <= 500
+
+
+def test_batch_record_shape(assistant: Assistant) -> None:
+    """The batch output record has the documented keys, top-10 retrieved in descending score."""
+    record = assistant.ask("江苏有哪些文化产业基金可以用？").to_json("q1")
+    assert {"id", "answer", "answerable", "citations", "retrieved"} <= set(record)
+    retrieved = record["retrieved"]
+    assert isinstance(retrieved, list) and 0 < len(retrieved) <= 10
+    scores = [r["score"] for r in retrieved]
+    assert scores == sorted(scores, reverse=True)
+    assert all({"doc_title", "clause", "text", "score"} <= set(r) for r in retrieved)
+    assert any("紫金文化产业基金" in c["text"] for c in record["citations"])  # type: ignore[union-attr]
+
+
+STATUTE = """某省文化产业促进条例
+
+第一章　总则
+第一条　为了促进文化产业发展，根据有关法律、行政法规，结合本省实际，制定本条例。
+第二条　本条例适用于本省行政区域内的文化产业促进活动。
+第二章　扶持措施
+第三条　县级以上人民政府应当设立文化产业发展专项资金，用于支持文化企业开展技术研发和品牌建设。
+第四条　对年度营业收入首次超过一亿元的文化企业，给予一次性奖励五十万元。
+第五条　文化企业可以依照第三条规定申请专项资金支持。
+"""
+
+
+def test_statute_style_corpus_is_cited_by_article(tmp_path: Path) -> None:
+    """A 第X条 statute the system has never seen is indexed by article and cited as 第四条."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "statute.txt").write_text(STATUTE, encoding="gb18030")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
+    build_index(settings.build_config, None, progress=False)
+    assistant = Assistant.open(settings, build_if_missing=False)
+    answer = assistant.ask("营业收入首次超过一亿元的文化企业有什么奖励？")
+    assert answer.answerable
+    assert answer.citations[0].clause == "第四条"
+    assert "五十万元" in answer.text
+    assert not assistant.ask("怎么办理护照？").answerable
+
+
+@pytest.mark.parametrize(
+    ("question", "label", "items"),
+    [
+        ("广东的保障措施有哪些？", "四、（三）", 4),
+        ("江苏的重点任务有哪些？", "附件 三、（二）", 4),
+        ("深圳的保障措施包括什么？", "三、（十五）", 5),
+    ],
+)
+def test_section_question_lists_its_items(assistant: Assistant, question: str, label: str, items: int) -> None:
+    """A question naming a whole section lists each of its items, each cited."""
+    answer = assistant.ask(question)
+    assert answer.answerable
+    assert len(answer.citations) == items
+    assert label in [c.clause for c in answer.citations]
+    assert answer.text.count("】依据") == items
+
+
+def test_city_question_answered_from_province_says_so(assistant: Assistant) -> None:
+    """A Shenzhen question answered only by Guangdong's provincial policy is labelled as such."""
+    answer = assistant.ask("深圳有哪些文化产业基金可以用？")
+    assert answer.answerable
+    assert {c.doc_id.split("-")[0] for c in answer.citations} <= {"guangdong", "shenzhen"}
+    if all(c.doc_id.startswith("guangdong") for c in answer.citations):
+        assert answer.text.startswith("已收录的深圳市文件中没有直接规定，以下为广东省的相关规定")
+
+
+def test_follow_up_inside_a_section_stays_there(assistant: Assistant) -> None:
+    """"其中金融支持具体包括什么？" after a question on Guangdong's 保障措施 answers from 四、（三）."""
+    answer = assistant.ask("其中金融支持具体包括什么？", ["广东的保障措施有哪些？"])
+    assert answer.citations[0].clause == "四、（三）"
+    assert answer.citations[0].doc_id.startswith("guangdong")

@@ -1,0 +1,231 @@
+"""Citizens' words: the vocabulary, boilerplate, the kind of fact asked, stories, short follow-ups, courtesy."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.lang.boilerplate import content, is_boilerplate, is_furniture, statements
+from index.lang.tokens import tokenize
+from qa.answer.courtesy import courtesy_answer
+from qa.understand.asks import Ask, about_document, ask_of
+from qa.understand.query import names_only_places, parse_query
+from qa.understand.references import label_forms, reference
+from qa.understand.rewrite import rewrite
+from qa.understand.vocabulary import EQUIVALENT_CREDIT, covers, equivalents, groups
+from qa.understand.wording import asking_part
+
+HEADER = ("江苏省科学技术厅\n中共江苏省委宣传部\n文件\n苏科高发〔2020〕120号\n"
+          "江苏省科学技术厅等部门印发《关于促进文化和科技深度融合的实施意见》的通知\n各设区市科技局、财政局：\n"
+          "省科技厅、省委宣传部共同研究制定了《关于促进文化和科技深度融合的实施意见》。现印发给你们，请认真贯彻执行。\n"
+          "江苏省科学技术厅\n中共江苏省委宣传部\n2020年4月26日\n(此件主动公开)")
+
+
+def test_every_group_has_everyday_and_official_words_and_a_source() -> None:
+    assert len(groups()) >= 20
+    for group in groups():
+        assert group.everyday and group.official and group.source, group.name
+
+
+@pytest.mark.parametrize(("question", "word", "official"), [
+    ("深圳给钱吗", "给钱", "资金"), ("房租能不能便宜点", "房租", "用房"), ("江苏文化企业贷款", "贷款", "融资"),
+    ("评职称有什么政策", "评职称", "职称评定"), ("办公室租金有补贴吗", "办公室", "用房"),
+])
+def test_everyday_words_find_the_documents_words(question: str, word: str, official: str) -> None:
+    found = equivalents(tokenize(question), question)
+    assert official in found[word]
+    assert covers(word, f"文化科技型企业{official}优先", found) == EQUIVALENT_CREDIT
+    assert covers(word, f"……{word}……", found) == 1.0
+    assert covers(word, "无关的内容", found) == 0.0
+
+
+def test_a_legal_question_gets_no_equivalents_for_its_topic() -> None:
+    """Tenancy deposits and inheritance are not policy support: the vocabulary adds nothing for them."""
+    question = "房东不退押金怎么办"
+    assert not {"房东", "押金"} & set(equivalents(tokenize(question), question))
+
+
+def test_the_query_carries_the_expansions_and_the_kind_of_fact() -> None:
+    query = parse_query("深圳给钱吗")
+    assert "专项资金" in query.equivalent["给钱"] and query.ask is Ask.YES_NO
+    assert parse_query("广东要建多少个示范基地").ask is Ask.AMOUNT
+
+
+@pytest.mark.parametrize(("question", "ask"), [
+    ("广东的措施谁牵头", Ask.WHO), ("这个文件哪个部门负责", Ask.WHO), ("深圳的措施啥时候开始实施的", Ask.WHEN),
+    ("有效期到哪年", Ask.WHEN), ("这个政策现在还有效吗", Ask.VALIDITY), ("广东要建几个基地", Ask.AMOUNT),
+    ("怎么申请文化产业基金", Ask.HOW), ("江苏有哪些人才计划", Ask.LIST), ("深圳有没有房租补贴", Ask.YES_NO),
+    ("文化科技融合", Ask.GENERAL),
+])
+def test_the_kind_of_fact_asked(question: str, ask: Ask) -> None:
+    assert ask_of(question) is ask
+
+
+def test_questions_about_the_document_itself() -> None:
+    assert about_document("江苏的实施意见是哪几个部门联合印发的") and about_document("文号是多少")
+    assert not about_document("江苏有哪些文化产业基金")
+
+
+def test_furniture_lines() -> None:
+    for line in ("主题词：科技 文化 措施 通知", "抄送：市委办公厅，市人大常委会办公厅。",
+                 "深圳市人民政府办公厅2012年11月2日印发", "（印60份）", "苏科高发〔2020〕120号", "二○一二年十一月二日",
+                 "各区人民政府，市政府直属各单位：", "江苏省科学技术厅", "中共江苏省委宣传部", "(此件主动公开)",
+                 "凡本网注明来源非本网的作品，均转载自其它媒体",
+                 "《关于促进文化与科技融合的若干措施》已经市政府同意，现予印发，请遵照执行。"):
+        assert is_furniture(line), line
+    for line in ("（十四）加强和完善财政优惠政策。", "建立由省科技厅、省委宣传部牵头的工作机制。", "三、保障措施",
+                 "到2025年，建成12家左右国家文化和科技融合示范基地。"):
+        assert not is_furniture(line), line
+
+
+def test_a_header_and_a_signature_are_boilerplate_a_bare_heading_is_not() -> None:
+    assert is_boilerplate("前言", HEADER)
+    assert is_boilerplate("版记", "主题词：科技\n抄送：市委办公厅。")
+    assert not is_boilerplate("三、", "三、保障措施")
+    preamble = ("印发关于促进文化与科技融合\n若干措施的通知\n各区人民政府：\n"
+                "《若干措施》已经市政府同意，现予印发，请遵照执行。\n为加强文化与科技融合，推动文化产业更好更快发展，制定本措施。")
+    assert not is_boilerplate("前言", preamble)
+    assert content(preamble) == "为加强文化与科技融合，推动文化产业更好更快发展，制定本措施。"
+
+
+def test_a_passage_without_line_breaks_gets_them_back_from_its_clause() -> None:
+    """Chunks join a clause's lines: the header's names must not be quoted run together."""
+    passage = HEADER.replace("\n", "")
+    kept = statements(passage, HEADER)
+    assert "江苏省科学技术厅中共江苏省委宣传部" not in kept.replace("\n", "")
+    assert "共同研究制定了" in kept and "苏科高发" not in kept
+    assert content(passage, HEADER) == ""
+    assert content("不在条款里的文字", HEADER) == "不在条款里的文字"
+
+
+def test_a_story_keeps_the_question_it_ends_with() -> None:
+    story = "我在深圳南山开了家做VR内容的小公司，五六个人，想问除了市里，区里会不会也给配套的补助？"
+    assert asking_part(story).startswith("除了市里")
+
+
+def test_a_short_follow_up_keeps_the_place_of_the_question_before() -> None:
+    assert "广东" in rewrite("有没有基金？叫什么名字", ["广东对文化科技企业的金融支持有哪些"])
+    assert rewrite("江苏有哪些人才计划", ["广东对文化科技企业的金融支持有哪些"]) == "江苏有哪些人才计划"
+
+
+def test_a_place_alone_is_asked_back() -> None:
+    assert names_only_places(parse_query("那江苏呢？"))
+    assert not names_only_places(parse_query("江苏有哪些人才计划"))
+
+
+@pytest.mark.parametrize("message", ["谢谢", "好的，谢谢！", "你好", "在吗？", "再见", "thanks"])
+def test_courtesy_gets_a_polite_reply(message: str) -> None:
+    answer = courtesy_answer(message)
+    assert answer is not None and answer.outcome == "courtesy" and not answer.citations
+
+
+def test_a_question_with_thanks_is_a_question() -> None:
+    assert courtesy_answer("谢谢，深圳有房租补贴吗？") is None
+
+
+@pytest.mark.parametrize(("question", "label", "phrase"), [
+    ("深圳给钱吗", "三、（十四）", "专项资金"),
+    ("深圳有没有办公用房支持", "三、（十六）", "用房"),
+    ("江苏对文化企业有补贴吗", "附件 三、（三）5.", "培育资金奖励"),
+    ("深圳的措施啥时候开始实施的", "三、（十七）", "自发布之日起实施"),
+    ("广东的措施谁牵头", "四、（一）", "牵头"),
+])
+def test_citizens_questions_are_answered_from_the_clause_that_answers(assistant, question: str, label: str,
+                                                                      phrase: str) -> None:
+    answer = assistant.ask(question)
+    assert answer.outcome in ("answer", "related"), answer.text
+    assert answer.citations[0].clause == label and phrase in answer.citations[0].quote
+
+
+def test_boilerplate_is_never_cited_for_a_policy_question(assistant) -> None:
+    answer = assistant.ask("深圳有没有办公用房支持")
+    assert all(s.clause.label != "版记" for s in answer.retrieved)
+
+
+def test_thanks_after_an_answer_is_not_a_follow_up(assistant) -> None:
+    answer = assistant.ask("谢谢", ["深圳给钱吗"])
+    assert answer.outcome == "courtesy" and not answer.retrieved
+
+
+def test_a_long_story_keeps_the_question_at_its_end() -> None:
+    query = parse_query("我家是开工作室的，" + "情况比较复杂，" * 400 + "深圳有什么资金补贴？")
+    assert query.truncated and len(query.text) <= 500 and query.text.endswith("深圳有什么资金补贴？")
+    assert "资金补贴" in query.focus
+
+
+def test_who_leads_is_answered_from_the_agency_note_first(assistant) -> None:
+    answer = assistant.ask("广东“大力发展文化科技企业”那条是哪个厅牵头")
+    assert answer.text.startswith("省工业和信息化厅牵头。【1】")
+    assert "（省工业和信息化厅牵头" in answer.citations[0].quote
+
+
+def test_a_count_is_answered_with_its_phrase_first(assistant) -> None:
+    answer = assistant.ask("广东要培育多少家文化和科技融合特色企业？")
+    first = answer.text.splitlines()[0]
+    assert "100家以上" in first and first.endswith("【1】")
+    assert first.removesuffix("。【1】") in answer.citations[0].quote
+
+
+def test_a_name_another_region_uses_is_not_answered_from_this_region(assistant) -> None:
+    """Shenzhen has no 紫金 fund; Jiangsu does: Guangdong's fund clause is not the answer."""
+    answer = assistant.ask("深圳的紫金文化产业基金怎么申请？")
+    assert not answer.answerable and "江苏省的文件中有相关规定" in answer.text
+
+
+@pytest.mark.parametrize(("question", "number", "kind", "forms"), [
+    ("第二条具体说说", 2, "条", ("（二）", "(二)", "2.", "第二条")),
+    ("深圳措施第十四条", 14, "条", ("（十四）", "(十四)", "14.", "第十四条")),
+    ("第三部分讲什么", 3, "部分", ("三、",)), ("第2点呢", 2, "点", ("（二）", "(二)", "2.", "第二条")),
+])
+def test_numbered_references(question: str, number: int, kind: str, forms: tuple[str, ...]) -> None:
+    ref = reference(question)
+    assert ref is not None and (ref.number, ref.kind) == (number, kind) and label_forms(ref) == forms
+
+
+def test_no_reference_in_an_ordinary_question() -> None:
+    assert reference("深圳有什么资金补贴") is None
+
+
+def test_the_second_item_of_the_previous_answer_is_opened(assistant) -> None:
+    first = assistant.ask("广东有什么资金补贴")
+    assert len(first.citations) >= 2
+    answer = assistant.ask("第二条具体怎么说", ["广东有什么资金补贴"])
+    assert answer.answerable and answer.citations[0].clause_id == first.citations[1].clause_id
+
+
+def test_a_numbered_clause_of_the_named_region(assistant) -> None:
+    answer = assistant.ask("深圳措施第十四条")
+    assert answer.citations[0].clause == "三、（十四）" and "专项资金" in answer.citations[0].quote
+
+
+def test_a_scoped_refusal_names_the_region_that_has_it(assistant) -> None:
+    shenzhen = {d for d in assistant.kb.docs if d.startswith("shenzhen")}
+    answer = assistant.ask("江苏有哪些文化产业基金", doc_ids=shenzhen)
+    assert not answer.answerable and "当前查询范围内" in answer.text and "江苏省的《" in answer.text
+
+
+@pytest.mark.parametrize(("question", "label", "fact"), [
+    ("江苏文化科技那个文件的文号是多少", "文号：", "苏科高发〔2020〕120号"),
+    ("江苏的实施意见是什么时候发的", "印发日期：", "2020年4月26日"),
+    ("江苏这个政策是哪几个部门一起出的", "发文单位：", "江苏省科学技术厅、中共江苏省委宣传部"),
+    ("深圳的措施现在还有效吗", "施行：", "自发布之日起实施"),
+])
+def test_questions_about_the_document_are_answered_from_its_own_lines(assistant, question: str, label: str,
+                                                                       fact: str) -> None:
+    answer = assistant.ask(question)
+    assert answer.answerable and f"{label}{fact}" in answer.text.replace("\n", "")
+    assert fact in answer.citations[0].quote
+
+
+def test_a_follow_up_of_the_same_kind_swaps_that_word() -> None:
+    assert rewrite("省级的呢", ["广东到2025年要建多少国家级示范基地"]) == "广东到2025年要建多少省级示范基地"
+
+
+def test_a_date_question_about_something_else_is_not_about_a_document(assistant) -> None:
+    answer = assistant.ask("一带一路倡议是哪一年提出的？")
+    assert not answer.citations or all("文号" not in p for p in answer.text.splitlines())
+
+
+def test_a_passage_keeps_its_own_spaces() -> None:
+    source = "设立甬江数字文化基金<img src=x onerror=alert(1)>，申请请见官网。\n主题词：文化 基金"
+    passage = "设立甬江数字文化基金<img src=x onerror=alert(1)>，申请请见官网。主题词：文化 基金"
+    assert content(passage, source) == "设立甬江数字文化基金<img src=x onerror=alert(1)>，申请请见官网。"
