@@ -306,7 +306,8 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
                 read[0] += 1
                 notify("读取文件", read[0], len(jobs))
 
-            for rel, parsed, from_cache in parse_all(jobs, config.chunk_chars, parse_cache, read_one):
+            for rel, parsed, from_cache in parse_all(jobs, config.chunk_chars, parse_cache, read_one,
+                                                      config.limits.parse_seconds):
                 if isinstance(parsed, str):
                     report.skipped.append((rel, parsed))
                     continue

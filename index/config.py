@@ -37,6 +37,10 @@ class DocumentLimits:
     ofd_chars: int = 5_000_000
     # Bytes inflated from one uploaded .zip, nested zips included (each used to get a budget of its own).
     bundle_bytes: int = 512 * 1024 * 1024
+    # Wall-clock seconds to read one file's text (a PDF gets ocr_seconds more for its scanned pages) and to parse
+    # it (clause tree, chunks, search tokens): a file past either is skipped and named in the build summary.
+    read_seconds: float = 300.0
+    parse_seconds: float = 300.0
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from index.config import DocumentLimits
+from index.deadline import time_limit
 from index.errors import DocumentError
 from index.readers.base import DEFAULT_CONTEXT, Extracted, ReadContext
 from index.readers.bundle import annex_of, notices, read_zip
@@ -119,7 +120,11 @@ def _meta_limit(key: str) -> int:
 
 def _source(path: Path, data: bytes, suffix: str, meta: dict[str, object], context: ReadContext,
             member: str = "", part_of: str = "", part_label: str = "") -> SourceText:
-    found = extract(data, suffix, context)
+    limits = context.limits
+    budget = limits.read_seconds + (limits.ocr_seconds if suffix == ".pdf" else 0.0)
+    with time_limit(budget, f"读取超过 {budget:g} 秒仍未完成，已跳过（上限见 QA_READ_MAX_SECONDS"
+                            f"{'，扫描件另加 QA_OCR_MAX_SECONDS' if suffix == '.pdf' else ''}）"):
+        found = extract(data, suffix, context)
     # A file's own title (an HTML <title>, OFD DocInfo) is a guess: an over-long one is dropped, and the title is
     # then found in the text.
     hints = {key: value for key, value in found.hints.items() if len(str(value)) <= _meta_limit(key)}

@@ -21,6 +21,8 @@ from index import records
 from index.attachments import split_attachments
 from index.chunking import chunk_document
 from index.cleaning import clean_text
+from index.deadline import time_limit
+from index.errors import DocumentError
 from index.lang.tokens import tokenize
 from index.measures import extract_measures
 from index.metadata import extract_metadata, notice_title
@@ -167,23 +169,30 @@ class ParseCache(CacheStore):
 SCHEMA = "CREATE TABLE IF NOT EXISTS parses (key TEXT PRIMARY KEY, blob BLOB)"
 
 
-def _work(job: tuple[str, str, SourceText, int]) -> bytes | str:
-    """Return a packed parse, or the reason it failed: one file's parser bug must not stop the rest."""
-    rel, doc_id, source, chunk_chars = job
+def _work(job: tuple[str, str, SourceText, int, float]) -> bytes | str:
+    """Return a packed parse, or the reason it failed: one file's parser bug or run-away time must not stop the
+    rest."""
+    rel, doc_id, source, chunk_chars, seconds = job
     try:
-        return pack(parse(doc_id, source, chunk_chars))
+        with time_limit(seconds, f"解析超过 {seconds:g} 秒仍未完成，已跳过（上限 QA_PARSE_MAX_SECONDS）"):
+            return pack(parse(doc_id, source, chunk_chars))
+    except DocumentError as exc:
+        log.warning("%s：%s", rel, exc)
+        return str(exc)
     except Exception as exc:
         log.exception("解析失败：%s", rel)
         return f"解析失败（{exc.__class__.__name__}: {exc}）"
 
 
 def parse_all(jobs: list[tuple[str, str, SourceText]], chunk_chars: int, cache: ParseCache,
-              done: Callable[[], None] = lambda: None) -> Iterator[tuple[str, ParsedFile | str, bool]]:
+              done: Callable[[], None] = lambda: None,
+              seconds: float = 0.0) -> Iterator[tuple[str, ParsedFile | str, bool]]:
     """Yield (path, parse or failure reason, whether it came from the cache) per document in order: cached ones
-    unpacked, the rest parsed on every core when there is enough text to repay the start-up, and cached."""
+    unpacked, the rest parsed on every core when there is enough text to repay the start-up, and cached; a file
+    whose parse takes over `seconds` (0: no limit) is given up with the reason."""
     keys = [cache_key(doc_id, source, chunk_chars) for _, doc_id, source in jobs]
     cached = cache.present(keys)
-    todo = [(rel, doc_id, source, chunk_chars) for (rel, doc_id, source), key in zip(jobs, keys, strict=True)
+    todo = [(rel, doc_id, source, chunk_chars, seconds) for (rel, doc_id, source), key in zip(jobs, keys, strict=True)
             if key not in cached]
     fresh = iter(_parse_jobs(todo))
     pending: list[tuple[str, bytes]] = []
@@ -193,7 +202,7 @@ def parse_all(jobs: list[tuple[str, str, SourceText]], chunk_chars: int, cache: 
             yield rel, parsed, True
         else:
             # A cache entry that could not be read back is parsed here; the rest come from the workers, in order.
-            blob = next(fresh) if key not in cached else _work((rel, doc_id, source, chunk_chars))
+            blob = next(fresh) if key not in cached else _work((rel, doc_id, source, chunk_chars, seconds))
             if isinstance(blob, str):
                 yield rel, blob, False
             else:
@@ -216,7 +225,7 @@ def _cached(cache: ParseCache, key: str) -> ParsedFile | None:
         return None
 
 
-def _parse_jobs(todo: list[tuple[str, str, SourceText, int]]) -> Iterator[bytes | str]:
+def _parse_jobs(todo: list[tuple[str, str, SourceText, int, float]]) -> Iterator[bytes | str]:
     workers = os.cpu_count() or 1
     # Forked workers inherit the loaded dictionaries. A build in a server's loader thread stays on one core: the
     # server's other threads could hold a lock at the fork. (Daemon helpers such as tqdm's monitor only sleep.)

@@ -43,13 +43,15 @@ class Settings(BaseSettings):
     chunk_chars: int = 480
     # What one file may cost a build (index.config.DocumentLimits): pixels of a page rendered for OCR (larger
     # pages are scaled down), scanned pages recognised, seconds of OCR per build; bytes inflated from one .zip;
-    # pages an OFD may list, characters read from it.
+    # pages an OFD may list, characters read from it; seconds to read and to parse one file.
     ocr_max_page_pixels: int = DocumentLimits.ocr_page_pixels
     ocr_max_pages: int = DocumentLimits.ocr_pages
     ocr_max_seconds: float = DocumentLimits.ocr_seconds
     max_bundle_bytes: int = DocumentLimits.bundle_bytes
     ofd_max_pages: int = DocumentLimits.ofd_pages
     ofd_max_chars: int = DocumentLimits.ofd_chars
+    read_max_seconds: float = DocumentLimits.read_seconds
+    parse_max_seconds: float = DocumentLimits.parse_seconds
     # A server builds in a child process with at most this much address space (0: no cap), so a file that
     # needs more ends the build, never the server. Virtual, not resident:
     # libraries map far more than they touch, hence the generous default.
@@ -124,7 +126,8 @@ class Settings(BaseSettings):
     def document_limits(self) -> DocumentLimits:
         """Return what one file may cost a build."""
         return DocumentLimits(self.ocr_max_page_pixels, self.ocr_max_pages, self.ocr_max_seconds,
-                              self.ofd_max_pages, self.ofd_max_chars, self.max_bundle_bytes)
+                              self.ofd_max_pages, self.ofd_max_chars, self.max_bundle_bytes,
+                              self.read_max_seconds, self.parse_max_seconds)
 
     @property
     def embedder_config(self) -> EmbedderConfig:

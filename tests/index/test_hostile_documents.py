@@ -4,13 +4,16 @@ sentence ends, huge pages, bundles and OFD page lists; each is bounded or report
 from __future__ import annotations
 
 import io
+import signal
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from index.build import BuildReport, build_index
+from index.deadline import time_limit
 from index.embedding import load_embeddings
+from index.errors import DocumentError
 from index.store import CURRENT, MANIFEST, current_generation, open_index
 from qa.settings import Settings
 
@@ -156,3 +159,45 @@ def test_a_huge_sidecar_title_is_refused_and_a_huge_hint_dropped(tmp_path: Path)
     assert path == "a.txt" and "title" in reason and "100000" in reason and "200" in reason, reason
     [doc] = open_index(tmp_path / "index", None).docs.values()
     assert len(doc.title) <= 200
+
+
+def test_a_block_past_its_time_limit_is_interrupted_with_the_message() -> None:
+    """time_limit interrupts pure Python work with a DocumentError carrying the message, and restores SIGALRM."""
+    before = signal.getsignal(signal.SIGALRM)
+    with pytest.raises(DocumentError, match="太慢"), time_limit(0.05, "太慢"):
+        while True:
+            pass
+    assert signal.getsignal(signal.SIGALRM) is before
+    with time_limit(5.0, "太慢"):
+        assert sum(range(10)) == 45
+
+
+def test_a_file_whose_parse_runs_past_the_limit_is_skipped_and_named(tmp_path: Path) -> None:
+    """A file that takes seconds to parse (jieba on 1.4 million characters) is skipped with the limit and its setting
+    named, in the parsing workers as in one process; the small files beside it are indexed."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(NOTICE, encoding="utf-8")
+    (corpus / "b.txt").write_text(OTHER, encoding="utf-8")
+    # Ordinary sentences, 1.4 million characters: the parse is slow only by its size (over ten seconds here).
+    sentence = "企业申请研发补贴的条件和标准由省科技厅另行制定。"
+    (corpus / "巨大.txt").write_text("第一条 " + sentence * 60_000, encoding="utf-8")
+    report = build(corpus, tmp_path / "index", parse_max_seconds=1.0)
+    assert [rel for rel, _ in report.skipped] == ["巨大.txt"]
+    assert "解析超过 1 秒" in report.skipped[0][1] and "QA_PARSE_MAX_SECONDS" in report.skipped[0][1]
+    kb = open_index(tmp_path / "index", None)
+    assert sorted(kb.docs) == ["a", "b"]
+    kb.close()
+
+
+def test_a_file_whose_reading_runs_past_the_limit_is_skipped_and_named(tmp_path: Path) -> None:
+    """Reading a file past QA_READ_MAX_SECONDS skips it with the limit named; the build goes on and opens."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(NOTICE, encoding="utf-8")
+    # 8 MB of GBK text: decoding and detecting it takes far longer than the 1 ms allowed.
+    (corpus / "大.txt").write_bytes(("第一条 企业可申请研发补贴。\n" * 400_000).encode("gbk"))
+    report = build(corpus, tmp_path / "index", read_max_seconds=0.001, max_document_bytes=50_000_000)
+    assert [rel for rel, _ in report.skipped] == ["大.txt"]
+    assert "读取超过 0.001 秒" in report.skipped[0][1] and "QA_READ_MAX_SECONDS" in report.skipped[0][1]
+    assert report.documents == 1
