@@ -144,9 +144,9 @@ class Assistant:
         retrieved = tuple(self._search(query, doc_ids))
         if intent is Intent.FACTS:
             doc = self._document_of(query, retrieved)
-            if doc is not None:
+            stating = facts_evidence(self.kb, query, doc) if doc is not None else ()
+            if doc is not None and stating:
                 # What the answer relies on comes first in the ranked evidence, as it does for every other answer.
-                stating = facts_evidence(self.kb, query, doc)
                 cited = {s.clause.clause_id for s in stating}
                 ranked = (*stating, *(s for s in retrieved if s.clause.clause_id not in cited))
                 return Plan(intent, question, query, ranked, stating, doc_id=doc.doc_id)
@@ -196,13 +196,11 @@ class Assistant:
 
     def _document_of(self, query: Query, retrieved: Sequence[ScoredClause]) -> PolicyDoc | None:
         """Return the document a question about a document means: the named region's own, else the best ranked
-        one; None when the document's own lines state none of the facts asked for."""
+        one; None when the question is about something else."""
         regional = region_boosts(self.kb, query)
         own = [d for d, boost in regional.items() if boost == max(regional.values())]
         doc = self.kb.docs[own[0]] if len(own) == 1 else retrieved[0].doc if retrieved else None
-        if doc is None or not names_document(self.kb, query, doc):
-            return None
-        return doc if facts_evidence(self.kb, query, doc) else None
+        return doc if doc is not None and names_document(self.kb, query, doc) else None
 
     def _search(self, query: Query, doc_ids: set[str] | None = None) -> list[ScoredClause]:
         """Return the retrieved clauses, reordered by the reranker when one is configured, best first."""
