@@ -1,4 +1,4 @@
-"""The assistant: condense the question -> retrieve -> decide (answer, list a section, refuse) -> answer."""
+"""The assistant: condense the question -> plan (intent, retrieve, decide) -> the intent's answerer -> stamp."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from index.build import build_index
@@ -18,38 +17,27 @@ from index.lang.tokens import frequency, segment, tokenize
 from index.records import PolicyDoc
 from index.store import needs_build, open_index
 from qa.answer.base import Answerer
-from qa.answer.checklist import checklist_answer
-from qa.answer.clarify import clarify_answer, example_clauses
-from qa.answer.comparison import comparison_answer, is_comparison
+from qa.answer.checklist import profile_evidence
+from qa.answer.comparison import comparison_evidence
 from qa.answer.courtesy import courtesy_answer
 from qa.answer.extractive import ExtractiveAnswerer
-from qa.answer.facts import document_facts, names_document
-from qa.answer.overview import clause_answer, find_section, overview_answer
-from qa.answer.refusal import refusal
-from qa.answer.related import related_answer
-from qa.answer.suggest import suggest
-from qa.decide.answerability import Outcome, model_for
-from qa.decide.relevance import decide, not_found
+from qa.answer.facts import facts_evidence, names_document
+from qa.answer.overview import find_section, section_evidence
+from qa.answer.registry import answerers
+from qa.decide.answerability import model_for
+from qa.decide.relevance import EXAMPLE, decide, not_found
 from qa.decide.validity import validity_notes
-from qa.finder import PROFILE, parse_profile, profile_question
-from qa.records import Answer, Notice, ScoredClause
+from qa.plan import Plan
+from qa.records import Answer, Notice, Outcome, ScoredClause
 from qa.retrieve.hybrid import HybridRetriever, applies, region_boosts
 from qa.retrieve.rerank import load_reranker
 from qa.settings import Settings
 from qa.understand.abbreviation import Abbreviations
-from qa.understand.query import (
-    MAX_QUESTION_CHARS,
-    Query,
-    asks_in_general,
-    encodable,
-    is_vague,
-    names_only_places,
-    parse_query,
-)
+from qa.understand.intent import Intent, intent_of
+from qa.understand.query import MAX_QUESTION_CHARS, Query, encodable, parse_query
 from qa.understand.references import label_forms, reference
 from qa.understand.rewrite import condense_with_llm, rewrite
 from qa.understand.spelling import Speller
-from qa.understand.wording import plain
 
 if TYPE_CHECKING:
     from qa.retrieve.langchain import PolicyRetriever
@@ -59,20 +47,6 @@ log = logging.getLogger(__name__)
 # Suggestion verdicts an assistant remembers, oldest dropped first: the candidates are a fixed set (headed
 # clauses), but a large corpus has many of them.
 MAX_VETTED_SUGGESTIONS = 4096
-
-
-@dataclass(frozen=True)
-class Found:
-    """What retrieval decided: clauses to answer from (or related ones), a section to list, or why to refuse."""
-
-    retrieved: tuple[ScoredClause, ...]
-    evidence: tuple[ScoredClause, ...] = ()
-    section: str | None = None
-    refusal: str | None = None
-    # "profile" (which measures apply to me), "compare" (regions side by side), "related" (no clear provision),
-    # "clarify" (too vague to search), "facts" (about the document doc_id itself: 文号, issuer, date)
-    intent: str | None = None
-    doc_id: str | None = None
 
 
 class Assistant:
@@ -98,7 +72,7 @@ class Assistant:
 
             self.model = chat_model(settings)
             answerer = LLMAnswerer(self.model, extractive)
-        self.answerer = answerer or extractive
+        self.answerers = answerers(kb, answerer or extractive, self._answerable)
         self._vetted: dict[str, bool] = {}  # suggestion -> answerable, for this knowledge base
         self._vetted_lock = threading.Lock()
 
@@ -129,18 +103,17 @@ class Assistant:
                doc_ids: set[str] | None = None) -> Iterator[str | Answer]:
         """Yield draft text as the answer is written (LLM mode), then the final, verified Answer."""
         question, history = encodable(question), [encodable(h) for h in history]
+        plan = self.plan(question, history, doc_ids)
+        for part in self.answerers[plan.intent].stream(plan):
+            yield self._stamp(part, plan) if isinstance(part, Answer) else part
+
+    def plan(self, question: str, history: Sequence[str] = (), doc_ids: set[str] | None = None) -> Plan:
+        """Return what to do with a question and what to answer it from."""
         # "谢谢" after an answer is not a follow-up to it: it gets a polite reply, no search.
-        polite = courtesy_answer(to_simplified(question))
-        if polite is not None:
-            yield dataclasses.replace(polite, question=question, traditional=is_traditional(question))
-            return
+        if courtesy_answer(to_simplified(question)) is not None:
+            return Plan(Intent.COURTESY, question, Query("", (), False))
         query = self.understand(question, history)
-        found = self._referenced(question, history, query, doc_ids) or self._find(query, doc_ids)
-        if found.evidence and found.section is None and found.intent is None:
-            for part in self.answerer.stream(query, question, found.evidence, found.retrieved):
-                yield self._finalise(part, query, found, question) if isinstance(part, Answer) else part
-            return
-        yield self._finalise(self._compose(query, found, question), query, found, question)
+        return self._referenced(question, history, query, doc_ids) or self._find(question, query, doc_ids)
 
     def understand(self, question: str, history: Sequence[str] = ()) -> Query:
         """Return the self-contained query searched for: the LLM condenses a follow-up when configured, else rules
@@ -157,23 +130,30 @@ class Assistant:
         weights = {t: lexical.idf(t) or lexical.unseen_idf() for t in tokenize(query.focus or query.text)}
         return dataclasses.replace(query, weights=tuple(weights.items()))
 
-    def _find(self, query: Query, doc_ids: set[str] | None) -> Found:
-        if not query.text:
-            return Found((), refusal="请直接输入您想咨询的政策问题，例如“江苏有哪些文化产业基金可以用？”。")
-        # "我是深圳的一家动漫企业（，有哪些政策可以申请？）" asks which measures apply; a story that ends in a specific
-        # question ("…能不能纳入科技计划支持？") asks that question.
-        if self.kb.measures and PROFILE.search(query.text) and asks_in_general(plain(profile_question(query.text))):
-            return Found((), intent="profile")
-        if self.kb.measures and is_comparison(query, self.kb):
-            return Found((), intent="compare")
-        if is_vague(query) or names_only_places(query):
-            return Found((), intent="clarify")
+    def _find(self, question: str, query: Query, doc_ids: set[str] | None) -> Plan:
+        """Return the plan for a question as its intent and the clauses found make it."""
+        intent = intent_of(self.kb, query, doc_ids)
+        if intent is Intent.REFUSE:
+            return Plan(intent, question, query, reason=f"请直接输入您想咨询的政策问题，例如“{EXAMPLE}”。")
+        if intent is Intent.PROFILE:
+            return Plan(intent, question, query, evidence=profile_evidence(self.kb, query))
+        if intent is Intent.COMPARE:
+            return Plan(intent, question, query, evidence=comparison_evidence(self.kb, query))
+        if intent is Intent.CLARIFY:
+            return Plan(intent, question, query)
         retrieved = tuple(self._search(query, doc_ids))
-        if query.about_document and (doc := self._document_of(query, retrieved)) is not None:
-            return Found(retrieved, intent="facts", doc_id=doc.doc_id)
-        section = find_section(self.kb, query, doc_ids)
-        if section is not None:
-            return Found(retrieved, section=section.clause_id)
+        if intent is Intent.FACTS:
+            doc = self._document_of(query, retrieved)
+            stating = facts_evidence(self.kb, query, doc) if doc is not None else ()
+            if doc is not None and stating:
+                # What the answer relies on comes first in the ranked evidence, as it does for every other answer.
+                cited = {s.clause.clause_id for s in stating}
+                ranked = (*stating, *(s for s in retrieved if s.clause.clause_id not in cited))
+                return Plan(intent, question, query, ranked, stating, doc_id=doc.doc_id)
+            # The document meant states none of the facts asked for: the question is read for its topic.
+            intent = intent_of(self.kb, dataclasses.replace(query, about_document=False), doc_ids)
+        if intent is Intent.SECTION and (section := find_section(self.kb, query, doc_ids)) is not None:
+            return self._section(question, query, section.clause_id, retrieved)
         limit = self.settings.llm_context_clauses if self.model is not None else self.settings.max_answer_clauses
         decision = decide(self.kb, query, retrieved, limit, self.answerability)
         # A question the chosen scope does not answer clearly may be answered outside it: say so instead.
@@ -182,11 +162,17 @@ class Assistant:
             reason = decision.reason or not_found(self.kb, query)
             if elsewhere and doc_ids is not None:
                 reason = f"当前查询范围内的文件中没有找到与“{query.asked}”相关的规定。"
-            return Found(retrieved, refusal=reason + elsewhere)
-        return Found(retrieved, decision.evidence, intent="related" if decision.outcome is Outcome.RELATED else None)
+            return Plan(Intent.REFUSE, question, query, retrieved, reason=reason + elsewhere)
+        intent = Intent.RELATED if decision.outcome is Outcome.RELATED else Intent.ANSWER
+        return Plan(intent, question, query, retrieved, decision.evidence)
+
+    def _section(self, question: str, query: Query, clause_id: str, retrieved: tuple[ScoredClause, ...]) -> Plan:
+        """Return the plan that lists a section's items, or quotes the one clause referred to."""
+        evidence = section_evidence(self.kb, self.kb.clauses[clause_id])
+        return Plan(Intent.SECTION, question, query, retrieved, evidence, section=clause_id)
 
     def _referenced(self, question: str, history: Sequence[str], query: Query,
-                    doc_ids: set[str] | None) -> Found | None:
+                    doc_ids: set[str] | None) -> Plan | None:
         """Return the clause a question points at by number: the n-th item of the previous answer ("第二条具体
         说说"), else the clause numbered so in the documents asked about ("深圳措施第十四条"); None otherwise."""
         ref = reference(to_simplified(question))
@@ -194,8 +180,8 @@ class Assistant:
             return None
         if history and not ref.is_part:
             earlier = self.ask(history[-1], history[:-1], doc_ids)
-            if len(earlier.citations) >= ref.number > 0 and earlier.outcome in ("answer", "related"):
-                return Found(earlier.retrieved, section=earlier.citations[ref.number - 1].clause_id)
+            if len(earlier.citations) >= ref.number > 0 and earlier.answerable:
+                return self._section(question, query, earlier.citations[ref.number - 1].clause_id, earlier.retrieved)
         regional = region_boosts(self.kb, query)
         forms = label_forms(ref)
         matches = [c for c in self.kb.clauses.values()
@@ -205,18 +191,16 @@ class Assistant:
         matches.sort(key=lambda c: -regional.get(c.doc_id, 1.0))
         if len(matches) == 1 or (len(matches) > 1 and regional.get(matches[0].doc_id, 1.0) >
                                  regional.get(matches[1].doc_id, 1.0)):
-            return Found((), section=matches[0].clause_id)
+            return self._section(question, query, matches[0].clause_id, ())
         return None
 
     def _document_of(self, query: Query, retrieved: Sequence[ScoredClause]) -> PolicyDoc | None:
         """Return the document a question about a document means: the named region's own, else the best ranked
-        one; None when the document's own lines state none of the facts asked for."""
+        one; None when the question is about something else."""
         regional = region_boosts(self.kb, query)
         own = [d for d, boost in regional.items() if boost == max(regional.values())]
         doc = self.kb.docs[own[0]] if len(own) == 1 else retrieved[0].doc if retrieved else None
-        if doc is None or not names_document(self.kb, query, doc):
-            return None
-        return doc if document_facts(self.kb, query, "", doc, ()) is not None else None
+        return doc if doc is not None and names_document(self.kb, query, doc) else None
 
     def _search(self, query: Query, doc_ids: set[str] | None = None) -> list[ScoredClause]:
         """Return the retrieved clauses, reordered by the reranker when one is configured, best first."""
@@ -247,49 +231,26 @@ class Assistant:
         where = f"{doc.region}的《{doc.title}》" if doc.region else f"《{doc.title}》"
         return f"当前查询范围之外，{where}中有相关规定，可将查询范围改为“全部文件”后再问。"
 
-    def _compose(self, query: Query, found: Found, question: str) -> Answer:
-        """Return the answer that needs no answerer: a checklist, a comparison, a section listing, a refusal."""
-        if found.intent == "profile":
-            answer = checklist_answer(self.kb, query, question, parse_profile(query.text))
-        elif found.intent == "compare":
-            answer = comparison_answer(self.kb, query, question)
-        elif found.intent == "clarify":
-            examples = suggest(self.kb, example_clauses(self.kb, query), self._answerable)
-            answer = clarify_answer(self.kb, query, question, examples)
-        elif found.intent == "facts":
-            # The document was chosen (and shown to state a fact asked for) when the question was planned.
-            facts = document_facts(self.kb, query, question, self.kb.docs[found.doc_id or ""], found.retrieved)
-            answer = facts or refusal(query, question, self.kb.docs.values(), not_found(self.kb, query),
-                                      found.retrieved)
-        elif found.intent == "related":
-            answer = related_answer(query, question, found.evidence, found.retrieved)
-        elif found.section is not None:
-            section = self.kb.clauses[found.section]
-            show = overview_answer if section.children else clause_answer
-            answer = show(self.kb, query, question, section, found.retrieved)
-        elif found.refusal is not None or not found.evidence:
-            ideas = suggest(self.kb, found.retrieved, self._answerable)
-            answer = refusal(query, question, self.kb.docs.values(), found.refusal or "", found.retrieved, ideas)
-        else:
-            answer = self.answerer.answer(query, question, found.evidence, found.retrieved)
-        return answer
-
-    def _finalise(self, answer: Answer, query: Query, found: Found, question: str) -> Answer:
-        """Return the answer with notices (truncation, a province answering for its city) in the user's script."""
+    def _stamp(self, answer: Answer, plan: Plan) -> Answer:
+        """Return the answer with what the plan knows (question, query, ranked evidence, outcome) and its notices
+        (truncation, a province answering for its city, out-of-date documents), in the user's script."""
+        query = plan.query
         notices = []
         if query.truncated:
             notices.append(f"问题过长，仅按开头和结尾共 {MAX_QUESTION_CHARS} 个字回答。")
         if query.injected:
             notices.append("问题中要求改变助手规则的内容已忽略，仅回答其中的政策问题。")
-        if answer.answerable and found.evidence:
-            cited = {s.doc.region for s in found.evidence}
+        if plan.intent in (Intent.ANSWER, Intent.RELATED):
+            cited = {s.doc.region for s in plan.evidence}
             broader = [r for r in query.regions if r.name not in cited and r.province in cited]
             notices += [f"已收录的{r.name}文件中没有直接规定，以下为{r.province}的相关规定。" for r in broader]
         cited_docs = dict.fromkeys(c.doc_id for c in answer.citations)
         warnings = validity_notes((self.kb.docs[d] for d in cited_docs), self.settings.current_date)
         return dataclasses.replace(
-            answer, parts=(*map(Notice, notices), *answer.parts, *map(Notice, warnings)),
-            traditional=is_traditional(question))
+            answer, question=plan.question, query=query.text, retrieved=plan.retrieved,
+            outcome=plan.outcome(bool(answer.citations)),
+            parts=(*map(Notice, notices), *answer.parts, *map(Notice, warnings)),
+            traditional=is_traditional(plan.question))
 
     def _answerable(self, question: str) -> bool:
         """Return True when a question would be answered (used to vet suggestions); remembered."""

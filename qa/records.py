@@ -4,6 +4,7 @@ surface renders (plain text, WeChat text, the page's Markdown, JSON); nothing do
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from index.lang.sentences import split_sentences
@@ -159,23 +160,37 @@ class Notice:
 Part = Paragraph | Quote | Heading | Item | Table | Sources | Notice
 
 
+class Outcome(StrEnum):
+    """What became of a question: what the decision leads to and what the answer is."""
+
+    # A str enum: the JSON, the stores and the page keep the words they have always had ("answer", …).
+    ANSWER = "answer"  # a cited answer
+    RELATED = "related"  # no clear provision: the closest clauses, cited as related
+    REFUSE = "refuse"  # nothing relevant: say what was searched
+    CLARIFY = "clarify"  # too vague to search: a question back
+    COURTESY = "courtesy"  # thanks or a greeting, answered politely without a search
+
+
 @dataclass(frozen=True)
 class Answer:
-    """The assistant's reply: its parts, whether it answered, its citations and the ranked evidence.
+    """The assistant's reply: its parts, what became of the question, its citations and the ranked evidence.
 
-    `traditional` asks every rendering to be in traditional characters; the parts stay as the documents say."""
+    `traditional` asks every rendering to be in traditional characters; the parts stay as the documents say. An
+    answerer writes the parts and citations; the assistant stamps the question, query, ranked evidence and outcome."""
 
-    question: str
-    query: str
-    parts: tuple[Part, ...]
-    answerable: bool
+    question: str = ""
+    query: str = ""
+    parts: tuple[Part, ...] = ()
     citations: tuple[Citation, ...] = ()
     retrieved: tuple[ScoredClause, ...] = ()
     suggestions: tuple[str, ...] = ()
     traditional: bool = False
-    # "answer": cited; "related": no clear provision, the closest clauses; "refuse"; "clarify": a question back;
-    # "courtesy": thanks or a greeting, answered politely without a search.
-    outcome: str = "answer"
+    outcome: Outcome = Outcome.ANSWER
+
+    @property
+    def answerable(self) -> bool:
+        """Return True when the answer cites clauses as the answer or as related to it."""
+        return self.outcome in (Outcome.ANSWER, Outcome.RELATED)
 
     @property
     def text(self) -> str:
@@ -194,7 +209,7 @@ class Answer:
         from index.lang.script import to_traditional
 
         out: dict[str, object] = {} if qid is None else {"id": qid}
-        out.update(answer=self.text, answerable=self.answerable, outcome=self.outcome, query=self.query,
+        out.update(answer=self.text, answerable=self.answerable, outcome=self.outcome.value, query=self.query,
                    citations=[c.to_json() for c in self.citations], retrieved=[s.to_json() for s in self.retrieved],
                    suggestions=[to_traditional(s) if self.traditional else s for s in self.suggestions])
         return out

@@ -1,23 +1,26 @@
-"""The answerer interface: a strategy that writes the answer from the clauses judged relevant."""
+"""The answerer interface: a strategy that writes one kind of answer from a plan."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from qa.records import Answer, ScoredClause
-from qa.understand.query import Query
+from qa.records import Answer
+
+if TYPE_CHECKING:
+    # Only for annotations: deciding a plan's intent asks predicates that live with the answers (comparison,
+    # overview), so the plan cannot be imported by them at run time.
+    from qa.plan import Plan
 
 
 class Answerer(ABC):
-    """Writes the answer to a query from the clauses judged relevant."""
+    """Writes the answer a plan calls for: its parts, citations and suggestions (the assistant stamps the rest)."""
 
     @abstractmethod
-    def answer(self, query: Query, question: str, evidence: Sequence[ScoredClause],
-               retrieved: Sequence[ScoredClause]) -> Answer:
-        """Return an answer citing only clauses from `evidence`."""
+    def answer(self, plan: Plan) -> Answer:
+        """Return an answer citing only clauses from the plan's evidence."""
 
-    def stream(self, query: Query, question: str, evidence: Sequence[ScoredClause],
-               retrieved: Sequence[ScoredClause]) -> Iterator[str | Answer]:
+    def stream(self, plan: Plan) -> Iterator[str | Answer]:
         """Yield text as it is produced, then the final Answer (by default: just the Answer)."""
-        yield self.answer(query, question, evidence, retrieved)
+        yield self.answer(plan)

@@ -4,13 +4,19 @@ for, most specific first, each cited with the agency to contact."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from index.knowledge import KnowledgeBase
 from index.lang.terms import AGENCY, keywords, tag
 from index.records import Measure
-from qa.finder import Profile, applicable, cite_once, matching_sentence, measure_citation, offered_kinds
-from qa.records import Answer, Citation, Heading, Item, Paragraph, Part, Sources
+from qa.answer.base import Answerer
+from qa.answer.citing import cite_once, measure_citation
+from qa.finder import Profile, applicable, matching_sentence, offered_kinds, parse_profile
+from qa.records import Answer, Citation, Heading, Item, Paragraph, Part, ScoredClause, Sources
 from qa.understand.query import Query
+
+if TYPE_CHECKING:
+    from qa.plan import Plan
 
 # Enough for two entries of each kind of support a place typically offers (seven for 深圳 with 广东's).
 MAX_LOCAL = 16
@@ -60,7 +66,24 @@ def _pick(entries: list[tuple[Measure, str]]) -> list[tuple[Measure, str]]:
     return [e for i, e in enumerate(entries) if i in keep]
 
 
-def checklist_answer(kb: KnowledgeBase, query: Query, question: str, profile: Profile) -> Answer:
+class ChecklistAnswerer(Answerer):
+    """Lists the measures that apply to an enterprise that introduces itself ("我是深圳的一家动漫企业")."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    def answer(self, plan: Plan) -> Answer:
+        """Return the checklist for the profile the question states."""
+        return checklist_answer(self.kb, plan.query, parse_profile(plan.query.text))
+
+
+def profile_evidence(kb: KnowledgeBase, query: Query) -> tuple[ScoredClause, ...]:
+    """Return the clauses a checklist may cite: those of the measures that apply to the asker, here or elsewhere."""
+    local, elsewhere = applicable(kb, parse_profile(query.text))
+    return tuple(ScoredClause(kb.clauses[m.clause_id], kb.docs[m.doc_id], 0.0) for m in (*local, *elsewhere))
+
+
+def checklist_answer(kb: KnowledgeBase, query: Query, profile: Profile) -> Answer:
     """Return the applicable measures grouped by what the enterprise can apply for, the most specific group and
     measure first; the city's own measures before its province's; other regions' measures as reference."""
     local, elsewhere = applicable(kb, profile)
@@ -118,5 +141,4 @@ def checklist_answer(kb: KnowledgeBase, query: Query, question: str, profile: Pr
     if elsewhere:
         parts.append(Paragraph("以下为其他地区的同类措施，仅供参考："))
         parts += listing(elsewhere, MAX_REFERENCE, every_kind=False)
-    return Answer(question=question, query=query.text, parts=(*parts, Sources()), answerable=bool(citations),
-                  citations=tuple(citations), outcome="answer" if citations else "refuse")
+    return Answer(parts=(*parts, Sources()), citations=tuple(citations))

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from index.knowledge import KnowledgeBase
 from index.lang.terms import OTHER, grants, tag, vocabulary
+from qa.answer.base import Answerer
+from qa.answer.suggest import suggest
 from qa.records import Answer, Item, Paragraph, Part, ScoredClause
 from qa.understand.query import Query
 from qa.understand.scopes import groups_of
+
+if TYPE_CHECKING:
+    from qa.plan import Plan
 
 MAX_REGIONS = 12
 # "有钱拿吗" asks for money in words no document uses; the documents say 资金/补贴.
@@ -28,7 +36,20 @@ def example_clauses(kb: KnowledgeBase, query: Query) -> list[ScoredClause]:
     return [ScoredClause(clause, doc, 0.0) for clause, doc in found]
 
 
-def clarify_answer(kb: KnowledgeBase, query: Query, question: str, examples: list[str]) -> Answer:
+class ClarifyAnswerer(Answerer):
+    """Asks a question too vague to search which region and which kind of support it means."""
+
+    def __init__(self, kb: KnowledgeBase, answerable: Callable[[str], bool]) -> None:
+        self.kb = kb
+        self.answerable = answerable  # vets the example questions
+
+    def answer(self, plan: Plan) -> Answer:
+        """Return the question back, with examples the knowledge base answers."""
+        examples = suggest(self.kb, example_clauses(self.kb, plan.query), self.answerable)
+        return clarify_answer(self.kb, examples)
+
+
+def clarify_answer(kb: KnowledgeBase, examples: list[str]) -> Answer:
     """Return a short question back: what the knowledge base can answer, and example questions."""
     regions = groups_of(kb).regions
     kinds = [k for k in vocabulary()["type"] if k != OTHER and any(k in m.types for m in kb.measures)]
@@ -39,5 +60,4 @@ def clarify_answer(kb: KnowledgeBase, query: Query, question: str, examples: lis
     if kinds:
         parts.append(Item(f"支持类型：{'、'.join(kinds)}"))
     parts += [Paragraph("例如："), *(Item(e) for e in examples)]
-    return Answer(question=question, query=query.text, parts=tuple(parts), answerable=False,
-                  suggestions=tuple(examples), outcome="clarify")
+    return Answer(parts=tuple(parts), suggestions=tuple(examples))

@@ -6,16 +6,22 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from functools import cache
+from typing import TYPE_CHECKING
 
 from index.knowledge import KnowledgeBase
 from index.lang.regions import Region
 from index.lang.terms import OTHER, keywords, tag
 from index.lang.tokens import tokenize
 from index.records import Measure
-from qa.finder import cite_once, matching_sentence, measure_citation
-from qa.records import Answer, Citation, Item, Paragraph, Part, Sources, Table
+from qa.answer.base import Answerer
+from qa.answer.citing import cite_once, measure_citation
+from qa.finder import matching_sentence
+from qa.records import Answer, Citation, Item, Paragraph, Part, ScoredClause, Sources, Table
 from qa.retrieve.hybrid import content_tokens, coverage
 from qa.understand.query import Query
+
+if TYPE_CHECKING:
+    from qa.plan import Plan
 
 # "比较" alone is also an adverb ("资金比较紧张"): only as a verb ("比较一下", "比较广东和江苏") does it compare.
 COMPARE = re.compile(r"对比|不同|区别|差异|异同|有什么不一样|相比|比较一下|比一比"
@@ -109,7 +115,24 @@ def _summary(names: list[str], texts: list[str], offers: list[dict[str, int]]) -
     return [Paragraph("小结："), *lines] if lines else []
 
 
-def comparison_answer(kb: KnowledgeBase, query: Query, question: str, per_region: int = 3) -> Answer:
+class ComparisonAnswerer(Answerer):
+    """Sets regions side by side ("广东和江苏在金融支持上有什么不同？")."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    def answer(self, plan: Plan) -> Answer:
+        """Return the comparison of the regions the question names."""
+        return comparison_answer(self.kb, plan.query)
+
+
+def comparison_evidence(kb: KnowledgeBase, query: Query) -> tuple[ScoredClause, ...]:
+    """Return the clauses a comparison may cite: every measure and goal of the compared regions."""
+    return tuple(ScoredClause(kb.clauses[m.clause_id], kb.docs[m.doc_id], 0.0)
+                 for region in compared_regions(query, kb) for m in _clauses_of(kb, region))
+
+
+def comparison_answer(kb: KnowledgeBase, query: Query, per_region: int = 3) -> Answer:
     """Return a side-by-side table of the regions' measures, targets and agencies, every cell cited, then what
     each region has that the others lack."""
     kinds = comparison_topic(query)
@@ -152,6 +175,4 @@ def comparison_answer(kb: KnowledgeBase, query: Query, question: str, per_region
     table = Table(("地区", "主要措施", "量化目标", "牵头单位"), tuple(rows))
     lead_in = Paragraph(f"各地在“{what}”方面的措施对比：")
     summary = _summary([r.name for r in regions], [_row_text(row, citations) for row in rows], offers)
-    return Answer(question=question, query=query.text, parts=(lead_in, table, *summary, Sources()),
-                  answerable=bool(citations), citations=tuple(citations),
-                  outcome="answer" if citations else "refuse")
+    return Answer(parts=(lead_in, table, *summary, Sources()), citations=tuple(citations))

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
+from index.lang.script import to_simplified
+from qa.answer.base import Answerer
 from qa.records import Answer, Paragraph
+
+if TYPE_CHECKING:
+    from qa.plan import Plan
 
 EXAMPLE = "江苏有哪些文化产业基金可以用？"
 # Whole messages that are only courtesy (written from general knowledge of chat openings and closings).
@@ -25,4 +31,14 @@ def courtesy_answer(question: str) -> Answer | None:
     reply = next((r for pattern, r in REPLIES if pattern.match(text)), None)
     if reply is None:
         return None
-    return Answer(question=question, query="", parts=(Paragraph(reply),), answerable=False, outcome="courtesy")
+    return Answer(parts=(Paragraph(reply),))
+
+
+class CourtesyAnswerer(Answerer):
+    """Replies politely to thanks, a greeting or a goodbye."""
+
+    def answer(self, plan: Plan) -> Answer:
+        """Return the polite reply to the courtesy the plan's question is."""
+        answer = courtesy_answer(to_simplified(plan.question))
+        assert answer is not None, "planned as courtesy: the question is courtesy"
+        return answer

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from index.lang.boilerplate import content, statements
 from index.lang.sentences import split_sentences_without
 from index.lang.text import AGENCY_NOTE
 from index.lang.tokens import tokenize
 from qa.answer.base import Answerer
-from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
+from qa.records import Answer, Citation, Paragraph, Part, Quote
 from qa.understand.asks import Ask, holds
 from qa.understand.query import Query
 from qa.understand.vocabulary import covers
+
+if TYPE_CHECKING:
+    from qa.plan import Plan
 
 HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[家个项所批]")
 # A sentence that states the kind of fact asked for (a count, the lead agency, a date) gains this much.
@@ -124,9 +127,9 @@ def _balanced(phrase: str) -> str:
 class ExtractiveAnswerer(Answerer):
     """Answers with exact sentences from the clauses, each followed by its citation."""
 
-    def answer(self, query: Query, question: str, evidence: Sequence[ScoredClause],
-               retrieved: Sequence[ScoredClause]) -> Answer:
-        """Return the quoted sentences with citations; evidence must be non-empty."""
+    def answer(self, plan: Plan) -> Answer:
+        """Return the quoted sentences with citations; the plan's evidence must be non-empty."""
+        query, evidence = plan.query, plan.evidence
         citations: list[Citation] = []
         lead_in = "根据已收录的政策文件：" if len(evidence) == 1 else "根据已收录的政策文件，相关规定如下："
         parts: list[Part] = [Paragraph(lead_in)]
@@ -141,5 +144,4 @@ class ExtractiveAnswerer(Answerer):
                                            source=item.clause.text))
             citations.append(Citation.of(item.clause, item.doc, quote))
             parts.append(Quote(quote, n, f"{n}. " if len(evidence) > 1 else ""))
-        return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,
-                      citations=tuple(citations), retrieved=tuple(retrieved))
+        return Answer(parts=tuple(parts), citations=tuple(citations))

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from index.knowledge import KnowledgeBase
 from index.lang.boilerplate import AGENCY
 from index.lang.tokens import tokenize
 from index.records import Clause, PolicyDoc
+from qa.answer.base import Answerer
 from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
 from qa.retrieve.hybrid import coverage, topic_tokens
 from qa.understand.query import Query
+
+if TYPE_CHECKING:
+    from qa.plan import Plan
 
 NUMBER = re.compile(r"文号|字号|发文号|编号")
 ISSUER = re.compile(r"哪个部门|哪些部门|哪几个部门|什么部门|哪个单位|哪些单位|谁发|谁出|谁制定|谁印发|发给|一起出|联合")
@@ -40,10 +45,8 @@ def names_document(kb: KnowledgeBase, query: Query, doc: PolicyDoc) -> bool:
     return not topic or coverage(kb, topic, f"{doc.title}{doc.region or ''}") >= TITLE_SHARE
 
 
-def document_facts(kb: KnowledgeBase, query: Query, question: str, doc: PolicyDoc,
-                   retrieved: Sequence[ScoredClause]) -> Answer | None:
-    """Return the facts about the document the question asks for, each with the line that states it; None when
-    the document's own lines state none of them."""
+def stated_facts(kb: KnowledgeBase, query: Query, doc: PolicyDoc) -> list[tuple[str, Clause, str]]:
+    """Return (kind, clause, line) for each fact about the document the question asks for that its own lines state."""
     clauses = kb.clauses_of(doc.doc_id)
     text = query.text
     # "啥时候开始实施的" is answered by the 实施 rule first, then the date it counts from.
@@ -57,19 +60,30 @@ def document_facts(kb: KnowledgeBase, query: Query, question: str, doc: PolicyDo
         fact = _fact(kind, doc, clauses)
         if fact is not None:
             found.append((kind, *fact))
-    if not found:
-        return None
-    parts: list[Part] = [Paragraph(f"关于《{doc.title}》：")]
-    citations: list[Citation] = []
-    for n, (kind, clause, line) in enumerate(found, 1):
-        citations.append(Citation.of(clause, doc, line))
-        parts.append(Quote(line, n, f"{LABELS[kind]}："))
-    # What the answer relies on comes first in the ranked evidence, as it does for every other answer.
-    cited = {c.clause_id for _, c, _ in found}
-    relied = [ScoredClause(c, doc, 1.0, 0.0, 0.0, 1.0) for c in dict.fromkeys(c for _, c, _ in found)]
-    return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,
-                  citations=tuple(citations),
-                  retrieved=(*relied, *(s for s in retrieved if s.clause.clause_id not in cited)))
+    return found
+
+
+def facts_evidence(kb: KnowledgeBase, query: Query, doc: PolicyDoc) -> tuple[ScoredClause, ...]:
+    """Return the clauses that state the facts asked for, each once, as ranked first."""
+    stating = dict.fromkeys(c for _, c, _ in stated_facts(kb, query, doc))
+    return tuple(ScoredClause(c, doc, 1.0, 0.0, 0.0, 1.0) for c in stating)
+
+
+class FactsAnswerer(Answerer):
+    """Answers a question about a document itself from the lines that state each fact."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    def answer(self, plan: Plan) -> Answer:
+        """Return the facts asked for about the plan's document, each with the line that states it."""
+        doc = self.kb.docs[plan.doc_id or ""]
+        parts: list[Part] = [Paragraph(f"关于《{doc.title}》：")]
+        citations: list[Citation] = []
+        for n, (kind, clause, line) in enumerate(stated_facts(self.kb, plan.query, doc), 1):
+            citations.append(Citation.of(clause, doc, line))
+            parts.append(Quote(line, n, f"{LABELS[kind]}："))
+        return Answer(parts=tuple(parts), citations=tuple(citations))
 
 
 # Words that name a document or what is asked about it, not its topic.

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from index.knowledge import KnowledgeBase
 from index.lang.boilerplate import content
 from index.lang.sentences import split_sentences_without
 from index.lang.tokens import tokenize
 from index.records import Clause
+from qa.answer.base import Answerer
 from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
 from qa.retrieve.hybrid import content_tokens, region_boosts
 from qa.understand.query import Query
+
+if TYPE_CHECKING:
+    from qa.plan import Plan
 
 LISTING = re.compile(r"有哪些|有什么|包括|包含|哪几|哪些方面|主要内容|都有")
 MAX_ITEMS = 12
@@ -39,32 +43,46 @@ def find_section(kb: KnowledgeBase, query: Query, doc_ids: set[str] | None = Non
     return best[1] if best else None
 
 
-def overview_answer(kb: KnowledgeBase, query: Query, question: str, section: Clause,
-                    retrieved: Sequence[ScoredClause]) -> Answer:
+def section_evidence(kb: KnowledgeBase, section: Clause) -> tuple[ScoredClause, ...]:
+    """Return the clauses an answer about a section cites: the items it lists, or the one clause referred to."""
+    items = [kb.clauses[c] for c in section.children[:MAX_ITEMS]] or [section]
+    return tuple(ScoredClause(c, kb.docs[c.doc_id], 0.0) for c in items)
+
+
+class OverviewAnswerer(Answerer):
+    """Lists a whole section's items, or quotes the one clause a question refers to by number."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    def answer(self, plan: Plan) -> Answer:
+        """Return the section's items (its evidence), or the clause itself when it has none."""
+        section = self.kb.clauses[plan.section or ""]
+        return overview_answer(self.kb, section, plan.evidence) if section.children else clause_answer(self.kb, section)
+
+
+def overview_answer(kb: KnowledgeBase, section: Clause, items: tuple[ScoredClause, ...]) -> Answer:
     """Return the section's items, each with its first sentence and citation."""
     doc = kb.docs[section.doc_id]
     parts: list[Part] = [Paragraph(f"《{doc.title}》“{section.title}”部分包括以下{len(section.children)}项：")]
     citations = []
-    for i, child_id in enumerate(section.children[:MAX_ITEMS], 1):
-        child = kb.clauses[child_id]
+    for i, item in enumerate(items, 1):
+        child = item.clause
         if child.is_retrievable:
             # The item's opening sentence says what it is about; the question's words would not pick it.
             quote = next(iter(split_sentences_without(child.text, child.heading)), child.text)
         else:
-            items = [kb.clauses[g].title or kb.clauses[g].label for g in child.children]
-            quote = "；".join(items) + "。" if items else child.heading
+            listed = [kb.clauses[g].title or kb.clauses[g].label for g in child.children]
+            quote = "；".join(listed) + "。" if listed else child.heading
         citations.append(Citation.of(child, doc, quote))
         parts.append(Quote(quote, i, f"{i}. {child.title or child.label}："))
-    return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,
-                  citations=tuple(citations), retrieved=tuple(retrieved))
+    return Answer(parts=tuple(parts), citations=tuple(citations))
 
 
-def clause_answer(kb: KnowledgeBase, query: Query, question: str, clause: Clause,
-                  retrieved: Sequence[ScoredClause]) -> Answer:
+def clause_answer(kb: KnowledgeBase, clause: Clause) -> Answer:
     """Return one clause the question points at by number ("第十四条"), quoted whole (its furniture left out)."""
     doc = kb.docs[clause.doc_id]
     quote = "".join(split_sentences_without(content(clause.text), clause.heading)) or clause.text
     name = f"{clause.label}“{clause.title}”" if clause.title else clause.label
     parts: list[Part] = [Paragraph(f"《{doc.title}》{name}的原文："), Quote(quote, 1)]
-    return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,
-                  citations=(Citation.of(clause, doc, quote),), retrieved=tuple(retrieved))
+    return Answer(parts=tuple(parts), citations=(Citation.of(clause, doc, quote),))

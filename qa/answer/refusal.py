@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from itertools import chain
+from typing import TYPE_CHECKING
 
+from index.knowledge import KnowledgeBase
 from index.lang.script import to_simplified
 from index.records import PolicyDoc
+from qa.answer.base import Answerer
+from qa.answer.suggest import suggest
 from qa.prompts import load_prompt
 from qa.records import Answer, Paragraph, ScoredClause
 from qa.understand.query import Query, normalise, strip_injection
+
+if TYPE_CHECKING:
+    from qa.plan import Plan
 
 # A refusal lists at most this many documents: all of a small knowledge base, a sample of a large one.
 MAX_LISTED_DOCS = 8
@@ -43,6 +50,19 @@ def as_typed(query: Query, question: str) -> str | None:
     return typed if typed and not query.truncated and to_simplified(typed) == query.asked else None
 
 
+class RefusalAnswerer(Answerer):
+    """Says that nothing relevant was found, what the knowledge base covers, and what to ask instead."""
+
+    def __init__(self, kb: KnowledgeBase, answerable: Callable[[str], bool]) -> None:
+        self.kb = kb
+        self.answerable = answerable  # vets the suggested questions
+
+    def answer(self, plan: Plan) -> Answer:
+        """Return the refusal, with questions near this one that the knowledge base answers."""
+        ideas = suggest(self.kb, plan.retrieved, self.answerable)
+        return refusal(plan.query, plan.question, self.kb.docs.values(), plan.reason, plan.retrieved, ideas)
+
+
 def refusal(query: Query, question: str, docs: Collection[PolicyDoc], reason: str,
             retrieved: Sequence[ScoredClause] = (), suggestions: Sequence[str] = ()) -> Answer:
     """Return the plain refusal: nothing relevant was found, what the knowledge base covers, what to ask."""
@@ -56,5 +76,4 @@ def refusal(query: Query, question: str, docs: Collection[PolicyDoc], reason: st
     if typed is not None and f"“{query.asked}”" in reason:
         reason, literal = reason.replace(f"“{query.asked}”", f"“{typed}”"), (typed,)
     text = load_prompt("refusal").render(reason=reason, documents=documents, next_step=tail)["text"]
-    return Answer(question=question, query=query.text, parts=(Paragraph(text, literal=literal),), answerable=False,
-                  retrieved=tuple(retrieved), suggestions=tuple(suggestions), outcome="refuse")
+    return Answer(parts=(Paragraph(text, literal=literal),), suggestions=tuple(suggestions))

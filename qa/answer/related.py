@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from qa.answer.base import Answerer
 from qa.answer.extractive import best_sentences
-from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
-from qa.understand.query import Query
+from qa.records import Answer, Citation, Paragraph, Part, Quote
+
+if TYPE_CHECKING:
+    from qa.plan import Plan
 
 LEAD_IN = "没有找到明确规定，以下条款可能相关，请以原文为准："
 
 
-def related_answer(query: Query, question: str, related: Sequence[ScoredClause],
-                   retrieved: Sequence[ScoredClause]) -> Answer:
-    """Return the related clauses, each with the sentence nearest the question and its citation."""
-    citations: list[Citation] = []
-    parts: list[Part] = [Paragraph(LEAD_IN)]
-    for n, item in enumerate(related, 1):
-        clause = item.clause
-        # A figure quoted from a clause that may not be the answer would read as the answer: for a question
-        # asking how many or how much, a sentence without figures is quoted where the clause has one.
-        quote = "".join(best_sentences(query, item.evidence, clause.heading.split("\n")[0], limit=1,
-                                       without_figures=query.wants_quantity, source=clause.text))
-        quote = quote or clause.title or clause.label
-        citations.append(Citation.of(clause, item.doc, quote))
-        parts.append(Quote(quote, n, f"{n}. {clause.title}：" if clause.title else f"{n}. "))
-    return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,
-                  citations=tuple(citations), retrieved=tuple(retrieved), outcome="related")
+class RelatedAnswerer(Answerer):
+    """Shows the clauses closest to a question no clause clearly answers, cited as related."""
+
+    def answer(self, plan: Plan) -> Answer:
+        """Return the related clauses, each with the sentence nearest the question and its citation."""
+        query = plan.query
+        citations: list[Citation] = []
+        parts: list[Part] = [Paragraph(LEAD_IN)]
+        for n, item in enumerate(plan.evidence, 1):
+            clause = item.clause
+            # A figure quoted from a clause that may not be the answer would read as the answer: for a question
+            # asking how many or how much, a sentence without figures is quoted where the clause has one.
+            quote = "".join(best_sentences(query, item.evidence, clause.heading.split("\n")[0], limit=1,
+                                           without_figures=query.wants_quantity, source=clause.text))
+            quote = quote or clause.title or clause.label
+            citations.append(Citation.of(clause, item.doc, quote))
+            parts.append(Quote(quote, n, f"{n}. {clause.title}：" if clause.title else f"{n}. "))
+        return Answer(parts=tuple(parts), citations=tuple(citations))

@@ -7,25 +7,16 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 from functools import cache
 from importlib.resources import files
 
 from index.knowledge import KnowledgeBase
-from qa.records import ScoredClause
+from qa.records import Outcome, ScoredClause
 from qa.understand.query import Query
 
 # Signals are read from this many of the best-ranked clauses.
 TOP = 5
 LEXICAL_ONLY = "none"
-
-
-class Outcome(Enum):
-    """What the assistant does with a question."""
-
-    ANSWER = "answer"  # a cited answer
-    RELATED = "related"  # no clear provision: the closest clauses, cited as related
-    REFUSE = "refuse"  # nothing relevant: say what was searched
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from index.knowledge import KnowledgeBase
 from index.lang.text import CJK
 from index.lang.tokens import frequency, tokenize
-from qa.decide.answerability import Model, Outcome, signals, uncovered_regions
-from qa.records import ScoredClause
+from qa.decide.answerability import Model, signals, uncovered_regions
+from qa.records import Outcome, ScoredClause
 from qa.retrieve.hybrid import applies, coverage, region_boosts, topic_tokens
 from qa.understand.query import Query
 from qa.understand.vocabulary import covers

@@ -328,7 +328,7 @@ from qa.records import Answer, Citation, Paragraph
 folder, worker, rows, users = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 text = "专项资金向文化与科技领域倾斜。"
 answer = Answer(question="深圳对文化科技有哪些专项资金支持？", query="深圳 专项资金", parts=(Paragraph(text),),
-                answerable=True, citations=(Citation("SZ", "深圳", "SZ-1", "（一）", text, "专项资金"),))
+                citations=(Citation("SZ", "深圳", "SZ-1", "（一）", text, "专项资金"),))
 conversations = ConversationStore(folder / "conversations.sqlite", ttl=3600)
 feedback = FeedbackStore(folder / "feedback.sqlite")
 while not (folder / "go").exists():

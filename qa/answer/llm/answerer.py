@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
@@ -15,7 +16,9 @@ from qa.answer.extractive import best_sentences
 from qa.answer.llm.verify import UNVERIFIED, check
 from qa.prompts import load_prompt
 from qa.records import Answer, Citation, Notice, Paragraph, Part, ScoredClause, Sources
-from qa.understand.query import Query
+
+if TYPE_CHECKING:
+    from qa.plan import Plan
 
 log = logging.getLogger(__name__)
 CANNOT_ANSWER = "无法回答"
@@ -45,45 +48,42 @@ class LLMAnswerer(Answerer):
     def _messages(self, inputs: dict) -> list[tuple[str, str]]:
         return self.prompt.messages(clauses=format_clauses(inputs["evidence"]), question=inputs["query"].text)
 
-    def answer(self, query: Query, question: str, evidence: Sequence[ScoredClause],
-               retrieved: Sequence[ScoredClause]) -> Answer:
+    def answer(self, plan: Plan) -> Answer:
         """Return the verified LLM answer, or the extractive one with a notice when the LLM fails."""
         try:
-            raw = self.chain.invoke({"query": query, "evidence": evidence})
+            raw = self.chain.invoke({"query": plan.query, "evidence": plan.evidence})
         except Exception as exc:  # timeouts, refused connections, 4xx/5xx, malformed responses
-            return self._fall_back(query, question, evidence, retrieved, exc)
-        return self.finish(raw, query, question, evidence, retrieved)
+            return self._fall_back(plan, exc)
+        return self.finish(raw, plan)
 
-    def stream(self, query: Query, question: str, evidence: Sequence[ScoredClause],
-               retrieved: Sequence[ScoredClause]) -> Iterator[str | Answer]:
+    def stream(self, plan: Plan) -> Iterator[str | Answer]:
         """Yield the model's text as it arrives, then the verified Answer that replaces it."""
         parts: list[str] = []
         try:
-            for chunk in self.chain.stream({"query": query, "evidence": evidence}):
+            for chunk in self.chain.stream({"query": plan.query, "evidence": plan.evidence}):
                 parts.append(chunk)
                 yield chunk
         except Exception as exc:
-            yield self._fall_back(query, question, evidence, retrieved, exc)
+            yield self._fall_back(plan, exc)
             return
-        yield self.finish("".join(parts), query, question, evidence, retrieved)
+        yield self.finish("".join(parts), plan)
 
-    def _fall_back(self, query: Query, question: str, evidence: Sequence[ScoredClause],
-                   retrieved: Sequence[ScoredClause], reason: Exception | str) -> Answer:
+    def _fall_back(self, plan: Plan, reason: Exception | str) -> Answer:
         # The reason goes to the log only: an exception text can carry the endpoint or key.
         log.warning("大模型回答不可用，改用原文摘录：%s", reason if isinstance(reason, str) else type(reason).__name__)
-        answer = self.fallback.answer(query, question, evidence, retrieved)
+        answer = self.fallback.answer(plan)
         return dataclasses.replace(answer, parts=(Notice("（智能回答暂不可用，以下为政策原文摘录。）"), *answer.parts))
 
-    def finish(self, raw: object, query: Query, question: str, evidence: Sequence[ScoredClause],
-               retrieved: Sequence[ScoredClause]) -> Answer:
+    def finish(self, raw: object, plan: Plan) -> Answer:
         """Return the answer built from the verified sentences of the model's text."""
         if not isinstance(raw, str) or not raw.strip():
-            return self._fall_back(query, question, evidence, retrieved, "空回答")
+            return self._fall_back(plan, "空回答")
+        evidence = plan.evidence
         sources = {i: item.clause.text for i, item in enumerate(evidence, 1)}
         verification = check(raw, sources)
         if not verification.verified:
             reason = "模型表示无法回答" if CANNOT_ANSWER in raw else "没有可核实的句子"
-            return self._fall_back(query, question, evidence, retrieved, reason)
+            return self._fall_back(plan, reason)
         parts: list[Part] = []
         unknown = len(verification.unknown_citations)
         if verification.dropped or unknown:
@@ -99,7 +99,6 @@ class LLMAnswerer(Answerer):
         citations: list[Citation] = []
         for n in sorted(order, key=order.__getitem__):
             item = evidence[n - 1]
-            quote = "".join(best_sentences(query, item.evidence, item.clause.heading))
+            quote = "".join(best_sentences(plan.query, item.evidence, item.clause.heading))
             citations.append(Citation.of(item.clause, item.doc, quote))
-        return Answer(question=question, query=query.text, parts=(*parts, Sources()), answerable=True,
-                      citations=tuple(citations), retrieved=tuple(retrieved))
+        return Answer(parts=(*parts, Sources()), citations=tuple(citations))

@@ -6,7 +6,7 @@ import pytest
 
 from index.records import Clause, PolicyDoc
 from qa.assistant import Assistant
-from qa.records import Answer, Citation, Paragraph, Quote
+from qa.records import Answer, Citation, Outcome, Paragraph, Quote
 from qa.render.markdown import (
     MAX_PAGE_DOCS,
     answer_markdown,
@@ -36,7 +36,7 @@ def _answer(quote: str, text: str) -> Answer:
     citation = Citation(doc_id="d", doc_title="测试<b>文件</b>", clause_id="c1", clause="三、（一）2.", text=text,
                         quote=quote, title="标题", date_or_period="规划期2021—2025年")
     return Answer(question=NASTY, query=NASTY, parts=(Paragraph("根据已收录的政策文件："), Quote(quote, 1)),
-                  answerable=True, citations=(citation,))
+                  citations=(citation,))
 
 
 @pytest.mark.parametrize("text", [NASTY, "1. 列表", "> 引用", "| 表 | 格 |", "a\\b", "<!-- 注释 -->"])
@@ -58,7 +58,7 @@ def test_answer_markdown_cites_each_quote_and_escapes_documents() -> None:
 def test_refusal_is_escaped_text() -> None:
     """A refusal that echoes the user's question renders the question as text."""
     refused = Answer(question=NASTY, query=NASTY, parts=(Paragraph(f"没有找到与“{NASTY}”相关的规定。"),),
-                     answerable=False)
+                     outcome=Outcome.REFUSE)
     md = answer_markdown(refused)
     assert "<script>" not in md and "<img" not in md
 
@@ -125,7 +125,7 @@ def test_literal_spans_keep_their_script() -> None:
     """Only the spans a paragraph marks as the user's own words escape conversion; the rest is converted."""
     from qa.render.plain import plain_text
 
-    answer = Answer(question="q", query="q", answerable=False, traditional=True,
+    answer = Answer(question="q", query="q", outcome=Outcome.REFUSE, traditional=True,
                     parts=(Paragraph("没有找到与“台灣電競”相关的规定。", literal=("台灣電競",)),
                            Paragraph("台湾电竞另行规定。")))
     assert plain_text(answer) == "沒有找到與“台灣電競”相關的規定。\n臺灣電競另行規定。"
@@ -165,6 +165,6 @@ def test_viewer_opens_on_the_best_ranked_citation() -> None:
     cite = [Citation(doc_id="d", doc_title="t", clause_id=c.clause_id, clause=c.label, text=c.text, quote=c.text)
             for c in (first, second)]
     ranked = (ScoredClause(second, _doc(), 2.0), ScoredClause(first, _doc(), 1.0))
-    answer = Answer(question="q", query="q", parts=(), answerable=True, citations=tuple(cite), retrieved=ranked)
+    answer = Answer(question="q", query="q", parts=(), citations=tuple(cite), retrieved=ranked)
     assert lead_citation(answer) == 1
-    assert lead_citation(Answer(question="q", query="q", parts=(), answerable=True, citations=tuple(cite))) == 0
+    assert lead_citation(Answer(question="q", query="q", parts=(), citations=tuple(cite))) == 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.records import Answer, Citation, Paragraph
+from qa.records import Answer, Citation, Outcome, Paragraph
 from qa.stores.feedback import MAX_COMMENT_CHARS, FeedbackError, FeedbackStore
 from tests.conftest import ROOT
 
@@ -25,7 +25,6 @@ PLAIN = Answer(
     question="深圳对文化科技有哪些专项资金支持？",
     query="深圳 文化科技 专项资金",
     parts=(Paragraph("专项资金向文化与科技领域倾斜。"),),
-    answerable=True,
     citations=(Citation(doc_id="SZ", doc_title="深圳文化科技", clause_id="SZ-1", clause="（一）",
                         text="专项资金向文化与科技领域倾斜。", quote="专项资金向文化与科技领域倾斜"),),
 )
@@ -168,7 +167,7 @@ def test_cli_reports_missing_database(tmp_path: Path) -> None:
 def test_rating_an_answer_again_changes_its_row(tmp_path: Path) -> None:
     """The page rates one answer once: a second click updates the row instead of adding one."""
     store = FeedbackStore(tmp_path / "feedback.sqlite")
-    answer = Answer(question="问", query="问", parts=(), answerable=False)
+    answer = Answer(question="问", query="问", parts=(), outcome=Outcome.REFUSE)
     row = store.record(answer, "up", "好")
     store.update(row, "down", "引用不对")
     assert store.count() == 1
@@ -184,7 +183,7 @@ def test_rating_an_answer_again_changes_its_row(tmp_path: Path) -> None:
 def test_csv_export_shows_formulas_as_text(tmp_path: Path, typed: str) -> None:
     """A comment or question typed on the public page that starts like a formula ran when an admin opened the CSV
     export in Excel/WPS: every such cell now starts with ' (OWASP CSV Injection); JSONL keeps the exact text."""
-    answer = Answer(question=typed, query=typed, parts=(Paragraph(typed),), answerable=False)
+    answer = Answer(question=typed, query=typed, parts=(Paragraph(typed),), outcome=Outcome.REFUSE)
     with FeedbackStore(tmp_path / "f.sqlite") as store:
         store.record(answer, "down", typed, session=typed)
         table, jsonl = io.StringIO(newline=""), io.StringIO()

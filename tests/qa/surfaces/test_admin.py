@@ -112,7 +112,7 @@ def test_questions_are_logged_with_hashed_users(tmp_path: Path) -> None:
 
     settings = Settings(log_db=tmp_path / "q.sqlite", log_hash_users=True, log_salt="s", log_retention_days=1)
     log = QuestionLog(settings)
-    answer = Answer(question="江苏有哪些基金？", query="江苏有哪些基金？", parts=(Paragraph("…"),), answerable=True)
+    answer = Answer(question="江苏有哪些基金？", query="江苏有哪些基金？", parts=(Paragraph("…"),))
     log.record("wechat", "oOpenId123", answer, 0.05)
     row = log.rows()[0]
     assert row["question"] == "江苏有哪些基金？" and row["channel"] == "wechat"

@@ -118,12 +118,12 @@ def _stdout_to_dev_full(*args: object, **extra_env: str) -> subprocess.Completed
 
 def _feedback_db(tmp_path: Path) -> Path:
     """Return a feedback database holding one row."""
-    from qa.records import Answer, Paragraph
+    from qa.records import Answer, Outcome, Paragraph
     from qa.stores.feedback import FeedbackStore
 
     db = tmp_path / "feedback.sqlite"
     with FeedbackStore(db) as store:
-        store.record(Answer(question="q", query="q", parts=(Paragraph("a"),), answerable=False), "up", "好")
+        store.record(Answer(question="q", query="q", parts=(Paragraph("a"),), outcome=Outcome.REFUSE), "up", "好")
     return db
 
 

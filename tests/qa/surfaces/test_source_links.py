@@ -63,7 +63,7 @@ def test_links_are_shown_and_only_web_addresses_become_links() -> None:
 
     def answer(url: str) -> Answer:
         cite = Citation("d", "办法", "c", "第一条", "正文", "正文", url=url)
-        return Answer("问", "问", (Paragraph("根据已收录的政策文件："), Quote("正文", 1)), True, (cite,))
+        return Answer("问", "问", (Paragraph("根据已收录的政策文件："), Quote("正文", 1)), citations=(cite,))
 
     assert f'<a href="{URL}" target="_blank" rel="noopener noreferrer">查看原文</a>' in answer_markdown(answer(URL))
     assert "查看原文" not in answer_markdown(answer("javascript:alert(1)"))

@@ -1,0 +1,86 @@
+"""The answerer contract: every intent has one answerer, and every answerer, given a plan, cites only clauses of
+the plan (its evidence or its ranked clauses); the assistant stamps what the plan knows onto the answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from qa.answer.base import Answerer
+from qa.answer.extractive import ExtractiveAnswerer
+from qa.answer.llm.answerer import LLMAnswerer
+from qa.answer.registry import answerers
+from qa.assistant import Assistant
+from qa.plan import Plan
+from qa.records import Answer, Outcome
+from qa.settings import Settings
+from qa.surfaces.http.schemas import AskResponse
+from qa.understand.intent import Intent
+from tests.conftest import CORPUS
+
+# A question of every intent, as the lexical-only index plans it, and what its answer is.
+CASES = [
+    (Intent.COURTESY, "谢谢", (), Outcome.COURTESY),
+    (Intent.PROFILE, "我是深圳的一家动漫企业，有哪些政策可以申请？", (), Outcome.ANSWER),
+    (Intent.COMPARE, "广东和江苏在金融支持上有什么不同？", (), Outcome.ANSWER),
+    (Intent.CLARIFY, "有钱拿吗", (), Outcome.CLARIFY),
+    (Intent.FACTS, "江苏这个政策是哪几个部门一起出的", (), Outcome.ANSWER),
+    (Intent.SECTION, "广东的保障措施有哪些？", (), Outcome.ANSWER),
+    (Intent.SECTION, "深圳措施第十四条", (), Outcome.ANSWER),
+    (Intent.ANSWER, "江苏有哪些文化产业基金可以用？", (), Outcome.ANSWER),
+    (Intent.RELATED, "深圳落户要啥条件", (), Outcome.RELATED),
+    (Intent.REFUSE, "怎么办理护照？", (), Outcome.REFUSE),
+    (Intent.REFUSE, "！！！", (), Outcome.REFUSE),
+]
+
+
+@pytest.fixture(scope="module")
+def lexical(lexical_index: Path) -> Assistant:
+    """Return an assistant over the lexical-only index: planning and answering need no dense vectors."""
+    return Assistant.open(Settings(corpus_dir=CORPUS, index_dir=lexical_index, embedding_backend="none"),
+                          build_if_missing=False)
+
+
+def cited_within(answer: Answer, plan: Plan) -> bool:
+    """Return True when every clause the answer cites is among the plan's evidence or ranked clauses."""
+    allowed = {s.clause.clause_id for s in (*plan.evidence, *plan.retrieved)}
+    return all(c.clause_id in allowed for c in answer.citations)
+
+
+def test_every_intent_has_exactly_one_answerer(lexical: Assistant) -> None:
+    registry = answerers(lexical.kb, ExtractiveAnswerer(), lambda question: True)
+    assert list(registry) == list(Intent)
+    assert all(isinstance(a, Answerer) for a in registry.values())
+    assert {intent for intent, *_ in CASES} == set(Intent), "every intent has a question in the contract"
+
+
+@pytest.mark.parametrize(("intent", "question", "history", "outcome"), CASES, ids=lambda c: getattr(c, "name", None))
+def test_an_answerer_cites_only_the_clauses_of_its_plan(lexical: Assistant, intent: Intent, question: str,
+                                                        history: tuple[str, ...], outcome: Outcome) -> None:
+    plan = lexical.plan(question, history)
+    assert plan.intent is intent
+    answer = lexical.answerers[intent].answer(plan)
+    assert cited_within(answer, plan), [c.clause_id for c in answer.citations]
+    assert bool(answer.citations) is (outcome in (Outcome.ANSWER, Outcome.RELATED))
+    # The assistant stamps the question, the ranked clauses and the outcome once, whatever the answerer.
+    stamped = lexical.ask(question, history)
+    assert (stamped.question, stamped.retrieved, stamped.outcome) == (question, plan.retrieved, outcome)
+    assert stamped.answerable is (outcome in (Outcome.ANSWER, Outcome.RELATED))
+    # The JSON keeps its words: the API schema validates every outcome.
+    assert AskResponse.model_validate(stamped.to_json()).outcome == outcome.value
+
+
+@pytest.mark.parametrize("reply", ["江苏设立了文化产业基金[C1]。另见[C9]。", "无法回答"])
+def test_the_llm_answerer_cites_only_its_evidence(lexical: Assistant, reply: str) -> None:
+    """A model's citation of a clause it was not given is dropped; a model that cannot answer falls back to quotes."""
+    plan = lexical.plan("江苏有哪些文化产业基金可以用？")
+    answer = LLMAnswerer(FakeListChatModel(responses=[reply]), ExtractiveAnswerer()).answer(plan)
+    assert answer.citations and cited_within(answer, plan)
+
+
+def test_the_json_outcome_is_a_plain_word() -> None:
+    """`outcome` is emitted as the enum's word (a str, as before the enum), `answerable` as a bool."""
+    record = Answer(outcome=Outcome.CLARIFY).to_json()
+    assert type(record["outcome"]) is str and record["outcome"] == "clarify" and record["answerable"] is False
