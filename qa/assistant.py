@@ -22,9 +22,10 @@ from qa.answer.comparison import comparison_evidence
 from qa.answer.courtesy import courtesy_answer
 from qa.answer.extractive import ExtractiveAnswerer
 from qa.answer.facts import facts_evidence, names_document
-from qa.answer.overview import find_section, section_evidence
+from qa.answer.overview import section_evidence
 from qa.answer.registry import answerers
 from qa.decide.answerability import model_for
+from qa.decide.intent import Intent, find_section, intent_of
 from qa.decide.relevance import EXAMPLE, decide, not_found
 from qa.decide.validity import validity_notes
 from qa.plan import Plan
@@ -33,7 +34,6 @@ from qa.retrieve.hybrid import HybridRetriever, applies, region_boosts
 from qa.retrieve.rerank import load_reranker
 from qa.settings import Settings
 from qa.understand.abbreviation import Abbreviations
-from qa.understand.intent import Intent, intent_of
 from qa.understand.query import MAX_QUESTION_CHARS, Query, encodable, parse_query
 from qa.understand.references import label_forms, reference
 from qa.understand.rewrite import condense_with_llm, rewrite

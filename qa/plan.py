@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qa.decide.intent import Intent
 from qa.records import Outcome, ScoredClause
-from qa.understand.intent import Intent
 from qa.understand.query import Query
 
 # What an answer of each intent is; every other intent answers (qa/records.py Outcome.ANSWER).

@@ -3,7 +3,6 @@ a short cited summary of what each region has that the others lack."""
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from functools import cache
 from typing import TYPE_CHECKING
@@ -15,6 +14,7 @@ from index.lang.tokens import tokenize
 from index.records import Measure
 from qa.answer.base import Answerer
 from qa.answer.citing import cite_once, measure_citation
+from qa.decide.intent import COMPARE, regions_covered
 from qa.finder import matching_sentence
 from qa.records import Answer, Citation, Item, Paragraph, Part, ScoredClause, Sources, Table
 from qa.retrieve.hybrid import content_tokens, coverage
@@ -23,9 +23,6 @@ from qa.understand.query import Query
 if TYPE_CHECKING:
     from qa.plan import Plan
 
-# "比较" alone is also an adverb ("资金比较紧张"): only as a verb ("比较一下", "比较广东和江苏") does it compare.
-COMPARE = re.compile(r"对比|不同|区别|差异|异同|有什么不一样|相比|比较一下|比一比"
-                     r"|比较(?=[\u4e00-\u9fff]{2,}[和与跟同])")
 MAX_DISTINCT = 6
 
 
@@ -34,22 +31,10 @@ def comparison_topic(query: Query) -> tuple[str, ...]:
     return tag("type", query.text)
 
 
-def _covered(query: Query, kb: KnowledgeBase) -> list[Region]:
-    return [r for r in query.regions if kb.docs_in_region(r.name) or kb.docs_in_region(r.province)]
-
-
-def is_comparison(query: Query, kb: KnowledgeBase) -> bool:
-    """Return True for "广东和江苏在金融支持上有什么不同？": two or more covered regions, neither inside the other
-    (苏州 and 江苏 are one place asked about twice), and a contrast word."""
-    covered = _covered(query, kb)
-    apart = [r for r in covered if not any(o is not r and o.name == r.province for o in covered)]
-    return len(apart) >= 2 and bool(COMPARE.search(query.text))
-
-
 def compared_regions(query: Query, kb: KnowledgeBase) -> list[Region]:
     """Return the regions that get a row: a place without documents of its own whose province is also named is
     left out (苏州 beside 江苏 would only repeat 江苏's row and cancel its summary)."""
-    covered = _covered(query, kb)
+    covered = regions_covered(query, kb)
     return [r for r in covered
             if kb.docs_in_region(r.name) or not any(o is not r and o.name == r.province for o in covered)]
 

@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from index.knowledge import KnowledgeBase
 from index.lang.boilerplate import content
 from index.lang.sentences import split_sentences_without
-from index.lang.tokens import tokenize
 from index.records import Clause
 from qa.answer.base import Answerer
 from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
-from qa.retrieve.hybrid import content_tokens, region_boosts
-from qa.understand.query import Query
 
 if TYPE_CHECKING:
     from qa.plan import Plan
 
-LISTING = re.compile(r"有哪些|有什么|包括|包含|哪几|哪些方面|主要内容|都有")
 MAX_ITEMS = 12
-
-
-def find_section(kb: KnowledgeBase, query: Query, doc_ids: set[str] | None = None) -> Clause | None:
-    """Return the heading-only section whose title the question names, when it asks for a listing."""
-    if not LISTING.search(query.text):
-        return None
-    topic = content_tokens(query, tokenize(query.text))
-    allowed = region_boosts(kb, query)
-    best: tuple[tuple[float, int, int], Clause] | None = None
-    for title, sections in kb.sections_by_title().items():
-        # Every topic word of the question must be in the section title ("保障措施" in "四、保障措施").
-        if not (topic and all(t in title for t in topic) and tokenize(title)):
-            continue
-        for position, clause in sections:
-            if (allowed and clause.doc_id not in allowed) or (doc_ids is not None and clause.doc_id not in doc_ids):
-                continue
-            # The named region's own document first, then the most specific (shortest) title, then reading order.
-            rank = (-allowed.get(clause.doc_id, 1.0), len(title), position)
-            if best is None or rank < best[0]:
-                best = (rank, clause)
-    return best[1] if best else None
 
 
 def section_evidence(kb: KnowledgeBase, section: Clause) -> tuple[ScoredClause, ...]:

@@ -14,7 +14,7 @@ from qa.answer.facts import FactsAnswerer
 from qa.answer.overview import OverviewAnswerer
 from qa.answer.refusal import RefusalAnswerer
 from qa.answer.related import RelatedAnswerer
-from qa.understand.intent import Intent
+from qa.decide.intent import Intent
 
 
 def answerers(kb: KnowledgeBase, answerer: Answerer, answerable: Callable[[str], bool]) -> dict[Intent, Answerer]:

@@ -13,11 +13,11 @@ from qa.answer.extractive import ExtractiveAnswerer
 from qa.answer.llm.answerer import LLMAnswerer
 from qa.answer.registry import answerers
 from qa.assistant import Assistant
+from qa.decide.intent import Intent
 from qa.plan import Plan
 from qa.records import Answer, Outcome
 from qa.settings import Settings
 from qa.surfaces.http.schemas import AskResponse
-from qa.understand.intent import Intent
 from tests.conftest import CORPUS
 
 # A question of every intent, as the lexical-only index plans it, and what its answer is.
