@@ -66,7 +66,9 @@ class Service:
         self.settings = settings
         self.loader = AssistantLoader(settings)
         # Every answer is logged for quality review when the question log is on (QA_LOG_QUESTIONS).
-        self.questions = questions or (QuestionLog(settings) if settings.log_questions else None)
+        if questions is None and settings.log_questions:
+            questions = QuestionLog(settings)
+        self.questions = questions
         self._log_outage = WriteOutage(f"问题日志 {settings.log_db} ", "暂不记录问题，回答照常")
 
     @classmethod

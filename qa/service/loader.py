@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from index.build import BuildReport, build_index
-from index.embedding import load_embeddings
+from index.embedding import PolicyEmbeddings, load_embeddings
 from index.store import current_generation, current_marker, needs_build, open_index
 from qa.assistant import Assistant
 from qa.errors import BuildFailed
@@ -27,9 +27,12 @@ WATCH_SECONDS = 2.0
 RELEASE_AFTER_SECONDS = 120.0
 
 
-def build(settings: Settings, progress: bool = True) -> BuildReport:
-    """Return the report of building (or updating) the index of the corpus in this process."""
-    return build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=progress)
+def build(settings: Settings, progress: bool = True, embeddings: PolicyEmbeddings | None = None) -> BuildReport:
+    """Return the report of building (or updating) the index of the corpus in this process, with the embedder
+    given (one already loaded), else the configured one."""
+    if embeddings is None:
+        embeddings = load_embeddings(settings.embedder_config)
+    return build_index(settings.build_config, embeddings, progress=progress)
 
 
 def open_assistant(settings: Settings, build_if_missing: bool = True, progress: bool = True,
@@ -42,7 +45,7 @@ def open_assistant(settings: Settings, build_if_missing: bool = True, progress: 
     missing = needs_build(settings.index_dir, embeddings) if dense else current_generation(settings.index_dir) is None
     if build_if_missing and missing:
         log.info("首次启动：正在为 %s 建立索引", settings.corpus_dir)
-        log.info(build(settings, progress).summary())
+        log.info(build(settings, progress, embeddings).summary())
     return Assistant(settings, open_index(settings.index_dir, embeddings, settings.chroma_url if dense else ""),
                      embeddings)
 
