@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from index.build import BuildReport
+from index.knowledge import KnowledgeBase
 from index.lang.terms import vocabulary
 from index.loading import SUPPORTED, discover, original_file
 from index.records import Clause, Manifest, PolicyDoc
@@ -22,7 +23,7 @@ from qa.assistant import Assistant
 from qa.finder import PROFILE, MeasureRow, check_filter, measure_rows
 from qa.records import Answer
 from qa.service.errors import NotReady
-from qa.service.loader import AssistantLoader, BuildProgress, build, open_assistant
+from qa.service.loader import AssistantLoader, BuildProgress, build, open_assistant, open_knowledge
 from qa.settings import Settings
 from qa.stores.base import Questions
 from qa.stores.outage import WriteOutage
@@ -69,14 +70,19 @@ class Service:
         if questions is None and settings.log_questions:
             questions = QuestionLog(settings)
         self.questions = questions
+        self._knowledge: KnowledgeBase | None = None  # look-ups alone, without an assistant (Service.open)
         self._log_outage = WriteOutage(f"问题日志 {settings.log_db} ", "暂不记录问题，回答照常")
 
     @classmethod
-    def open(cls, settings: Settings, progress: bool = True, dense: bool = True) -> Service:
-        """Return a service that answers at once: the index opened in this process (built first, with a progress
-        bar, when there is none); the command line's, which logs no questions. dense=False: keyword search only."""
+    def open(cls, settings: Settings, progress: bool = True, answers: bool = True) -> Service:
+        """Return a service ready at once: the index opened in this process (built first, with a progress bar, when
+        there is none); the command line's, which logs no questions. answers=False: look-ups only (the measure
+        finder), with no embedder loaded and no assistant made."""
         service = cls(settings.model_copy(update={"log_questions": False}))
-        service.loader.swap(open_assistant(settings, progress=progress, dense=dense))
+        if answers:
+            service.loader.swap(open_assistant(settings, progress=progress))
+        else:
+            service._knowledge = open_knowledge(settings, progress)
         return service
 
     @staticmethod
@@ -116,8 +122,8 @@ class Service:
 
     @property
     def ready(self) -> bool:
-        """Return True once questions can be answered."""
-        return self.loader.ready
+        """Return True once questions can be answered (or, opened for look-ups only, looked up)."""
+        return self.loader.ready or self._knowledge is not None
 
     @property
     def error(self) -> str | None:
@@ -145,6 +151,20 @@ class Service:
         if assistant is None:
             raise NotReady(self.status)
         return assistant
+
+    def _opened(self) -> KnowledgeBase | None:
+        """Return the knowledge base being served, or None before it is open."""
+        if self._knowledge is not None:
+            return self._knowledge
+        assistant = self.loader.assistant
+        return None if assistant is None else assistant.kb
+
+    def _kb(self) -> KnowledgeBase:
+        """Return the knowledge base being served; NotReady while it is opening or failed to open."""
+        kb = self._opened()
+        if kb is None:
+            raise NotReady(self.status)
+        return kb
 
     # --- answers ------------------------------------------------------------------------------------------------
 
@@ -192,20 +212,20 @@ class Service:
 
     def documents(self, region: str | None = None) -> list[PolicyDoc]:
         """Return the documents (of a region or province, its cities included), in the knowledge base's order."""
-        kb = self._assistant().kb
+        kb = self._kb()
         return list(kb.docs.values()) if not region else [kb.docs[d] for d in docs_in_place(kb, region)]
 
     def document(self, doc_id: str) -> PolicyDoc | None:
         """Return a document by id, or None."""
-        return self._assistant().kb.docs.get(doc_id)
+        return self._kb().docs.get(doc_id)
 
     def clause(self, clause_id: str) -> Clause | None:
         """Return a clause by id, or None (e.g. one cited before a rebuild)."""
-        return self._assistant().kb.clauses.get(clause_id)
+        return self._kb().clauses.get(clause_id)
 
     def clause_count(self, doc_id: str) -> int:
         """Return how many clauses a document has."""
-        return len(self._assistant().kb.clauses_of(doc_id))
+        return len(self._kb().clauses_of(doc_id))
 
     def original_file(self, doc_id: str) -> tuple[str, bytes] | None:
         """Return the file name and bytes of a document's original file (an attachment's: the file it came in),
@@ -219,29 +239,29 @@ class Service:
 
     def scope(self, doc_ids: Sequence[str] | None, region: str | None) -> set[str] | None:
         """Return the documents an API filter allows: the listed ids (all when none), of the region; None: all."""
-        return filtered_doc_ids(self._assistant().kb, doc_ids, region)
+        return filtered_doc_ids(self._kb(), doc_ids, region)
 
     def scopes(self) -> dict[str, set[str]]:
         """Return the named scopes a question can be limited to (each region, each document of a small corpus);
         none before the knowledge base is open."""
-        assistant = self.loader.assistant
-        return {} if assistant is None else groups_of(assistant.kb).scopes
+        kb = self._opened()
+        return {} if kb is None else groups_of(kb).scopes
 
     def regions(self) -> list[str]:
         """Return the regions the documents cover; none before the knowledge base is open."""
-        assistant = self.loader.assistant
-        return [] if assistant is None else list(groups_of(assistant.kb).regions)
+        kb = self._opened()
+        return [] if kb is None else list(groups_of(kb).regions)
 
     def measures(self, region: str | None = None, kind: str | None = None, industry: str | None = None,
                  beneficiary: str | None = None) -> list[MeasureRow]:
         """Return the measures matching the filters (FilterError for an unknown value), each summarised by its
         sentence about the filter."""
-        return measure_rows(self._assistant().kb, region, kind, industry, beneficiary)
+        return measure_rows(self._kb(), region, kind, industry, beneficiary)
 
     def finder(self, region: str | None = None, kind: str | None = None, industry: str | None = None,
                beneficiary: str | None = None) -> list[FinderRow]:
         """Return the measures the finder lists for the filters, each with whom to ask."""
-        kb = self._assistant().kb
+        kb = self._kb()
         measures = {m.clause_id: m for m in kb.measures}
         # Measures with no type (其他) are not something to apply for; list them only when asked.
         return [FinderRow(r, contact(kb, measures[r.clause_id]))

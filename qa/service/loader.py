@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from index.build import BuildReport, build_index
 from index.embedding import PolicyEmbeddings, load_embeddings
+from index.knowledge import KnowledgeBase
 from index.store import current_generation, current_marker, needs_build, open_index
 from qa.assistant import Assistant
 from qa.errors import BuildFailed
@@ -35,19 +36,22 @@ def build(settings: Settings, progress: bool = True, embeddings: PolicyEmbedding
     return build_index(settings.build_config, embeddings, progress=progress)
 
 
-def open_assistant(settings: Settings, build_if_missing: bool = True, progress: bool = True,
-                   dense: bool = True) -> Assistant:
-    """Return an assistant over the index, building it from the corpus first (in this process) when there is none.
-
-    dense=False opens keyword search only, without loading the embedder (the measure finder needs no vectors);
-    an index then is missing only when no generation exists at all."""
-    embeddings = load_embeddings(settings.embedder_config) if dense else None
-    missing = needs_build(settings.index_dir, embeddings) if dense else current_generation(settings.index_dir) is None
-    if build_if_missing and missing:
+def open_assistant(settings: Settings, build_if_missing: bool = True, progress: bool = True) -> Assistant:
+    """Return an assistant over the index, building it from the corpus first (in this process) when there is none."""
+    embeddings = load_embeddings(settings.embedder_config)
+    if build_if_missing and needs_build(settings.index_dir, embeddings):
         log.info("首次启动：正在为 %s 建立索引", settings.corpus_dir)
         log.info(build(settings, progress, embeddings).summary())
-    return Assistant(settings, open_index(settings.index_dir, embeddings, settings.chroma_url if dense else ""),
-                     embeddings)
+    return Assistant(settings, open_index(settings.index_dir, embeddings, settings.chroma_url), embeddings)
+
+
+def open_knowledge(settings: Settings, progress: bool = True) -> KnowledgeBase:
+    """Return the knowledge base for look-ups alone (keyword search, no embedder loaded), building it from the
+    corpus first when no generation exists at all."""
+    if current_generation(settings.index_dir) is None:
+        log.info("首次启动：正在为 %s 建立索引", settings.corpus_dir)
+        log.info(build(settings, progress).summary())
+    return open_index(settings.index_dir, None)
 
 
 @dataclass(frozen=True)

@@ -235,8 +235,8 @@ def cmd_measures(args: argparse.Namespace) -> int:
 
     for field in ("type", "industry", "beneficiary"):
         Service.check_filter(field, getattr(args, field))  # before opening (or building) the index
-    # Keyword search only: listing measures needs no vectors, so the embedder is loaded only to build.
-    service = Service.open(_settings(args), dense=False)
+    # Look-ups only: listing measures needs no vectors and no assistant; the embedder is loaded only to build.
+    service = Service.open(_settings(args), answers=False)
     rows = service.measures(args.region, args.type, args.industry, args.beneficiary)
     if args.json:
         print(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=1))

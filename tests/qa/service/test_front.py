@@ -47,6 +47,15 @@ def test_before_the_index_opens_a_look_up_says_what_is_happening(settings: Setti
         waiting.clause("any")
 
 
+def test_look_ups_alone_open_no_assistant(settings: Settings) -> None:
+    """The command line's measure finder: the knowledge base is looked up, nothing is answered or logged."""
+    catalogue = Service.open(settings, answers=False)
+    assert catalogue.ready and catalogue.questions is None and catalogue.loader.assistant is None
+    assert catalogue.measures(kind="税收") and catalogue.regions()
+    with pytest.raises(NotReady):
+        catalogue.ask("cli", "", "江苏有哪些文化产业基金可以用？")
+
+
 def test_every_answer_is_logged_once_with_its_channel(settings: Settings) -> None:
     """ask and stream (the page's) log through the same hook: one row per answer, after it is complete."""
     log = Kept()
