@@ -31,12 +31,12 @@ def serve(port: int) -> None:
     """Run the API with settings from QA_* variables until terminated (the server subprocess)."""
     import uvicorn
 
-    from qa.service.loader import AssistantLoader
+    from qa.service import Service
     from qa.settings import load_settings
     from qa.surfaces.http.app import create_app
 
     settings = load_settings()
-    uvicorn.run(create_app(settings, AssistantLoader(settings).start()), host=HOST, port=port, log_level="warning")
+    uvicorn.run(create_app(settings, Service(settings).start()), host=HOST, port=port, log_level="warning")
 
 
 def free_port() -> int:

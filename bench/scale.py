@@ -111,12 +111,12 @@ def worker_tokenize(index: Path) -> dict:
 
 def worker_serve(corpus: Path, index: Path, backend: str, repeat: int) -> dict:
     """Open the index, warm up, and return retrieval and full-answer latencies and the serving RSS."""
-    from qa.assistant import Assistant
+    from qa.service.loader import open_assistant
     from qa.understand.query import parse_query
 
     questions = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")]
     started = time.perf_counter()
-    assistant = Assistant.open(_settings(corpus, index, backend), build_if_missing=False)
+    assistant = open_assistant(_settings(corpus, index, backend), build_if_missing=False)
     open_seconds = time.perf_counter() - started
     for q in questions:
         assistant.ask(q)

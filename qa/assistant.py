@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from index.build import build_index
-from index.embedding import PolicyEmbeddings, load_embeddings
+from index.embedding import PolicyEmbeddings
 from index.knowledge import KnowledgeBase
 from index.lang.regions import gazetteer
 from index.lang.script import is_traditional, to_simplified
 from index.lang.tokens import frequency, segment, tokenize
 from index.records import PolicyDoc
-from index.store import needs_build, open_index
 from qa.answer.base import Answerer
 from qa.answer.checklist import profile_evidence
 from qa.answer.comparison import comparison_evidence
@@ -41,8 +38,6 @@ from qa.understand.spelling import Speller
 
 if TYPE_CHECKING:
     from qa.retrieve.langchain import PolicyRetriever
-
-log = logging.getLogger(__name__)
 
 # Suggestion verdicts an assistant remembers, oldest dropped first: the candidates are a fixed set (headed
 # clauses), but a large corpus has many of them.
@@ -75,17 +70,6 @@ class Assistant:
         self.answerers = answerers(kb, answerer or extractive, self._answerable)
         self._vetted: dict[str, bool] = {}  # suggestion -> answerable, for this knowledge base
         self._vetted_lock = threading.Lock()
-
-    @classmethod
-    def open(cls, settings: Settings, build_if_missing: bool = True, progress: bool = True,
-             on_progress: Callable[[str, int, int], None] | None = None) -> Assistant:
-        """Return an assistant over the index, building it from the corpus first when there is none."""
-        embeddings = load_embeddings(settings.embedder_config)
-        if build_if_missing and needs_build(settings.index_dir, embeddings):
-            log.info("首次启动：正在为 %s 建立索引", settings.corpus_dir)
-            report = build_index(settings.build_config, embeddings, progress=progress, on_progress=on_progress)
-            log.info(report.summary())
-        return cls(settings, open_index(settings.index_dir, embeddings, settings.chroma_url), embeddings)
 
     def as_retriever(self) -> PolicyRetriever:
         """Return the retrieval stage as a langchain retriever, for use in other LCEL chains."""

@@ -6,8 +6,13 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from qa.service import Service
+    from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / "tests" / "data"
@@ -65,10 +70,10 @@ def lexical_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def assistant(bundled_index: Path):
     """Return an assistant over the bundled corpus index."""
-    from qa.assistant import Assistant
+    from qa.service.loader import open_assistant
     from qa.settings import Settings
 
-    return Assistant.open(Settings(corpus_dir=CORPUS, index_dir=bundled_index), build_if_missing=False)
+    return open_assistant(Settings(corpus_dir=CORPUS, index_dir=bundled_index), build_if_missing=False)
 
 
 @contextmanager
@@ -101,11 +106,10 @@ def serve_http(app: object, **options: object) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def ready_loader(settings: object) -> object:
-    """Return an AssistantLoader that has finished opening the index."""
-    from qa.service.loader import AssistantLoader
+def ready_service(settings: Settings) -> Service:
+    """Return a service that has finished opening the index (in the background, as a server does)."""
+    from qa.service import Service
 
-    loader = AssistantLoader(settings).start()  # type: ignore[arg-type]
-    loader.wait(120)
-    assert loader.ready, loader.status
-    return loader
+    service = Service(settings).start()
+    assert service.wait(120), service.status
+    return service

@@ -1,26 +1,24 @@
-"""Open the assistant in the background so a server can show index-building progress meanwhile."""
+"""Open the assistant (building the index first when there is none), in the background for a server so it can
+show the build's progress meanwhile."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from index.build import BuildReport
-from index.embedding import load_embeddings
+from index.build import BuildReport, build_index
+from index.embedding import PolicyEmbeddings, load_embeddings
+from index.knowledge import KnowledgeBase
 from index.store import current_generation, current_marker, needs_build, open_index
 from qa.assistant import Assistant
 from qa.errors import BuildFailed
-from qa.records import Answer
 from qa.service.builder import BuildProcess
 from qa.service.redact import public, register_settings
 from qa.settings import Settings
-from qa.stores.outage import WriteOutage
-from qa.stores.querylog import QuestionLog
 
 log = logging.getLogger(__name__)
 # How often a server looks for a generation another process published (`python -m qa build`, another replica).
@@ -28,6 +26,32 @@ WATCH_SECONDS = 2.0
 # A generation swapped out is released (its lease, its vector store) this long after the swap at the latest:
 # longer than any request (the LLM times out after 30 s by default).
 RELEASE_AFTER_SECONDS = 120.0
+
+
+def build(settings: Settings, progress: bool = True, embeddings: PolicyEmbeddings | None = None) -> BuildReport:
+    """Return the report of building (or updating) the index of the corpus in this process, with the embedder
+    given (one already loaded), else the configured one."""
+    if embeddings is None:
+        embeddings = load_embeddings(settings.embedder_config)
+    return build_index(settings.build_config, embeddings, progress=progress)
+
+
+def open_assistant(settings: Settings, build_if_missing: bool = True, progress: bool = True) -> Assistant:
+    """Return an assistant over the index, building it from the corpus first (in this process) when there is none."""
+    embeddings = load_embeddings(settings.embedder_config)
+    if build_if_missing and needs_build(settings.index_dir, embeddings):
+        log.info("首次启动：正在为 %s 建立索引", settings.corpus_dir)
+        log.info(build(settings, progress, embeddings).summary())
+    return Assistant(settings, open_index(settings.index_dir, embeddings, settings.chroma_url), embeddings)
+
+
+def open_knowledge(settings: Settings, progress: bool = True) -> KnowledgeBase:
+    """Return the knowledge base for look-ups alone (keyword search, no embedder loaded), building it from the
+    corpus first when no generation exists at all."""
+    if current_generation(settings.index_dir) is None:
+        log.info("首次启动：正在为 %s 建立索引", settings.corpus_dir)
+        log.info(build(settings, progress).summary())
+    return open_index(settings.index_dir, None)
 
 
 @dataclass(frozen=True)
@@ -62,8 +86,6 @@ class AssistantLoader:
         self.progress: BuildProgress | None = None  # the first-start build's, for a page to word
         self.rebuilding = False
         self._rebuild_lock = threading.Lock()
-        self.questions = QuestionLog(settings) if settings.log_questions else None
-        self._log_outage = WriteOutage(f"问题日志 {settings.log_db} ", "暂不记录问题，回答照常")
         self._thread = threading.Thread(target=self._run, name="assistant-loader", daemon=True)
         self._stop = threading.Event()
         self._marker: tuple[int, int] | None = None
@@ -98,7 +120,7 @@ class AssistantLoader:
             if needs_build(self.settings.index_dir, load_embeddings(self.settings.embedder_config)):
                 log.info("首次启动：正在为 %s 建立索引", self.settings.corpus_dir)
                 log.info(self._build_in_child(self._progress).summary())
-            self.assistant = Assistant.open(self.settings, build_if_missing=False)
+            self.assistant = open_assistant(self.settings, build_if_missing=False)
             self.status = "就绪"
         except Exception as exc:  # surfaced on the page; the server keeps running to show it
             log.exception("索引加载失败")
@@ -139,10 +161,10 @@ class AssistantLoader:
             if current is not None and kb.folder == current.kb.folder and kb.damaged == current.kb.damaged:
                 kb.close()
                 return
-            self._swap(Assistant(self.settings, kb, embeddings))
+            self.swap(Assistant(self.settings, kb, embeddings))
             log.info("已切换到索引 %s", kb.folder.name)
 
-    def _swap(self, fresh: Assistant) -> None:
+    def swap(self, fresh: Assistant) -> None:
         """Serve `fresh` from now on: one reference swap, so questions in flight finish on the old assistant.
 
         The old generation is released when it is garbage-collected, and at the latest RELEASE_AFTER_SECONDS
@@ -170,26 +192,6 @@ class AssistantLoader:
         finally:
             self._build = None
 
-    def ask(self, channel: str, user: str, question: str, history: Sequence[str] = (),
-            doc_ids: set[str] | None = None) -> Answer:
-        """Return the answer from the ready assistant, logged for quality review."""
-        assert self.assistant is not None
-        started = time.monotonic()
-        answer = self.assistant.ask(question, history, doc_ids)
-        self.log(channel, user, answer, time.monotonic() - started)
-        return answer
-
-    def log(self, channel: str, user: str, answer: Answer, seconds: float) -> None:
-        """Record a question in the question log, if it is on; a logging failure never fails the answer."""
-        if self.questions is None:
-            return
-        try:
-            self.questions.record(channel, user, answer, seconds)
-        except sqlite3.OperationalError as exc:  # a full disk: one line now and then, not a traceback per question
-            self._log_outage.failed(exc)
-        except Exception:
-            log.exception("问题日志写入失败")
-
     def rebuild(self) -> BuildReport:
         """Build a new index generation from the corpus in a child process and switch to it; questions keep
         being answered from the current one until the new one is open. One rebuild at a time."""
@@ -203,7 +205,7 @@ class AssistantLoader:
                 # Also when unchanged but serving another folder: a fallback, or a CLI build not yet picked up.
                 if not report.unchanged or serving != current_generation(self.settings.index_dir):
                     kb = open_index(self.settings.index_dir, embeddings, self.settings.chroma_url)
-                    self._swap(Assistant(self.settings, kb, embeddings))
+                    self.swap(Assistant(self.settings, kb, embeddings))
                 self._marker = current_marker(self.settings.index_dir)
                 return report
             finally:

@@ -1,2 +1,3 @@
-"""The SQLite stores the service and the surfaces keep: conversations, feedback, the question log, pseudonymous
-user ids; a full disk is an outage logged once, not an error per message."""
+"""The stores the service and the surfaces keep: conversations, feedback, the question log, callback nonces, each
+an interface in base.py with its SQLite implementation; user ids are pseudonymous, and a full disk is an outage
+logged once, not an error per message."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 from index.sqlite import SqliteStore
+from qa.stores.base import Conversations
 from qa.stores.errors import StoreUnavailable
 from qa.stores.outage import WriteOutage
 from qa.stores.pseudonyms import pseudonym, stored_salt
@@ -59,7 +60,7 @@ def _or(default: R) -> Callable[[Callable[Concatenate[ConversationStore, P], R]]
     return wrap
 
 
-class ConversationStore(SqliteStore):
+class ConversationStore(SqliteStore, Conversations):
     """Conversation state in SQLite, so several server processes (replicas) share it. When the file cannot be
     read or written, messages are answered as if the conversation were new, and the outage is logged (one line,
     at most every few minutes)."""

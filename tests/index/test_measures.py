@@ -19,9 +19,10 @@ from qa.decide.validity import validity_note
 from qa.evaluation.measures import evaluate
 from qa.finder import find_measures, measure_rows, parse_profile
 from qa.records import Heading, Item, Paragraph, Table
+from qa.service.loader import open_assistant
 from qa.settings import Settings
 from qa.surfaces.http.app import create_app
-from tests.conftest import CORPUS, ROOT, TEST_DATA, ready_loader, serve_http
+from tests.conftest import CORPUS, ROOT, TEST_DATA, ready_service, serve_http
 
 LABELS = json.loads((TEST_DATA / "measures_labelled.json").read_text(encoding="utf-8"))
 
@@ -171,9 +172,9 @@ def test_validity_uses_the_given_date(kb: KnowledgeBase, today: date, doc: str, 
 def test_answers_warn_about_ended_periods(bundled_index: Path) -> None:
     """An answer citing an expired document says so; the same answer before expiry does not."""
     question = "深圳文化科技型企业用房有什么政策？"
-    later = Assistant.open(Settings(corpus_dir=CORPUS, index_dir=bundled_index, today=date(2026, 11, 26)),
+    later = open_assistant(Settings(corpus_dir=CORPUS, index_dir=bundled_index, today=date(2026, 11, 26)),
                            build_if_missing=False).ask(question)
-    earlier = Assistant.open(Settings(corpus_dir=CORPUS, index_dir=bundled_index, today=date(2013, 5, 1)),
+    earlier = open_assistant(Settings(corpus_dir=CORPUS, index_dir=bundled_index, today=date(2013, 5, 1)),
                              build_if_missing=False).ask(question)
     assert "目标年份为2015年" in later.text and "2012年11月2日印发" in later.text
     assert "目标年份" not in earlier.text and "2012年11月2日印发" in earlier.text
@@ -371,7 +372,7 @@ def test_measures_cli_and_api(bundled_index: Path) -> None:
     assert out.returncode == 0, out.stderr
     cli = json.loads(out.stdout)
     settings = Settings(corpus_dir=CORPUS, index_dir=bundled_index)
-    with serve_http(create_app(settings, ready_loader(settings))) as url:
+    with serve_http(create_app(settings, ready_service(settings))) as url:
         api = httpx.get(f"{url}/api/measures", params={"region": "深圳", "type": "用地/用房"}).json()
         bad = httpx.get(f"{url}/api/measures", params={"type": "用地"})
     assert [r["clause_id"] for r in cli] == [r["clause_id"] for r in api] and cli

@@ -8,6 +8,7 @@ import pytest
 from index.build import build_index
 from index.embedding import load_embeddings
 from qa.assistant import Assistant
+from qa.service.loader import open_assistant
 from qa.settings import Settings
 
 NOTICE = (
@@ -31,7 +32,7 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     (root / "corpus" / "heating.txt").write_text(NOTICE, encoding="utf-8")
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
     build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=False)
-    return Assistant.open(settings, build_if_missing=False)
+    return open_assistant(settings, build_if_missing=False)
 
 
 @pytest.mark.parametrize(("question", "sentence", "fact"), [

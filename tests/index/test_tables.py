@@ -20,6 +20,7 @@ from index.loading import load_file
 from index.records import TextTable
 from qa.assistant import Assistant
 from qa.render.markdown import clause_panel_html
+from qa.service.loader import open_assistant
 from qa.settings import Settings
 from tests.pdfs import CJK_FONT
 
@@ -122,7 +123,7 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     _policy_docx(folder / "corpus" / "guangdong-film.docx")
     settings = Settings(corpus_dir=folder / "corpus", index_dir=folder / "index", embedding_backend="none")
     build_index(settings.build_config, None, progress=False)
-    return Assistant.open(settings, build_if_missing=False)
+    return open_assistant(settings, build_if_missing=False)
 
 
 def test_row_is_retrieved_and_quoted_with_its_clause(assistant: Assistant) -> None:

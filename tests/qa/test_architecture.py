@@ -36,3 +36,17 @@ def test_retriever_works_in_an_lcel_chain(assistant: Assistant) -> None:
     assert "关于促进文化和科技深度融合的实施意见" in source and "四、（二）" in source
     docs = assistant.as_retriever().batch(["深圳文化科技企业用房有什么政策？"])[0]
     assert docs and docs[0].page_content and docs[0].metadata["clause_id"] == docs[0].id
+
+
+def test_app_reaches_the_answering_layer_through_the_service() -> None:
+    """app.py (outside the packages import-linter checks) imports from index only errors, records and the language
+    floor, and never the assistant: like every surface, it goes through qa.service."""
+    import ast
+
+    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    reaching = sorted(m for m in imported if m == "qa.assistant" or (m.startswith("index.")
+                      and m not in ("index.errors", "index.records") and not m.startswith("index.lang")))
+    assert reaching == []
+    assert "qa.service" in imported

@@ -11,6 +11,7 @@ import pytest
 from index.build import build_index
 from qa.assistant import Assistant
 from qa.evaluation.metrics import norm
+from qa.service.loader import open_assistant
 from qa.settings import Settings
 from tests.conftest import TEST_DATA
 
@@ -119,7 +120,7 @@ def test_statute_style_corpus_is_cited_by_article(tmp_path: Path) -> None:
     (corpus / "statute.txt").write_text(STATUTE, encoding="gb18030")
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
     build_index(settings.build_config, None, progress=False)
-    assistant = Assistant.open(settings, build_if_missing=False)
+    assistant = open_assistant(settings, build_if_missing=False)
     answer = assistant.ask("营业收入首次超过一亿元的文化企业有什么奖励？")
     assert answer.answerable
     assert answer.citations[0].clause == "第四条"

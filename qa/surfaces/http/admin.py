@@ -12,9 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, UploadFile
 
-from index.loading import SUPPORTED, discover
-from index.store import read_manifest
-from qa.service.loader import AssistantLoader
+from qa.service import Service
 from qa.service.redact import redact
 from qa.settings import Settings
 from qa.surfaces.http.middleware import ADMIN_TOKEN_NEEDED, bearer_guard
@@ -50,7 +48,7 @@ def _visible(name: str) -> str:
     return "".join(f"<U+{ord(c):04X}>" if unicodedata.category(c) in INVISIBLE else c for c in name)
 
 
-def admin_router(settings: Settings, loader: AssistantLoader) -> APIRouter:
+def admin_router(settings: Settings, service: Service) -> APIRouter:
     """Return the /admin routes; each needs `Authorization: Bearer <QA_ADMIN_TOKEN>`."""
     corpus = settings.corpus_dir
     last: dict[str, Any] = {"status": "idle"}
@@ -65,15 +63,15 @@ def admin_router(settings: Settings, loader: AssistantLoader) -> APIRouter:
             raise HTTPException(400, f"文件名 {name!r} 无效：只能是不含路径的普通文件名")
         if problem := name_problem(name):
             raise HTTPException(400, f"文件名 “{_visible(name)}” 无效：{problem}")
-        if Path(name).suffix.lower() not in SUPPORTED:
-            raise HTTPException(400, f"不支持的文件类型 {Path(name).suffix}；支持：{', '.join(SUPPORTED)}")
+        if Path(name).suffix.lower() not in service.formats:
+            raise HTTPException(400, f"不支持的文件类型 {Path(name).suffix}；支持：{', '.join(service.formats)}")
         return corpus / name
 
     @router.get("/documents")
     def documents() -> dict[str, Any]:
         """List the corpus files and what the last build skipped."""
-        manifest = read_manifest(settings.index_dir)
-        files = [{"name": str(p.relative_to(corpus)), "bytes": p.stat().st_size} for p in discover(corpus)]
+        manifest = service.manifest()
+        files = [{"name": name, "bytes": size} for name, size in service.corpus_files()]
         return {"files": files, "skipped": [list(s) for s in manifest.skipped] if manifest else [],
                 "built_at": manifest.built_at if manifest else None}
 
@@ -105,13 +103,13 @@ def admin_router(settings: Settings, loader: AssistantLoader) -> APIRouter:
     def start_rebuild() -> bool:
         # Checked and marked at once: two requests close together must not both start a build.
         with starting:
-            if loader.rebuilding or last["status"] == "running":
+            if service.rebuilding or last["status"] == "running":
                 return False
             last.update(status="running", summary="")
 
         def run() -> None:
             try:
-                report = loader.rebuild()
+                report = service.rebuild()
                 last.update(status="done", summary=report.summary(), skipped=report.skipped)
             except Exception as exc:  # reported to the admin; the previous index keeps serving
                 last.update(status="failed", summary=f"重建失败：{redact(str(exc))}")
@@ -129,6 +127,6 @@ def admin_router(settings: Settings, loader: AssistantLoader) -> APIRouter:
     @router.get("/rebuild")
     def rebuild_status() -> dict[str, Any]:
         """Return the state of the last rebuild: idle, running, done (with its summary) or failed."""
-        return {**last, "running": loader.rebuilding}
+        return {**last, "running": service.rebuilding}
 
     return router

@@ -13,10 +13,11 @@ from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from qa.service.loader import AssistantLoader
+from qa.service import Service
 from qa.service.redact import register_settings
 from qa.settings import Settings
 from qa.stores.conversations import ConversationStore
+from qa.stores.nonces import NonceStore
 from qa.stores.pseudonyms import salt_for
 from qa.surfaces.errors import CallbackInvalid, CallbackRejected
 from qa.surfaces.http.admin import admin_router
@@ -30,7 +31,7 @@ from qa.surfaces.wechat.protocol import Incoming, OfficialAccount, WeCom, offici
 from qa.surfaces.wechat.replay import ReplayGuard
 
 
-def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
+def create_app(settings: Settings, service: Service) -> FastAPI:
     """Return the ASGI app: REST API, OpenAI-compatible endpoint, WeChat and WeCom callbacks, admin actions."""
     register_settings(settings)  # and process-wide redaction: uvicorn's and the libraries' log records too
     app = FastAPI(title="policy-qa", version="0.1.0",
@@ -52,11 +53,11 @@ def create_app(settings: Settings, loader: AssistantLoader) -> FastAPI:
     app.add_middleware(SecurityHeaders, frame_origins=origins)
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     authorised = bearer_guard(settings.api_token.get_secret_value(), "需要有效的访问令牌（Authorization: Bearer …）")
-    app.include_router(rest_router(loader, authorised))
-    app.include_router(openai_router(loader, authorised))
+    app.include_router(rest_router(service, authorised))
+    app.include_router(openai_router(service, authorised))
     if settings.admin_token.get_secret_value():
-        app.include_router(admin_router(settings, loader))
-    _add_wechat(app, settings, loader)
+        app.include_router(admin_router(settings, service))
+    _add_wechat(app, settings, service)
     return app
 
 
@@ -71,7 +72,7 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> Res
     return Response(body.encode("utf-8", "replace"), status_code=422, media_type="application/json")
 
 
-def _add_wechat(app: FastAPI, settings: Settings, loader: AssistantLoader) -> None:
+def _add_wechat(app: FastAPI, settings: Settings, service: Service) -> None:
     """Add /wechat and /wecom when their tokens are configured."""
     channels: list[tuple[str, type[OfficialAccount] | type[WeCom]]] = []
     if settings.wechat_token.get_secret_value():
@@ -82,10 +83,10 @@ def _add_wechat(app: FastAPI, settings: Settings, loader: AssistantLoader) -> No
         return
     store = ConversationStore(settings.conversations_db, settings.conversation_ttl,
                               salt_for(settings.log_salt, settings.conversations_db))
-    replay = ReplayGuard(settings.conversations_db, settings.signature_max_age)
+    replay = ReplayGuard(NonceStore(settings.conversations_db), settings.signature_max_age)
     for path, kind in channels:
         push = official_account_push(settings) if kind is OfficialAccount else wecom_push(settings)
-        channel = kind(settings, ChatBridge(loader, store, settings, push, channel=path.strip("/")), replay)
+        channel = kind(settings, ChatBridge(service, store, settings, push, channel=path.strip("/")), replay)
         _wechat_routes(app, path, channel)
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
 from qa.render.plain import text_only
-from qa.service.loader import AssistantLoader
+from qa.service import Service
 from qa.surfaces.http.rest import ready
 from qa.surfaces.http.schemas import MAX_QUESTION, MODEL_NAME, ChatMessage, ChatRequest
 
@@ -38,7 +38,7 @@ def _question_and_history(messages: list[ChatMessage]) -> tuple[str, list[str]]:
     return users[-1][:MAX_QUESTION], users[:-1][-20:]
 
 
-def openai_router(loader: AssistantLoader, authorised: Callable[[Request], None]) -> APIRouter:
+def openai_router(service: Service, authorised: Callable[[Request], None]) -> APIRouter:
     """Return /v1/models and /v1/chat/completions."""
     router = APIRouter(prefix="/v1", dependencies=[Depends(authorised)], tags=["openai"])
 
@@ -51,9 +51,9 @@ def openai_router(loader: AssistantLoader, authorised: Callable[[Request], None]
     @router.post("/chat/completions")
     def chat_completions(body: ChatRequest) -> Any:
         """OpenAI-compatible chat completions; citations are in the text and in an extra `citations` field."""
-        ready(loader)
+        ready(service)
         question, history = _question_and_history(body.messages)
-        answer = loader.ask("openai", "", question, history)
+        answer = service.ask("openai", "", question, history)
         # Chat UIs (Open WebUI, LobeChat, NextChat) render content as Markdown, some with HTML: a document's
         # <img onerror> or [x](javascript:…) must show as the words it is, not run. Full-width look-alikes rather
         # than backslash escapes: they read the same in Chinese text and in a client that renders nothing.

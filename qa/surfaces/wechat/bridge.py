@@ -11,10 +11,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from qa.render.plain import chat_text
-from qa.service.loader import AssistantLoader
+from qa.service import Service
 from qa.service.redact import describe
 from qa.settings import Settings
-from qa.stores.conversations import ConversationStore
+from qa.stores.base import Conversations
 
 log = logging.getLogger(__name__)
 EXAMPLES = ("江苏有哪些文化产业基金可以用？", "深圳文化科技型企业用房有什么政策？", "广东的保障措施有哪些？")
@@ -89,10 +89,10 @@ def more_hint(left: int) -> str:
 class ChatBridge:
     """Answers chat messages once per message id, within the channel's reply window or by a later push."""
 
-    def __init__(self, loader: AssistantLoader, store: ConversationStore, settings: Settings,
+    def __init__(self, service: Service, store: Conversations, settings: Settings,
                  push: Callable[[str, str], None] | None = None, channel: str = "wechat") -> None:
         self.channel = channel
-        self.loader = loader
+        self.service = service
         self.store = store
         self.settings = settings
         self.push = push
@@ -170,13 +170,13 @@ class ChatBridge:
         wait = self.limiter.wait_seconds(user)
         if wait:
             return LIMITED.format(seconds=wait)
-        if not self.loader.ready:
+        if not self.service.ready:
             return NOT_READY
         return None
 
     def _answer(self, user: str, text: str) -> str:
         """Return the first page of the answer, keeping the rest for "更多"."""
-        answer = self.loader.ask(self.channel, user, text, self.store.history(user))
+        answer = self.service.ask(self.channel, user, text, self.store.history(user))
         self.store.add_question(user, text)
         pages = paginate(chat_text(answer), self.settings.wechat_max_bytes)
         self.store.set_pages(user, pages[1:])

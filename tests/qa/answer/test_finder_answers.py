@@ -9,6 +9,7 @@ import pytest
 from qa.answer.comparison import mentions
 from qa.assistant import Assistant
 from qa.records import Answer, Heading, Item, Paragraph, Table
+from qa.service.loader import open_assistant
 from qa.settings import Settings
 from tests.conftest import CORPUS
 
@@ -26,7 +27,7 @@ QUESTIONS = [
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     """An assistant over the bundled corpus, lexical only: these answers never use dense vectors."""
     settings = Settings(corpus_dir=CORPUS, index_dir=tmp_path_factory.mktemp("index"), embedding_backend="none")
-    return Assistant.open(settings, progress=False)
+    return open_assistant(settings, progress=False)
 
 
 def _row_texts(answer: Answer) -> dict[str, str]:

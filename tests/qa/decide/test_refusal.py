@@ -13,9 +13,9 @@ from index.knowledge import KnowledgeBase
 from index.records import Clause, PolicyDoc
 from qa.answer.refusal import MAX_LISTED_DOCS, coverage_list
 from qa.answer.suggest import MAX_FALLBACK_DOCS
-from qa.assistant import Assistant
 from qa.retrieve.hybrid import HybridRetriever
-from qa.service.loader import AssistantLoader
+from qa.service import Service
+from qa.service.loader import open_assistant
 from qa.settings import Settings
 from tests.conftest import CORPUS
 
@@ -86,7 +86,7 @@ def test_refusal_in_a_large_corpus_lists_the_nearest_documents_and_the_total(tmp
     """A refused question about the 12th document lists it first, MAX_LISTED_DOCS documents in all, and the total."""
     settings = lexical_settings(write_corpus(tmp_path / "corpus"), tmp_path / "index")
     build_index(settings.build_config, None, progress=False)
-    assistant = Assistant.open(settings, build_if_missing=False)
+    assistant = open_assistant(settings, build_if_missing=False)
     answer = assistant.ask("上海对潮汕木雕企业有什么奖励？")
     assert not answer.answerable and "上海市" in answer.text
     listed = [line for line in answer.text.splitlines() if line.startswith("- 《")]
@@ -117,25 +117,25 @@ def test_suggestions_are_vetted_once_per_index_generation(tmp_path: Path, search
     """A second refusal runs only its own retrieval; after a rebuild the new generation vets its suggestions anew."""
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
-    loader = AssistantLoader(lexical_settings(corpus, tmp_path / "index")).start()
-    assert loader.wait(120) is not None
+    service = Service(lexical_settings(corpus, tmp_path / "index")).start()
+    assert service.wait(120)
 
-    first = loader.ask("test", "u", "怎么办理护照？")
+    first = service.ask("test", "u", "怎么办理护照？")
     assert not first.answerable and first.suggestions
     assert len(searches) > 1  # the question, then each suggestion vetted
     searches.clear()
-    second = loader.ask("test", "u", "怎么办理签证？")
+    second = service.ask("test", "u", "怎么办理签证？")
     assert second.suggestions == first.suggestions
     assert searches == ["怎么办理签证？"]
 
     # A new generation (one more document) is served by a new assistant: no verdict of the old one is reused.
     (corpus / "statute.txt").write_text("某省文化产业促进条例\n\n第一条　为了促进文化产业发展，制定本条例。\n",
                                         encoding="utf-8")
-    old = loader.assistant
-    loader.rebuild()
-    assert loader.assistant is not old
+    old = service.loader.assistant
+    service.rebuild()
+    assert service.loader.assistant is not old
     searches.clear()
-    third = loader.ask("test", "u", "怎么办理护照？")
+    third = service.ask("test", "u", "怎么办理护照？")
     assert not third.answerable and third.suggestions
     assert len(searches) > 1
 
@@ -152,7 +152,7 @@ def test_suggestion_fallback_reads_a_bounded_number_of_documents(tmp_path: Path,
             "第二条　本条例适用于本省行政区域内的文化产业促进活动。\n", encoding="utf-8")
     settings = lexical_settings(corpus, tmp_path / "index")
     build_index(settings.build_config, None, progress=False)
-    assistant = Assistant.open(settings, build_if_missing=False)
+    assistant = open_assistant(settings, build_if_missing=False)
     assert len(assistant.kb.docs) == MAX_FALLBACK_DOCS + 10
     read: list[str] = []
     real = KnowledgeBase.clauses_of

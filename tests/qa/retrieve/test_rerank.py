@@ -14,6 +14,7 @@ from qa.records import ScoredClause
 from qa.retrieve.rerank import Reranker, load_reranker
 from qa.retrieve.rerank.base import passage
 from qa.retrieve.rerank.cross_encoder import CrossEncoderReranker
+from qa.service.loader import open_assistant
 from qa.settings import Settings
 from qa.understand.query import parse_query
 from tests.conftest import CORPUS
@@ -79,7 +80,7 @@ class TestCrossEncoderReranker(RerankerContract):
 def test_assistant_uses_the_configured_reranker(bundled_index: Path, tiny_reranker_path: Path) -> None:
     """With QA_RERANKER_MODEL set, the retrieved clauses come in the cross-encoder's order."""
     settings = Settings(corpus_dir=CORPUS, index_dir=bundled_index, reranker_model=str(tiny_reranker_path))
-    assistant = Assistant.open(settings, build_if_missing=False)
+    assistant = open_assistant(settings, build_if_missing=False)
     assert assistant.reranker is not None
     answer = assistant.ask(QUESTION)
     query = parse_query(QUESTION, assistant.speller)

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qa.service.loader import AssistantLoader
+from qa.service import Service
 from qa.settings import Settings
 from qa.surfaces.http.app import create_app
-from tests.conftest import CORPUS, ready_loader, serve_http
+from tests.conftest import CORPUS, ready_service, serve_http
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
 QUESTION, FUND = "江苏有哪些文化产业基金可以用？", "紫金文化产业基金"
@@ -48,16 +48,16 @@ def niceness(pid: int) -> int:
 
 
 @pytest.fixture()
-def server(tmp_path: Path) -> Iterator[tuple[str, Settings, AssistantLoader]]:
+def server(tmp_path: Path) -> Iterator[tuple[str, Settings, Service]]:
     """A server over a private corpus with an admin token, lexical-only."""
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none",
                         admin_token="admin-secret", log_db=tmp_path / "questions.sqlite")  # type: ignore[arg-type]
-    loader: AssistantLoader = ready_loader(settings)  # type: ignore[assignment]
-    with serve_http(create_app(settings, loader)) as url:
-        yield url, settings, loader
-    loader.stop()
+    service: Service = ready_service(settings)
+    with serve_http(create_app(settings, service)) as url:
+        yield url, settings, service
+    service.stop()
 
 
 def _grow(corpus: Path) -> None:
@@ -92,7 +92,7 @@ def _wait_child() -> int:
 
 
 def test_answers_keep_coming_from_a_server_while_a_child_process_rebuilds(
-        server: tuple[str, Settings, AssistantLoader]) -> None:
+        server: tuple[str, Settings, Service]) -> None:
     """During an admin rebuild the build is another, lower-priority process, and every question is answered."""
     url, settings, _ = server
     _grow(settings.corpus_dir)
@@ -112,18 +112,18 @@ def test_answers_keep_coming_from_a_server_while_a_child_process_rebuilds(
 
 
 def test_a_killed_build_fails_alone_and_the_next_rebuild_works(
-        server: tuple[str, Settings, AssistantLoader]) -> None:
+        server: tuple[str, Settings, Service]) -> None:
     """SIGKILL to the build process (as the OOM killer sends): the rebuild fails with a message naming it, the
     old generation keeps answering, and the next rebuild publishes the new document."""
-    url, settings, loader = server
-    serving = loader.assistant.kb.folder  # type: ignore[union-attr]
+    url, settings, service = server
+    serving = service.serving().folder
     _grow(settings.corpus_dir)
     (settings.corpus_dir / "dongman.txt").write_text(NEW_DOC, encoding="utf-8")
     assert httpx.post(f"{url}/admin/rebuild", headers=ADMIN).status_code == 202
     os.kill(_wait_child(), signal.SIGKILL)
     state = _wait_finished(url)
     assert state["status"] == "failed" and "SIGKILL" in state["summary"] and "当前索引继续使用" in state["summary"]
-    assert loader.assistant.kb.folder == serving  # type: ignore[union-attr]
+    assert service.serving().folder == serving
     assert FUND in httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60).json()["answer"]
     assert httpx.post(f"{url}/admin/rebuild", headers=ADMIN).status_code == 202
     assert _wait_finished(url)["status"] == "done"
@@ -132,13 +132,13 @@ def test_a_killed_build_fails_alone_and_the_next_rebuild_works(
 
 
 def test_first_start_progress_crosses_from_the_build_process(tmp_path: Path) -> None:
-    """The first start builds in a child process, and its progress reaches the loader the page reads."""
+    """The first start builds in a child process, and its progress reaches the service the page reads."""
     settings = Settings(corpus_dir=CORPUS, index_dir=tmp_path / "index", embedding_backend="none",
                         log_db=tmp_path / "questions.sqlite")
-    loader = AssistantLoader(settings).start()
-    loader.wait(300)
-    assert loader.ready, loader.status
-    assert loader.progress is not None and loader.progress.total > 0
-    assert loader.progress.done == loader.progress.total
+    service = Service(settings).start()
+    service.wait(300)
+    assert service.ready, service.status
+    assert service.progress is not None and service.progress.total > 0
+    assert service.progress.done == service.progress.total
     assert build_children(os.getpid()) == []
-    loader.stop()
+    service.stop()

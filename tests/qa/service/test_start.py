@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from qa.service.loader import BuildProgress
-from tests.conftest import CORPUS, ROOT, ready_loader, serve_http
+from tests.conftest import CORPUS, ROOT, ready_service, serve_http
 
 README_PORT = "127.0.0.1:7860"
 
@@ -60,7 +60,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     settings = Settings(corpus_dir=CORPUS, index_dir=tmp_path_factory.mktemp("index"), embedding_backend="none")
     options = {k: v for k, v in uvicorn_options().items() if k != "timeout_graceful_shutdown"}
-    with serve_http(create_app(settings, ready_loader(settings)), **options) as url:
+    with serve_http(create_app(settings, ready_service(settings)), **options) as url:
         yield url
 
 

@@ -18,7 +18,7 @@ from qa.settings import Settings
 from qa.stores.conversations import ConversationStore
 from qa.stores.querylog import QuestionLog
 from qa.surfaces.http.app import create_app
-from tests.conftest import ready_loader, serve_http
+from tests.conftest import ready_service, serve_http
 from tests.qa.surfaces.test_wechat import JIANGSU_FUNDS, TOKEN, _settings, _signed, _text_xml, _user, stored_questions
 
 OPENID = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
@@ -35,7 +35,7 @@ def test_openids_are_not_stored_in_clear(bundled_index: Path, tmp_path: Path) ->
     settings = _settings(index_dir=bundled_index, conversations_db=conversations, log_db=questions,
                          wechat_token=TOKEN, wechat_max_bytes=300)
     user = _user()
-    with serve_http(create_app(settings, ready_loader(settings))) as url:  # type: ignore[arg-type]
+    with serve_http(create_app(settings, ready_service(settings))) as url:
         reply = httpx.post(f"{url}/wechat", params=_signed(), content=_text_xml(user, JIANGSU_FUNDS), timeout=30)
     assert reply.status_code == 200 and "更多" in reply.text
     assert stored_questions(conversations, user) == [JIANGSU_FUNDS]

@@ -13,7 +13,7 @@ import pytest
 from qa.settings import Settings
 from qa.stores.querylog import QuestionLog
 from qa.surfaces.http.app import create_app
-from tests.conftest import CORPUS, ready_loader, serve_http
+from tests.conftest import CORPUS, ready_service, serve_http
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
 NEW_DOC = ("某市动漫产业扶持办法\n一、资金扶持\n对原创动漫作品给予每部30万元奖励。\n"
@@ -27,7 +27,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
     shutil.copytree(CORPUS, corpus)
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none",
                         admin_token="admin-secret", log_db=tmp_path / "questions.sqlite")
-    with serve_http(create_app(settings, ready_loader(settings))) as url:
+    with serve_http(create_app(settings, ready_service(settings))) as url:
         yield url, settings
 
 
@@ -57,7 +57,7 @@ def test_admin_needs_the_token(server: tuple[str, Settings]) -> None:
 def test_admin_routes_do_not_exist_without_a_token(tmp_path: Path, bundled_index: Path) -> None:
     """With no QA_ADMIN_TOKEN the public server has no way to change the corpus."""
     settings = Settings(corpus_dir=CORPUS, index_dir=bundled_index)
-    with serve_http(create_app(settings, ready_loader(settings))) as url:
+    with serve_http(create_app(settings, ready_service(settings))) as url:
         assert httpx.post(f"{url}/admin/rebuild", headers=ADMIN).status_code == 404
         assert "/admin/rebuild" not in httpx.get(f"{url}/openapi.json").json()["paths"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from qa.settings import Settings
 from qa.surfaces.http.app import create_app
-from tests.conftest import CORPUS, ready_loader, serve_http
+from tests.conftest import CORPUS, ready_service, serve_http
 
 TOKEN = "test-api-token"
 
@@ -19,7 +19,7 @@ TOKEN = "test-api-token"
 def base_url(bundled_index: Path) -> Iterator[str]:
     """The API (no token) served by uvicorn."""
     settings = Settings(corpus_dir=CORPUS, index_dir=bundled_index)
-    with serve_http(create_app(settings, ready_loader(settings))) as url:
+    with serve_http(create_app(settings, ready_service(settings))) as url:
         yield url
 
 
@@ -28,7 +28,7 @@ def guarded_url(bundled_index: Path) -> Iterator[str]:
     """The API with a bearer token, CORS for one origin and a small body cap."""
     settings = Settings(corpus_dir=CORPUS, index_dir=bundled_index, api_token=TOKEN,
                         cors_origins="https://gov.example.cn", max_request_bytes=2048)
-    with serve_http(create_app(settings, ready_loader(settings))) as url:
+    with serve_http(create_app(settings, ready_service(settings))) as url:
         yield url
 
 
@@ -184,10 +184,10 @@ def test_body_over_the_cap_is_413(guarded_url: str) -> None:
 
 def test_while_loading_the_api_says_so(bundled_index: Path) -> None:
     """Before the index is open, /healthz reports loading and questions get 503 with Retry-After."""
-    from qa.service.loader import AssistantLoader
+    from qa.service import Service
 
     settings = Settings(corpus_dir=CORPUS, index_dir=bundled_index)
-    with serve_http(create_app(settings, AssistantLoader(settings))) as url:
+    with serve_http(create_app(settings, Service(settings))) as url:
         assert httpx.get(f"{url}/healthz").json()["status"] == "loading"
         r = httpx.post(f"{url}/api/ask", json={"question": "江苏有哪些文化产业基金可以用？"})
         assert r.status_code == 503 and r.headers["retry-after"] == "5"

@@ -16,7 +16,7 @@ import pytest
 from qa.settings import Settings
 from qa.surfaces.http import middleware
 from qa.surfaces.http.app import create_app
-from tests.conftest import ready_loader, serve_http
+from tests.conftest import ready_service, serve_http
 
 API_TOKEN = "api-token-0123456789"
 ADMIN_TOKEN = "admin-token-0123456789"
@@ -28,7 +28,7 @@ def api(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """The app with an API token and an admin token."""
     settings = Settings(corpus_dir=tmp_path_factory.mktemp("corpus"), index_dir=bundled_index, api_token=API_TOKEN,
                         admin_token=ADMIN_TOKEN)
-    with serve_http(create_app(settings, ready_loader(settings))) as url:  # type: ignore[arg-type]
+    with serve_http(create_app(settings, ready_service(settings))) as url:
         yield url
 
 
@@ -121,7 +121,7 @@ def test_an_unhandled_error_is_a_plain_500_with_the_security_headers(bundled_ind
     """Starlette answers an unhandled error outside every middleware; the 500 still carries the headers and no
     traceback."""
     settings = Settings(corpus_dir=tmp_path, index_dir=bundled_index)
-    app = create_app(settings, ready_loader(settings))  # type: ignore[arg-type]
+    app = create_app(settings, ready_service(settings))
 
     def broken() -> None:
         raise RuntimeError("internal detail /srv/secret/path")

@@ -14,7 +14,7 @@ import xmltodict
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
 from qa.surfaces.http.app import create_app
-from tests.conftest import ROOT, ready_loader, serve_http
+from tests.conftest import ROOT, ready_service, serve_http
 from tests.qa.surfaces.test_wechat import (
     APP_SECRET,
     APPID,
@@ -49,7 +49,7 @@ def test_failed_push_logs_no_secret(bundled_index: Path, tmp_path: Path, caplog:
                          wechat_token=TOKEN, wechat_appid=APPID, wechat_secret=APP_SECRET, wechat_api_base=base,
                          wecom_token=WECOM_TOKEN, wecom_aes_key=WECOM_AES_KEY, wecom_corp_id=CORP_ID,
                          wecom_secret=WECOM_SECRET, wecom_agent_id="1000002", wecom_api_base=base)
-    with serve_http(create_app(settings, ready_loader(settings))) as url:  # type: ignore[arg-type]
+    with serve_http(create_app(settings, ready_service(settings))) as url:
         plain = httpx.post(f"{url}/wechat", params=_signed(), content=_text_xml(_user(), JIANGSU_FUNDS), timeout=30)
         crypto, ts, nonce = WeComCrypto(WECOM_TOKEN, WECOM_AES_KEY, CORP_ID), _now(), "n" + _msg_id()
         body = crypto.encrypt_message(_text_xml(_user(), JIANGSU_FUNDS, to=CORP_ID), nonce, ts)

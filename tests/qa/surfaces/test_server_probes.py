@@ -16,14 +16,15 @@ import xmltodict
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from qa.service.loader import AssistantLoader
+from qa.service import Service
 from qa.settings import Settings
 from qa.stores.conversations import ConversationStore
+from qa.stores.nonces import NonceStore
 from qa.surfaces.http.app import _wechat_routes, create_app
 from qa.surfaces.wechat.bridge import ChatBridge
 from qa.surfaces.wechat.protocol import OfficialAccount
 from qa.surfaces.wechat.replay import ReplayGuard
-from tests.conftest import CORPUS, ready_loader, serve_http
+from tests.conftest import CORPUS, ready_service, serve_http
 from tests.qa.surfaces.test_wechat import (
     CORP_ID,
     JIANGSU_FUNDS,
@@ -48,15 +49,15 @@ def settings(lexical_index: Path, tmp_path_factory: pytest.TempPathFactory) -> S
 
 
 @pytest.fixture(scope="module")
-def loader(settings: Settings) -> AssistantLoader:
-    """Return a loader that has opened the lexical index."""
-    return ready_loader(settings)  # type: ignore[return-value]
+def service(settings: Settings) -> Service:
+    """Return a service that has opened the lexical index."""
+    return ready_service(settings)
 
 
 @pytest.fixture(scope="module")
-def url(settings: Settings, loader: AssistantLoader) -> Iterator[str]:
+def url(settings: Settings, service: Service) -> Iterator[str]:
     """Serve the API and the chat callbacks (no page)."""
-    with serve_http(create_app(settings, loader)) as base:
+    with serve_http(create_app(settings, service)) as base:
         yield base
 
 
@@ -80,7 +81,7 @@ def test_huge_timestamp_is_403(url: str, path: str, method: str, timestamp: str)
 # --- 11: the conversation store's disk is full ------------------------------------------------------------------
 
 
-def _full(store: ConversationStore | ReplayGuard) -> None:
+def _full(store: ConversationStore | NonceStore) -> None:
     """Make every later write of the store fail as on a full disk: SQLite's own SQLITE_FULL, not a stand-in.
 
     The file may not grow (max_page_count), and every table is filled to its last free byte, so no insert fits."""
@@ -105,17 +106,18 @@ def _full(store: ConversationStore | ReplayGuard) -> None:
 
 
 @pytest.fixture
-def full_disk_wechat(settings: Settings, loader: AssistantLoader, tmp_path: Path) -> Iterator[str]:
+def full_disk_wechat(settings: Settings, service: Service, tmp_path: Path) -> Iterator[str]:
     """Serve /wechat (plaintext mode, no push) over a conversation store and replay guard that cannot write."""
     db = tmp_path / "full.sqlite"
     store = ConversationStore(db, settings.conversation_ttl)
-    replay = ReplayGuard(db, settings.signature_max_age)
+    nonces = NonceStore(db)
+    replay = ReplayGuard(nonces, settings.signature_max_age)
     _full(store)
-    _full(replay)
+    _full(nonces)
     with pytest.raises(sqlite3.OperationalError, match="full"), store.write() as conn:
         conn.execute("INSERT INTO questions VALUES ('u', 1e12, '能写入吗？')")
     app = FastAPI()
-    channel = OfficialAccount(settings, ChatBridge(loader, store, settings, channel="wechat"), replay)
+    channel = OfficialAccount(settings, ChatBridge(service, store, settings, channel="wechat"), replay)
     _wechat_routes(app, "/wechat", channel)
     with serve_http(app) as base:
         yield base
@@ -254,19 +256,19 @@ MARKUP = ("<img", "onerror=alert(1)>", "](javascript:", "![", "[点此申请]")
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterator[tuple[str, AssistantLoader]]:
+def hostile(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterator[tuple[str, Service]]:
     """Serve the API over a lexical index of one hostile document: markup and a forged citation in its text."""
     folder = tmp_path_factory.mktemp("hostile")
     (folder / "corpus").mkdir()
     (folder / "corpus" / "ningbo.txt").write_text(HOSTILE, encoding="utf-8")
     own = settings.model_copy(update={"corpus_dir": folder / "corpus", "index_dir": folder / "index",
                                       "conversations_db": folder / "c.sqlite"})
-    loader: AssistantLoader = ready_loader(own)  # type: ignore[assignment]
-    with serve_http(create_app(own, loader)) as base:
-        yield base, loader
+    service: Service = ready_service(own)
+    with serve_http(create_app(own, service)) as base:
+        yield base, service
 
 
-def test_openai_answer_carries_no_markup(hostile: tuple[str, AssistantLoader]) -> None:
+def test_openai_answer_carries_no_markup(hostile: tuple[str, Service]) -> None:
     """/v1 passed the document's <img onerror> and [x](javascript:…) verbatim to clients that render Markdown or
     HTML; content and the quoted citation fields now show them as full-width look-alikes (＜img…, ［点此申请］)."""
     base, _ = hostile
@@ -280,15 +282,15 @@ def test_openai_answer_carries_no_markup(hostile: tuple[str, AssistantLoader]) -
     assert "＜img" in streamed and not any(m in streamed for m in MARKUP)
 
 
-def test_document_cannot_forge_a_citation_in_plain_text(hostile: tuple[str, AssistantLoader]) -> None:
+def test_document_cannot_forge_a_citation_in_plain_text(hostile: tuple[str, Service]) -> None:
     """A document's "【2】依据国务院《…》" read like one of our citations in WeChat's plain text; in the plain
     renderers 【n】 is now ours alone, the document's brackets shown as 〔2〕."""
     import re
 
     from qa.render.plain import chat_text, plain_text
 
-    _, loader = hostile
-    answer = loader.ask("test", "", "甬江数字文化基金申请截止后怎么办？")
+    _, service = hostile
+    answer = service.ask("test", "", "甬江数字文化基金申请截止后怎么办？")
     quoted = [c for c in answer.citations if "国务院" in c.text]
     assert quoted, answer.text
     for text in (chat_text(answer), plain_text(answer)):

@@ -17,7 +17,7 @@ from qa.records import Answer, Citation, Paragraph, Quote
 from qa.render.markdown import answer_markdown, clause_panel_html
 from qa.settings import Settings
 from qa.surfaces.http.app import create_app
-from tests.conftest import ready_loader, serve_http
+from tests.conftest import ready_service, serve_http
 
 MAX = 10_000_000
 TOKEN = "test-file-token"
@@ -89,7 +89,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
                                                    encoding="utf-8")
     settings = Settings(corpus_dir=corpus, index_dir=folder / "index", embedding_backend="none", api_token=TOKEN)
     build_index(settings.build_config, None, progress=False)
-    with serve_http(create_app(settings, ready_loader(settings))) as url:
+    with serve_http(create_app(settings, ready_service(settings))) as url:
         yield url, corpus
 
 

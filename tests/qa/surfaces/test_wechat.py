@@ -31,7 +31,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 from qa.settings import Settings
 from qa.stores.pseudonyms import pseudonym, stored_salt
 from qa.surfaces.http.app import create_app
-from tests.conftest import CORPUS, ready_loader, serve_http
+from tests.conftest import CORPUS, ready_service, serve_http
 from tests.openai_stub import Script, Stub, openai_stub
 from tests.wechat_api_stub import WeChatAPI, wechat_api
 
@@ -157,9 +157,9 @@ class Server:
 
 
 @contextmanager
-def _serve(settings: Settings, loader: object | None = None) -> Iterator[Server]:
+def _serve(settings: Settings, service: object | None = None) -> Iterator[Server]:
     """Serve create_app(settings) on 127.0.0.1 and yield it with a client."""
-    app = create_app(settings, loader or ready_loader(settings))  # type: ignore[arg-type]
+    app = create_app(settings, service or ready_service(settings))
     with serve_http(app) as url, httpx.Client(base_url=url, timeout=20, trust_env=False) as client:
         yield Server(url, settings.conversations_db, client)
 
@@ -218,8 +218,8 @@ def llm_apps(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory, stub
     pushing = _settings(**common, conversations_db=folder / "push.sqlite", wechat_secret=APP_SECRET,
                         wechat_api_base=f"{wx_api.base_url}/cgi-bin/")
     silent = _settings(**common, conversations_db=folder / "silent.sqlite")
-    loader = ready_loader(pushing)
-    with _serve(pushing, loader) as push_server, _serve(silent, loader) as silent_server:
+    service = ready_service(pushing)
+    with _serve(pushing, service) as push_server, _serve(silent, service) as silent_server:
         yield push_server, silent_server
 
 

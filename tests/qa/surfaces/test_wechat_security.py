@@ -15,7 +15,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
 from qa.surfaces.http.app import create_app
-from tests.conftest import ready_loader, serve_http
+from tests.conftest import ready_service, serve_http
 from tests.qa.surfaces.test_wechat import (
     ACCOUNT,
     AES_KEY,
@@ -50,14 +50,14 @@ def _encrypted(xml: str, enterprise: bool = False) -> tuple[dict[str, str], str]
 
 @pytest.fixture(scope="module")
 def servers(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Two apps over one loader: safe mode (Official Account with an AES key, and WeCom), and plaintext mode."""
+    """Two apps over one service: safe mode (Official Account with an AES key, and WeCom), and plaintext mode."""
     folder = tmp_path_factory.mktemp("wxsec")
     safe = _settings(index_dir=bundled_index, conversations_db=folder / "safe.sqlite", wechat_token=TOKEN,
                      wechat_aes_key=AES_KEY, wechat_appid=APPID, wecom_token=WECOM_TOKEN,
                      wecom_aes_key=WECOM_AES_KEY, wecom_corp_id=CORP_ID)
     plain = _settings(index_dir=bundled_index, conversations_db=folder / "plain.sqlite", wechat_token=TOKEN)
-    loader = ready_loader(safe)
-    with serve_http(create_app(safe, loader)) as s, serve_http(create_app(plain, loader)) as p:  # type: ignore[arg-type]
+    service = ready_service(safe)
+    with serve_http(create_app(safe, service)) as s, serve_http(create_app(plain, service)) as p:
         yield {"safe": s, "plain": p, "safe_db": str(folder / "safe.sqlite"), "plain_db": str(folder / "plain.sqlite")}
 
 
