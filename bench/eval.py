@@ -37,7 +37,7 @@ from bench.indexes import (
 )
 from bench.report import ROOT, append
 from index.embedding import load_embeddings
-from index.embedding.base import DEFAULT_BACKEND
+from index.embedding.factory import DEFAULT_BACKEND
 from index.knowledge import KnowledgeBase
 from index.loading import discover, load_file
 from index.store import open_index
