@@ -45,6 +45,7 @@ from qa.assistant import Assistant
 from qa.decide.answerability import Model
 from qa.evaluation.metrics import score
 from qa.records import ScoredClause
+from qa.render.record import batch_record
 from qa.retrieve.hybrid import HybridRetriever, RetrievalOptions
 from qa.understand.query import Query
 
@@ -113,7 +114,7 @@ def joined(g: dict) -> str:
 # ---------------------------------------------------------------------------------------------- our system
 def run_assistant(assistant: Assistant, gold: list[dict]) -> tuple[dict, Counter[str]]:
     """Return the metrics of the assistant's answers and how often each outcome occurred."""
-    answers = [assistant.ask(g["question"], history(g)).to_json(g["id"]) for g in gold]
+    answers = [batch_record(g["id"], assistant.ask(g["question"], history(g))) for g in gold]
     return score(gold, answers), Counter(str(a["outcome"]) for a in answers)
 
 
@@ -171,7 +172,7 @@ def parse(g: dict, assistant: Assistant, spelling: bool = True) -> Query:
 
 def ranked(clauses: Sequence[ScoredClause]) -> list[dict]:
     """Return retrieved clauses in the answer-record form."""
-    return [s.to_json() for s in clauses]
+    return [dict(s.to_json()) for s in clauses]
 
 
 def retrieval_only(gold: list[dict], search: Callable[[dict], list[dict]]) -> dict:

@@ -1,16 +1,30 @@
 """Records of answering: ScoredClause (retrieval) -> Citation -> Answer, an answer being structured parts that each
-surface renders (plain text, WeChat text, the page's Markdown, JSON); nothing downstream parses prose."""
+surface renders (plain text, WeChat text, the page's Markdown, JSON: qa/render/); nothing downstream parses prose.
+A record's JSON form is a TypedDict declared here once: its `to_json` returns it and the HTTP API's schema is it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Literal
+
+from pydantic import Field
+from typing_extensions import TypedDict
 
 from index.lang.sentences import split_sentences
 from index.records import Clause, PolicyDoc
 
 # A clause longer than a reader takes in at a glance: its citation also names the quoted sentences.
 LONG_CLAUSE = 300
+
+
+class ScoredClauseJSON(TypedDict):
+    """A retrieved clause with its score, as the batch/API output record."""
+
+    doc_title: str
+    clause: str
+    clause_id: str
+    text: str
+    score: float
 
 
 @dataclass(frozen=True)
@@ -31,10 +45,25 @@ class ScoredClause:
         """Return the text that matched: the passage of a long clause, else the whole clause."""
         return self.passage or self.clause.text
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ScoredClauseJSON:
         """Return the retrieved clause as the batch/API output record; `text` is the passage that matched."""
         return {"doc_title": self.doc.title, "clause": self.clause.label, "clause_id": self.clause.clause_id,
                 "text": self.evidence, "score": round(self.score, 6)}
+
+
+class CitationJSON(TypedDict):
+    """A cited clause, as the batch/API output record."""
+
+    doc_id: str
+    doc_title: str
+    clause_id: str
+    clause: str
+    title: str
+    text: str
+    quote: str
+    sentences: Annotated[str, Field(description="长条款中被引用的句子位置，如 第3—4句")]
+    source: Annotated[str, Field(description="可直接展示的出处，如 依据《文件》（文号）三、（一）“标题”（日期）")]
+    url: Annotated[str, Field(description="文件在政府网站上的原文地址（查看原文）；未知时为空")]
 
 
 @dataclass(frozen=True)
@@ -77,7 +106,7 @@ class Citation:
         region = self.region if self.region and self.region[:2] not in self.doc_title else ""
         return f"依据{region}《{self.doc_title}》{number}{self.clause}{self.sentences}{title}{when}"
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> CitationJSON:
         """Return the citation as the batch/API output record."""
         return {"doc_id": self.doc_id, "doc_title": self.doc_title, "clause_id": self.clause_id,
                 "clause": self.clause, "title": self.title, "text": self.text, "quote": self.quote,
@@ -159,6 +188,11 @@ class Notice:
 Part = Paragraph | Quote | Heading | Item | Table | Sources | Notice
 
 
+# "answer": cited; "related": no clear provision, the closest clauses; "refuse"; "clarify": a question back;
+# "courtesy": thanks or a greeting, answered politely without a search.
+AnswerOutcome = Literal["answer", "related", "refuse", "clarify", "courtesy"]
+
+
 @dataclass(frozen=True)
 class Answer:
     """The assistant's reply: its parts, whether it answered, its citations and the ranked evidence.
@@ -173,28 +207,9 @@ class Answer:
     retrieved: tuple[ScoredClause, ...] = ()
     suggestions: tuple[str, ...] = ()
     traditional: bool = False
-    # "answer": cited; "related": no clear provision, the closest clauses; "refuse"; "clarify": a question back;
-    # "courtesy": thanks or a greeting, answered politely without a search.
-    outcome: str = "answer"
-
-    @property
-    def text(self) -> str:
-        """Return the answer as plain text with numbered citations (the CLI, API and OpenAI form)."""
-        from qa.render.plain import plain_text
-
-        return plain_text(self)
+    outcome: AnswerOutcome = "answer"
 
     @property
     def notices(self) -> tuple[str, ...]:
         """Return the notices of the answer."""
         return tuple(p.text for p in self.parts if isinstance(p, Notice))
-
-    def to_json(self, qid: str | None = None) -> dict[str, object]:
-        """Return the batch/API output record of this answer."""
-        from index.lang.script import to_traditional
-
-        out: dict[str, object] = {} if qid is None else {"id": qid}
-        out.update(answer=self.text, answerable=self.answerable, outcome=self.outcome, query=self.query,
-                   citations=[c.to_json() for c in self.citations], retrieved=[s.to_json() for s in self.retrieved],
-                   suggestions=[to_traditional(s) if self.traditional else s for s in self.suggestions])
-        return out

@@ -11,6 +11,7 @@ from typing import Literal, TextIO
 
 from index.sqlite import SqliteStore
 from qa.records import Answer
+from qa.render.plain import plain_text
 from qa.stores.errors import FeedbackError
 
 RATINGS = ("up", "down")
@@ -67,7 +68,7 @@ class FeedbackStore(SqliteStore):
             comment[:MAX_COMMENT_CHARS],
             answer.question,
             answer.query,
-            answer.text,
+            plain_text(answer),
             int(answer.answerable),
             json.dumps([c.to_json() for c in answer.citations], ensure_ascii=False),
             session,

@@ -11,10 +11,13 @@ import sys
 from collections.abc import Iterable, Iterator
 from importlib.metadata import version
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from qa.errors import PolicyQAError
 from qa.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # the CLI imports the answering stages only when a command needs them
+    from qa.render.record import BatchRecord
 
 log = logging.getLogger("qa")
 STDOUT = "标准输出"
@@ -95,14 +98,15 @@ def _read_jsonl(path: Path) -> list[dict]:
     return records
 
 
-def run_batch(records: Iterable[dict], settings: Settings) -> Iterator[dict]:
+def run_batch(records: Iterable[dict], settings: Settings) -> Iterator[BatchRecord]:
     """Yield the output record of each input question, answered by one assistant."""
     from qa.assistant import Assistant
+    from qa.render.record import batch_record
 
     assistant = Assistant.open(settings)
     for record in records:
         answer = assistant.ask(record["question"], record.get("history") or [])
-        yield answer.to_json(str(record.get("id", "")))
+        yield batch_record(str(record.get("id", "")), answer)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -117,16 +121,19 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.assistant import Assistant
+    from qa.render.plain import plain_text
+    from qa.render.record import answer_json
 
     assistant = Assistant.open(_settings(args))
     answer = assistant.ask(args.question, args.history or [])
-    _print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1) if args.json else answer.text)
+    _print(json.dumps(answer_json(answer), ensure_ascii=False, indent=1) if args.json else plain_text(answer))
     return 0
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """Answer every good line, report each bad one by line number on stderr; exit 1 when any line failed."""
     from qa.assistant import Assistant
+    from qa.render.record import batch_record
 
     if not args.input.is_file():
         raise FileNotFoundError(2, "not found", str(args.input))
@@ -149,7 +156,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 print(f"错误 / error: {args.input} 第 {number} 行：回答失败（{type(exc).__name__}）", file=sys.stderr)
                 continue
             try:
-                out.write(json.dumps(answer.to_json(str(record.get("id", ""))), ensure_ascii=False) + "\n")
+                out.write(json.dumps(batch_record(str(record.get("id", "")), answer), ensure_ascii=False) + "\n")
                 out.flush()
             except OSError as exc:  # every later line would fail the same way: stop, saying why
                 raise _write_failed(where, exc) from None

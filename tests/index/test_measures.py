@@ -19,6 +19,7 @@ from qa.decide.validity import validity_note
 from qa.evaluation.measures import evaluate
 from qa.finder import find_measures, measure_rows, parse_profile
 from qa.records import Heading, Item, Paragraph, Table
+from qa.render.plain import plain_text
 from qa.settings import Settings
 from qa.surfaces.http.app import create_app
 from tests.conftest import CORPUS, ROOT, TEST_DATA, ready_loader, serve_http
@@ -175,8 +176,8 @@ def test_answers_warn_about_ended_periods(bundled_index: Path) -> None:
                            build_if_missing=False).ask(question)
     earlier = Assistant.open(Settings(corpus_dir=CORPUS, index_dir=bundled_index, today=date(2013, 5, 1)),
                              build_if_missing=False).ask(question)
-    assert "目标年份为2015年" in later.text and "2012年11月2日印发" in later.text
-    assert "目标年份" not in earlier.text and "2012年11月2日印发" in earlier.text
+    assert "目标年份为2015年" in plain_text(later) and "2012年11月2日印发" in plain_text(later)
+    assert "目标年份" not in plain_text(earlier) and "2012年11月2日印发" in plain_text(earlier)
 
 
 @pytest.mark.parametrize(
@@ -321,14 +322,14 @@ def test_checklist_puts_the_most_specific_first(assistant: Assistant) -> None:
 def test_region_comparison_table(assistant: Assistant) -> None:
     """"广东和江苏在金融支持上有什么不同？" -> a table per region, every cell cited."""
     answer = assistant.ask("广东和江苏在金融支持上有什么不同？")
-    rows = [line for line in answer.text.splitlines() if line.startswith("| 广东省") or line.startswith("| 江苏省")]
+    rows = [line for line in plain_text(answer).splitlines() if line.startswith(("| 广东省", "| 江苏省"))]
     assert len(rows) == 2
     for row in rows:
         assert re.search(r"【\d+】", row)
     clauses = {(c.doc_id.split("-")[0], c.clause) for c in answer.citations}
     assert ("guangdong", "四、（三）") in clauses and ("jiangsu", "附件 四、（二）") in clauses
     three = assistant.ask("广东、江苏和深圳在人才方面有什么区别？")
-    assert sum(line.startswith(("| 广东省", "| 江苏省", "| 深圳市")) for line in three.text.splitlines()) == 3
+    assert sum(line.startswith(("| 广东省", "| 江苏省", "| 深圳市")) for line in plain_text(three).splitlines()) == 3
     # 苏州 has no documents of its own: beside 江苏 it would repeat 江苏's row and cancel its summary.
     twice = assistant.ask("苏州、江苏和广东在金融支持上有什么不同？")
     table = next(p for p in twice.parts if isinstance(p, Table))

@@ -16,6 +16,7 @@ from index.loading import original_file
 from qa.assistant import Assistant
 from qa.errors import FilterError
 from qa.finder import MeasureRow, measure_rows
+from qa.render.record import AnswerJSON, answer_json
 from qa.service.loader import AssistantLoader
 from qa.service.redact import public
 from qa.surfaces.http.schemas import AskRequest, AskResponse, ClauseOut, DocumentOut, Health
@@ -81,12 +82,12 @@ def rest_router(loader: AssistantLoader, authorised: Callable[[Request], None]) 
                       dense=a.kb.dense is not None, llm=a.model is not None)
 
     @router.post("/api/ask", response_model=AskResponse, dependencies=guarded, tags=["api"])
-    def ask(body: AskRequest) -> AskResponse:
+    def ask(body: AskRequest) -> AnswerJSON:
         """Answer a question with cited clauses (the `batch` output record)."""
         assistant = ready(loader)
         f = body.filters
         doc_ids = filtered_doc_ids(assistant.kb, f.doc_ids, f.region) if f is not None else None
-        return AskResponse.model_validate(loader.ask("api", "", body.question, body.history, doc_ids).to_json())
+        return answer_json(loader.ask("api", "", body.question, body.history, doc_ids))
 
     @router.get("/api/documents", response_model=list[DocumentOut], dependencies=guarded, tags=["api"],
                 responses={200: {"headers": {"X-Total-Count": {"description": "符合条件的文件总数（不受分页影响）",

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from qa.records import Answer, Citation, Paragraph
+from qa.render.plain import plain_text
 from qa.stores.feedback import MAX_COMMENT_CHARS, FeedbackError, FeedbackStore
 from tests.conftest import ROOT
 
@@ -66,7 +67,7 @@ def test_round_trip_keeps_answer_and_citations(tmp_path: Path, fund_answer: Answ
     row = rows[1]
     assert row["rating"] == "up" and row["comment"] == "很有用" and row["session"] == "conv-1"
     assert row["question"] == FUND_QUESTION and row["query"] == fund_answer.query
-    assert row["answer"] == fund_answer.text and row["answerable"] is True
+    assert row["answer"] == plain_text(fund_answer) and row["answerable"] is True
     assert row["citations"] == [c.to_json() for c in fund_answer.citations]
     assert rows[0]["comment"] == "" and rows[0]["session"] == ""
     # The stored column itself is JSON text, readable without our code.
