@@ -448,7 +448,8 @@ def finder_tab(loader: AssistantLoader, tab: gr.Tab) -> None:
         # Measures with no type (其他) are not something to apply for; list them only when asked.
         rows = [r for r in rows if kind == "其他" or r.types != ("其他",)]
         table = [[r.region + (f"（适用于{r.applies_to}）" if r.applies_to else ""), "、".join(r.types), r.title,
-                  r.summary, "、".join(r.beneficiaries), contact(kb, measures[r.clause_id]), r.citation] for r in rows]
+                  r.summary, "、".join(r.beneficiaries), contact(kb, measures[r.clause_id]), r.citation.source]
+                 for r in rows]
         return table, [r.clause_id for r in rows], f"共找到 {len(rows)} 项措施，点击某一行查看条款原文。"
 
     @guarded

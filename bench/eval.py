@@ -219,10 +219,9 @@ def ablations(opened: Opened, assistant: Assistant, gold: list[dict]) -> dict[st
         rows["dense list alone (clause chunks, focus)"] = retrieval_only(answerable, dense_alone)
 
     def lexical_alone(g: dict) -> list[dict]:
-        from index.lang.tokens import tokenize
 
         q = queries[g["id"]]
-        hits = kb.lexical.search(tokenize(q.focus or q.text), 50)
+        hits = kb.lexical.search(list(q.tokens), 50)
         clauses = list(dict.fromkeys(kb.chunks[c].clause_id for c, _ in hits))[:k]
         return [{"text": kb.clauses[c].text} for c in clauses]
 

@@ -14,7 +14,7 @@ from index.embedding import PolicyEmbeddings, load_embeddings
 from index.knowledge import KnowledgeBase
 from index.lang.regions import gazetteer
 from index.lang.script import is_traditional, to_simplified
-from index.lang.tokens import frequency, segment, tokenize
+from index.lang.tokens import frequency, segment
 from index.records import PolicyDoc
 from index.store import needs_build, open_index
 from qa.answer.base import Answerer
@@ -154,7 +154,7 @@ class Assistant:
             text = condense_with_llm(self.model, question, earlier)
         query = parse_query(text or rewrite(question, earlier), self.speller, self.abbreviations)
         lexical = self.kb.lexical
-        weights = {t: lexical.idf(t) or lexical.unseen_idf() for t in tokenize(query.focus or query.text)}
+        weights = {t: lexical.idf(t) or lexical.unseen_idf() for t in query.tokens}
         return dataclasses.replace(query, weights=tuple(weights.items()))
 
     def _find(self, query: Query, doc_ids: set[str] | None) -> Found:

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from index.lang.boilerplate import content, statements
 from index.lang.sentences import split_sentences_without
 from index.lang.text import AGENCY_NOTE
-from index.lang.tokens import tokenize
 from qa.answer.base import Answerer
 from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
 from qa.understand.asks import Ask, holds
@@ -35,7 +34,7 @@ LABEL = re.compile(r"^\s*(?:[（(][一二三四五六七八九十百\d]+[）)]|[
 def _sentence_scores(query: Query, sentences: list[str]) -> list[float]:
     """Return how well each sentence matches the query: share of query tokens it contains (an everyday word
     through the documents' word for it), more when it states the kind of fact asked for."""
-    tokens = list(dict.fromkeys(tokenize(query.focus or query.text)))
+    tokens = list(dict.fromkeys(query.tokens))
     equivalent = query.equivalent
     # A telling word (贷款) outweighs common ones (文化, 企业) when the corpus is known; else longer words count more.
     weights = dict(query.weights) or {t: float(len(t)) for t in tokens}
@@ -94,7 +93,7 @@ def direct(query: Query, quote: str) -> str | None:
     if query.ask not in DIRECT or not quote:
         return None
     phrases = [p for p in PHRASE.split(quote.strip("。…")) if p]
-    tokens = list(dict.fromkeys(tokenize(query.focus or query.text)))
+    tokens = list(dict.fromkeys(query.tokens))
     scored = [(sum(covers(t, p, query.equivalent) * len(t) for t in tokens), i) for i, p in enumerate(phrases)
               if holds(query.ask, p)]
     if query.ask is Ask.WHO and any("牵头" in phrases[i] for _, i in scored):

@@ -264,7 +264,7 @@ def cmd_measures(args: argparse.Namespace) -> int:
             group = heading
         print(f"[{'、'.join(r.types)}] {r.title}：{r.summary}")
         lead = "、".join(r.lead_agencies)
-        print(f"    {r.citation}" + (f"  牵头单位：{lead}" if lead else ""))
+        print(f"    {r.citation.source}" + (f"  牵头单位：{lead}" if lead else ""))
     print(f"共 {len(rows)} 项措施")
     return 0
 

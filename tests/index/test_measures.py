@@ -18,7 +18,7 @@ from qa.assistant import Assistant
 from qa.decide.validity import validity_note
 from qa.evaluation.measures import evaluate
 from qa.finder import find_measures, measure_rows, parse_profile
-from qa.records import Heading, Item, Paragraph, Table
+from qa.records import Citation, Heading, Item, Paragraph, Table
 from qa.render.plain import plain_text
 from qa.settings import Settings
 from qa.surfaces.http.app import create_app
@@ -222,6 +222,14 @@ def test_rows_say_which_apply_as_the_province_s(kb: KnowledgeBase) -> None:
     """A Guangdong row found for 深圳 says it applies to 深圳市; a Shenzhen row does not."""
     rows = measure_rows(kb, region="深圳")
     assert {(r.region, r.applies_to) for r in rows} == {("深圳市", ""), ("广东省", "深圳市")}
+
+
+def test_rows_cite_as_data(kb: KnowledgeBase) -> None:
+    """A row carries its citation as a record (its clause, the quoted summary); only its JSON form is the prose."""
+    for row in measure_rows(kb, region="深圳", kind="税收"):
+        assert isinstance(row.citation, Citation)
+        assert (row.citation.clause_id, row.citation.quote) == (row.clause_id, row.summary)
+        assert row.to_json()["citation"] == row.citation.source and row.citation.source.startswith("依据")
 
 
 @pytest.mark.parametrize(("filters", "field", "value"), [
