@@ -4,6 +4,7 @@ A record's JSON form is a TypedDict declared here once: its `to_json` returns it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -86,13 +87,17 @@ class Citation:
     part_of: str = ""  # for an attachment: "《关于印发……的通知》附件1"
 
     @classmethod
-    def of(cls, clause: Clause, doc: PolicyDoc, quote: str) -> Citation:
-        """Return the citation of a clause and the sentences quoted from it."""
+    def of(cls, clause: Clause, doc: PolicyDoc, quote: str | Excerpt) -> Citation:
+        """Return the citation of a clause and what is quoted from it: an excerpt knows which of the clause's
+        sentences it is; a quote written otherwise (a header line, a section's first sentences) is looked up."""
+        if isinstance(quote, Excerpt):
+            quoted, span = quote.text, quote.span
+        else:
+            quoted, span = quote, sentence_span(clause.text, quote) if len(clause.text) > LONG_CLAUSE else ""
         return cls(doc_id=doc.doc_id, doc_title=doc.title, clause_id=clause.clause_id, clause=clause.label,
-                   text=clause.text, quote=quote, title=clause.title, date_or_period=doc.date_or_period,
+                   text=clause.text, quote=quoted, title=clause.title, date_or_period=doc.date_or_period,
                    doc_number=doc.doc_number or "", region=doc.region or "", url=doc.url or "",
-                   part_of=doc.part_name if doc.part_of else "",
-                   sentences=sentence_span(clause.text, quote) if len(clause.text) > LONG_CLAUSE else "")
+                   part_of=doc.part_name if doc.part_of else "", sentences=span)
 
     @property
     def source(self) -> str:
@@ -113,18 +118,37 @@ class Citation:
                 "sentences": self.sentences, "source": self.source, "url": self.url}
 
 
+@dataclass(frozen=True)
+class Excerpt:
+    """Sentences chosen from a clause to quote: the quote as shown (runs of adjacent sentences joined by "……")
+    and which of the clause's sentences it is ("第3—4句" for a long clause, else "")."""
+
+    text: str
+    span: str = ""
+
+    @classmethod
+    def of(cls, clause: str, runs: Sequence[str]) -> Excerpt:
+        """Return the excerpt of runs of adjacent sentences chosen from a clause's text."""
+        quote = "……".join(runs)
+        return cls(quote, _span(split_sentences(clause), runs) if len(clause) > LONG_CLAUSE else "")
+
+
 def sentence_span(text: str, quote: str) -> str:
     """Return the positions of the quoted sentences in a text: "第3句", "第3—4句", "第2、5句"; "" when not found."""
-    sentences = split_sentences(text)
-    found = sorted({i for part in quote.split("……") if part.strip()
+    return _span(split_sentences(text), quote.split("……"))
+
+
+def _span(sentences: Sequence[str], runs: Sequence[str]) -> str:
+    """Return the positions of the sentences that the runs of quoted text are or lie in, as words."""
+    found = sorted({i for part in runs if part.strip()
                     for i, s in enumerate(sentences, 1) if part.strip() in s or s in part})
-    runs: list[list[int]] = []
+    runs_of: list[list[int]] = []
     for i in found:
-        if runs and i == runs[-1][-1] + 1:
-            runs[-1].append(i)
+        if runs_of and i == runs_of[-1][-1] + 1:
+            runs_of[-1].append(i)
         else:
-            runs.append([i])
-    spans = [str(r[0]) if len(r) == 1 else f"{r[0]}—{r[-1]}" for r in runs]
+            runs_of.append([i])
+    spans = [str(r[0]) if len(r) == 1 else f"{r[0]}—{r[-1]}" for r in runs_of]
     return f"第{'、'.join(spans)}句" if spans else ""
 
 

@@ -99,7 +99,7 @@ class LLMAnswerer(Answerer):
         citations: list[Citation] = []
         for n in sorted(order, key=order.__getitem__):
             item = evidence[n - 1]
-            quote = "".join(best_sentences(query, item.evidence, item.clause.heading))
-            citations.append(Citation.of(item.clause, item.doc, quote))
+            excerpt = best_sentences(query, item.evidence, item.clause.heading, clause=item.clause.text)
+            citations.append(Citation.of(item.clause, item.doc, excerpt))
         return Answer(question=question, query=query.text, parts=(*parts, Sources()), answerable=True,
                       citations=tuple(citations), retrieved=tuple(retrieved))
