@@ -23,7 +23,7 @@ import gradio as gr
 from fastapi import FastAPI
 
 from index.lang.script import to_traditional
-from index.lang.terms import vocabulary
+from index.lang.terms import values
 from qa import Answer, PolicyQAError, Settings, load_settings
 from qa.answer.checklist import contact
 from qa.finder import PROFILE, measure_rows
@@ -432,7 +432,7 @@ def finder_tab(loader: AssistantLoader, tab: gr.Tab) -> None:
     rows_state = gr.State([])
 
     def options(field: str) -> list[str]:
-        return [ANY, *vocabulary()[field]]
+        return [ANY, *values(field)]
 
     def regions() -> dict:
         return gr.update(choices=[ANY, *(groups_of(loader.assistant.kb).regions if loader.assistant else [])])

@@ -12,7 +12,7 @@ from pydantic import PlainSerializer, TypeAdapter
 from index.knowledge import KnowledgeBase
 from index.lang.regions import Region, gazetteer
 from index.lang.sentences import split_sentences_without
-from index.lang.terms import AGENCY, OTHER, tag, vocabulary
+from index.lang.terms import AGENCY, OTHER, tag, values
 from index.records import Measure
 from qa.answer.extractive import best_sentences
 from qa.errors import FilterError
@@ -57,8 +57,8 @@ def parse_profile(text: str) -> Profile:
 
 def filter_values(field: str) -> tuple[str, ...]:
     """Return the values a filter accepts: the vocabulary's, and 其他 for a type no keyword names."""
-    values = tuple(vocabulary()[field])
-    return (*values, OTHER) if field == "type" else values
+    offered = values(field)
+    return (*offered, OTHER) if field == "type" else offered
 
 
 def check_filter(field: str, value: str | None) -> None:

@@ -256,12 +256,12 @@ def test_row_summary_is_the_sentence_about_the_filter(kb: KnowledgeBase, filters
 @pytest.mark.parametrize(("field", "value"), [("kind", "用地"), ("industry", "钢铁"), ("beneficiary", "个体户")])
 def test_unknown_filter_value_names_the_valid_ones(kb: KnowledgeBase, field: str, value: str) -> None:
     """An unknown type, industry or beneficiary is an error listing the vocabulary's values, not an empty list."""
-    from index.lang.terms import vocabulary
+    from index.lang.terms import values
     from qa.errors import FilterError
 
     with pytest.raises(FilterError) as err:
         find_measures(kb, **{field: value})
-    vocab = vocabulary()[{"kind": "type"}.get(field, field)]
+    vocab = values({"kind": "type"}.get(field, field))
     assert value in str(err.value) and all(v in str(err.value) for v in vocab)
 
 
