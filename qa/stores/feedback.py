@@ -13,6 +13,7 @@ from index.sqlite import SqliteStore
 from qa.records import Answer
 from qa.render.plain import plain_text
 from qa.stores.errors import FeedbackError
+from qa.stores.records import FeedbackRow
 
 RATINGS = ("up", "down")
 MAX_COMMENT_CHARS = 2000
@@ -93,8 +94,8 @@ class FeedbackStore(SqliteStore):
         if cur.rowcount != 1:
             raise FeedbackError(f"没有编号为 {row_id} 的反馈记录，无法修改；请重新评价")
 
-    def all(self, limit: int | None = None) -> list[dict]:
-        """Return the stored rows, newest first, with citations as lists and answerable as bool."""
+    def all(self, limit: int | None = None) -> list[FeedbackRow]:
+        """Return the stored rows, newest first."""
         sql = f"SELECT {', '.join(COLUMNS)} FROM feedback ORDER BY id DESC"
         params: tuple[int, ...] = ()
         if limit is not None:
@@ -105,14 +106,14 @@ class FeedbackStore(SqliteStore):
         for values in rows:
             item = dict(zip(COLUMNS, values, strict=True))
             item["answerable"] = bool(item["answerable"])
-            item["citations"] = json.loads(item["citations"])
-            out.append(item)
+            item["citations"] = tuple(json.loads(item["citations"]))
+            out.append(FeedbackRow(**item))
         return out
 
     def export(self, fmt: Literal["jsonl", "csv"], out: TextIO) -> int:
         """Write every row (newest first) to `out` as JSON lines (exact) or CSV (for spreadsheets: a cell that
         would run as a formula starts with ') and return how many were written."""
-        rows = self.all()
+        rows = [r.to_json() for r in self.all()]
         if fmt == "jsonl":
             for item in rows:
                 out.write(json.dumps(item, ensure_ascii=False) + "\n")

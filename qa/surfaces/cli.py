@@ -235,8 +235,8 @@ def cmd_feedback(args: argparse.Namespace) -> int:
         return 0
     print("时间(UTC)            评价  问题 | 意见")
     for r in rows:
-        when = r["created_at"][:19].replace("T", " ")
-        print(f"{when}  {r['rating']:<4}  {_clip(r['question'], 30)} | {_clip(r['comment'], 40) or '-'}")
+        when = r.created_at[:19].replace("T", " ")
+        print(f"{when}  {r.rating:<4}  {_clip(r.question, 30)} | {_clip(r.comment, 40) or '-'}")
     return 0
 
 

@@ -154,7 +154,7 @@ def test_sql_looking_text_is_stored_verbatim_in_feedback(assistant: Assistant, t
         store.record(assistant.ask(FUND_QUESTION), "up")
         rows = store.all()
         assert store.count() == 2
-    assert rows[1]["question"] == sql and rows[1]["comment"] == "x'); DROP TABLE feedback; --"
+    assert rows[1].question == sql and rows[1].comment == "x'); DROP TABLE feedback; --"
 
 
 # --- questions: the CLI -----------------------------------------------------------------------------------

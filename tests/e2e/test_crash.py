@@ -372,8 +372,8 @@ def test_concurrent_processes_lose_no_conversation_or_feedback_rows(tmp_path: Pa
     with FeedbackStore(tmp_path / "feedback.sqlite") as feedback:
         rows = feedback.all()
         assert feedback.count() == total
-    assert len({r["id"] for r in rows}) == total
-    assert {(r["session"], r["comment"]) for r in rows} == {
+    assert len({r.id for r in rows}) == total
+    assert {(r.session, r.comment) for r in rows} == {
         (f"w{w}", f"worker {w} row {i}") for w in range(WORKERS) for i in range(ROWS_EACH)}
 
 
