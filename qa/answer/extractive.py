@@ -137,14 +137,13 @@ class ExtractiveAnswerer(Answerer):
         citations: list[Citation] = []
         lead_in = "根据已收录的政策文件：" if len(evidence) == 1 else "根据已收录的政策文件，相关规定如下："
         parts: list[Part] = [Paragraph(lead_in)]
-        first = best_sentences(query, evidence[0].evidence, evidence[0].clause.heading.split("\n")[0],
-                               source=evidence[0].clause.text).text
-        if (short := direct(query, first)) is not None:
+        # A long clause is quoted from the passage that matched, not from wherever its words recur.
+        excerpts = [best_sentences(query, item.evidence, item.clause.heading.split("\n")[0], source=item.clause.text)
+                    for item in evidence]
+        if (short := direct(query, excerpts[0].text)) is not None:
             # "多少/谁牵头/什么时候" gets its fact first, in the quote's own words, then the quote it comes from.
             parts = [Paragraph(f"{short}。", cites=(1,))]
-        for n, item in enumerate(evidence, 1):
-            # A long clause is quoted from the passage that matched, not from wherever its words recur.
-            excerpt = best_sentences(query, item.evidence, item.clause.heading.split("\n")[0], source=item.clause.text)
+        for n, (item, excerpt) in enumerate(zip(evidence, excerpts, strict=True), 1):
             citations.append(Citation.of(item.clause, item.doc, excerpt))
             parts.append(Quote(excerpt.text, n, f"{n}. " if len(evidence) > 1 else ""))
         return Answer(question=question, query=query.text, parts=tuple(parts), answerable=True,
