@@ -42,7 +42,7 @@ from index.knowledge import KnowledgeBase
 from index.loading import discover, load_file
 from index.store import open_index
 from qa.assistant import Assistant
-from qa.decide.answerability import Model
+from qa.decide.answerability import Model, Signals
 from qa.evaluation.metrics import score
 from qa.records import ScoredClause
 from qa.render.record import batch_record
@@ -138,7 +138,7 @@ class FormerRule(Model):
 
     retriever: RememberingRetriever | None = None
 
-    def probability(self, signals: dict[str, float]) -> float:
+    def probability(self, signals: Signals) -> float:
         """Return 1 when the top clause's coverage reaches the former threshold, else 0."""
         top = self.retriever.last[:1] if self.retriever is not None else []
         return 1.0 if top and top[0].coverage >= FORMER_MIN_COVERAGE else 0.0
