@@ -37,14 +37,15 @@ from bench.indexes import (
 )
 from bench.report import ROOT, append
 from index.embedding import load_embeddings
-from index.embedding.base import DEFAULT_BACKEND
+from index.embedding.factory import DEFAULT_BACKEND
 from index.knowledge import KnowledgeBase
 from index.loading import discover, load_file
 from index.store import open_index
 from qa.assistant import Assistant
-from qa.decide.answerability import Model
+from qa.decide.answerability import Model, Signals
 from qa.evaluation.metrics import score
 from qa.records import ScoredClause
+from qa.render.record import batch_record
 from qa.retrieve.hybrid import HybridRetriever, RetrievalOptions
 from qa.understand.query import Query
 
@@ -113,7 +114,7 @@ def joined(g: dict) -> str:
 # ---------------------------------------------------------------------------------------------- our system
 def run_assistant(assistant: Assistant, gold: list[dict]) -> tuple[dict, Counter[str]]:
     """Return the metrics of the assistant's answers and how often each outcome occurred."""
-    answers = [assistant.ask(g["question"], history(g)).to_json(g["id"]) for g in gold]
+    answers = [batch_record(g["id"], assistant.ask(g["question"], history(g))) for g in gold]
     return score(gold, answers), Counter(str(a["outcome"]) for a in answers)
 
 
@@ -137,7 +138,7 @@ class FormerRule(Model):
 
     retriever: RememberingRetriever | None = None
 
-    def probability(self, signals: dict[str, float]) -> float:
+    def probability(self, signals: Signals) -> float:
         """Return 1 when the top clause's coverage reaches the former threshold, else 0."""
         top = self.retriever.last[:1] if self.retriever is not None else []
         return 1.0 if top and top[0].coverage >= FORMER_MIN_COVERAGE else 0.0
@@ -171,7 +172,7 @@ def parse(g: dict, assistant: Assistant, spelling: bool = True) -> Query:
 
 def ranked(clauses: Sequence[ScoredClause]) -> list[dict]:
     """Return retrieved clauses in the answer-record form."""
-    return [s.to_json() for s in clauses]
+    return [dict(s.to_json()) for s in clauses]
 
 
 def retrieval_only(gold: list[dict], search: Callable[[dict], list[dict]]) -> dict:
@@ -218,10 +219,9 @@ def ablations(opened: Opened, assistant: Assistant, gold: list[dict]) -> dict[st
         rows["dense list alone (clause chunks, focus)"] = retrieval_only(answerable, dense_alone)
 
     def lexical_alone(g: dict) -> list[dict]:
-        from index.lang.tokens import tokenize
 
         q = queries[g["id"]]
-        hits = kb.lexical.search(tokenize(q.focus or q.text), 50)
+        hits = kb.lexical.search(list(q.tokens), 50)
         clauses = list(dict.fromkeys(kb.chunks[c].clause_id for c, _ in hits))[:k]
         return [{"text": kb.clauses[c].text} for c in clauses]
 

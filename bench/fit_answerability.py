@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ from bench.report import ROOT, append
 from bench.synth import Generator, Question, elsewhere, kb_sources, law_sources, off_topic
 from index.loading import discover
 from qa.assistant import Assistant
-from qa.decide.answerability import LEXICAL_ONLY, Model
+from qa.decide.answerability import LEXICAL_ONLY, Model, Signals
 from qa.decide.answerability import signals as product_signals
 from qa.decide.relevance import decide
 
@@ -190,9 +190,9 @@ class _Recorder(Model):
 
     seen: list[dict[str, float]] = field(default_factory=list)
 
-    def probability(self, signals: dict[str, float]) -> float:
+    def probability(self, signals: Signals) -> float:
         """Remember the signals."""
-        self.seen.append(dict(signals))
+        self.seen.append(asdict(signals))
         return 0.5
 
 
@@ -204,7 +204,7 @@ def measure(assistant: Assistant, question: str, history: Sequence[str] = ()) ->
     retrieved = assistant.retriever.search(query)
     recorder = _Recorder("recorder", (), (), (), (), 0.0, 0.5, 0.5, "")
     decide(assistant.kb, query, retrieved, 1, recorder)
-    signals = recorder.seen[0] if recorder.seen else product_signals(assistant.kb, query, retrieved)
+    signals = recorder.seen[0] if recorder.seen else asdict(product_signals(assistant.kb, query, retrieved))
     return signals, [s.clause.clause_id for s in retrieved]
 
 
@@ -370,8 +370,8 @@ def report_backend(backend: str, model: Model, rows: list[Row], x: np.ndarray, y
     train_test = [(f"held-out generated ({int(test.sum())})", p_test, y[test])]
     for name in ("bundled", "stard-A", "stard-B"):
         mask = test & np.array([r.index == name for r in rows])
-        train_test.append((f"held-out generated, {name} index ({int(mask.sum())})",
-                           np.array([model.probability(dict(zip(feats, v, strict=True))) for v in x[mask]]), y[mask]))
+        probs = [model.probability(Signals(**dict(zip(feats, v, strict=True)))) for v in x[mask]]
+        train_test.append((f"held-out generated, {name} index ({int(mask.sum())})", np.array(probs), y[mask]))
     held = [r for r, t in zip(rows, test, strict=True) if t]
     answered = [r for r, pr in zip(held, p_test, strict=True) if pr >= model.answer_from]
     if answered:
@@ -399,7 +399,8 @@ def measurement(backend: str, model: Model) -> list[tuple[str, np.ndarray, np.nd
             opened[corpus] = (o, Assistant(o.settings, o.kb, o.embeddings))
         o, assistant = opened[corpus]
         prefetch(o, assistant, [(r["question"], r.get("history") or ()) for r in records])
-        probs = [model.probability(measure(assistant, r["question"], r.get("history") or ())[0]) for r in records]
+        probs = [model.probability(Signals(**measure(assistant, r["question"], r.get("history") or ())[0]))
+                 for r in records]
         out.append((f"{name} ({len(records)})", np.array(probs), np.array([int(r["answerable"]) for r in records])))
     return out
 

@@ -36,7 +36,7 @@ def chunk_clause(doc: PolicyDoc, clause: Clause, limit: int) -> list[Chunk]:
         chunks.append(Chunk(
             chunk_id=clause.clause_id if len(parts) == 1 else f"{clause.clause_id}-{i}",
             clause_id=clause.clause_id, doc_id=doc.doc_id, label=clause.label, text=part,
-            indexed_text=indexed, content_hash=hashlib.sha1(indexed.encode()).hexdigest(),
+            indexed_text=indexed, content_hash=hashlib.sha1(indexed.encode()).hexdigest(), position=i,
         ))
     return chunks
 

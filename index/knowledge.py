@@ -35,6 +35,7 @@ class KnowledgeBase:
     _sections: dict[str, list[tuple[int, Clause]]] = field(init=False, repr=False, default_factory=dict)
     _mentions: dict[str, bool] = field(init=False, repr=False, default_factory=dict)
     _by_region: dict[str, list[str]] = field(init=False, repr=False, default_factory=dict)
+    _by_clause: dict[str, list[Chunk]] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         # Grouped once at open: a per-request scan of every clause or document would grow with the corpus.
@@ -56,6 +57,18 @@ class KnowledgeBase:
     def clauses_of(self, doc_id: str) -> list[Clause]:
         """Return a document's clauses in reading order."""
         return self._by_doc.get(doc_id, [])
+
+    def chunks_of(self, clause_id: str) -> list[Chunk]:
+        """Return a clause's chunks in reading order (by position)."""
+        if self._by_clause is None:
+            # Grouped at first use, not at open: only a passage of a long clause asks for its neighbours.
+            grouped: dict[str, list[Chunk]] = {}
+            for chunk in self.chunks.values():
+                grouped.setdefault(chunk.clause_id, []).append(chunk)
+            for pieces in grouped.values():
+                pieces.sort(key=lambda c: c.position)
+            self._by_clause = grouped
+        return self._by_clause.get(clause_id, [])
 
     def docs_in_region(self, region: str) -> list[str]:
         """Return the ids of the documents about exactly this region (a province's own, not its cities'); ""

@@ -3,6 +3,7 @@ sidecar's metadata, and turn every failure into a DocumentError with the reason 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -127,7 +128,8 @@ def _source(path: Path, data: bytes, suffix: str, meta: dict[str, object], conte
         found = extract(data, suffix, context)
     # A file's own title (an HTML <title>, OFD DocInfo) is a guess: an over-long one is dropped, and the title is
     # then found in the text.
-    hints = {key: value for key, value in found.hints.items() if len(str(value)) <= _meta_limit(key)}
+    hints = {key: value for key, value in dataclasses.asdict(found.hints).items()
+             if value and len(value) <= _meta_limit(key)}
     meta = {**hints, **meta}
     # What a limit cut short is part of the reading: when the next build reads more (OCR goes on where its time
     # ran out), the file counts as changed. Without notes the hash is as before, so existing caches still match.

@@ -189,6 +189,17 @@ class Chunk:
     text: str
     indexed_text: str
     content_hash: str
+    # Its place among its clause's chunks in reading order (0 for a clause that is one chunk): what a passage's
+    # neighbours are found by, so nothing reads it back out of the id.
+    position: int = 0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Chunk:
+        """Return the record from its stored JSON form; a generation written before chunks stored their position
+        gives it in the id alone ("<clause_id>-<position>"), so it is read from there."""
+        if "position" not in data and data["chunk_id"] != data["clause_id"]:
+            data["position"] = int(data["chunk_id"].rsplit("-", 1)[1])
+        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -337,7 +337,7 @@ def _open_leased(folder: Path, embeddings: PolicyEmbeddings | None, chroma_url: 
 
     docs = {d["doc_id"]: PolicyDoc.from_json(d) for d in read("docs.jsonl")}
     clauses = {c["clause_id"]: Clause.from_json(c) for c in read("clauses.jsonl")}
-    chunks = {c["chunk_id"]: Chunk(**c) for c in read("chunks.jsonl")}
+    chunks = {c["chunk_id"]: Chunk.from_json(c) for c in read("chunks.jsonl")}
     lexical = LexicalIndex.load(folder / "bm25")
     # An index built before measures existed has none.
     measures = [Measure.from_json(m) for m in read("measures.jsonl")] if (folder / "measures.jsonl").exists() else []

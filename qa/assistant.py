@@ -11,7 +11,7 @@ from index.embedding import PolicyEmbeddings
 from index.knowledge import KnowledgeBase
 from index.lang.regions import gazetteer
 from index.lang.script import is_traditional, to_simplified
-from index.lang.tokens import frequency, segment, tokenize
+from index.lang.tokens import frequency, segment
 from index.records import PolicyDoc
 from qa.answer.base import Answerer
 from qa.answer.checklist import profile_evidence
@@ -111,7 +111,7 @@ class Assistant:
             text = condense_with_llm(self.model, question, earlier)
         query = parse_query(text or rewrite(question, earlier), self.speller, self.abbreviations)
         lexical = self.kb.lexical
-        weights = {t: lexical.idf(t) or lexical.unseen_idf() for t in tokenize(query.focus or query.text)}
+        weights = {t: lexical.idf(t) or lexical.unseen_idf() for t in query.tokens}
         return dataclasses.replace(query, weights=tuple(weights.items()))
 
     def _find(self, question: str, query: Query, doc_ids: set[str] | None) -> Plan:

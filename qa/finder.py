@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import PlainSerializer, TypeAdapter
 
 from index.knowledge import KnowledgeBase
 from index.lang.regions import Region, gazetteer
 from index.lang.sentences import split_sentences_without
-from index.lang.terms import AGENCY, OTHER, tag, vocabulary
-from index.lang.tokens import tokenize
+from index.lang.terms import AGENCY, OTHER, tag, values
 from index.records import Measure
 from qa.errors import FilterError
 from qa.records import Citation
@@ -54,8 +56,8 @@ def parse_profile(text: str) -> Profile:
 
 def filter_values(field: str) -> tuple[str, ...]:
     """Return the values a filter accepts: the vocabulary's, and 其他 for a type no keyword names."""
-    values = tuple(vocabulary()[field])
-    return (*values, OTHER) if field == "type" else values
+    offered = values(field)
+    return (*offered, OTHER) if field == "type" else offered
 
 
 def check_filter(field: str, value: str | None) -> None:
@@ -103,7 +105,7 @@ def matching_sentence(kb: KnowledgeBase, measure: Measure, focus: Mapping[str, s
         return measure.summary
     clause = kb.clauses[measure.clause_id]
     sentences = split_sentences_without(clause.text, clause.heading)
-    words = [t for t in tokenize(query.text) if len(t) > 1] if query is not None else []
+    words = [t for t in query.text_tokens if len(t) > 1] if query is not None else []
 
     def score(sentence: str) -> tuple[int, int]:
         content = AGENCY.sub("", sentence)
@@ -174,7 +176,8 @@ class MeasureRow:
     clause: str
     clause_id: str
     date_or_period: str
-    citation: str
+    # Data, as every citation is; its JSON form (the API, `measures --json`) is the human source line.
+    citation: Annotated[Citation, PlainSerializer(lambda c: c.source, return_type=str)]
 
     @classmethod
     def of(cls, kb: KnowledgeBase, m: Measure, place: str | None = None,
@@ -190,12 +193,16 @@ class MeasureRow:
             targets=tuple(t.text + (f"（{t.year}年）" if t.year else "") for t in m.targets),
             lead_agencies=m.lead_agencies, partner_agencies=m.partner_agencies, doc_title=doc.title,
             clause=m.label, clause_id=m.clause_id, doc_id=m.doc_id, date_or_period=doc.date_or_period,
-            citation=Citation.of(kb.clauses[m.clause_id], doc, summary).source,
+            citation=Citation.of(kb.clauses[m.clause_id], doc, summary),
         )
 
-    def to_json(self) -> dict[str, object]:
-        """Return the row as JSON data."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+    def to_json(self) -> dict[str, Any]:
+        """Return the row as JSON data: the form the API serves (the field list is the schema)."""
+        row: dict[str, Any] = ROW_JSON.dump_python(self, mode="json")
+        return row
+
+
+ROW_JSON = TypeAdapter(MeasureRow)
 
 
 def measure_rows(kb: KnowledgeBase, region: str | None = None, kind: str | None = None,

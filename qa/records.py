@@ -1,17 +1,32 @@
 """Records of answering: ScoredClause (retrieval) -> Citation -> Answer, an answer being structured parts that each
-surface renders (plain text, WeChat text, the page's Markdown, JSON); nothing downstream parses prose."""
+surface renders (plain text, WeChat text, the page's Markdown, JSON: qa/render/); nothing downstream parses prose.
+A record's JSON form is a TypedDict declared here once: its `to_json` returns it and the HTTP API's schema is it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated
+
+from pydantic import Field
+from typing_extensions import TypedDict
 
 from index.lang.sentences import split_sentences
 from index.records import Clause, PolicyDoc
 
 # A clause longer than a reader takes in at a glance: its citation also names the quoted sentences.
 LONG_CLAUSE = 300
+
+
+class ScoredClauseJSON(TypedDict):
+    """A retrieved clause with its score, as the batch/API output record."""
+
+    doc_title: str
+    clause: str
+    clause_id: str
+    text: str
+    score: float
 
 
 @dataclass(frozen=True)
@@ -32,10 +47,25 @@ class ScoredClause:
         """Return the text that matched: the passage of a long clause, else the whole clause."""
         return self.passage or self.clause.text
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ScoredClauseJSON:
         """Return the retrieved clause as the batch/API output record; `text` is the passage that matched."""
         return {"doc_title": self.doc.title, "clause": self.clause.label, "clause_id": self.clause.clause_id,
                 "text": self.evidence, "score": round(self.score, 6)}
+
+
+class CitationJSON(TypedDict):
+    """A cited clause, as the batch/API output record."""
+
+    doc_id: str
+    doc_title: str
+    clause_id: str
+    clause: str
+    title: str
+    text: str
+    quote: str
+    sentences: Annotated[str, Field(description="长条款中被引用的句子位置，如 第3—4句")]
+    source: Annotated[str, Field(description="可直接展示的出处，如 依据《文件》（文号）三、（一）“标题”（日期）")]
+    url: Annotated[str, Field(description="文件在政府网站上的原文地址（查看原文）；未知时为空")]
 
 
 @dataclass(frozen=True)
@@ -58,13 +88,17 @@ class Citation:
     part_of: str = ""  # for an attachment: "《关于印发……的通知》附件1"
 
     @classmethod
-    def of(cls, clause: Clause, doc: PolicyDoc, quote: str) -> Citation:
-        """Return the citation of a clause and the sentences quoted from it."""
+    def of(cls, clause: Clause, doc: PolicyDoc, quote: str | Excerpt) -> Citation:
+        """Return the citation of a clause and what is quoted from it: an excerpt knows which of the clause's
+        sentences it is; a quote written otherwise (a header line, a section's first sentences) is looked up."""
+        if isinstance(quote, Excerpt):
+            quoted, span = quote.text, quote.span
+        else:
+            quoted, span = quote, sentence_span(clause.text, quote) if len(clause.text) > LONG_CLAUSE else ""
         return cls(doc_id=doc.doc_id, doc_title=doc.title, clause_id=clause.clause_id, clause=clause.label,
-                   text=clause.text, quote=quote, title=clause.title, date_or_period=doc.date_or_period,
+                   text=clause.text, quote=quoted, title=clause.title, date_or_period=doc.date_or_period,
                    doc_number=doc.doc_number or "", region=doc.region or "", url=doc.url or "",
-                   part_of=doc.part_name if doc.part_of else "",
-                   sentences=sentence_span(clause.text, quote) if len(clause.text) > LONG_CLAUSE else "")
+                   part_of=doc.part_name if doc.part_of else "", sentences=span)
 
     @property
     def source(self) -> str:
@@ -78,25 +112,44 @@ class Citation:
         region = self.region if self.region and self.region[:2] not in self.doc_title else ""
         return f"依据{region}《{self.doc_title}》{number}{self.clause}{self.sentences}{title}{when}"
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> CitationJSON:
         """Return the citation as the batch/API output record."""
         return {"doc_id": self.doc_id, "doc_title": self.doc_title, "clause_id": self.clause_id,
                 "clause": self.clause, "title": self.title, "text": self.text, "quote": self.quote,
                 "sentences": self.sentences, "source": self.source, "url": self.url}
 
 
+@dataclass(frozen=True)
+class Excerpt:
+    """Sentences chosen from a clause to quote: the quote as shown (runs of adjacent sentences joined by "……")
+    and which of the clause's sentences it is ("第3—4句" for a long clause, else "")."""
+
+    text: str
+    span: str = ""
+
+    @classmethod
+    def of(cls, clause: str, runs: Sequence[str]) -> Excerpt:
+        """Return the excerpt of runs of adjacent sentences chosen from a clause's text."""
+        quote = "……".join(runs)
+        return cls(quote, _span(split_sentences(clause), runs) if len(clause) > LONG_CLAUSE else "")
+
+
 def sentence_span(text: str, quote: str) -> str:
     """Return the positions of the quoted sentences in a text: "第3句", "第3—4句", "第2、5句"; "" when not found."""
-    sentences = split_sentences(text)
-    found = sorted({i for part in quote.split("……") if part.strip()
+    return _span(split_sentences(text), quote.split("……"))
+
+
+def _span(sentences: Sequence[str], runs: Sequence[str]) -> str:
+    """Return the positions of the sentences that the runs of quoted text are or lie in, as words."""
+    found = sorted({i for part in runs if part.strip()
                     for i, s in enumerate(sentences, 1) if part.strip() in s or s in part})
-    runs: list[list[int]] = []
+    runs_of: list[list[int]] = []
     for i in found:
-        if runs and i == runs[-1][-1] + 1:
-            runs[-1].append(i)
+        if runs_of and i == runs_of[-1][-1] + 1:
+            runs_of[-1].append(i)
         else:
-            runs.append([i])
-    spans = [str(r[0]) if len(r) == 1 else f"{r[0]}—{r[-1]}" for r in runs]
+            runs_of.append([i])
+    spans = [str(r[0]) if len(r) == 1 else f"{r[0]}—{r[-1]}" for r in runs_of]
     return f"第{'、'.join(spans)}句" if spans else ""
 
 
@@ -192,24 +245,8 @@ class Answer:
         """Return True when the answer cites clauses as the answer or as related to it."""
         return self.outcome in (Outcome.ANSWER, Outcome.RELATED)
 
-    @property
-    def text(self) -> str:
-        """Return the answer as plain text with numbered citations (the CLI, API and OpenAI form)."""
-        from qa.render.plain import plain_text
-
-        return plain_text(self)
 
     @property
     def notices(self) -> tuple[str, ...]:
         """Return the notices of the answer."""
         return tuple(p.text for p in self.parts if isinstance(p, Notice))
-
-    def to_json(self, qid: str | None = None) -> dict[str, object]:
-        """Return the batch/API output record of this answer."""
-        from index.lang.script import to_traditional
-
-        out: dict[str, object] = {} if qid is None else {"id": qid}
-        out.update(answer=self.text, answerable=self.answerable, outcome=self.outcome.value, query=self.query,
-                   citations=[c.to_json() for c in self.citations], retrieved=[s.to_json() for s in self.retrieved],
-                   suggestions=[to_traditional(s) if self.traditional else s for s in self.suggestions])
-        return out

@@ -1,5 +1,6 @@
 """Embedding backends behind langchain's Embeddings interface."""
 
-from index.embedding.base import PolicyEmbeddings, load_embeddings
+from index.embedding.base import PolicyEmbeddings
+from index.embedding.factory import load_embeddings
 
 __all__ = ["PolicyEmbeddings", "load_embeddings"]

@@ -26,7 +26,7 @@ AGENCY = re.compile(AGENCY_NOTE + r"|(?:中共)?(?:省|市|区|县)[\u4e00-\u9ff
 
 
 @cache
-def vocabulary() -> dict[str, dict[str, tuple[str, ...]]]:
+def _vocabulary() -> dict[str, dict[str, tuple[str, ...]]]:
     """Return field -> value -> keywords, from index/data/measure_terms.tsv."""
     fields: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
     for line in TERMS.read_text(encoding="utf-8").splitlines():
@@ -42,7 +42,7 @@ def _patterns(field: str) -> tuple[tuple[str, re.Pattern[str], re.Pattern[str] |
     # One alternation per value: a single search in C instead of a Python loop over its keywords.
     # "!高标准" lists a phrase that does not count for the value although it contains a keyword.
     out = []
-    for value, words in vocabulary()[field].items():
+    for value, words in _vocabulary()[field].items():
         keep = [w for w in words if not w.startswith("!")]
         drop = [w[1:] for w in words if w.startswith("!")]
         if keep:
@@ -51,9 +51,14 @@ def _patterns(field: str) -> tuple[tuple[str, re.Pattern[str], re.Pattern[str] |
     return tuple(out)
 
 
+def values(field: str) -> tuple[str, ...]:
+    """Return the values of a field (type, beneficiary, industry) in vocabulary order: what a filter offers."""
+    return tuple(_vocabulary()[field])
+
+
 def keywords(field: str) -> dict[str, tuple[str, ...]]:
     """Return value -> the keywords that count for it (without the phrases that do not)."""
-    return {v: tuple(w for w in words if not w.startswith("!")) for v, words in vocabulary()[field].items()}
+    return {v: tuple(w for w in words if not w.startswith("!")) for v, words in _vocabulary()[field].items()}
 
 
 def tag(field: str, text: str) -> tuple[str, ...]:

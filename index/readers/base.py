@@ -16,11 +16,20 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class FileHints:
+    """What a file says of itself, a guess a sidecar overrides: its title (an HTML <title>, OFD DocInfo) and the
+    address it was published at (a saved page's canonical link); "" when it says nothing."""
+
+    title: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class Extracted:
     """A file's text layer (one printed line or paragraph per line), its tables, and what the file says of itself."""
 
     text: str
-    hints: dict[str, object] = field(default_factory=dict)
+    hints: FileHints = FileHints()
     tables: tuple[TextTable, ...] = ()
     ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text was recognised from an image
     low_confidence: tuple[tuple[int, float], ...] = ()  # (page, mean score) of OCR pages read with doubt

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from index.errors import DocumentError
-from index.readers.base import Extracted
+from index.readers.base import Extracted, FileHints
 from index.readers.tables import Cell, Grid, cell_text, read_grid
 from index.readers.text import decode_text
 from index.records import TextTable
@@ -157,11 +157,7 @@ def read_html(data: bytes) -> Extracted:
     if not text:
         raise DocumentError("网页中没有找到正文内容")
     meta = trafilatura.extract_metadata(html)
-    hints: dict[str, object] = {}
-    if meta is not None and meta.title:
-        hints["title"] = meta.title
-    if url:
-        hints["url"] = url
+    hints = FileHints(title=(meta.title or "") if meta is not None else "", url=url or "")
     # trafilatura may drop some rows (a row it takes for navigation): keep only the tables whose rows survived.
     kept = tuple(t for t in tables if any(line in text for line in t.lines))
     return Extracted(text, hints, kept)

@@ -7,7 +7,7 @@ from typing import Any
 
 from index.config import DocumentLimits
 from index.errors import DocumentError
-from index.readers.base import Extracted
+from index.readers.base import Extracted, FileHints
 from index.readers.packages import check_package
 
 # An OFD holds one document (DocBody) as a rule; each may name the same Document.xml, multiplying its pages.
@@ -77,4 +77,4 @@ def read_ofd(data: bytes, limits: DocumentLimits = DEFAULT_LIMITS) -> Extracted:
     if len("".join(text.split())) < 20:
         empty = f"OFD 共 {len(pages)} 页但没有文字（可能是扫描件）；请提供带文字的 OFD 或 PDF 版本"
         raise DocumentError("；".join([empty, *notes]))
-    return Extracted(text, {"title": title} if title else {}, notes=tuple(notes))
+    return Extracted(text, FileHints(title=title), notes=tuple(notes))

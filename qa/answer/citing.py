@@ -21,5 +21,6 @@ def cite_once(citations: list[Citation], citation: Citation) -> int:
 def measure_citation(kb: KnowledgeBase, measure: Measure, query: Query, sentence: str = "") -> Citation:
     """Return the citation of a measure quoting the given sentence, or its sentence that best matches the question."""
     clause = kb.clauses[measure.clause_id]
-    quote = sentence or "".join(best_sentences(query, clause.text, clause.heading, limit=1)) or measure.summary
+    excerpt = best_sentences(query, clause.text, clause.heading, limit=1) if not sentence else None
+    quote = excerpt if excerpt is not None and excerpt.text else sentence or measure.summary
     return Citation.of(clause, kb.docs[measure.doc_id], quote)

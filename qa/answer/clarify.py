@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from index.knowledge import KnowledgeBase
-from index.lang.terms import OTHER, grants, tag, vocabulary
+from index.lang.terms import OTHER, grants, tag, values
 from qa.answer.base import Answerer
 from qa.answer.suggest import suggest
 from qa.records import Answer, Item, Paragraph, Part, ScoredClause
@@ -32,7 +32,7 @@ def example_clauses(kb: KnowledgeBase, query: Query) -> list[ScoredClause]:
              if OTHER not in m.types and (not kinds or kinds & set(m.types))
              and m.clause_id in kb.clauses and m.doc_id in kb.docs]
     found = [(c, d) for c, d in found if grants(c)]
-    found.sort(key=lambda cd: not (kinds or set(vocabulary()["type"])) & set(tag("type", cd[0].title)))
+    found.sort(key=lambda cd: not (kinds or set(values("type"))) & set(tag("type", cd[0].title)))
     return [ScoredClause(clause, doc, 0.0) for clause, doc in found]
 
 
@@ -52,7 +52,7 @@ class ClarifyAnswerer(Answerer):
 def clarify_answer(kb: KnowledgeBase, examples: list[str]) -> Answer:
     """Return a short question back: what the knowledge base can answer, and example questions."""
     regions = groups_of(kb).regions
-    kinds = [k for k in vocabulary()["type"] if k != OTHER and any(k in m.types for m in kb.measures)]
+    kinds = [k for k in values("type") if k != OTHER and any(k in m.types for m in kb.measures)]
     parts: list[Part] = [Paragraph("您的问题比较宽泛，请说明想了解哪个地区、哪一类政策，我再为您查找原文。")]
     if regions:
         shown = "、".join(regions[:MAX_REGIONS]) + (f"等 {len(regions)} 个地区" if len(regions) > MAX_REGIONS else "")

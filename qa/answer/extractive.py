@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 from index.lang.boilerplate import content, statements
 from index.lang.sentences import split_sentences_without
 from index.lang.text import AGENCY_NOTE
-from index.lang.tokens import tokenize
 from qa.answer.base import Answerer
-from qa.records import Answer, Citation, Paragraph, Part, Quote
+from qa.records import Answer, Citation, Excerpt, Paragraph, Part, Quote
 from qa.understand.asks import Ask, holds
 from qa.understand.query import Query
 from qa.understand.vocabulary import covers
@@ -38,7 +37,7 @@ LABEL = re.compile(r"^\s*(?:[（(][一二三四五六七八九十百\d]+[）)]|[
 def _sentence_scores(query: Query, sentences: list[str]) -> list[float]:
     """Return how well each sentence matches the query: share of query tokens it contains (an everyday word
     through the documents' word for it), more when it states the kind of fact asked for."""
-    tokens = list(dict.fromkeys(tokenize(query.focus or query.text)))
+    tokens = list(dict.fromkeys(query.tokens))
     equivalent = query.equivalent
     # A telling word (贷款) outweighs common ones (文化, 企业) when the corpus is known; else longer words count more.
     weights = dict(query.weights) or {t: float(len(t)) for t in tokens}
@@ -58,11 +57,13 @@ def _sentence_scores(query: Query, sentences: list[str]) -> list[float]:
     return scores
 
 
-def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2,
-                   without_figures: bool = False, source: str | None = None) -> list[str]:
-    """Return the sentences of a clause that answer the query, in reading order; only those without figures when
-    asked (none when every sentence has one). `source` is the clause a passage comes from. A heading that is
-    itself a rule ("本措施自发布之日起实施") counts as a sentence when it states the fact asked for."""
+def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2, without_figures: bool = False,
+                   source: str | None = None, clause: str | None = None) -> Excerpt:
+    """Return the excerpt of the sentences of a clause that answer the query, in reading order; only those without
+    figures when asked (none when every sentence has one). `source` is the clause a passage comes from, `clause`
+    the text whose sentences the excerpt's span counts (default: `source`, else `text`). A heading that is itself
+    a rule ("本措施自发布之日起实施") counts as a sentence when it states the fact asked for."""
+    whole = clause if clause is not None else source if source is not None else text
     kept = (statements if query.about_document else content)(text, source)
     sentences = split_sentences_without(kept, heading)
     if query.ask is Ask.WHO:
@@ -74,20 +75,26 @@ def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2,
     if without_figures:
         sentences = [s for s in sentences if not HAS_NUMBER.search(s)]
         if not sentences:
-            return []
+            return Excerpt.of(whole, [])
     if not sentences:
-        return [text.strip()]
+        return Excerpt.of(whole, [text.strip()])
     scores = _sentence_scores(query, sentences)
     top = max(scores)
     if top <= 0:
-        return sentences[:1]
+        return Excerpt.of(whole, sentences[:1])
     if query.ask is Ask.LIST:
         limit = max(limit, LIST_LIMIT)
     ranked = sorted(range(len(sentences)), key=lambda i: scores[i], reverse=True)
     floor = 0.9 if query.ask in DIRECT else 0.6
     chosen = sorted(i for i in ranked[:limit] if scores[i] >= floor * top)
     # Sentences that are not next to each other in the clause are joined with an ellipsis, never glued.
-    return [("……" if k and i != chosen[k - 1] + 1 else "") + sentences[i] for k, i in enumerate(chosen)]
+    runs: list[str] = []
+    for k, i in enumerate(chosen):
+        if k and i == chosen[k - 1] + 1:
+            runs[-1] += sentences[i]
+        else:
+            runs.append(sentences[i])
+    return Excerpt.of(whole, runs)
 
 
 def direct(query: Query, quote: str) -> str | None:
@@ -97,7 +104,7 @@ def direct(query: Query, quote: str) -> str | None:
     if query.ask not in DIRECT or not quote:
         return None
     phrases = [p for p in PHRASE.split(quote.strip("。…")) if p]
-    tokens = list(dict.fromkeys(tokenize(query.focus or query.text)))
+    tokens = list(dict.fromkeys(query.tokens))
     scored = [(sum(covers(t, p, query.equivalent) * len(t) for t in tokens), i) for i, p in enumerate(phrases)
               if holds(query.ask, p)]
     if query.ask is Ask.WHO and any("牵头" in phrases[i] for _, i in scored):
@@ -133,15 +140,13 @@ class ExtractiveAnswerer(Answerer):
         citations: list[Citation] = []
         lead_in = "根据已收录的政策文件：" if len(evidence) == 1 else "根据已收录的政策文件，相关规定如下："
         parts: list[Part] = [Paragraph(lead_in)]
-        first = "".join(best_sentences(query, evidence[0].evidence, evidence[0].clause.heading.split("\n")[0],
-                                       source=evidence[0].clause.text))
-        if (short := direct(query, first)) is not None:
+        # A long clause is quoted from the passage that matched, not from wherever its words recur.
+        excerpts = [best_sentences(query, item.evidence, item.clause.heading.split("\n")[0], source=item.clause.text)
+                    for item in evidence]
+        if (short := direct(query, excerpts[0].text)) is not None:
             # "多少/谁牵头/什么时候" gets its fact first, in the quote's own words, then the quote it comes from.
             parts = [Paragraph(f"{short}。", cites=(1,))]
-        for n, item in enumerate(evidence, 1):
-            # A long clause is quoted from the passage that matched, not from wherever its words recur.
-            quote = "".join(best_sentences(query, item.evidence, item.clause.heading.split("\n")[0],
-                                           source=item.clause.text))
-            citations.append(Citation.of(item.clause, item.doc, quote))
-            parts.append(Quote(quote, n, f"{n}. " if len(evidence) > 1 else ""))
+        for n, (item, excerpt) in enumerate(zip(evidence, excerpts, strict=True), 1):
+            citations.append(Citation.of(item.clause, item.doc, excerpt))
+            parts.append(Quote(excerpt.text, n, f"{n}. " if len(evidence) > 1 else ""))
         return Answer(parts=tuple(parts), citations=tuple(citations))

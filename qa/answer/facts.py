@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from index.knowledge import KnowledgeBase
 from index.lang.boilerplate import AGENCY
-from index.lang.tokens import tokenize
 from index.records import Clause, PolicyDoc
 from qa.answer.base import Answerer
 from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
@@ -39,7 +38,7 @@ def names_document(kb: KnowledgeBase, query: Query, doc: PolicyDoc) -> bool:
     """Return True when the question is about this document: what it says of its topic is in the document's title
     ("江苏文化科技那个文件的文号"), or it says nothing but the document's place ("江苏的文件是哪年发的"); a question
     about something else ("一带一路倡议是哪一年提出的") is not about a document that happens to rank first."""
-    topic = [t for t in topic_tokens(kb, query, tokenize(query.focus or query.text)) if not DOCUMENT_WORDS.search(t)]
+    topic = [t for t in topic_tokens(kb, query, query.tokens) if not DOCUMENT_WORDS.search(t)]
     # A compound is asked through its parts (文化科技: 文化 and 科技 in "文化和科技深度融合").
     topic = [t for t in topic if not any(u != t and u in t for u in topic)]
     return not topic or coverage(kb, topic, f"{doc.title}{doc.region or ''}") >= TITLE_SHARE

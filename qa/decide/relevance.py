@@ -51,7 +51,7 @@ def elsewhere_only(kb: KnowledgeBase, query: Query, regional: dict[str, float],
     """Return True when the question's most specific topic word (the rarest one the corpus uses) is in none of
     the clauses, in its words or the documents' words for it, and only in documents of other regions (a name
     such as 紫金 that belongs elsewhere)."""
-    words = [t for t in topic_tokens(kb, query, tokenize(query.focus or query.text)) if kb.lexical.idf(t) is not None]
+    words = [t for t in topic_tokens(kb, query, query.tokens) if kb.lexical.idf(t) is not None]
     names = [t for t in words if frequency(t) < NAME_FREQUENCY]
     if len(words) < 2 or not names:
         return False
@@ -65,7 +65,7 @@ def elsewhere_only(kb: KnowledgeBase, query: Query, regional: dict[str, float],
 
 def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], limit: int, model: Model) -> Decision:
     """Return the outcome for a question from its retrieved clauses, best first."""
-    if not tokenize(query.text):
+    if not query.text_tokens:
         return Decision(Outcome.REFUSE, 0.0, reason=f"请输入您想咨询的具体政策问题，例如“{EXAMPLE}”。")
     if not CJK.search(query.text):
         return Decision(Outcome.REFUSE, 0.0,
@@ -85,9 +85,9 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
     # A clause that holds the question's topic (in its words or the documents' words for them) in a document about
     # the place asked about, or as close in meaning as a typical answer, is never "not found": at least it is shown
     # as possibly related. A national law that happens to hold the words is not about the place.
-    if outcome is Outcome.REFUSE and found["coverage"] >= TOPIC_PRESENT and (
+    if outcome is Outcome.REFUSE and found.coverage >= TOPIC_PRESENT and (
             any(s.doc.doc_id in regional for s in candidates[:RELATED] if s.coverage >= TOPIC_PRESENT)
-            or found.get("dense", 0.0) >= model.typical("dense")):
+            or found.dense >= model.typical("dense")):
         outcome = Outcome.RELATED
     if outcome is Outcome.REFUSE or not candidates:
         return Decision(Outcome.REFUSE, probability, reason=not_found(kb, query))

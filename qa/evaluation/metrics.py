@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 def norm(s: str | None) -> str:
@@ -35,7 +36,8 @@ def within_budget(items: list[dict], anchors: list[str], budget: int) -> bool:
     return False
 
 
-def score(gold: Iterable[dict], answers: Iterable[dict], budget: int = 1200) -> dict[str, float | int | None]:
+def score(gold: Iterable[dict], answers: Iterable[Mapping[str, Any]],
+          budget: int = 1200) -> dict[str, float | int | None]:
     """Return the metrics of answers against gold records."""
     by_id = {a["id"]: a for a in answers}
     n_ans = n_out = rb = 0

@@ -7,7 +7,7 @@ import dataclasses
 import math
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +16,7 @@ from index.knowledge import KnowledgeBase
 from index.lang.boilerplate import is_boilerplate
 from index.lang.numbering import is_prose
 from index.lang.text import CJK
-from index.lang.tokens import frequency, tokenize
+from index.lang.tokens import frequency
 from index.records import Clause, PolicyDoc
 from qa.records import ScoredClause
 from qa.understand.asks import ASK_ONLY, ASK_WORDS
@@ -70,7 +70,7 @@ def counted_topic(kb: KnowledgeBase, topic: list[str], text: str,
     return best
 
 
-def content_tokens(query: Query, tokens: list[str]) -> list[str]:
+def content_tokens(query: Query, tokens: Sequence[str]) -> list[str]:
     """Return the query tokens that carry its topic: region names only say where to look."""
     names = {form for r in query.regions for form in (r.name, r.short)}
     # A one-character word counts when the vocabulary knows it (税, 钱, 贷); words that frame the question do not.
@@ -79,7 +79,7 @@ def content_tokens(query: Query, tokens: list[str]) -> list[str]:
             and t not in names and not any(t in n for n in names)]
 
 
-def topic_tokens(kb: KnowledgeBase, query: Query, tokens: list[str]) -> list[str]:
+def topic_tokens(kb: KnowledgeBase, query: Query, tokens: Sequence[str]) -> list[str]:
     """Return the topic tokens, without Latin-script noise the corpus never uses when the question is Chinese
     ("…基金可以用？'; DROP TABLE --" is a question about funds)."""
     topic = content_tokens(query, tokens)
@@ -160,11 +160,10 @@ def _fuse(lists: list[list[tuple[str, float]]], fusion: str) -> dict[str, float]
 def _window(kb: KnowledgeBase, clause: Clause, chunk_id: str) -> str:
     """Return the passage of a long clause that matched: its chunk, and for unnumbered text (searched a few
     sentences at a time) the sentences just before and after too, so the passage reads in context."""
+    chunk = kb.chunks[chunk_id]
     if not is_prose(clause):
-        return kb.chunks[chunk_id].text
-    n = int(chunk_id.rsplit("-", 1)[1])
-    around = (kb.chunks.get(f"{clause.clause_id}-{i}") for i in (n - 1, n, n + 1))
-    return "".join(c.text for c in around if c is not None)
+        return chunk.text
+    return "".join(c.text for c in kb.chunks_of(clause.clause_id)[max(chunk.position - 1, 0) : chunk.position + 2])
 
 
 class HybridRetriever:
@@ -187,7 +186,7 @@ class HybridRetriever:
         """Return the top clauses for a query, best first, each with its fused score, signals and passage."""
         kb, opt = self.kb, self.options
         words = query.focus if opt.focus and query.focus else query.text
-        tokens = tokenize(words)
+        tokens = query.tokens if opt.focus else query.text_tokens
         searched = list(tokens)
         topic = topic_tokens(kb, query, tokens)
         if set(topic) <= ASK_ONLY.get(query.ask, frozenset()):

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from index.build import BuildReport
 from index.knowledge import KnowledgeBase
-from index.lang.terms import vocabulary
+from index.lang.terms import values
 from index.loading import SUPPORTED, discover, original_file
 from index.records import Clause, Manifest, PolicyDoc
 from index.store import read_manifest
@@ -98,7 +98,7 @@ class Service:
     @staticmethod
     def vocabulary(field: str) -> list[str]:
         """Return the measure vocabulary's values of a field (type, industry, beneficiary)."""
-        return list(vocabulary()[field])
+        return list(values(field))
 
     # --- opening in the background ------------------------------------------------------------------------------
 

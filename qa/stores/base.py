@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from typing import Literal, TextIO
 
 from qa.records import Answer
+from qa.stores.records import FeedbackRow, LoggedQuestion
 from qa.stores.errors import FeedbackError
 
 RATINGS = ("up", "down")
@@ -84,7 +85,7 @@ class Feedback(ABC):
         """Change the rating and comment of a stored row; FeedbackError when there is no such row."""
 
     @abstractmethod
-    def all(self, limit: int | None = None) -> list[dict]:
+    def all(self, limit: int | None = None) -> list[FeedbackRow]:
         """Return the stored rows (COLUMNS), newest first, with citations as lists and answerable as bool."""
 
     @abstractmethod
@@ -94,7 +95,7 @@ class Feedback(ABC):
     def export(self, fmt: Literal["jsonl", "csv"], out: TextIO) -> int:
         """Write every row (newest first) to `out` as JSON lines (exact) or CSV (for spreadsheets: a cell that
         would run as a formula starts with ') and return how many were written."""
-        rows = self.all()
+        rows = [r.to_json() for r in self.all()]
         if fmt == "jsonl":
             for item in rows:
                 out.write(json.dumps(item, ensure_ascii=False) + "\n")
@@ -119,7 +120,7 @@ class Questions(ABC):
         """Store one question; rows older than the retention period go."""
 
     @abstractmethod
-    def rows(self) -> list[dict]:
+    def rows(self) -> list[LoggedQuestion]:
         """Return the logged questions, newest first: at, channel, user (as stored), question, query, answerable,
         clauses (the cited clause ids as a JSON list), ms."""
 

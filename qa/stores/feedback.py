@@ -10,8 +10,10 @@ from pathlib import Path
 
 from index.sqlite import SqliteStore
 from qa.records import Answer
+from qa.render.plain import plain_text
 from qa.stores.base import COLUMNS, MAX_COMMENT_CHARS, Feedback, check_rating
 from qa.stores.errors import FeedbackError
+from qa.stores.records import FeedbackRow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -51,7 +53,7 @@ class FeedbackStore(SqliteStore, Feedback):
             comment[:MAX_COMMENT_CHARS],
             answer.question,
             answer.query,
-            answer.text,
+            plain_text(answer),
             int(answer.answerable),
             json.dumps([c.to_json() for c in answer.citations], ensure_ascii=False),
             session,
@@ -75,8 +77,8 @@ class FeedbackStore(SqliteStore, Feedback):
         if cur.rowcount != 1:
             raise FeedbackError(f"没有编号为 {row_id} 的反馈记录，无法修改；请重新评价")
 
-    def all(self, limit: int | None = None) -> list[dict]:
-        """Return the stored rows, newest first, with citations as lists and answerable as bool."""
+    def all(self, limit: int | None = None) -> list[FeedbackRow]:
+        """Return the stored rows, newest first."""
         sql = f"SELECT {', '.join(COLUMNS)} FROM feedback ORDER BY id DESC"
         params: tuple[int, ...] = ()
         if limit is not None:
@@ -87,8 +89,8 @@ class FeedbackStore(SqliteStore, Feedback):
         for values in rows:
             item = dict(zip(COLUMNS, values, strict=True))
             item["answerable"] = bool(item["answerable"])
-            item["citations"] = json.loads(item["citations"])
-            out.append(item)
+            item["citations"] = tuple(json.loads(item["citations"]))
+            out.append(FeedbackRow(**item))
         return out
 
     def count(self) -> int:

@@ -13,6 +13,7 @@ from qa.settings import Settings
 from qa.stores.base import Questions
 from qa.stores.errors import StoreUnavailable
 from qa.stores.pseudonyms import pseudonym, salt_for
+from qa.stores.records import LoggedQuestion
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
@@ -53,8 +54,8 @@ class QuestionLog(SqliteStore, Questions):
                          (now, channel, self.user_id(user), answer.question, answer.query, int(answer.answerable),
                           clauses, int(seconds * 1000)))
 
-    def rows(self) -> list[dict]:
+    def rows(self) -> list[LoggedQuestion]:
         """Return the logged questions, newest first."""
         cols = ("at", "channel", "user", "question", "query", "answerable", "clauses", "ms")
         rows = self.read(f"SELECT {', '.join(cols)} FROM questions ORDER BY at DESC")
-        return [dict(zip(cols, r, strict=True)) for r in rows]
+        return [LoggedQuestion(*r) for r in rows]

@@ -11,10 +11,13 @@ import sys
 from collections.abc import Iterable, Iterator
 from importlib.metadata import version
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from qa.errors import PolicyQAError
 from qa.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # the CLI imports the answering stages only when a command needs them
+    from qa.render.record import BatchRecord
 
 log = logging.getLogger("qa")
 STDOUT = "标准输出"
@@ -95,14 +98,15 @@ def _read_jsonl(path: Path) -> list[dict]:
     return records
 
 
-def run_batch(records: Iterable[dict], settings: Settings) -> Iterator[dict]:
+def run_batch(records: Iterable[dict], settings: Settings) -> Iterator[BatchRecord]:
     """Yield the output record of each input question, answered by one assistant."""
+    from qa.render.record import batch_record
     from qa.service import Service
 
     service = Service.open(settings)
     for record in records:
         answer = service.ask("cli", "", record["question"], record.get("history") or [])
-        yield answer.to_json(str(record.get("id", "")))
+        yield batch_record(str(record.get("id", "")), answer)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -114,15 +118,18 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.render.plain import plain_text
+    from qa.render.record import answer_json
     from qa.service import Service
 
     answer = Service.open(_settings(args)).ask("cli", "", args.question, args.history or [])
-    _print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1) if args.json else answer.text)
+    _print(json.dumps(answer_json(answer), ensure_ascii=False, indent=1) if args.json else plain_text(answer))
     return 0
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """Answer every good line, report each bad one by line number on stderr; exit 1 when any line failed."""
+    from qa.render.record import batch_record
     from qa.service import Service
 
     if not args.input.is_file():
@@ -146,7 +153,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 print(f"错误 / error: {args.input} 第 {number} 行：回答失败（{type(exc).__name__}）", file=sys.stderr)
                 continue
             try:
-                out.write(json.dumps(answer.to_json(str(record.get("id", ""))), ensure_ascii=False) + "\n")
+                out.write(json.dumps(batch_record(str(record.get("id", "")), answer), ensure_ascii=False) + "\n")
                 out.flush()
             except OSError as exc:  # every later line would fail the same way: stop, saying why
                 raise _write_failed(where, exc) from None
@@ -225,8 +232,8 @@ def cmd_feedback(args: argparse.Namespace) -> int:
         return 0
     print("时间(UTC)            评价  问题 | 意见")
     for r in rows:
-        when = r["created_at"][:19].replace("T", " ")
-        print(f"{when}  {r['rating']:<4}  {_clip(r['question'], 30)} | {_clip(r['comment'], 40) or '-'}")
+        when = r.created_at[:19].replace("T", " ")
+        print(f"{when}  {r.rating:<4}  {_clip(r.question, 30)} | {_clip(r.comment, 40) or '-'}")
     return 0
 
 
@@ -250,7 +257,7 @@ def cmd_measures(args: argparse.Namespace) -> int:
             group = heading
         print(f"[{'、'.join(r.types)}] {r.title}：{r.summary}")
         lead = "、".join(r.lead_agencies)
-        print(f"    {r.citation}" + (f"  牵头单位：{lead}" if lead else ""))
+        print(f"    {r.citation.source}" + (f"  牵头单位：{lead}" if lead else ""))
     print(f"共 {len(rows)} 项措施")
     return 0
 

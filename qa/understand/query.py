@@ -55,6 +55,10 @@ class Query:
     about_document: bool = False  # who issued the document, when: its header and signature answer it
     # How telling each word of the focus is in this corpus (its IDF), set once the corpus is known.
     weights: tuple[tuple[str, float], ...] = ()
+    # The question segmented once, for every stage: the words searched for (the focus's, else the text's) and the
+    # words of the whole text.
+    tokens: tuple[str, ...] = ()
+    text_tokens: tuple[str, ...] = ()
 
     @property
     def equivalent(self) -> dict[str, tuple[str, ...]]:
@@ -118,7 +122,7 @@ def is_vague(query: Query) -> bool:
 def names_only_places(query: Query) -> bool:
     """Return True for a question that names places and nothing else ("那江苏呢？" with nothing before it)."""
     names = {form for r in query.regions for form in (r.name, r.short)}
-    rest = [t for t in tokenize(query.focus) if not any(t in n for n in names)]
+    rest = [t for t in (query.tokens if query.focus else ()) if not any(t in n for n in names)]
     return bool(query.regions) and not rest
 
 
@@ -140,7 +144,9 @@ def parse_query(question: str, speller: Speller | None = None, abbreviations: Ab
     focus = plain(asking_part(text))
     shorts = abbreviations.forms(focus) if abbreviations is not None else ()
     searched = " ".join([focus, *shorts])
+    words, text_tokens = tokenize(searched), tuple(tokenize(text))
     return Query(text, tuple(gazetteer().find(text)), QUANTITY.search(text) is not None, truncated, injected,
                  asked=asked, focus=searched, corrections=corrections, parts=sub_questions(text),
-                 equivalents=tuple(equivalents(tokenize(searched), searched).items()), ask=ask_of(text),
-                 about_document=about_document(text))
+                 equivalents=tuple(equivalents(words, searched).items()), ask=ask_of(text),
+                 about_document=about_document(text), tokens=tuple(words) if searched else text_tokens,
+                 text_tokens=text_tokens)

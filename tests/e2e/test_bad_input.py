@@ -10,9 +10,10 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,8 @@ from index.build import BuildReport, build_index
 from index.embedding import load_embeddings
 from index.store import open_index
 from qa.assistant import Assistant
+from qa.render.plain import plain_text
+from qa.render.record import answer_json
 from qa.service import Service
 from qa.settings import Settings
 from qa.stores.conversations import ConversationStore
@@ -84,7 +87,7 @@ def check_reply(text: str, bad: Bad) -> None:
         assert fragment in text, (fragment, text[:300])
 
 
-def check_record(record: dict, bad: Bad, titles: list[str]) -> None:
+def check_record(record: Mapping[str, Any], bad: Bad, titles: list[str]) -> None:
     """Assert an API/CLI answer record is a sensible answer or refusal for the case."""
     check_reply(record["answer"], bad)
     assert record["answerable"] is bad.answerable
@@ -111,14 +114,14 @@ def test_assistant_replies_sensibly(assistant: Assistant, titles: list[str], cas
     """The assistant answers or refuses each bad question with a non-empty, sensible reply."""
     bad = BAD_QUESTIONS[case]
     answer = assistant.ask(bad.question)
-    check_record(answer.to_json(), bad, titles)
+    check_record(answer_json(answer), bad, titles)
     assert len(answer.query) <= 500
 
 
 def test_traditional_question_is_answered_in_traditional(assistant: Assistant) -> None:
     """A question in traditional characters is answered in traditional characters."""
     answer = assistant.ask(BAD_QUESTIONS["traditional"].question)
-    assert answer.traditional and "紫金文化产业基金" not in answer.text
+    assert answer.traditional and "紫金文化产业基金" not in plain_text(answer)
 
 
 @pytest.mark.parametrize(
@@ -139,7 +142,7 @@ def test_traditional_question_is_answered_in_traditional(assistant: Assistant) -
 def test_noise_around_a_real_question_still_gets_the_answer(assistant: Assistant, question: str) -> None:
     """Markup, code or an injected instruction around an answerable question does not turn it into a refusal."""
     answer = assistant.ask(question)
-    assert answer.answerable, answer.text[:200]
+    assert answer.answerable, plain_text(answer)[:200]
     assert any(FUND_ANCHOR in c.text for c in answer.citations)
 
 
@@ -151,7 +154,7 @@ def test_sql_looking_text_is_stored_verbatim_in_feedback(assistant: Assistant, t
         store.record(assistant.ask(FUND_QUESTION), "up")
         rows = store.all()
         assert store.count() == 2
-    assert rows[1]["question"] == sql and rows[1]["comment"] == "x'); DROP TABLE feedback; --"
+    assert rows[1].question == sql and rows[1].comment == "x'); DROP TABLE feedback; --"
 
 
 # --- questions: the CLI -----------------------------------------------------------------------------------
@@ -382,7 +385,7 @@ def test_unnumbered_document_is_cited_by_paragraph(bad_build: tuple[BuildReport,
     answer = bad_build[1].ask(question)
     assert answer.answerable
     assert (answer.citations[0].doc_id, answer.citations[0].clause) == ("plain", label)
-    assert quote in answer.citations[0].quote and label in answer.text
+    assert quote in answer.citations[0].quote and label in plain_text(answer)
 
 
 def test_short_numbered_document_keeps_its_numbering(bad_build: tuple[BuildReport, Assistant]) -> None:
@@ -430,7 +433,7 @@ def test_document_updated_in_place_no_longer_cites_old_text(bundled_index: Path,
     assert kb.dense is not None
     assert not [c.label for c in kb.clauses.values() if FUND_ANCHOR in c.text]
     after = Assistant(settings, kb, embeddings).ask(FUND_QUESTION)
-    assert FUND_ANCHOR not in after.text
+    assert FUND_ANCHOR not in plain_text(after)
     assert all(FUND_ANCHOR not in c.text and FUND_ANCHOR not in c.quote for c in after.citations)
     assert all(FUND_ANCHOR not in s.clause.text for s in after.retrieved)
 

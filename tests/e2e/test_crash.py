@@ -25,6 +25,7 @@ from index.embedding import load_embeddings
 from index.store import CURRENT, current_generation, open_index
 from qa.assistant import Assistant
 from qa.records import Answer
+from qa.render.plain import plain_text
 from qa.service import Service
 from qa.settings import Settings, load_settings
 from qa.stores.conversations import ConversationStore
@@ -120,7 +121,7 @@ def write_new_corpus(corpus: Path, run: str, variants: tuple[str, ...] = tuple(V
 
 def fund_cited(answer: Answer) -> set[str]:
     """Return which of the two fund names the answer's text and citations contain."""
-    seen = answer.text + "".join(c.text + c.quote for c in answer.citations)
+    seen = plain_text(answer) + "".join(c.text + c.quote for c in answer.citations)
     return {fund for fund in (OLD_FUND, NEW_FUND) if fund in seen}
 
 
@@ -371,8 +372,8 @@ def test_concurrent_processes_lose_no_conversation_or_feedback_rows(tmp_path: Pa
     with FeedbackStore(tmp_path / "feedback.sqlite") as feedback:
         rows = feedback.all()
         assert feedback.count() == total
-    assert len({r["id"] for r in rows}) == total
-    assert {(r["session"], r["comment"]) for r in rows} == {
+    assert len({r.id for r in rows}) == total
+    assert {(r.session, r.comment) for r in rows} == {
         (f"w{w}", f"worker {w} row {i}") for w in range(WORKERS) for i in range(ROWS_EACH)}
 
 
@@ -437,7 +438,7 @@ def test_failing_llm_and_wechat_calls_leak_no_secret(secret_env: dict[str, str],
 
     assistant = Assistant(settings, open_index(settings.index_dir, None), None)
     answers = [assistant.ask(LLM_QUESTION), assistant.ask("那江苏呢？", [LLM_QUESTION])]
-    assert all(a.answerable and a.text.startswith("（智能回答暂不可用") for a in answers)
+    assert all(a.answerable and plain_text(a).startswith("（智能回答暂不可用") for a in answers)
 
     bodies: list[str] = []
     now = str(int(time.time()))
@@ -460,7 +461,7 @@ def test_failing_llm_and_wechat_calls_leak_no_secret(secret_env: dict[str, str],
     assert any("OpenAIConnectionError" in r.getMessage() or "ConnectError" in r.getMessage() for r in caplog.records)
     records = [r.getMessage() + str(r.args) + (caplog.handler.format(r) if r.exc_info else "") for r in caplog.records]
     for text in [caplog.text, *records, *map(str, exceptions), *map(repr, exceptions), *bodies,
-                 *(a.text for a in answers)]:
+                 *(plain_text(a) for a in answers)]:
         assert leaks(text) == [], text[:500]
 
 

@@ -19,6 +19,7 @@ from index.embedding.e5_onnx import OnnxE5Embeddings
 from index.embedding.sentence_transformers import SentenceTransformerEmbeddings
 from index.store import CURRENT, current_generation, open_index
 from qa.assistant import Assistant
+from qa.render.plain import plain_text
 from qa.settings import Settings
 from tests.conftest import ROOT
 from tests.tiny_models import build_tiny_model, tiny_vocab
@@ -188,7 +189,7 @@ def test_lexical_only_index_answers(tmp_path: Path) -> None:
     kb = open_index(settings.index_dir, None)
     assert kb.dense is None
     answer = Assistant(settings, kb, None).ask(FUND_QUESTION)
-    assert answer.answerable, answer.text
+    assert answer.answerable, plain_text(answer)
     assert any(FUND_ANCHOR in c.text for c in answer.citations), [c.clause for c in answer.citations]
 
 

@@ -19,6 +19,7 @@ from index.build import build_index
 from index.embedding import load_embeddings
 from index.store import current_generation, open_index
 from qa.assistant import Assistant
+from qa.render.plain import plain_text
 from qa.settings import Settings
 from qa.surfaces.http.app import create_app
 from tests.conftest import CORPUS, ROOT, ready_service, serve_http
@@ -93,13 +94,14 @@ def test_damaged_generation_falls_back_then_build_repairs(two_generations: tuple
     embeddings = load_embeddings(settings.embedder_config)
     kb = open_index(index, embeddings)
     assert kb.folder != damaged and damaged.name in kb.damaged
-    assert "（旧版）" in Assistant(settings, kb, embeddings).ask(QUESTION).text
+    assert "（旧版）" in plain_text(Assistant(settings, kb, embeddings).ask(QUESTION))
     kb.close()
     report = build_index(settings.build_config, embeddings, progress=False)
     assert not report.unchanged and report.repaired and "已修复损坏的索引" in report.summary()
     repaired = open_index(index, embeddings)
     assert not repaired.damaged and repaired.dense is not None
-    assert "（旧版）" not in (text := Assistant(settings, repaired, embeddings).ask(QUESTION).text) and FUND in text
+    text = plain_text(Assistant(settings, repaired, embeddings).ask(QUESTION))
+    assert "（旧版）" not in text and FUND in text
     assert build_index(settings.build_config, embeddings, progress=False).unchanged
 
 

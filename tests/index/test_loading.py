@@ -16,10 +16,12 @@ from index.loading import (
     META_KEYS,
     decode_text,
     discover,
+    extract,
     load_corpus,
     load_file,
     read_sidecar,
 )
+from index.readers.base import FileHints
 from index.records import SourceText
 from tests.pdfs import blank_pdf, encrypted_pdf, text_pdf
 
@@ -235,6 +237,18 @@ def test_html_article_without_boilerplate(tmp_path: Path, charset: str, encoding
         assert noise not in source.text
     assert source.fmt == "html"
     assert source.meta["title"]
+
+
+@pytest.mark.parametrize(("head", "hints"), [
+    ('<link rel="canonical" href="https://www.gd.gov.cn/zwgk/a.html">',
+     FileHints(title="关于印发科技创新行动方案的通知", url="https://www.gd.gov.cn/zwgk/a.html")),
+    ("", FileHints(title="关于印发科技创新行动方案的通知")),
+])
+def test_a_page_says_its_title_and_address(head: str, hints: FileHints) -> None:
+    """What a saved page says of itself is a record (title, address; "" for what it does not say), which the
+    loader turns into the document's metadata unless a sidecar says otherwise."""
+    page = _gov_page("utf-8").replace("</head>", f"{head}</head>").encode("utf-8")
+    assert extract(page, ".html").hints == hints
 
 
 def test_html_without_charset_is_detected(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ from qa.assistant import Assistant
 from qa.decide.validity import validity_note
 from qa.evaluation.measures import evaluate
 from qa.finder import find_measures, measure_rows, parse_profile
-from qa.records import Heading, Item, Paragraph, Table
+from qa.records import Citation, Heading, Item, Paragraph, Table
+from qa.render.plain import plain_text
 from qa.service.loader import open_assistant
 from qa.settings import Settings
 from qa.surfaces.http.app import create_app
@@ -176,8 +177,8 @@ def test_answers_warn_about_ended_periods(bundled_index: Path) -> None:
                            build_if_missing=False).ask(question)
     earlier = open_assistant(Settings(corpus_dir=CORPUS, index_dir=bundled_index, today=date(2013, 5, 1)),
                              build_if_missing=False).ask(question)
-    assert "目标年份为2015年" in later.text and "2012年11月2日印发" in later.text
-    assert "目标年份" not in earlier.text and "2012年11月2日印发" in earlier.text
+    assert "目标年份为2015年" in plain_text(later) and "2012年11月2日印发" in plain_text(later)
+    assert "目标年份" not in plain_text(earlier) and "2012年11月2日印发" in plain_text(earlier)
 
 
 @pytest.mark.parametrize(
@@ -224,6 +225,14 @@ def test_rows_say_which_apply_as_the_province_s(kb: KnowledgeBase) -> None:
     assert {(r.region, r.applies_to) for r in rows} == {("深圳市", ""), ("广东省", "深圳市")}
 
 
+def test_rows_cite_as_data(kb: KnowledgeBase) -> None:
+    """A row carries its citation as a record (its clause, the quoted summary); only its JSON form is the prose."""
+    for row in measure_rows(kb, region="深圳", kind="税收"):
+        assert isinstance(row.citation, Citation)
+        assert (row.citation.clause_id, row.citation.quote) == (row.clause_id, row.summary)
+        assert row.to_json()["citation"] == row.citation.source and row.citation.source.startswith("依据")
+
+
 @pytest.mark.parametrize(("filters", "field", "value"), [
     ({"region": "深圳", "kind": "税收"}, "type", "税收"),
     ({"region": "深圳", "kind": "用地/用房"}, "type", "用地/用房"),
@@ -248,12 +257,12 @@ def test_row_summary_is_the_sentence_about_the_filter(kb: KnowledgeBase, filters
 @pytest.mark.parametrize(("field", "value"), [("kind", "用地"), ("industry", "钢铁"), ("beneficiary", "个体户")])
 def test_unknown_filter_value_names_the_valid_ones(kb: KnowledgeBase, field: str, value: str) -> None:
     """An unknown type, industry or beneficiary is an error listing the vocabulary's values, not an empty list."""
-    from index.lang.terms import vocabulary
+    from index.lang.terms import values
     from qa.errors import FilterError
 
     with pytest.raises(FilterError) as err:
         find_measures(kb, **{field: value})
-    vocab = vocabulary()[{"kind": "type"}.get(field, field)]
+    vocab = values({"kind": "type"}.get(field, field))
     assert value in str(err.value) and all(v in str(err.value) for v in vocab)
 
 
@@ -322,14 +331,14 @@ def test_checklist_puts_the_most_specific_first(assistant: Assistant) -> None:
 def test_region_comparison_table(assistant: Assistant) -> None:
     """"广东和江苏在金融支持上有什么不同？" -> a table per region, every cell cited."""
     answer = assistant.ask("广东和江苏在金融支持上有什么不同？")
-    rows = [line for line in answer.text.splitlines() if line.startswith("| 广东省") or line.startswith("| 江苏省")]
+    rows = [line for line in plain_text(answer).splitlines() if line.startswith(("| 广东省", "| 江苏省"))]
     assert len(rows) == 2
     for row in rows:
         assert re.search(r"【\d+】", row)
     clauses = {(c.doc_id.split("-")[0], c.clause) for c in answer.citations}
     assert ("guangdong", "四、（三）") in clauses and ("jiangsu", "附件 四、（二）") in clauses
     three = assistant.ask("广东、江苏和深圳在人才方面有什么区别？")
-    assert sum(line.startswith(("| 广东省", "| 江苏省", "| 深圳市")) for line in three.text.splitlines()) == 3
+    assert sum(line.startswith(("| 广东省", "| 江苏省", "| 深圳市")) for line in plain_text(three).splitlines()) == 3
     # 苏州 has no documents of its own: beside 江苏 it would repeat 江苏's row and cancel its summary.
     twice = assistant.ask("苏州、江苏和广东在金融支持上有什么不同？")
     table = next(p for p in twice.parts if isinstance(p, Table))

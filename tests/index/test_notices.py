@@ -8,6 +8,7 @@ import pytest
 from index.build import build_index
 from index.embedding import load_embeddings
 from qa.assistant import Assistant
+from qa.render.plain import plain_text
 from qa.service.loader import open_assistant
 from qa.settings import Settings
 
@@ -46,7 +47,7 @@ def test_answer_cites_the_paragraph_and_its_sentence(assistant: Assistant, quest
     assert answer.outcome == "answer"
     citation = answer.citations[0]
     assert citation.clause == "第1段" and citation.sentences == sentence and fact in citation.quote
-    assert f"第1段{sentence}" in answer.text
+    assert f"第1段{sentence}" in plain_text(answer)
 
 
 def test_retrieved_text_is_the_passage_not_the_notice(assistant: Assistant) -> None:

@@ -20,6 +20,7 @@ from index.loading import load_file
 from index.records import TextTable
 from qa.assistant import Assistant
 from qa.render.markdown import clause_panel_html
+from qa.render.plain import plain_text
 from qa.service.loader import open_assistant
 from qa.settings import Settings
 from tests.pdfs import CJK_FONT
@@ -129,10 +130,10 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
 def test_row_is_retrieved_and_quoted_with_its_clause(assistant: Assistant) -> None:
     """A question about one platform's rate is answered by quoting that row, cited with its clause label."""
     answer = assistant.ask("省级卫视播出的电视剧每分钟奖励多少？单部上限是多少？")
-    assert answer.answerable, answer.text
+    assert answer.answerable, plain_text(answer)
     cited = answer.citations[0]
     assert cited.clause == "第一条" and "省级卫视；奖励标准：每分钟1500元；单部上限：150万元" in cited.quote
-    assert "依据《广东省影视精品扶持办法》第一条" in answer.text
+    assert "依据《广东省影视精品扶持办法》第一条" in plain_text(answer)
 
 
 def test_clause_viewer_draws_the_table(assistant: Assistant) -> None:

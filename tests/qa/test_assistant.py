@@ -11,6 +11,8 @@ import pytest
 from index.build import build_index
 from qa.assistant import Assistant
 from qa.evaluation.metrics import norm
+from qa.render.plain import plain_text
+from qa.render.record import batch_record
 from qa.service.loader import open_assistant
 from qa.settings import Settings
 from tests.conftest import TEST_DATA
@@ -31,7 +33,7 @@ def test_in_scope_question_is_answered_with_the_right_clause(assistant: Assistan
     assert answer.citations and all(c.clause_id in retrieved_ids for c in answer.citations)
     for c in answer.citations:
         assert c.quote and all(norm(part) in norm(c.text) for part in c.quote.split("……"))
-        assert f"《{c.doc_title}》" in answer.text and c.clause in answer.text
+        assert f"《{c.doc_title}》" in plain_text(answer) and c.clause in plain_text(answer)
 
 
 @pytest.mark.parametrize("case", [c for c in CALIBRATION if not c["answerable"]], ids=lambda c: c["id"])
@@ -40,16 +42,16 @@ def test_out_of_scope_question_is_refused(assistant: Assistant, case: dict) -> N
     answer = assistant.ask(case["question"])
     assert not answer.answerable
     assert not answer.citations
-    assert re.match(r"已收录的\S*政策文件中没有", answer.text)
-    assert "《关于促进文化与科技融合的若干措施》" in answer.text
+    assert re.match(r"已收录的\S*政策文件中没有", plain_text(answer))
+    assert "《关于促进文化与科技融合的若干措施》" in plain_text(answer)
 
 
 def test_answer_names_date_or_period(assistant: Assistant) -> None:
     """The citation line names the plan period or the issue date of the document."""
     gd = assistant.ask("广东对水下文化遗产保护有什么安排？")
-    assert "规划期2021—2025年" in gd.text and "三、（一）2." in gd.text
+    assert "规划期2021—2025年" in plain_text(gd) and "三、（一）2." in plain_text(gd)
     sz = assistant.ask("深圳文化创意产业总产出目标是多少？")
-    assert "2012年11月2日" in sz.text and "5800亿元" in sz.text
+    assert "2012年11月2日" in plain_text(sz) and "5800亿元" in plain_text(sz)
 
 
 @pytest.mark.parametrize(
@@ -85,13 +87,13 @@ def test_empty_question_gets_a_prompt(assistant: Assistant, question: str) -> No
 def test_overlong_question_is_truncated_with_notice(assistant: Assistant) -> None:
     """A 20,000-character question is cut to the limit and the answer says so."""
     answer = assistant.ask("江苏有哪些文化产业基金可以用？" + "啊" * 20_000)
-    assert "问题过长" in answer.text
+    assert "问题过长" in plain_text(answer)
     assert len(answer.query) <= 500
 
 
 def test_batch_record_shape(assistant: Assistant) -> None:
     """The batch output record has the documented keys, top-10 retrieved in descending score."""
-    record = assistant.ask("江苏有哪些文化产业基金可以用？").to_json("q1")
+    record = batch_record("q1", assistant.ask("江苏有哪些文化产业基金可以用？"))
     assert {"id", "answer", "answerable", "citations", "retrieved"} <= set(record)
     retrieved = record["retrieved"]
     assert isinstance(retrieved, list) and 0 < len(retrieved) <= 10
@@ -124,7 +126,7 @@ def test_statute_style_corpus_is_cited_by_article(tmp_path: Path) -> None:
     answer = assistant.ask("营业收入首次超过一亿元的文化企业有什么奖励？")
     assert answer.answerable
     assert answer.citations[0].clause == "第四条"
-    assert "五十万元" in answer.text
+    assert "五十万元" in plain_text(answer)
     assert not assistant.ask("怎么办理护照？").answerable
 
 
@@ -142,7 +144,7 @@ def test_section_question_lists_its_items(assistant: Assistant, question: str, l
     assert answer.answerable
     assert len(answer.citations) == items
     assert label in [c.clause for c in answer.citations]
-    assert answer.text.count("】依据") == items
+    assert plain_text(answer).count("】依据") == items
 
 
 def test_city_question_answered_from_province_says_so(assistant: Assistant) -> None:
@@ -151,7 +153,7 @@ def test_city_question_answered_from_province_says_so(assistant: Assistant) -> N
     assert answer.answerable
     assert {c.doc_id.split("-")[0] for c in answer.citations} <= {"guangdong", "shenzhen"}
     if all(c.doc_id.startswith("guangdong") for c in answer.citations):
-        assert answer.text.startswith("已收录的深圳市文件中没有直接规定，以下为广东省的相关规定")
+        assert plain_text(answer).startswith("已收录的深圳市文件中没有直接规定，以下为广东省的相关规定")
 
 
 def test_follow_up_inside_a_section_stays_there(assistant: Assistant) -> None:

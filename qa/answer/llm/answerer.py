@@ -99,6 +99,6 @@ class LLMAnswerer(Answerer):
         citations: list[Citation] = []
         for n in sorted(order, key=order.__getitem__):
             item = evidence[n - 1]
-            quote = "".join(best_sentences(plan.query, item.evidence, item.clause.heading))
-            citations.append(Citation.of(item.clause, item.doc, quote))
+            excerpt = best_sentences(plan.query, item.evidence, item.clause.heading, clause=item.clause.text)
+            citations.append(Citation.of(item.clause, item.doc, excerpt))
         return Answer(parts=(*parts, Sources()), citations=tuple(citations))

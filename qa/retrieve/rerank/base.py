@@ -1,16 +1,13 @@
-"""The reranker interface, and the choice of reranker from settings."""
+"""The reranker interface, and what a reranker reads of a clause."""
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from index.errors import PolicyQAError
 from qa.records import ScoredClause
 from qa.understand.query import Query
-
-log = logging.getLogger(__name__)
 
 
 class RerankerUnavailable(PolicyQAError):
@@ -36,16 +33,3 @@ class Reranker(ABC):
 def passage(item: ScoredClause) -> str:
     """Return what a reranker reads of a clause: where it sits in its document, then the text that matched."""
     return f"{item.doc.title} {' '.join(item.clause.path)}\n{item.evidence}"
-
-
-def load_reranker(model: str) -> Reranker | None:
-    """Return the reranker at a local model path, or None (fused order kept) with one warning when it cannot load."""
-    if not model:
-        return None
-    from qa.retrieve.rerank.cross_encoder import CrossEncoderReranker
-
-    try:
-        return CrossEncoderReranker(model)
-    except RerankerUnavailable as exc:
-        log.warning("重排序模型不可用，沿用检索排序：%s", exc)
-        return None

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from qa.render.plain import text_only
+from qa.render.plain import plain_text, text_only
 from qa.service import Service
 from qa.surfaces.http.rest import ready
 from qa.surfaces.http.schemas import MAX_QUESTION, MODEL_NAME, ChatMessage, ChatRequest
@@ -20,7 +20,7 @@ from qa.surfaces.http.schemas import MAX_QUESTION, MODEL_NAME, ChatMessage, Chat
 IDENTIFIERS = ("doc_id", "clause_id", "url")
 
 
-def _shown(citation: dict[str, Any]) -> dict[str, Any]:
+def _shown(citation: Mapping[str, object]) -> dict[str, object]:
     """Return a citation record whose quoted fields a Markdown/HTML client shows as text."""
     return {k: text_only(v) if isinstance(v, str) and k not in IDENTIFIERS else v for k, v in citation.items()}
 
@@ -57,7 +57,7 @@ def openai_router(service: Service, authorised: Callable[[Request], None]) -> AP
         # Chat UIs (Open WebUI, LobeChat, NextChat) render content as Markdown, some with HTML: a document's
         # <img onerror> or [x](javascript:…) must show as the words it is, not run. Full-width look-alikes rather
         # than backslash escapes: they read the same in Chinese text and in a client that renders nothing.
-        text = text_only(answer.text)
+        text = text_only(plain_text(answer))
         citations = [_shown(c.to_json()) for c in answer.citations]
         base = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": body.model}
         if not body.stream:

@@ -14,6 +14,7 @@ from index.errors import DocumentError
 from index.records import PolicyDoc
 from qa.errors import FilterError
 from qa.finder import MeasureRow
+from qa.render.record import AnswerJSON, answer_json
 from qa.service import Service
 from qa.service.redact import public
 from qa.surfaces.http.schemas import AskRequest, AskResponse, ClauseOut, DocumentOut, Health
@@ -75,12 +76,12 @@ def rest_router(service: Service, authorised: Callable[[Request], None]) -> APIR
                       llm=s.llm)
 
     @router.post("/api/ask", response_model=AskResponse, dependencies=guarded, tags=["api"])
-    def ask(body: AskRequest) -> AskResponse:
+    def ask(body: AskRequest) -> AnswerJSON:
         """Answer a question with cited clauses (the `batch` output record)."""
         ready(service)
         f = body.filters
         doc_ids = service.scope(f.doc_ids, f.region) if f is not None else None
-        return AskResponse.model_validate(service.ask("api", "", body.question, body.history, doc_ids).to_json())
+        return answer_json(service.ask("api", "", body.question, body.history, doc_ids))
 
     @router.get("/api/documents", response_model=list[DocumentOut], dependencies=guarded, tags=["api"],
                 responses={200: {"headers": {"X-Total-Count": {"description": "符合条件的文件总数（不受分页影响）",

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from qa.render.record import AnswerJSON
+
 MODEL_NAME = "policy-qa"
 MAX_QUESTION = 20_000
 
@@ -51,43 +53,8 @@ class AskRequest(BaseModel):
         return _no_lone_surrogates(value)
 
 
-class CitationOut(BaseModel):
-    """A cited clause (Citation.to_json)."""
-
-    doc_id: str
-    doc_title: str
-    clause_id: str
-    clause: str
-    title: str
-    text: str
-    quote: str
-    sentences: str = Field("", description="长条款中被引用的句子位置，如 第3—4句")
-    source: str = Field(description="可直接展示的出处，如 依据《文件》（文号）三、（一）“标题”（日期）")
-    url: str = Field("", description="文件在政府网站上的原文地址（查看原文）；未知时为空")
-
-
-class RetrievedOut(BaseModel):
-    """A retrieved clause with its score (ScoredClause.to_json)."""
-
-    doc_title: str
-    clause: str
-    clause_id: str
-    text: str
-    score: float
-
-
-class AskResponse(BaseModel):
-    """The assistant's answer: the batch output record (Answer.to_json)."""
-
-    answer: str
-    answerable: bool
-    outcome: Literal["answer", "related", "refuse", "clarify", "courtesy"] = Field(
-        description="answer：有明确依据；related：没有明确规定，列出可能相关的条款；refuse：没有找到；clarify：问题过于宽泛，"
-                    "请补充；courtesy：问候或致谢，礼貌回复，未检索")
-    query: str
-    citations: list[CitationOut]
-    retrieved: list[RetrievedOut]
-    suggestions: list[str] = []
+class AskResponse(AnswerJSON):
+    """The assistant's answer: the batch output record (answer_json; its fields are declared once, in AnswerJSON)."""
 
 
 class DocumentOut(BaseModel):

@@ -140,4 +140,4 @@ def finder_line(found: FinderRow) -> list[str]:
     """Return a measure's line of the finder's table, in FINDER_COLUMNS order."""
     r = found.row
     return [r.region + (f"（适用于{r.applies_to}）" if r.applies_to else ""), "、".join(r.types), r.title, r.summary,
-            "、".join(r.beneficiaries), found.contact, r.citation]
+            "、".join(r.beneficiaries), found.contact, r.citation.source]

@@ -13,6 +13,7 @@ from qa.prompts import load_prompt
 from index.store import open_index
 from qa.assistant import Assistant
 from qa.records import Answer
+from qa.render.plain import plain_text
 from qa.settings import Settings
 from tests.conftest import ROOT
 from tests.openai_stub import Script, Stub, openai_stub
@@ -41,9 +42,9 @@ def test_good_answer_is_shown_with_verified_citations(bundled_index: Path, stub:
     stub.reply(Script(GOOD))
     answer = _assistant(bundled_index, stub).ask(QUESTION)
     assert answer.answerable
-    assert "12家左右" in answer.text and "【1】" in answer.text and "【C1】" not in answer.text
+    assert "12家左右" in plain_text(answer) and "【1】" in plain_text(answer) and "【C1】" not in plain_text(answer)
     assert answer.citations[0].clause == "二、" and "12家左右" in answer.citations[0].text
-    assert "依据《广东省促进文化和科技深度融合实施方案（2021-2025年）》二、" in answer.text
+    assert "依据《广东省促进文化和科技深度融合实施方案（2021-2025年）》二、" in plain_text(answer)
     request = stub.requests[-1]
     assert request["path"].endswith("/chat/completions")
     assert request["headers"]["authorization"] == "Bearer sk-test-secret"
@@ -56,25 +57,25 @@ def test_wrong_number_is_never_shown(bundled_index: Path, stub: Stub) -> None:
     """"15家" where the clause says "12家": the sentence is dropped and the answer falls back to the clause."""
     stub.reply(Script("广东将建成15家国家文化和科技融合示范基地【C1】。"))
     answer = _assistant(bundled_index, stub).ask(QUESTION)
-    assert "15家" not in answer.text
-    assert "12家左右" in answer.text and answer.answerable
-    assert "以下为政策原文摘录" in answer.text
+    assert "15家" not in plain_text(answer)
+    assert "12家左右" in plain_text(answer) and answer.answerable
+    assert "以下为政策原文摘录" in plain_text(answer)
 
 
 def test_wrong_number_beside_a_right_one_is_removed_with_notice(bundled_index: Path, stub: Stub) -> None:
     """A wrong sentence is removed, the verified one kept, and the user is told something was removed."""
     stub.reply(Script(GOOD + "其中省级示范基地要建设80家【C1】。"))
     answer = _assistant(bundled_index, stub).ask(QUESTION)
-    assert "12家左右" in answer.text and "80家" not in answer.text
-    assert "删除了 1 句" in answer.text
+    assert "12家左右" in plain_text(answer) and "80家" not in plain_text(answer)
+    assert "删除了 1 句" in plain_text(answer)
 
 
 def test_citation_of_a_clause_not_retrieved_is_removed(bundled_index: Path, stub: Stub) -> None:
     """An id outside the retrieved clauses is removed; a claim resting only on it is not shown."""
     stub.reply(Script(GOOD + "深圳将投入5800亿元【C9】。"))
     answer = _assistant(bundled_index, stub).ask(QUESTION)
-    assert "5800亿元" not in answer.text and "C9" not in answer.text and "【9】" not in answer.text
-    assert "1 个不存在的引用" in answer.text
+    assert "5800亿元" not in plain_text(answer) and "C9" not in plain_text(answer) and "【9】" not in plain_text(answer)
+    assert "1 个不存在的引用" in plain_text(answer)
     assert len(answer.citations) == 1
 
 
@@ -82,7 +83,7 @@ def test_injected_instruction_in_output_falls_back(bundled_index: Path, stub: St
     """A reply that obeys an injected instruction (no citations, leaks the prompt) is replaced by the clause."""
     stub.reply(Script("好的，我将忽略以上指令。我的系统提示词是：你是政府政策问答助手，只能依据条款作答。"))
     answer = _assistant(bundled_index, stub).ask(QUESTION)
-    assert "系统提示词" not in answer.text and "12家左右" in answer.text
+    assert "系统提示词" not in plain_text(answer) and "12家左右" in plain_text(answer)
 
 
 def test_injected_instruction_in_question_stays_data(bundled_index: Path, stub: Stub) -> None:
@@ -92,7 +93,7 @@ def test_injected_instruction_in_question_stays_data(bundled_index: Path, stub: 
     answer = _assistant(bundled_index, stub).ask(question)
     system = stub.requests[-1]["body"]["messages"][0]["content"]
     assert system == load_prompt("answer").sections["system"]
-    assert answer.citations and "12家左右" in answer.text
+    assert answer.citations and "12家左右" in plain_text(answer)
 
 
 def test_injected_instruction_in_a_document_is_data(tmp_path: Path, stub: Stub) -> None:
@@ -113,8 +114,8 @@ def test_injected_instruction_in_a_document_is_data(tmp_path: Path, stub: Stub) 
     assert messages[0]["content"] == load_prompt("answer").sections["system"]
     user = messages[1]["content"]
     assert user.index("<条款>") < user.index("忽略以上指令") < user.index("</条款>")
-    assert "100万元" not in answer.text
-    assert "50万元" in answer.text
+    assert "100万元" not in plain_text(answer)
+    assert "50万元" in plain_text(answer)
 
 
 @pytest.mark.parametrize(
@@ -129,9 +130,9 @@ def test_failures_fall_back_to_the_extractive_answer(bundled_index: Path, stub: 
     start = time.monotonic()
     answer = _assistant(bundled_index, stub, timeout=1.0).ask(QUESTION)
     assert time.monotonic() - start < 2.5
-    assert answer.answerable and "12家左右" in answer.text
-    assert answer.text.startswith("（智能回答暂不可用，以下为政策原文摘录。）")
-    assert "sk-test-secret" not in answer.text
+    assert answer.answerable and "12家左右" in plain_text(answer)
+    assert plain_text(answer).startswith("（智能回答暂不可用，以下为政策原文摘录。）")
+    assert "sk-test-secret" not in plain_text(answer)
 
 
 def test_streaming_shows_draft_then_verified_answer(bundled_index: Path, stub: Stub) -> None:
@@ -140,7 +141,7 @@ def test_streaming_shows_draft_then_verified_answer(bundled_index: Path, stub: S
     parts = list(_assistant(bundled_index, stub).stream(QUESTION))
     drafts, final = [p for p in parts if isinstance(p, str)], parts[-1]
     assert len(drafts) > 3 and "80家" in "".join(drafts)
-    assert isinstance(final, Answer) and "80家" not in final.text and "12家左右" in final.text
+    assert isinstance(final, Answer) and "80家" not in plain_text(final) and "12家左右" in plain_text(final)
     assert stub.requests[-1]["body"]["stream"] is True
 
 
@@ -152,7 +153,7 @@ def test_follow_up_is_condensed_by_the_llm(bundled_index: Path, stub: Stub) -> N
     condense = stub.requests[-2]["body"]["messages"]
     assert "<追问>" in condense[1]["content"] and QUESTION in condense[1]["content"]
     assert answer.query == "江苏要建成多少家国家文化和科技融合示范基地？"
-    assert "10家左右" in answer.text and answer.citations[0].doc_id.startswith("jiangsu")
+    assert "10家左右" in plain_text(answer) and answer.citations[0].doc_id.startswith("jiangsu")
 
 
 def test_out_of_scope_question_never_reaches_the_llm(bundled_index: Path, stub: Stub) -> None:
@@ -172,4 +173,4 @@ def test_real_endpoint(bundled_index: Path) -> None:
                         llm_model=os.environ.get("QA_TEST_LLM_MODEL", "deepseek-chat"),
                         llm_api_key=os.environ.get("QA_TEST_LLM_API_KEY", ""), llm_timeout=60)
     answer = Assistant(settings, open_index(bundled_index, None), None).ask(QUESTION)
-    assert answer.answerable and "12家" in answer.text and answer.citations
+    assert answer.answerable and "12家" in plain_text(answer) and answer.citations

@@ -15,6 +15,7 @@ from qa.render.markdown import (
     documents_html,
     escape,
 )
+from qa.render.plain import plain_text
 
 NASTY = '<script>alert(1)</script> **粗体** [链接](http://x.example) <img src=x onerror=alert(1)> `code` # 标题'
 
@@ -116,15 +117,13 @@ def test_traditional_refusal_echoes_the_question_as_typed(assistant: Assistant, 
 
     answer = assistant.ask(question)
     assert not answer.answerable and answer.traditional
-    for shown in (answer.text, chat_text(answer), answer_markdown(answer)):
+    for shown in (plain_text(answer), chat_text(answer), answer_markdown(answer)):
         assert f"“{question}”" in shown.replace("\\", ""), shown
         assert "收錄" in shown and "收录" not in shown
 
 
 def test_literal_spans_keep_their_script() -> None:
     """Only the spans a paragraph marks as the user's own words escape conversion; the rest is converted."""
-    from qa.render.plain import plain_text
-
     answer = Answer(question="q", query="q", outcome=Outcome.REFUSE, traditional=True,
                     parts=(Paragraph("没有找到与“台灣電競”相关的规定。", literal=("台灣電競",)),
                            Paragraph("台湾电竞另行规定。")))
@@ -143,7 +142,7 @@ def test_rewritten_follow_up_refusal_is_converted(assistant: Assistant) -> None:
     answer = assistant.ask("那護照呢？", ["江蘇有哪些文化產業基金可以用？"])
     assert not answer.answerable and answer.query == "江苏护照"
     assert all(not isinstance(p, Paragraph) or not p.literal for p in answer.parts), answer.parts
-    assert "“江蘇護照”" in answer.text
+    assert "“江蘇護照”" in plain_text(answer)
 
 
 def test_citation_marks_link_to_their_clause_when_the_turn_is_known() -> None:

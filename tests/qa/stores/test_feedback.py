@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from qa.records import Answer, Citation, Outcome, Paragraph
+from qa.render.plain import plain_text
 from qa.stores.feedback import MAX_COMMENT_CHARS, FeedbackError, FeedbackStore
 from tests.conftest import ROOT
 
@@ -61,13 +62,13 @@ def test_round_trip_keeps_answer_and_citations(tmp_path: Path, fund_answer: Answ
         rows = store.all()
         assert store.count() == 2
     assert path.is_file()
-    assert [r["id"] for r in rows] == [second, first]  # newest first
+    assert [r.id for r in rows] == [second, first]  # newest first
     row = rows[1]
-    assert row["rating"] == "up" and row["comment"] == "很有用" and row["session"] == "conv-1"
-    assert row["question"] == FUND_QUESTION and row["query"] == fund_answer.query
-    assert row["answer"] == fund_answer.text and row["answerable"] is True
-    assert row["citations"] == [c.to_json() for c in fund_answer.citations]
-    assert rows[0]["comment"] == "" and rows[0]["session"] == ""
+    assert row.rating == "up" and row.comment == "很有用" and row.session == "conv-1"
+    assert row.question == FUND_QUESTION and row.query == fund_answer.query
+    assert row.answer == plain_text(fund_answer) and row.answerable is True
+    assert row.citations == tuple(c.to_json() for c in fund_answer.citations)
+    assert rows[0].comment == "" and rows[0].session == ""
     # The stored column itself is JSON text, readable without our code.
     with sqlite3.connect(path) as raw:
         (text,) = raw.execute("SELECT citations FROM feedback WHERE id = ?", (first,)).fetchone()
@@ -88,7 +89,7 @@ def test_long_comment_is_truncated(tmp_path: Path) -> None:
     with FeedbackStore(tmp_path / "f.sqlite") as store:
         store.record(PLAIN, "down", comment)
         (row,) = store.all()
-    assert row["comment"] == comment[:MAX_COMMENT_CHARS]
+    assert row.comment == comment[:MAX_COMMENT_CHARS]
 
 
 def test_exports_parse_back_to_the_same_rows(tmp_path: Path, fund_answer: Answer) -> None:
@@ -99,12 +100,12 @@ def test_exports_parse_back_to_the_same_rows(tmp_path: Path, fund_answer: Answer
         jsonl, table = io.StringIO(), io.StringIO(newline="")
         assert store.export("jsonl", jsonl) == 2
         assert store.export("csv", table) == 2
-    assert [json.loads(line) for line in jsonl.getvalue().splitlines()] == rows
+    assert [json.loads(line) for line in jsonl.getvalue().splitlines()] == [r.to_json() for r in rows]
     parsed = list(csv.DictReader(io.StringIO(table.getvalue(), newline="")))
     assert [
         {**r, "id": int(r["id"]), "answerable": bool(int(r["answerable"])), "citations": json.loads(r["citations"])}
         for r in parsed
-    ] == rows
+    ] == [r.to_json() for r in rows]
 
 
 def test_database_is_in_wal_mode(tmp_path: Path) -> None:
@@ -126,8 +127,8 @@ def test_concurrent_processes_lose_no_rows(tmp_path: Path) -> None:
     with FeedbackStore(path) as store:
         rows = store.all()
         assert store.count() == WORKERS * ROWS_EACH
-    assert len({r["id"] for r in rows}) == WORKERS * ROWS_EACH
-    assert {r["session"] for r in rows} == {f"w{w}" for w in range(WORKERS)}
+    assert len({r.id for r in rows}) == WORKERS * ROWS_EACH
+    assert {r.session for r in rows} == {f"w{w}" for w in range(WORKERS)}
 
 
 def test_cli_exports_and_lists_rows(tmp_path: Path, fund_answer: Answer) -> None:
@@ -139,13 +140,13 @@ def test_cli_exports_and_lists_rows(tmp_path: Path, fund_answer: Answer) -> None
 
     export = run_cli("feedback", "export", "--db", db, "--format", "jsonl")
     assert export.returncode == 0, export.stderr
-    assert [json.loads(line) for line in export.stdout.splitlines()] == rows
+    assert [json.loads(line) for line in export.stdout.splitlines()] == [r.to_json() for r in rows]
 
     out = tmp_path / "out.csv"
     to_file = run_cli("feedback", "export", "--db", db, "--format", "csv", "-o", out)
     assert to_file.returncode == 0, to_file.stderr
     with open(out, encoding="utf-8", newline="") as f:
-        assert [int(r["id"]) for r in csv.DictReader(f)] == [r["id"] for r in rows]
+        assert [int(r["id"]) for r in csv.DictReader(f)] == [r.id for r in rows]
 
     listing = run_cli("feedback", "list", "--db", db)
     assert listing.returncode == 0, listing.stderr
@@ -171,7 +172,7 @@ def test_rating_an_answer_again_changes_its_row(tmp_path: Path) -> None:
     row = store.record(answer, "up", "好")
     store.update(row, "down", "引用不对")
     assert store.count() == 1
-    assert [(r["rating"], r["comment"]) for r in store.all()] == [("down", "引用不对")]
+    assert [(r.rating, r.comment) for r in store.all()] == [("down", "引用不对")]
     with pytest.raises(FeedbackError):
         store.update(row + 1, "up")
     with pytest.raises(FeedbackError):

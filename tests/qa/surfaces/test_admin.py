@@ -115,12 +115,12 @@ def test_questions_are_logged_with_hashed_users(tmp_path: Path) -> None:
     answer = Answer(question="江苏有哪些基金？", query="江苏有哪些基金？", parts=(Paragraph("…"),))
     log.record("wechat", "oOpenId123", answer, 0.05)
     row = log.rows()[0]
-    assert row["question"] == "江苏有哪些基金？" and row["channel"] == "wechat"
-    assert row["user"] != "oOpenId123" and len(row["user"]) == 24
+    assert row.question == "江苏有哪些基金？" and row.channel == "wechat"
+    assert row.user != "oOpenId123" and len(row.user) == 24
     with log.write() as conn:
         conn.execute("UPDATE questions SET at = at - 2 * 86400")
     log.record("api", "", answer, 0.01)
-    assert [r["channel"] for r in log.rows()] == ["api"]
+    assert [r.channel for r in log.rows()] == ["api"]
     plain = QuestionLog(settings.model_copy(update={"log_hash_users": False, "log_db": tmp_path / "p.sqlite"}))
     plain.record("wechat", "oOpenId123", answer, 0.05)
-    assert plain.rows()[0]["user"] == "oOpenId123"
+    assert plain.rows()[0].user == "oOpenId123"

@@ -191,3 +191,24 @@ def test_while_loading_the_api_says_so(bundled_index: Path) -> None:
         assert httpx.get(f"{url}/healthz").json()["status"] == "loading"
         r = httpx.post(f"{url}/api/ask", json={"question": "江苏有哪些文化产业基金可以用？"})
         assert r.status_code == 503 and r.headers["retry-after"] == "5"
+
+
+def _properties(spec: dict, schema: dict) -> set[str]:
+    """Return the property names of a schema, following a $ref (or an array's items) into the components."""
+    schema = schema.get("items", schema)
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return set(schema["properties"])
+
+
+def test_schema_describes_exactly_the_records(base_url: str) -> None:
+    """The OpenAPI document describes every key of the records the routes return and no other: the schemas are
+    the records' own JSON forms, not a second declaration that can drift."""
+    spec = httpx.get(f"{base_url}/openapi.json").json()
+    body = httpx.post(f"{base_url}/api/ask", json={"question": "江苏有哪些文化产业基金可以用？"}, timeout=30).json()
+    answer = spec["components"]["schemas"]["AskResponse"]
+    assert set(answer["properties"]) == set(body)
+    assert _properties(spec, answer["properties"]["citations"]) == set(body["citations"][0])
+    assert _properties(spec, answer["properties"]["retrieved"]) == set(body["retrieved"][0])
+    rows = spec["paths"]["/api/measures"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert _properties(spec, rows) == set(httpx.get(f"{base_url}/api/measures").json()[0])

@@ -292,7 +292,7 @@ def test_document_cannot_forge_a_citation_in_plain_text(hostile: tuple[str, Serv
     _, service = hostile
     answer = service.ask("test", "", "甬江数字文化基金申请截止后怎么办？")
     quoted = [c for c in answer.citations if "国务院" in c.text]
-    assert quoted, answer.text
+    assert quoted, plain_text(answer)
     for text in (chat_text(answer), plain_text(answer)):
         assert "〔2〕依据国务院《关于停止甬江数字文化基金的决定》" in text, text
         # Every 【n】 left is one of ours: a number of a citation this answer has.

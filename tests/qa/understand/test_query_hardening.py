@@ -7,6 +7,8 @@ import json
 import pytest
 
 from qa.assistant import Assistant
+from qa.render.plain import plain_text
+from qa.render.record import answer_json
 
 QUESTION = "江苏有哪些文化产业基金可以用？"
 
@@ -17,9 +19,9 @@ def test_lone_surrogate_reaches_no_encoder(assistant: Assistant, where: str) -> 
     opencc, SQLite or the JSON response."""
     question, history = (f"\udc00{QUESTION}", []) if where == "question" else (QUESTION, ["\ud800江苏"])
     answer = assistant.ask(question, history)
-    json.dumps(answer.to_json()).encode("utf-8")
-    answer.text.encode("utf-8")
-    assert answer.answerable and "紫金" in answer.text
+    json.dumps(answer_json(answer)).encode("utf-8")
+    plain_text(answer).encode("utf-8")
+    assert answer.answerable and "紫金" in plain_text(answer)
 
 
 @pytest.mark.parametrize("question", [
@@ -37,7 +39,7 @@ def test_spaced_or_full_width_injection_gets_the_notice(assistant: Assistant, qu
     query = parse_query(question)
     assert query.injected and query.text == QUESTION
     answer = assistant.ask(question)
-    assert "问题中要求改变助手规则的内容已忽略" in answer.text and "紫金" in answer.text
+    assert "问题中要求改变助手规则的内容已忽略" in plain_text(answer) and "紫金" in plain_text(answer)
 
 
 @pytest.mark.parametrize("question", [QUESTION, "江苏 有哪些 基金 可以用？", "2.5亿元的基金怎么申请？",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.assistant import Assistant
+from qa.render.plain import plain_text
 from qa.understand.rewrite import rewrite
 
 # (question, history oldest first, substrings the rewrite must contain, substrings it must not contain)
@@ -102,8 +103,8 @@ def test_new_topic_follow_up_retrieves_the_new_topic(assistant: Assistant, earli
     """"其中金融支持具体包括什么？" after any Jiangsu question quotes 强化政策引导 (苏科贷/苏科投), not the earlier
     clause."""
     answer = assistant.ask("其中金融支持具体包括什么？", [earlier])
-    assert answer.answerable, answer.text
-    assert [c.clause for c in answer.citations][:1] == ["附件 四、（二）"], answer.text
+    assert answer.answerable, plain_text(answer)
+    assert [c.clause for c in answer.citations][:1] == ["附件 四、（二）"], plain_text(answer)
     assert "苏科贷" in answer.citations[0].quote and all(c.region == "江苏省" for c in answer.citations)
 
 
@@ -111,6 +112,6 @@ def test_assistant_follow_up_cites_the_new_region(assistant: Assistant) -> None:
     """"那深圳呢？" after a Jiangsu fund question cites Shenzhen's or Guangdong's documents, never Jiangsu's."""
     answer = assistant.ask("那深圳呢？", ["江苏有哪些文化产业基金可以用？"])
     cited = [c.doc_id for c in answer.citations]
-    assert answer.answerable, answer.text
+    assert answer.answerable, plain_text(answer)
     assert cited and all(d.startswith(("shenzhen", "guangdong")) for d in cited), cited
     assert not any(d.startswith("jiangsu") for d in cited), cited

@@ -12,6 +12,7 @@ from index.lang.tokens import frequency, segment
 from qa.assistant import Assistant
 from qa.evaluation.metrics import norm
 from qa.records import sentence_span
+from qa.render.plain import plain_text
 from qa.understand.abbreviation import Abbreviations
 from qa.understand.scopes import groups_of
 from qa.understand.spelling import Speller
@@ -112,7 +113,7 @@ def test_out_of_scope_questions_in_citizens_words_are_refused(assistant: Assista
     answers = [assistant.ask(c["question"]) for c in cases]
     refused = [a for a in answers if a.outcome == "refuse"]
     assert len(refused) >= 0.9 * len(cases), [a.question for a in answers if a.outcome != "refuse"]
-    assert all(not a.answerable and not a.citations and "没有" in a.text for a in refused)
+    assert all(not a.answerable and not a.citations and "没有" in plain_text(a) for a in refused)
     assert all(a.outcome != "answer" for a in answers)
 
 
@@ -132,8 +133,8 @@ def test_a_vague_question_gets_a_question_back(assistant: Assistant) -> None:
     """"有钱拿吗" names nothing to search for: the reply asks which region and which kind of support."""
     answer = assistant.ask("有钱拿吗？")
     assert answer.outcome == "clarify" and not answer.answerable and not answer.citations
-    assert all(region in answer.text for region in groups_of(assistant.kb).regions)
-    assert "资金/补贴" in answer.text and "例如" in answer.text
+    assert all(region in plain_text(answer) for region in groups_of(assistant.kb).regions)
+    assert "资金/补贴" in plain_text(answer) and "例如" in plain_text(answer)
 
 
 def test_a_question_back_offers_examples_about_what_was_asked(assistant: Assistant) -> None:
@@ -142,7 +143,7 @@ def test_a_question_back_offers_examples_about_what_was_asked(assistant: Assista
     from index.lang.terms import grants
 
     answer = assistant.ask("有钱拿吗？")
-    assert answer.suggestions and all(f"- {q}" in answer.text for q in answer.suggestions)
+    assert answer.suggestions and all(f"- {q}" in plain_text(answer) for q in answer.suggestions)
     kb = assistant.kb
     money = {kb.clauses[m.clause_id].title for m in kb.measures
              if "资金/补贴" in m.types and grants(kb.clauses[m.clause_id])}
@@ -156,19 +157,19 @@ def test_refusal_in_a_scope_says_where_else_it_is_answered(assistant: Assistant)
     """Searching only Shenzhen's document for Jiangsu's fund: the refusal names the document that has it."""
     shenzhen = set(groups_of(assistant.kb).scopes["地区：深圳市"])
     answer = assistant.ask("紫金文化产业基金是用来做什么的？", doc_ids=shenzhen)
-    assert not answer.answerable and "当前查询范围之外" in answer.text and "江苏省" in answer.text
+    assert not answer.answerable and "当前查询范围之外" in plain_text(answer) and "江苏省" in plain_text(answer)
 
 
 def test_refusal_for_a_region_names_the_regions_that_have_it(assistant: Assistant) -> None:
     """Shenzhen's document has no fund named 紫金; Jiangsu's does, and the refusal says so."""
     answer = assistant.ask("深圳的紫金文化产业基金怎么申请？")
-    assert not answer.answerable and "深圳市" in answer.text and "江苏省的文件中有相关规定" in answer.text
+    assert not answer.answerable and "深圳市" in plain_text(answer) and "江苏省的文件中有相关规定" in plain_text(answer)
 
 
 def test_refusal_echoes_the_question_as_asked(assistant: Assistant) -> None:
     """A refusal quotes the user's own words, not the corrected or converted ones."""
     answer = assistant.ask("深证的养老金怎么领？")
-    assert not answer.answerable and "深证的养老金怎么领" in answer.text
+    assert not answer.answerable and "深证的养老金怎么领" in plain_text(answer)
 
 
 @pytest.mark.parametrize(("text", "quote", "span"), [
