@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from qa.records import Answer
+from qa.render.plain import plain_text
 from qa.service import Service
 from qa.service.errors import NotReady
 from qa.settings import Settings
@@ -73,7 +74,7 @@ def test_a_profile_without_its_introduction_reads_as_one(service: Service) -> No
     """The finder's checklist: "深圳的一家动漫中小企业" is answered as "我是深圳的一家动漫中小企业"."""
     typed = service.checklist("深圳的一家动漫中小企业")
     assert typed.question == "我是深圳的一家动漫中小企业"
-    assert typed.text == service.ask("cli", "", "我是深圳的一家动漫中小企业").text
+    assert plain_text(typed) == plain_text(service.ask("cli", "", "我是深圳的一家动漫中小企业"))
     assert service.checklist("  ").question == "我是一家文化科技企业"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from qa.records import Answer, Citation, Paragraph
+from qa.render.plain import plain_text
 from qa.settings import Settings
 from qa.stores.base import COLUMNS, MAX_COMMENT_CHARS, Conversations, Feedback, Nonces, Questions
 from qa.stores.conversations import ConversationStore
@@ -86,17 +87,17 @@ class FeedbackContract:
         second = store.record(ANSWER, "down")
         assert first != second and store.count() == 2
         rows = store.all()
-        assert [r["id"] for r in rows] == [second, first] and set(rows[0]) == set(COLUMNS)
-        assert rows[1]["rating"] == "up" and rows[1]["comment"] == "很有用" and rows[1]["session"] == "s1"
-        assert rows[1]["question"] == ANSWER.question and rows[1]["answer"] == ANSWER.text
-        assert rows[1]["answerable"] is True and rows[1]["citations"] == [c.to_json() for c in ANSWER.citations]
-        assert [r["id"] for r in store.all(limit=1)] == [second]
+        assert [r.id for r in rows] == [second, first] and set(rows[0].to_json()) == set(COLUMNS)
+        assert rows[1].rating == "up" and rows[1].comment == "很有用" and rows[1].session == "s1"
+        assert rows[1].question == ANSWER.question and rows[1].answer == plain_text(ANSWER)
+        assert rows[1].answerable is True and list(rows[1].citations) == [c.to_json() for c in ANSWER.citations]
+        assert [r.id for r in store.all(limit=1)] == [second]
 
     def test_a_changed_rating_keeps_its_row(self, store: Feedback) -> None:
         row = store.record(ANSWER, "up")
         store.update(row, "down", "其实没说清楚")
         (only,) = store.all()
-        assert (only["id"], only["rating"], only["comment"]) == (row, "down", "其实没说清楚")
+        assert (only.id, only.rating, only.comment) == (row, "down", "其实没说清楚")
         with pytest.raises(FeedbackError, match=str(row + 1)):
             store.update(row + 1, "up")
 
@@ -108,13 +109,13 @@ class FeedbackContract:
 
     def test_a_long_comment_is_cut(self, store: Feedback) -> None:
         store.record(ANSWER, "up", "长" * (MAX_COMMENT_CHARS + 10))
-        assert len(store.all()[0]["comment"]) == MAX_COMMENT_CHARS
+        assert len(store.all()[0].comment) == MAX_COMMENT_CHARS
 
     def test_exports_are_the_rows(self, store: Feedback) -> None:
         store.record(ANSWER, "down", "=HYPERLINK(\"http://x\")")
         lines, table = io.StringIO(), io.StringIO()
         assert store.export("jsonl", lines) == 1 and store.export("csv", table) == 1
-        assert [json.loads(line) for line in lines.getvalue().splitlines()] == store.all()
+        assert [json.loads(line) for line in lines.getvalue().splitlines()] == [r.to_json() for r in store.all()]
         (row,) = csv.DictReader(io.StringIO(table.getvalue(), newline=""))
         assert row["comment"].startswith("'=")  # shown as text by a spreadsheet, never run
 
@@ -133,11 +134,11 @@ class QuestionsContract:
         store.record("wechat", OPENID, ANSWER, 0.25)
         store.record("api", "", ANSWER, 1.0)
         rows = store.rows()
-        assert [r["channel"] for r in rows] == ["api", "wechat"]
+        assert [r.channel for r in rows] == ["api", "wechat"]
         wechat = rows[1]
-        assert (wechat["question"], wechat["query"], wechat["ms"]) == (ANSWER.question, ANSWER.query, 250)
-        assert wechat["answerable"] and json.loads(wechat["clauses"]) == ["SZ-1"]
-        assert wechat["user"] and OPENID not in wechat["user"]  # keyed pseudonym (QA_LOG_HASH_USERS)
+        assert (wechat.question, wechat.query, wechat.ms) == (ANSWER.question, ANSWER.query, 250)
+        assert wechat.answerable and json.loads(wechat.clauses) == ["SZ-1"]
+        assert wechat.user and OPENID not in wechat.user  # keyed pseudonym (QA_LOG_HASH_USERS)
 
 
 class NoncesContract:
