@@ -136,13 +136,13 @@ def test_citizens_questions_are_answered_from_the_clause_that_answers(assistant,
     assert answer.citations[0].clause == label and phrase in answer.citations[0].quote
 
 
-def test_boilerplate_is_never_cited_for_a_policy_question(assistant) -> None:
-    answer = assistant.ask("深圳有没有办公用房支持")
+def test_boilerplate_is_never_cited_for_a_policy_question(stub_assistant) -> None:
+    answer = stub_assistant.ask("深圳有没有办公用房支持")
     assert all(s.clause.label != "版记" for s in answer.retrieved)
 
 
-def test_thanks_after_an_answer_is_not_a_follow_up(assistant) -> None:
-    answer = assistant.ask("谢谢", ["深圳给钱吗"])
+def test_thanks_after_an_answer_is_not_a_follow_up(stub_assistant) -> None:
+    answer = stub_assistant.ask("谢谢", ["深圳给钱吗"])
     assert answer.outcome == "courtesy" and not answer.retrieved
 
 
@@ -152,22 +152,22 @@ def test_a_long_story_keeps_the_question_at_its_end() -> None:
     assert "资金补贴" in query.focus
 
 
-def test_who_leads_is_answered_from_the_agency_note_first(assistant) -> None:
-    answer = assistant.ask("广东“大力发展文化科技企业”那条是哪个厅牵头")
+def test_who_leads_is_answered_from_the_agency_note_first(stub_assistant) -> None:
+    answer = stub_assistant.ask("广东“大力发展文化科技企业”那条是哪个厅牵头")
     assert answer.text.startswith("省工业和信息化厅牵头。【1】")
     assert "（省工业和信息化厅牵头" in answer.citations[0].quote
 
 
-def test_a_count_is_answered_with_its_phrase_first(assistant) -> None:
-    answer = assistant.ask("广东要培育多少家文化和科技融合特色企业？")
+def test_a_count_is_answered_with_its_phrase_first(stub_assistant) -> None:
+    answer = stub_assistant.ask("广东要培育多少家文化和科技融合特色企业？")
     first = answer.text.splitlines()[0]
     assert "100家以上" in first and first.endswith("【1】")
     assert first.removesuffix("。【1】") in answer.citations[0].quote
 
 
-def test_a_name_another_region_uses_is_not_answered_from_this_region(assistant) -> None:
+def test_a_name_another_region_uses_is_not_answered_from_this_region(stub_assistant) -> None:
     """Shenzhen has no 紫金 fund; Jiangsu does: Guangdong's fund clause is not the answer."""
-    answer = assistant.ask("深圳的紫金文化产业基金怎么申请？")
+    answer = stub_assistant.ask("深圳的紫金文化产业基金怎么申请？")
     assert not answer.answerable and "江苏省的文件中有相关规定" in answer.text
 
 
@@ -185,21 +185,21 @@ def test_no_reference_in_an_ordinary_question() -> None:
     assert reference("深圳有什么资金补贴") is None
 
 
-def test_the_second_item_of_the_previous_answer_is_opened(assistant) -> None:
-    first = assistant.ask("广东有什么资金补贴")
+def test_the_second_item_of_the_previous_answer_is_opened(stub_assistant) -> None:
+    first = stub_assistant.ask("广东有什么资金补贴")
     assert len(first.citations) >= 2
-    answer = assistant.ask("第二条具体怎么说", ["广东有什么资金补贴"])
+    answer = stub_assistant.ask("第二条具体怎么说", ["广东有什么资金补贴"])
     assert answer.answerable and answer.citations[0].clause_id == first.citations[1].clause_id
 
 
-def test_a_numbered_clause_of_the_named_region(assistant) -> None:
-    answer = assistant.ask("深圳措施第十四条")
+def test_a_numbered_clause_of_the_named_region(stub_assistant) -> None:
+    answer = stub_assistant.ask("深圳措施第十四条")
     assert answer.citations[0].clause == "三、（十四）" and "专项资金" in answer.citations[0].quote
 
 
-def test_a_scoped_refusal_names_the_region_that_has_it(assistant) -> None:
-    shenzhen = {d for d in assistant.kb.docs if d.startswith("shenzhen")}
-    answer = assistant.ask("江苏有哪些文化产业基金", doc_ids=shenzhen)
+def test_a_scoped_refusal_names_the_region_that_has_it(stub_assistant) -> None:
+    shenzhen = {d for d in stub_assistant.kb.docs if d.startswith("shenzhen")}
+    answer = stub_assistant.ask("江苏有哪些文化产业基金", doc_ids=shenzhen)
     assert not answer.answerable and "当前查询范围内" in answer.text and "江苏省的《" in answer.text
 
 
@@ -209,9 +209,9 @@ def test_a_scoped_refusal_names_the_region_that_has_it(assistant) -> None:
     ("江苏这个政策是哪几个部门一起出的", "发文单位：", "江苏省科学技术厅、中共江苏省委宣传部"),
     ("深圳的措施现在还有效吗", "施行：", "自发布之日起实施"),
 ])
-def test_questions_about_the_document_are_answered_from_its_own_lines(assistant, question: str, label: str,
+def test_questions_about_the_document_are_answered_from_its_own_lines(stub_assistant, question: str, label: str,
                                                                        fact: str) -> None:
-    answer = assistant.ask(question)
+    answer = stub_assistant.ask(question)
     assert answer.answerable and f"{label}{fact}" in answer.text.replace("\n", "")
     assert fact in answer.citations[0].quote
 
@@ -220,8 +220,8 @@ def test_a_follow_up_of_the_same_kind_swaps_that_word() -> None:
     assert rewrite("省级的呢", ["广东到2025年要建多少国家级示范基地"]) == "广东到2025年要建多少省级示范基地"
 
 
-def test_a_date_question_about_something_else_is_not_about_a_document(assistant) -> None:
-    answer = assistant.ask("一带一路倡议是哪一年提出的？")
+def test_a_date_question_about_something_else_is_not_about_a_document(stub_assistant) -> None:
+    answer = stub_assistant.ask("一带一路倡议是哪一年提出的？")
     assert not answer.citations or all("文号" not in p for p in answer.text.splitlines())
 
 
