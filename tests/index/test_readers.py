@@ -110,6 +110,16 @@ class ReaderContract:
         message = str(result)
         assert CJK.search(message) and "\n" not in message and "Traceback" not in message, message
 
+    def test_file_over_the_size_limit_is_skipped_before_reading(self, tmp_path: Path) -> None:
+        """A file larger than the build's limit is refused with its size, the limit and the setting to change."""
+        data = self.document(LINES)
+        path = tmp_path / f"plan{self.suffix}"
+        path.write_bytes(data)
+        ((where, result),) = list(load_corpus([path], len(data) - 1))
+        assert where == path and isinstance(result, DocumentError), result
+        assert str(len(data)) in str(result) and str(len(data) - 1) in str(result)
+        assert "QA_MAX_DOCUMENT_BYTES" in str(result)
+
     def test_truncated_file_raises_nothing_but_document_error(self, tmp_path: Path) -> None:
         """A file cut in half is read as far as it goes or skipped with a DocumentError, never another exception."""
         data = self.document(LINES)
