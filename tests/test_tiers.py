@@ -32,6 +32,12 @@ def test_stub_assistant_fuses_dense_scores(stub_assistant: Assistant) -> None:
     assert answer.answerable and any("紫金文化产业基金" in c.text for c in answer.citations)
 
 
+def test_tests_of_the_e5_index_are_in_the_system_tier(request: pytest.FixtureRequest) -> None:
+    """Every collected test that uses the e5 index carries e5 and system, so a fast run never builds that index."""
+    using = [item for item in request.session.items if "bundled_index" in getattr(item, "fixturenames", ())]
+    assert all(item.get_closest_marker("e5") and item.get_closest_marker("system") for item in using)
+
+
 @pytest.fixture
 def guarding(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Turn the guards on as a run of the fast tier does (a full run leaves them off)."""
