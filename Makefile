@@ -2,7 +2,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint eval answerability bench clean browser-deps format-deps
+.PHONY: install run test test-fast lint eval answerability bench clean browser-deps format-deps
 
 # Says what it does in Chinese before pip starts; pip stays quiet (-q) so that what it prints is a real problem.
 # setuptools reports every editable install with an "Editable installation." notice that pip shows like a
@@ -47,6 +47,12 @@ format-deps:
 
 test: lint browser-deps format-deps
 	$(PY) -m pytest -q
+
+# The fast tier: no e5, no child process, no server, no browser, no wheel (markers in pyproject.toml). It installs
+# only when there is no virtualenv yet, and runs no lint, so a developer gets an answer in seconds.
+test-fast:
+	@[ -f $(STAMP) ] || $(MAKE) install
+	$(PY) -m pytest -q -m "not system"
 
 # Answer quality on the dev set, STARD and tests/data/wording.jsonl beside naive baselines, with ablations and
 # latency. The first run builds the indexes and embeds STARD and the baseline chunks (about 30 minutes; an index's

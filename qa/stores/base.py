@@ -11,8 +11,8 @@ from abc import ABC, abstractmethod
 from typing import Literal, TextIO
 
 from qa.records import Answer
-from qa.stores.records import FeedbackRow, LoggedQuestion
 from qa.stores.errors import FeedbackError
+from qa.stores.records import FeedbackRow, LoggedQuestion
 
 RATINGS = ("up", "down")
 MAX_COMMENT_CHARS = 2000

@@ -101,26 +101,26 @@ def check_record(record: Mapping[str, Any], bad: Bad, titles: list[str]) -> None
 
 
 @pytest.fixture(scope="module")
-def titles(assistant: Assistant) -> list[str]:
+def titles(stub_assistant: Assistant) -> list[str]:
     """Return the titles of the bundled documents."""
-    return [d.title for d in assistant.kb.docs.values()]
+    return [d.title for d in stub_assistant.kb.docs.values()]
 
 
 # --- questions: the Assistant API -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("case", list(BAD_QUESTIONS))
-def test_assistant_replies_sensibly(assistant: Assistant, titles: list[str], case: str) -> None:
-    """The assistant answers or refuses each bad question with a non-empty, sensible reply."""
+def test_assistant_replies_sensibly(stub_assistant: Assistant, titles: list[str], case: str) -> None:
+    """The stub_assistant answers or refuses each bad question with a non-empty, sensible reply."""
     bad = BAD_QUESTIONS[case]
-    answer = assistant.ask(bad.question)
+    answer = stub_assistant.ask(bad.question)
     check_record(answer_json(answer), bad, titles)
     assert len(answer.query) <= 500
 
 
-def test_traditional_question_is_answered_in_traditional(assistant: Assistant) -> None:
+def test_traditional_question_is_answered_in_traditional(stub_assistant: Assistant) -> None:
     """A question in traditional characters is answered in traditional characters."""
-    answer = assistant.ask(BAD_QUESTIONS["traditional"].question)
+    answer = stub_assistant.ask(BAD_QUESTIONS["traditional"].question)
     assert answer.traditional and "紫金文化产业基金" not in plain_text(answer)
 
 
@@ -139,19 +139,19 @@ def test_traditional_question_is_answered_in_traditional(assistant: Assistant) -
         pytest.param(f"{FUND_QUESTION}'; DROP TABLE feedback; --", id="sql-suffix"),
     ],
 )
-def test_noise_around_a_real_question_still_gets_the_answer(assistant: Assistant, question: str) -> None:
+def test_noise_around_a_real_question_still_gets_the_answer(stub_assistant: Assistant, question: str) -> None:
     """Markup, code or an injected instruction around an answerable question does not turn it into a refusal."""
-    answer = assistant.ask(question)
+    answer = stub_assistant.ask(question)
     assert answer.answerable, plain_text(answer)[:200]
     assert any(FUND_ANCHOR in c.text for c in answer.citations)
 
 
-def test_sql_looking_text_is_stored_verbatim_in_feedback(assistant: Assistant, tmp_path: Path) -> None:
+def test_sql_looking_text_is_stored_verbatim_in_feedback(stub_assistant: Assistant, tmp_path: Path) -> None:
     """SQL in a question and a comment is stored as data: the row reads back verbatim and the table survives."""
     sql = BAD_QUESTIONS["sql"].question
     with FeedbackStore(tmp_path / "feedback.sqlite") as store:
-        store.record(assistant.ask(sql), "down", "x'); DROP TABLE feedback; --")
-        store.record(assistant.ask(FUND_QUESTION), "up")
+        store.record(stub_assistant.ask(sql), "down", "x'); DROP TABLE feedback; --")
+        store.record(stub_assistant.ask(FUND_QUESTION), "up")
         rows = store.all()
         assert store.count() == 2
     assert rows[1].question == sql and rows[1].comment == "x'); DROP TABLE feedback; --"
@@ -168,6 +168,7 @@ def run_cli(*args: object, env: dict[str, str] | None = None, timeout: float = 1
                           text=True, encoding="utf-8", timeout=timeout, check=False)
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("case", CLI_CASES)
 def test_cli_ask_replies_sensibly(bundled_index: Path, titles: list[str], case: str) -> None:
     """`python -m qa ask` exits 0 with a sensible JSON record for bad questions, never a traceback."""
@@ -197,6 +198,7 @@ def base_url(bundled_index: Path, service: Service) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("case", list(BAD_QUESTIONS))
 def test_http_ask_replies_sensibly(base_url: str, titles: list[str], case: str) -> None:
     """POST /api/ask answers each bad question with 200 and a sensible record."""
@@ -206,6 +208,7 @@ def test_http_ask_replies_sensibly(base_url: str, titles: list[str], case: str) 
     check_record(response.json(), bad, titles)
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("case", list(BAD_QUESTIONS))
 def test_openai_endpoint_replies_sensibly(base_url: str, case: str) -> None:
     """POST /v1/chat/completions gives 200 with the reply, or 422 with a clear message for an empty question."""
@@ -222,6 +225,7 @@ def test_openai_endpoint_replies_sensibly(base_url: str, case: str) -> None:
     assert bool(reply["citations"]) is bad.answerable
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(
     "payload",
     [b"not json", b"\xff\xfe\x00", b'{"question": "\xe6\xb1"}', b"[]", b"null", b'{"question": null}'],
@@ -235,6 +239,7 @@ def test_malformed_bodies_are_4xx(base_url: str, payload: bytes) -> None:
         assert response.json()["detail"]
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("filters", [{"region": "火星"}, {"doc_ids": ["no-such-document"]}],
                          ids=["unknown-region", "unknown-doc-id"])
 def test_filter_matching_no_document_is_not_ignored(base_url: str, filters: dict) -> None:
@@ -261,6 +266,7 @@ def bridge(bundled_index: Path, service: Service,
     return ChatBridge(service, store, settings), settings
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("case", list(BAD_QUESTIONS))
 def test_wechat_bridge_replies_sensibly(bridge: tuple[ChatBridge, Settings], case: str) -> None:
     """The WeChat bridge replies to each bad message with text that fits one WeChat message."""
@@ -395,6 +401,7 @@ def test_short_numbered_document_keeps_its_numbering(bad_build: tuple[BuildRepor
     assert answer.citations[0].clause == "一、（一）"
 
 
+@pytest.mark.subprocess
 def test_cli_build_reports_bad_documents(tmp_path: Path) -> None:
     """`python -m qa build` on the bad corpus exits 0, indexes the good files and lists each skipped file's reason."""
     corpus = make_bad_corpus(tmp_path / "corpus")
@@ -448,6 +455,7 @@ LONG_ITEMS = [f"{kind}{stage}项目" for kind in LONG_KINDS for stage in LONG_ST
 LONG_SENTENCE = "（一）设立数字文化发展基金，重点支持" + "、".join(LONG_ITEMS) + "。"
 
 
+@pytest.mark.server
 def test_each_message_without_msgid_is_pushed(service: Service, tmp_path: Path) -> None:
     """Past the reply window, every message without a MsgId (it cannot be a retry) gets its own pushed answer,
     and nothing is kept per message once it is pushed. A window of 0 pushes always: an answer that finished
@@ -501,6 +509,7 @@ def all_replies(chat: ChatBridge, user: str, question: str) -> list[str]:
     return replies
 
 
+@pytest.mark.server
 def test_long_sentence_is_paged_completely(long_sentence_bridge: tuple[ChatBridge, Settings]) -> None:
     """A sentence longer than a WeChat message is delivered whole across "更多" pages."""
     chat, _ = long_sentence_bridge
@@ -511,6 +520,7 @@ def test_long_sentence_is_paged_completely(long_sentence_bridge: tuple[ChatBridg
     assert LONG_SENTENCE in joined.replace("\n", "")
 
 
+@pytest.mark.server
 def test_long_sentence_pages_fit_wechat_max_bytes(long_sentence_bridge: tuple[ChatBridge, Settings]) -> None:
     """Every page of a long sentence, hint included, fits wechat_max_bytes."""
     chat, settings = long_sentence_bridge
@@ -518,6 +528,7 @@ def test_long_sentence_pages_fit_wechat_max_bytes(long_sentence_bridge: tuple[Ch
     assert max(sizes) <= settings.wechat_max_bytes, sizes
 
 
+@pytest.mark.server
 def test_first_page_of_a_long_sentence_carries_the_answer(long_sentence_bridge: tuple[ChatBridge, Settings]) -> None:
     """The first reply already quotes the clause, not only the answer's header line."""
     chat, _ = long_sentence_bridge

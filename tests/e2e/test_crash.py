@@ -180,6 +180,7 @@ def site(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Site:
     return make_site(bundled_index, tmp_path_factory.mktemp("crash"))
 
 
+@pytest.mark.subprocess
 def test_sigkill_during_build_keeps_a_complete_generation(site: Site) -> None:
     """After SIGKILL at seeded points of a build, CURRENT names a complete generation: the OLD one until the switch."""
     rng = random.Random(KILL_SEED)
@@ -222,6 +223,7 @@ def test_sigkill_during_build_keeps_a_complete_generation(site: Site) -> None:
         assert fund_cited(old_assistant.ask(QUESTION)) == {OLD_FUND}
 
 
+@pytest.mark.subprocess
 def test_complete_build_after_kills_serves_new_content(site: Site) -> None:
     """A complete build after the kills succeeds, serves the NEW content and removes the half-written generations."""
     write_new_corpus(site.corpus, "final")
@@ -277,6 +279,7 @@ def rebuild(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Re
                    fresh_reads, errors, old_assistant)
 
 
+@pytest.mark.subprocess
 def test_queries_during_a_rebuild_are_answered_from_the_old_generation(rebuild: Rebuild) -> None:
     """While another process rebuilds, answers keep coming without errors: OLD content until the switch, then NEW."""
     assert rebuild.result.returncode == 0, rebuild.result.stderr[-2000:]
@@ -291,6 +294,7 @@ def test_queries_during_a_rebuild_are_answered_from_the_old_generation(rebuild: 
     assert fund_cited(rebuild.old_assistant.ask(QUESTION)) == {OLD_FUND}
 
 
+@pytest.mark.subprocess
 def test_two_builds_at_once_leave_an_index_that_opens(bundled_index: Path, tmp_path: Path) -> None:
     """A second build of the same index waits for the one in progress; the result opens and answers."""
     site = make_site(bundled_index, tmp_path)
@@ -345,6 +349,7 @@ feedback.close()
 """
 
 
+@pytest.mark.subprocess
 def test_concurrent_processes_lose_no_conversation_or_feedback_rows(tmp_path: Path) -> None:
     """Several processes writing both SQLite stores at once lose no row and corrupt nothing."""
     env = {**build_env(), "PYTHONPATH": str(ROOT)}
@@ -425,6 +430,7 @@ def test_settings_repr_hides_secrets(secret_env: dict[str, str], tmp_path: Path)
         assert leaks(shown) == [], shown
 
 
+@pytest.mark.server
 def test_failing_llm_and_wechat_calls_leak_no_secret(secret_env: dict[str, str],
                                                      caplog: pytest.LogCaptureFixture) -> None:
     """A refused LLM endpoint and forged WeChat callbacks put no secret in logs, exceptions or HTTP bodies."""
@@ -465,6 +471,7 @@ def test_failing_llm_and_wechat_calls_leak_no_secret(secret_env: dict[str, str],
         assert leaks(text) == [], text[:500]
 
 
+@pytest.mark.subprocess
 def test_cli_with_debug_logging_leaks_no_secret(secret_env: dict[str, str], bundled_index: Path) -> None:
     """`python -m qa -v ask` with a refused LLM endpoint prints the fallback answer and no secret, even at DEBUG."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}

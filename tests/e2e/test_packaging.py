@@ -62,6 +62,8 @@ def run_installed(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProc
                           encoding="utf-8", timeout=300, check=False)
 
 
+@pytest.mark.subprocess
+@pytest.mark.wheel
 def test_installed_wheel_answers_and_refuses_outside_the_checkout(installed: Path, tmp_path: Path) -> None:
     """The installed copy (not the checkout) builds an index and answers one question, refuses another."""
     where = run_installed(installed, tmp_path, "--version")

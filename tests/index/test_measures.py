@@ -266,9 +266,9 @@ def test_unknown_filter_value_names_the_valid_ones(kb: KnowledgeBase, field: str
     assert value in str(err.value) and all(v in str(err.value) for v in vocab)
 
 
-def test_profile_checklist(assistant: Assistant) -> None:
+def test_profile_checklist(stub_assistant: Assistant) -> None:
     """A profile in chat gets a cited checklist grouped by type; other regions' measures only as reference."""
-    answer = assistant.ask("我是深圳的一家动漫中小企业")
+    answer = stub_assistant.ask("我是深圳的一家动漫中小企业")
     assert answer.answerable and answer.citations
     split = next(i for i, p in enumerate(answer.parts) if isinstance(p, Paragraph) and "其他地区的同类措施" in p.text)
     local = [p for p in answer.parts[:split] if isinstance(p, Item)]
@@ -299,10 +299,10 @@ def _groups(answer) -> dict[str, list[Item]]:  # type: ignore[no-untyped-def]
     return groups
 
 
-def test_checklist_groups_by_what_the_sentence_offers(assistant: Assistant) -> None:
+def test_checklist_groups_by_what_the_sentence_offers(stub_assistant: Assistant) -> None:
     """"我是深圳一家做动漫的小企业……": the tax sentence is under 税收, nothing grants-nothing or untyped is listed,
     each entry names whom to ask, and one 提示 line covers every out-of-date document."""
-    answer = assistant.ask("我是深圳一家做动漫的小企业，有哪些政策可以申请？")
+    answer = stub_assistant.ask("我是深圳一家做动漫的小企业，有哪些政策可以申请？")
     groups = _groups(answer)
     assert "其他" not in groups and groups
     for kind, items in groups.items():
@@ -315,41 +315,41 @@ def test_checklist_groups_by_what_the_sentence_offers(assistant: Assistant) -> N
     assert len(answer.notices) == 1 and "2015年" in answer.notices[0] and "2021—2025年" in answer.notices[0]
 
 
-def test_checklist_puts_the_most_specific_first(assistant: Assistant) -> None:
+def test_checklist_puts_the_most_specific_first(stub_assistant: Assistant) -> None:
     """The first entries name the asker's industry or size; Guangdong entries say they apply to Shenzhen."""
     from qa.finder import parse_profile, specificity
 
-    answer = assistant.ask("我是深圳一家做动漫的小企业，有哪些政策可以申请？")
+    answer = stub_assistant.ask("我是深圳一家做动漫的小企业，有哪些政策可以申请？")
     profile = parse_profile("我是深圳一家做动漫的小企业")
     local = [item for items in _groups(answer).values() for item in items]
-    by_clause = {m.clause_id: m for m in assistant.kb.measures}
+    by_clause = {m.clause_id: m for m in stub_assistant.kb.measures}
     scores = [specificity(by_clause[answer.citations[i.cites[0] - 1].clause_id], profile) for i in local]
     assert scores[0] == max(scores) and scores[0] >= 2
     assert all("适用于深圳市" in i.text for i in local if answer.citations[i.cites[0] - 1].region == "广东省")
 
 
-def test_region_comparison_table(assistant: Assistant) -> None:
+def test_region_comparison_table(stub_assistant: Assistant) -> None:
     """"广东和江苏在金融支持上有什么不同？" -> a table per region, every cell cited."""
-    answer = assistant.ask("广东和江苏在金融支持上有什么不同？")
+    answer = stub_assistant.ask("广东和江苏在金融支持上有什么不同？")
     rows = [line for line in plain_text(answer).splitlines() if line.startswith(("| 广东省", "| 江苏省"))]
     assert len(rows) == 2
     for row in rows:
         assert re.search(r"【\d+】", row)
     clauses = {(c.doc_id.split("-")[0], c.clause) for c in answer.citations}
     assert ("guangdong", "四、（三）") in clauses and ("jiangsu", "附件 四、（二）") in clauses
-    three = assistant.ask("广东、江苏和深圳在人才方面有什么区别？")
+    three = stub_assistant.ask("广东、江苏和深圳在人才方面有什么区别？")
     assert sum(line.startswith(("| 广东省", "| 江苏省", "| 深圳市")) for line in plain_text(three).splitlines()) == 3
     # 苏州 has no documents of its own: beside 江苏 it would repeat 江苏's row and cancel its summary.
-    twice = assistant.ask("苏州、江苏和广东在金融支持上有什么不同？")
+    twice = stub_assistant.ask("苏州、江苏和广东在金融支持上有什么不同？")
     table = next(p for p in twice.parts if isinstance(p, Table))
     assert [row[0][0].text for row in table.rows] == ["江苏省", "广东省"]
     assert any(isinstance(p, Paragraph) and p.text.startswith("江苏省") and "苏科贷" in p.text for p in twice.parts)
 
 
-def test_comparison_keeps_to_the_topic_and_says_what_differs(assistant: Assistant) -> None:
+def test_comparison_keeps_to_the_topic_and_says_what_differs(stub_assistant: Assistant) -> None:
     """人才: no 主要目标 or enterprise row, no 示范基地 counted as a talent target, and a cited summary of what
     one region has that the other lacks."""
-    answer = assistant.ask("广东和江苏在人才方面的政策有什么不同？")
+    answer = stub_assistant.ask("广东和江苏在人才方面的政策有什么不同？")
     table = next(p for p in answer.parts if isinstance(p, Table))
     cells = [e for row in table.rows for cell in row[1:] for e in cell]
     assert not any("示范基地" in e.text for row in table.rows for e in row[2])
@@ -363,10 +363,10 @@ def test_comparison_keeps_to_the_topic_and_says_what_differs(assistant: Assistan
     assert cells
 
 
-def test_comparison_summary_names_each_region_s_own_finance_tools(assistant: Assistant) -> None:
+def test_comparison_summary_names_each_region_s_own_finance_tools(stub_assistant: Assistant) -> None:
     """金融: Jiangsu's 苏科贷/苏科投 and Guangdong's 质押, each cited to its own region's clause; not 上市挂牌, which
     Jiangsu's row says too (支持文化科技型中小企业上市)."""
-    answer = assistant.ask("广东和江苏在金融支持上有什么不同？")
+    answer = stub_assistant.ask("广东和江苏在金融支持上有什么不同？")
     lines = {p.text.split("有而")[0]: p for p in answer.parts if isinstance(p, Paragraph) and "未提及" in p.text}
     assert "苏科贷" in lines["江苏省"].text and "质押" in lines["广东省"].text
     assert "上市" not in lines["广东省"].text
@@ -374,6 +374,8 @@ def test_comparison_summary_names_each_region_s_own_finance_tools(assistant: Ass
         assert {answer.citations[n - 1].region for n in line.cites} == {region}
 
 
+@pytest.mark.server
+@pytest.mark.subprocess
 def test_measures_cli_and_api(bundled_index: Path) -> None:
     """`python -m qa measures --json` and GET /api/measures return the same filtered measures."""
     out = subprocess.run([sys.executable, "-m", "qa", "measures", "--region", "深圳", "--type", "用地/用房", "--json",
@@ -389,6 +391,7 @@ def test_measures_cli_and_api(bundled_index: Path) -> None:
     assert bad.status_code == 422 and "用地/用房" in bad.json()["detail"] and "资金/补贴" in bad.json()["detail"]
 
 
+@pytest.mark.subprocess
 def test_measures_cli_groups_and_rejects_unknown_type(bundled_index: Path) -> None:
     """The CLI lists Shenzhen's own measures, then Guangdong's as applying to it; an unknown type exits 2 naming
     the valid types."""

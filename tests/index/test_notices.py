@@ -12,6 +12,8 @@ from qa.render.plain import plain_text
 from qa.service.loader import open_assistant
 from qa.settings import Settings
 
+pytestmark = pytest.mark.e5
+
 NOTICE = (
     "关于做好2026年度冬季供暖工作的通知 各区住房和城乡建设局，各供热企业：为切实做好本市2026年度冬季供暖工作，"
     "保障群众温暖过冬，现将有关事项通知如下。本市供暖期为2026年11月15日至2027年3月15日，各供热企业应当于11月10日前"

@@ -21,7 +21,7 @@ from qa.render.markdown import clause_panel_html
 from tests.pdfs import text_pdf
 from tests.system import needs_cjk_fonts
 
-pytestmark = needs_cjk_fonts
+pytestmark = [needs_cjk_fonts, pytest.mark.ocr]
 MAX = 10_000_000
 TITLE = "广东省文化和科技融合示范基地奖励办法"
 PARAGRAPHS = [
@@ -170,6 +170,7 @@ ocr.recognise(np.full((400, 600, 3), 255, np.uint8))
 """
 
 
+@pytest.mark.subprocess
 def test_ocr_keeps_to_the_machine(tmp_path: Path) -> None:
     """Recognising a page leaves no trace outside the index: onnxruntime's usage telemetry (a device id and an
     event store under ~/.cache/Microsoft, uploaded to Microsoft) is switched off. A fresh process with its own

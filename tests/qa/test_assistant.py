@@ -46,11 +46,11 @@ def test_out_of_scope_question_is_refused(assistant: Assistant, case: dict) -> N
     assert "《关于促进文化与科技融合的若干措施》" in plain_text(answer)
 
 
-def test_answer_names_date_or_period(assistant: Assistant) -> None:
+def test_answer_names_date_or_period(stub_assistant: Assistant) -> None:
     """The citation line names the plan period or the issue date of the document."""
-    gd = assistant.ask("广东对水下文化遗产保护有什么安排？")
+    gd = stub_assistant.ask("广东对水下文化遗产保护有什么安排？")
     assert "规划期2021—2025年" in plain_text(gd) and "三、（一）2." in plain_text(gd)
-    sz = assistant.ask("深圳文化创意产业总产出目标是多少？")
+    sz = stub_assistant.ask("深圳文化创意产业总产出目标是多少？")
     assert "2012年11月2日" in plain_text(sz) and "5800亿元" in plain_text(sz)
 
 
@@ -63,37 +63,37 @@ def test_answer_names_date_or_period(assistant: Assistant) -> None:
         ("中山市的数字化转型重点是什么？", "guangdong"),
     ],
 )
-def test_named_region_prefers_its_documents(assistant: Assistant, question: str, doc_prefix: str) -> None:
+def test_named_region_prefers_its_documents(stub_assistant: Assistant, question: str, doc_prefix: str) -> None:
     """A question naming a region is answered from that region's document (or its province's)."""
-    answer = assistant.ask(question)
+    answer = stub_assistant.ask(question)
     assert answer.retrieved[0].doc.doc_id.startswith(doc_prefix)
 
 
-def test_follow_up_keeps_the_topic(assistant: Assistant) -> None:
+def test_follow_up_keeps_the_topic(stub_assistant: Assistant) -> None:
     """A follow-up naming only a new region asks the previous question about that region."""
-    answer = assistant.ask("深圳呢？", ["江苏对文化科技企业有哪些金融支持？"])
+    answer = stub_assistant.ask("深圳呢？", ["江苏对文化科技企业有哪些金融支持？"])
     assert answer.answerable
     assert answer.citations[0].doc_id.startswith("shenzhen")
     assert "金融" in answer.citations[0].text
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\u200b\u200b", "？？？"])
-def test_empty_question_gets_a_prompt(assistant: Assistant, question: str) -> None:
+def test_empty_question_gets_a_prompt(stub_assistant: Assistant, question: str) -> None:
     """An empty or punctuation-only question is not answered and asks for a question."""
-    answer = assistant.ask(question)
+    answer = stub_assistant.ask(question)
     assert not answer.answerable and not answer.citations
 
 
-def test_overlong_question_is_truncated_with_notice(assistant: Assistant) -> None:
+def test_overlong_question_is_truncated_with_notice(stub_assistant: Assistant) -> None:
     """A 20,000-character question is cut to the limit and the answer says so."""
-    answer = assistant.ask("江苏有哪些文化产业基金可以用？" + "啊" * 20_000)
+    answer = stub_assistant.ask("江苏有哪些文化产业基金可以用？" + "啊" * 20_000)
     assert "问题过长" in plain_text(answer)
     assert len(answer.query) <= 500
 
 
-def test_batch_record_shape(assistant: Assistant) -> None:
+def test_batch_record_shape(stub_assistant: Assistant) -> None:
     """The batch output record has the documented keys, top-10 retrieved in descending score."""
-    record = batch_record("q1", assistant.ask("江苏有哪些文化产业基金可以用？"))
+    record = batch_record("q1", stub_assistant.ask("江苏有哪些文化产业基金可以用？"))
     assert {"id", "answer", "answerable", "citations", "retrieved"} <= set(record)
     retrieved = record["retrieved"]
     assert isinstance(retrieved, list) and 0 < len(retrieved) <= 10
@@ -138,26 +138,26 @@ def test_statute_style_corpus_is_cited_by_article(tmp_path: Path) -> None:
         ("深圳的保障措施包括什么？", "三、（十五）", 5),
     ],
 )
-def test_section_question_lists_its_items(assistant: Assistant, question: str, label: str, items: int) -> None:
+def test_section_question_lists_its_items(stub_assistant: Assistant, question: str, label: str, items: int) -> None:
     """A question naming a whole section lists each of its items, each cited."""
-    answer = assistant.ask(question)
+    answer = stub_assistant.ask(question)
     assert answer.answerable
     assert len(answer.citations) == items
     assert label in [c.clause for c in answer.citations]
     assert plain_text(answer).count("】依据") == items
 
 
-def test_city_question_answered_from_province_says_so(assistant: Assistant) -> None:
+def test_city_question_answered_from_province_says_so(stub_assistant: Assistant) -> None:
     """A Shenzhen question answered only by Guangdong's provincial policy is labelled as such."""
-    answer = assistant.ask("深圳有哪些文化产业基金可以用？")
+    answer = stub_assistant.ask("深圳有哪些文化产业基金可以用？")
     assert answer.answerable
     assert {c.doc_id.split("-")[0] for c in answer.citations} <= {"guangdong", "shenzhen"}
     if all(c.doc_id.startswith("guangdong") for c in answer.citations):
         assert plain_text(answer).startswith("已收录的深圳市文件中没有直接规定，以下为广东省的相关规定")
 
 
-def test_follow_up_inside_a_section_stays_there(assistant: Assistant) -> None:
+def test_follow_up_inside_a_section_stays_there(stub_assistant: Assistant) -> None:
     """"其中金融支持具体包括什么？" after a question on Guangdong's 保障措施 answers from 四、（三）."""
-    answer = assistant.ask("其中金融支持具体包括什么？", ["广东的保障措施有哪些？"])
+    answer = stub_assistant.ask("其中金融支持具体包括什么？", ["广东的保障措施有哪些？"])
     assert answer.citations[0].clause == "四、（三）"
     assert answer.citations[0].doc_id.startswith("guangdong")

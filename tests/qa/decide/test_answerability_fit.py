@@ -88,10 +88,10 @@ def test_the_generator_never_emits_an_empty_question() -> None:
         [q.question for q in Generator("t", SOURCES, 3).sample(10)]
 
 
-def test_generated_negatives_over_the_bundled_index(bundled_index: Path) -> None:
+def test_generated_negatives_over_the_bundled_index(stub_index: Path) -> None:
     from index.store import open_index
 
-    kb = open_index(bundled_index, None)
+    kb = open_index(stub_index, None)
     text = "\n".join(d.text for d in kb.docs.values())
     topics = off_topic(kb, "bundled", 60)
     assert len(topics) == 60 and all(q.question.strip() and CJK.search(q.question) for q in topics)

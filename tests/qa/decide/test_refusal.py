@@ -114,6 +114,7 @@ def searches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
+@pytest.mark.subprocess
 def test_suggestions_are_vetted_once_per_index_generation(tmp_path: Path, searches: list[str]) -> None:
     """A second refusal runs only its own retrieval; after a rebuild the new generation vets its suggestions anew."""
     corpus = tmp_path / "corpus"

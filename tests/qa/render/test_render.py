@@ -99,9 +99,9 @@ def test_documents_list_of_a_national_corpus_shows_a_page_and_the_total() -> Non
     assert len(html) < 10_000
 
 
-def test_traditional_answer_renders_in_traditional_script(assistant: Assistant) -> None:
+def test_traditional_answer_renders_in_traditional_script(stub_assistant: Assistant) -> None:
     """A question in traditional Chinese gets its answer, quotes included, in traditional script."""
-    answer = assistant.ask("廣東對文化科技企業上市有什麼支持？")
+    answer = stub_assistant.ask("廣東對文化科技企業上市有什麼支持？")
     assert answer.answerable and answer.traditional
     md = answer_markdown(answer)
     assert "掛牌" in md and "挂牌" not in md
@@ -110,12 +110,12 @@ def test_traditional_answer_renders_in_traditional_script(assistant: Assistant) 
 
 @pytest.mark.parametrize("question", ["個人所得稅怎麼申報？", "上海對動漫企業有什麼獎勵？", "台灣的電競補貼有哪些？",
                                       "深證的個人所得稅怎麼申報？"])
-def test_traditional_refusal_echoes_the_question_as_typed(assistant: Assistant, question: str) -> None:
+def test_traditional_refusal_echoes_the_question_as_typed(stub_assistant: Assistant, question: str) -> None:
     """A refusal to a traditional-script question is in traditional script, the question echoed unchanged
     (a conversion of the echo could change 稅 into another form)."""
     from qa.render.plain import chat_text
 
-    answer = assistant.ask(question)
+    answer = stub_assistant.ask(question)
     assert not answer.answerable and answer.traditional
     for shown in (plain_text(answer), chat_text(answer), answer_markdown(answer)):
         assert f"“{question}”" in shown.replace("\\", ""), shown
@@ -137,9 +137,9 @@ def test_traditional_script_is_whole() -> None:
     assert to_traditional("落实税收优惠政策，说明户籍") == "落實稅收優惠政策，說明戶籍"
 
 
-def test_rewritten_follow_up_refusal_is_converted(assistant: Assistant) -> None:
+def test_rewritten_follow_up_refusal_is_converted(stub_assistant: Assistant) -> None:
     """A follow-up refused after rewriting echoes the rewritten query, which is our text and is converted."""
-    answer = assistant.ask("那護照呢？", ["江蘇有哪些文化產業基金可以用？"])
+    answer = stub_assistant.ask("那護照呢？", ["江蘇有哪些文化產業基金可以用？"])
     assert not answer.answerable and answer.query == "江苏护照"
     assert all(not isinstance(p, Paragraph) or not p.literal for p in answer.parts), answer.parts
     assert "“江蘇護照”" in plain_text(answer)

@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 from sentence_transformers import CrossEncoder
 
+from index.store import open_index
 from qa.assistant import Assistant
 from qa.records import ScoredClause
 from qa.retrieve.rerank import Reranker, load_reranker
 from qa.retrieve.rerank.base import passage
 from qa.retrieve.rerank.cross_encoder import CrossEncoderReranker
-from qa.service.loader import open_assistant
 from qa.settings import Settings
 from qa.understand.query import parse_query
 from tests.conftest import CORPUS
+from tests.stubs import HashingEmbeddings
 from tests.tiny_models import build_tiny_cross_encoder
 
 QUESTION = "江苏有哪些文化产业基金可以用？"
@@ -30,9 +31,9 @@ def tiny_reranker_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def candidates(assistant: Assistant) -> list[ScoredClause]:
+def candidates(stub_assistant: Assistant) -> list[ScoredClause]:
     """Return the fused candidates of a question over the bundled corpus."""
-    found = assistant.retriever.search(parse_query(QUESTION))
+    found = stub_assistant.retriever.search(parse_query(QUESTION))
     assert len(found) >= 5
     return found
 
@@ -77,10 +78,11 @@ class TestCrossEncoderReranker(RerankerContract):
         assert reranker.scores(query, candidates) == pytest.approx([float(x) for x in direct], abs=1e-5)
 
 
-def test_assistant_uses_the_configured_reranker(bundled_index: Path, tiny_reranker_path: Path) -> None:
+def test_assistant_uses_the_configured_reranker(stub_index: Path, tiny_reranker_path: Path) -> None:
     """With QA_RERANKER_MODEL set, the retrieved clauses come in the cross-encoder's order."""
-    settings = Settings(corpus_dir=CORPUS, index_dir=bundled_index, reranker_model=str(tiny_reranker_path))
-    assistant = open_assistant(settings, build_if_missing=False)
+    settings = Settings(corpus_dir=CORPUS, index_dir=stub_index, reranker_model=str(tiny_reranker_path))
+    embedder = HashingEmbeddings()
+    assistant = Assistant(settings, open_index(stub_index, embedder), embedder)
     assert assistant.reranker is not None
     answer = assistant.ask(QUESTION)
     query = parse_query(QUESTION, assistant.speller)

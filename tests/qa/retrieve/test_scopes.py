@@ -52,9 +52,9 @@ def test_places_match_region_or_province_in_corpus_order() -> None:
         assert places.get(place, []) == [d.doc_id for d in docs if place in (d.region, d.province)]
 
 
-def test_api_filters_match_a_scan_of_every_document(assistant: Assistant) -> None:
+def test_api_filters_match_a_scan_of_every_document(stub_assistant: Assistant) -> None:
     """Every combination of listed ids and region selects what the former per-request scan selected."""
-    kb = assistant.kb
+    kb = stub_assistant.kb
     docs = list(kb.docs.values())
     ids = [*kb.docs, "no-such-doc"]
     regions = [None, "", "广东省", "深圳市", "江苏省", "上海市"]
@@ -67,7 +67,7 @@ def test_api_filters_match_a_scan_of_every_document(assistant: Assistant) -> Non
         assert (set(kb.docs) if got is None else got) == scanned, (doc_ids, region)
 
 
-def test_groups_are_computed_once_per_knowledge_base(assistant: Assistant) -> None:
+def test_groups_are_computed_once_per_knowledge_base(stub_assistant: Assistant) -> None:
     """The chat page and the API reuse one grouping per index generation."""
-    assert groups_of(assistant.kb) is groups_of(assistant.kb)
-    assert groups_of(assistant.kb).regions == ["广东省", "江苏省", "深圳市"]
+    assert groups_of(stub_assistant.kb) is groups_of(stub_assistant.kb)
+    assert groups_of(stub_assistant.kb).regions == ["广东省", "江苏省", "深圳市"]

@@ -91,6 +91,7 @@ def _wait_child() -> int:
     raise AssertionError("no build process started")
 
 
+@pytest.mark.server
 def test_answers_keep_coming_from_a_server_while_a_child_process_rebuilds(
         server: tuple[str, Settings, Service]) -> None:
     """During an admin rebuild the build is another, lower-priority process, and every question is answered."""
@@ -111,6 +112,7 @@ def test_answers_keep_coming_from_a_server_while_a_child_process_rebuilds(
     assert _wait_finished(url)["status"] == "done"
 
 
+@pytest.mark.server
 def test_a_killed_build_fails_alone_and_the_next_rebuild_works(
         server: tuple[str, Settings, Service]) -> None:
     """SIGKILL to the build process (as the OOM killer sends): the rebuild fails with a message naming it, the
@@ -131,6 +133,7 @@ def test_a_killed_build_fails_alone_and_the_next_rebuild_works(
     assert "30万元" in answer
 
 
+@pytest.mark.subprocess
 def test_first_start_progress_crosses_from_the_build_process(tmp_path: Path) -> None:
     """The first start builds in a child process, and its progress reaches the service the page reads."""
     settings = Settings(corpus_dir=CORPUS, index_dir=tmp_path / "index", embedding_backend="none",

@@ -21,6 +21,8 @@ from tests.conftest import CORPUS, ROOT, ready_service, serve_http
 README_PORT = "127.0.0.1:7860"
 
 
+@pytest.mark.server
+@pytest.mark.subprocess
 def test_a_taken_port_is_said_in_chinese_before_any_address(tmp_path: Path) -> None:
     """app.py on a port another program listens on: a Chinese message naming QA_PORT, no page address, no
     uvicorn errno line."""
@@ -64,6 +66,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.server
+@pytest.mark.subprocess
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_readme_curl_examples_work_when_pasted(api: str) -> None:
     """Each curl line of the README, run by a shell with only the port changed, gets JSON with results."""

@@ -115,6 +115,7 @@ def test_database_is_in_wal_mode(tmp_path: Path) -> None:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+@pytest.mark.subprocess
 def test_concurrent_processes_lose_no_rows(tmp_path: Path) -> None:
     path = str(tmp_path / "shared" / "feedback.sqlite")
     ctx = multiprocessing.get_context("spawn")
@@ -131,6 +132,7 @@ def test_concurrent_processes_lose_no_rows(tmp_path: Path) -> None:
     assert {r.session for r in rows} == {f"w{w}" for w in range(WORKERS)}
 
 
+@pytest.mark.subprocess
 def test_cli_exports_and_lists_rows(tmp_path: Path, fund_answer: Answer) -> None:
     db = tmp_path / "f.sqlite"
     with FeedbackStore(db) as store:
@@ -157,6 +159,7 @@ def test_cli_exports_and_lists_rows(tmp_path: Path, fund_answer: Answer) -> None
     assert len(run_cli("feedback", "list", "--db", db, "--limit", "1").stdout.splitlines()) == 2
 
 
+@pytest.mark.subprocess
 def test_cli_reports_missing_database(tmp_path: Path) -> None:
     missing = tmp_path / "none.sqlite"
     result = run_cli("feedback", "list", "--db", missing)

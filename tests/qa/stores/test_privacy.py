@@ -12,6 +12,7 @@ from contextlib import closing
 from pathlib import Path
 
 import httpx
+import pytest
 from pydantic import SecretStr
 
 from qa.settings import Settings
@@ -29,6 +30,7 @@ def _bytes_of(db: Path) -> bytes:
     return b"".join(p.read_bytes() for p in (db, Path(f"{db}-wal")) if p.exists())
 
 
+@pytest.mark.server
 def test_openids_are_not_stored_in_clear(bundled_index: Path, tmp_path: Path) -> None:
     """A WeChat conversation over HTTP: the question, its reply and its pages are kept, under a pseudonym."""
     conversations, questions = tmp_path / "conversations.sqlite", tmp_path / "questions.sqlite"

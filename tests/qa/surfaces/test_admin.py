@@ -41,6 +41,7 @@ def _wait_rebuilt(url: str) -> dict:
     raise AssertionError("rebuild did not finish")
 
 
+@pytest.mark.server
 def test_admin_needs_the_token(server: tuple[str, Settings]) -> None:
     """Without the admin token every admin route is refused and nothing changes."""
     url, settings = server
@@ -54,6 +55,7 @@ def test_admin_needs_the_token(server: tuple[str, Settings]) -> None:
     assert (settings.corpus_dir / "shenzhen-culture-tech-2012.txt").exists()
 
 
+@pytest.mark.server
 def test_admin_routes_do_not_exist_without_a_token(tmp_path: Path, bundled_index: Path) -> None:
     """With no QA_ADMIN_TOKEN the public server has no way to change the corpus."""
     settings = Settings(corpus_dir=CORPUS, index_dir=bundled_index)
@@ -62,6 +64,7 @@ def test_admin_routes_do_not_exist_without_a_token(tmp_path: Path, bundled_index
         assert "/admin/rebuild" not in httpx.get(f"{url}/openapi.json").json()["paths"]
 
 
+@pytest.mark.server
 def test_upload_rebuild_and_delete_swap_the_index(server: tuple[str, Settings]) -> None:
     """An uploaded document is answerable after the rebuild; after deletion and rebuild it is cited no more."""
     url, _ = server
@@ -83,6 +86,7 @@ def test_upload_rebuild_and_delete_swap_the_index(server: tuple[str, Settings]) 
     assert not any("星河人才公寓" in c["text"] for c in after["citations"])
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("name", ["../evil.txt", ".hidden.txt", "a/b.txt", "notes.exe", "x" * 200 + ".txt"])
 def test_upload_rejects_unsafe_names(server: tuple[str, Settings], name: str) -> None:
     """Path traversal, hidden files, folders, unsupported types and absurd names are refused."""
@@ -92,6 +96,7 @@ def test_upload_rejects_unsafe_names(server: tuple[str, Settings], name: str) ->
     assert not any(settings.corpus_dir.parent.glob("evil*"))
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(("name", "reason"), [
     ("通知\u202efdp.txt", "U+202E"), ("年度\u200b报告.txt", "U+200B"), ("   .txt", "空白"), (" 通知.txt", "空格开头"),
     ("c:x.txt", "':'"), ("a|b.txt", "'|'"),

@@ -12,6 +12,8 @@ from qa.settings import Settings
 from qa.surfaces.http.app import create_app
 from tests.conftest import CORPUS, ready_service, serve_http
 
+pytestmark = pytest.mark.server
+
 TOKEN = "test-api-token"
 
 

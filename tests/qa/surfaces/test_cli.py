@@ -97,6 +97,7 @@ def first_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, s
     return corpus, index, result
 
 
+@pytest.mark.subprocess
 def test_build_summary_counts_and_skipped(first_build: tuple[Path, Path, subprocess.CompletedProcess[str]]
                                           ) -> None:
     """The first build exits 0 and reports files, clauses, chunks, fresh vectors and each skipped file's reason."""
@@ -113,6 +114,7 @@ def test_build_summary_counts_and_skipped(first_build: tuple[Path, Path, subproc
         assert reason in reasons[name], (name, reasons[name])
 
 
+@pytest.mark.subprocess
 def test_rebuild_up_to_date_then_reuses_vectors(
     first_build: tuple[Path, Path, subprocess.CompletedProcess[str]],
 ) -> None:
@@ -147,6 +149,7 @@ def test_rebuild_up_to_date_then_reuses_vectors(
     assert (int(counts.group(1)), int(counts.group(2))) == (len(changed), total - len(changed))
 
 
+@pytest.mark.subprocess
 def test_ask_json_and_plain(bundled_index: Path) -> None:
     """`ask --json` gives a cited, answerable record; the plain answer is the same text with its 依据《…》 line."""
     as_json = run_cli("ask", FUND_QUESTION, "--json", "--index", bundled_index)
@@ -166,6 +169,7 @@ def test_ask_json_and_plain(bundled_index: Path) -> None:
         assert re.search(rf"依据[^《\n]{{0,8}}《{re.escape(citation['doc_title'])}》", plain.stdout), plain.stdout
 
 
+@pytest.mark.subprocess
 def test_ask_out_of_scope_lists_coverage(bundled_index: Path) -> None:
     """An out-of-scope question is refused without citations, naming every document the knowledge base holds."""
     result = run_cli("ask", "怎么办理护照？", "--json", "--index", bundled_index)
@@ -178,6 +182,7 @@ def test_ask_out_of_scope_lists_coverage(bundled_index: Path) -> None:
         assert f"《{title}》" in record["answer"]
 
 
+@pytest.mark.subprocess
 def test_batch_writes_one_record_per_question(bundled_index: Path, tmp_path: Path) -> None:
     """`batch` writes one record per input line, in order, with ranked evidence and history applied."""
     out = tmp_path / "out.jsonl"
@@ -207,6 +212,7 @@ def eval_run(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory
     return GOLD, (read_jsonl(answers) if answers.exists() else []), result
 
 
+@pytest.mark.subprocess
 def test_eval_prints_metrics(eval_run: tuple[list[dict], list[dict], subprocess.CompletedProcess[str]]) -> None:
     """`eval` prints one JSON line of metrics, equal to scoring the answers it wrote."""
     gold, answers, result = eval_run
@@ -222,6 +228,7 @@ def test_eval_prints_metrics(eval_run: tuple[list[dict], list[dict], subprocess.
     assert metrics["refusal_acc"] == 1.0 and metrics["false_refusal"] == 0.0 and metrics["recall@5"] == 1.0
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(("env", "args", "expected"), [
     pytest.param({}, ("build", "--corpus", "/nonexistent", "--index", "{tmp}/index", "--quiet"),
                  ("文档目录", "/nonexistent", "不存在", "--corpus"), id="missing-corpus"),
@@ -253,6 +260,7 @@ def shared_scorer() -> ModuleType:
     return module
 
 
+@pytest.mark.subprocess
 def test_vendored_scorer_matches_shared_on_cli_answers(
     shared_scorer: ModuleType, eval_run: tuple[list[dict], list[dict], subprocess.CompletedProcess[str]],
 ) -> None:

@@ -13,6 +13,8 @@ import pytest
 
 from tests.conftest import CORPUS, ROOT
 
+pytestmark = pytest.mark.subprocess
+
 QUESTION = "江苏有哪些文化产业基金可以用？"
 
 

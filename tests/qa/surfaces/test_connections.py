@@ -12,6 +12,8 @@ import pytest
 from qa.surfaces.http import serving
 from tests.conftest import serve_http
 
+pytestmark = pytest.mark.server
+
 PROTOCOLS = {"httptools": serving.protocol(), "h11": serving.H11HeadDeadline}
 
 

@@ -18,6 +18,8 @@ from qa.surfaces.http import middleware
 from qa.surfaces.http.app import create_app
 from tests.conftest import ready_service, serve_http
 
+pytestmark = pytest.mark.server
+
 API_TOKEN = "api-token-0123456789"
 ADMIN_TOKEN = "admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}

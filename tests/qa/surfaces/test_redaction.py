@@ -40,6 +40,7 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.server
 def test_failed_push_logs_no_secret(bundled_index: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Both channels answer too late for the reply window and their push API refuses the connection: the log says
     the push failed, once per channel, without the AppSecret or corpsecret that requests puts in its error."""
@@ -65,6 +66,7 @@ def test_failed_push_logs_no_secret(bundled_index: Path, tmp_path: Path, caplog:
         assert APP_SECRET not in text and WECOM_SECRET not in text, text
 
 
+@pytest.mark.server
 def test_every_log_record_is_redacted() -> None:
     """Whatever the logger and handler: registered secret values, ?secret=/&corpsecret=/access_token= and URL
     passwords are masked in messages, arguments and tracebacks; numeric arguments still format."""
@@ -105,6 +107,7 @@ def test_a_settings_error_names_the_setting_not_the_secret(monkeypatch: pytest.M
     assert "sk-setti" not in message
 
 
+@pytest.mark.subprocess
 def test_registering_settings_redacts_the_log_from_then_on() -> None:
     """The loader registers the settings before the app exists: its thread's first log lines are redacted too."""
     import subprocess

@@ -37,6 +37,8 @@ from tests.qa.surfaces.test_wechat import (
     _user,
 )
 
+pytestmark = pytest.mark.server
+
 
 @pytest.fixture(scope="module")
 def settings(lexical_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:

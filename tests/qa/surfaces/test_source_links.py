@@ -96,6 +96,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+@pytest.mark.server
 def test_citation_carries_the_address(served: tuple[str, Path]) -> None:
     """An answer's citation gives the document's original address, and the document list has it too."""
     base, _ = served
@@ -106,6 +107,7 @@ def test_citation_carries_the_address(served: tuple[str, Path]) -> None:
     assert docs["film"]["url"] == URL and docs["sub/plan"]["url"] == "http://kjt.example.gov.cn/a.html"
 
 
+@pytest.mark.server
 def test_original_file_downloads_behind_the_token(served: tuple[str, Path]) -> None:
     """GET /api/documents/{id}/file returns the indexed bytes as a download with the right type; a document id
     with a folder works; without the token it is refused."""
@@ -121,6 +123,7 @@ def test_original_file_downloads_behind_the_token(served: tuple[str, Path]) -> N
     assert httpx.get(f"{base}/api/documents/film/file", timeout=30).status_code == 401
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("doc_id", ["nope", "..%2F..%2Fetc%2Fpasswd", "../../etc/passwd", "sub/plan.txt",
                                     "%2Fetc%2Fpasswd"])
 def test_only_indexed_documents_are_served(served: tuple[str, Path], doc_id: str) -> None:
@@ -130,6 +133,7 @@ def test_only_indexed_documents_are_served(served: tuple[str, Path], doc_id: str
     assert r.status_code == 404 and "root:" not in r.text
 
 
+@pytest.mark.server
 def test_changed_file_is_not_served_as_the_indexed_one(served: tuple[str, Path]) -> None:
     """A file changed after indexing is refused (410) until the index is rebuilt: the citation would not match."""
     base, corpus = served

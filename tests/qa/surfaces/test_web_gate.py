@@ -40,6 +40,7 @@ def web(bundled_index: Path) -> Iterator[str]:
     yield from _serve_page(_settings(index_dir=bundled_index, api_token=API_TOKEN, cors_origins=PORTAL))
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(("method", "path"), [
     ("POST", "/gradio_api/call/checklist"), ("POST", "/gradio_api/call/respond"), ("POST", "/gradio_api/run/search"),
     ("POST", "/gradio_api/api/checklist"), ("POST", "/gradio_api/call/v2/checklist"), ("GET", "/gradio_api/info"),
@@ -52,6 +53,7 @@ def test_gradio_programmatic_routes_need_the_token(web: str, method: str, path: 
     assert httpx.request(method, web + path, headers=AUTH, timeout=30, **kwargs).status_code not in (401, 403, 404)  # type: ignore[arg-type]
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(("method", "path"), [
     ("POST", "/gradio_api/upload"), ("GET", "/gradio_api/file=/etc/hostname"), ("GET", "/file=/etc/hostname"),
     ("GET", "/gradio_api/proxy=https://example.com/x"), ("GET", "/monitoring"), ("GET", "/gradio_api/runs"),
@@ -64,6 +66,7 @@ def test_routes_the_page_does_not_use_are_closed(web: str, method: str, path: st
     assert response.status_code == 404, response.text
 
 
+@pytest.mark.server
 def test_gradio_grants_no_cors_to_a_foreign_origin(web: str) -> None:
     """Host not localhost (Gradio's own CORS would then grant any origin, with credentials): no grant, and a
     foreign page cannot join the queue; the page's own origin and the configured portal can."""
@@ -81,6 +84,7 @@ def test_gradio_grants_no_cors_to_a_foreign_origin(web: str) -> None:
         assert own.status_code != 403, (origin, own.text)
 
 
+@pytest.mark.server
 def test_page_is_public_with_security_headers(web: str) -> None:
     """The page needs no token; it and every API answer (errors too) carry the security headers."""
     page = httpx.get(web + "/", timeout=30)
@@ -97,11 +101,13 @@ def test_page_is_public_with_security_headers(web: str) -> None:
     assert httpx.get(web + "/healthz").headers["content-security-policy"].startswith("default-src 'none'")
 
 
+@pytest.mark.server
 def test_gradio_files_stay_in_a_private_folder(web: str) -> None:
     folder = Path(os.environ["GRADIO_TEMP_DIR"])
     assert folder.name.startswith("policy-qa-gradio-") and stat.S_IMODE(folder.stat().st_mode) == 0o700
 
 
+@pytest.mark.server
 def test_gradio_handler_errors_are_not_shown_raw(web: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """An exception inside a page handler reaches the user as a fixed Chinese message, not its own text."""
     from qa.assistant import Assistant
@@ -118,6 +124,7 @@ def test_gradio_handler_errors_are_not_shown_raw(web: str, monkeypatch: pytest.M
     assert "/srv/secret/path" not in stream.text and "RuntimeError" not in stream.text
 
 
+@pytest.mark.server
 def test_closed_page_needs_the_token(bundled_index: Path) -> None:
     """QA_WEB_PUBLIC=false: the page and its routes need the API token (added e.g. by an authenticating proxy)."""
     for url in _serve_page(_settings(index_dir=bundled_index, api_token=API_TOKEN, web_public=False)):

@@ -35,6 +35,8 @@ from tests.conftest import CORPUS, ready_service, serve_http
 from tests.openai_stub import Script, Stub, openai_stub
 from tests.wechat_api_stub import WeChatAPI, wechat_api
 
+pytestmark = pytest.mark.server
+
 TOKEN = "policyqaWxToken42"
 AES_KEY = base64.b64encode(bytes(range(1, 33))).decode().rstrip("=")
 APPID = "wx5e1c0a7b3d9f2468"

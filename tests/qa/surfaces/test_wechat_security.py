@@ -36,6 +36,8 @@ from tests.qa.surfaces.test_wechat import (
     stored_questions,
 )
 
+pytestmark = pytest.mark.server
+
 
 def _encrypted(xml: str, enterprise: bool = False) -> tuple[dict[str, str], str]:
     """Return (query, body) of a safe-mode callback as WeChat / WeCom post it."""

@@ -137,13 +137,13 @@ def test_citizens_questions_are_answered_from_the_clause_that_answers(assistant,
     assert answer.citations[0].clause == label and phrase in answer.citations[0].quote
 
 
-def test_boilerplate_is_never_cited_for_a_policy_question(assistant) -> None:
-    answer = assistant.ask("深圳有没有办公用房支持")
+def test_boilerplate_is_never_cited_for_a_policy_question(stub_assistant) -> None:
+    answer = stub_assistant.ask("深圳有没有办公用房支持")
     assert all(s.clause.label != "版记" for s in answer.retrieved)
 
 
-def test_thanks_after_an_answer_is_not_a_follow_up(assistant) -> None:
-    answer = assistant.ask("谢谢", ["深圳给钱吗"])
+def test_thanks_after_an_answer_is_not_a_follow_up(stub_assistant) -> None:
+    answer = stub_assistant.ask("谢谢", ["深圳给钱吗"])
     assert answer.outcome == "courtesy" and not answer.retrieved
 
 
@@ -166,9 +166,9 @@ def test_a_count_is_answered_with_its_phrase_first(assistant) -> None:
     assert first.removesuffix("。【1】") in answer.citations[0].quote
 
 
-def test_a_name_another_region_uses_is_not_answered_from_this_region(assistant) -> None:
+def test_a_name_another_region_uses_is_not_answered_from_this_region(stub_assistant) -> None:
     """Shenzhen has no 紫金 fund; Jiangsu does: Guangdong's fund clause is not the answer."""
-    answer = assistant.ask("深圳的紫金文化产业基金怎么申请？")
+    answer = stub_assistant.ask("深圳的紫金文化产业基金怎么申请？")
     assert not answer.answerable and "江苏省的文件中有相关规定" in plain_text(answer)
 
 
@@ -186,15 +186,15 @@ def test_no_reference_in_an_ordinary_question() -> None:
     assert reference("深圳有什么资金补贴") is None
 
 
-def test_the_second_item_of_the_previous_answer_is_opened(assistant) -> None:
-    first = assistant.ask("广东有什么资金补贴")
+def test_the_second_item_of_the_previous_answer_is_opened(stub_assistant) -> None:
+    first = stub_assistant.ask("广东有什么资金补贴")
     assert len(first.citations) >= 2
-    answer = assistant.ask("第二条具体怎么说", ["广东有什么资金补贴"])
+    answer = stub_assistant.ask("第二条具体怎么说", ["广东有什么资金补贴"])
     assert answer.answerable and answer.citations[0].clause_id == first.citations[1].clause_id
 
 
-def test_a_numbered_clause_of_the_named_region(assistant) -> None:
-    answer = assistant.ask("深圳措施第十四条")
+def test_a_numbered_clause_of_the_named_region(stub_assistant) -> None:
+    answer = stub_assistant.ask("深圳措施第十四条")
     assert answer.citations[0].clause == "三、（十四）" and "专项资金" in answer.citations[0].quote
 
 
@@ -210,9 +210,9 @@ def test_a_scoped_refusal_names_the_region_that_has_it(assistant) -> None:
     ("江苏这个政策是哪几个部门一起出的", "发文单位：", "江苏省科学技术厅、中共江苏省委宣传部"),
     ("深圳的措施现在还有效吗", "施行：", "自发布之日起实施"),
 ])
-def test_questions_about_the_document_are_answered_from_its_own_lines(assistant, question: str, label: str,
+def test_questions_about_the_document_are_answered_from_its_own_lines(stub_assistant, question: str, label: str,
                                                                        fact: str) -> None:
-    answer = assistant.ask(question)
+    answer = stub_assistant.ask(question)
     assert answer.answerable and f"{label}{fact}" in plain_text(answer).replace("\n", "")
     assert fact in answer.citations[0].quote
 

@@ -85,9 +85,9 @@ def test_rewrite_does_not_depend_on_history_container() -> None:
     assert rewrite("那深圳呢？", tuple(history)) == rewrite("那深圳呢？", history) != "那深圳呢？"
 
 
-def test_assistant_rewrites_follow_up_before_retrieval(assistant: Assistant) -> None:
-    """The assistant retrieves for the rewritten follow-up: the new region with the earlier topic."""
-    answer = assistant.ask("那深圳呢？", ["江苏有哪些文化产业基金可以用？"])
+def test_assistant_rewrites_follow_up_before_retrieval(stub_assistant: Assistant) -> None:
+    """The stub_assistant retrieves for the rewritten follow-up: the new region with the earlier topic."""
+    answer = stub_assistant.ask("那深圳呢？", ["江苏有哪些文化产业基金可以用？"])
     assert "深圳" in answer.query and "文化产业基金" in answer.query and "江苏" not in answer.query, answer.query
     assert answer.retrieved
 
@@ -99,18 +99,18 @@ def test_assistant_rewrites_follow_up_before_retrieval(assistant: Assistant) -> 
     "江苏省在文化和科技融合方面有哪些重点任务？",
     "江苏怎么推动媒体融合？",
 ])
-def test_new_topic_follow_up_retrieves_the_new_topic(assistant: Assistant, earlier: str) -> None:
+def test_new_topic_follow_up_retrieves_the_new_topic(stub_assistant: Assistant, earlier: str) -> None:
     """"其中金融支持具体包括什么？" after any Jiangsu question quotes 强化政策引导 (苏科贷/苏科投), not the earlier
     clause."""
-    answer = assistant.ask("其中金融支持具体包括什么？", [earlier])
+    answer = stub_assistant.ask("其中金融支持具体包括什么？", [earlier])
     assert answer.answerable, plain_text(answer)
     assert [c.clause for c in answer.citations][:1] == ["附件 四、（二）"], plain_text(answer)
     assert "苏科贷" in answer.citations[0].quote and all(c.region == "江苏省" for c in answer.citations)
 
 
-def test_assistant_follow_up_cites_the_new_region(assistant: Assistant) -> None:
+def test_assistant_follow_up_cites_the_new_region(stub_assistant: Assistant) -> None:
     """"那深圳呢？" after a Jiangsu fund question cites Shenzhen's or Guangdong's documents, never Jiangsu's."""
-    answer = assistant.ask("那深圳呢？", ["江苏有哪些文化产业基金可以用？"])
+    answer = stub_assistant.ask("那深圳呢？", ["江苏有哪些文化产业基金可以用？"])
     cited = [c.doc_id for c in answer.citations]
     assert answer.answerable, plain_text(answer)
     assert cited and all(d.startswith(("shenzhen", "guangdong")) for d in cited), cited

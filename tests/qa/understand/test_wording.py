@@ -100,9 +100,9 @@ def test_several_questions_in_one(question: str, parts: tuple[str, ...]) -> None
 
 @pytest.mark.parametrize("case", [c for c in WORDING if c["answerable"] and
                                   {"typo-region", "typo-term"} & set(c["phenomena"])], ids=lambda c: c["id"])
-def test_question_with_a_slip_cites_the_right_clause(assistant: Assistant, case: dict) -> None:
+def test_question_with_a_slip_cites_the_right_clause(stub_assistant: Assistant, case: dict) -> None:
     """A question with a typed slip is answered from the clause it means."""
-    answer = assistant.ask(case["question"])
+    answer = stub_assistant.ask(case["question"])
     anchors = [norm(g["anchor"]) for g in case["gold"]]
     assert answer.answerable and any(a in norm(c.text) for c in answer.citations for a in anchors)
 
@@ -129,11 +129,11 @@ def test_wording_set_is_answered_from_the_right_clause(assistant: Assistant) -> 
     assert first >= 0.9 * len(answerable) and refused <= 0.05 * len(answerable), (first, refused)
 
 
-def test_a_vague_question_gets_a_question_back(assistant: Assistant) -> None:
+def test_a_vague_question_gets_a_question_back(stub_assistant: Assistant) -> None:
     """"有钱拿吗" names nothing to search for: the reply asks which region and which kind of support."""
-    answer = assistant.ask("有钱拿吗？")
+    answer = stub_assistant.ask("有钱拿吗？")
     assert answer.outcome == "clarify" and not answer.answerable and not answer.citations
-    assert all(region in plain_text(answer) for region in groups_of(assistant.kb).regions)
+    assert all(region in plain_text(answer) for region in groups_of(stub_assistant.kb).regions)
     assert "资金/补贴" in plain_text(answer) and "例如" in plain_text(answer)
 
 
@@ -153,22 +153,22 @@ def test_a_question_back_offers_examples_about_what_was_asked(assistant: Assista
         assert assistant.ask(question).answerable, question
 
 
-def test_refusal_in_a_scope_says_where_else_it_is_answered(assistant: Assistant) -> None:
+def test_refusal_in_a_scope_says_where_else_it_is_answered(stub_assistant: Assistant) -> None:
     """Searching only Shenzhen's document for Jiangsu's fund: the refusal names the document that has it."""
-    shenzhen = set(groups_of(assistant.kb).scopes["地区：深圳市"])
-    answer = assistant.ask("紫金文化产业基金是用来做什么的？", doc_ids=shenzhen)
+    shenzhen = set(groups_of(stub_assistant.kb).scopes["地区：深圳市"])
+    answer = stub_assistant.ask("紫金文化产业基金是用来做什么的？", doc_ids=shenzhen)
     assert not answer.answerable and "当前查询范围之外" in plain_text(answer) and "江苏省" in plain_text(answer)
 
 
-def test_refusal_for_a_region_names_the_regions_that_have_it(assistant: Assistant) -> None:
+def test_refusal_for_a_region_names_the_regions_that_have_it(stub_assistant: Assistant) -> None:
     """Shenzhen's document has no fund named 紫金; Jiangsu's does, and the refusal says so."""
-    answer = assistant.ask("深圳的紫金文化产业基金怎么申请？")
+    answer = stub_assistant.ask("深圳的紫金文化产业基金怎么申请？")
     assert not answer.answerable and "深圳市" in plain_text(answer) and "江苏省的文件中有相关规定" in plain_text(answer)
 
 
-def test_refusal_echoes_the_question_as_asked(assistant: Assistant) -> None:
+def test_refusal_echoes_the_question_as_asked(stub_assistant: Assistant) -> None:
     """A refusal quotes the user's own words, not the corrected or converted ones."""
-    answer = assistant.ask("深证的养老金怎么领？")
+    answer = stub_assistant.ask("深证的养老金怎么领？")
     assert not answer.answerable and "深证的养老金怎么领" in plain_text(answer)
 
 
