@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 
@@ -24,6 +25,7 @@ from index.embedding import PolicyEmbeddings
 from index.errors import GenerationDamaged, IndexMissingError
 from index.lexical import LexicalIndex
 from index.records import Chunk, Clause, FileDigest, Manifest, Measure, PolicyDoc
+from index.retrieval import DenseSearch, LexicalSearch
 
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
@@ -281,6 +283,13 @@ def publish(index_dir: Path, folder: Path, chroma_url: str = "", keep: Path | No
             os.close(fd)
 
 
+class Claim(Protocol):
+    """What an opened generation holds until it is closed: a Lease on its folder, or a database's connections."""
+
+    def release(self) -> None:
+        """Give it up; safe to call twice."""
+
+
 @dataclass
 class KnowledgeBase:
     """An opened index generation: records plus the lexical and (optional) dense indexes."""
@@ -290,12 +299,12 @@ class KnowledgeBase:
     docs: dict[str, PolicyDoc]
     clauses: dict[str, Clause]
     chunks: dict[str, Chunk]
-    lexical: LexicalIndex
-    dense: DenseIndex | None
+    lexical: LexicalSearch
+    dense: DenseSearch | None
     measures: list[Measure] = field(default_factory=list)
     # What was wrong with the newer generation(s) when this older one is served instead ("" when none).
     damaged: str = ""
-    lease: Lease | None = field(default=None, repr=False)
+    lease: Claim | None = field(default=None, repr=False)
 
     _by_doc: dict[str, list[Clause]] = field(init=False, repr=False, default_factory=dict)
     _sections: dict[str, list[tuple[int, Clause]]] = field(init=False, repr=False, default_factory=dict)
@@ -429,7 +438,7 @@ def verify(kb: KnowledgeBase) -> None:
         raise GenerationDamaged("有条款指向不存在的文件")
     if any(c.clause_id not in kb.clauses for c in kb.chunks.values()):
         raise GenerationDamaged("有检索单元指向不存在的条款")
-    if len(kb.lexical.chunk_ids) != len(kb.chunks):
-        raise GenerationDamaged(f"关键词索引有 {len(kb.lexical.chunk_ids)} 个检索单元，应为 {len(kb.chunks)} 个")
+    if kb.lexical.size != len(kb.chunks):
+        raise GenerationDamaged(f"关键词索引有 {kb.lexical.size} 个检索单元，应为 {len(kb.chunks)} 个")
     if kb.dense is not None and kb.dense.size != len(kb.chunks):
         raise GenerationDamaged(f"向量库有 {kb.dense.size} 个向量，应为 {len(kb.chunks)} 个")

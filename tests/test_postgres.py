@@ -1,0 +1,185 @@
+"""The PostgreSQL backend against the embedded one, on a real PostgreSQL 18 with pgvector (tests/postgres.py):
+the same BM25 scores from SQL as from bm25s, the same top clauses for every question we have, generations
+switched atomically with the previous one kept, filters applied inside the query."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from index.embedding import load_embeddings
+from index.errors import IndexMissingError
+from index.lexical import tokenize
+from index.postgres.search import PostgresLexical, Scope
+from index.postgres.store import open_database
+from index.postgres.writer import publish, write_generation
+from index.store import KnowledgeBase, open_index
+from qa.assistant import Assistant
+from qa.query import parse_query
+from qa.settings import Settings
+from tests.conftest import ROOT
+
+DEV_SET = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+TOP = 5
+
+
+def _questions() -> list[str]:
+    """Return every question of tests/data and of the shared dev set (when it is checked out beside us)."""
+    files = sorted((ROOT / "tests" / "data").glob("*.jsonl")) + ([DEV_SET] if DEV_SET.exists() else [])
+    return [json.loads(line)["question"] for f in files for line in f.open(encoding="utf-8") if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def embedded(lexical_index: Path) -> Iterator[KnowledgeBase]:
+    kb = open_index(lexical_index, None)
+    yield kb
+    kb.close()
+
+
+@pytest.fixture(scope="module")
+def database(postgres_url: str, embedded: KnowledgeBase) -> Iterator[KnowledgeBase]:
+    """Return the embedded generation written into PostgreSQL, published and opened from there."""
+    publish(postgres_url, write_generation(postgres_url, embedded))
+    kb = open_database(postgres_url, None)
+    yield kb
+    kb.close()
+
+
+def _database(postgres_url: str, name: str) -> str:
+    """Return the URL of a fresh database of the test server, for a test that must not disturb the others."""
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _top(assistant: Assistant, question: str) -> list[str]:
+    query = parse_query(question, assistant.speller, assistant.abbreviations)
+    return [s.clause.clause_id for s in assistant.retriever.search(query)[:TOP]]
+
+
+def test_server_runs_as_another_user_with_pgvector(postgres_url: str) -> None:
+    with psycopg.connect(postgres_url) as conn:
+        folder = conn.execute("SELECT current_setting('data_directory')").fetchone()[0]
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()[0]
+        server = conn.execute("SELECT split_part(version(), ' ', 2)").fetchone()[0]
+    assert server.startswith("18.") and version.startswith("0.8")
+    if os.geteuid() == 0:  # PostgreSQL refuses root: the fixture must have handed it to another user
+        assert Path(folder).stat().st_uid != 0
+        assert pwd.getpwuid(Path(folder).stat().st_uid).pw_name == "nobody"
+
+
+def test_records_and_vocabulary_match(embedded: KnowledgeBase, database: KnowledgeBase) -> None:
+    assert list(database.docs.items()) == list(embedded.docs.items())
+    assert list(database.clauses.items()) == list(embedded.clauses.items())
+    assert database.chunks == embedded.chunks
+    assert database.measures == embedded.measures
+    assert database.manifest == embedded.manifest
+    assert set(database.lexical.vocabulary()) == set(embedded.lexical.vocabulary())
+    for token in ["文化", "科技", "资金", "不存在的词", *tokenize("深圳给钱吗")]:
+        assert database.lexical.idf(token) == embedded.lexical.idf(token)
+    assert database.lexical.unseen_idf() == embedded.lexical.unseen_idf()
+
+
+@pytest.mark.parametrize("extra", [None, ["专项资金", "补贴", "文化"]])
+def test_bm25_in_sql_equals_bm25s(embedded: KnowledgeBase, database: KnowledgeBase, extra: list[str] | None) -> None:
+    """Every chunk's score over every question: repeated tokens count twice, bridge words at half weight (and not
+    at all when the question has them); ties may come in another order, nothing else may differ."""
+    every = embedded.lexical.size
+    for question in _questions():
+        tokens = tokenize(question)
+        want = dict(embedded.lexical.search(tokens, every, extra))
+        got = dict(database.lexical.search(tokens, every, extra))
+        assert got.keys() == want.keys(), question
+        # bm25s adds float32 weights in float32; SQL adds the same weights in float8.
+        assert all(got[c] == pytest.approx(want[c], rel=1e-6) for c in want), question
+
+
+def test_identical_top_clauses_for_every_question(embedded: KnowledgeBase, database: KnowledgeBase) -> None:
+    settings = Settings(corpus_dir=ROOT / "data" / "policies", embedding_backend="none")
+    one, other = Assistant(settings, embedded, None), Assistant(settings, database, None)
+    questions = _questions()
+    assert len(questions) > 400
+    differ = [(q, a, b) for q in questions if (a := _top(one, q)) != (b := _top(other, q))]
+    assert not differ
+
+
+def test_region_and_document_filters_are_applied_in_the_query(embedded: KnowledgeBase,
+                                                               database: KnowledgeBase) -> None:
+    assert isinstance(database.lexical, PostgresLexical)
+    tokens = tokenize("文化科技企业有什么资金支持")
+    everything = embedded.lexical.search(tokens, embedded.lexical.size)
+    for region in {d.region or "" for d in embedded.docs.values()}:
+        docs = set(embedded.docs_in_region(region))
+        want = [(c, s) for c, s in everything if embedded.chunks[c].doc_id in docs][:10]
+        got = database.lexical.search(tokens, 10, scope=Scope(regions=frozenset({region})))
+        assert [c for c, _ in got] == [c for c, _ in want] and want, region
+    one_doc = next(iter(embedded.docs))
+    got = database.lexical.search(tokens, 10, scope=Scope(doc_ids=frozenset({one_doc})))
+    assert got and {embedded.chunks[c].doc_id for c, _ in got} == {one_doc}
+    assert database.lexical.search(tokens, 10, scope=Scope(regions=frozenset({"没有这个地区"}))) == []
+
+
+def test_generations_switch_atomically_and_keep_the_previous(postgres_url: str, embedded: KnowledgeBase) -> None:
+    url = _database(postgres_url, "generations")
+    first = write_generation(url, embedded)
+    publish(url, first)
+    second = write_generation(url, embedded)
+    with psycopg.connect(url) as conn:
+        # Written but not published: every host still serves the first.
+        assert conn.execute("SELECT generation FROM policyqa.serving").fetchone() == (first,)
+    publish(url, second)
+    third = write_generation(url, embedded)
+    publish(url, third)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT generation, previous FROM policyqa.serving").fetchone() == (third, second)
+        names = {r[0] for r in conn.execute("SELECT name FROM policyqa.generations")}
+        schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'gen_%'")}
+    assert names == schemas == {second, third}
+    reopened = open_database(url, None)
+    try:
+        assert reopened.folder.name == third and reopened.chunks == embedded.chunks
+    finally:
+        reopened.close()
+
+
+def test_nothing_published_is_a_missing_index(postgres_url: str) -> None:
+    with pytest.raises(IndexMissingError, match="qa build"):
+        open_database(_database(postgres_url, "empty"), None)
+
+
+def test_pgvector_dense_leg_gives_the_same_top_clauses(postgres_url: str, bundled_index: Path) -> None:
+    """With the default e5 embedder: the vectors copied from Chroma into pgvector find the same neighbours, and
+    hybrid retrieval the same top clauses, on a few questions (embedding every question would take minutes)."""
+    settings = Settings(corpus_dir=ROOT / "data" / "policies", index_dir=bundled_index)
+    embeddings = load_embeddings(settings.embedder_config)
+    assert embeddings is not None
+    url = _database(postgres_url, "dense")
+    embedded = open_index(bundled_index, embeddings)
+    try:
+        publish(url, write_generation(url, embedded))
+        database = open_database(url, embeddings)
+        try:
+            assert database.dense is not None and embedded.dense is not None
+            assert database.dense.size == embedded.dense.size
+            one, other = Assistant(settings, embedded, embeddings), Assistant(settings, database, embeddings)
+            for question in _questions()[::40]:
+                vector = embedded.dense.vector(question)
+                want = embedded.dense.nearest(vector, 10)
+                got = database.dense.nearest(vector, 10)
+                assert [c for c, _ in got] == [c for c, _ in want], question
+                assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-5)
+                assert database.dense.similarities(vector, [c for c, _ in want[:3]]) == pytest.approx(
+                    embedded.dense.similarities(vector, [c for c, _ in want[:3]]), abs=1e-5)
+                assert _top(one, question) == _top(other, question), question
+        finally:
+            database.close()
+    finally:
+        embedded.close()
