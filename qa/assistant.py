@@ -14,7 +14,7 @@ from index.embedding import PolicyEmbeddings, load_embeddings
 from index.lexical import frequency, segment, tokenize
 from index.records import PolicyDoc
 from index.regions import gazetteer
-from index.store import KnowledgeBase, needs_build, open_index
+from index.store import KnowledgeBase
 from qa.abbreviation import Abbreviations
 from qa.answer.base import Answerer
 from qa.answer.checklist import checklist_answer
@@ -27,6 +27,7 @@ from qa.answer.overview import clause_answer, find_section, overview_answer
 from qa.answer.refusal import refusal
 from qa.answer.related import related_answer
 from qa.answerability import Outcome, model_for
+from qa.backend import needs_first_build, open_knowledge_base, publish_build
 from qa.finder import PROFILE, parse_profile, profile_question
 from qa.query import (
     MAX_QUESTION_CHARS,
@@ -106,11 +107,12 @@ class Assistant:
              on_progress: Callable[[str, int, int], None] | None = None) -> Assistant:
         """Return an assistant over the index, building it from the corpus first when there is none."""
         embeddings = load_embeddings(settings.embedder_config)
-        if build_if_missing and needs_build(settings.index_dir, embeddings):
+        if build_if_missing and needs_first_build(settings, embeddings):
             log.info("首次启动：正在为 %s 建立索引", settings.corpus_dir)
             report = build_index(settings.build_config, embeddings, progress=progress, on_progress=on_progress)
             log.info(report.summary())
-        return cls(settings, open_index(settings.index_dir, embeddings, settings.chroma_url), embeddings)
+            publish_build(settings, embeddings)
+        return cls(settings, open_knowledge_base(settings, embeddings), embeddings)
 
     def as_retriever(self) -> PolicyRetriever:
         """Return the retrieval stage as a langchain retriever, for use in other LCEL chains."""

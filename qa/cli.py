@@ -108,10 +108,14 @@ def run_batch(records: Iterable[dict], settings: Settings) -> Iterator[dict]:
 def cmd_build(args: argparse.Namespace) -> int:
     from index.build import build_index
     from index.embedding import load_embeddings
+    from qa.backend import publish_build
 
     settings = _settings(args)
-    report = build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=not args.quiet)
+    embeddings = load_embeddings(settings.embedder_config)
+    report = build_index(settings.build_config, embeddings, progress=not args.quiet)
     _print(report.summary())
+    if (generation := publish_build(settings, embeddings)) is not None:
+        _print(f"已写入 PostgreSQL 并切换到索引 {generation}")
     return 0
 
 

@@ -14,13 +14,14 @@ import psycopg
 import pytest
 
 from index.embedding import load_embeddings
-from index.errors import IndexMissingError
+from index.errors import DatabaseUnavailable, IndexMissingError
 from index.lexical import tokenize
 from index.postgres.search import PostgresLexical, Scope
 from index.postgres.store import open_database
 from index.postgres.writer import publish, write_generation
 from index.store import KnowledgeBase, open_index
 from qa.assistant import Assistant
+from qa.backend import needs_first_build, publish_build
 from qa.query import parse_query
 from qa.settings import Settings
 from tests.conftest import ROOT
@@ -183,3 +184,26 @@ def test_pgvector_dense_leg_gives_the_same_top_clauses(postgres_url: str, bundle
             database.close()
     finally:
         embedded.close()
+
+
+def test_the_setting_chooses_the_database_and_a_first_start_publishes_into_it(postgres_url: str,
+                                                                              tmp_path: Path) -> None:
+    url = _database(postgres_url, "settings")
+    settings = Settings(corpus_dir=ROOT / "data" / "policies", index_dir=tmp_path, embedding_backend="none",
+                        database_url=url)  # type: ignore[arg-type]
+    assistant = Assistant.open(settings, progress=False)
+    try:
+        assert isinstance(assistant.kb.lexical, PostgresLexical)
+        assert assistant.kb.folder.name.startswith("gen_")
+        assert assistant.ask("深圳对文化科技企业用房有什么支持？").citations
+        # The same corpus again (a second build, another host starting): nothing new is written.
+        assert publish_build(settings, None) is None
+        assert not needs_first_build(settings, None)
+    finally:
+        assistant.kb.close()
+
+
+def test_an_unreachable_database_says_so_without_its_password() -> None:
+    with pytest.raises(DatabaseUnavailable, match="无法连接") as caught:
+        open_database("postgresql://policyqa:s3cret-pw@127.0.0.1:9/policyqa?connect_timeout=2", None)
+    assert "s3cret-pw" not in str(caught.value)

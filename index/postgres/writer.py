@@ -10,15 +10,17 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 
 from index.dense import DenseIndex
+from index.embedding import PolicyEmbeddings
 from index.lexical import LexicalIndex
 from index.postgres.database import GENERATION, connect, install_schema, serving, sql_file
-from index.store import KnowledgeBase
+from index.store import KnowledgeBase, open_index, read_manifest
 
 if TYPE_CHECKING:
     import psycopg
@@ -169,3 +171,30 @@ def publish(url: str, name: str) -> None:
                 conn.execute(f"DROP SCHEMA IF EXISTS {old} CASCADE")
         conn.execute("DELETE FROM policyqa.generations WHERE name = ANY(%s)", (stale,))
         conn.commit()
+
+
+def serving_signature(url: str) -> str | None:
+    """Return the manifest signature (corpus, embedder, chunking) of the generation the database serves, or None
+    when it serves none."""
+    with connect(url, vectors=False) as conn:
+        current = serving(conn)
+        if current is None:
+            return None
+        row = conn.execute("SELECT manifest->>'signature' FROM policyqa.generations WHERE name = %s",
+                           (current[0],)).fetchone()
+    return row[0] if row else None
+
+
+def export(url: str, index_dir: Path, embeddings: PolicyEmbeddings | None, chroma_url: str = "") -> str | None:
+    """Write the serving generation of an index folder into the database and switch every host to it, unless the
+    database serves a generation of the same signature already; return the new generation's name, or None."""
+    manifest = read_manifest(index_dir)
+    if manifest is not None and manifest.signature == serving_signature(url):
+        return None
+    kb = open_index(index_dir, embeddings, chroma_url)
+    try:
+        name = write_generation(url, kb)
+    finally:
+        kb.close()
+    publish(url, name)
+    return name

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from index.build import BuildReport
 from index.embedding import load_embeddings
-from index.store import current_generation, current_marker, needs_build, open_index
+from index.store import current_generation, current_marker
 from qa.assistant import Assistant
+from qa.backend import needs_first_build, open_knowledge_base
 from qa.records import Answer
 from qa.server.builder import BuildProcess
 from qa.server.errors import BuildFailed
@@ -95,7 +96,7 @@ class AssistantLoader:
     def _run(self) -> None:
         try:
             # No index yet, or one whose vectors are of another embedder (a new default): build before serving.
-            if needs_build(self.settings.index_dir, load_embeddings(self.settings.embedder_config)):
+            if needs_first_build(self.settings, load_embeddings(self.settings.embedder_config)):
                 log.info("首次启动：正在为 %s 建立索引", self.settings.corpus_dir)
                 log.info(self._build_in_child(self._progress).summary())
             self.assistant = Assistant.open(self.settings, build_if_missing=False)
@@ -135,7 +136,7 @@ class AssistantLoader:
         with self._rebuild_lock:
             current = self.assistant
             embeddings = current.embeddings if current else load_embeddings(self.settings.embedder_config)
-            kb = open_index(self.settings.index_dir, embeddings, self.settings.chroma_url)
+            kb = open_knowledge_base(self.settings, embeddings)
             if current is not None and kb.folder == current.kb.folder and kb.damaged == current.kb.damaged:
                 kb.close()
                 return
@@ -202,7 +203,7 @@ class AssistantLoader:
                 serving = self.assistant.kb.folder if self.assistant else None
                 # Also when unchanged but serving another folder: a fallback, or a CLI build not yet picked up.
                 if not report.unchanged or serving != current_generation(self.settings.index_dir):
-                    kb = open_index(self.settings.index_dir, embeddings, self.settings.chroma_url)
+                    kb = open_knowledge_base(self.settings, embeddings)
                     self._swap(Assistant(self.settings, kb, embeddings))
                 self._marker = current_marker(self.settings.index_dir)
                 return report
