@@ -4,7 +4,7 @@ QA_DATABASE_URL is set (index/postgres/: every host reads the generation one bui
 from __future__ import annotations
 
 from index.embedding import PolicyEmbeddings
-from index.store import KnowledgeBase, needs_build, open_index
+from index.store import KnowledgeBase, current_marker, needs_build, open_index
 from qa.settings import Settings
 
 
@@ -37,3 +37,16 @@ def publish_build(settings: Settings, embeddings: PolicyEmbeddings | None) -> st
     from index.postgres.writer import export
 
     return export(url, settings.index_dir, embeddings, settings.chroma_url)
+
+
+def serving_marker(settings: Settings) -> object | None:
+    """Return what changes whenever a build publishes (cheap enough to poll every few seconds): the index folder's
+    CURRENT pointer, or the generation the database serves; None when there is none yet."""
+    url = settings.database_url.get_secret_value()
+    if not url:
+        return current_marker(settings.index_dir)
+    from index.postgres.database import connect, serving
+
+    with connect(url, vectors=False) as conn:
+        named = serving(conn)
+    return named[0] if named else None

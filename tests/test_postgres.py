@@ -10,7 +10,6 @@ import pwd
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from index.embedding import load_embeddings
@@ -25,6 +24,9 @@ from qa.backend import needs_first_build, publish_build
 from qa.query import parse_query
 from qa.settings import Settings
 from tests.conftest import ROOT
+from tests.postgres import HOW_TO_GET
+
+psycopg = pytest.importorskip("psycopg", reason=f"缺少 psycopg：{HOW_TO_GET}")
 
 DEV_SET = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 TOP = 5
@@ -67,10 +69,10 @@ def _top(assistant: Assistant, question: str) -> list[str]:
 
 def test_server_runs_as_another_user_with_pgvector(postgres_url: str) -> None:
     with psycopg.connect(postgres_url) as conn:
-        folder = conn.execute("SELECT current_setting('data_directory')").fetchone()[0]
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()[0]
-        server = conn.execute("SELECT split_part(version(), ' ', 2)").fetchone()[0]
+        folder, version, server = conn.execute(
+            "SELECT current_setting('data_directory'), extversion, split_part(version(), ' ', 2) "
+            "FROM pg_extension WHERE extname = 'vector'").fetchall()[0]
     assert server.startswith("18.") and version.startswith("0.8")
     if os.geteuid() == 0:  # PostgreSQL refuses root: the fixture must have handed it to another user
         assert Path(folder).stat().st_uid != 0
@@ -207,3 +209,29 @@ def test_an_unreachable_database_says_so_without_its_password() -> None:
     with pytest.raises(DatabaseUnavailable, match="无法连接") as caught:
         open_database("postgresql://policyqa:s3cret-pw@127.0.0.1:9/policyqa?connect_timeout=2", None)
     assert "s3cret-pw" not in str(caught.value)
+
+
+def test_a_server_follows_the_generation_the_database_serves(postgres_url: str, embedded: KnowledgeBase,
+                                                             tmp_path: Path) -> None:
+    """A host that did not build sees another host's publish in the database and switches to it."""
+    import time
+
+    from tests.conftest import ready_loader
+
+    url = _database(postgres_url, "hosts")
+    publish(url, write_generation(url, embedded))
+    settings = Settings(corpus_dir=ROOT / "data" / "policies", index_dir=tmp_path, embedding_backend="none",
+                        database_url=url, log_questions=False)  # type: ignore[arg-type]
+    loader = ready_loader(settings)
+    try:
+        first = loader.assistant.kb.folder.name  # type: ignore[attr-defined]
+        newer = write_generation(url, embedded)
+        publish(url, newer)
+        deadline = time.monotonic() + 30
+        while loader.assistant.kb.folder.name != newer and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.2)
+        assert loader.assistant.kb.folder.name == newer != first  # type: ignore[attr-defined]
+        assert not (tmp_path / "CURRENT").exists()  # nothing was built on this host
+    finally:
+        loader.stop()  # type: ignore[attr-defined]
+        loader.assistant.kb.close()  # type: ignore[attr-defined]

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from index.build import BuildReport
 from index.embedding import load_embeddings
-from index.store import current_generation, current_marker
+from index.errors import DatabaseUnavailable
+from index.store import current_generation
 from qa.assistant import Assistant
-from qa.backend import needs_first_build, open_knowledge_base
+from qa.backend import needs_first_build, open_knowledge_base, serving_marker
 from qa.records import Answer
 from qa.server.builder import BuildProcess
 from qa.server.errors import BuildFailed
@@ -67,7 +68,7 @@ class AssistantLoader:
         self._log_outage = WriteOutage(f"问题日志 {settings.log_db} ", "暂不记录问题，回答照常")
         self._thread = threading.Thread(target=self._run, name="assistant-loader", daemon=True)
         self._stop = threading.Event()
-        self._marker: tuple[int, int] | None = None
+        self._marker: object | None = None
         self._build: BuildProcess | None = None
 
     def start(self) -> AssistantLoader:
@@ -123,12 +124,13 @@ class AssistantLoader:
                 log.error("切换到新索引失败，继续使用当前索引：%s", exc)
             self._marker = marker
 
-    def _current_marker(self) -> tuple[int, int] | None:
-        """Return the marker of the published generation; None while the index folder cannot be read (a file
-        in its place, no permission), which must not end the loader or the watcher."""
+    def _current_marker(self) -> object | None:
+        """Return the marker of the published generation; None while the index folder (or the database) cannot
+        be read (a file in its place, no permission, a restarting server), which must not end the loader or the
+        watcher."""
         try:
-            return current_marker(self.settings.index_dir)
-        except OSError:
+            return serving_marker(self.settings)
+        except (OSError, DatabaseUnavailable):
             return None
 
     def reload(self) -> None:
@@ -205,7 +207,7 @@ class AssistantLoader:
                 if not report.unchanged or serving != current_generation(self.settings.index_dir):
                     kb = open_knowledge_base(self.settings, embeddings)
                     self._swap(Assistant(self.settings, kb, embeddings))
-                self._marker = current_marker(self.settings.index_dir)
+                self._marker = self._current_marker()
                 return report
             finally:
                 self.rebuilding = False
