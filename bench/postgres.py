@@ -28,8 +28,10 @@ from index.build import build_index
 from index.dense import DenseIndex
 from index.embedding import load_embeddings
 from index.lexical import LexicalIndex, tokenize
-from index.postgres.search import PostgresDense, PostgresLexical, Scope
+from index.postgres.dense import PostgresDense
+from index.postgres.lexical import PostgresLexical
 from index.postgres.store import open_database
+from index.postgres.tables import Scope
 from index.postgres.writer import publish, write_generation
 from index.store import KnowledgeBase, open_index
 from qa.query import parse_query

@@ -192,10 +192,6 @@ class DenseIndex(DenseSearch):
             page = self.collection.get(include=["embeddings"], limit=step, offset=offset)
             yield list(page["ids"]), np.asarray(page["embeddings"], dtype=np.float32)
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """Return up to k (chunk_id, cosine similarity) pairs, best first."""
-        return self.nearest(self.vector(query), k)
-
     def vector(self, query: str) -> np.ndarray:
         """Return the query's vector."""
         return np.asarray(self.embeddings.embed_query(query), dtype=np.float32)

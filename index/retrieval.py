@@ -41,6 +41,10 @@ class DenseSearch(ABC):
     # How many vectors are stored.
     size: int
 
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """Return up to k (chunk_id, cosine similarity) pairs nearest the query's text, best first."""
+        return self.nearest(self.vector(query), k)
+
     @abstractmethod
     def vector(self, query: str) -> np.ndarray:
         """Return the query's vector."""

@@ -15,8 +15,9 @@ import pytest
 from index.embedding import load_embeddings
 from index.errors import DatabaseUnavailable, IndexMissingError
 from index.lexical import tokenize
-from index.postgres.search import PostgresLexical, Scope
+from index.postgres.lexical import PostgresLexical
 from index.postgres.store import open_database
+from index.postgres.tables import Scope
 from index.postgres.writer import publish, write_generation
 from index.store import KnowledgeBase, open_index
 from qa.assistant import Assistant
@@ -103,6 +104,36 @@ def test_bm25_in_sql_equals_bm25s(embedded: KnowledgeBase, database: KnowledgeBa
         assert got.keys() == want.keys(), question
         # bm25s adds float32 weights in float32; SQL adds the same weights in float8.
         assert all(got[c] == pytest.approx(want[c], rel=1e-6) for c in want), question
+
+
+@pytest.mark.parametrize("common_share", [0.2, 0.5])
+def test_skipping_common_terms_keeps_the_top_k_exact(embedded: KnowledgeBase, database: KnowledgeBase,
+                                                     common_share: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The top k from the rarer terms' chunks (common terms added for those alone) equals bm25s's top k whenever
+    it is returned, and it is returned for some questions (otherwise this would test the full sum only)."""
+    import index.postgres.lexical as lexical
+
+    monkeypatch.setattr(lexical, "COMMON_SHARE", common_share)
+    runs: list[bool] = []
+    full_run = lexical.PostgresLexical._run
+
+    def spy(self: lexical.PostgresLexical, summed: dict, added: dict, k: int, scope: Scope | None) -> list:
+        runs.append(bool(added))
+        return full_run(self, summed, added, k, scope)
+
+    monkeypatch.setattr(lexical.PostgresLexical, "_run", spy)
+    pruned = 0
+    for question in _questions():
+        tokens = tokenize(question)
+        runs.clear()
+        got = database.lexical.search(tokens, 10)
+        pruned += runs == [True]
+        want = embedded.lexical.search(tokens, 10)
+        assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-6), question
+        # Ids must agree except among chunks tied at the cut (bm25s orders ties arbitrarily).
+        cut = want[-1][1] * (1 + 1e-5) if want else 0.0
+        assert {c for c, s in got if s > cut} == {c for c, s in want if s > cut}, question
+    assert pruned > 20
 
 
 def test_identical_top_clauses_for_every_question(embedded: KnowledgeBase, database: KnowledgeBase) -> None:

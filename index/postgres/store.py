@@ -13,7 +13,9 @@ import orjson
 from index.embedding import PolicyEmbeddings
 from index.errors import IndexMissingError
 from index.postgres.database import connect, pool, serving
-from index.postgres.search import PostgresDense, PostgresLexical, _Tables
+from index.postgres.dense import PostgresDense
+from index.postgres.lexical import PostgresLexical
+from index.postgres.tables import Tables
 from index.records import Chunk, Clause, Manifest, Measure, PolicyDoc
 from index.store import KnowledgeBase, verify
 
@@ -71,7 +73,7 @@ def open_database(url: str, embeddings: PolicyEmbeddings | None) -> KnowledgeBas
                     manifest.embedding_model, embeddings.model_id)
     connections = pool(url, vectors=dense_on)
     claim = DatabaseClaim(connections)
-    tables = _Tables(connections, schema, regions)
+    tables = Tables(connections, schema, regions)
     dense = PostgresDense(tables, embeddings, vectors) if dense_on and embeddings is not None else None
     # The folder names the generation for logs and /healthz; nothing is read from it.
     kb = KnowledgeBase(Path(schema), manifest, docs, clauses, chunks, PostgresLexical(tables, chunks_n), dense,

@@ -6,4 +6,4 @@ CREATE TABLE vectors (
     doc_id text NOT NULL,
     region_no smallint NOT NULL,
     embedding vector({dimensions}) NOT NULL
-);
+) WITH (autovacuum_enabled = false);

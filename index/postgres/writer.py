@@ -83,13 +83,19 @@ def _write_lexical(conn: psycopg.Connection, lexical: LexicalIndex, chunk_region
     vocab, indptr, indices, data = lexical.matrix()
     columns = len(indptr) - 1
     n = lexical.size
+    counts = np.diff(indptr)
+    # The largest weight of each column (0 for an empty one): the bound that lets a search skip a common term.
+    largest = np.zeros(columns, dtype=np.float32)
+    filled = counts > 0
+    largest[filled] = np.maximum.reduceat(np.asarray(data, np.float32), np.asarray(indptr[:-1])[filled])
     rows = []
     for term, term_id in vocab.items():
         # bm25s adds an empty placeholder token past the matrix's last column: no chunk has it.
-        df = int(indptr[term_id + 1] - indptr[term_id]) if term_id < columns else 0
+        df = int(counts[term_id]) if term_id < columns else 0
         # The same expression as LexicalIndex.idf, so coverage weights match to the last bit.
-        rows.append((term, term_id, df, float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else None))
-    _copy_rows(conn, "terms", ("term", "term_id", "df", "idf"), rows)
+        idf = float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else None
+        rows.append((term, term_id, df, idf, float(largest[term_id]) if df else 0.0))
+    _copy_rows(conn, "terms", ("term", "term_id", "df", "idf", "max_weight"), rows)
     term_of = np.repeat(np.arange(columns, dtype=np.int32), np.diff(indptr).astype(np.int64))
     layout = [("term_id", ">i4"), ("region_no", ">i2"), ("chunk_no", ">i4"), ("weight", ">f4")]
     with conn.cursor().copy("COPY postings (term_id, region_no, chunk_no, weight) FROM STDIN (FORMAT BINARY)") as copy:
@@ -114,6 +120,19 @@ def _write_vectors(conn: psycopg.Connection, dense: DenseIndex, number: dict[str
                                                                                                 strict=True))
         _copy_rows(conn, "vectors", ("chunk_no", "chunk_id", "doc_id", "region_no", "embedding"), rows)
     return dimensions
+
+
+def _vacuum(conn: psycopg.Connection, table: str, tries: int = 5) -> None:
+    """Freeze a table, set its visibility map (index-only scans of the postings need every page all-visible) and
+    gather the planner's statistics; again while another session's older snapshot kept pages from being marked."""
+    for _ in range(tries):
+        conn.execute(f"VACUUM (FREEZE, ANALYZE) {table}")
+        pages, visible = conn.execute("SELECT relpages, relallvisible FROM pg_class WHERE oid = %s::regclass",
+                                      (table,)).fetchone() or (0, 0)
+        if visible >= pages:
+            return
+        time.sleep(1)
+    log.warning("表 %s 仍有页面未标记为全部可见，查询会慢一些", table)
 
 
 def write_generation(url: str, kb: KnowledgeBase) -> str:
@@ -144,11 +163,10 @@ def write_generation(url: str, kb: KnowledgeBase) -> str:
         conn.execute("UPDATE policyqa.generations SET complete = true, dimensions = %s WHERE name = %s",
                      (dimensions, name))
         conn.commit()
-        # Index-only scans of the postings need the visibility map, and the planner needs statistics.
         conn.autocommit = True
-        conn.execute(f"VACUUM ANALYZE {name}.postings, {name}.terms, {name}.chunks, {name}.documents")
-        if dimensions:
-            conn.execute(f"VACUUM ANALYZE {name}.vectors")
+        for table in ("regions", "documents", "clauses", "chunks", "measures", "terms", "postings",
+                      *(("vectors",) if dimensions else ())):
+            _vacuum(conn, f"{name}.{table}")
     log.info("已把索引写入 PostgreSQL，版本 %s（%d 个检索单元）", name, len(chunk_ids))
     return name
 
