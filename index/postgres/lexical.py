@@ -110,5 +110,8 @@ class PostgresLexical(LexicalSearch):
         values = {"summed": [t.term_id for t in summed], "summed_w": list(summed.values()),
                   "added": [t.term_id for t in added], "added_w": list(added.values()), "k": k, **params}
         with self._tables.pool.connection() as conn:
-            rows = conn.execute(query, values).fetchall()
+            # Never a prepared statement: its generic plan does not know how many postings the query's terms have
+            # and chose to hash-join the whole postings table (163 ms for a query of 2,434 postings at 100k
+            # clauses); planning afresh costs a fraction of a millisecond.
+            rows = conn.execute(query, values, prepare=False).fetchall()
         return [(chunk_id, float(score)) for chunk_id, score in rows if score > 0]

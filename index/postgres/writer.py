@@ -123,8 +123,8 @@ def _write_vectors(conn: psycopg.Connection, dense: DenseIndex, number: dict[str
 
 
 def _vacuum(conn: psycopg.Connection, table: str, tries: int = 5) -> None:
-    """Freeze a table, set its visibility map (index-only scans of the postings need every page all-visible) and
-    gather the planner's statistics; again while another session's older snapshot kept pages from being marked."""
+    """Freeze a table, set its visibility map (index-only scans need every page all-visible) and gather the
+    planner's statistics; again while another session's older snapshot kept pages from being marked."""
     for _ in range(tries):
         conn.execute(f"VACUUM (FREEZE, ANALYZE) {table}")
         pages, visible = conn.execute("SELECT relpages, relallvisible FROM pg_class WHERE oid = %s::regclass",
@@ -164,9 +164,10 @@ def write_generation(url: str, kb: KnowledgeBase) -> str:
                      (dimensions, name))
         conn.commit()
         conn.autocommit = True
-        for table in ("regions", "documents", "clauses", "chunks", "measures", "terms", "postings",
+        for table in ("regions", "documents", "clauses", "chunks", "measures", "terms",
                       *(("vectors",) if dimensions else ())):
-            _vacuum(conn, f"{name}.{table}")
+            conn.execute(f"VACUUM (FREEZE, ANALYZE) {name}.{table}")
+        _vacuum(conn, f"{name}.postings")
     log.info("已把索引写入 PostgreSQL，版本 %s（%d 个检索单元）", name, len(chunk_ids))
     return name
 
