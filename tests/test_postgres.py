@@ -15,6 +15,7 @@ import pytest
 from index.embedding import load_embeddings
 from index.errors import DatabaseUnavailable, IndexMissingError
 from index.lexical import tokenize
+from index.postgres.dense import PostgresDense
 from index.postgres.lexical import PostgresLexical
 from index.postgres.store import open_database
 from index.postgres.tables import Scope
@@ -213,6 +214,15 @@ def test_pgvector_dense_leg_gives_the_same_top_clauses(postgres_url: str, bundle
                 assert database.dense.similarities(vector, [c for c, _ in want[:3]]) == pytest.approx(
                     embedded.dense.similarities(vector, [c for c, _ in want[:3]]), abs=1e-5)
                 assert _top(one, question) == _top(other, question), question
+            # A region filter inside the HNSW scan still finds the region's nearest chunks, in order.
+            assert isinstance(database.dense, PostgresDense)
+            vector = embedded.dense.vector("文化科技企业的资金支持")
+            for region in {d.region or "" for d in embedded.docs.values()}:
+                chunks = [c for c in embedded.chunks.values() if c.doc_id in set(embedded.docs_in_region(region))]
+                exact = embedded.dense.similarities(vector, [c.chunk_id for c in chunks])
+                nearest = sorted(exact, key=lambda c: -exact[c])[:10]
+                got = database.dense.nearest(vector, 10, scope=Scope(regions=frozenset({region})))
+                assert [c for c, _ in got] == nearest, region
         finally:
             database.close()
     finally:
