@@ -160,7 +160,7 @@ def write_generation(url: str, kb: KnowledgeBase) -> str:
             number = {cid: n for n, cid in enumerate(chunk_ids)}
             dimensions = _write_vectors(conn, kb.dense, number, docs, chunk_regions)
             conn.execute(sql_file("vector_indexes.sql"))
-        conn.execute("UPDATE policyqa.generations SET complete = true, dimensions = %s WHERE name = %s",
+        conn.execute("UPDATE policyqa.generations SET dimensions = %s WHERE name = %s",
                      (dimensions, name))
         conn.commit()
         conn.autocommit = True
