@@ -23,6 +23,7 @@ from index.postgres.writer import publish, write_generation
 from index.store import KnowledgeBase, open_index
 from qa.assistant import Assistant
 from qa.query import parse_query
+from qa.retrieve import CANDIDATES
 from qa.settings import Settings
 from tests.postgres import running_server
 
@@ -38,19 +39,24 @@ def compare(embedded: KnowledgeBase, database: KnowledgeBase, settings: Settings
             questions: list[str]) -> dict[str, object]:
     """Return how many questions differ in their top clauses and in their BM25 scores, and the largest score gap."""
     one, other = Assistant(settings, embedded, None), Assistant(settings, database, None)
-    differ, scores_differ, gap = [], 0, 0.0
+    differ, scores_differ, candidates_differ, gap = [], 0, 0, 0.0
     every = embedded.lexical.size
     for question in questions:
         if _top(one, question) != _top(other, question):
             differ.append(question)
         tokens = tokenize(question)
+        # The candidates retrieval asks for (where a query may skip summing its common terms' postings): the same
+        # chunks but for ties at the cut, which bm25s orders arbitrarily.
+        head, top = embedded.lexical.search(tokens, CANDIDATES), database.lexical.search(tokens, CANDIDATES)
+        cut = head[-1][1] * (1 + 1e-5) if head else 0.0
+        candidates_differ += {c for c, v in head if v > cut} != {c for c, v in top if v > cut}
         want, got = dict(embedded.lexical.search(tokens, every)), dict(database.lexical.search(tokens, every))
         if want.keys() != got.keys():
             scores_differ += 1
             continue
         gap = max([gap, *(abs(got[c] - want[c]) / want[c] for c in want)])
     return {"questions": len(questions), "top_differ": differ, "score_sets_differ": scores_differ,
-            "max_relative_gap": gap}
+            "candidates_differ": candidates_differ, "max_relative_gap": gap}
 
 
 def main() -> None:
@@ -80,6 +86,8 @@ def main() -> None:
             f"{seconds:.0f} s.\n\n"
             f"- questions whose top {TOP} clauses differ between the backends: {len(differ)}"
             + "".join(f"\n  - {q}" for q in differ[:10]) + "\n"
+            f"- questions whose {CANDIDATES} lexical candidates differ (but for ties at the cut): "
+            f"{result['candidates_differ']}\n"
             f"- questions whose set of BM25-matched chunks differs: {result['score_sets_differ']}\n"
             f"- largest relative gap between a chunk's BM25 score in SQL and in bm25s: "
             f"{result['max_relative_gap']:.1e} (float8 sums of the float32 weights vs bm25s's float32 sums)")
