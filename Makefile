@@ -64,14 +64,17 @@ eval: install
 answerability: install
 	$(PY) -m bench.fit_answerability
 
-# About 30 minutes here with a warm bench/out/cache; the 1M-clause run (about 45 minutes) is documented in
-# docs/benchmarks.md, not run by default.
+# About 30 minutes here with a warm bench/out/cache, and 10 more for the PostgreSQL backend (a 100k-clause build
+# written into a throwaway PostgreSQL); the 1M-clause run (about 45 minutes) is documented in docs/benchmarks.md,
+# not run by default.
 bench: install eval
 	$(PY) -m bench.measures
 	$(PY) -m bench.scale --sizes bundled,1k,10k,100k
 	$(PY) -m bench.load --clients 20 --seconds 60
 	$(PY) -m bench.formats --pages 3
 	$(PY) -m bench.rebuild --seconds 30 --clauses 60k
+	$(PY) -m bench.postgres --clauses 100k
+	$(PY) -m bench.postgres_equal
 
 clean:
 	rm -rf $(VENV) data/index .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +14,7 @@ import numpy as np
 
 from index.embedding import PolicyEmbeddings
 from index.records import Chunk
+from index.retrieval import DenseSearch
 from index.sqlite import CacheStore
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ def drop_collections(url: str, names: list[str]) -> None:
         _close(client)
 
 
-class DenseIndex:
+class DenseIndex(DenseSearch):
     """Nearest-neighbour search over chunk vectors in a Chroma collection."""
 
     def __init__(self, folder: Path, embeddings: PolicyEmbeddings, url: str = "", name: str = COLLECTION) -> None:
@@ -185,9 +186,11 @@ class DenseIndex:
         """Release the store: Chroma keeps one system per store path until its last client closes."""
         _close(self._client)
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """Return up to k (chunk_id, cosine similarity) pairs, best first."""
-        return self.nearest(self.vector(query), k)
+    def stored(self, step: int = 5_000) -> Iterator[tuple[list[str], np.ndarray]]:
+        """Yield the stored (chunk ids, vectors) a page at a time, for copying them to another store."""
+        for offset in range(0, self.size, step):
+            page = self.collection.get(include=["embeddings"], limit=step, offset=offset)
+            yield list(page["ids"]), np.asarray(page["embeddings"], dtype=np.float32)
 
     def vector(self, query: str) -> np.ndarray:
         """Return the query's vector."""

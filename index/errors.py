@@ -28,3 +28,8 @@ class NothingToIndex(ConfigError):
 
 class EmbedderUnavailable(PolicyQAError):
     """Seen once in the log: the configured embedder cannot load, so retrieval runs lexical-only."""
+
+
+class DatabaseUnavailable(PolicyQAError):
+    """Seen by the operator at start and by whoever builds: the PostgreSQL of QA_DATABASE_URL cannot be reached or
+    used (no psycopg, no pgvector, refused); the message says which and how to fix it."""

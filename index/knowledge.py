@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from index.dense import DenseIndex
-from index.lexical import LexicalIndex
 from index.records import Chunk, Clause, Manifest, Measure, PolicyDoc
+from index.retrieval import DenseSearch, LexicalSearch
 
-if TYPE_CHECKING:
-    from index.store import Lease
+
+class Claim(Protocol):
+    """What an opened generation holds until it is closed: a Lease on its folder, or a database's connections."""
+
+    def release(self) -> None:
+        """Give it up; safe to call twice."""
 
 
 @dataclass
@@ -24,12 +27,12 @@ class KnowledgeBase:
     docs: dict[str, PolicyDoc]
     clauses: dict[str, Clause]
     chunks: dict[str, Chunk]
-    lexical: LexicalIndex
-    dense: DenseIndex | None
+    lexical: LexicalSearch
+    dense: DenseSearch | None
     measures: list[Measure] = field(default_factory=list)
     # What was wrong with the newer generation(s) when this older one is served instead ("" when none).
     damaged: str = ""
-    lease: Lease | None = field(default=None, repr=False)
+    lease: Claim | None = field(default=None, repr=False)
 
     _by_doc: dict[str, list[Clause]] = field(init=False, repr=False, default_factory=dict)
     _sections: dict[str, list[tuple[int, Clause]]] = field(init=False, repr=False, default_factory=dict)

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from index.retrieval import LexicalSearch
+
 
 def _bm25s() -> Any:
     """Return the bm25s module, its logger quieted: it sets itself to DEBUG, which the app's console shows."""
@@ -38,7 +40,7 @@ class TokenIds:
         self.chunks.append(ids)  # type: ignore[arg-type]
 
 
-class LexicalIndex:
+class LexicalIndex(LexicalSearch):
     """BM25 over chunk tokens; scores come from sparse-matrix lookups, not a Python loop over documents."""
 
     def __init__(self, retriever: object, chunk_ids: list[str]) -> None:
@@ -46,6 +48,11 @@ class LexicalIndex:
         self.chunk_ids = chunk_ids
         # Coverage asks for the same few hundred query-token IDFs over and over; the index never changes.
         self._idf: dict[str, float | None] = {}
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        """Return how many chunks are indexed."""
+        return len(self.chunk_ids)
 
     @classmethod
     def build(cls, chunk_ids: list[str], tokens: TokenIds) -> LexicalIndex:
@@ -80,10 +87,11 @@ class LexicalIndex:
             self._idf[token] = None if df is None else float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
         return self._idf[token]
 
-    def unseen_idf(self) -> float:
-        """Return the inverse document frequency the same formula gives a token no chunk uses."""
-        n = len(self.chunk_ids)
-        return float(np.log(1 + (n + 0.5) / 0.5))
+    def matrix(self) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
+        """Return bm25s's vocabulary (token -> column) and its weight matrix by column: column pointers, chunk
+        positions, float32 BM25 weights; what another store needs to score exactly as this index does."""
+        scores = self._bm25.scores  # type: ignore[attr-defined]
+        return self._bm25.vocab_dict, scores["indptr"], scores["indices"], scores["data"]  # type: ignore[attr-defined]
 
     def _document_frequency(self, token_id: int) -> int:
         indptr = self._bm25.scores["indptr"]  # type: ignore[attr-defined]

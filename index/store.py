@@ -372,7 +372,7 @@ def verify(kb: KnowledgeBase) -> None:
         raise GenerationDamaged("有条款指向不存在的文件")
     if any(c.clause_id not in kb.clauses for c in kb.chunks.values()):
         raise GenerationDamaged("有检索单元指向不存在的条款")
-    if len(kb.lexical.chunk_ids) != len(kb.chunks):
-        raise GenerationDamaged(f"关键词索引有 {len(kb.lexical.chunk_ids)} 个检索单元，应为 {len(kb.chunks)} 个")
+    if kb.lexical.size != len(kb.chunks):
+        raise GenerationDamaged(f"关键词索引有 {kb.lexical.size} 个检索单元，应为 {len(kb.chunks)} 个")
     if kb.dense is not None and kb.dense.size != len(kb.chunks):
         raise GenerationDamaged(f"向量库有 {kb.dense.size} 个向量，应为 {len(kb.chunks)} 个")

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     embedding_batch_size: int = 16
     # A Chroma server (e.g. http://127.0.0.1:8000) shared by several app processes; empty: embedded store.
     chroma_url: str = ""
+    # PostgreSQL with pgvector (postgresql://user:password@host:5432/db) holding the records, the BM25 postings and
+    # the vectors every host serves (index/postgres/); a build writes its generation there. Empty: the index folder.
+    # Secret: the URL usually carries a password.
+    database_url: SecretStr = SecretStr("")
     # A local sentence-transformers CrossEncoder (e.g. a downloaded bge-reranker) that reorders the best candidates.
     reranker_model: str = ""
     reranker_candidates: int = 30

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -216,3 +216,19 @@ def ready_service(settings: Settings) -> Service:
     service = Service(settings).start()
     assert service.wait(120), service.status
     return service
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """Return the URL of a PostgreSQL 18 with pgvector started for this session (tests/postgres.py), stopped at
+    the end; skip when it cannot start here, except in CI, where `make test` installs it and a skip would hide that."""
+    from tests.postgres import ServerUnavailable, running_server
+
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(running_server()).url
+        except ServerUnavailable as exc:
+            if os.environ.get("CI"):
+                raise
+            pytest.skip(f"无法启动测试用的 PostgreSQL：{exc}")
+        yield url

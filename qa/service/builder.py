@@ -25,6 +25,7 @@ from typing import IO, Any
 from index.build import BuildReport, build_index
 from index.embedding import load_embeddings
 from qa.errors import BuildFailed
+from qa.service.backend import publish_build
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def _child_main() -> None:
         embeddings = load_embeddings(settings.embedder_config)
         report = build_index(settings.build_config, embeddings, progress=False,
                              on_progress=lambda stage, done, total: send({"progress": [stage, done, total]}))
+        publish_build(settings, embeddings)
     except MemoryError:
         log.exception("建立索引时内存不足")
         send({"error": f"建立索引时内存超过上限 {limit} MB（QA_BUILD_MAX_MEMORY_MB）；请找出并拆分过大的文件，"

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from index.build import BuildReport, build_index
 from index.embedding import PolicyEmbeddings, load_embeddings
+from index.errors import DatabaseUnavailable
 from index.knowledge import KnowledgeBase
-from index.store import current_generation, current_marker, needs_build, open_index
+from index.store import current_generation
 from qa.assistant import Assistant
 from qa.errors import BuildFailed
+from qa.service.backend import needs_first_build, open_knowledge_base, publish_build, serving_marker
 from qa.service.builder import BuildProcess
 from qa.service.redact import public, register_settings
 from qa.settings import Settings
@@ -33,16 +35,20 @@ def build(settings: Settings, progress: bool = True, embeddings: PolicyEmbedding
     given (one already loaded), else the configured one."""
     if embeddings is None:
         embeddings = load_embeddings(settings.embedder_config)
-    return build_index(settings.build_config, embeddings, progress=progress)
+    report = build_index(settings.build_config, embeddings, progress=progress)
+    # With QA_DATABASE_URL the generation is also written to PostgreSQL and every host switched to it.
+    if (generation := publish_build(settings, embeddings)) is not None:
+        log.info("已写入 PostgreSQL 并切换到索引 %s", generation)
+    return report
 
 
 def open_assistant(settings: Settings, build_if_missing: bool = True, progress: bool = True) -> Assistant:
     """Return an assistant over the index, building it from the corpus first (in this process) when there is none."""
     embeddings = load_embeddings(settings.embedder_config)
-    if build_if_missing and needs_build(settings.index_dir, embeddings):
+    if build_if_missing and needs_first_build(settings, embeddings):
         log.info("首次启动：正在为 %s 建立索引", settings.corpus_dir)
         log.info(build(settings, progress, embeddings).summary())
-    return Assistant(settings, open_index(settings.index_dir, embeddings, settings.chroma_url), embeddings)
+    return Assistant(settings, open_knowledge_base(settings, embeddings), embeddings)
 
 
 def open_knowledge(settings: Settings, progress: bool = True) -> KnowledgeBase:
@@ -51,7 +57,7 @@ def open_knowledge(settings: Settings, progress: bool = True) -> KnowledgeBase:
     if current_generation(settings.index_dir) is None:
         log.info("首次启动：正在为 %s 建立索引", settings.corpus_dir)
         log.info(build(settings, progress).summary())
-    return open_index(settings.index_dir, None)
+    return open_knowledge_base(settings, None)
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,7 @@ class AssistantLoader:
         self._rebuild_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="assistant-loader", daemon=True)
         self._stop = threading.Event()
-        self._marker: tuple[int, int] | None = None
+        self._marker: object | None = None
         self._build: BuildProcess | None = None
 
     def start(self) -> AssistantLoader:
@@ -117,7 +123,7 @@ class AssistantLoader:
     def _run(self) -> None:
         try:
             # No index yet, or one whose vectors are of another embedder (a new default): build before serving.
-            if needs_build(self.settings.index_dir, load_embeddings(self.settings.embedder_config)):
+            if needs_first_build(self.settings, load_embeddings(self.settings.embedder_config)):
                 log.info("首次启动：正在为 %s 建立索引", self.settings.corpus_dir)
                 log.info(self._build_in_child(self._progress).summary())
             self.assistant = open_assistant(self.settings, build_if_missing=False)
@@ -144,12 +150,13 @@ class AssistantLoader:
                 log.error("切换到新索引失败，继续使用当前索引：%s", exc)
             self._marker = marker
 
-    def _current_marker(self) -> tuple[int, int] | None:
-        """Return the marker of the published generation; None while the index folder cannot be read (a file
-        in its place, no permission), which must not end the loader or the watcher."""
+    def _current_marker(self) -> object | None:
+        """Return the marker of the published generation; None while the index folder (or the database) cannot
+        be read (a file in its place, no permission, a restarting server), which must not end the loader or the
+        watcher."""
         try:
-            return current_marker(self.settings.index_dir)
-        except OSError:
+            return serving_marker(self.settings)
+        except (OSError, DatabaseUnavailable):
             return None
 
     def reload(self) -> None:
@@ -157,7 +164,7 @@ class AssistantLoader:
         with self._rebuild_lock:
             current = self.assistant
             embeddings = current.embeddings if current else load_embeddings(self.settings.embedder_config)
-            kb = open_index(self.settings.index_dir, embeddings, self.settings.chroma_url)
+            kb = open_knowledge_base(self.settings, embeddings)
             if current is not None and kb.folder == current.kb.folder and kb.damaged == current.kb.damaged:
                 kb.close()
                 return
@@ -204,9 +211,9 @@ class AssistantLoader:
                 serving = self.assistant.kb.folder if self.assistant else None
                 # Also when unchanged but serving another folder: a fallback, or a CLI build not yet picked up.
                 if not report.unchanged or serving != current_generation(self.settings.index_dir):
-                    kb = open_index(self.settings.index_dir, embeddings, self.settings.chroma_url)
+                    kb = open_knowledge_base(self.settings, embeddings)
                     self.swap(Assistant(self.settings, kb, embeddings))
-                self._marker = current_marker(self.settings.index_dir)
+                self._marker = self._current_marker()
                 return report
             finally:
                 self.rebuilding = False
