@@ -25,11 +25,13 @@ def find_section(kb: KnowledgeBase, query: Query, doc_ids: set[str] | None = Non
     topic = content_tokens(query, tokenize(query.text))
     allowed = region_boosts(kb, query)
     best: tuple[tuple[float, int, int], Clause] | None = None
-    for title, sections in kb.sections_by_title().items():
+    sections = kb.sections_by_title()
+    # By title first: a title's sections are read from the records file only when the title fits.
+    for title in sections:
         # Every topic word of the question must be in the section title ("保障措施" in "四、保障措施").
         if not (topic and all(t in title for t in topic) and tokenize(title)):
             continue
-        for position, clause in sections:
+        for position, clause in sections[title]:
             if (allowed and clause.doc_id not in allowed) or (doc_ids is not None and clause.doc_id not in doc_ids):
                 continue
             # The named region's own document first, then the most specific (shortest) title, then reading order.
