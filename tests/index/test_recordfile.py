@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import orjson
@@ -85,9 +86,12 @@ def test_groupings_equal_the_lists_built_in_memory(kb: KnowledgeBase) -> None:
     assert kb.mentions("紫金") and not kb.mentions("不存在的词语")
 
 
-def test_measures_are_a_sequence_read_on_demand(kb: KnowledgeBase) -> None:
-    """The measures count, iterate, index and slice like the list they were."""
+def test_measures_are_a_sequence_loaded_once_with_shared_values(kb: KnowledgeBase) -> None:
+    """The measures count, iterate, index and slice like the list they were; loaded once, equal values shared."""
     measures = list(kb.measures)
+    assert kb.measures[0] is measures[0]
+    same = [(a, b) for a, b in pairwise(measures) if a.region and a.doc_id == b.doc_id]
+    assert same and all(a.region is b.region and a.doc_id is b.doc_id for a, b in same)
     assert len(kb.measures) == len(measures) > 0 and bool(kb.measures)
     assert kb.measures[0] == measures[0] and kb.measures[-1] == measures[-1]
     assert kb.measures[1:4] == measures[1:4]
