@@ -27,7 +27,7 @@ RECORDS_FILE = "records.sqlite"
 # The records as JSON lines, as generations were written before the records file (still opened: `legacy_records`).
 JSONL = ("docs.jsonl", "clauses.jsonl", "chunks.jsonl", "measures.jsonl")
 # Rows per query when a whole table is walked: the connection's lock is never held across a caller's loop.
-BATCH = 1000
+FIRST_BATCH, BATCH = 16, 1000
 # Ids and `n` (the position in reading order: iteration and "reading order" are the order the build wrote) are
 # separate so that a table is read in reading order and by id. The big JSON column comes last in each row.
 SCHEMA = """
@@ -156,7 +156,7 @@ class RecordFile:
         except sqlite3.Error as exc:
             self._conn.close()
             raise GenerationDamaged(f"{path.name} 无法读取（{exc}）") from exc
-        self.docs = Rows(self, "docs", "text, data", _doc, self.counts["docs"], hot=256)
+        self.docs = Rows(self, "docs", "text, data", _doc, self.counts["docs"], hot=1024)
         self.clauses = Rows(self, "clauses", "data", _clause, self.counts["clauses"], hot=4096)
         self.chunks = Rows(self, "chunks", "data", _chunk, self.counts["chunks"], hot=4096)
         self.clauses_of = lru_cache(maxsize=256)(self._clauses_of)
@@ -175,11 +175,12 @@ class RecordFile:
             return row
 
     def walk(self, table: str, columns: str) -> Iterator[tuple[Any, ...]]:
-        """Yield (n, *columns) of every row in reading order, a batch per query."""
-        last = -1
-        while batch := self.rows(f"SELECT n, {columns} FROM {table} WHERE n > ? ORDER BY n LIMIT {BATCH}", (last,)):
+        """Yield (n, *columns) of every row in reading order, a batch per query; the first batches are small, since
+        callers often take a few (a refusal lists 8 documents, each with its whole text)."""
+        last, size = -1, FIRST_BATCH
+        while batch := self.rows(f"SELECT n, {columns} FROM {table} WHERE n > ? ORDER BY n LIMIT ?", (last, size)):
             yield from batch
-            last = batch[-1][0]
+            last, size = batch[-1][0], min(size * 4, BATCH)
 
     def _clauses_of(self, doc_id: str) -> list[Clause]:
         return [_clause(d) for d, in self.rows("SELECT data FROM clauses WHERE doc_id = ? ORDER BY n", (doc_id,))]
