@@ -96,12 +96,14 @@ def worker_build(corpus: Path, index: Path, backend: str) -> dict:
 def worker_tokenize(index: Path) -> dict:
     """Return the tokenizer's own throughput on (a sample of) the index's chunks: the same-run baseline."""
     from index.lang.tokens import tokenize
+    from index.recordfile import RECORDS_FILE, RecordFile
     from index.store import current_generation
 
     folder = current_generation(index)
     assert folder is not None
-    with open(folder / "chunks.jsonl", encoding="utf-8") as f:
-        texts = [json.loads(line)["indexed_text"] for _, line in zip(range(TOKENIZER_SAMPLE), f, strict=False)]
+    records = RecordFile(folder / RECORDS_FILE)
+    texts = [c.indexed_text for _, c in zip(range(TOKENIZER_SAMPLE), records.chunks.values(), strict=False)]
+    records.close()
     tokenize("预热")
     started = time.perf_counter()
     for text in texts:

@@ -24,6 +24,7 @@ from index.parsed import PIPELINE_VERSION, ParseCache, fingerprint, parse_all
 from index.readers.base import ReadContext
 from index.readers.legacy import ConversionCache
 from index.readers.ocr import OcrCache
+from index.recordfile import RECORDS_FILE
 from index.records import Chunk, Manifest, SourceText
 from index.store import (
     CURRENT,
@@ -259,7 +260,9 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     if report.repaired:
         log.warning("当前索引已损坏（%s），重新建立", report.repaired)
         manifest = None  # nothing of it is reused, its vector store included
-    if manifest and manifest.signature == signature:
+    # A generation from before the records file is written again, whatever changed: opening it copies every record.
+    legacy = serving is not None and not (serving / RECORDS_FILE).exists()
+    if manifest and manifest.signature == signature and not legacy:
         if serving is not None and named_generation(index_dir) != serving:
             point_at(index_dir, serving)  # the pointer was bad: it names the intact generation again
             report.repaired = f"{CURRENT} 未指向完整的索引，已改为指向 {serving.name}"
@@ -326,6 +329,7 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
                     chunks.extend(part.chunks)
                     for text in part.tokens:
                         tokens.add(text)
+        writer.finish()
     finally:
         writer.close()
         parse_cache.close()

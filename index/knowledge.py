@@ -3,10 +3,12 @@ the groupings answering asks for on every request."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from index.recordfile import RecordFile, Sections
 from index.records import Chunk, Clause, Manifest, Measure, PolicyDoc
 from index.retrieval import DenseSearch, LexicalSearch
 
@@ -24,66 +26,56 @@ class KnowledgeBase:
 
     folder: Path
     manifest: Manifest
-    docs: dict[str, PolicyDoc]
-    clauses: dict[str, Clause]
-    chunks: dict[str, Chunk]
+    # Read on demand from the generation's records file; `docs`, `clauses` and `chunks` are read-only mappings by id.
+    records: RecordFile
     lexical: LexicalSearch
     dense: DenseSearch | None
-    measures: list[Measure] = field(default_factory=list)
+    measures: Sequence[Measure] = ()
     # What was wrong with the newer generation(s) when this older one is served instead ("" when none).
     damaged: str = ""
     lease: Claim | None = field(default=None, repr=False)
 
-    _by_doc: dict[str, list[Clause]] = field(init=False, repr=False, default_factory=dict)
-    _sections: dict[str, list[tuple[int, Clause]]] = field(init=False, repr=False, default_factory=dict)
+    docs: Mapping[str, PolicyDoc] = field(init=False, repr=False)
+    clauses: Mapping[str, Clause] = field(init=False, repr=False)
+    chunks: Mapping[str, Chunk] = field(init=False, repr=False)
     _mentions: dict[str, bool] = field(init=False, repr=False, default_factory=dict)
-    _by_region: dict[str, list[str]] = field(init=False, repr=False, default_factory=dict)
-    _by_clause: dict[str, list[Chunk]] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
-        # Grouped once at open: a per-request scan of every clause or document would grow with the corpus.
-        for doc in self.docs.values():
-            # Documents without a region (national ones) are grouped under "".
-            self._by_region.setdefault(doc.region or "", []).append(doc.doc_id)
-        for position, clause in enumerate(self.clauses.values()):
-            self._by_doc.setdefault(clause.doc_id, []).append(clause)
-            if clause.children and clause.title and not clause.is_retrievable:
-                self._sections.setdefault(clause.title, []).append((position, clause))
+        self.docs, self.clauses, self.chunks = self.records.docs, self.records.clauses, self.records.chunks
 
     def close(self) -> None:
-        """Release the generation: its vector store, and its lease (publish may delete it from now on)."""
+        """Release the generation: its vector store, its records file, and its lease (publish may delete it from
+        now on)."""
         if self.dense is not None:
             self.dense.close()
+        self.records.close()
         if self.lease is not None:
             self.lease.release()
 
     def clauses_of(self, doc_id: str) -> list[Clause]:
         """Return a document's clauses in reading order."""
-        return self._by_doc.get(doc_id, [])
+        return self.records.clauses_of(doc_id)
 
     def chunks_of(self, clause_id: str) -> list[Chunk]:
         """Return a clause's chunks in reading order (by position)."""
-        if self._by_clause is None:
-            # Grouped at first use, not at open: only a passage of a long clause asks for its neighbours.
-            grouped: dict[str, list[Chunk]] = {}
-            for chunk in self.chunks.values():
-                grouped.setdefault(chunk.clause_id, []).append(chunk)
-            for pieces in grouped.values():
-                pieces.sort(key=lambda c: c.position)
-            self._by_clause = grouped
-        return self._by_clause.get(clause_id, [])
+        return self.records.chunks_of(clause_id)
 
     def docs_in_region(self, region: str) -> list[str]:
         """Return the ids of the documents about exactly this region (a province's own, not its cities'); ""
         gives the documents of no region, such as national ones."""
-        return self._by_region.get(region, [])
+        return self.records.docs_in_region(region)
 
-    def sections_by_title(self) -> dict[str, list[tuple[int, Clause]]]:
-        """Return the heading-only sections that have items, by title, each with its position in reading order."""
-        return self._sections
+    def sections_by_title(self) -> Mapping[str, list[tuple[int, Clause]]]:
+        """Return the heading-only sections that have items, by title, each with its position in reading order;
+        a title's sections are read when asked for."""
+        return Sections(self.records)
+
+    def clauses_labelled(self, endings: Sequence[str]) -> list[Clause]:
+        """Return the clauses whose label ends with one of `endings` ("第十四条"), in reading order."""
+        return self.records.labelled(endings)
 
     def mentions(self, word: str) -> bool:
         """Return True when some document's text contains the word; remembered, as a generation never changes."""
         if word not in self._mentions:
-            self._mentions[word] = any(word in d.text for d in self.docs.values())
+            self._mentions[word] = self.records.mentions(word)
         return self._mentions[word]

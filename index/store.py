@@ -12,27 +12,27 @@ import shutil
 import time
 import uuid
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-
-import orjson
 
 from index.dense import COLLECTION, DenseIndex, drop_collections
 from index.embedding import PolicyEmbeddings
 from index.errors import GenerationDamaged, IndexMissingError
 from index.knowledge import KnowledgeBase
 from index.lexical import LexicalIndex
-from index.records import Chunk, Clause, FileDigest, Manifest, Measure, PolicyDoc
+from index.recordfile import JSONL, RECORDS_FILE, RecordFile, RecordWriter, legacy_records
+from index.records import FileDigest, Manifest
 
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 LEASE = ".lease"
 # The files of a generation that never change once published: their sizes and digests go in the manifest.
-# chroma/ is not among them: Chroma writes to chroma.sqlite3 whenever a client opens it.
-RECORDS = ("docs.jsonl", "clauses.jsonl", "chunks.jsonl", "measures.jsonl")
+# chroma/ is not among them: Chroma writes to chroma.sqlite3 whenever a client opens it. Generations from before the
+# records file have JSON lines instead.
+RECORDS = (RECORDS_FILE, *JSONL)
 GENERATION = re.compile(r"gen-[0-9A-Za-z-]+")
 
 
@@ -105,8 +105,11 @@ def read_manifest(index_dir: Path) -> Manifest | None:
 
 def needs_build(index_dir: Path, embeddings: PolicyEmbeddings | None) -> bool:
     """Return True when there is no serving generation, or its vectors are of another model than the embedder's
-    (a new default embedder): a start then builds, re-embedding the chunks, instead of serving keyword-only."""
-    if current_generation(index_dir) is None:
+    (a new default embedder): a start then builds, re-embedding the chunks, instead of serving keyword-only. Also
+    when it has no records file (written before it): a start writes one (from the parse cache) rather than copy
+    every record at every open."""
+    folder = current_generation(index_dir)
+    if folder is None or not (folder / RECORDS_FILE).exists():
         return True
     manifest = read_manifest(index_dir)
     return (manifest is not None and embeddings is not None and not manifest.chroma_collection
@@ -166,25 +169,11 @@ def new_generation(index_dir: Path) -> Path:
     return folder
 
 
-class GenerationWriter:
-    """Writes a generation's documents, clauses, chunks and measures as JSON lines, one document at a time."""
-
-    NAMES = ("docs", "clauses", "chunks", "measures")
+class GenerationWriter(RecordWriter):
+    """Writes a generation's records file, one document at a time; `finish` when every document is in."""
 
     def __init__(self, folder: Path) -> None:
-        self._files = {name: open(folder / f"{name}.jsonl", "wb") for name in self.NAMES}  # noqa: SIM115
-
-    def add(self, doc: PolicyDoc, clauses: Iterable[Clause], chunks: Iterable[Chunk],
-            measures: Iterable[Measure]) -> None:
-        """Append one document's records."""
-        # orjson writes dataclasses and dates directly, several times faster than asdict + json.dumps.
-        for name, records in (("docs", [doc]), ("clauses", clauses), ("chunks", chunks), ("measures", measures)):
-            self._files[name].write(b"".join(orjson.dumps(r) + b"\n" for r in records))
-
-    def close(self) -> None:
-        """Flush and close the files."""
-        for f in self._files.values():
-            f.close()
+        super().__init__(folder / RECORDS_FILE)
 
 
 class Lease:
@@ -329,21 +318,17 @@ def _open_leased(folder: Path, embeddings: PolicyEmbeddings | None, chroma_url: 
     manifest = manifest_of(folder)
     if problem := check_files(folder, manifest):
         raise GenerationDamaged(problem)
-
-    def read(name: str) -> Iterator[dict]:
-        # Streamed, and parsed by orjson: at a million clauses opening is mostly reading these lines.
-        with open(folder / name, "rb") as f:
-            yield from (orjson.loads(line) for line in f if line.strip())
-
-    docs = {d["doc_id"]: PolicyDoc.from_json(d) for d in read("docs.jsonl")}
-    clauses = {c["clause_id"]: Clause.from_json(c) for c in read("clauses.jsonl")}
-    chunks = {c["chunk_id"]: Chunk.from_json(c) for c in read("chunks.jsonl")}
-    lexical = LexicalIndex.load(folder / "bm25")
-    # An index built before measures existed has none.
-    measures = [Measure.from_json(m) for m in read("measures.jsonl")] if (folder / "measures.jsonl").exists() else []
-    # Opened last: a vector store is a client with threads and files that must be closed if anything fails.
-    dense = open_vectors(folder, manifest, embeddings, chroma_url)
-    return KnowledgeBase(folder, manifest, docs, clauses, chunks, lexical, dense, measures)
+    # A generation from before the records file is copied into a temporary one (start-up rebuilds it: needs_build).
+    records = RecordFile(folder / RECORDS_FILE) if (folder / RECORDS_FILE).exists() else legacy_records(folder)
+    try:
+        lexical = LexicalIndex.load(folder / "bm25")
+        measures = records.measures()
+        # Opened last: a vector store is a client with threads and files that must be closed if anything fails.
+        dense = open_vectors(folder, manifest, embeddings, chroma_url)
+    except BaseException:
+        records.close()
+        raise
+    return KnowledgeBase(folder, manifest, records, lexical, dense, measures)
 
 
 def open_vectors(folder: Path, manifest: Manifest, embeddings: PolicyEmbeddings | None,
@@ -362,16 +347,16 @@ def open_vectors(folder: Path, manifest: Manifest, embeddings: PolicyEmbeddings 
 
 
 def verify(kb: KnowledgeBase) -> None:
-    """Raise GenerationDamaged unless the opened records agree with the manifest and with each other."""
+    """Raise GenerationDamaged unless the opened records and indexes agree with the manifest in their counts.
+
+    Cheap at any size: the sizes of the files (check_files), the records file's row counts and the indexes' sizes.
+    That every clause's document and every chunk's clause exist is checked once, by the build that wrote the file
+    (RecordWriter.finish); the files' digests by every build (the build's `_damage`)."""
     m = kb.manifest
     for what, want, have in (("文件", m.documents, len(kb.docs)), ("条款", m.clauses, len(kb.clauses)),
                              ("检索单元", m.chunks, len(kb.chunks))):
         if want != have:
             raise GenerationDamaged(f"读到 {have} 个{what}，manifest 记录为 {want} 个")
-    if any(c.doc_id not in kb.docs for c in kb.clauses.values()):
-        raise GenerationDamaged("有条款指向不存在的文件")
-    if any(c.clause_id not in kb.clauses for c in kb.chunks.values()):
-        raise GenerationDamaged("有检索单元指向不存在的条款")
     if kb.lexical.size != len(kb.chunks):
         raise GenerationDamaged(f"关键词索引有 {kb.lexical.size} 个检索单元，应为 {len(kb.chunks)} 个")
     if kb.dense is not None and kb.dense.size != len(kb.chunks):

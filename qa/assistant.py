@@ -168,8 +168,7 @@ class Assistant:
                 return self._section(question, query, earlier.citations[ref.number - 1].clause_id, earlier.retrieved)
         regional = region_boosts(self.kb, query)
         forms = label_forms(ref)
-        matches = [c for c in self.kb.clauses.values()
-                   if c.label.endswith(forms) and applies(regional, self.kb.docs[c.doc_id])
+        matches = [c for c in self.kb.clauses_labelled(forms) if applies(regional, self.kb.docs[c.doc_id])
                    and (doc_ids is None or c.doc_id in doc_ids)]
         # The named region's own document first; a reference must be unambiguous to be followed.
         matches.sort(key=lambda c: -regional.get(c.doc_id, 1.0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from index.postgres.database import connect, pool, serving
 from index.postgres.dense import PostgresDense
 from index.postgres.lexical import PostgresLexical
 from index.postgres.tables import Tables
+from index.recordfile import temporary_records
 from index.records import Chunk, Clause, Manifest, Measure, PolicyDoc
 from index.store import verify
 
@@ -40,11 +42,11 @@ class DatabaseClaim:
             self._pool = None
 
 
-def _records(conn: psycopg.Connection, schema: str, table: str, order: str) -> list[dict[str, Any]]:
-    """Return a table's records in reading order, parsed by orjson (the stored JSON is read as text)."""
+def _records(conn: psycopg.Connection, schema: str, table: str, order: str) -> Iterator[dict[str, Any]]:
+    """Yield a table's records in reading order, parsed by orjson (the stored JSON is read as text)."""
     with conn.cursor() as cur:
         cur.execute(f"SELECT record::text FROM {schema}.{table} ORDER BY {order}")
-        return [orjson.loads(text) for (text,) in cur]
+        yield from (orjson.loads(text) for (text,) in cur)
 
 
 def open_database(url: str, embeddings: PolicyEmbeddings | None) -> KnowledgeBase:
@@ -61,10 +63,12 @@ def open_database(url: str, embeddings: PolicyEmbeddings | None) -> KnowledgeBas
             raise IndexMissingError(f"数据库中正在使用的索引 {schema} 已不存在；请重新运行 `python -m qa build`")
         chunks_n, dimensions, manifest_json = row
         manifest = Manifest.from_json(manifest_json)
-        docs = {d["doc_id"]: PolicyDoc.from_json(d) for d in _records(conn, schema, "documents", "position")}
-        clauses = {c["clause_id"]: Clause.from_json(c) for c in _records(conn, schema, "clauses", "position")}
-        chunks = {c["chunk_id"]: Chunk(**c) for c in _records(conn, schema, "chunks", "chunk_no")}
-        measures = [Measure.from_json(m) for m in _records(conn, schema, "measures", "position")]
+        # Kept in a local records file, as a generation folder keeps them: read on demand, off the heap.
+        records = temporary_records(
+            schema, (PolicyDoc.from_json(d) for d in _records(conn, schema, "documents", "position")),
+            (Clause.from_json(c) for c in _records(conn, schema, "clauses", "position")),
+            (Chunk(**c) for c in _records(conn, schema, "chunks", "chunk_no")),
+            (Measure.from_json(m) for m in _records(conn, schema, "measures", "position")))
         regions: dict[str, int] = dict(conn.execute(f"SELECT name, region_no FROM {schema}.regions").fetchall())
         counted = conn.execute(f"SELECT count(*) FROM {schema}.vectors").fetchone() if dimensions else None
         vectors = int(counted[0]) if counted else 0
@@ -77,8 +81,7 @@ def open_database(url: str, embeddings: PolicyEmbeddings | None) -> KnowledgeBas
     tables = Tables(connections, schema, regions)
     dense = PostgresDense(tables, embeddings, vectors) if dense_on and embeddings is not None else None
     # The folder names the generation for logs and /healthz; nothing is read from it.
-    kb = KnowledgeBase(Path(schema), manifest, docs, clauses, chunks, PostgresLexical(tables, chunks_n), dense,
-                       measures)
+    kb = KnowledgeBase(Path(schema), manifest, records, PostgresLexical(tables, chunks_n), dense, records.measures())
     kb.lease = claim
     try:
         verify(kb)

@@ -21,7 +21,7 @@ from tests.conftest import ROOT
 CORPUS = ROOT / "data" / "policies"
 SHENZHEN = "shenzhen-culture-tech-2012.txt"
 EDIT_FROM, EDIT_TO = "陶瓷、漆器", "陶瓷、玉雕、漆器"
-RECORDS = ("docs.jsonl", "clauses.jsonl", "chunks.jsonl", "measures.jsonl")
+RECORDS = ("records.sqlite",)
 QUESTIONS = ["文化产业基金", "人才引进补贴", "传统工艺 玉雕", "保障措施"]
 
 
@@ -62,7 +62,7 @@ def test_rebuild_parses_only_the_changed_document_and_equals_a_fresh_build(corpu
     fresh = build(corpus, tmp_path / "fresh")
     assert fresh.parsed == 3
     assert records(tmp_path / "index") == records(tmp_path / "fresh")
-    assert EDIT_TO.encode() in records(tmp_path / "index")["clauses.jsonl"]
+    assert any(EDIT_TO in c.text for c in open_index(tmp_path / "index", None).clauses.values())
     assert rankings(tmp_path / "index") == rankings(tmp_path / "fresh")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from index.embedding import PolicyEmbeddings, load_embeddings
 from index.embedding.e5_bundled import BundledE5Embeddings
 from index.embedding.e5_onnx import OnnxE5Embeddings
 from index.embedding.sentence_transformers import SentenceTransformerEmbeddings
+from index.recordfile import RECORDS_FILE, RecordFile
 from index.store import CURRENT, current_generation, open_index
 from qa.assistant import Assistant
 from qa.render.plain import plain_text
@@ -206,8 +206,11 @@ def test_lexical_only_index_answers(tmp_path: Path) -> None:
 
 def chunk_hashes(index_dir: Path, generation: str) -> dict[str, str]:
     """Return content hash -> clause id of the chunks of one generation."""
-    lines = (index_dir / generation / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
-    return {c["content_hash"]: c["clause_id"] for c in map(json.loads, lines)}
+    records = RecordFile(index_dir / generation / RECORDS_FILE)
+    try:
+        return {c.content_hash: c.clause_id for c in records.chunks.values()}
+    finally:
+        records.close()
 
 
 def test_incremental_rebuild_embeds_only_changed_clauses(tmp_path: Path, tiny: SentenceTransformerEmbeddings) -> None:

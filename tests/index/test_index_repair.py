@@ -69,12 +69,12 @@ def _flip(path: Path, old: bytes, new: bytes) -> None:
 
 
 DAMAGE: dict[str, Callable[[Path], None]] = {
-    "clauses-appended": lambda gen: (gen / "clauses.jsonl").open("ab").write(b'{"clause_id": "broken", "te\n'),
-    "clauses-same-size": lambda gen: _flip(gen / "clauses.jsonl", b'"clause_id"', b'"clause_iX"'),
+    "records-appended": lambda gen: (gen / "records.sqlite").open("ab").write(b"\0" * 4096),
+    "records-same-size": lambda gen: _flip(gen / "records.sqlite", b"SQLite format 3", b"SQLite format 9"),
     "chroma": lambda gen: (gen / "chroma" / "chroma.sqlite3").open("r+b").write(os.urandom(4096)),
     "bm25": lambda gen: (gen / "bm25" / "indptr.csc.index.npy").write_bytes(
         (gen / "bm25" / "indptr.csc.index.npy").read_bytes()[:100]),
-    "docs-empty": lambda gen: (gen / "docs.jsonl").write_bytes(b""),
+    "records-empty": lambda gen: (gen / "records.sqlite").write_bytes(b""),
     "manifest": lambda gen: (gen / "manifest.json").write_text('{"signature": "abc", ', encoding="utf-8"),
 }
 
@@ -114,7 +114,7 @@ def test_leftovers_of_a_killed_build_go_with_the_next_build(two_generations: tup
     shutil.copytree(source, index)
     leftover = index / "gen-20000101-000000-dead00"
     (leftover / "bm25").mkdir(parents=True)
-    (leftover / "clauses.jsonl").write_bytes(b'{"clause_id": ')
+    (leftover / "records.sqlite").write_bytes(b"SQLite format 3\0")
     settings = _settings(corpus, index)
     assert build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=False).unchanged
     assert not leftover.exists()
@@ -138,7 +138,7 @@ def test_server_serves_the_fallback_and_a_cli_build_repairs_it(two_generations: 
     corpus, source = two_generations
     index = tmp_path / "index"
     shutil.copytree(source, index)
-    DAMAGE["clauses-appended"](current_generation(index))  # type: ignore[arg-type]
+    DAMAGE["records-appended"](current_generation(index))  # type: ignore[arg-type]
     settings = _settings(corpus, index, conversations_db=tmp_path / "c.sqlite", log_db=tmp_path / "q.sqlite")
     service = ready_service(settings)
     with serve_http(create_app(settings, service)) as url:

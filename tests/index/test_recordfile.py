@@ -1,0 +1,191 @@
+"""Tests for index.recordfile: a generation's records read on demand from its SQLite file, the groupings as indexed
+queries equal to the lists built in memory before, generations written as JSON lines, and damaged files."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from itertools import pairwise
+from pathlib import Path
+
+import orjson
+import pytest
+
+from index.build import build_index
+from index.errors import GenerationDamaged
+from index.knowledge import KnowledgeBase
+from index.recordfile import JSONL, RECORDS_FILE, RecordWriter
+from index.records import Clause
+from index.store import current_generation, manifest_of, needs_build, open_generation, open_index, seal
+from qa.settings import Settings
+from tests.conftest import CORPUS
+
+REFERENCES = [("（十四）", "(十四)", "14.", "第十四条"), ("三、",), ("（一）", "(一)", "1.", "第一条")]
+WORDS = ["紫金", "文化", "深圳市", "不存在的词语"]
+
+
+@pytest.fixture(scope="module")
+def kb(lexical_index: Path) -> Iterator[KnowledgeBase]:
+    """The bundled corpus, opened from its records file."""
+    opened = open_index(lexical_index, None)
+    yield opened
+    opened.close()
+
+
+def in_memory_groupings(kb: KnowledgeBase) -> tuple[dict, dict, dict]:
+    """Return the groupings as KnowledgeBase built them in memory at open before the records file (the old code)."""
+    by_region: dict[str, list[str]] = {}
+    by_doc: dict[str, list[Clause]] = {}
+    sections: dict[str, list[tuple[int, Clause]]] = {}
+    for doc in kb.docs.values():
+        by_region.setdefault(doc.region or "", []).append(doc.doc_id)
+    for position, clause in enumerate(kb.clauses.values()):
+        by_doc.setdefault(clause.doc_id, []).append(clause)
+        if clause.children and clause.title and not clause.is_retrievable:
+            sections.setdefault(clause.title, []).append((position, clause))
+    return by_region, by_doc, sections
+
+
+def test_records_read_by_id_behave_as_mappings(kb: KnowledgeBase) -> None:
+    """Every record reads back by its id; `in`, `get`, `len`, iteration, `values` and `items` work as on a dict."""
+    for table, count, key in ((kb.docs, kb.manifest.documents, "doc_id"), (kb.clauses, kb.manifest.clauses,
+                              "clause_id"), (kb.chunks, kb.manifest.chunks, "chunk_id")):
+        records = list(table.values())  # type: ignore[attr-defined]
+        assert len(records) == len(table) == count > 0
+        ids = [getattr(r, key) for r in records]
+        assert list(table) == ids and len(set(ids)) == count
+        assert dict(table.items()) == dict(zip(ids, records, strict=True))
+        for record in records:
+            assert table[getattr(record, key)] == record and getattr(record, key) in table
+        assert "no-such-id" not in table and 7 not in table and table.get("no-such-id") is None
+        with pytest.raises(KeyError):
+            table["no-such-id"]
+    assert all(c.doc_id in kb.docs for c in kb.clauses.values())
+    assert all(c.clause_id in kb.clauses for c in kb.chunks.values())
+    assert all(d.text for d in kb.docs.values())
+
+
+def test_groupings_equal_the_lists_built_in_memory(kb: KnowledgeBase) -> None:
+    """clauses_of, docs_in_region, sections_by_title, clauses_labelled and mentions give what the in-memory
+    groupings gave on the bundled corpus, in the same order."""
+    by_region, by_doc, sections = in_memory_groupings(kb)
+    for doc_id in kb.docs:
+        assert kb.clauses_of(doc_id) == by_doc[doc_id]
+    assert kb.clauses_of("no-such-doc") == []
+    for region in [*by_region, "", "火星省"]:
+        assert kb.docs_in_region(region) == by_region.get(region, [])
+    assert sections and list(kb.sections_by_title()) == list(sections)
+    assert dict(kb.sections_by_title()) == sections
+    clauses = list(kb.clauses.values())
+    for endings in REFERENCES:
+        assert kb.clauses_labelled(endings) == [c for c in clauses if c.label.endswith(endings)]
+    assert all(kb.clauses_labelled(e) for e in REFERENCES)
+    for word in WORDS:
+        assert kb.mentions(word) == any(word in d.text for d in kb.docs.values())
+    assert kb.mentions("紫金") and not kb.mentions("不存在的词语")
+
+
+def test_measures_are_a_sequence_loaded_once_with_shared_values(kb: KnowledgeBase) -> None:
+    """The measures count, iterate, index and slice like the list they were; loaded once, equal values shared."""
+    measures = list(kb.measures)
+    assert kb.measures[0] is measures[0]
+    same = [(a, b) for a, b in pairwise(measures) if a.region and a.doc_id == b.doc_id]
+    assert same and all(a.region is b.region and a.doc_id is b.doc_id for a, b in same)
+    assert len(kb.measures) == len(measures) > 0 and bool(kb.measures)
+    assert kb.measures[0] == measures[0] and kb.measures[-1] == measures[-1]
+    assert kb.measures[1:4] == measures[1:4]
+    assert {m.clause_id for m in measures} <= set(kb.clauses)
+    with pytest.raises(IndexError):
+        kb.measures[len(measures)]
+
+
+def _write_jsonl(kb: KnowledgeBase) -> None:
+    """Rewrite a generation as the builds before the records file wrote it: JSON lines, no records file."""
+    folder = kb.folder
+    for name, records in zip(JSONL, (kb.docs.values(), kb.clauses.values(), kb.chunks.values(), kb.measures),
+                             strict=True):
+        (folder / name).write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))  # type: ignore[attr-defined]
+    (folder / RECORDS_FILE).unlink()
+    seal(folder, dataclasses.replace(manifest_of(folder), files=()))
+
+
+def test_a_generation_of_json_lines_opens_and_a_start_writes_its_records_file(tmp_path: Path) -> None:
+    """A generation written before the records file opens with the same records and groupings; a start sees it
+    needs a build, which writes the records file from the parse cache (nothing parsed) though nothing changed."""
+    settings = Settings(corpus_dir=CORPUS, index_dir=tmp_path / "index", embedding_backend="none")
+    build_index(settings.build_config, None, progress=False)
+    new = open_index(settings.index_dir, None)
+    expected = (list(new.docs.values()), list(new.clauses.values()), list(new.chunks.values()), list(new.measures),
+                in_memory_groupings(new))
+    _write_jsonl(new)
+    new.close()
+    assert needs_build(settings.index_dir, None)
+    old = open_index(settings.index_dir, None)
+    assert old.folder == current_generation(settings.index_dir) and not old.damaged
+    assert not (old.folder / RECORDS_FILE).exists()
+    assert (list(old.docs.values()), list(old.clauses.values()), list(old.chunks.values()), list(old.measures),
+            in_memory_groupings(old)) == expected
+    _, by_doc, sections = expected[-1]
+    assert all(old.clauses_of(d) == by_doc[d] for d in by_doc) and dict(old.sections_by_title()) == sections
+    old.close()
+    report = build_index(settings.build_config, None, progress=False)
+    assert not report.unchanged and report.parsed == 0
+    rewritten = open_index(settings.index_dir, None)
+    assert (rewritten.folder / RECORDS_FILE).exists() and not needs_build(settings.index_dir, None)
+    assert list(rewritten.clauses.values()) == expected[1]
+    rewritten.close()
+
+
+def _flip(path: Path, old: bytes, new: bytes) -> None:
+    data = path.read_bytes()
+    assert old in data and len(old) == len(new)
+    path.write_bytes(data.replace(old, new, 1))
+
+
+@pytest.mark.parametrize("damage", ["header", "truncated", "not-sqlite"])
+def test_a_damaged_records_file_is_reported_as_generation_damaged(lexical_index: Path, tmp_path: Path,
+                                                                  damage: str) -> None:
+    """A records file that is not a database, or not of the recorded size, fails the open with GenerationDamaged."""
+    index = Path(shutil.copytree(lexical_index, tmp_path / "index"))
+    folder = current_generation(index)
+    assert folder is not None
+    path = folder / RECORDS_FILE
+    if damage == "header":
+        _flip(path, b"SQLite format 3", b"SQLite format 9")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_bytes(b"\0" * path.stat().st_size)
+    with pytest.raises(GenerationDamaged, match=RECORDS_FILE if damage != "truncated" else "字节"):
+        open_generation(folder, None)
+    with pytest.raises(GenerationDamaged):
+        open_index(index, None)
+
+
+def test_a_same_size_change_inside_the_file_is_found_by_the_next_build(lexical_index: Path, tmp_path: Path) -> None:
+    """Opening checks sizes and counts, not every byte; the next build compares digests and writes a new one."""
+    index = Path(shutil.copytree(lexical_index, tmp_path / "index"))
+    folder = current_generation(index)
+    assert folder is not None
+    _flip(folder / RECORDS_FILE, "紫金".encode(), "紫铜".encode())
+    settings = Settings(corpus_dir=CORPUS, index_dir=index, embedding_backend="none")
+    report = build_index(settings.build_config, None, progress=False)
+    assert not report.unchanged and "SHA-256" in report.repaired
+    repaired = open_index(index, None)
+    assert repaired.folder != folder and repaired.mentions("紫金") and not repaired.mentions("紫铜")
+    repaired.close()
+
+
+def test_the_build_refuses_clashing_ids_and_links_that_point_nowhere(kb: KnowledgeBase, tmp_path: Path) -> None:
+    """The whole-corpus checks opening used to make are made once, when the build finishes the file."""
+    doc = next(iter(kb.docs.values()))
+    clauses = kb.clauses_of(doc.doc_id)
+    cases = {"dangling": ([clauses[0], dataclasses.replace(clauses[1], doc_id="no-such-doc")], "不存在的文件"),
+             "clash": (clauses[:1] * 2, "重复")}
+    for name, (written, message) in cases.items():
+        writer = RecordWriter(tmp_path / f"{name}.sqlite")
+        writer.add(doc, written, [], [])
+        with pytest.raises(GenerationDamaged, match=message):
+            writer.finish()
+        writer.close()
