@@ -5,6 +5,9 @@ server answered like SQLite's full disk."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,7 @@ from qa.stores.base import Conversations, Feedback, Nonces, Questions
 from qa.stores.conversations import ConversationStore
 from qa.stores.factory import open_conversations, open_feedback, open_nonces, open_questions
 from qa.stores.postgres import (
+    SCHEMA,
     PostgresConversations,
     PostgresFeedback,
     PostgresNonces,
@@ -25,6 +29,7 @@ from qa.stores.postgres import (
 )
 from qa.surfaces.errors import CallbackRejected
 from qa.surfaces.wechat.replay import ReplayGuard
+from tests.conftest import ROOT
 from tests.postgres import HOW_TO_GET
 from tests.qa.stores.test_store_contract import (
     ANSWER,
@@ -168,3 +173,26 @@ def test_the_url_chooses_the_stores(stores_url: str, tmp_path: Path) -> None:
     assert isinstance(open_questions(shared), PostgresQuestions)
     assert isinstance(open_nonces(shared), PostgresNonces)
     assert {p.name for p in tmp_path.iterdir()} >= {"c.sqlite", "f.sqlite", "q.sqlite"}
+
+
+def test_the_feedback_command_reads_the_database(stores_url: str, tmp_path: Path) -> None:
+    """`policy-qa feedback` with QA_DATABASE_URL lists the rows every host wrote; --db still names a file."""
+    shared = StoreDatabase(stores_url)
+    try:
+        PostgresFeedback(shared).record(ANSWER, "down", "数据库里的反馈")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+        env.update(PYTHONIOENCODING="utf-8", QA_DATABASE_URL=stores_url)
+
+        def cli(*args: object) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "qa", "feedback", *map(str, args)], cwd=ROOT, env=env,
+                                  capture_output=True, text=True, encoding="utf-8", timeout=60, check=False)
+
+        listing = cli("list")
+        assert listing.returncode == 0, listing.stderr
+        assert "数据库里的反馈" in listing.stdout
+        missing = cli("list", "--db", tmp_path / "none.sqlite")
+        assert missing.returncode == 2 and "找不到反馈数据库" in missing.stderr
+    finally:
+        with psycopg.connect(stores_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        shared.close()
