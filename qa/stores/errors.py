@@ -8,7 +8,7 @@ class FeedbackError(PolicyQAError, ValueError):
 
 
 class StoreUnavailable(PolicyQAError):
-    """Seen by the operator at start-up: a SQLite store (conversations, question log) cannot be opened."""
+    """Seen by the operator at start-up: a store (conversations, question log) cannot be opened."""
 
 
 class StoreOutage(PolicyQAError):
