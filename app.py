@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from qa import PolicyQAError, Settings, load_settings
 from qa.service import Service
-from qa.stores.feedback import FeedbackStore
+from qa.stores.factory import open_feedback
 from qa.surfaces.http.app import create_app
 from qa.surfaces.http.serving import listen, uvicorn_options
 from qa.surfaces.web.chat import build_page
@@ -51,7 +51,7 @@ def create_server(settings: Settings) -> FastAPI:
     app = create_app(settings, service)
     # show_error=False: exception text never reaches the browser (handlers are guarded). No footer links (the
     # "use via API" page), no run history: the page's programmatic routes are gated in qa/surfaces/web/gate.py.
-    return gr.mount_gradio_app(app, build_page(service, FeedbackStore(settings.feedback_db)), path="/", css=CSS,
+    return gr.mount_gradio_app(app, build_page(service, open_feedback(settings)), path="/", css=CSS,
                                head=HEAD, i18n=I18N, show_error=False, footer_links=[], run_history=False)
 
 

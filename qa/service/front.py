@@ -6,7 +6,6 @@ line), answers and logs each answer, and looks up documents, clauses, original f
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -26,8 +25,8 @@ from qa.service.errors import NotReady
 from qa.service.loader import AssistantLoader, BuildProgress, build, open_assistant, open_knowledge
 from qa.settings import Settings
 from qa.stores.base import Questions
-from qa.stores.outage import WriteOutage
-from qa.stores.querylog import QuestionLog
+from qa.stores.factory import open_questions, where
+from qa.stores.outage import OUTAGES, WriteOutage
 from qa.understand.scopes import docs_in_place, filtered_doc_ids, groups_of
 
 log = logging.getLogger(__name__)
@@ -68,10 +67,10 @@ class Service:
         self.loader = AssistantLoader(settings)
         # Every answer is logged for quality review when the question log is on (QA_LOG_QUESTIONS).
         if questions is None and settings.log_questions:
-            questions = QuestionLog(settings)
+            questions = open_questions(settings)
         self.questions = questions
         self._knowledge: KnowledgeBase | None = None  # look-ups alone, without an assistant (Service.open)
-        self._log_outage = WriteOutage(f"问题日志 {settings.log_db} ", "暂不记录问题，回答照常")
+        self._log_outage = WriteOutage(f"问题日志 {where(settings, settings.log_db)} ", "暂不记录问题，回答照常")
 
     @classmethod
     def open(cls, settings: Settings, progress: bool = True, answers: bool = True) -> Service:
@@ -196,7 +195,7 @@ class Service:
             return
         try:
             self.questions.record(channel, user, answer, seconds)
-        except sqlite3.OperationalError as exc:  # a full disk: one line now and then, not a traceback per question
+        except OUTAGES as exc:  # a full disk, a lost database: one line now and then, not a traceback per question
             self._log_outage.failed(exc)
         except Exception:
             log.exception("问题日志写入失败")

@@ -92,6 +92,10 @@ class Feedback(ABC):
     def count(self) -> int:
         """Return the number of stored rows."""
 
+    # A default, not abstract: a store over a pool shared with other stores has nothing of its own to release.
+    def close(self) -> None:  # noqa: B027
+        """Release what this store holds of its database (a pool shared by other stores stays open)."""
+
     def export(self, fmt: Literal["jsonl", "csv"], out: TextIO) -> int:
         """Write every row (newest first) to `out` as JSON lines (exact) or CSV (for spreadsheets: a cell that
         would run as a formula starts with ') and return how many were written."""

@@ -5,18 +5,15 @@ user writes again."""
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
 
 from index.sqlite import SqliteStore
 from qa.stores.base import Conversations
 from qa.stores.errors import StoreUnavailable
-from qa.stores.outage import WriteOutage
+from qa.stores.outage import WriteOutage, or_default
 from qa.stores.pseudonyms import pseudonym, stored_salt
 
 SCHEMA = """
@@ -32,8 +29,6 @@ CREATE TABLE IF NOT EXISTS message_replies (
 CREATE INDEX IF NOT EXISTS message_replies_at ON message_replies (at);
 """
 MAX_HISTORY = 6
-P = ParamSpec("P")
-R = TypeVar("R")
 # What a read answers when the database cannot be read: a new conversation.
 NO_HISTORY: tuple[str, ...] = ()
 NO_PAGE: tuple[str | None, int] = (None, 0)
@@ -42,22 +37,6 @@ NO_REPLY: str | None = None
 
 def _open_error(path: Path, exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"无法打开会话数据库 {path}：{exc}；请检查目录可写，或用 QA_CONVERSATIONS_DB 换一个路径")
-
-
-def _or(default: R) -> Callable[[Callable[Concatenate[ConversationStore, P], R]],
-                                 Callable[Concatenate[ConversationStore, P], R]]:
-    """Return a decorator that answers `default` when the database cannot be read or written (a full disk, an I/O
-    error, a lock held past the busy timeout): a chat message is then answered without its stored context."""
-    def wrap(method: Callable[Concatenate[ConversationStore, P], R]) -> Callable[Concatenate[ConversationStore, P], R]:
-        @functools.wraps(method)
-        def run(self: ConversationStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                return method(self, *args, **kwargs)
-            except sqlite3.OperationalError as exc:
-                self.outage.failed(exc)
-                return default
-        return run
-    return wrap
 
 
 class ConversationStore(SqliteStore, Conversations):
@@ -85,21 +64,21 @@ class ConversationStore(SqliteStore, Conversations):
         for table in ("questions", "pages", "message_replies"):
             conn.execute(f"DELETE FROM {table} WHERE at <= ?", (before,))
 
-    @_or(NO_HISTORY)
+    @or_default(NO_HISTORY)
     def history(self, user: str) -> tuple[str, ...]:
         """Return the user's recent questions (oldest first) asked within the TTL."""
         rows = self.read("SELECT question FROM questions WHERE user = ? AND at > ? ORDER BY at DESC LIMIT ?",
                          (self.key(user), time.time() - self.ttl, MAX_HISTORY))
         return tuple(q for (q,) in reversed(rows))
 
-    @_or(None)
+    @or_default(None)
     def add_question(self, user: str, question: str) -> None:
         """Remember a question, dropping everyone's expired state."""
         with self.write() as conn:
             self._expire(conn)
             conn.execute("INSERT INTO questions VALUES (?, ?, ?)", (self.key(user), time.time(), question))
 
-    @_or(None)
+    @or_default(None)
     def reset(self, user: str) -> None:
         """Forget the user's conversation."""
         user = self.key(user)
@@ -107,7 +86,7 @@ class ConversationStore(SqliteStore, Conversations):
             conn.execute("DELETE FROM questions WHERE user = ?", (user,))
             conn.execute("DELETE FROM pages WHERE user = ?", (user,))
 
-    @_or(None)
+    @or_default(None)
     def set_pages(self, user: str, pages: list[str]) -> None:
         """Keep the rest of a long reply for "更多"."""
         user = self.key(user)
@@ -118,7 +97,7 @@ class ConversationStore(SqliteStore, Conversations):
             else:
                 conn.execute("DELETE FROM pages WHERE user = ?", (user,))
 
-    @_or(None)
+    @or_default(None)
     def push_front(self, user: str, page: str) -> None:
         """Put a page before the user's remaining pages (an answer that arrived after its reply window)."""
         user = self.key(user)
@@ -128,7 +107,7 @@ class ConversationStore(SqliteStore, Conversations):
             conn.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?)",
                          (user, time.time(), json.dumps(pages, ensure_ascii=False)))
 
-    @_or(NO_PAGE)
+    @or_default(NO_PAGE)
     def next_page(self, user: str) -> tuple[str | None, int]:
         """Return the next page of the user's last long reply (or None) and how many pages remain after it."""
         user = self.key(user)
@@ -145,7 +124,7 @@ class ConversationStore(SqliteStore, Conversations):
                 conn.execute("DELETE FROM pages WHERE user = ?", (user,))
         return pages[0], len(rest)
 
-    @_or(NO_REPLY)
+    @or_default(NO_REPLY)
     def reply_for(self, channel: str, user: str, msg_id: str) -> str | None:
         """Return the reply already given to this user's message on this channel (WeChat retries a message it
         got no reply to)."""
@@ -153,7 +132,7 @@ class ConversationStore(SqliteStore, Conversations):
                          (channel, self.key(user), msg_id))
         return rows[0][0] if rows else None
 
-    @_or(None)
+    @or_default(None)
     def save_reply(self, channel: str, user: str, msg_id: str, reply: str) -> None:
         """Remember the reply to a user's message, dropping ones older than the TTL."""
         with self.write() as conn:

@@ -8,4 +8,9 @@ class FeedbackError(PolicyQAError, ValueError):
 
 
 class StoreUnavailable(PolicyQAError):
-    """Seen by the operator at start-up: a SQLite store (conversations, question log) cannot be opened."""
+    """Seen by the operator at start-up: a store (conversations, question log) cannot be opened."""
+
+
+class StoreOutage(PolicyQAError):
+    """Seen in the log (once every few minutes) or by the rater of an answer: the PostgreSQL of QA_DATABASE_URL
+    cannot be read or written just now (server gone, disk full); chat answers go on without their stored context."""

@@ -201,14 +201,21 @@ def _clip(text: str, width: int) -> str:
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    from qa.stores.errors import FeedbackError
-    from qa.stores.feedback import FeedbackStore
+    from contextlib import closing
 
-    db = load_settings(feedback_db=args.db).feedback_db
+    from pydantic import SecretStr
+
+    from qa.stores.errors import FeedbackError
+    from qa.stores.factory import open_feedback, where
+
+    settings = load_settings(feedback_db=args.db)
+    if args.db is not None:  # --db names a SQLite file, even where QA_DATABASE_URL keeps the served feedback
+        settings = settings.model_copy(update={"database_url": SecretStr("")})
+    db = where(settings, settings.feedback_db)
     # Reading commands must not leave an empty database behind at a mistyped path.
-    if not db.is_file():
+    if not settings.database_url.get_secret_value() and not settings.feedback_db.is_file():
         raise FeedbackError(f"找不到反馈数据库 {db}；请用 --db 指定已有的反馈文件，或设置 QA_FEEDBACK_DB")
-    with FeedbackStore(db) as store:
+    with closing(open_feedback(settings)) as store:
         if args.action == "export":
             if args.output is None:
                 try:

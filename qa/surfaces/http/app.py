@@ -16,9 +16,7 @@ from starlette.responses import Response
 from qa.service import Service
 from qa.service.redact import register_settings
 from qa.settings import Settings
-from qa.stores.conversations import ConversationStore
-from qa.stores.nonces import NonceStore
-from qa.stores.pseudonyms import salt_for
+from qa.stores.factory import open_conversations, open_nonces
 from qa.surfaces.errors import CallbackInvalid, CallbackRejected
 from qa.surfaces.http.admin import admin_router
 from qa.surfaces.http.headers import SecurityHeaders
@@ -81,9 +79,8 @@ def _add_wechat(app: FastAPI, settings: Settings, service: Service) -> None:
         channels.append(("/wecom", WeCom))
     if not channels:
         return
-    store = ConversationStore(settings.conversations_db, settings.conversation_ttl,
-                              salt_for(settings.log_salt, settings.conversations_db))
-    replay = ReplayGuard(NonceStore(settings.conversations_db), settings.signature_max_age)
+    store = open_conversations(settings)
+    replay = ReplayGuard(open_nonces(settings), settings.signature_max_age)
     for path, kind in channels:
         push = official_account_push(settings) if kind is OfficialAccount else wecom_push(settings)
         channel = kind(settings, ChatBridge(service, store, settings, push, channel=path.strip("/")), replay)

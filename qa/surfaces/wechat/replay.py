@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 import time
 
 from qa.stores.base import Nonces
-from qa.stores.outage import WriteOutage
+from qa.stores.outage import OUTAGES, WriteOutage
 from qa.surfaces.errors import CallbackRejected
 
 
@@ -35,7 +34,7 @@ class ReplayGuard:
         digest = hashlib.sha256(payload.encode()).hexdigest()
         try:
             first = self.store.first_digest(channel, timestamp, nonce, digest, self.keep)
-        except sqlite3.OperationalError as exc:  # a full disk must not stop every callback
+        except OUTAGES as exc:  # a full disk or a lost database must not stop every callback
             self.outage.failed(exc)
             first = self._remembered(channel, timestamp, nonce, digest)
         if first != digest:
