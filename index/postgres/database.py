@@ -18,6 +18,10 @@ GENERATION = re.compile(r"gen_[0-9a-z_]+")
 # pgvector's HNSW scan returns at most ef_search rows (40 by default): it must exceed the candidates retrieval asks
 # for. strict_order: a filtered scan goes on until k rows pass the filter, still in distance order.
 SEARCH_SETTINGS = {"hnsw.ef_search": "200", "hnsw.iterative_scan": "strict_order"}
+# A host refreshes each lease it holds this often; publish counts a lease whose heartbeat is older than the expiry
+# (six missed beats: a host that died without releasing it) as gone.
+LEASE_BEAT_SECONDS = 10
+LEASE_EXPIRY_SECONDS = 60
 
 
 def sql_file(name: str) -> str:

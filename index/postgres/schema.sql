@@ -10,10 +10,18 @@ CREATE TABLE IF NOT EXISTS policyqa.generations (
     dimensions integer,                    -- of the vectors; NULL when the generation has none
     manifest json NOT NULL                 -- index.records.Manifest of the generation written (json keeps its order)
 );
--- One row: the generation every host serves, and the one before it, kept for hosts still reading it. Switching is
--- one UPDATE of this row.
+-- One row: the generation every host serves, and the one before it, kept as a fallback. Switching is one UPDATE of
+-- this row.
 CREATE TABLE IF NOT EXISTS policyqa.serving (
     one boolean PRIMARY KEY DEFAULT true CHECK (one),
     generation text NOT NULL REFERENCES policyqa.generations,
     previous text REFERENCES policyqa.generations
+);
+-- One row per generation a host holds open: publish drops an older generation only when no fresh heartbeat names it.
+-- The reference makes a lease on a generation being dropped wait for that publish, then fail: the host leases the
+-- new serving one instead.
+CREATE TABLE IF NOT EXISTS policyqa.leases (
+    holder text PRIMARY KEY,               -- host name, process id and a random tag: one per opened generation
+    generation text NOT NULL REFERENCES policyqa.generations,
+    heartbeat timestamptz NOT NULL DEFAULT now()
 );

@@ -4,6 +4,10 @@ and dense legs answered by SQL, so retrieval runs unchanged on either backend.""
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import uuid
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from index.embedding import PolicyEmbeddings
-from index.errors import IndexMissingError
+from index.errors import DatabaseUnavailable, IndexMissingError
 from index.knowledge import KnowledgeBase
-from index.postgres.database import connect, pool, serving
+from index.postgres.database import LEASE_BEAT_SECONDS, LEASE_EXPIRY_SECONDS, connect, install_schema, pool, serving
 from index.postgres.dense import PostgresDense
 from index.postgres.lexical import PostgresLexical
 from index.postgres.tables import Tables
@@ -27,19 +31,87 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
+NOTHING_PUBLISHED = "QA_DATABASE_URL 指向的数据库中还没有索引；请先运行 `python -m qa build`"
 
 
 class DatabaseClaim:
-    """What a knowledge base opened from the database holds open: its connection pool (KnowledgeBase.lease)."""
+    """What a knowledge base opened from the database holds open (KnowledgeBase.lease): a lease on its generation in
+    policyqa.leases, so publish keeps the generation, and its connection pool once opened.
 
-    def __init__(self, connections: ConnectionPool) -> None:
-        self._pool: ConnectionPool | None = connections
+    A daemon thread per claim refreshes the lease, rather than the server's watcher: every process that opens a
+    generation (a server, the CLI, an evaluation) is covered, a generation swapped out but still answering keeps
+    its lease until released, and the heartbeat has its own connection, so busy request threads holding the pool
+    cannot starve it."""
+
+    def __init__(self, url: str, holder: str, generation: str) -> None:
+        self._url = url
+        self.holder = holder
+        self.generation = generation
+        self.pool: ConnectionPool | None = None
+        self._stopped = threading.Event()
+        threading.Thread(target=self._beat, name=f"lease-{generation}", daemon=True).start()
+
+    @classmethod
+    def take(cls, url: str, conn: psycopg.Connection) -> DatabaseClaim:
+        """Return a lease on the generation the database serves; raise IndexMissingError when nothing was published."""
+        import psycopg
+
+        if serving(conn) is None:
+            raise IndexMissingError(NOTHING_PUBLISHED)
+        if conn.execute("SELECT to_regclass('policyqa.leases')").fetchone() == (None,):
+            install_schema(conn)  # published before leases existed
+        holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        tries = 3
+        while True:
+            try:
+                row = conn.execute("INSERT INTO policyqa.leases (holder, generation) SELECT %s, generation "
+                                   "FROM policyqa.serving RETURNING generation", (holder,)).fetchone()
+                break
+            except psycopg.errors.ForeignKeyViolation:
+                # A publish dropped the generation this statement read as serving; a newer one serves now.
+                conn.rollback()
+                tries -= 1
+                if not tries:
+                    raise
+        conn.commit()
+        if row is None:
+            raise IndexMissingError(NOTHING_PUBLISHED)
+        return cls(url, holder, row[0])
+
+    def _beat(self) -> None:
+        """Refresh the lease every LEASE_BEAT_SECONDS until released; one warning per outage when it cannot."""
+        import psycopg
+
+        failing = False
+        while not self._stopped.wait(LEASE_BEAT_SECONDS):
+            try:
+                with connect(self._url, vectors=False) as conn:
+                    conn.execute("UPDATE policyqa.leases SET heartbeat = now() WHERE holder = %s", (self.holder,))
+            except (DatabaseUnavailable, psycopg.Error) as exc:
+                if not failing:
+                    log.warning("无法刷新数据库中索引 %s 的租约（%s）；超过 %d 秒未刷新，发布新索引时它可能被删除",
+                                self.generation, exc, LEASE_EXPIRY_SECONDS)
+                failing = True
+            else:
+                failing = False
 
     def release(self) -> None:
-        """Close the pool; safe to call twice."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        """Close the pool, stop the heartbeat and give the lease up (publish may drop the generation from now on);
+        safe to call twice."""
+        import psycopg
+
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        try:
+            with connect(self._url, vectors=False) as conn:
+                conn.execute("DELETE FROM policyqa.leases WHERE holder = %s", (self.holder,))
+        except (DatabaseUnavailable, psycopg.Error) as exc:
+            log.warning("无法交还数据库中索引 %s 的租约（%s）；它将在 %d 秒后过期",
+                        self.generation, exc, LEASE_EXPIRY_SECONDS)
 
 
 def _records(conn: psycopg.Connection, schema: str, table: str, order: str) -> Iterator[dict[str, Any]]:
@@ -53,41 +125,45 @@ def open_database(url: str, embeddings: PolicyEmbeddings | None) -> KnowledgeBas
     """Return the generation the database serves, verified like a generation folder; dense search is on when its
     vectors are of the embedder's model. Raise IndexMissingError when nothing was published yet."""
     with connect(url, vectors=False) as conn:
-        named = serving(conn)
-        if named is None:
-            raise IndexMissingError("QA_DATABASE_URL 指向的数据库中还没有索引；请先运行 `python -m qa build`")
-        schema = named[0]
-        row = conn.execute("SELECT chunks, dimensions, manifest FROM policyqa.generations WHERE name = %s",
-                           (schema,)).fetchone()
-        if row is None:
-            raise IndexMissingError(f"数据库中正在使用的索引 {schema} 已不存在；请重新运行 `python -m qa build`")
-        chunks_n, dimensions, manifest_json = row
-        manifest = Manifest.from_json(manifest_json)
-        # Kept in a local records file, as a generation folder keeps them: read on demand, off the heap.
-        records = temporary_records(
-            schema, (PolicyDoc.from_json(d) for d in _records(conn, schema, "documents", "position")),
-            (Clause.from_json(c) for c in _records(conn, schema, "clauses", "position")),
-            (Chunk(**c) for c in _records(conn, schema, "chunks", "chunk_no")),
-            (Measure.from_json(m) for m in _records(conn, schema, "measures", "position")))
-        regions: dict[str, int] = dict(conn.execute(f"SELECT name, region_no FROM {schema}.regions").fetchall())
-        counted = conn.execute(f"SELECT count(*) FROM {schema}.vectors").fetchone() if dimensions else None
-        vectors = int(counted[0]) if counted else 0
+        claim = DatabaseClaim.take(url, conn)
+        try:
+            kb = _open(url, conn, claim, embeddings)
+        except BaseException:
+            claim.release()
+            raise
+    # Released when the last reference goes (a server swapped generations), or earlier with close().
+    weakref.finalize(kb, claim.release)
+    return kb
+
+
+def _open(url: str, conn: psycopg.Connection, claim: DatabaseClaim,
+          embeddings: PolicyEmbeddings | None) -> KnowledgeBase:
+    """Return the knowledge base of the generation the claim leases, verified; the pool goes on the claim."""
+    schema = claim.generation
+    row = conn.execute("SELECT chunks, dimensions, manifest FROM policyqa.generations WHERE name = %s",
+                       (schema,)).fetchone()
+    if row is None:
+        raise IndexMissingError(f"数据库中正在使用的索引 {schema} 已不存在；请重新运行 `python -m qa build`")
+    chunks_n, dimensions, manifest_json = row
+    manifest = Manifest.from_json(manifest_json)
+    # Kept in a local records file, as a generation folder keeps them: read on demand, off the heap.
+    records = temporary_records(
+        schema, (PolicyDoc.from_json(d) for d in _records(conn, schema, "documents", "position")),
+        (Clause.from_json(c) for c in _records(conn, schema, "clauses", "position")),
+        (Chunk(**c) for c in _records(conn, schema, "chunks", "chunk_no")),
+        (Measure.from_json(m) for m in _records(conn, schema, "measures", "position")))
+    regions: dict[str, int] = dict(conn.execute(f"SELECT name, region_no FROM {schema}.regions").fetchall())
+    counted = conn.execute(f"SELECT count(*) FROM {schema}.vectors").fetchone() if dimensions else None
+    vectors = int(counted[0]) if counted else 0
     dense_on = bool(dimensions) and embeddings is not None and manifest.embedding_model == embeddings.model_id
     if embeddings is not None and not dense_on:
         log.warning("数据库中索引的向量模型（%s）与当前模型（%s）不同，本次仅使用关键词检索",
                     manifest.embedding_model, embeddings.model_id)
-    connections = pool(url, vectors=dense_on)
-    claim = DatabaseClaim(connections)
+    claim.pool = connections = pool(url, vectors=dense_on)
     tables = Tables(connections, schema, regions)
     dense = PostgresDense(tables, embeddings, vectors) if dense_on and embeddings is not None else None
     # The folder names the generation for logs and /healthz; nothing is read from it.
     kb = KnowledgeBase(Path(schema), manifest, records, PostgresLexical(tables, chunks_n), dense, records.measures())
     kb.lease = claim
-    try:
-        verify(kb)
-    except BaseException:
-        claim.release()
-        raise
-    # Released when the last reference goes (a server swapped generations), or earlier with close().
-    weakref.finalize(kb, claim.release)
+    verify(kb)
     return kb

@@ -20,7 +20,7 @@ from index.dense import DenseIndex
 from index.embedding import PolicyEmbeddings
 from index.knowledge import KnowledgeBase
 from index.lexical import LexicalIndex
-from index.postgres.database import GENERATION, connect, install_schema, serving, sql_file
+from index.postgres.database import GENERATION, LEASE_EXPIRY_SECONDS, connect, install_schema, serving, sql_file
 from index.store import open_index, read_manifest
 
 if TYPE_CHECKING:
@@ -174,23 +174,34 @@ def write_generation(url: str, kb: KnowledgeBase) -> str:
 
 
 def publish(url: str, name: str) -> None:
-    """Make a written generation the serving one for every host in one transaction; keep the one it replaces
-    (hosts still reading it), and drop the older ones with their tables. A generation being written is invisible
+    """Make a written generation the serving one for every host in one transaction; keep the one it replaces as a
+    fallback and any older one a fresh lease names (a host still reads it), and drop the rest with their tables; a
+    later publish drops a kept one once its leases are released or expired. A generation being written is invisible
     here until its builder commits, and one whose builder died was rolled back whole, tables included."""
     if not GENERATION.fullmatch(name):
         raise ValueError(f"not a generation name: {name!r}")
     with connect(url) as conn:
+        install_schema(conn)  # a database written before leases existed gets their table
         current = serving(conn)
         previous = current[0] if current else None
         conn.execute("INSERT INTO policyqa.serving (generation, previous) VALUES (%s, %s) ON CONFLICT (one) DO "
                      "UPDATE SET generation = excluded.generation, previous = excluded.previous", (name, previous))
-        stale = [r[0] for r in conn.execute("SELECT name FROM policyqa.generations WHERE name <> ALL(%s)",
-                                            ([name, previous],)).fetchall()]
+        # Locked first: a host leasing one of them now waits for this transaction, so every lease taken before is
+        # counted below and none taken after names a dropped generation.
+        older = [r[0] for r in conn.execute("SELECT name FROM policyqa.generations WHERE name <> ALL(%s) "
+                                            "FOR UPDATE", ([name, previous],)).fetchall()]
+        held = {r[0] for r in conn.execute(
+            "SELECT DISTINCT generation FROM policyqa.leases WHERE generation = ANY(%s) "
+            "AND heartbeat > now() - make_interval(secs => %s)", (older, LEASE_EXPIRY_SECONDS)).fetchall()}
+        stale = [old for old in older if old not in held]
+        conn.execute("DELETE FROM policyqa.leases WHERE generation = ANY(%s)", (stale,))
+        conn.execute("DELETE FROM policyqa.generations WHERE name = ANY(%s)", (stale,))
         for old in stale:
             if GENERATION.fullmatch(old):
                 conn.execute(f"DROP SCHEMA IF EXISTS {old} CASCADE")
-        conn.execute("DELETE FROM policyqa.generations WHERE name = ANY(%s)", (stale,))
         conn.commit()
+    for old in sorted(held):
+        log.info("索引 %s 仍有主机在使用，暂不删除", old)
 
 
 def serving_signature(url: str) -> str | None:

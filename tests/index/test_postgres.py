@@ -299,3 +299,62 @@ def test_as_root_without_the_server_user_the_server_says_so(monkeypatch: pytest.
     monkeypatch.setattr(tests.postgres, "SERVER_USER", "no-such-user-policyqa")
     with pytest.raises(ServerUnavailable, match="no-such-user-policyqa"), running_server():
         pass
+
+
+def _generations(url: str) -> set[str]:
+    """Return the generations the database holds, checking that each still has its schema and no schema is left."""
+    with psycopg.connect(url) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM policyqa.generations")}
+        schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'gen_%'")}
+    assert names == schemas
+    return names
+
+
+def test_a_generation_a_host_holds_outlives_later_publishes_until_closed(postgres_url: str,
+                                                                        embedded: KnowledgeBase) -> None:
+    url = _database(postgres_url, "leases")
+    first = write_generation(url, embedded)
+    publish(url, first)
+    held = open_database(url, None)
+    try:
+        for _ in range(2):
+            publish(url, write_generation(url, embedded))
+        assert first in _generations(url)
+        # Still answered from its own tables, two publishes later.
+        assert held.lexical.search(tokenize(_questions()[0]), 5)
+    finally:
+        held.close()
+    last = write_generation(url, embedded)
+    publish(url, last)
+    assert first not in _generations(url)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM policyqa.leases").fetchone() == (0,)
+
+
+def test_an_expired_lease_does_not_keep_a_generation(postgres_url: str, embedded: KnowledgeBase) -> None:
+    url = _database(postgres_url, "expired")
+    first = write_generation(url, embedded)
+    publish(url, first)
+    died = open_database(url, None)
+    try:
+        with psycopg.connect(url) as conn:
+            # A host that died: its last heartbeat is older than the expiry.
+            conn.execute("UPDATE policyqa.leases SET heartbeat = now() - interval '61 seconds'")
+        for _ in range(2):
+            publish(url, write_generation(url, embedded))
+        assert first not in _generations(url)
+    finally:
+        died.close()
+
+
+def test_a_database_published_before_leases_gets_their_table(postgres_url: str, embedded: KnowledgeBase) -> None:
+    url = _database(postgres_url, "unleased")
+    publish(url, write_generation(url, embedded))
+    with psycopg.connect(url) as conn:
+        conn.execute("DROP TABLE policyqa.leases")
+    kb = open_database(url, None)
+    try:
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT generation FROM policyqa.leases").fetchall() == [(kb.folder.name,)]
+    finally:
+        kb.close()
