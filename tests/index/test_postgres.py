@@ -358,3 +358,28 @@ def test_a_database_published_before_leases_gets_their_table(postgres_url: str, 
             assert conn.execute("SELECT generation FROM policyqa.leases").fetchall() == [(kb.folder.name,)]
     finally:
         kb.close()
+
+
+def test_a_host_keeps_its_lease_fresh(postgres_url: str, embedded: KnowledgeBase,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import index.postgres.store as store
+
+    monkeypatch.setattr(store, "LEASE_BEAT_SECONDS", 0.1)
+    url = _database(postgres_url, "heartbeat")
+    first = write_generation(url, embedded)
+    publish(url, first)
+    held = open_database(url, None)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("UPDATE policyqa.leases SET heartbeat = now() - interval '61 seconds'")
+            fresh = "SELECT count(*) FROM policyqa.leases WHERE heartbeat > now() - interval '60 seconds'"
+            deadline = time.monotonic() + 30
+            while conn.execute(fresh).fetchone() == (0,) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        for _ in range(2):
+            publish(url, write_generation(url, embedded))
+        assert first in _generations(url)
+    finally:
+        held.close()
