@@ -22,7 +22,7 @@ from qa.answer.facts import facts_evidence, names_document
 from qa.answer.overview import section_evidence
 from qa.answer.registry import answerers
 from qa.decide.answerability import model_for
-from qa.decide.intent import Intent, find_section, intent_of
+from qa.decide.intent import Intent, intent_of
 from qa.decide.relevance import EXAMPLE, decide, not_found
 from qa.decide.validity import validity_notes
 from qa.plan import Plan
@@ -116,7 +116,7 @@ class Assistant:
 
     def _find(self, question: str, query: Query, doc_ids: set[str] | None) -> Plan:
         """Return the plan for a question as its intent and the clauses found make it."""
-        intent = intent_of(self.kb, query, doc_ids)
+        intent, section = intent_of(self.kb, query, doc_ids)
         if intent is Intent.REFUSE:
             return Plan(intent, question, query, reason=f"请直接输入您想咨询的政策问题，例如“{EXAMPLE}”。")
         if intent is Intent.PROFILE:
@@ -135,8 +135,8 @@ class Assistant:
                 ranked = (*stating, *(s for s in retrieved if s.clause.clause_id not in cited))
                 return Plan(intent, question, query, ranked, stating, doc_id=doc.doc_id)
             # The document meant states none of the facts asked for: the question is read for its topic.
-            intent = intent_of(self.kb, dataclasses.replace(query, about_document=False), doc_ids)
-        if intent is Intent.SECTION and (section := find_section(self.kb, query, doc_ids)) is not None:
+            intent, section = intent_of(self.kb, dataclasses.replace(query, about_document=False), doc_ids)
+        if intent is Intent.SECTION and section is not None:
             return self._section(question, query, section.clause_id, retrieved)
         limit = self.settings.llm_context_clauses if self.model is not None else self.settings.max_answer_clauses
         decision = decide(self.kb, query, retrieved, limit, self.answerability)

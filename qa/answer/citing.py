@@ -20,7 +20,8 @@ def cite_once(citations: list[Citation], citation: Citation) -> int:
 
 def measure_citation(kb: KnowledgeBase, measure: Measure, query: Query, sentence: str = "") -> Citation:
     """Return the citation of a measure quoting the given sentence, or its sentence that best matches the question."""
-    clause = kb.clauses[measure.clause_id]
-    excerpt = best_sentences(query, clause.text, clause.heading, limit=1) if not sentence else None
-    quote = excerpt if excerpt is not None and excerpt.text else sentence or measure.summary
-    return Citation.of(clause, kb.docs[measure.doc_id], quote)
+    clause, doc = kb.clauses[measure.clause_id], kb.docs[measure.doc_id]
+    if sentence:
+        return Citation.of(clause, doc, sentence)
+    excerpt = best_sentences(query, clause.text, clause.heading, limit=1)
+    return Citation.of(clause, doc, excerpt if excerpt.text else measure.summary)

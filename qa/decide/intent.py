@@ -35,25 +35,26 @@ class Intent(Enum):
     REFUSE = "refuse"  # nothing to answer from: say what was searched
 
 
-def intent_of(kb: KnowledgeBase, query: Query, doc_ids: set[str] | None = None) -> Intent:
+def intent_of(kb: KnowledgeBase, query: Query, doc_ids: set[str] | None = None) -> tuple[Intent, Clause | None]:
     """Return what a question asks for: REFUSE when nothing is left to ask, PROFILE, COMPARE, CLARIFY, FACTS or
     SECTION when its words say so, else ANSWER; the clauses found may still make an ANSWER related clauses or a
-    refusal (qa/decide), and a FACTS question whose document states none of the facts is read again without it."""
+    refusal (qa/decide), and a FACTS question whose document states none of the facts is read again without it.
+    The section a SECTION question names comes with it (None for every other intent), so it is looked up once."""
     if not query.text:
-        return Intent.REFUSE
+        return Intent.REFUSE, None
     # "我是深圳的一家动漫企业（，有哪些政策可以申请？）" asks which measures apply; a story that ends in a specific
     # question ("…能不能纳入科技计划支持？") asks that question.
     if kb.measures and PROFILE.search(query.text) and asks_in_general(plain(profile_question(query.text))):
-        return Intent.PROFILE
+        return Intent.PROFILE, None
     if kb.measures and is_comparison(query, kb):
-        return Intent.COMPARE
+        return Intent.COMPARE, None
     if is_vague(query) or names_only_places(query):
-        return Intent.CLARIFY
+        return Intent.CLARIFY, None
     if query.about_document:
-        return Intent.FACTS
-    if find_section(kb, query, doc_ids) is not None:
-        return Intent.SECTION
-    return Intent.ANSWER
+        return Intent.FACTS, None
+    if (section := find_section(kb, query, doc_ids)) is not None:
+        return Intent.SECTION, section
+    return Intent.ANSWER, None
 
 
 def regions_covered(query: Query, kb: KnowledgeBase) -> list[Region]:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from qa.records import Answer, Citation, Paragraph
 from qa.render.plain import plain_text
 from qa.settings import Settings
 from qa.stores.base import COLUMNS, MAX_COMMENT_CHARS, Conversations, Feedback, Nonces, Questions
@@ -19,15 +18,11 @@ from qa.stores.errors import FeedbackError
 from qa.stores.feedback import FeedbackStore
 from qa.stores.nonces import NonceStore
 from qa.stores.querylog import QuestionLog
+from tests.qa.stores.test_feedback import PLAIN
 
 OPENID = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
-ANSWER = Answer(
-    question="深圳对文化科技有哪些专项资金支持？",
-    query="深圳 文化科技 专项资金",
-    parts=(Paragraph("专项资金向文化与科技领域倾斜。"),),
-    citations=(Citation(doc_id="SZ", doc_title="深圳文化科技", clause_id="SZ-1", clause="（一）",
-                        text="专项资金向文化与科技领域倾斜。", quote="专项资金向文化与科技领域倾斜"),),
-)
+# The hand-built answer the feedback tests store.
+ANSWER = PLAIN
 
 
 class ConversationsContract:
