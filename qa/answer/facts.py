@@ -41,6 +41,9 @@ def names_document(kb: KnowledgeBase, query: Query, doc: PolicyDoc) -> bool:
     topic = [t for t in topic_tokens(kb, query, query.tokens) if not DOCUMENT_WORDS.search(t)]
     # A compound is asked through its parts (文化科技: 文化 and 科技 in "文化和科技深度融合").
     topic = [t for t in topic if not any(u != t and u in t for u in topic)]
+    # "深圳的措施啥时候开始实施的" is about Shenzhen's own document: a national law that ranks first is not it.
+    if query.regions and doc.region not in {r.name for r in query.regions}:
+        return False
     return not topic or coverage(kb, topic, f"{doc.title}{doc.region or ''}") >= TITLE_SHARE
 
 

@@ -11,13 +11,15 @@ from index.lang.regions import Region
 from index.lang.tokens import tokenize
 from index.records import Clause
 from qa.finder import PROFILE, profile_question
-from qa.retrieve.hybrid import content_tokens, region_boosts
+from qa.retrieve.hybrid import content_tokens, coverage, region_boosts
 from qa.understand.query import Query, asks_in_general, is_vague, names_only_places
 from qa.understand.wording import plain
 
 # "比较" alone is also an adverb ("资金比较紧张"): only as a verb ("比较一下", "比较广东和江苏") does it compare.
 COMPARE = re.compile(r"对比|不同|区别|差异|异同|有什么不一样|相比|比较一下|比一比"
                      r"|比较(?=[\u4e00-\u9fff]{2,}[和与跟同])")
+# The share of a section title's words (weighted by rarity) a question must use to be asking for that section.
+TITLE_NAMED = 0.5
 LISTING = re.compile(r"有哪些|有什么|包括|包含|哪几|哪些方面|主要内容|都有")
 
 
@@ -78,8 +80,12 @@ def find_section(kb: KnowledgeBase, query: Query, doc_ids: set[str] | None = Non
     allowed = region_boosts(kb, query)
     best: tuple[tuple[float, int, int], Clause] | None = None
     for title, sections in kb.sections_by_title().items():
-        # Every topic word of the question must be in the section title ("保障措施" in "四、保障措施").
+        # Every topic word of the question must be in the section title ("保障措施" in "四、保障措施"), and the
+        # question must name the title, not share one word with it: "金融支持包括什么" is not asking for the
+        # section "金融诈骗罪", nor "都有哪些部门" for "卫生行政部门行使下列监督管理职权".
         if not (topic and all(t in title for t in topic) and tokenize(title)):
+            continue
+        if coverage(kb, content_tokens(query, tokenize(title)), query.text) < TITLE_NAMED:
             continue
         for position, clause in sections:
             if (allowed and clause.doc_id not in allowed) or (doc_ids is not None and clause.doc_id not in doc_ids):

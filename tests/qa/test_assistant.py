@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from index.build import build_index
+from qa.answer.facts import names_document
 from qa.assistant import Assistant
+from qa.decide.intent import Intent
 from qa.evaluation.metrics import norm
 from qa.render.plain import plain_text
 from qa.render.record import batch_record
@@ -161,3 +163,56 @@ def test_follow_up_inside_a_section_stays_there(stub_assistant: Assistant) -> No
     answer = stub_assistant.ask("其中金融支持具体包括什么？", ["广东的保障措施有哪些？"])
     assert answer.citations[0].clause == "四、（三）"
     assert answer.citations[0].doc_id.startswith("guangdong")
+
+
+NATIONAL_LAW = """中华人民共和国某某法
+
+（2019年12月28日第十三届全国人民代表大会常务委员会第十五次会议通过）
+
+第一章　总则
+第一条　为了维护金融秩序，制定本法。
+第二章　金融诈骗罪
+第二条　以非法占有为目的，使用诈骗方法非法集资，数额较大的，处三年以上七年以下有期徒刑。
+第三条　诈骗银行或者其他金融机构的贷款，数额较大的，处五年以下有期徒刑。
+第三章　监督管理
+第四条　县级以上人民政府卫生行政部门行使下列监督管理职权：
+（一）负责医疗机构的设置审批；
+（二）对医疗机构的执业活动进行检查指导。
+第四章　附则
+第五条　本法自2020年1月1日起施行。国务院有关部门应当制定实施本法的具体措施。
+"""
+
+
+@pytest.mark.parametrize(
+    ("question", "history"),
+    [
+        ("其中金融支持具体包括什么？", ["广东对文化科技企业有哪些支持"]),  # shares 金融 with "金融诈骗罪" only
+        ("都有哪些部门", ["深圳谁管这事"]),  # shares 部门 with a long 第四条 heading only
+    ],
+)
+def test_a_word_shared_with_a_heading_or_a_law_is_not_what_was_asked(tmp_path: Path, question: str,
+                                                                      history: list[str]) -> None:
+    """Over national laws alone, a citizen's policy question is not answered by listing a section that shares one
+    word with it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "law.txt").write_text(NATIONAL_LAW, encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
+    build_index(settings.build_config, None, progress=False)
+    assistant = open_assistant(settings, build_if_missing=False)
+    plan = assistant.plan(question, history)
+    assert plan.intent not in (Intent.SECTION, Intent.FACTS)
+    assert not assistant.ask(question, history).answerable
+
+
+def test_a_question_about_a_places_document_is_not_about_a_national_law(tmp_path: Path) -> None:
+    """"深圳的措施啥时候开始实施的" names Shenzhen's document: a national law that ranks first is not it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "law.txt").write_text(NATIONAL_LAW, encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
+    build_index(settings.build_config, None, progress=False)
+    assistant = open_assistant(settings, build_if_missing=False)
+    (law,) = assistant.kb.docs.values()
+    assert names_document(assistant.kb, assistant.understand("这个法啥时候开始实施的"), law)
+    assert not names_document(assistant.kb, assistant.understand("深圳的措施啥时候开始实施的"), law)
