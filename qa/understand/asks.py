@@ -44,6 +44,32 @@ HOLDS = {
 }
 
 
+# Details a question can ask for that a policy often does not state: the day, the hour, the money, the phone
+# number, the papers to hand in. A clause about the topic that states no such detail does not answer the question
+# ("示范基地申报截止到哪天" is not answered by "培育建设一批省级示范基地"); it is said so, not quoted as the answer.
+DETAILS = (
+    ("具体日期", re.compile(r"几号|哪天|哪一天|几月几|截止到|截止日期|截止时间|什么时候截止|啥时候截止|哪天截止"),
+     re.compile(r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})月(?:\d{1,2}|[一二三四五六七八九十]{1,3})日|\d{4}年底|年底|之日起|"
+                r"\d{1,2}[-/.]\d{1,2}|工作日|日内|天内|每年")),
+    ("开放时间", re.compile(r"几点|开门|关门|开放时间|营业时间|上班时间"),
+     re.compile(r"\d{1,2}[:：]\d{2}|\d{1,2}[点时]|[上下]午|全天|开放时间")),
+    ("具体金额", re.compile(r"多少钱|给多少|补多少|奖多少|贷多少|能贷多少|借多少|几万|多少万|额度|利率|利息|贴息多少|"
+                       r"补贴标准|奖励标准|资助标准|标准是多少"),
+     re.compile(r"\d+(?:\.\d+)?\s*(?:万|亿|元|%|％|倍|个百分点|基点)|[一二三四五六七八九十百千]+(?:万|亿)?元|"
+                r"[百千万]分之|一次性|全额|减半|免收|最高不超过|利率|LPR")),
+    ("联系方式", re.compile(r"电话|联系方式|热线|网址|邮箱|公众号|咨询方式"),
+     re.compile(r"\d{3,4}-?\d{7,8}|\d{5,}|www\.|https?://|@|电话|热线|12345")),
+    ("申请材料", re.compile(r"材料|资料|要交什么|带什么|证件"),
+     re.compile(r"材料|资料|证明|复印件|申请表|证件|清单|提交|提供")),
+)
+
+
+def detail_asked(question: str) -> tuple[str, re.Pattern[str]] | None:
+    """Return the detail a question asks for that a clause must state to answer it (its name and what states it),
+    or None."""
+    return next(((name, stated) for name, asks, stated in DETAILS if asks.search(question)), None)
+
+
 # A question about the document itself (who issued it, when, its 文号): its header and signature answer it.
 ABOUT_DOCUMENT = re.compile(r"印发|发布|发的|出台|发文|签发|文号|字号|落款|联合发|谁发|发给|下发|主送|抄送|"
                             r"哪年的|几几年|哪一年的|制定的|谁出的|一起出的|给谁|根据哪|依据哪|根据什么|依据什么|哪个文件定|开始实施|开始的|生效|"
