@@ -19,6 +19,7 @@ CN_DATE = re.compile(rf"([〇○零O一二三四五六七八九]{{4}})年([{CN_N
 PERIOD = re.compile(r"[（(]\s*(\d{4})\s*[-—–－~至到]+\s*(\d{4})\s*年?\s*[)）]")
 FIVE_YEAR = re.compile(r"“?十([一二三四五])五”?")
 ORG = re.compile(r"^[\u4e00-\u9fff（）]{2,30}(厅|局|部|委|办|委员会|政府|办公厅|办公室|总台|院|会|中心|政府办公厅)$")
+ADDRESSEES = re.compile(r"^各.{0,120}[：:]$|.*新疆生产建设兵团")
 ISSUED = re.compile(r"^(\S{2,30}?(?:办公厅|办公室|政府|委员会|厅|局))\s*\d{4}\s*年.*印发")
 
 
@@ -55,7 +56,8 @@ def _front_lines(text: str, clauses: list[Clause]) -> list[str]:
 
 def _title(lines: list[str]) -> str | None:
     """Return the document's own title: the attached document when the front matter is a covering notice."""
-    candidates = [ln for ln in lines if len(ln) <= 80 and not re.search(r"[，。；;]", ln) and TITLE_END.search(ln)]
+    # A web page's breadcrumb ("首页 > 政务公开 > 通知公告") ends like a title but is the site's navigation.
+    candidates = [ln for ln in lines if len(ln) <= 80 and not re.search(r"[，。；;>＞›»]", ln) and TITLE_END.search(ln)]
     substantive = [ln for ln in candidates if not ln.endswith("通知")]
     # A covering notice "印发《X》的通知" is about X, whose title is what people cite.
     quoted = [m.group(1) for ln in candidates if (m := re.search(r"印发《([^》]+)》", ln))]
@@ -128,7 +130,10 @@ def extract_metadata(doc_id: str, source: SourceText, text: str, clauses: list[C
     region_name = meta.get("region")
     region = gaz.get(str(region_name)) if region_name else None
     if region is None:
-        for source_text in (str(issuer or ""), title, text[:300]):
+        # The addressees of a national notice ("各省、自治区、直辖市人民政府，新疆生产建设兵团：") name places it
+        # is sent to, not the place it is about.
+        opening = "\n".join(ln for ln in text[:300].split("\n") if not ADDRESSEES.match(ln.strip()))
+        for source_text in (str(issuer or ""), title, opening):
             found = gaz.find(source_text)
             if found:
                 region = found[0]

@@ -79,7 +79,7 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
     regional = region_boosts(kb, query)
     # Only documents that apply to the named region (its own, its province's, or national ones without a region)
     # may be cited for a question about it, and only they tell whether it is answered.
-    candidates = [s for s in retrieved if applies(regional, s.doc)]
+    candidates = [s for s in retrieved if applies(regional, s.doc, bool(query.regions))]
     found = signals(kb, query, candidates)
     probability = model.probability(found)
     outcome = model.outcome(probability)

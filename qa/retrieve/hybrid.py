@@ -51,10 +51,12 @@ def region_boosts(kb: KnowledgeBase, query: Query) -> dict[str, float]:
     return boosts
 
 
-def applies(boosts: dict[str, float], doc: PolicyDoc) -> bool:
-    """Return True when a document applies to the question's regions: no region was named (no boosts), it is
-    the region's or its province's own, or it is national (no region)."""
-    return not boosts or doc.doc_id in boosts or not doc.region
+def applies(boosts: dict[str, float], doc: PolicyDoc, named: bool = False) -> bool:
+    """Return True when a document applies to the question's regions: no region was named (no boosts and not
+    `named`), it is the region's or its province's own, or it is national (no region)."""
+    # A place with no documents of its own or of its province ("上海小饭馆房租能减吗" over Hubei's and national
+    # notices) is answered by national documents only: another province's rules are not its rules.
+    return (not boosts and not named) or doc.doc_id in boosts or not doc.region
 
 
 def counted_topic(kb: KnowledgeBase, topic: list[str], text: str,
@@ -229,7 +231,7 @@ class HybridRetriever:
             score = hit.fused
             # Another region's policy is never the answer to a question about this one: it ranks below every
             # document that applies to the named region (its own, its province's, a national one), whatever its score.
-            tier = 0 if applies(boosts, doc) else 1
+            tier = 0 if applies(boosts, doc, bool(query.regions) and opt.region) else 1
             score *= boosts.get(clause.doc_id, 1.0)
             if opt.coverage:
                 score *= math.sqrt(0.25 + cov)

@@ -13,6 +13,8 @@ from qa.understand.wording import FRAMING
 
 LEADING = re.compile(r"^(那么|那|还有|另外|此外|再问一下|请问|那请问)[，,\s]*")
 TRAILING = re.compile(r"[呢吗？?。！!\s]+$")
+# Words that make a place a partner of the one asked about ("跟香港合作", "与澳门联合", "赴港"), not the place itself.
+PARTNER = r"(?:跟|与|同|向|赴|对接)"
 REFERS_BACK = re.compile(r"^(其中|这|该|此|它|上述|这些|这个|以上)")
 # Words that point at what was already discussed or ask about one side of it ("这些措施由哪个部门牵头？",
 # "具体怎么申请？"): a follow-up made only of these has no topic of its own and needs the earlier question.
@@ -91,9 +93,11 @@ def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
         new_regions = "和".join(r.short for r in asked)
         stripped = _strip_regions(previous)
         return f"{new_regions}{stripped}"
-    if asked:
-        return question
     regions = "和".join(r.short for r in before)
+    if asked:
+        # "跟香港有合作吗" after "深圳文化科技政策" names a partner of the earlier place, not a place instead of it.
+        partners = [r for r in asked if re.search(rf"{PARTNER}(?:{re.escape(r.name)}|{re.escape(r.short)})", core)]
+        return f"{regions}{core}" if regions and len(partners) == len(asked) else question
     if (swapped := _parallel(own_topic(core), previous)) is not None:
         return swapped
     if own_topic(core):

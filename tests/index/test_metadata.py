@@ -189,3 +189,34 @@ def test_own_document_number_taken():
     doc = synthetic(raw)
     assert (doc.doc_number, doc.issuer) == ("苏科高发〔2020〕120号", "江苏省科学技术厅")
     assert doc.title == "文化科技项目管理办法"
+
+
+WEB_COPY = """首页 > 政务公开 > 通知公告
+北京市住房和城乡建设委员会关于进一步规范住房租赁企业经营行为的通知
+来源：北京市住房和城乡建设委员会　　发布时间：2021-07-20
+
+京建发〔2021〕168号
+
+各区住房城乡建设委、房管局：
+一、严格落实备案制度。从事住房租赁经营的企业，应当自领取营业执照之日起30日内备案。
+"""
+NATIONAL_NOTICE = """人力资源社会保障部办公厅 财政部办公厅关于做好企业以工代训工作的通知
+
+人社厅发〔2020〕69号
+
+各省、自治区、直辖市及新疆生产建设兵团人力资源社会保障厅（局）、财政厅（局）：
+一、以工代训补贴标准原则上为每人每月500元，补贴期限最长不超过6个月。
+"""
+
+
+def test_a_web_pages_breadcrumb_is_not_its_title():
+    """"首页 > 政务公开 > 通知公告" ends like a title (公告) but is the site's navigation."""
+    doc = metadata(SourceText(path="web.html", text=WEB_COPY, fmt="txt", content_hash="x"), "web")
+    assert doc.title == "北京市住房和城乡建设委员会关于进一步规范住房租赁企业经营行为的通知"
+    assert doc.region == "北京市"
+
+
+def test_a_national_notices_addressees_are_not_its_region():
+    """A ministry's notice sent to every province "及新疆生产建设兵团" is national, not Xinjiang's."""
+    doc = metadata(SourceText(path="n.txt", text=NATIONAL_NOTICE, fmt="txt", content_hash="x"), "n")
+    assert doc.region is None

@@ -216,3 +216,23 @@ def test_a_question_about_a_places_document_is_not_about_a_national_law(tmp_path
     (law,) = assistant.kb.docs.values()
     assert names_document(assistant.kb, assistant.understand("这个法啥时候开始实施的"), law)
     assert not names_document(assistant.kb, assistant.understand("深圳的措施啥时候开始实施的"), law)
+
+
+HUBEI_RENT = """湖北省人民政府办公厅关于支持中小微企业共渡难关的若干措施
+
+一、减免房租。对承租国有资产类经营用房的中小微企业，免收2020年2月至4月3个月房租。
+二、缓缴社保。参照上海等地做法，受疫情影响的企业可申请缓缴社会保险费，缓缴期限最长不超过6个月。
+"""
+
+
+def test_a_place_without_documents_is_not_answered_from_another_province(tmp_path: Path) -> None:
+    """"上海小饭馆房租能减吗" over Hubei's notice (which mentions 上海 in passing): Hubei's rent rule is not
+    Shanghai's."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "hubei.txt").write_text(HUBEI_RENT, encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
+    build_index(settings.build_config, None, progress=False)
+    assistant = open_assistant(settings, build_if_missing=False)
+    assert not assistant.ask("上海小饭馆房租能减吗").citations
+    assert assistant.ask("湖北小饭馆房租能减吗").citations

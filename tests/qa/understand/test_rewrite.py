@@ -38,6 +38,8 @@ FOLLOW_UPS = [
                  id="short-topic-carries-region"),
     pytest.param("那深圳呢？", ["广东和江苏的人才措施有哪些？"], ("深圳", "人才措施"), ("广东", "江苏", "和"),
                  id="replaces-two-regions-joined-by-he"),
+    pytest.param("跟香港有合作吗", ["深圳文化科技政策"], ("深圳", "香港", "合作"), (),
+                 id="a-partner-place-keeps-the-earlier-one"),
 ]
 
 # Two-step conversations: the region of the first question must survive the second, elliptical one.
