@@ -57,3 +57,18 @@ def segment(text: str) -> list[str]:
     """Return jieba's words of a text, as written (no sub-words, nothing dropped)."""
     tok, _ = _tokenizer()
     return [w for piece in runs(text) for w in tok.lcut(piece)]  # type: ignore[attr-defined]
+
+
+@cache
+def _tagger() -> object:
+    """Return jieba's part-of-speech tagger over the policy tokenizer."""
+    import jieba.posseg
+
+    return jieba.posseg.POSTokenizer(_tokenizer()[0])
+
+
+def tagged(text: str) -> list[tuple[str, str]]:
+    """Return jieba's words of a text with their part-of-speech tags (n noun, v verb, d adverb, m numeral…);
+    a policy term jieba's dictionary does not tag is "x"."""
+    tagger = _tagger()
+    return [(p.word, p.flag) for piece in runs(text) for p in tagger.cut(piece)]  # type: ignore[attr-defined]

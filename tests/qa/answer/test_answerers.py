@@ -34,7 +34,7 @@ CASES = [
     (Intent.SECTION, "广东的保障措施有哪些？", (), Outcome.ANSWER),
     (Intent.SECTION, "深圳措施第十四条", (), Outcome.ANSWER),
     (Intent.ANSWER, "江苏有哪些文化产业基金可以用？", (), Outcome.ANSWER),
-    (Intent.RELATED, "深圳落户要啥条件", (), Outcome.RELATED),
+    (Intent.RELATED, "广东支持直播和短视频吗，我想开个MCN", (), Outcome.RELATED),
     (Intent.REFUSE, "怎么办理护照？", (), Outcome.REFUSE),
     (Intent.REFUSE, "！！！", (), Outcome.REFUSE),
 ]

@@ -30,6 +30,7 @@ def test_every_group_has_everyday_and_official_words_and_a_source() -> None:
 @pytest.mark.parametrize(("question", "word", "official"), [
     ("深圳给钱吗", "给钱", "资金"), ("房租能不能便宜点", "房租", "用房"), ("江苏文化企业贷款", "贷款", "融资"),
     ("评职称有什么政策", "评职称", "职称评定"), ("办公室租金有补贴吗", "办公室", "用房"),
+    ("社保能晚点交吗", "晚点交", "缓缴"), ("密接要隔离几天", "密接", "密切接触者"),
 ])
 def test_everyday_words_find_the_documents_words(question: str, word: str, official: str) -> None:
     found = equivalents(tokenize(question), question)

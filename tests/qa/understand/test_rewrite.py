@@ -40,6 +40,12 @@ FOLLOW_UPS = [
                  id="replaces-two-regions-joined-by-he"),
     pytest.param("跟香港有合作吗", ["深圳文化科技政策"], ("深圳", "香港", "合作"), (),
                  id="a-partner-place-keeps-the-earlier-one"),
+    pytest.param("最多能补几个月", ["以工代训一个人补多少钱"], ("以工代训", "几个月"), (),
+                 id="verbs-and-adverbs-ask-more-about-the-earlier-topic"),
+    pytest.param("什么时候要交回去", ["旅行社质保金能退多少"], ("质保金", "交回去"), (),
+                 id="no-noun-no-place-is-a-follow-up"),
+    pytest.param("那上市呢", ["江苏对文化科技企业有哪些金融支持？"], ("江苏", "上市"), ("金融",),
+                 id="a-new-topic-in-a-verb-still-replaces"),
 ]
 
 # Two-step conversations: the region of the first question must survive the second, elliptical one.
