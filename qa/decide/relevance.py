@@ -11,7 +11,7 @@ from index.lang.tokens import frequency, tokenize
 from qa.decide.answerability import Model, signals, uncovered_regions
 from qa.records import Outcome, ScoredClause
 from qa.retrieve.hybrid import applies, coverage, region_boosts, topic_tokens
-from qa.understand.asks import detail_asked
+from qa.understand.asks import DISPUTE, detail_asked
 from qa.understand.query import Query
 from qa.understand.vocabulary import covers
 from qa.understand.wording import plain
@@ -39,6 +39,8 @@ class Decision:
     probability: float
     evidence: tuple[ScoredClause, ...] = ()
     reason: str = ""
+    # The question's most specific word is only in another region's documents ("深圳的紫金文化产业基金").
+    named_elsewhere: bool = False
 
 
 def not_found(kb: KnowledgeBase, query: Query) -> str:
@@ -95,13 +97,18 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
     if outcome is Outcome.ANSWER and regional and elsewhere_only(kb, query, regional, candidates[:RELATED]):
         # The question's most specific word (紫金 in "深圳的紫金文化产业基金") is in another region's documents but in
         # none of these clauses: they are about something near it, and the other region's answer is named.
-        outcome = Outcome.RELATED
+        return Decision(Outcome.RELATED, probability, tuple(candidates[:RELATED]), named_elsewhere=True)
     if (detail := detail_asked(query.text)) is not None and not any(
             detail[1].search(s.clause.text) for s in candidates[:RELATED]):
         top = candidates[0]
         return Decision(Outcome.REFUSE, probability, reason=(
             f"已收录的政策文件中没有写明“{query.asked}”所问的{detail[0]}。相近的内容见《{top.doc.title}》"
             f"{top.clause.label}，但其中没有{detail[0]}，请以主管部门发布的申报通知或办事指南为准。"))
+    if outcome is Outcome.RELATED and DISPUTE.search(query.text) and not any(
+            DISPUTE.search(s.clause.text) for s in candidates[:RELATED]):
+        # Possibly related clauses that never speak of a dispute do not help with one: say where help is.
+        return Decision(Outcome.REFUSE, probability, reason=(
+            f"“{query.asked}”是个人之间的法律纠纷问题，已收录的政策文件中没有相关规定。可以咨询律师，或拨打12348公共法律服务热线。"))
     if outcome is Outcome.RELATED:
         return Decision(outcome, probability, tuple(candidates[:RELATED]))
     top = candidates[0]

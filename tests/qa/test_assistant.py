@@ -236,3 +236,13 @@ def test_a_place_without_documents_is_not_answered_from_another_province(tmp_pat
     assistant = open_assistant(settings, build_if_missing=False)
     assert not assistant.ask("上海小饭馆房租能减吗").citations
     assert assistant.ask("湖北国有资产类经营用房的房租能减免吗").citations
+
+
+
+def test_a_private_dispute_is_not_shown_clauses_that_only_share_its_words(stub_assistant: Assistant) -> None:
+    """"公司让我退安家费，合理吗" is a dispute with an employer: a policy's 人才安居 clause is not possibly related;
+    the refusal says where help is."""
+    question = "我是公司作为人才引进的，入职签了五年服务期，现在想走，公司让我退安家费，合理吗"
+    answer = stub_assistant.ask(question)
+    assert not answer.citations and "12348" in plain_text(answer)
+    assert stub_assistant.ask("深圳的人才有房子住吗").citations

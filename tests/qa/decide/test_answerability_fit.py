@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.fit_answerability import auc, calibration, fit_signed_logistic, related_from
+from bench.fit_answerability import auc, calibration, fit_signed_logistic
 from bench.indexes import base_law
 from bench.synth import CJK, Generator, Source, elsewhere, kb_sources, law_sources, off_topic
 
@@ -128,11 +128,3 @@ def test_stard_halves_keep_a_law_with_its_regulation() -> None:
     assert base_law("最高人民法院关于适用《中华人民共和国民事诉讼法》的解释.txt") == "民事诉讼法"
     assert base_law("物业管理条例.txt") == "物业管理条例"
 
-
-def test_the_related_band_starts_where_it_is_mostly_in_scope() -> None:
-    """Up to 0.3 the held-out questions below even odds are mostly out of scope, so "possibly related" starts just
-    above it, not at the 5th percentile of in-scope probabilities (0.1)."""
-    p = np.array([0.1, 0.2, 0.3, 0.4, 0.45, 0.9])
-    y = np.array([1, 0, 0, 0, 1, 1])
-    assert related_from(p, y, floor=0.1) == pytest.approx(0.31)
-    assert related_from(p, np.ones(6, int), floor=0.1) == pytest.approx(0.1)
