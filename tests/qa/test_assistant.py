@@ -246,3 +246,10 @@ def test_a_private_dispute_is_not_shown_clauses_that_only_share_its_words(stub_a
     answer = stub_assistant.ask(question)
     assert not answer.citations and "12348" in plain_text(answer)
     assert stub_assistant.ask("深圳的人才有房子住吗").citations
+
+
+def test_a_city_question_is_answered_from_the_citys_own_clause_first(assistant: Assistant) -> None:
+    """"深圳公司能上市吗": Shenzhen's own 上市融资 clause comes before Guangdong's 上市挂牌 clause, which says more of
+    the question's words."""
+    retrieved = assistant.plan("深圳公司能上市吗").retrieved
+    assert retrieved[0].doc.doc_id.startswith("shenzhen") and "上市" in retrieved[0].clause.text

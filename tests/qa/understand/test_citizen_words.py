@@ -55,7 +55,8 @@ def test_the_query_carries_the_expansions_and_the_kind_of_fact() -> None:
 @pytest.mark.parametrize(("question", "ask"), [
     ("广东的措施谁牵头", Ask.WHO), ("这个文件哪个部门负责", Ask.WHO), ("深圳的措施啥时候开始实施的", Ask.WHEN),
     ("有效期到哪年", Ask.WHEN), ("这个政策现在还有效吗", Ask.VALIDITY), ("广东要建几个基地", Ask.AMOUNT),
-    ("怎么申请文化产业基金", Ask.HOW), ("江苏有哪些人才计划", Ask.LIST), ("深圳有没有房租补贴", Ask.YES_NO),
+    ("怎么申请文化产业基金", Ask.HOW), ("江苏有哪些人才计划", Ask.LIST),
+    ("江苏哪几个城市有示范基地", Ask.LIST), ("深圳有没有房租补贴", Ask.YES_NO),
     ("文化科技融合", Ask.GENERAL),
 ])
 def test_the_kind_of_fact_asked(question: str, ask: Ask) -> None:
