@@ -19,7 +19,7 @@ from index.lang.text import CJK
 from index.lang.tokens import frequency
 from index.records import Clause, PolicyDoc
 from qa.records import ScoredClause
-from qa.understand.asks import ASK_ONLY, ASK_WORDS
+from qa.understand.asks import ASK_ONLY, ASK_WORDS, Ask, holds
 from qa.understand.query import Query
 from qa.understand.vocabulary import covers
 from qa.understand.wording import FRAMING
@@ -34,6 +34,9 @@ OWN_TOPIC = 0.8
 QUANTITY_WEIGHT = 0.6
 COUNT_WINDOW = 40
 HEADING_WEIGHT = 0.3
+# How much a clause stating the kind of fact asked for (a date, an amount) gains.
+FACT_WEIGHT = 0.25
+FACT_KINDS = frozenset({Ask.WHEN, Ask.AMOUNT})
 MENTION_WEIGHT = 0.15
 # The documents' words for an everyday word count this much in BM25, below the words the user typed.
 EXPANSION_WEIGHT = 0.5
@@ -247,6 +250,10 @@ class HybridRetriever:
                 # A document about the place itself mentions it everywhere, so only broader documents count.
                 named = sum(1 for r in query.regions if r.short in clause.text and doc.region != r.name)
                 score *= 1.0 + MENTION_WEIGHT * named / len(query.regions)
+            if opt.quantity and query.ask in FACT_KINDS and holds(query.ask, clause.text):
+                # "到什么时候", "补多少钱": of clauses on the topic, the one that states a date or an amount is the
+                # one that answers.
+                score *= 1.0 + FACT_WEIGHT
             if query.wants_quantity and topic:
                 # "多少家/几个" asks for a count: prefer clauses that state a count of the thing asked about.
                 # Targets sit under generic headings (主要目标), so headings are no evidence here.

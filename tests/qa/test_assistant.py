@@ -253,3 +253,22 @@ def test_a_city_question_is_answered_from_the_citys_own_clause_first(assistant: 
     the question's words."""
     retrieved = assistant.plan("深圳公司能上市吗").retrieved
     assert retrieved[0].doc.doc_id.startswith("shenzhen") and "上市" in retrieved[0].clause.text
+
+
+TRAINING = """人力资源社会保障部办公厅关于做好企业以工代训工作的通知
+
+一、企业组织职工以工代训的，可申请以工代训补贴。
+二、补贴标准原则上为每人每月500元，补贴期限最长不超过6个月。
+"""
+
+
+def test_a_question_for_an_amount_ranks_the_clause_that_states_one_first(tmp_path: Path) -> None:
+    """"以工代训补贴一个人多少钱": of two clauses on 以工代训补贴, the one with 每人每月500元 answers; the other says
+    the question's words more often."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "training.txt").write_text(TRAINING, encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
+    build_index(settings.build_config, None, progress=False)
+    retrieved = open_assistant(settings, build_if_missing=False).plan("以工代训补贴一个人多少钱").retrieved
+    assert "500元" in retrieved[0].clause.text
