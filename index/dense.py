@@ -14,7 +14,7 @@ import numpy as np
 
 from index.embedding import PolicyEmbeddings
 from index.records import Chunk
-from index.retrieval import DenseSearch
+from index.retrieval import DenseSearch, Scope, Scopes
 from index.sqlite import CacheStore
 
 if TYPE_CHECKING:
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
 COLLECTION = "clauses"
+# A scope of at most this many chunks is searched exactly, its vectors read by id: Chroma's filtered HNSW search
+# walks the graph until enough neighbours pass the filter, slow when few do.
+EXACT_SCOPE = 2_000
 log = logging.getLogger(__name__)
 
 
@@ -171,8 +174,11 @@ def drop_collections(url: str, names: list[str]) -> None:
 class DenseIndex(DenseSearch):
     """Nearest-neighbour search over chunk vectors in a Chroma collection."""
 
-    def __init__(self, folder: Path, embeddings: PolicyEmbeddings, url: str = "", name: str = COLLECTION) -> None:
+    def __init__(self, folder: Path, embeddings: PolicyEmbeddings, url: str = "", name: str = COLLECTION,
+                 scopes: Scopes | None = None) -> None:
         self.embeddings = embeddings
+        # Which chunks a scope allows (the generation's records file); a build checking the store needs none.
+        self._scopes = scopes
         self._client = chroma_client(folder, url)
         try:
             # get, not get_or_create: a generation without its collection is damaged, not empty.
@@ -196,13 +202,24 @@ class DenseIndex(DenseSearch):
         """Return the query's vector."""
         return np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
 
-    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """Return up to k (chunk_id, cosine similarity) pairs nearest a query vector, best first."""
-        if not self.size:
+    def nearest(self, vector: np.ndarray, k: int, scope: Scope | None = None) -> list[tuple[str, float]]:
+        """Return up to k (chunk_id, cosine similarity) pairs nearest a query vector among the chunks the scope
+        allows, best first."""
+        if not self.size or k <= 0:
             return []
+        where = None
+        if scope is not None and (scope.regions is not None or scope.doc_ids is not None):
+            if self._scopes is None:
+                raise ValueError("a vector store opened without its records cannot resolve a scope")
+            scoped = self._scopes.scoped(scope)
+            if len(scoped.chunk_ids) <= EXACT_SCOPE:
+                near = self.similarities(vector, scoped.chunk_ids)
+                return sorted(near.items(), key=lambda x: (-x[1], x[0]))[:k]
+            # Inside the query: Chroma filters on the metadata while it searches.
+            where = {"doc_id": {"$in": scoped.doc_ids}}
         # Ids and distances only: fetching the stored texts and metadata would double the cost of a search.
         hits = self.collection.query(query_embeddings=vector[None, :], n_results=min(k, self.size),
-                                     include=["distances"])
+                                     include=["distances"], where=where)  # type: ignore[arg-type]
         distances = hits["distances"][0] if hits["distances"] else []
         # Chroma's cosine space returns distance = 1 - cosine similarity.
         return [(chunk_id, 1.0 - float(d)) for chunk_id, d in zip(hits["ids"][0], distances, strict=True)]

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from index.retrieval import LexicalSearch
+from index.retrieval import LexicalSearch, Scope, Scopes
 
 
 def _bm25s() -> Any:
@@ -43,9 +43,11 @@ class TokenIds:
 class LexicalIndex(LexicalSearch):
     """BM25 over chunk tokens; scores come from sparse-matrix lookups, not a Python loop over documents."""
 
-    def __init__(self, retriever: object, chunk_ids: list[str]) -> None:
+    def __init__(self, retriever: object, chunk_ids: list[str], scopes: Scopes | None = None) -> None:
         self._bm25 = retriever
         self.chunk_ids = chunk_ids
+        # Which rows a scope allows (the generation's records file); an index only being built has none.
+        self._scopes = scopes
         # Coverage asks for the same few hundred query-token IDFs over and over; the index never changes.
         self._idf: dict[str, float | None] = {}
 
@@ -68,11 +70,11 @@ class LexicalIndex(LexicalSearch):
         (folder / "chunk_ids.json").write_text(json.dumps(self.chunk_ids), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path) -> LexicalIndex:
-        """Return an index read from a folder, its matrix memory-mapped."""
+    def load(cls, folder: Path, scopes: Scopes) -> LexicalIndex:
+        """Return an index read from a folder, its matrix memory-mapped; `scopes` says which rows a scope allows."""
         retriever = _bm25s().BM25.load(str(folder), mmap=True, show_progress=False)
         ids = json.loads((folder / "chunk_ids.json").read_text(encoding="utf-8"))
-        return cls(retriever, ids)
+        return cls(retriever, ids, scopes)
 
     def vocabulary(self) -> Iterable[str]:
         """Return the tokens the corpus uses."""
@@ -97,10 +99,10 @@ class LexicalIndex(LexicalSearch):
         indptr = self._bm25.scores["indptr"]  # type: ignore[attr-defined]
         return int(indptr[token_id + 1] - indptr[token_id])
 
-    def search(self, tokens: list[str], k: int, extra: list[str] | None = None,
-               extra_weight: float = 0.5) -> list[tuple[str, float]]:
-        """Return up to k (chunk_id, score) pairs with a positive BM25 score, best first; `extra` tokens (other
-        words for the same thing) add their BM25 score times `extra_weight`."""
+    def search(self, tokens: list[str], k: int, extra: list[str] | None = None, extra_weight: float = 0.5,
+               scope: Scope | None = None) -> list[tuple[str, float]]:
+        """Return up to k (chunk_id, score) pairs with a positive BM25 score among the chunks the scope allows, best
+        first; `extra` tokens (other words for the same thing) add their BM25 score times `extra_weight`."""
         vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]
         known = [t for t in tokens if t in vocab]
         added = [t for t in dict.fromkeys(extra or ()) if t in vocab and t not in known]
@@ -111,7 +113,23 @@ class LexicalIndex(LexicalSearch):
             scores += self._bm25.get_scores(known)  # type: ignore[attr-defined]
         if added:
             scores += extra_weight * self._bm25.get_scores(added)  # type: ignore[attr-defined]
+        # Scoring every row is a sum of the query tokens' sparse columns either way; a scope picks the rows the top
+        # k is taken from.
+        rows = self._rows(scope)
+        if rows is not None:
+            scores = scores[rows]
         k = min(k, len(scores))
+        if not k:
+            return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
-        return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        ids = self.chunk_ids
+        return [(ids[i] if rows is None else ids[rows[i]], float(scores[i])) for i in top if scores[i] > 0]
+
+    def _rows(self, scope: Scope | None) -> np.ndarray | None:
+        """Return the matrix rows a scope allows, None for every row."""
+        if scope is None or (scope.regions is None and scope.doc_ids is None):
+            return None
+        if self._scopes is None:
+            raise ValueError("an index being built has no records to resolve a scope")
+        return self._scopes.scoped(scope).rows

@@ -18,10 +18,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import orjson
 
 from index.errors import GenerationDamaged
 from index.records import Chunk, Clause, Measure, PolicyDoc
+from index.retrieval import Scope, ScopedChunks
 
 RECORDS_FILE = "records.sqlite"
 # The records as JSON lines, as generations were written before the records file (still opened: `legacy_records`).
@@ -53,6 +55,8 @@ TABLES = ("docs", "clauses", "chunks", "measures")
 COLUMNS = {"docs": 5, "clauses": 6, "chunks": 4, "measures": 2}
 # Above every character: `label_rev < ending + LAST` bounds the labels that start with `ending`.
 LAST = "\U0010ffff"
+# Ids per IN (...) list: SQLite allows 32,766 variables in a statement.
+IN_BATCH = 30_000
 T = TypeVar("T")
 
 
@@ -168,6 +172,8 @@ class RecordFile:
         self.clauses_of = lru_cache(maxsize=256)(self._clauses_of)
         self.docs_in_region = lru_cache(maxsize=1024)(self._docs_in_region)
         self.chunks_of = lru_cache(maxsize=1024)(self._chunks_of)
+        # The same few scopes (a page's 查询范围, an API client's region) come back question after question.
+        self.scoped = lru_cache(maxsize=32)(self._scoped)
         self._titles: list[str] | None = None
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -198,6 +204,29 @@ class RecordFile:
 
     def _docs_in_region(self, region: str) -> list[str]:
         return [i for i, in self.rows("SELECT id FROM docs WHERE region = ? ORDER BY n", (region,))]
+
+    def _in(self, sql: str, values: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Return the rows of a query with one `IN ({})` list, run a batch of values at a time."""
+        rows: list[tuple[Any, ...]] = []
+        for i in range(0, len(values), IN_BATCH):
+            part = values[i : i + IN_BATCH]
+            rows += self.rows(sql.format(",".join("?" * len(part))), part)
+        return rows
+
+    def _scoped(self, scope: Scope) -> ScopedChunks:
+        """Return the chunks a scope allows, in reading order: a chunk's `n` is its row in the bm25 matrix, as the
+        build writes both from one list of chunks."""
+        docs: list[str] | None = None
+        if scope.regions is not None:
+            docs = [i for i, in self._in("SELECT id FROM docs WHERE region IN ({})", sorted(scope.regions))]
+        if scope.doc_ids is not None:
+            docs = [i for i in docs if i in scope.doc_ids] if docs is not None else sorted(scope.doc_ids)
+        if docs is None:
+            docs = list(self.docs)
+        found = sorted(self._in("SELECT ch.n, ch.id, c.doc_id FROM clauses c JOIN chunks ch ON ch.clause_id = c.id "
+                                "WHERE c.doc_id IN ({})", docs))
+        return ScopedChunks(np.array([n for n, _, _ in found], dtype=np.int64), [i for _, i, _ in found],
+                            list(dict.fromkeys(d for _, _, d in found)))
 
     def section_titles(self) -> list[str]:
         """Return the titles of heading-only sections, in the order they first appear (read once: a few per
