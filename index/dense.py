@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -25,6 +26,7 @@ COLLECTION = "clauses"
 # A scope of at most this many chunks is searched exactly, its vectors read by id: Chroma's filtered HNSW search
 # walks the graph until enough neighbours pass the filter, slow when few do.
 EXACT_SCOPE = 2_000
+KEPT_SCOPES = 8
 log = logging.getLogger(__name__)
 
 
@@ -179,6 +181,9 @@ class DenseIndex(DenseSearch):
         self.embeddings = embeddings
         # Which chunks a scope allows (the generation's records file); a build checking the store needs none.
         self._scopes = scopes
+        # The vectors of the last few small scopes asked for, oldest first (at most 2,000 x 384 floats each).
+        self._scoped_vectors: dict[Scope, tuple[list[str], np.ndarray]] = {}
+        self._lock = threading.Lock()
         self._client = chroma_client(folder, url)
         try:
             # get, not get_or_create: a generation without its collection is damaged, not empty.
@@ -213,8 +218,9 @@ class DenseIndex(DenseSearch):
                 raise ValueError("a vector store opened without its records cannot resolve a scope")
             scoped = self._scopes.scoped(scope)
             if len(scoped.chunk_ids) <= EXACT_SCOPE:
-                near = self.similarities(vector, scoped.chunk_ids)
-                return sorted(near.items(), key=lambda x: (-x[1], x[0]))[:k]
+                ids, stored = self._scope_vectors(scope)
+                near = zip(ids, _cosines(stored, vector).tolist(), strict=True)
+                return sorted(near, key=lambda x: (-x[1], x[0]))[:k]
             # Inside the query: Chroma filters on the metadata while it searches.
             where = {"doc_id": {"$in": scoped.doc_ids}}
         # Ids and distances only: fetching the stored texts and metadata would double the cost of a search.
@@ -226,12 +232,35 @@ class DenseIndex(DenseSearch):
 
     def similarities(self, vector: np.ndarray, chunk_ids: Sequence[str]) -> dict[str, float]:
         """Return the cosine similarity of a query vector to each of these chunks (those the store holds)."""
+        ids, stored = self._stored(chunk_ids)
+        return {chunk_id: float(c) for chunk_id, c in zip(ids, _cosines(stored, vector), strict=True)}
+
+    def _stored(self, chunk_ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """Return the ids and vectors of these chunks that the store holds."""
         if not chunk_ids:
-            return {}
+            return [], np.zeros((0, 1), dtype=np.float32)
         found = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
-        stored = np.asarray(found["embeddings"], dtype=np.float32) if len(found["ids"]) else np.zeros((0, 1))
-        if not len(stored):
-            return {}
-        norms = np.linalg.norm(stored, axis=1) * float(np.linalg.norm(vector))
-        cosines = stored @ vector / np.where(norms > 0, norms, 1.0)
-        return {chunk_id: float(c) for chunk_id, c in zip(found["ids"], cosines, strict=True)}
+        if not len(found["ids"]):
+            return [], np.zeros((0, 1), dtype=np.float32)
+        return list(found["ids"]), np.asarray(found["embeddings"], dtype=np.float32)
+
+    def _scope_vectors(self, scope: Scope) -> tuple[list[str], np.ndarray]:
+        """Return the ids and vectors of a small scope's chunks, kept for the next questions in the same scope
+        (reading them from Chroma by id costs more than comparing them)."""
+        found = self._scoped_vectors.get(scope)
+        if found is None:
+            assert self._scopes is not None
+            found = self._stored(self._scopes.scoped(scope).chunk_ids)
+            with self._lock:
+                self._scoped_vectors[scope] = found
+                while len(self._scoped_vectors) > KEPT_SCOPES:
+                    self._scoped_vectors.pop(next(iter(self._scoped_vectors)))
+        return found
+
+
+def _cosines(stored: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Return the cosine similarity of each stored vector (a row) to the query vector."""
+    if not len(stored):
+        return np.zeros(0, dtype=np.float32)
+    norms = np.linalg.norm(stored, axis=1) * float(np.linalg.norm(vector))
+    return stored @ vector / np.where(norms > 0, norms, 1.0)  # type: ignore[no-any-return]

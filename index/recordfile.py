@@ -38,7 +38,9 @@ CREATE TABLE docs (n INTEGER PRIMARY KEY, id TEXT NOT NULL, region TEXT NOT NULL
 CREATE TABLE clauses (n INTEGER PRIMARY KEY, id TEXT NOT NULL, doc_id TEXT NOT NULL, section TEXT,
                       label_rev TEXT NOT NULL, data BLOB NOT NULL);
 CREATE TABLE chunks (n INTEGER PRIMARY KEY, id TEXT NOT NULL, clause_id TEXT NOT NULL, data BLOB NOT NULL);
-CREATE TABLE measures (n INTEGER PRIMARY KEY, data BLOB NOT NULL)
+CREATE TABLE measures (n INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE files (n INTEGER PRIMARY KEY, key TEXT NOT NULL, docs INTEGER NOT NULL, clauses INTEGER NOT NULL,
+                    chunks INTEGER NOT NULL, measures INTEGER NOT NULL)
 """
 # Made after the rows are in: one sort per index is faster than keeping them sorted row by row.
 INDEXES = """
@@ -52,7 +54,13 @@ CREATE UNIQUE INDEX chunks_id ON chunks (id);
 CREATE INDEX chunks_clause ON chunks (clause_id, n)
 """
 TABLES = ("docs", "clauses", "chunks", "measures")
-COLUMNS = {"docs": 5, "clauses": 6, "chunks": 4, "measures": 2}
+COLUMNS = {"docs": 5, "clauses": 6, "chunks": 4, "measures": 2, "files": 6}
+# `files`: one row per corpus file, in reading order, with how many rows of each table it added (its parse cache
+# key names it): a file's rows are consecutive in every table, so a rebuild copies an unchanged file's rows as a
+# range. Files written before it have no such table and are written whole.
+FILE_TABLES = (*TABLES, "files")
+NAMES = {"docs": "id, region, text, data", "clauses": "id, doc_id, section, label_rev, data",
+         "chunks": "id, clause_id, data", "measures": "data", "files": "key, docs, clauses, chunks, measures"}
 # Above every character: `label_rev < ending + LAST` bounds the labels that start with `ending`.
 LAST = "\U0010ffff"
 # Ids per IN (...) list: SQLite allows 32,766 variables in a statement.
@@ -68,9 +76,9 @@ def section_title(clause: Clause) -> str | None:
 class RecordWriter:
     """Writes a records file in one go, one document's records at a time; `finish` checks and indexes it whole."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, source: Path | None = None) -> None:
         self.path = path
-        self._conn = sqlite3.connect(path, isolation_level=None)
+        self._conn = sqlite3.connect(path.resolve().as_uri(), isolation_level=None, uri=True)
         # No journal and no syncs while writing: an unfinished generation has no manifest and is deleted whole
         # (store.remove_incomplete), so there is nothing a journal would have to roll back.
         self._conn.execute("PRAGMA journal_mode = OFF")
@@ -81,8 +89,12 @@ class RecordWriter:
         self._conn.execute("PRAGMA page_size = 16384")
         self._conn.execute("PRAGMA cache_size = -65536")
         self._conn.executescript(SCHEMA)
+        if source is not None:
+            # The records file of the generation being replaced, read-only: `copy` takes unchanged files' rows from it.
+            self._conn.execute("ATTACH DATABASE ? AS source", (f"{source.resolve().as_uri()}?mode=ro&immutable=1",))
         self._conn.execute("BEGIN")
-        self._next = dict.fromkeys(TABLES, 0)
+        self._next = dict.fromkeys(FILE_TABLES, 0)
+        self._mark = dict(self._next)
 
     def _insert(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
         def numbered() -> Iterator[tuple[Any, ...]]:
@@ -122,6 +134,20 @@ class RecordWriter:
         self.add_chunks(chunks)
         self.add_measures(measures)
 
+    def end_file(self, key: str) -> None:
+        """Record the rows added since the last file as one file's, named by its parse cache key."""
+        self._insert("files", [(key, *(self._next[t] - self._mark[t] for t in TABLES))])
+        self._mark = dict(self._next)
+
+    def copy(self, rows: dict[str, tuple[int, int]]) -> None:
+        """Append the rows [start, end) of each table (files included) of the source records file, renumbered to
+        follow the rows written so far; SQLite copies them without decoding a record."""
+        for table, (start, end) in rows.items():
+            self._conn.execute(f"INSERT INTO {table} SELECT n - ? + ?, {NAMES[table]} FROM source.{table} "
+                               "WHERE n >= ? AND n < ? ORDER BY n", (start, self._next[table], start, end))
+            self._next[table] += end - start
+        self._mark = dict(self._next)
+
     def finish(self) -> None:
         """Index and commit the file, or raise GenerationDamaged when its ids clash or its links point nowhere.
 
@@ -142,7 +168,7 @@ class RecordWriter:
 
     def counts(self) -> dict[str, int]:
         """Return the rows written per table."""
-        return dict(self._next)
+        return {t: self._next[t] for t in TABLES}
 
     def close(self) -> None:
         """Close the file (uncommitted rows are dropped); safe to call twice."""

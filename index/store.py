@@ -173,8 +173,8 @@ def new_generation(index_dir: Path) -> Path:
 class GenerationWriter(RecordWriter):
     """Writes a generation's records file, one document at a time; `finish` when every document is in."""
 
-    def __init__(self, folder: Path) -> None:
-        super().__init__(folder / RECORDS_FILE)
+    def __init__(self, folder: Path, source: Path | None = None) -> None:
+        super().__init__(folder / RECORDS_FILE, source)
 
 
 class Lease:
