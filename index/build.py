@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import logging
 import shutil
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -17,10 +19,10 @@ from tqdm import tqdm
 from index.config import BuildConfig
 from index.dense import COLLECTION, EmbeddingCache, embed_chunks, write_collection
 from index.embedding import PolicyEmbeddings
-from index.errors import ConfigError, DocumentError, NothingToIndex
+from index.errors import ConfigError, DocumentError, GenerationDamaged, NothingToIndex
 from index.lexical import LexicalIndex, TokenIds
 from index.loading import SUPPORTED, discover, load_corpus
-from index.parsed import PIPELINE_VERSION, REUSED, ParseCache, fingerprint, parse_all
+from index.parsed import PIPELINE_VERSION, ParseCache, Reused, fingerprint, parse_all
 from index.readers.base import ReadContext
 from index.readers.legacy import ConversionCache
 from index.readers.ocr import OcrCache
@@ -277,10 +279,26 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         raise NothingToIndex(_nothing_message(corpus_dir, report.skipped))
 
     index_dir.mkdir(parents=True, exist_ok=True)
+    keep = _fallback(index_dir) if report.repaired else None
+    # The generation this one replaces (not one being repaired): its unchanged files' rows are copied from it.
+    previous = Previous.of(serving, manifest) if manifest is not None else None
+    if previous is not None:
+        before = copy.deepcopy(report)
+        folder = new_generation(index_dir)
+        try:
+            return _write(config, embeddings, progress, notify, report, sources, signature, manifest, folder, started,
+                          keep, previous)
+        except BaseException as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            if not isinstance(exc, sqlite3.DatabaseError | GenerationDamaged):
+                raise
+            # Its records file is damaged inside (its size was right): every file is written from its parse.
+            log.warning("上一版本索引 %s 的记录无法复用（%s），全部重新写入", serving.name if serving else "", exc)
+            report = before
     folder = new_generation(index_dir)
     try:
         return _write(config, embeddings, progress, notify, report, sources, signature, manifest, folder, started,
-                      _fallback(index_dir) if report.repaired else None)
+                      keep, None)
     except BaseException:
         # A failed build leaves no half-written generation behind; the serving one is untouched.
         shutil.rmtree(folder, ignore_errors=True)
@@ -289,8 +307,9 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
 
 def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: bool,
            notify: Callable[[str, int, int], None], report: BuildReport, sources: list[tuple[Path, str, SourceText]],
-           signature: str, manifest: Manifest | None, folder: Path, started: float, keep: Path | None) -> BuildReport:
-    """Parse, index and publish the corpus into the new generation folder."""
+           signature: str, manifest: Manifest | None, folder: Path, started: float, keep: Path | None,
+           previous: Previous | None) -> BuildReport:
+    """Parse, index and publish the corpus into the new generation folder, copying from `previous` what it holds."""
     corpus_dir, index_dir = config.corpus_dir, config.index_dir
     chunks: list[Chunk] = []
     chunk_ids: list[str] = []
@@ -299,8 +318,6 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     # A bundle's attachment names its notice by path; records name it by document id.
     jobs = [(rel, ids[path], _with_notice_id(loaded, corpus_dir, ids)) for path, rel, loaded in sources]
     taken: dict[str, str] = {}
-    # The generation this one replaces (not one being repaired): its unchanged files' rows are copied from it.
-    previous = Previous.of(current_generation(index_dir)) if manifest is not None else None
     parse_cache = ParseCache(index_dir / "parse_cache.sqlite")
     writer = GenerationWriter(folder, previous.records if previous is not None else None)
     carry = Carry(previous, writer, tokens, chunk_ids) if previous is not None else None
@@ -321,7 +338,8 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
                     report.skipped.append((rel, parsed))
                     continue
                 report.parsed += not from_cache
-                doc_ids = carry.doc_ids(key) if carry is not None and parsed is REUSED else \
+                reused = carry if isinstance(parsed, Reused) else None  # only a build with a previous generation
+                doc_ids = reused.doc_ids(key) if reused is not None else \
                     [p.doc.doc_id for p in parsed.parts]  # type: ignore[union-attr]
                 # Ids are unique by construction; a clash left (an attachment's id "X!附件1" beside a file named
                 # so) would make a generation that cannot open, so the later file is skipped and named.
@@ -331,8 +349,8 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
                     continue
                 taken.update((i, rel) for i in doc_ids)
                 report.documents += len(doc_ids)
-                if carry is not None and parsed is REUSED:
-                    clauses, _ = carry.add(key)
+                if reused is not None:
+                    clauses, _ = reused.add(key)
                     report.clauses += clauses
                     continue
                 if carry is not None:

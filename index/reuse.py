@@ -12,6 +12,8 @@ import numpy as np
 
 from index.lexical import TOKEN_ENDS, TOKENS, TokenIds
 from index.recordfile import RECORDS_FILE, TABLES, RecordWriter
+from index.records import Manifest
+from index.store import check_files
 
 BM25 = "bm25"
 
@@ -44,10 +46,12 @@ class Previous:
             raise ValueError("the chunk ids, token ends and records of the generation disagree")
 
     @classmethod
-    def of(cls, folder: Path | None) -> Previous | None:
+    def of(cls, folder: Path | None, manifest: Manifest) -> Previous | None:
         """Return what a generation offers a rebuild, or None when it offers nothing (none, written before files
-        and tokens were kept, or unreadable): then every file is written from its parse."""
-        if folder is None or not (folder / BM25 / TOKENS).exists():
+        and tokens were kept, its files not the sizes its manifest records, or unreadable): then every file is
+        written from its parse. (Its files' digests are not read: that is a read of the whole generation, which
+        the build leaves to an unchanged corpus; rows copied from a damaged file fail the new file's checks.)"""
+        if folder is None or not (folder / BM25 / TOKENS).exists() or check_files(folder, manifest):
             return None
         try:
             return cls(folder)

@@ -203,3 +203,25 @@ def test_a_cache_damaged_while_in_use_misses_and_starts_afresh(tmp_path: Path,
     assert any("向量缓存已损坏" in r.getMessage() for r in caplog.records)
     cache.put("model", {"x": np.ones(3, dtype=np.float32)})
     assert list(cache.get("model", ["x"])) == ["x"]
+
+
+def test_a_rebuild_from_a_generation_damaged_inside_writes_every_file_from_its_parse(corpus: Path,
+                                                                                     tmp_path: Path) -> None:
+    """The replaced generation's records file keeps its size but not its pages: the rows it cannot give are
+    written from the parse cache, and the index is still the one a fresh build makes."""
+    build(corpus, tmp_path / "index")
+    folder = current_generation(tmp_path / "index")
+    assert folder is not None
+    # The chunks table's root page zeroed: the generation's file list and document ids still read, its chunks not.
+    with sqlite3.connect(folder / RECORDS_FILE) as db:
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'chunks'").fetchone()[0]
+    damaged = bytearray((folder / RECORDS_FILE).read_bytes())
+    damaged[(root - 1) * page : root * page] = bytes(page)
+    (folder / RECORDS_FILE).write_bytes(bytes(damaged))
+    doc = corpus / SHENZHEN
+    doc.write_text(doc.read_text(encoding="utf-8").replace(EDIT_FROM, EDIT_TO), encoding="utf-8")
+    second = build(corpus, tmp_path / "index")
+    assert (second.documents, second.parsed, second.skipped) == (3, 1, [])
+    build(corpus, tmp_path / "fresh")
+    assert records(tmp_path / "index") == records(tmp_path / "fresh")
