@@ -37,9 +37,6 @@ class TokenIds:
         self._ids = array("i")
         self._ends = array("q")
 
-    def __len__(self) -> int:
-        return len(self._ends)
-
     def add(self, tokens: str) -> None:
         """Add a chunk's space-separated tokens; a chunk without any gets a placeholder, as BM25 needs one."""
         vocab = self.vocab
@@ -86,15 +83,22 @@ def fit_bm25(ids: np.ndarray, ends: np.ndarray, vocabulary: int, k1: float, b: f
     n = len(ends)
     lengths = np.diff(ends, prepend=0)
     average = lengths.mean()
-    rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
-    # Sorted by (token, chunk): the CSC order, and each (token, chunk) once with its count.
-    keys = ids.astype(np.int64) * n + rows
-    del rows
+    # Sorted by (token, chunk): the CSC order, and each (token, chunk) once with its count. Built in place: at a
+    # million chunks each int64 array of the postings is 0.6 GB.
+    keys = ids.astype(np.int64)
+    keys *= n
+    keys += np.repeat(np.arange(n, dtype=np.int64), lengths)
     keys.sort()
-    starts = np.flatnonzero(np.diff(keys, prepend=-1))
+    new = np.empty(len(keys), dtype=bool)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    del new
     tf = np.diff(starts, append=len(keys)).astype(np.float64)
     keys = keys[starts]
-    term, chunk = keys // n, keys % n
+    del starts
+    term = (keys // n).astype(np.int32)
+    chunk = (keys % n).astype(np.int32)
     del keys
     df = np.bincount(term, minlength=vocabulary)
     idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) if d else 0.0 for d in df.tolist()],
@@ -103,7 +107,7 @@ def fit_bm25(ids: np.ndarray, ends: np.ndarray, vocabulary: int, k1: float, b: f
     weights = (idf[term].astype(np.float64) * (tf / (scale[chunk] + tf))).astype(np.float32)
     indptr = np.zeros(vocabulary + 1, dtype=np.int64)
     np.cumsum(df, out=indptr[1:])
-    return {"data": weights, "indices": chunk.astype(np.int32), "indptr": indptr, "num_docs": n}
+    return {"data": weights, "indices": chunk, "indptr": indptr, "num_docs": n}
 
 
 class LexicalIndex(LexicalSearch):
