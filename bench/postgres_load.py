@@ -77,9 +77,9 @@ def run(clauses: int, work: Path, processes: int, clients: int, seconds: float, 
         rows.append(f"| {r['clients']} | {n} | {r['seconds']:.0f} | {r['requests']} | {sum(r['errors'].values())} "
                     f"{json.dumps(r['errors']) if r['errors'] else ''} | {r['throughput']:.1f} | {r['p50']:.0f} "
                     f"| {r['p95']:.0f} | {r['p99']:.0f} |")
-    server = ", ".join(f"{k}={v}" for k, v in SERVER.items())
+    configured = ", ".join(f"{k}={v}" for k, v in SERVER.items())
     return (f"Corpus: bench.corpus, {clauses:,} clauses requested (the index of \"PostgreSQL backend\"), static "
-            f"embedder, published into PostgreSQL 18 + pgvector on 127.0.0.1 ({server}); "
+            f"embedder, published into PostgreSQL 18 + pgvector on 127.0.0.1 ({configured}); "
             f"{processes} uvicorn processes with QA_DATABASE_URL, POST /api/ask with the {len(questions)} questions "
             "of tests/data/calibration.jsonl in turn; the question log goes to the same database. The clients, the "
             "processes and PostgreSQL share the 2 cores.\n\n" + "\n".join(rows)
