@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -61,8 +62,10 @@ def wait_ready(url: str, server: subprocess.Popen, timeout: float = 600) -> None
     raise TimeoutError(f"{url} not ready after {timeout:.0f} s")
 
 
-async def load(url: str, clients: int, seconds: float, questions: list[str]) -> dict:
-    """Return requests, errors, throughput and latency percentiles of `clients` looping clients."""
+async def load(url: str | Sequence[str], clients: int, seconds: float, questions: list[str]) -> dict:
+    """Return requests, errors, throughput and latency percentiles of `clients` looping clients; with several
+    server URLs, client n asks the n-th (round robin, as a load balancer spreads connections)."""
+    urls = [url] if isinstance(url, str) else list(url)
     latencies: list[float] = []
     errors: dict[str, int] = {}
     deadline = time.monotonic() + seconds
@@ -72,7 +75,8 @@ async def load(url: str, clients: int, seconds: float, questions: list[str]) -> 
         while time.monotonic() < deadline and len(latencies) + sum(errors.values()) < MAX_REQUESTS:
             started = time.perf_counter()
             try:
-                response = await http.post(f"{url}/api/ask", json={"question": questions[i % len(questions)]})
+                response = await http.post(f"{urls[n % len(urls)]}/api/ask",
+                                           json={"question": questions[i % len(questions)]})
                 if response.status_code == 200 and "answer" in response.json():
                     latencies.append((time.perf_counter() - started) * 1000)
                 else:

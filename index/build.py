@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import logging
 import shutil
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -17,15 +19,16 @@ from tqdm import tqdm
 from index.config import BuildConfig
 from index.dense import COLLECTION, EmbeddingCache, embed_chunks, write_collection
 from index.embedding import PolicyEmbeddings
-from index.errors import ConfigError, DocumentError, NothingToIndex
+from index.errors import ConfigError, DocumentError, GenerationDamaged, NothingToIndex
 from index.lexical import LexicalIndex, TokenIds
 from index.loading import SUPPORTED, discover, load_corpus
-from index.parsed import PIPELINE_VERSION, ParseCache, fingerprint, parse_all
+from index.parsed import PIPELINE_VERSION, ParseCache, Reused, fingerprint, parse_all
 from index.readers.base import ReadContext
 from index.readers.legacy import ConversionCache
 from index.readers.ocr import OcrCache
-from index.recordfile import RECORDS_FILE
+from index.recordfile import RECORDS_FILE, RecordFile
 from index.records import Chunk, Manifest, SourceText
+from index.reuse import Carry, Previous
 from index.store import (
     CURRENT,
     GenerationWriter,
@@ -276,10 +279,26 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         raise NothingToIndex(_nothing_message(corpus_dir, report.skipped))
 
     index_dir.mkdir(parents=True, exist_ok=True)
+    keep = _fallback(index_dir) if report.repaired else None
+    # The generation this one replaces (not one being repaired): its unchanged files' rows are copied from it.
+    previous = Previous.of(serving, manifest) if manifest is not None else None
+    if previous is not None:
+        before = copy.deepcopy(report)
+        folder = new_generation(index_dir)
+        try:
+            return _write(config, embeddings, progress, notify, report, sources, signature, manifest, folder, started,
+                          keep, previous)
+        except BaseException as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            if not isinstance(exc, sqlite3.DatabaseError | GenerationDamaged):
+                raise
+            # Its records file is damaged inside (its size was right): every file is written from its parse.
+            log.warning("上一版本索引 %s 的记录无法复用（%s），全部重新写入", serving.name if serving else "", exc)
+            report = before
     folder = new_generation(index_dir)
     try:
         return _write(config, embeddings, progress, notify, report, sources, signature, manifest, folder, started,
-                      _fallback(index_dir) if report.repaired else None)
+                      keep, None)
     except BaseException:
         # A failed build leaves no half-written generation behind; the serving one is untouched.
         shutil.rmtree(folder, ignore_errors=True)
@@ -288,17 +307,20 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
 
 def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: bool,
            notify: Callable[[str, int, int], None], report: BuildReport, sources: list[tuple[Path, str, SourceText]],
-           signature: str, manifest: Manifest | None, folder: Path, started: float, keep: Path | None) -> BuildReport:
-    """Parse, index and publish the corpus into the new generation folder."""
+           signature: str, manifest: Manifest | None, folder: Path, started: float, keep: Path | None,
+           previous: Previous | None) -> BuildReport:
+    """Parse, index and publish the corpus into the new generation folder, copying from `previous` what it holds."""
     corpus_dir, index_dir = config.corpus_dir, config.index_dir
     chunks: list[Chunk] = []
+    chunk_ids: list[str] = []
     tokens = TokenIds()
     ids = _doc_ids([path for path, _, _ in sources], corpus_dir)
     # A bundle's attachment names its notice by path; records name it by document id.
     jobs = [(rel, ids[path], _with_notice_id(loaded, corpus_dir, ids)) for path, rel, loaded in sources]
     taken: dict[str, str] = {}
     parse_cache = ParseCache(index_dir / "parse_cache.sqlite")
-    writer = GenerationWriter(folder)
+    writer = GenerationWriter(folder, previous.records if previous is not None else None)
+    carry = Carry(previous, writer, tokens, chunk_ids) if previous is not None else None
     try:
         # Counted here, not by the bar: a disabled tqdm (progress=False, a server's build) counts nothing.
         read = [0]
@@ -309,35 +331,56 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
                 read[0] += 1
                 notify("读取文件", read[0], len(jobs))
 
-            for rel, parsed, from_cache in parse_all(jobs, config.chunk_chars, parse_cache, read_one,
-                                                      config.limits.parse_seconds):
+            for rel, key, parsed, from_cache in parse_all(jobs, config.chunk_chars, parse_cache, read_one,
+                                                           config.limits.parse_seconds,
+                                                           previous.files if previous is not None else ()):
                 if isinstance(parsed, str):
                     report.skipped.append((rel, parsed))
                     continue
                 report.parsed += not from_cache
+                reused = carry if isinstance(parsed, Reused) else None  # only a build with a previous generation
+                doc_ids = reused.doc_ids(key) if reused is not None else \
+                    [p.doc.doc_id for p in parsed.parts]  # type: ignore[union-attr]
                 # Ids are unique by construction; a clash left (an attachment's id "X!附件1" beside a file named
                 # so) would make a generation that cannot open, so the later file is skipped and named.
-                clash = next((taken[p.doc.doc_id] for p in parsed.parts if p.doc.doc_id in taken), None)
+                clash = next((taken[i] for i in doc_ids if i in taken), None)
                 if clash is not None:
                     report.skipped.append((rel, f"文档编号与 {clash} 相同，未索引；请将其中一个文件改名"))
                     continue
-                taken.update((p.doc.doc_id, rel) for p in parsed.parts)
-                for part in parsed.parts:
+                taken.update((i, rel) for i in doc_ids)
+                report.documents += len(doc_ids)
+                if reused is not None:
+                    clauses, _ = reused.add(key)
+                    report.clauses += clauses
+                    continue
+                if carry is not None:
+                    carry.flush()
+                for part in parsed.parts:  # type: ignore[union-attr]
                     writer.add(part.doc, part.clauses, part.chunks, part.measures)
-                    report.documents += 1
                     report.clauses += len(part.clauses)
                     chunks.extend(part.chunks)
+                    chunk_ids.extend(c.chunk_id for c in part.chunks)
                     for text in part.tokens:
                         tokens.add(text)
+                writer.end_file(key)
+        if carry is not None:
+            carry.flush()
         writer.finish()
     finally:
         writer.close()
         parse_cache.close()
-    report.chunks = len(chunks)
-    if not chunks:  # every readable file parsed to nothing: BM25 cannot index an empty corpus
+    report.chunks = len(chunk_ids)
+    if not chunk_ids:  # every readable file parsed to nothing: BM25 cannot index an empty corpus
         raise NothingToIndex(_nothing_message(corpus_dir, report.skipped))
-    LexicalIndex.build([c.chunk_id for c in chunks], tokens).save(folder / "bm25")
+    LexicalIndex.build(chunk_ids, tokens).save(folder / "bm25")
     del tokens
+    if embeddings is not None and carry is not None and carry.used:
+        # The vectors are matched to every chunk by content: the copied ones are read back from the new file.
+        records = RecordFile(folder / RECORDS_FILE)
+        try:
+            chunks = list(records.chunks.values())
+        finally:
+            records.close()
     if embeddings is not None:
         cache = EmbeddingCache(index_dir / "embedding_cache.sqlite")
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 
 from index.embedding import PolicyEmbeddings
 from index.records import Chunk
-from index.retrieval import DenseSearch
+from index.retrieval import DenseSearch, Scope, Scopes
 from index.sqlite import CacheStore
 
 if TYPE_CHECKING:
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
 COLLECTION = "clauses"
+# A scope of at most this many chunks is searched exactly, its vectors read by id: Chroma's filtered HNSW search
+# walks the graph until enough neighbours pass the filter, slow when few do.
+EXACT_SCOPE = 2_000
+KEPT_SCOPES = 8
 log = logging.getLogger(__name__)
 
 
@@ -171,8 +176,14 @@ def drop_collections(url: str, names: list[str]) -> None:
 class DenseIndex(DenseSearch):
     """Nearest-neighbour search over chunk vectors in a Chroma collection."""
 
-    def __init__(self, folder: Path, embeddings: PolicyEmbeddings, url: str = "", name: str = COLLECTION) -> None:
+    def __init__(self, folder: Path, embeddings: PolicyEmbeddings, url: str = "", name: str = COLLECTION,
+                 scopes: Scopes | None = None) -> None:
         self.embeddings = embeddings
+        # Which chunks a scope allows (the generation's records file); a build checking the store needs none.
+        self._scopes = scopes
+        # The vectors of the last few small scopes asked for, oldest first (at most 2,000 x 384 floats each).
+        self._scoped_vectors: dict[Scope, tuple[list[str], np.ndarray]] = {}
+        self._lock = threading.Lock()
         self._client = chroma_client(folder, url)
         try:
             # get, not get_or_create: a generation without its collection is damaged, not empty.
@@ -196,25 +207,60 @@ class DenseIndex(DenseSearch):
         """Return the query's vector."""
         return np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
 
-    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """Return up to k (chunk_id, cosine similarity) pairs nearest a query vector, best first."""
-        if not self.size:
+    def nearest(self, vector: np.ndarray, k: int, scope: Scope | None = None) -> list[tuple[str, float]]:
+        """Return up to k (chunk_id, cosine similarity) pairs nearest a query vector among the chunks the scope
+        allows, best first."""
+        if not self.size or k <= 0:
             return []
+        where = None
+        if scope is not None and (scope.regions is not None or scope.doc_ids is not None):
+            if self._scopes is None:
+                raise ValueError("a vector store opened without its records cannot resolve a scope")
+            scoped = self._scopes.scoped(scope)
+            if len(scoped.chunk_ids) <= EXACT_SCOPE:
+                ids, stored = self._scope_vectors(scope)
+                near = zip(ids, _cosines(stored, vector).tolist(), strict=True)
+                return sorted(near, key=lambda x: (-x[1], x[0]))[:k]
+            # Inside the query: Chroma filters on the metadata while it searches.
+            where = {"doc_id": {"$in": scoped.doc_ids}}
         # Ids and distances only: fetching the stored texts and metadata would double the cost of a search.
         hits = self.collection.query(query_embeddings=vector[None, :], n_results=min(k, self.size),
-                                     include=["distances"])
+                                     include=["distances"], where=where)  # type: ignore[arg-type]
         distances = hits["distances"][0] if hits["distances"] else []
         # Chroma's cosine space returns distance = 1 - cosine similarity.
         return [(chunk_id, 1.0 - float(d)) for chunk_id, d in zip(hits["ids"][0], distances, strict=True)]
 
     def similarities(self, vector: np.ndarray, chunk_ids: Sequence[str]) -> dict[str, float]:
         """Return the cosine similarity of a query vector to each of these chunks (those the store holds)."""
+        ids, stored = self._stored(chunk_ids)
+        return {chunk_id: float(c) for chunk_id, c in zip(ids, _cosines(stored, vector), strict=True)}
+
+    def _stored(self, chunk_ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """Return the ids and vectors of these chunks that the store holds."""
         if not chunk_ids:
-            return {}
+            return [], np.zeros((0, 1), dtype=np.float32)
         found = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
-        stored = np.asarray(found["embeddings"], dtype=np.float32) if len(found["ids"]) else np.zeros((0, 1))
-        if not len(stored):
-            return {}
-        norms = np.linalg.norm(stored, axis=1) * float(np.linalg.norm(vector))
-        cosines = stored @ vector / np.where(norms > 0, norms, 1.0)
-        return {chunk_id: float(c) for chunk_id, c in zip(found["ids"], cosines, strict=True)}
+        if not len(found["ids"]):
+            return [], np.zeros((0, 1), dtype=np.float32)
+        return list(found["ids"]), np.asarray(found["embeddings"], dtype=np.float32)
+
+    def _scope_vectors(self, scope: Scope) -> tuple[list[str], np.ndarray]:
+        """Return the ids and vectors of a small scope's chunks, kept for the next questions in the same scope
+        (reading them from Chroma by id costs more than comparing them)."""
+        found = self._scoped_vectors.get(scope)
+        if found is None:
+            assert self._scopes is not None
+            found = self._stored(self._scopes.scoped(scope).chunk_ids)
+            with self._lock:
+                self._scoped_vectors[scope] = found
+                while len(self._scoped_vectors) > KEPT_SCOPES:
+                    self._scoped_vectors.pop(next(iter(self._scoped_vectors)))
+        return found
+
+
+def _cosines(stored: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Return the cosine similarity of each stored vector (a row) to the query vector."""
+    if not len(stored):
+        return np.zeros(0, dtype=np.float32)
+    norms = np.linalg.norm(stored, axis=1) * float(np.linalg.norm(vector))
+    return stored @ vector / np.where(norms > 0, norms, 1.0)  # type: ignore[no-any-return]

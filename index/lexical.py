@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+import math
+from array import array
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index.retrieval import LexicalSearch
+from index.retrieval import LexicalSearch, Scope, Scopes
+
+# The chunks' token ids (in the saved vocabulary) and each chunk's end among them, kept beside bm25s's files so that a
+# rebuild takes unchanged documents' tokens from here.
+TOKENS, TOKEN_ENDS = "tokens.npy", "token_ends.npy"
 
 
 def _bm25s() -> Any:
@@ -22,12 +28,14 @@ def _bm25s() -> Any:
 
 
 class TokenIds:
-    """Chunks' tokens as ids into one vocabulary: a million chunks' worth of separate token strings would not
-    fit in memory."""
+    """Chunks' tokens as ids into one vocabulary, one flat int32 array with each chunk's end: a million chunks' worth
+    of token strings, or of Python lists, would not fit in memory. A rebuild adds the chunks of unchanged documents
+    from the previous generation's arrays (`extend`) instead of reading their parses."""
 
     def __init__(self) -> None:
         self.vocab: dict[str, int] = {}
-        self.chunks: list[list[int]] = []
+        self._ids = array("i")
+        self._ends = array("q")
 
     def add(self, tokens: str) -> None:
         """Add a chunk's space-separated tokens; a chunk without any gets a placeholder, as BM25 needs one."""
@@ -37,15 +45,80 @@ class TokenIds:
         # Nearly every token is known after the first documents: look them all up in C, name only the new ones.
         if None in ids:
             ids = [vocab.setdefault(w, len(vocab)) for w in words]
-        self.chunks.append(ids)  # type: ignore[arg-type]
+        self._ids.extend(ids)  # type: ignore[arg-type]
+        self._ends.append(len(self._ids))
+
+    def mapping(self, words: Sequence[str]) -> np.ndarray:
+        """Return this vocabulary's id of each token of another vocabulary (`words`, by id), adding those it lacks."""
+        return np.array([self.vocab.setdefault(w, len(self.vocab)) for w in words], dtype=np.int32)
+
+    def extend(self, ids: np.ndarray, ends: np.ndarray) -> None:
+        """Add chunks given as ids of this vocabulary, one flat array, with each chunk's end inside it."""
+        base = len(self._ids)
+        self._ids.frombytes(np.ascontiguousarray(ids, dtype=np.int32).tobytes())
+        self._ends.frombytes((np.asarray(ends, dtype=np.int64) + base).tobytes())
+
+    def arrays(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Return the vocabulary in the order a single pass over the chunks first meets each token (the order bm25s
+        is given it in a full build), the ids in that vocabulary and the chunks' ends. Tokens no chunk uses any
+        more (an unchanged document's vocabulary carried over, the token only in a changed one) are left out."""
+        ids = np.frombuffer(self._ids, dtype=np.int32)
+        first = np.full(len(self.vocab), len(ids), dtype=np.int64)
+        np.minimum.at(first, ids, np.arange(len(ids), dtype=np.int64))
+        used = np.flatnonzero(first < len(ids))
+        order = used[np.argsort(first[used], kind="stable")]
+        renumber = np.zeros(len(self.vocab), dtype=np.int32)
+        renumber[order] = np.arange(len(order), dtype=np.int32)
+        words = list(self.vocab)
+        return [words[i] for i in order], renumber[ids], np.frombuffer(self._ends, dtype=np.int64).copy()
+
+
+def fit_bm25(ids: np.ndarray, ends: np.ndarray, vocabulary: int, k1: float, b: float) -> dict[str, Any]:
+    """Return bm25s's score matrix (Lucene BM25, float32 weights in CSC form: data, indices, indptr, num_docs) for
+    chunks given as token ids and ends, equal to the one bm25s computes, without its Python loop over chunks.
+
+    Each operation is the one bm25s does per chunk, applied to every posting at once and in the same precision
+    (float64 arithmetic, an IDF from math.log cast to float32, the weight cast to float32), so the weights are
+    the same floats (tests/index/test_lexical_fit.py compares the saved files)."""
+    n = len(ends)
+    lengths = np.diff(ends, prepend=0)
+    average = lengths.mean()
+    # Sorted by (token, chunk): the CSC order, and each (token, chunk) once with its count. Built in place: at a
+    # million chunks each int64 array of the postings is 0.6 GB.
+    keys = ids.astype(np.int64)
+    keys *= n
+    keys += np.repeat(np.arange(n, dtype=np.int64), lengths)
+    keys.sort()
+    new = np.empty(len(keys), dtype=bool)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    del new
+    tf = np.diff(starts, append=len(keys)).astype(np.float64)
+    keys = keys[starts]
+    del starts
+    term = (keys // n).astype(np.int32)
+    chunk = (keys % n).astype(np.int32)
+    del keys
+    df = np.bincount(term, minlength=vocabulary)
+    idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) if d else 0.0 for d in df.tolist()],
+                   dtype=np.float64).astype(np.float32)
+    scale = k1 * ((1 - b) + b * lengths / average)
+    weights = (idf[term].astype(np.float64) * (tf / (scale[chunk] + tf))).astype(np.float32)
+    indptr = np.zeros(vocabulary + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    return {"data": weights, "indices": chunk, "indptr": indptr, "num_docs": n}
 
 
 class LexicalIndex(LexicalSearch):
     """BM25 over chunk tokens; scores come from sparse-matrix lookups, not a Python loop over documents."""
 
-    def __init__(self, retriever: object, chunk_ids: list[str]) -> None:
+    def __init__(self, retriever: object, chunk_ids: list[str], scopes: Scopes | None = None) -> None:
         self._bm25 = retriever
         self.chunk_ids = chunk_ids
+        # Which rows a scope allows (the generation's records file); an index only being built has none.
+        self._scopes = scopes
+        self._tokens: tuple[np.ndarray, np.ndarray] | None = None
         # Coverage asks for the same few hundred query-token IDFs over and over; the index never changes.
         self._idf: dict[str, float | None] = {}
 
@@ -56,23 +129,37 @@ class LexicalIndex(LexicalSearch):
 
     @classmethod
     def build(cls, chunk_ids: list[str], tokens: TokenIds) -> LexicalIndex:
-        """Return an index over the chunks' tokens, in chunk order."""
+        """Return an index over the chunks' tokens, in chunk order: bm25s's own index, its matrix computed at once
+        (fit_bm25) rather than by bm25s's loop over chunks."""
+        words, ids, ends = tokens.arrays()
         retriever = _bm25s().BM25()
-        retriever.index((tokens.chunks, tokens.vocab), show_progress=False)
-        return cls(retriever, chunk_ids)
+        if (retriever.method, retriever.idf_method) != ("lucene", "lucene"):
+            raise ValueError(f"fit_bm25 computes Lucene BM25, not bm25s's {retriever.method}/{retriever.idf_method}")
+        retriever.scores = fit_bm25(ids, ends, len(words), retriever.k1, retriever.b)
+        # As bm25s.BM25.index sets them for a corpus given as (ids, vocabulary): "" is its empty-query token.
+        vocab = {w: i for i, w in enumerate(words)}
+        vocab.setdefault("", len(words))
+        retriever.vocab_dict, retriever.unique_token_ids_set = vocab, set(vocab.values())
+        retriever.nonoccurrence_array = None
+        index = cls(retriever, chunk_ids)
+        index._tokens = ids, ends
+        return index
 
     def save(self, folder: Path) -> None:
-        """Write the index to a folder."""
+        """Write the index to a folder, with the chunks' token ids when it was just built (the next rebuild's)."""
         folder.mkdir(parents=True, exist_ok=True)
         self._bm25.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
         (folder / "chunk_ids.json").write_text(json.dumps(self.chunk_ids), encoding="utf-8")
+        if self._tokens is not None:
+            np.save(folder / TOKENS, self._tokens[0])
+            np.save(folder / TOKEN_ENDS, self._tokens[1])
 
     @classmethod
-    def load(cls, folder: Path) -> LexicalIndex:
-        """Return an index read from a folder, its matrix memory-mapped."""
+    def load(cls, folder: Path, scopes: Scopes) -> LexicalIndex:
+        """Return an index read from a folder, its matrix memory-mapped; `scopes` says which rows a scope allows."""
         retriever = _bm25s().BM25.load(str(folder), mmap=True, show_progress=False)
         ids = json.loads((folder / "chunk_ids.json").read_text(encoding="utf-8"))
-        return cls(retriever, ids)
+        return cls(retriever, ids, scopes)
 
     def vocabulary(self) -> Iterable[str]:
         """Return the tokens the corpus uses."""
@@ -97,10 +184,10 @@ class LexicalIndex(LexicalSearch):
         indptr = self._bm25.scores["indptr"]  # type: ignore[attr-defined]
         return int(indptr[token_id + 1] - indptr[token_id])
 
-    def search(self, tokens: list[str], k: int, extra: list[str] | None = None,
-               extra_weight: float = 0.5) -> list[tuple[str, float]]:
-        """Return up to k (chunk_id, score) pairs with a positive BM25 score, best first; `extra` tokens (other
-        words for the same thing) add their BM25 score times `extra_weight`."""
+    def search(self, tokens: list[str], k: int, extra: list[str] | None = None, extra_weight: float = 0.5,
+               scope: Scope | None = None) -> list[tuple[str, float]]:
+        """Return up to k (chunk_id, score) pairs with a positive BM25 score among the chunks the scope allows, best
+        first; `extra` tokens (other words for the same thing) add their BM25 score times `extra_weight`."""
         vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]
         known = [t for t in tokens if t in vocab]
         added = [t for t in dict.fromkeys(extra or ()) if t in vocab and t not in known]
@@ -111,7 +198,23 @@ class LexicalIndex(LexicalSearch):
             scores += self._bm25.get_scores(known)  # type: ignore[attr-defined]
         if added:
             scores += extra_weight * self._bm25.get_scores(added)  # type: ignore[attr-defined]
+        # Scoring every row is a sum of the query tokens' sparse columns either way; a scope picks the rows the top
+        # k is taken from.
+        rows = self._rows(scope)
+        if rows is not None:
+            scores = scores[rows]
         k = min(k, len(scores))
+        if not k:
+            return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
-        return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        ids = self.chunk_ids
+        return [(ids[i] if rows is None else ids[rows[i]], float(scores[i])) for i in top if scores[i] > 0]
+
+    def _rows(self, scope: Scope | None) -> np.ndarray | None:
+        """Return the matrix rows a scope allows, None for every row."""
+        if scope is None or (scope.regions is None and scope.doc_ids is None):
+            return None
+        if self._scopes is None:
+            raise ValueError("an index being built has no records to resolve a scope")
+        return self._scopes.scoped(scope).rows

@@ -11,7 +11,7 @@ import os
 import pickle
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -184,30 +184,43 @@ def _work(job: tuple[str, str, SourceText, int, float]) -> bytes | str:
         return f"解析失败（{exc.__class__.__name__}: {exc}）"
 
 
+@dataclass(frozen=True)
+class Reused:
+    """A file whose parse the previous generation already holds (the same cache key): its rows are taken from
+    there, its parse is not read."""
+
+
+REUSED = Reused()
+
+
 def parse_all(jobs: list[tuple[str, str, SourceText]], chunk_chars: int, cache: ParseCache,
-              done: Callable[[], None] = lambda: None,
-              seconds: float = 0.0) -> Iterator[tuple[str, ParsedFile | str, bool]]:
-    """Yield (path, parse or failure reason, whether it came from the cache) per document in order: cached ones
-    unpacked, the rest parsed on every core when there is enough text to repay the start-up, and cached; a file
-    whose parse takes over `seconds` (0: no limit) is given up with the reason."""
+              done: Callable[[], None] = lambda: None, seconds: float = 0.0,
+              reuse: Container[str] = ()) -> Iterator[tuple[str, str, ParsedFile | Reused | str, bool]]:
+    """Yield (path, cache key, parse or failure reason, whether it came from the cache) per document in order: REUSED
+    for a key in `reuse`, cached ones unpacked, the rest parsed on every core when there is enough text to repay the
+    start-up, and cached; a file whose parse takes over `seconds` (0: no limit) is given up with the reason."""
     keys = [cache_key(doc_id, source, chunk_chars) for _, doc_id, source in jobs]
     cached = cache.present(keys)
     todo = [(rel, doc_id, source, chunk_chars, seconds) for (rel, doc_id, source), key in zip(jobs, keys, strict=True)
-            if key not in cached]
+            if key not in cached and key not in reuse]
     fresh = iter(_parse_jobs(todo))
     pending: list[tuple[str, bytes]] = []
     for (rel, doc_id, source), key in zip(jobs, keys, strict=True):
+        if key in reuse:
+            yield rel, key, REUSED, True
+            done()
+            continue
         parsed = _cached(cache, key) if key in cached else None
         if parsed is not None:
-            yield rel, parsed, True
+            yield rel, key, parsed, True
         else:
             # A cache entry that could not be read back is parsed here; the rest come from the workers, in order.
             blob = next(fresh) if key not in cached else _work((rel, doc_id, source, chunk_chars, seconds))
             if isinstance(blob, str):
-                yield rel, blob, False
+                yield rel, key, blob, False
             else:
                 pending.append((key, blob))
-                yield rel, unpack(blob), False
+                yield rel, key, unpack(blob), False
         if len(pending) >= 200:
             cache.put(pending)
             pending = []

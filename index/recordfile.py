@@ -18,10 +18,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import orjson
 
 from index.errors import GenerationDamaged
 from index.records import Chunk, Clause, Measure, PolicyDoc
+from index.retrieval import Scope, ScopedChunks
 
 RECORDS_FILE = "records.sqlite"
 # The records as JSON lines, as generations were written before the records file (still opened: `legacy_records`).
@@ -36,7 +38,9 @@ CREATE TABLE docs (n INTEGER PRIMARY KEY, id TEXT NOT NULL, region TEXT NOT NULL
 CREATE TABLE clauses (n INTEGER PRIMARY KEY, id TEXT NOT NULL, doc_id TEXT NOT NULL, section TEXT,
                       label_rev TEXT NOT NULL, data BLOB NOT NULL);
 CREATE TABLE chunks (n INTEGER PRIMARY KEY, id TEXT NOT NULL, clause_id TEXT NOT NULL, data BLOB NOT NULL);
-CREATE TABLE measures (n INTEGER PRIMARY KEY, data BLOB NOT NULL)
+CREATE TABLE measures (n INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE files (n INTEGER PRIMARY KEY, key TEXT NOT NULL, docs INTEGER NOT NULL, clauses INTEGER NOT NULL,
+                    chunks INTEGER NOT NULL, measures INTEGER NOT NULL)
 """
 # Made after the rows are in: one sort per index is faster than keeping them sorted row by row.
 INDEXES = """
@@ -50,9 +54,17 @@ CREATE UNIQUE INDEX chunks_id ON chunks (id);
 CREATE INDEX chunks_clause ON chunks (clause_id, n)
 """
 TABLES = ("docs", "clauses", "chunks", "measures")
-COLUMNS = {"docs": 5, "clauses": 6, "chunks": 4, "measures": 2}
+COLUMNS = {"docs": 5, "clauses": 6, "chunks": 4, "measures": 2, "files": 6}
+# `files`: one row per corpus file, in reading order, with how many rows of each table it added (its parse cache
+# key names it): a file's rows are consecutive in every table, so a rebuild copies an unchanged file's rows as a
+# range. Files written before it have no such table and are written whole.
+FILE_TABLES = (*TABLES, "files")
+NAMES = {"docs": "id, region, text, data", "clauses": "id, doc_id, section, label_rev, data",
+         "chunks": "id, clause_id, data", "measures": "data", "files": "key, docs, clauses, chunks, measures"}
 # Above every character: `label_rev < ending + LAST` bounds the labels that start with `ending`.
 LAST = "\U0010ffff"
+# Ids per IN (...) list: SQLite allows 32,766 variables in a statement.
+IN_BATCH = 30_000
 T = TypeVar("T")
 
 
@@ -64,9 +76,9 @@ def section_title(clause: Clause) -> str | None:
 class RecordWriter:
     """Writes a records file in one go, one document's records at a time; `finish` checks and indexes it whole."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, source: Path | None = None) -> None:
         self.path = path
-        self._conn = sqlite3.connect(path, isolation_level=None)
+        self._conn = sqlite3.connect(path.resolve().as_uri(), isolation_level=None, uri=True)
         # No journal and no syncs while writing: an unfinished generation has no manifest and is deleted whole
         # (store.remove_incomplete), so there is nothing a journal would have to roll back.
         self._conn.execute("PRAGMA journal_mode = OFF")
@@ -77,8 +89,12 @@ class RecordWriter:
         self._conn.execute("PRAGMA page_size = 16384")
         self._conn.execute("PRAGMA cache_size = -65536")
         self._conn.executescript(SCHEMA)
+        if source is not None:
+            # The records file of the generation being replaced, read-only: `copy` takes unchanged files' rows from it.
+            self._conn.execute("ATTACH DATABASE ? AS source", (f"{source.resolve().as_uri()}?mode=ro&immutable=1",))
         self._conn.execute("BEGIN")
-        self._next = dict.fromkeys(TABLES, 0)
+        self._next = dict.fromkeys(FILE_TABLES, 0)
+        self._mark = dict(self._next)
 
     def _insert(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
         def numbered() -> Iterator[tuple[Any, ...]]:
@@ -118,6 +134,20 @@ class RecordWriter:
         self.add_chunks(chunks)
         self.add_measures(measures)
 
+    def end_file(self, key: str) -> None:
+        """Record the rows added since the last file as one file's, named by its parse cache key."""
+        self._insert("files", [(key, *(self._next[t] - self._mark[t] for t in TABLES))])
+        self._mark = dict(self._next)
+
+    def copy(self, rows: dict[str, tuple[int, int]]) -> None:
+        """Append the rows [start, end) of each table (files included) of the source records file, renumbered to
+        follow the rows written so far; SQLite copies them without decoding a record."""
+        for table, (start, end) in rows.items():
+            self._conn.execute(f"INSERT INTO {table} SELECT n - ? + ?, {NAMES[table]} FROM source.{table} "
+                               "WHERE n >= ? AND n < ? ORDER BY n", (start, self._next[table], start, end))
+            self._next[table] += end - start
+        self._mark = dict(self._next)
+
     def finish(self) -> None:
         """Index and commit the file, or raise GenerationDamaged when its ids clash or its links point nowhere.
 
@@ -138,7 +168,7 @@ class RecordWriter:
 
     def counts(self) -> dict[str, int]:
         """Return the rows written per table."""
-        return dict(self._next)
+        return {t: self._next[t] for t in TABLES}
 
     def close(self) -> None:
         """Close the file (uncommitted rows are dropped); safe to call twice."""
@@ -168,6 +198,8 @@ class RecordFile:
         self.clauses_of = lru_cache(maxsize=256)(self._clauses_of)
         self.docs_in_region = lru_cache(maxsize=1024)(self._docs_in_region)
         self.chunks_of = lru_cache(maxsize=1024)(self._chunks_of)
+        # The same few scopes (a page's 查询范围, an API client's region) come back question after question.
+        self.scoped = lru_cache(maxsize=32)(self._scoped)
         self._titles: list[str] | None = None
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -198,6 +230,29 @@ class RecordFile:
 
     def _docs_in_region(self, region: str) -> list[str]:
         return [i for i, in self.rows("SELECT id FROM docs WHERE region = ? ORDER BY n", (region,))]
+
+    def _in(self, sql: str, values: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Return the rows of a query with one `IN ({})` list, run a batch of values at a time."""
+        rows: list[tuple[Any, ...]] = []
+        for i in range(0, len(values), IN_BATCH):
+            part = values[i : i + IN_BATCH]
+            rows += self.rows(sql.format(",".join("?" * len(part))), part)
+        return rows
+
+    def _scoped(self, scope: Scope) -> ScopedChunks:
+        """Return the chunks a scope allows, in reading order: a chunk's `n` is its row in the bm25 matrix, as the
+        build writes both from one list of chunks."""
+        docs: list[str] | None = None
+        if scope.regions is not None:
+            docs = [i for i, in self._in("SELECT id FROM docs WHERE region IN ({})", sorted(scope.regions))]
+        if scope.doc_ids is not None:
+            docs = [i for i in docs if i in scope.doc_ids] if docs is not None else sorted(scope.doc_ids)
+        if docs is None:
+            docs = list(self.docs)
+        found = sorted(self._in("SELECT ch.n, ch.id, c.doc_id FROM clauses c JOIN chunks ch ON ch.clause_id = c.id "
+                                "WHERE c.doc_id IN ({})", docs))
+        return ScopedChunks(np.array([n for n, _, _ in found], dtype=np.int64), [i for _, i, _ in found],
+                            list(dict.fromkeys(d for _, _, d in found)))
 
     def section_titles(self) -> list[str]:
         """Return the titles of heading-only sections, in the order they first appear (read once: a few per

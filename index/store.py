@@ -24,6 +24,7 @@ from index.knowledge import KnowledgeBase
 from index.lexical import LexicalIndex
 from index.recordfile import JSONL, RECORDS_FILE, RecordFile, RecordWriter, legacy_records
 from index.records import FileDigest, Manifest
+from index.retrieval import Scopes
 
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
@@ -172,8 +173,8 @@ def new_generation(index_dir: Path) -> Path:
 class GenerationWriter(RecordWriter):
     """Writes a generation's records file, one document at a time; `finish` when every document is in."""
 
-    def __init__(self, folder: Path) -> None:
-        super().__init__(folder / RECORDS_FILE)
+    def __init__(self, folder: Path, source: Path | None = None) -> None:
+        super().__init__(folder / RECORDS_FILE, source)
 
 
 class Lease:
@@ -321,10 +322,10 @@ def _open_leased(folder: Path, embeddings: PolicyEmbeddings | None, chroma_url: 
     # A generation from before the records file is copied into a temporary one (start-up rebuilds it: needs_build).
     records = RecordFile(folder / RECORDS_FILE) if (folder / RECORDS_FILE).exists() else legacy_records(folder)
     try:
-        lexical = LexicalIndex.load(folder / "bm25")
+        lexical = LexicalIndex.load(folder / "bm25", records)
         measures = records.measures()
         # Opened last: a vector store is a client with threads and files that must be closed if anything fails.
-        dense = open_vectors(folder, manifest, embeddings, chroma_url)
+        dense = open_vectors(folder, manifest, embeddings, chroma_url, records)
     except BaseException:
         records.close()
         raise
@@ -332,14 +333,16 @@ def _open_leased(folder: Path, embeddings: PolicyEmbeddings | None, chroma_url: 
 
 
 def open_vectors(folder: Path, manifest: Manifest, embeddings: PolicyEmbeddings | None,
-                 chroma_url: str = "") -> DenseIndex | None:
-    """Return a generation's vector store when its vectors match the embedder, else None (lexical search only)."""
+                 chroma_url: str = "", scopes: Scopes | None = None) -> DenseIndex | None:
+    """Return a generation's vector store when its vectors match the embedder, else None (lexical search only);
+    `scopes` (the generation's records) resolves the scopes of searches."""
     collection = manifest.chroma_collection
     if embeddings is not None and collection and not chroma_url:
         log.warning("索引的向量保存在 Chroma 服务器的集合 %s 中，但未设置 QA_CHROMA_URL，本次仅使用关键词检索",
                     collection)
     elif embeddings is not None and manifest.embedding_model == embeddings.model_id:
-        return DenseIndex(folder / "chroma", embeddings, chroma_url if collection else "", collection or COLLECTION)
+        return DenseIndex(folder / "chroma", embeddings, chroma_url if collection else "", collection or COLLECTION,
+                          scopes)
     elif embeddings is not None:
         log.warning("索引的向量模型（%s）与当前模型（%s）不同，本次仅使用关键词检索；重新运行 build 可启用向量检索",
                     manifest.embedding_model, embeddings.model_id)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.postgres.tables import Scope, Tables
-from index.retrieval import DenseSearch
+from index.postgres.tables import Tables
+from index.retrieval import DenseSearch, Scope
 
 if TYPE_CHECKING:
     from index.embedding import PolicyEmbeddings

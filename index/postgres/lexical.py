@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from index.postgres.tables import Scope, Tables
-from index.retrieval import LexicalSearch
+from index.postgres.tables import Tables
+from index.retrieval import LexicalSearch, Scope
 
 # A term in more than this share of the chunks is summed over all its postings only when the bound fails.
 COMMON_SHARE = 0.02

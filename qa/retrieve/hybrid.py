@@ -18,6 +18,7 @@ from index.lang.numbering import is_prose
 from index.lang.text import CJK
 from index.lang.tokens import frequency
 from index.records import Clause, PolicyDoc
+from index.retrieval import Scope
 from qa.records import ScoredClause
 from qa.understand.asks import ASK_ONLY, ASK_WORDS, Ask, holds
 from qa.understand.query import Query
@@ -190,7 +191,8 @@ class HybridRetriever:
         return known
 
     def search(self, query: Query, doc_ids: set[str] | None = None) -> list[ScoredClause]:
-        """Return the top clauses for a query, best first, each with its fused score, signals and passage."""
+        """Return the top clauses for a query (of the documents `doc_ids` only, when given), best first, each with
+        its fused score, signals and passage."""
         kb, opt = self.kb, self.options
         words = query.focus if opt.focus and query.focus else query.text
         tokens = query.tokens if opt.focus else query.text_tokens
@@ -204,16 +206,19 @@ class HybridRetriever:
         # Only a word the corpus never uses is searched for through the documents' words for it: where the
         # documents already say what the user says, there is no gap to bridge.
         bridge = [f for word, forms in query.equivalents if kb.lexical.idf(word) is None for f in forms]
-        lexical = kb.lexical.search(searched, CANDIDATES, bridge if opt.vocabulary else None, EXPANSION_WEIGHT)
+        # The documents allowed are a filter inside both legs: each returns its best candidates among them.
+        scope = Scope(doc_ids=frozenset(doc_ids)) if doc_ids is not None else None
+        lexical = kb.lexical.search(searched, CANDIDATES, bridge if opt.vocabulary else None, EXPANSION_WEIGHT,
+                                    scope)
         vector = kb.dense.vector(words) if kb.dense is not None else None
-        dense = kb.dense.nearest(vector, CANDIDATES) if kb.dense is not None and vector is not None else []
+        dense = kb.dense.nearest(vector, CANDIDATES, scope) if kb.dense is not None and vector is not None else []
         fused = _fuse([lexical, dense], opt.fusion)
         raw = {"lexical": dict(lexical), "dense": dict(dense)}
         hits: dict[str, _Hit] = defaultdict(_Hit)
         # Ties go by chunk id, so the order never depends on the process's string hashing.
         for chunk_id, score in sorted(fused.items(), key=lambda x: (-x[1], x[0])):
             chunk = kb.chunks.get(chunk_id)
-            if chunk is None or (doc_ids is not None and chunk.doc_id not in doc_ids):
+            if chunk is None:
                 continue
             hit = hits[chunk.clause_id]
             # A clause split into chunks counts once, through its best chunk.

@@ -14,14 +14,14 @@ import index.parsed
 from index.build import BuildReport, build_index
 from index.dense import EmbeddingCache
 from index.lang.tokens import tokenize
-from index.store import current_generation, open_index
+from index.recordfile import RECORDS_FILE, TABLES
+from index.store import CURRENT, current_generation, open_index
 from qa.settings import Settings
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "data" / "policies"
 SHENZHEN = "shenzhen-culture-tech-2012.txt"
 EDIT_FROM, EDIT_TO = "陶瓷、漆器", "陶瓷、玉雕、漆器"
-RECORDS = ("records.sqlite",)
 QUESTIONS = ["文化产业基金", "人才引进补贴", "传统工艺 玉雕", "保障措施"]
 
 
@@ -30,17 +30,30 @@ def build(corpus: Path, index_dir: Path, **settings: object) -> BuildReport:
     return build_index(Settings(corpus_dir=corpus, index_dir=index_dir, **settings).build_config, None, progress=False)
 
 
-def records(index_dir: Path) -> dict[str, bytes]:
-    """Return the record files of the serving generation."""
+def records(index_dir: Path) -> dict[str, object]:
+    """Return the serving generation's records (every row of every table of its records file, in order) and its
+    bm25 files: a rebuild copies unchanged files' rows, so the pages of its records file lie in another order."""
     folder = current_generation(index_dir)
     assert folder is not None
-    return {name: (folder / name).read_bytes() for name in RECORDS}
+    conn = sqlite3.connect(folder / RECORDS_FILE)
+    try:
+        rows = {t: conn.execute(f"SELECT * FROM {t} ORDER BY n").fetchall() for t in (*TABLES, "files")}
+    finally:
+        conn.close()
+    return {**rows, **{p.name: p.read_bytes() for p in sorted((folder / "bm25").iterdir())}}
 
 
 def rankings(index_dir: Path) -> list[list[tuple[str, float]]]:
     """Return the lexical ranking (chunk id, score) of a few questions."""
     kb = open_index(index_dir, None)
     return [kb.lexical.search(tokenize(q), 10) for q in QUESTIONS]
+
+
+def forget_generations(index_dir: Path) -> None:
+    """Delete an index folder's generations, keeping its caches."""
+    for folder in index_dir.glob("gen-*"):
+        shutil.rmtree(folder)
+    (index_dir / CURRENT).unlink()
 
 
 @pytest.fixture()
@@ -124,13 +137,16 @@ def test_a_document_that_breaks_the_parser_is_skipped(corpus: Path, tmp_path: Pa
 
 
 def test_a_damaged_parse_cache_costs_a_parse_not_the_build(corpus: Path, tmp_path: Path) -> None:
-    """A cache file that is not a database, or an entry that cannot be read back, is parsed again."""
+    """A cache file that is not a database, or an entry that cannot be read back, is parsed again. (The builds
+    read the cache because the generations are gone: a rebuild takes unchanged files from the generation it
+    replaces, without reading their parses.)"""
     first = build(corpus, tmp_path / "index")
     cache_file = tmp_path / "index" / "parse_cache.sqlite"
     with sqlite3.connect(cache_file) as db:
         db.execute("UPDATE parses SET blob = x'00' WHERE rowid = (SELECT min(rowid) FROM parses)")
     doc = corpus / SHENZHEN
     doc.write_text(doc.read_text(encoding="utf-8").replace(EDIT_FROM, EDIT_TO), encoding="utf-8")
+    forget_generations(tmp_path / "index")
     second = build(corpus, tmp_path / "index")
     assert (second.documents, second.parsed, second.skipped) == (3, 2, [])
     build(corpus, tmp_path / "fresh")
@@ -140,6 +156,7 @@ def test_a_damaged_parse_cache_costs_a_parse_not_the_build(corpus: Path, tmp_pat
         (tmp_path / "index" / name).unlink(missing_ok=True)
     cache_file.write_bytes(b"not a database" * 100)
     doc.write_text(doc.read_text(encoding="utf-8").replace(EDIT_TO, EDIT_FROM), encoding="utf-8")
+    forget_generations(tmp_path / "index")
     third = build(corpus, tmp_path / "index")
     assert (third.documents, third.parsed, third.clauses) == (3, 3, first.clauses)
 
@@ -186,3 +203,25 @@ def test_a_cache_damaged_while_in_use_misses_and_starts_afresh(tmp_path: Path,
     assert any("向量缓存已损坏" in r.getMessage() for r in caplog.records)
     cache.put("model", {"x": np.ones(3, dtype=np.float32)})
     assert list(cache.get("model", ["x"])) == ["x"]
+
+
+def test_a_rebuild_from_a_generation_damaged_inside_writes_every_file_from_its_parse(corpus: Path,
+                                                                                     tmp_path: Path) -> None:
+    """The replaced generation's records file keeps its size but not its pages: the rows it cannot give are
+    written from the parse cache, and the index is still the one a fresh build makes."""
+    build(corpus, tmp_path / "index")
+    folder = current_generation(tmp_path / "index")
+    assert folder is not None
+    # The chunks table's root page zeroed: the generation's file list and document ids still read, its chunks not.
+    with sqlite3.connect(folder / RECORDS_FILE) as db:
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'chunks'").fetchone()[0]
+    damaged = bytearray((folder / RECORDS_FILE).read_bytes())
+    damaged[(root - 1) * page : root * page] = bytes(page)
+    (folder / RECORDS_FILE).write_bytes(bytes(damaged))
+    doc = corpus / SHENZHEN
+    doc.write_text(doc.read_text(encoding="utf-8").replace(EDIT_FROM, EDIT_TO), encoding="utf-8")
+    second = build(corpus, tmp_path / "index")
+    assert (second.documents, second.parsed, second.skipped) == (3, 1, [])
+    build(corpus, tmp_path / "fresh")
+    assert records(tmp_path / "index") == records(tmp_path / "fresh")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from index.build import build_index
 from index.embedding import load_embeddings
 from index.errors import DatabaseUnavailable, IndexMissingError
 from index.knowledge import KnowledgeBase
@@ -19,16 +20,18 @@ from index.lang.tokens import tokenize
 from index.postgres.dense import PostgresDense
 from index.postgres.lexical import PostgresLexical
 from index.postgres.store import open_database
-from index.postgres.tables import Scope
 from index.postgres.writer import publish, write_generation
+from index.retrieval import Scope
 from index.store import open_index
 from qa.assistant import Assistant
+from qa.retrieve.hybrid import CANDIDATES, HybridRetriever
 from qa.service.backend import needs_first_build, publish_build
 from qa.service.loader import open_assistant
 from qa.settings import Settings
 from qa.understand.query import parse_query
 from tests.conftest import ROOT
 from tests.postgres import HOW_TO_GET, ServerUnavailable, running_server
+from tests.scoped import OWN, QUESTION, write_crowded_corpus
 
 # Every test here talks to a PostgreSQL server the session starts as a child process (tests/postgres.py).
 pytestmark = pytest.mark.subprocess
@@ -165,6 +168,37 @@ def test_region_and_document_filters_are_applied_in_the_query(embedded: Knowledg
     got = database.lexical.search(tokens, 10, scope=Scope(doc_ids=frozenset({one_doc})))
     assert got and {embedded.chunks[c].doc_id for c, _ in got} == {one_doc}
     assert database.lexical.search(tokens, 10, scope=Scope(regions=frozenset({"没有这个地区"}))) == []
+
+
+def test_a_scope_outscored_elsewhere_is_searched_inside_both_legs(postgres_url: str, tmp_path: Path) -> None:
+    """Every chunk among the unscoped candidates is another document's (tests/scoped.py): both legs, and retrieval
+    given the documents allowed, still return the scope's best chunks, as the embedded backend does."""
+    doc, region = write_crowded_corpus(tmp_path / "corpus")
+    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", embedding_backend="static")
+    embeddings = load_embeddings(settings.embedder_config)
+    build_index(settings.build_config, embeddings, progress=False)
+    url = _database(postgres_url, "crowded")
+    embedded = open_index(settings.index_dir, embeddings)
+    try:
+        publish(url, write_generation(url, embedded))
+        database = open_database(url, embeddings)
+        try:
+            assert database.dense is not None and embedded.dense is not None
+            tokens, vector = tokenize(QUESTION), embedded.dense.vector(QUESTION)
+            unscoped = database.lexical.search(tokens, CANDIDATES) + database.dense.nearest(vector, CANDIDATES)
+            assert not [c for c, _ in unscoped if embedded.chunks[c].doc_id == doc]
+            for scope in (Scope(doc_ids=frozenset({doc})), Scope(regions=frozenset({region}))):
+                got = dict(database.lexical.search(tokens, 10, scope=scope))
+                want = dict(embedded.lexical.search(tokens, 10, scope=scope))
+                assert len(got) == OWN and got == pytest.approx(want)
+                nearest = database.dense.nearest(vector, 5, scope)
+                assert [c for c, _ in nearest] == [c for c, _ in embedded.dense.nearest(vector, 5, scope)]
+            found = HybridRetriever(database).search(parse_query(QUESTION), {doc})
+            assert len(found) >= OWN and {s.doc.doc_id for s in found} == {doc}
+        finally:
+            database.close()
+    finally:
+        embedded.close()
 
 
 def test_generations_switch_atomically_and_keep_the_previous(postgres_url: str, embedded: KnowledgeBase) -> None:

@@ -1,0 +1,106 @@
+"""Several app processes on one PostgreSQL under HTTP load: the 100k-clause corpus of bench.postgres published into a
+throwaway PostgreSQL 18 with pgvector, N uvicorn processes started with QA_DATABASE_URL (each opens the serving
+generation; feedback, conversations and the question log go to the same database), and C clients spread over them
+round robin for T seconds; one client on one process for a few seconds first, as the baseline.
+`python -m bench.postgres_load [--clauses 100k] [--work DIR] [--processes 2] [--clients 20] [--seconds 60]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.corpus import generate, parse_size
+from bench.load import HOST, free_port, load, peak_rss_mb, server_env, wait_ready
+from bench.postgres import SERVER
+from bench.report import ROOT, append
+from bench.scale import QUESTIONS
+from index.build import build_index
+from index.embedding import load_embeddings
+from index.postgres.writer import publish, write_generation
+from index.store import open_index
+from qa.settings import Settings
+from tests.postgres import running_server
+
+
+def _published(url: str, clauses: int, work: Path) -> Path:
+    """Build (or reuse) bench.postgres's corpus and static index, write it into the database and publish it; return
+    the corpus folder."""
+    corpus, index = work / f"corpus-{clauses}", work / f"index-{clauses}-static"
+    settings = Settings(corpus_dir=corpus, index_dir=index, embedding_backend="static")
+    embeddings = load_embeddings(settings.embedder_config)
+    if not (index / "CURRENT").exists():
+        print(f"generating and building {clauses} clauses", flush=True)
+        generate(corpus, clauses)
+        build_index(settings.build_config, embeddings, progress=False)
+    embedded = open_index(index, embeddings)
+    try:
+        publish(url, write_generation(url, embedded))
+    finally:
+        embedded.close()
+    return corpus
+
+
+def run(clauses: int, work: Path, processes: int, clients: int, seconds: float, baseline: float) -> str:
+    """Return the report: one client on one process, then every client over every process."""
+    questions = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")]
+    with running_server(SERVER) as database, tempfile.TemporaryDirectory() as tmp:
+        corpus = _published(database.url, clauses, work)
+        ports = [free_port() for _ in range(processes)]
+        urls = [f"http://{HOST}:{port}" for port in ports]
+        servers = []
+        try:
+            for n, port in enumerate(ports):
+                env = server_env(f"{tmp}/{n}", corpus, "static", QA_DATABASE_URL=database.url)
+                Path(f"{tmp}/{n}").mkdir()
+                servers.append(subprocess.Popen([sys.executable, "-m", "bench.load", "--serve", str(port)], cwd=ROOT,
+                                                env=env))
+            for url, server in zip(urls, servers, strict=True):
+                wait_ready(url, server)
+            asyncio.run(load(urls, len(urls), 3, questions))  # warm-up, every process
+            single = asyncio.run(load(urls[0], 1, baseline, questions))
+            many = asyncio.run(load(urls, clients, seconds, questions))
+            rss = [peak_rss_mb(server.pid) for server in servers]
+        finally:
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                server.wait(30)
+    rows = ["| clients | processes | seconds | requests | errors | answers/s | p50 ms | p95 ms | p99 ms |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r, n in ((single, 1), (many, processes)):
+        rows.append(f"| {r['clients']} | {n} | {r['seconds']:.0f} | {r['requests']} | {sum(r['errors'].values())} "
+                    f"{json.dumps(r['errors']) if r['errors'] else ''} | {r['throughput']:.1f} | {r['p50']:.0f} "
+                    f"| {r['p95']:.0f} | {r['p99']:.0f} |")
+    configured = ", ".join(f"{k}={v}" for k, v in SERVER.items())
+    return (f"Corpus: bench.corpus, {clauses:,} clauses requested (the index of \"PostgreSQL backend\"), static "
+            f"embedder, published into PostgreSQL 18 + pgvector on 127.0.0.1 ({configured}); "
+            f"{processes} uvicorn processes with QA_DATABASE_URL, POST /api/ask with the {len(questions)} questions "
+            "of tests/data/calibration.jsonl in turn; the question log goes to the same database. The clients, the "
+            "processes and PostgreSQL share the 2 cores.\n\n" + "\n".join(rows)
+            + f"\n\n- app processes' peak RSS: {', '.join(f'{m:.0f} MB' for m in rss)}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clauses", default="100k")
+    p.add_argument("--work", type=Path, help="keep the corpus and index here (shared with bench.postgres)")
+    p.add_argument("--processes", type=int, default=2)
+    p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--baseline-seconds", type=float, default=10)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        body = run(parse_size(args.clauses), args.work or Path(tmp), args.processes, args.clients, args.seconds,
+                   args.baseline_seconds)
+    append(f"PostgreSQL backend: {args.processes} app processes under HTTP load ({args.clients} clients x "
+           f"{args.seconds:.0f} s, {args.clauses} clauses)", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""What a rebuild takes from the generation it replaces: for every file whose parse it already holds (the same parse
+cache key), the file's rows of the records file, copied as ranges, and its chunks' ids and token ids, instead of
+reading the parse from the cache, encoding every record again and splitting every chunk's tokens again."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from index.lexical import TOKEN_ENDS, TOKENS, TokenIds
+from index.recordfile import RECORDS_FILE, TABLES, RecordWriter
+from index.records import Manifest
+from index.store import check_files
+
+BM25 = "bm25"
+
+
+class Previous:
+    """The replaced generation's files (by parse cache key, with their rows in each table), chunk ids and tokens."""
+
+    def __init__(self, folder: Path) -> None:
+        self.records = folder / RECORDS_FILE
+        uri = f"{self.records.resolve().as_uri()}?mode=ro&immutable=1"
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            files = conn.execute(f"SELECT key, {', '.join(TABLES)} FROM files ORDER BY n").fetchall()
+            self.doc_ids = [i for i, in conn.execute("SELECT id FROM docs ORDER BY n")]
+        finally:
+            conn.close()
+        counts = np.array([row[1:] for row in files], dtype=np.int64).reshape(len(files), len(TABLES))
+        # Row where each file's rows start in each table, and one past the last file.
+        self._starts = np.vstack([np.zeros((1, len(TABLES)), np.int64), np.cumsum(counts, axis=0)])
+        self.files = {key: n for n, (key, *_) in enumerate(files)}
+        bm25 = folder / BM25
+        self.chunk_ids: list[str] = json.loads((bm25 / "chunk_ids.json").read_text(encoding="utf-8"))
+        vocab: dict[str, int] = json.loads((bm25 / "vocab.index.json").read_text(encoding="utf-8"))
+        self.words = [""] * len(vocab)
+        for word, i in vocab.items():
+            self.words[i] = word
+        self.tokens = np.load(bm25 / TOKENS, mmap_mode="r")
+        self.token_ends = np.load(bm25 / TOKEN_ENDS, mmap_mode="r")
+        if not (len(self.chunk_ids) == len(self.token_ends) == self._starts[-1, TABLES.index("chunks")]):
+            raise ValueError("the chunk ids, token ends and records of the generation disagree")
+
+    @classmethod
+    def of(cls, folder: Path | None, manifest: Manifest) -> Previous | None:
+        """Return what a generation offers a rebuild, or None when it offers nothing (none, written before files
+        and tokens were kept, its files not the sizes its manifest records, or unreadable): then every file is
+        written from its parse. (Its files' digests are not read: that is a read of the whole generation, which
+        the build leaves to an unchanged corpus; rows copied from a damaged file fail the new file's checks.)"""
+        if folder is None or not (folder / BM25 / TOKENS).exists() or check_files(folder, manifest):
+            return None
+        try:
+            return cls(folder)
+        except (OSError, ValueError, sqlite3.Error, json.JSONDecodeError):
+            return None
+
+    def rows(self, first: int, last: int) -> dict[str, tuple[int, int]]:
+        """Return the rows [start, end) of files first..last (in reading order) in every table, files included."""
+        spans = {t: (int(self._starts[first, i]), int(self._starts[last + 1, i])) for i, t in enumerate(TABLES)}
+        return {**spans, "files": (first, last + 1)}
+
+
+class Carry:
+    """Copies runs of consecutive unchanged files from the previous generation: one statement per table per run,
+    and their chunks' ids and tokens appended as array slices."""
+
+    def __init__(self, previous: Previous, writer: RecordWriter, tokens: TokenIds, chunk_ids: list[str]) -> None:
+        self.previous, self.writer, self.tokens, self.chunk_ids = previous, writer, tokens, chunk_ids
+        # The previous vocabulary's ids in this build's, made once.
+        self._ids = tokens.mapping(previous.words)
+        self._run: tuple[int, int] | None = None
+        self._used = False
+
+    @property
+    def used(self) -> bool:
+        """Return True once any file was taken."""
+        return self._used
+
+    def doc_ids(self, key: str) -> list[str]:
+        """Return the ids of an unchanged file's documents."""
+        n = self.previous.files[key]
+        start, end = self.previous.rows(n, n)["docs"]
+        return self.previous.doc_ids[start:end]
+
+    def add(self, key: str) -> tuple[int, int]:
+        """Take an unchanged file; return how many clauses and chunks it has."""
+        n = self.previous.files[key]
+        self._used = True
+        if self._run is not None and self._run[1] + 1 == n:
+            self._run = (self._run[0], n)
+        else:
+            self.flush()
+            self._run = (n, n)
+        rows = self.previous.rows(n, n)
+        clauses, chunks = rows["clauses"], rows["chunks"]
+        return clauses[1] - clauses[0], chunks[1] - chunks[0]
+
+    def flush(self) -> None:
+        """Copy the run taken so far."""
+        if self._run is None:
+            return
+        rows = self.previous.rows(*self._run)
+        self._run = None
+        self.writer.copy(rows)
+        first, end = rows["chunks"]
+        if first == end:
+            return
+        ends = self.previous.token_ends
+        lo = int(ends[first - 1]) if first else 0
+        self.tokens.extend(self._ids[self.previous.tokens[lo : int(ends[end - 1])]], ends[first:end] - lo)
+        self.chunk_ids += self.previous.chunk_ids[first:end]
+

@@ -1,0 +1,83 @@
+"""The BM25 matrix computed at once (index.lexical.fit_bm25) against bm25s's own loop over chunks: the same saved
+files, float for float, so rankings and the PostgreSQL postings copied from them are unchanged; and the token ids
+a rebuild carries over give the vocabulary a full pass would."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.lang.tokens import tokenize
+from index.lexical import TOKEN_ENDS, TOKENS, LexicalIndex, TokenIds, _bm25s
+from tests.conftest import CORPUS
+
+
+def _bundled_chunks() -> list[str]:
+    """Return the bundled corpus's paragraphs as space-joined search tokens, with an empty one."""
+    paragraphs = [p for f in sorted(CORPUS.glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n\n")]
+    return [" ".join(tokenize(p)) for p in paragraphs if p.strip()] + [""]
+
+
+def _random_chunks(seed: int) -> list[str]:
+    """Return chunks of a skewed vocabulary: common and rare tokens, repeats, very short and long chunks."""
+    rng = random.Random(seed)
+    words = [f"词{i}" for i in range(300)]
+    weights = [1 / (i + 1) for i in range(300)]
+    return [" ".join(rng.choices(words, weights, k=rng.choice([1, 2, 5, 40, 300]))) for _ in range(500)]
+
+
+def _tokens(chunks: list[str]) -> TokenIds:
+    tokens = TokenIds()
+    for text in chunks:
+        tokens.add(text)
+    return tokens
+
+
+def _saved(folder: Path) -> dict[str, object]:
+    return {p.name: np.load(p) if p.suffix == ".npy" else p.read_text(encoding="utf-8")
+            for p in sorted(folder.iterdir()) if p.name not in (TOKENS, TOKEN_ENDS)}
+
+
+@pytest.mark.parametrize("chunks", [_bundled_chunks(), _random_chunks(1), _random_chunks(2)],
+                         ids=["bundled", "random-1", "random-2"])
+def test_the_matrix_equals_bm25s(chunks: list[str], tmp_path: Path) -> None:
+    tokens = _tokens(chunks)
+    ids = [f"c{i}" for i in range(len(chunks))]
+    LexicalIndex.build(ids, tokens).save(tmp_path / "fit")
+    # bm25s's own index of the same chunks, as the build made it before.
+    by_chunk = [[tokens.vocab[w] for w in (text.split(" ") if text else ["∅"])] for text in chunks]
+    retriever = _bm25s().BM25()
+    retriever.index((by_chunk, dict(tokens.vocab)), show_progress=False)
+    LexicalIndex(retriever, ids).save(tmp_path / "bm25s")
+    fit, own = _saved(tmp_path / "fit"), _saved(tmp_path / "bm25s")
+    assert fit.keys() == own.keys()
+    for name, value in own.items():
+        got = fit[name]
+        if isinstance(value, np.ndarray):
+            assert isinstance(got, np.ndarray) and got.dtype == value.dtype and np.array_equal(got, value), name
+        else:
+            assert got == value, name
+
+
+def test_carried_over_token_ids_give_the_vocabulary_of_a_full_pass() -> None:
+    """Chunks carried over from another vocabulary, between chunks added as text, and a token only the dropped
+    chunks used: the vocabulary and ids equal those of one pass over the chunks as text."""
+    chunks = _random_chunks(3)
+    old = _tokens(chunks)
+    words, ids, ends = old.arrays()
+    kept = list(range(0, 200)) + list(range(260, 500))
+    new_texts = ["新词 词1 词2", "词250 另一个新词"]
+    mixed = TokenIds()
+    table = mixed.mapping(words)
+    starts = np.concatenate(([0], ends[:-1]))
+    mixed.add(new_texts[0])
+    for run in (kept[:200], kept[200:]):
+        lo, hi = starts[run[0]], ends[run[-1]]
+        mixed.extend(table[ids[lo:hi]], ends[run[0] : run[-1] + 1] - lo)
+    mixed.add(new_texts[1])
+    texts = [new_texts[0], *(chunks[i] for i in kept), new_texts[1]]
+    assert [np.asarray(a).tolist() if isinstance(a, np.ndarray) else a for a in mixed.arrays()] == \
+        [np.asarray(a).tolist() if isinstance(a, np.ndarray) else a for a in _tokens(texts).arrays()]
