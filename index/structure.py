@@ -19,6 +19,9 @@ BACK_MATTER = re.compile(
     r"^(主题词|抄送|抄报|分送|报送)[：:]|^\S{2,30}(办公厅|办公室|秘书处)\s*\d{4}年\d{1,2}月\d{1,2}日\s*印发"
 )
 CLOSING_AGENCY_NOTE = re.compile(AGENCY_NOTE + r"\s*$")
+# The labelled form of notices' measures: "（责任单位：省人力社保厅、省财政厅）", "（牵头单位：A；配合单位：B、C）".
+LABELLED_NOTE = re.compile(r"^(?:责任单位|责任部门|牵头单位|牵头部门)[:：]\s*(?P<lead>[^；;]*)"
+                           r"(?:[；;]\s*(?:配合单位|配合部门|参与单位)[:：]\s*(?P<partners>.*))?$")
 PREAMBLE, BACK = "前言", "版记"
 
 
@@ -143,6 +146,8 @@ def parse_agencies(clause_text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if not m:
         return (), ()
     note = m.group(1)
+    if labelled := LABELLED_NOTE.match(note):
+        return split(labelled["lead"]), split(labelled["partners"] or "")
     if "牵头" in note:
         lead_part, _, partner_part = note.partition("牵头")
     else:
@@ -150,10 +155,12 @@ def parse_agencies(clause_text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     partner_part = re.sub(r"^[，,、；;]", "", partner_part)
     partner_part = re.sub(r"(等)?(部门|单位)?(按职责分工|按职责)?(分工)?(负责|配合|参与)$", "", partner_part)
 
-    def split(part: str) -> tuple[str, ...]:
-        return tuple(x.strip() for x in re.split(r"[、，,]|和(?=省|市|区|县)", part) if x.strip())
-
     return split(lead_part), split(partner_part)
+
+
+def split(part: str) -> tuple[str, ...]:
+    """Return the agencies of a list ("省科技厅、省财政厅和市政府")."""
+    return tuple(x.strip() for x in re.split(r"[、，,]|和(?=省|市|区|县)", part) if x.strip())
 
 
 def clause_id(doc_id: str, label: str) -> str:

@@ -11,6 +11,6 @@ CJK = re.compile(f"[{CJK_CHARS}]")
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 HALF_WIDTH_BRACKETS = str.maketrans("（）", "()")
 # The closing note of a clause naming who acts: "（省科技厅牵头，省财政厅等按职责分工负责）"; group 1 is its text.
-AGENCY_NOTE = r"[（(]([^（()）]*(?:牵头|负责)[^（()）]*)[）)]"
+AGENCY_NOTE = r"[（(]([^（()）]*(?:牵头|负责|责任单位|责任部门)[^（()）]*)[）)]"
 # "到2025年": the year a target is due.
 TARGET_YEAR = re.compile(r"到\s*(\d{4})\s*年")

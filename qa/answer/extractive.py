@@ -87,6 +87,11 @@ def best_sentences(query: Query, text: str, heading: str = "", limit: int = 2, w
     ranked = sorted(range(len(sentences)), key=lambda i: scores[i], reverse=True)
     floor = 0.9 if query.ask in DIRECT else 0.6
     chosen = sorted(i for i in ranked[:limit] if scores[i] >= floor * top)
+    if query.ask is Ask.WHO and not any(holds(Ask.WHO, sentences[i]) for i in chosen):
+        # "……谁负责": the clause's agency note ("（责任单位：省人力社保厅、省财政厅）") says who, whatever else the
+        # sentences that repeat the topic's words say.
+        notes = [i for i, sentence in enumerate(sentences) if AGENCY.fullmatch(sentence)]
+        chosen = sorted({*chosen, *notes[:1]})
     # Sentences that are not next to each other in the clause are joined with an ellipsis, never glued.
     runs: list[str] = []
     for k, i in enumerate(chosen):
@@ -117,6 +122,8 @@ def direct(query: Query, quote: str) -> str | None:
         phrase = f"{_balanced(phrases[i - 1])}，{phrase}"
     if len(phrase) < SHORTEST and i + 1 < len(phrases):
         phrase = f"{phrase}，{_balanced(phrases[i + 1])}"  # "到2025年" alone says when, not what
+    if phrase[:1] in "（(" and phrase[-1:] in "）)":
+        phrase = phrase[1:-1]  # an agency note opens the answer as what it says: "责任单位：省人力社保厅、省财政厅"
     same = phrase.strip("。") == quote.strip("。")
     return phrase if phrase and not same and len(phrase) <= DIRECT_CHARS else None
 

@@ -378,6 +378,10 @@ def test_numbering_jump_is_body_text():
                      (("省科技厅",), ("省财政厅", "省委宣传部")), id="peihe"),
         pytest.param("（省科技厅牵头；省财政厅等按职责分工负责）",
                      (("省科技厅",), ("省财政厅",)), id="semicolon"),
+        pytest.param("可返还其上年度实际缴纳失业保险费的50%。（责任单位：省人力社保厅、省财政厅）",
+                     (("省人力社保厅", "省财政厅"), ()), id="labelled-responsible"),
+        pytest.param("（牵头单位：市发展改革委；配合单位：市财政局、市税务局）",
+                     (("市发展改革委",), ("市财政局", "市税务局")), id="labelled-lead-and-partners"),
     ],
 )
 def test_parse_agencies(text, expected):

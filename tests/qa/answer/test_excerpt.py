@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.answer.extractive import best_sentences
+from qa.answer.extractive import best_sentences, direct
 from qa.records import LONG_CLAUSE, Citation, sentence_span
 from qa.understand.query import parse_query
 from tests.index.test_chunking import DOC, _clause
@@ -28,3 +28,14 @@ def test_the_excerpt_carries_its_span() -> None:
 def test_a_short_clause_has_no_span() -> None:
     """A clause read at a glance names no sentence positions."""
     assert best_sentences(parse_query("有什么奖励？"), "对于成效显著的地区给予奖励。").span == ""
+
+
+def test_who_is_answered_by_the_clauses_labelled_agency_note() -> None:
+    """"返还失业保险费谁负责": the note "（责任单位：…）" says who, though the other sentences repeat more of the
+    question's words; the answer opens with what the note says."""
+    clause = ("（五）返还失业保险费。对不裁员或少裁员的参保企业，可返还其上年度实际缴纳失业保险费的50%。"
+              "（责任单位：省人力社保厅、省财政厅）")
+    query = parse_query("返还失业保险费谁负责")
+    excerpt = best_sentences(query, clause)
+    assert "（责任单位：省人力社保厅、省财政厅）" in excerpt.text
+    assert direct(query, excerpt.text) == "责任单位：省人力社保厅、省财政厅"
