@@ -435,7 +435,7 @@ def main() -> None:
                     f"{vector_cache(args.backend).parent.relative_to(ROOT)}).")
     title = "Answer quality: dev, STARD and wording sets beside naive baselines (make eval)"
     # A run naming a runtime is its own section, beside (not in place of) the one of `make eval`.
-    append(f"{title}, e5 on {named}" if named else title, "\n\n".join(sections))
+    append(f"{title}, e5 on {RUNTIMES.get(named, named)}" if named else title, "\n\n".join(sections))
 
 
 if __name__ == "__main__":
