@@ -30,8 +30,9 @@ CANDIDATES = 50
 # A document about the named region itself is preferred over the province's document that covers it.
 EXACT_REGION_BOOST = 1.3
 PROVINCE_BOOST = 1.1
-# The share of the question's topic a clause of the place's own document must hold to rank before its province's.
+# A clause of the place's own document that holds this share of the question's topic gains this much.
 OWN_TOPIC = 0.8
+OWN_TOPIC_BOOST = 1.5
 QUANTITY_WEIGHT = 0.6
 COUNT_WINDOW = 40
 HEADING_WEIGHT = 0.3
@@ -241,12 +242,12 @@ class HybridRetriever:
             score = hit.fused
             # Another region's policy is never the answer to a question about this one: it ranks below every
             # document that applies to the named region (its own, its province's, a national one), whatever its score.
-            tier = 1 if applies(boosts, doc, bool(query.regions) and opt.region) else 2
-            if tier == 1 and opt.region and cov >= OWN_TOPIC and any(
+            tier = 0 if applies(boosts, doc, bool(query.regions) and opt.region) else 1
+            if tier == 0 and opt.region and cov >= OWN_TOPIC and any(
                     doc.region == r.name or r.short in clause.text for r in query.regions):
                 # A clause of the place's own document (or one naming the place) that holds the topic answers a
                 # question about the place before its province's document does ("深圳公司能上市吗").
-                tier = 0
+                score *= OWN_TOPIC_BOOST
             score *= boosts.get(clause.doc_id, 1.0)
             if opt.coverage:
                 score *= math.sqrt(0.25 + cov)
