@@ -27,7 +27,7 @@ from bench.report import ROOT, append
 from bench.scale import percentiles
 from index.build import build_index
 from index.dense import DenseIndex
-from index.embedding import load_embeddings
+from index.embedding import PolicyEmbeddings, load_embeddings
 from index.knowledge import KnowledgeBase
 from index.lang.tokens import tokenize
 from index.postgres.store import open_database
@@ -152,16 +152,23 @@ def _ms(p: dict[str, float]) -> str:
     return f"{p['p50']:.1f} / {p['p95']:.1f}"
 
 
-def run(clauses: int, work: Path, repeat: int) -> str:
-    """Build (or reuse) the corpus and the embedded index, write it to PostgreSQL, measure both; return the report."""
+def static_index(clauses: int, work: Path) -> tuple[Settings, PolicyEmbeddings, KnowledgeBase]:
+    """Return the settings, the static embedder and the opened embedded index of the synthetic corpus of this size in
+    `work`, generating and building them the first time."""
     corpus, index = work / f"corpus-{clauses}", work / f"index-{clauses}-static"
     settings = Settings(corpus_dir=corpus, index_dir=index, embedding_backend="static")
     embeddings = load_embeddings(settings.embedder_config)
+    assert embeddings is not None, "the static embedder ships with the project"
     if not (index / "CURRENT").exists():
         print(f"generating and building {clauses} clauses", flush=True)
         generate(corpus, clauses)
         build_index(settings.build_config, embeddings, progress=False)
-    embedded = open_index(index, embeddings)
+    return settings, embeddings, open_index(index, embeddings)
+
+
+def run(clauses: int, work: Path, repeat: int) -> str:
+    """Build (or reuse) the corpus and the embedded index, write it to PostgreSQL, measure both; return the report."""
+    settings, embeddings, embedded = static_index(clauses, work)
     questions = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")]
     regions = _regions(embedded)
     names = [r for r, _ in regions]

@@ -15,35 +15,24 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.corpus import generate, parse_size
+from bench.corpus import parse_size
 from bench.load import HOST, free_port, load, peak_rss_mb, server_env, wait_ready
-from bench.postgres import SERVER
+from bench.postgres import SERVER, static_index
 from bench.report import ROOT, append
 from bench.scale import QUESTIONS
-from index.build import build_index
-from index.embedding import load_embeddings
 from index.postgres.writer import publish, write_generation
-from index.store import open_index
-from qa.settings import Settings
 from tests.postgres import running_server
 
 
 def _published(url: str, clauses: int, work: Path) -> Path:
     """Build (or reuse) bench.postgres's corpus and static index, write it into the database and publish it; return
     the corpus folder."""
-    corpus, index = work / f"corpus-{clauses}", work / f"index-{clauses}-static"
-    settings = Settings(corpus_dir=corpus, index_dir=index, embedding_backend="static")
-    embeddings = load_embeddings(settings.embedder_config)
-    if not (index / "CURRENT").exists():
-        print(f"generating and building {clauses} clauses", flush=True)
-        generate(corpus, clauses)
-        build_index(settings.build_config, embeddings, progress=False)
-    embedded = open_index(index, embeddings)
+    settings, _, embedded = static_index(clauses, work)
     try:
         publish(url, write_generation(url, embedded))
     finally:
         embedded.close()
-    return corpus
+    return settings.corpus_dir
 
 
 def run(clauses: int, work: Path, processes: int, clients: int, seconds: float, baseline: float) -> str:
