@@ -105,6 +105,17 @@ def test_batch_record_shape(stub_assistant: Assistant) -> None:
     assert any("紫金文化产业基金" in c["text"] for c in record["citations"])  # type: ignore[union-attr]
 
 
+def lexical_assistant(tmp_path: Path, files: dict[str, str], encoding: str = "utf-8") -> Assistant:
+    """Return a lexical-only assistant over a corpus of these texts (name -> text), built in tmp_path."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in files.items():
+        (corpus / f"{name}.txt").write_text(text, encoding=encoding)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
+    build_index(settings.build_config, None, progress=False)
+    return open_assistant(settings, build_if_missing=False)
+
+
 STATUTE = """某省文化产业促进条例
 
 第一章　总则
@@ -119,12 +130,7 @@ STATUTE = """某省文化产业促进条例
 
 def test_statute_style_corpus_is_cited_by_article(tmp_path: Path) -> None:
     """A 第X条 statute the system has never seen is indexed by article and cited as 第四条."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "statute.txt").write_text(STATUTE, encoding="gb18030")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
-    build_index(settings.build_config, None, progress=False)
-    assistant = open_assistant(settings, build_if_missing=False)
+    assistant = lexical_assistant(tmp_path, {"statute": STATUTE}, encoding="gb18030")
     answer = assistant.ask("营业收入首次超过一亿元的文化企业有什么奖励？")
     assert answer.answerable
     assert answer.citations[0].clause == "第四条"
@@ -194,12 +200,7 @@ def test_a_word_shared_with_a_heading_or_a_law_is_not_what_was_asked(tmp_path: P
                                                                       history: list[str]) -> None:
     """Over national laws alone, a citizen's policy question is not answered by listing a section that shares one
     word with it."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "law.txt").write_text(NATIONAL_LAW, encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
-    build_index(settings.build_config, None, progress=False)
-    assistant = open_assistant(settings, build_if_missing=False)
+    assistant = lexical_assistant(tmp_path, {"law": NATIONAL_LAW})
     plan = assistant.plan(question, history)
     assert plan.intent not in (Intent.SECTION, Intent.FACTS)
     assert not assistant.ask(question, history).answerable
@@ -207,12 +208,7 @@ def test_a_word_shared_with_a_heading_or_a_law_is_not_what_was_asked(tmp_path: P
 
 def test_a_question_about_a_places_document_is_not_about_a_national_law(tmp_path: Path) -> None:
     """"深圳的措施啥时候开始实施的" names Shenzhen's document: a national law that ranks first is not it."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "law.txt").write_text(NATIONAL_LAW, encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
-    build_index(settings.build_config, None, progress=False)
-    assistant = open_assistant(settings, build_if_missing=False)
+    assistant = lexical_assistant(tmp_path, {"law": NATIONAL_LAW})
     (law,) = assistant.kb.docs.values()
     assert names_document(assistant.kb, assistant.understand("这个法啥时候开始实施的"), law)
     assert not names_document(assistant.kb, assistant.understand("深圳的措施啥时候开始实施的"), law)
@@ -228,12 +224,7 @@ HUBEI_RENT = """湖北省人民政府办公厅关于支持中小微企业共渡�
 def test_a_place_without_documents_is_not_answered_from_another_province(tmp_path: Path) -> None:
     """"上海小饭馆房租能减吗" over Hubei's notice (which mentions 上海 in passing): Hubei's rent rule is not
     Shanghai's."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "hubei.txt").write_text(HUBEI_RENT, encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
-    build_index(settings.build_config, None, progress=False)
-    assistant = open_assistant(settings, build_if_missing=False)
+    assistant = lexical_assistant(tmp_path, {"hubei": HUBEI_RENT})
     assert not assistant.ask("上海小饭馆房租能减吗").citations
     assert assistant.ask("湖北国有资产类经营用房的房租能减免吗").citations
 
@@ -265,10 +256,5 @@ TRAINING = """人力资源社会保障部办公厅关于做好企业以工代训
 def test_a_question_for_an_amount_ranks_the_clause_that_states_one_first(tmp_path: Path) -> None:
     """"以工代训补贴一个人多少钱": of two clauses on 以工代训补贴, the one with 每人每月500元 answers; the other says
     the question's words more often."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "training.txt").write_text(TRAINING, encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
-    build_index(settings.build_config, None, progress=False)
-    retrieved = open_assistant(settings, build_if_missing=False).plan("以工代训补贴一个人多少钱").retrieved
+    retrieved = lexical_assistant(tmp_path, {"training": TRAINING}).plan("以工代训补贴一个人多少钱").retrieved
     assert "500元" in retrieved[0].clause.text
