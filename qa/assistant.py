@@ -205,7 +205,8 @@ class Assistant:
         # Jiangsu's documents); without a scope, the named place is what is lifted.
         anywhere = query if doc_ids is not None else dataclasses.replace(query, regions=())
         decision = decide(self.kb, anywhere, self._search(anywhere), 1, self.answerability)
-        if decision.outcome is not Outcome.ANSWER:
+        # A clause on the topic elsewhere is named even when it does not state the detail asked for (how to apply).
+        if decision.outcome is not Outcome.ANSWER and not decision.unstated:
             return ""
         doc = decision.evidence[0].doc
         if doc_ids is not None and doc.doc_id in doc_ids:

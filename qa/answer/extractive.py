@@ -17,7 +17,7 @@ from qa.understand.vocabulary import covers
 if TYPE_CHECKING:
     from qa.plan import Plan
 
-HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[家个项所批]")
+HAS_NUMBER = re.compile(r"\d|(?!一批)[一二三四五六七八九十百千万亿]+[家个项所批]")
 # A sentence that states the kind of fact asked for (a count, the lead agency, a date) gains this much.
 HOLDS_BONUS = 0.5
 FORMS_BONUS = 0.02

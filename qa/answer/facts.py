@@ -18,7 +18,7 @@ from qa.understand.query import Query
 if TYPE_CHECKING:
     from qa.plan import Plan
 
-NUMBER = re.compile(r"文号|字号|发文号|编号")
+NUMBER = re.compile(r"文号|字号|发文号|文件号|编号")
 ISSUER = re.compile(r"哪个部门|哪些部门|哪几个部门|什么部门|哪个单位|哪些单位|谁发|谁出|谁制定|谁印发|发给|一起出|联合")
 DATE = re.compile(r"什么时候|啥时候|何时|哪年|哪一年|几几年|日期|哪天|几月")
 VALID = re.compile(r"有效|过期|失效|管用|还适用|还执行|到期|开始|生效|施行")

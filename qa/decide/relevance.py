@@ -41,6 +41,8 @@ class Decision:
     reason: str = ""
     # The question's most specific word is only in another region's documents ("深圳的紫金文化产业基金").
     named_elsewhere: bool = False
+    # The detail asked for (申请办法, 具体日期) that the clause on the topic, the evidence, does not state.
+    unstated: str = ""
 
 
 def not_found(kb: KnowledgeBase, query: Query) -> str:
@@ -94,14 +96,13 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
         outcome = Outcome.RELATED
     if outcome is Outcome.REFUSE or not candidates:
         return Decision(Outcome.REFUSE, probability, reason=not_found(kb, query))
-    if outcome is Outcome.ANSWER and regional and elsewhere_only(kb, query, regional, candidates[:RELATED]):
-        # The question's most specific word (紫金 in "深圳的紫金文化产业基金") is in another region's documents but in
-        # none of these clauses: they are about something near it, and the other region's answer is named.
-        return Decision(Outcome.RELATED, probability, tuple(candidates[:RELATED]), named_elsewhere=True)
+    # The detail must be stated where the answer would quote from: the best clause, or one nearly as strong (a
+    # clause further down that says "符合条件的" or "新材料" does not state the papers or the conditions).
     if (detail := detail_asked(query.text)) is not None and not any(
-            detail[1].search(s.clause.text) for s in candidates[:RELATED]):
+            detail[1].search(s.clause.text) for s in candidates[:RELATED]
+            if s.score >= SECOND_RATIO * candidates[0].score):
         top = candidates[0]
-        return Decision(Outcome.REFUSE, probability, reason=(
+        return Decision(Outcome.REFUSE, probability, (top,), unstated=detail[0], reason=(
             f"已收录的政策文件中没有写明“{query.asked}”所问的{detail[0]}。相近的内容见《{top.doc.title}》"
             f"{top.clause.label}，但其中没有{detail[0]}，请以主管部门发布的申报通知或办事指南为准。"))
     if outcome is Outcome.RELATED and DISPUTE.search(query.text) and not any(
@@ -109,6 +110,10 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
         # Possibly related clauses that never speak of a dispute do not help with one: say where help is.
         return Decision(Outcome.REFUSE, probability, reason=(
             f"“{query.asked}”是个人之间的法律纠纷问题，已收录的政策文件中没有相关规定。可以咨询律师，或拨打12348公共法律服务热线。"))
+    if regional and elsewhere_only(kb, query, regional, candidates[:RELATED]):
+        # The question's most specific word (紫金 in "深圳的紫金文化产业基金") is in another region's documents but in
+        # none of these clauses: they are about something near it, and the other region's answer is named.
+        return Decision(Outcome.RELATED, probability, tuple(candidates[:RELATED]), named_elsewhere=True)
     if outcome is Outcome.RELATED:
         return Decision(outcome, probability, tuple(candidates[:RELATED]))
     top = candidates[0]

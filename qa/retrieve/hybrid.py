@@ -197,8 +197,10 @@ class HybridRetriever:
         kb, opt = self.kb, self.options
         words = query.focus if opt.focus and query.focus else query.text
         tokens = query.tokens if opt.focus else query.text_tokens
-        searched = list(tokens)
         topic = topic_tokens(kb, query, tokens)
+        # Words that frame the question (政策, 支持, 申请) are in every policy: searched for, they rank the clause
+        # that repeats them ("优化政策环境") above the one on the question's topic ("广东对游戏行业有啥政策").
+        searched = [t for t in tokens if t not in FRAMING] if topic else list(tokens)
         if set(topic) <= ASK_ONLY.get(query.ask, frozenset()):
             # "深圳谁管这事", "广东谁牵头": who leads is said in these words; they are searched for, not required (a
             # clause may say 会同 where the question says 牵头), and the question has no topic of its own.

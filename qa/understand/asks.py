@@ -36,8 +36,9 @@ PATTERNS = (
 
 # What a sentence that answers each kind holds.
 HOLDS = {
+    # "一批" is no count: "建设一批孵化载体" does not say how many.
     Ask.AMOUNT: re.compile(r"\d+(?:\.\d+)?\s*(?:家|个|项|所|批|条|万|亿|元|%|人|名|座|支|类|户|年)|"
-                           r"[一二三四五六七八九十百千两]+[家个项所批条类]"),
+                           r"(?!一批)[一二三四五六七八九十百千两]+[家个项所批条类]"),
     Ask.WHO: re.compile(r"牵头|负责|责任单位|主管|会同|联席会议|领导小组|由[^，。]{2,40}(?:厅|局|委|部|办|政府)"),
     Ask.WHEN: re.compile(r"\d{4}年|[〇○零一二三四五六七八九]{4}年|实施|施行|之日起|有效期|起执行|截至|截止|期限"),
     Ask.VALIDITY: re.compile(r"实施|施行|之日起|有效期|废止|失效|\d{4}年"),
@@ -60,8 +61,19 @@ DETAILS = (
                 r"[百千万]分之|一次性|全额|减半|免收|最高不超过|利率|LPR")),
     ("联系方式", re.compile(r"电话|联系方式|热线|网址|邮箱|公众号|咨询方式"),
      re.compile(r"\d{3,4}-?\d{7,8}|\d{5,}|www\.|https?://|@|电话|热线|12345")),
+    # "提供服务" and "提交报告" are everywhere in policies: only the papers themselves state what to hand in.
     ("申请材料", re.compile(r"材料|资料|要交什么|带什么|证件"),
-     re.compile(r"材料|资料|证明|复印件|申请表|证件|清单|提交|提供")),
+     re.compile(r"材料|资料|证明|复印件|申请表|证件|清单")),
+    # How to apply or where to go: a clause that only says a measure exists ("设立新媒体产业子基金") does not say.
+    # "怎么办" asks what to do, not where to apply.
+    # Who qualifies: conditions are stated as requirements ("员工持健康码绿码，且……须"), not only as 条件.
+    ("申请条件", re.compile(r"申请条件|申报条件|什么条件|哪些条件|啥条件|要求是什么|有什么要求|有啥要求|门槛|资格"),
+     re.compile(r"条件|资格|门槛|要求|须|应当|必须|持有?|符合|满足|具备|范围|对象|限于|以上|以下")),
+    # How to apply or where to go: a clause that only says a measure exists ("设立新媒体产业子基金") does not say.
+    # "怎么办" asks what to do, not where to apply.
+    ("申请办法", re.compile(r"[怎如]么?(?:样|何)?(?:才能)?(?:申请|申报|办理|领取|领|报名)|去哪[儿里]?(?:申请|办|领|报)|"
+                        r"在哪[儿里]?(?:申请|办|领|报)|找谁|流程|手续"),
+     re.compile(r"申请|申报|受理|办理|认定|评审|评定|遴选|程序|流程|手续|窗口|登录|报送|领取|发放|审核|备案|登记")),
 )
 
 
@@ -78,7 +90,9 @@ def detail_asked(question: str) -> tuple[str, re.Pattern[str]] | None:
 
 
 # A question about the document itself (who issued it, when, its 文号): its header and signature answer it.
-ABOUT_DOCUMENT = re.compile(r"印发|发布|发的|出台|发文|签发|文号|字号|落款|联合发|谁发|发给|下发|主送|抄送|"
+# "推出的补贴" is about a measure: only "哪年出的 / 什么时候出的" ask when the document came out.
+ABOUT_DOCUMENT = re.compile(r"印发|发布|发的|年出的|时候出的|出台|发文|文件号|发文号|签发|文号|字号|落款|联合发|"
+                            r"谁发|发给|下发|主送|抄送|"
                             r"哪年的|几几年|哪一年的|制定的|谁出的|一起出的|给谁|根据哪|依据哪|根据什么|依据什么|哪个文件定|开始实施|开始的|生效|"
                             r"还有效|有效吗|过期|失效|还管用|还适用|还执行")
 

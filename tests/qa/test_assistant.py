@@ -258,3 +258,28 @@ def test_a_question_for_an_amount_ranks_the_clause_that_states_one_first(tmp_pat
     the question's words more often."""
     retrieved = lexical_assistant(tmp_path, {"training": TRAINING}).plan("以工代训补贴一个人多少钱").retrieved
     assert "500元" in retrieved[0].clause.text
+
+
+CULTURE_FUND = """某市文化产业扶持办法
+
+一、优化政策环境。落实各项政策，完善政策体系，加强政策宣传，推动政策落地见效，做好政策评估。
+二、设立新媒体产业子基金，引导社会资本投入新媒体产业。
+三、支持动漫游戏产业发展，加快开发具有教育、益智功能的新产品，打造云平台与生态，培育一批原创品牌、团队和企业。
+四、企业可向市文化局提出文化产业项目资助申请，市文化局受理后组织评审。
+"""
+
+
+def test_words_that_frame_the_question_do_not_rank_a_clause_that_repeats_them(assistant: Assistant) -> None:
+    """"广东对游戏行业有什么政策": the clause on 游戏 answers, not "优化政策环境", which repeats 政策."""
+    retrieved = assistant.plan("广东对游戏行业有什么政策").retrieved
+    assert "游戏" in retrieved[0].clause.text
+
+
+def test_how_to_apply_is_answered_only_by_a_clause_that_says_how(tmp_path: Path) -> None:
+    """A clause that only says a fund exists does not say how to apply for it: the answer says so and cites
+    nothing; a clause that says where to apply answers."""
+    assistant = lexical_assistant(tmp_path, {"fund": CULTURE_FUND})
+    refused = assistant.ask("新媒体产业子基金怎么申请")
+    assert not refused.citations and "申请办法" in plain_text(refused)
+    assert assistant.ask("文化产业项目资助怎么申请").citations
+    assert assistant.ask("新媒体产业子基金是干什么的").citations

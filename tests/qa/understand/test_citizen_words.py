@@ -8,7 +8,7 @@ from index.lang.boilerplate import content, is_boilerplate, is_furniture, statem
 from index.lang.tokens import tokenize
 from qa.answer.courtesy import courtesy_answer
 from qa.render.plain import plain_text
-from qa.understand.asks import Ask, about_document, ask_of
+from qa.understand.asks import Ask, about_document, ask_of, detail_asked, holds
 from qa.understand.query import names_only_places, parse_query
 from qa.understand.references import label_forms, reference
 from qa.understand.rewrite import rewrite
@@ -65,6 +65,7 @@ def test_the_kind_of_fact_asked(question: str, ask: Ask) -> None:
 
 def test_questions_about_the_document_itself() -> None:
     assert about_document("江苏的实施意见是哪几个部门联合印发的") and about_document("文号是多少")
+    assert about_document("深圳文化科技那个措施是哪年出的") and about_document("江苏文件号多少")
     assert not about_document("江苏有哪些文化产业基金")
 
 
@@ -232,3 +233,20 @@ def test_a_passage_keeps_its_own_spaces() -> None:
     source = "设立甬江数字文化基金<img src=x onerror=alert(1)>，申请请见官网。\n主题词：文化 基金"
     passage = "设立甬江数字文化基金<img src=x onerror=alert(1)>，申请请见官网。主题词：文化 基金"
     assert content(passage, source) == "设立甬江数字文化基金<img src=x onerror=alert(1)>，申请请见官网。"
+
+
+def test_a_batch_is_not_a_count() -> None:
+    """"建设一批孵化载体" does not say how many: it holds no amount; "建设三批" and "12家" do."""
+    assert not holds(Ask.AMOUNT, "建设一批省文化科技企业孵化载体")
+    assert holds(Ask.AMOUNT, "分三批建设") and holds(Ask.AMOUNT, "建成12家左右示范基地")
+
+
+@pytest.mark.parametrize(("question", "detail"), [
+    ("新媒体产业子基金怎么申请，找谁", "申请办法"), ("文旅消费券怎么领", "申请办法"), ("去哪办理", "申请办法"),
+    ("员工返岗要啥条件", "申请条件"), ("申报条件是什么", "申请条件"), ("要交哪些材料", "申请材料"),
+    ("邻居装修噪音太大怎么办", None), ("江苏有哪些文化产业基金", None),
+])
+def test_the_detail_a_question_asks_for(question: str, detail: str | None) -> None:
+    """How to apply, who qualifies and the papers are details a clause must state; "怎么办" asks what to do."""
+    found = detail_asked(question)
+    assert (found[0] if found else None) == detail
