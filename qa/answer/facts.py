@@ -31,6 +31,7 @@ DATED = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
 WRITTEN_YEAR = re.compile(r"^[〇○零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日$")
 SIGNED = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日\s*印发")
 # The lines that state when a document took effect or who issued it.
+PERIOD = re.compile(r"[（(]\s*\d{4}\s*[-—–－至]+\s*\d{4}\s*年?\s*[)）]")
 IN_FORCE = re.compile(r"自[^。]{0,12}之日起[^。]{0,6}(?:施行|实施|执行)|有效期[^。]{0,30}|(?:施行|实施)期限[^。]{0,30}")
 
 
@@ -60,6 +61,12 @@ def stated_facts(kb: KnowledgeBase, query: Query, doc: PolicyDoc) -> list[tuple[
     found: list[tuple[str, Clause, str]] = []
     for kind in wanted:
         fact = _fact(kind, doc, clauses)
+        if fact is None and kind == "date":
+            # The date in figures ("2012年11月2日印发", with who printed it) reads better than the one in words.
+            fact = _fact("written date", doc, clauses)
+        if fact is None and kind == "valid":
+            # A plan states no 施行 rule: its period ("（2021-2025年）") says how long it runs.
+            kind, fact = "period", _fact("period", doc, clauses)
         if fact is not None:
             found.append((kind, *fact))
     return found
@@ -93,7 +100,8 @@ DOCUMENT_WORDS = re.compile(r"文件|文号|字号|政策|措施|意见|方案|�
                             r"有效|过期|失效|施行|实施|管用|适用|执行|时候|时间|日期|期限|到期|截止|哪年|几几年|一起|联合|编号|"
                             r"发给|给谁|根据|依据|开始|生效")
 TITLE_SHARE = 0.5
-LABELS = {"number": "文号", "to": "主送", "basis": "依据", "issuer": "发文单位", "date": "印发日期", "valid": "施行"}
+LABELS = {"number": "文号", "to": "主送", "basis": "依据", "issuer": "发文单位", "date": "印发日期", "valid": "施行",
+          "period": "规划期"}
 
 
 def _fact(kind: str, doc: PolicyDoc, clauses: Sequence[Clause]) -> tuple[Clause, str] | None:
@@ -104,8 +112,7 @@ def _fact(kind: str, doc: PolicyDoc, clauses: Sequence[Clause]) -> tuple[Clause,
             hit = next((line for line in lines if doc.doc_number in line), None)
         elif kind == "date" and doc.issue_date:
             year = str(doc.issue_date.year)
-            hit = next((line for line in lines if (DATED.search(line) and year in line) or WRITTEN_YEAR.search(line)),
-                       None)
+            hit = next((line for line in lines if DATED.search(line) and year in line), None)
         elif kind == "issuer":
             # Names printed one per line (a header, a signature) are quoted as those lines, joined by 、.
             names = list(dict.fromkeys(line for line in lines if AGENCY.match(line)))
@@ -116,6 +123,10 @@ def _fact(kind: str, doc: PolicyDoc, clauses: Sequence[Clause]) -> tuple[Clause,
             hit = next((line for line in lines if FOUNDED.search(line) and FOUNDING.search(line)), None)
         elif kind == "valid":
             hit = next((m.group(0) for line in lines if (m := IN_FORCE.search(line))), None)
+        elif kind == "period":
+            hit = next((line for line in lines if PERIOD.search(line)), None)
+        elif kind == "written date":
+            hit = next((line for line in lines if WRITTEN_YEAR.search(line)), None)
         else:
             hit = None
         if hit:

@@ -212,6 +212,10 @@ def test_a_scoped_refusal_names_the_region_that_has_it(assistant) -> None:
     ("江苏的实施意见是什么时候发的", "印发日期：", "2020年4月26日"),
     ("江苏这个政策是哪几个部门一起出的", "发文单位：", "江苏省科学技术厅、中共江苏省委宣传部"),
     ("深圳的措施现在还有效吗", "施行：", "自发布之日起实施"),
+    # The date in figures, with who printed it, not the signature's date in words (二○一二年十一月二日).
+    ("深圳文化科技那个措施是哪年出的", "印发日期：", "深圳市人民政府办公厅2012年11月2日印发"),
+    # A plan with no 施行 rule runs for its period.
+    ("广东那个方案还有效吗", "规划期：", "(2021-2025年)"),
 ])
 def test_questions_about_the_document_are_answered_from_its_own_lines(stub_assistant, question: str, label: str,
                                                                        fact: str) -> None:
