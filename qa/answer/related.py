@@ -6,12 +6,16 @@ from typing import TYPE_CHECKING
 
 from qa.answer.base import Answerer
 from qa.answer.extractive import best_sentences
+from qa.decide.relevance import TOPIC_PRESENT
 from qa.records import Answer, Citation, Paragraph, Part, Quote
 
 if TYPE_CHECKING:
     from qa.plan import Plan
 
 LEAD_IN = "没有找到明确规定，以下条款可能相关，请以原文为准："
+# The best clause holds the question's topic (in its words or the documents' words for them) but the signals fall
+# short of an answer ("深圳给钱吗" and 专项资金): saying nothing was found would be untrue.
+ON_TOPIC_LEAD_IN = "以下条款与您问的内容有关，但不能确定是否直接回答了您的问题，请以原文为准："
 
 
 class RelatedAnswerer(Answerer):
@@ -21,7 +25,8 @@ class RelatedAnswerer(Answerer):
         """Return the related clauses, each with the sentence nearest the question and its citation."""
         query = plan.query
         citations: list[Citation] = []
-        parts: list[Part] = [Paragraph(LEAD_IN)]
+        on_topic = bool(plan.evidence) and plan.evidence[0].coverage >= TOPIC_PRESENT
+        parts: list[Part] = [Paragraph(ON_TOPIC_LEAD_IN if on_topic else LEAD_IN)]
         for n, item in enumerate(plan.evidence, 1):
             clause = item.clause
             # A figure quoted from a clause that may not be the answer would read as the answer: for a question

@@ -3,6 +3,7 @@ the plan (its evidence or its ranked clauses); the assistant stamps what the pla
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -16,8 +17,10 @@ from qa.answer.llm.answerer import LLMAnswerer
 from qa.answer.registry import answerers
 from qa.assistant import Assistant
 from qa.decide.intent import Intent
+from qa.decide.relevance import TOPIC_PRESENT
 from qa.plan import Plan
 from qa.records import Answer, Outcome
+from qa.render.plain import plain_text
 from qa.render.record import answer_json
 from qa.service.loader import open_assistant
 from qa.settings import Settings
@@ -88,3 +91,15 @@ def test_the_json_outcome_is_a_plain_word() -> None:
     """`outcome` is emitted as the enum's word (a str, as before the enum), `answerable` as a bool."""
     record = answer_json(Answer(outcome=Outcome.CLARIFY))
     assert json.loads(json.dumps(record))["outcome"] == "clarify" and record["answerable"] is False
+
+
+def test_related_clauses_that_hold_the_topic_are_not_introduced_as_nothing_found(lexical: Assistant) -> None:
+    """"没有找到明确规定" is said only when the best related clause lacks the question's topic: one that holds it
+    ("深圳给钱吗" and 专项资金) is introduced as related to what was asked."""
+    plan = lexical.plan("广东支持直播和短视频吗，我想开个MCN")
+    assert plan.intent is Intent.RELATED and plan.evidence[0].coverage < TOPIC_PRESENT
+    assert plain_text(lexical.answerers[Intent.RELATED].answer(plan)).startswith("没有找到明确规定")
+    held = dataclasses.replace(plan, evidence=(dataclasses.replace(plan.evidence[0], coverage=1.0),
+                                               *plan.evidence[1:]))
+    text = plain_text(lexical.answerers[Intent.RELATED].answer(held))
+    assert "没有找到" not in text and text.startswith("以下条款与您问的内容有关")
