@@ -55,7 +55,11 @@ def equivalents(tokens: Iterable[str], text: str) -> dict[str, tuple[str, ...]]:
 
     found = {t: known[t] for t in words if t in known and not inside(t)}
     lowered = text.lower()
-    found.update({w: f for w, f in known.items() if len(w) > 1 and w not in found and w in lowered and not inside(w)})
+    phrases = {w: f for w, f in known.items() if len(w) > 1 and w not in found and w in lowered and not inside(w)}
+    found.update(phrases)
+    # The tokenizer splits a phrase the vocabulary knows ("晚点交" -> 晚点 + 交): its words are the phrase, and are
+    # found where the documents' words for it are (缓缴), unless the vocabulary knows them on their own.
+    found.update({t: f for w, f in phrases.items() for t in words if t in w and t != w and t not in found})
     return found
 
 

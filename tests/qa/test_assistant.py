@@ -13,6 +13,7 @@ from qa.answer.facts import names_document
 from qa.assistant import Assistant
 from qa.decide.intent import Intent
 from qa.evaluation.metrics import norm
+from qa.records import Outcome
 from qa.render.plain import plain_text
 from qa.render.record import batch_record
 from qa.service.loader import open_assistant
@@ -283,3 +284,18 @@ def test_how_to_apply_is_answered_only_by_a_clause_that_says_how(tmp_path: Path)
     assert not refused.citations and "申请办法" in plain_text(refused)
     assert assistant.ask("文化产业项目资助怎么申请").citations
     assert assistant.ask("新媒体产业子基金是干什么的").citations
+
+
+DEFERRAL = """某市人民政府办公厅关于支持中小企业的若干措施
+
+一、延期缴纳社会保险费。受疫情影响生产经营出现严重困难的企业，可申请缓缴社会保险费，缓缴期限最长至2020年7月。
+二、畅通投诉渠道。承租人可通过12345市民服务热线反映问题。
+三、控制租金收付周期。住房租赁企业向承租人单次收取租金的数额不得超过3个月租金。
+"""
+
+
+def test_an_everyday_phrase_the_tokenizer_splits_is_found_through_the_documents_words(tmp_path: Path) -> None:
+    """"社保能晚点交吗": 晚点交 (split into 晚点 + 交) is 缓缴; the clause that says so is the answer, not a
+    possibly related clause."""
+    answer = lexical_assistant(tmp_path, {"deferral": DEFERRAL}).ask("社保能晚点交吗")
+    assert answer.outcome is Outcome.ANSWER and "缓缴" in answer.citations[0].quote
