@@ -31,6 +31,7 @@ from qa.retrieve.hybrid import HybridRetriever, applies, region_boosts
 from qa.retrieve.rerank import load_reranker
 from qa.settings import Settings
 from qa.understand.abbreviation import Abbreviations
+from qa.understand.asks import Ask, ask_of
 from qa.understand.query import MAX_QUESTION_CHARS, Query, encodable, parse_query
 from qa.understand.references import label_forms, reference
 from qa.understand.rewrite import condense_with_llm, rewrite
@@ -110,6 +111,9 @@ class Assistant:
         if self.model is not None and earlier:
             text = condense_with_llm(self.model, question, earlier)
         query = parse_query(text or rewrite(question, earlier), self.speller, self.abbreviations)
+        if earlier and (own := ask_of(question)) is not Ask.GENERAL:
+            # A follow-up is merged with the question before it ("……补贴多少，去哪申请"): what it asks is its own.
+            query = dataclasses.replace(query, ask=own)
         lexical = self.kb.lexical
         weights = {t: lexical.idf(t) or lexical.unseen_idf() for t in query.tokens}
         return dataclasses.replace(query, weights=tuple(weights.items()))

@@ -18,6 +18,7 @@ from qa.render.plain import plain_text
 from qa.render.record import batch_record
 from qa.service.loader import open_assistant
 from qa.settings import Settings
+from qa.understand.asks import Ask
 from tests.conftest import TEST_DATA
 
 CALIBRATION_FILE = TEST_DATA / "calibration.jsonl"
@@ -299,3 +300,21 @@ def test_an_everyday_phrase_the_tokenizer_splits_is_found_through_the_documents_
     possibly related clause."""
     answer = lexical_assistant(tmp_path, {"deferral": DEFERRAL}).ask("社保能晚点交吗")
     assert answer.outcome is Outcome.ANSWER and "缓缴" in answer.citations[0].quote
+
+
+ELDERLY = """某省民政厅关于做好居家养老服务补贴工作的通知
+
+一、补贴对象。经认定的重度失能老年人。
+二、补贴标准。失能老年人居家养老服务补贴标准为每人每月不低于300元。
+三、申请程序。老年人或其代理人向户籍所在地乡镇（街道）提出申请，经审核后按月发放。
+"""
+
+
+def test_a_follow_up_asks_its_own_kind_of_fact(tmp_path: Path) -> None:
+    """"去哪申请" after "补贴多少" asks how to apply, not how much: the clause on applying is cited, not a refusal
+    that no clause says how."""
+    assistant = lexical_assistant(tmp_path, {"elderly": ELDERLY})
+    history = ["失能老人居家养老补贴多少"]
+    assert assistant.understand("去哪申请", history).ask is Ask.HOW
+    answer = assistant.ask("去哪申请", history)
+    assert any("提出申请" in c.quote for c in answer.citations)
