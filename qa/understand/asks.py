@@ -79,8 +79,9 @@ DETAILS = (
 
 # A dispute between private parties (a lawsuit, compensation, whether a contract term is lawful) is a legal question:
 # policy notices that happen to share its words ("安家费", "商标") do not answer it unless they speak of disputes too.
+# Wage arrears (拖欠, 欠薪) is one too: a notice's "保障职工工资按时足额发放" does not help with it.
 DISPUTE = re.compile(r"起诉|应诉|被告|原告|告他|打官司|官司|诉讼|纠纷|索赔|赔偿|仲裁|违约|维权|判决|律师|合理吗|"
-                     r"合法吗|违法吗|犯法|侵权|\bsued?\b|lawsuit", re.IGNORECASE)
+                     r"拖欠|欠薪|克扣|合法吗|违法吗|犯法|侵权|\bsued?\b|lawsuit", re.IGNORECASE)
 
 
 def detail_asked(question: str) -> tuple[str, re.Pattern[str]] | None:

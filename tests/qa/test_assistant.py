@@ -318,3 +318,17 @@ def test_a_follow_up_asks_its_own_kind_of_fact(tmp_path: Path) -> None:
     assert assistant.understand("去哪申请", history).ask is Ask.HOW
     answer = assistant.ask("去哪申请", history)
     assert any("提出申请" in c.quote for c in answer.citations)
+
+
+WAGES = """某市关于支持企业稳定就业的若干措施
+
+一、稳定职工队伍。鼓励企业通过协商薪酬、调整工时等方式稳定工作岗位，保障职工工资按时足额发放。
+二、返还失业保险费。对不裁员或少裁员的企业，返还其上年度实际缴纳失业保险费的50%。
+"""
+
+
+def test_wage_arrears_is_a_dispute_not_a_related_clause(tmp_path: Path) -> None:
+    """"老板拖欠工资三个月了怎么办" is a dispute with an employer: a clause on paying wages on time is not shown as
+    possibly related; the refusal says where help is."""
+    answer = lexical_assistant(tmp_path, {"wages": WAGES}).ask("老板拖欠工资三个月了怎么办")
+    assert not answer.citations and "12348" in plain_text(answer)
