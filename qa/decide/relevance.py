@@ -91,7 +91,8 @@ def decide(kb: KnowledgeBase, query: Query, retrieved: Sequence[ScoredClause], l
     # the place asked about, or as close in meaning as a typical answer, is never "not found": at least it is shown
     # as possibly related. A national law that happens to hold the words is not about the place.
     if outcome is Outcome.REFUSE and found.coverage >= TOPIC_PRESENT and (
-            any(s.doc.doc_id in regional for s in candidates[:RELATED] if s.coverage >= TOPIC_PRESENT)
+            any((s.doc.doc_id in regional or not query.regions) for s in candidates[:RELATED]
+                if s.coverage >= TOPIC_PRESENT)
             or found.dense >= model.typical("dense")):
         outcome = Outcome.RELATED
     if outcome is Outcome.REFUSE or not candidates:

@@ -332,3 +332,10 @@ def test_wage_arrears_is_a_dispute_not_a_related_clause(tmp_path: Path) -> None:
     possibly related; the refusal says where help is."""
     answer = lexical_assistant(tmp_path, {"wages": WAGES}).ask("老板拖欠工资三个月了怎么办")
     assert not answer.citations and "12348" in plain_text(answer)
+
+
+def test_a_question_naming_no_place_is_shown_the_clause_that_holds_its_topic(assistant: Assistant) -> None:
+    """"房租能不能便宜点" names no place: Shenzhen's 用房 clause, which holds its topic, is shown as related, not
+    refused for want of a place."""
+    answer = assistant.ask("房租能不能便宜点")
+    assert answer.citations and answer.citations[0].clause == "三、（十六）"
