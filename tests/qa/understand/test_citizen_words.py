@@ -56,7 +56,7 @@ def test_the_query_carries_the_expansions_and_the_kind_of_fact() -> None:
     ("广东的措施谁牵头", Ask.WHO), ("这个文件哪个部门负责", Ask.WHO), ("深圳的措施啥时候开始实施的", Ask.WHEN),
     ("有效期到哪年", Ask.WHEN), ("这个政策现在还有效吗", Ask.VALIDITY), ("广东要建几个基地", Ask.AMOUNT),
     ("怎么申请文化产业基金", Ask.HOW), ("江苏有哪些人才计划", Ask.LIST),
-    ("江苏哪几个城市有示范基地", Ask.LIST), ("深圳有没有房租补贴", Ask.YES_NO),
+    ("江苏哪几个城市有示范基地", Ask.LIST), ("深圳有没有房租补贴", Ask.YES_NO), ("深圳要搞几大工程", Ask.AMOUNT),
     ("文化科技融合", Ask.GENERAL),
 ])
 def test_the_kind_of_fact_asked(question: str, ask: Ask) -> None:
@@ -243,6 +243,7 @@ def test_a_batch_is_not_a_count() -> None:
     """"建设一批孵化载体" does not say how many: it holds no amount; "建设三批" and "12家" do."""
     assert not holds(Ask.AMOUNT, "建设一批省文化科技企业孵化载体")
     assert holds(Ask.AMOUNT, "分三批建设") and holds(Ask.AMOUNT, "建成12家左右示范基地")
+    assert holds(Ask.AMOUNT, "实施文化与科技融合“十大工程”") and not holds(Ask.AMOUNT, "扩大规模")
 
 
 @pytest.mark.parametrize(("question", "detail"), [
