@@ -246,9 +246,10 @@ class HybridRetriever:
             # document that applies to the named region (its own, its province's, a national one), whatever its score.
             tier = 0 if applies(boosts, doc, bool(query.regions) and opt.region) else 1
             if tier == 0 and opt.region and cov >= OWN_TOPIC and any(
-                    doc.region == r.name or r.short in clause.text for r in query.regions):
-                # A clause of the place's own document (or one naming the place) that holds the topic answers a
-                # question about the place before its province's document does ("深圳公司能上市吗").
+                    r.province != r.name and (doc.region == r.name or r.short in clause.text) for r in query.regions):
+                # A clause of the city's own document (or one naming the city) that holds the topic answers a
+                # question about the city before its province's document does ("深圳公司能上市吗"). Within a
+                # province's own document it would only reward the clause that happens to hold every word.
                 score *= OWN_TOPIC_BOOST
             score *= boosts.get(clause.doc_id, 1.0)
             if opt.coverage:

@@ -339,3 +339,18 @@ def test_a_question_naming_no_place_is_shown_the_clause_that_holds_its_topic(ass
     refused for want of a place."""
     answer = assistant.ask("房租能不能便宜点")
     assert answer.citations and answer.citations[0].clause == "三、（十六）"
+
+
+PROVINCE_PLAN = """广东省促进文化产业发展实施方案
+
+一、主要目标。到2025年，建成12家左右国家文化产业示范基地，文化产业示范基地引领作用显著增强，示范基地集聚效应明显。
+二、建设文化产业园区。2025年前支持国家级文化产业园区建设，高标准建设广州、深圳3个示范基地（集聚类）。
+"""
+
+
+def test_within_a_provinces_own_document_holding_every_word_is_no_tier(tmp_path: Path) -> None:
+    """The place's own-clause factor sets a city's clause above its province's; within the province's own
+    document it would only reward the clause that happens to hold every word ("国家级" in 二、) over the one that
+    answers ("到2025年，建成12家左右")."""
+    assistant = lexical_assistant(tmp_path, {"gd": PROVINCE_PLAN})
+    assert "12家左右" in assistant.plan("广东到2025年国家级文化产业示范基地要建几个").retrieved[0].clause.text

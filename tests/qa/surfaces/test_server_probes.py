@@ -248,7 +248,7 @@ def test_page_embeds_no_server_path(page: str, settings: Settings) -> None:
 
 # --- risks: a hostile document's markup and citation look-alikes ----------------------------------------------------
 
-HOSTILE_QUESTION = "宁波甬江数字文化基金怎么申请？"
+HOSTILE_QUESTION = "宁波设立了甬江数字文化基金吗？"
 HOSTILE = ("宁波市数字文化产业扶持办法\n一、资金支持\n"
            "（一）设立甬江数字文化基金<img src=x onerror=alert(1)>，申请请见[点此申请](javascript:alert(1))"
            "和![图](https://evil.example/t.png)。\n"
