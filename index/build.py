@@ -22,11 +22,11 @@ from index.embedding import PolicyEmbeddings
 from index.errors import ConfigError, DocumentError, GenerationDamaged, NothingToIndex
 from index.lexical import LexicalIndex, TokenIds
 from index.loading import SUPPORTED, discover, load_corpus
-from index.parsed import PIPELINE_VERSION, ParseCache, Reused, fingerprint, parse_all
+from index.parsed import PIPELINE_VERSION, ParseCache, Reused, cache_key, fingerprint, parse_all
 from index.readers.base import ReadContext
 from index.readers.legacy import ConversionCache
 from index.readers.ocr import OcrCache
-from index.recordfile import RECORDS_FILE, RecordFile
+from index.recordfile import RECORDS_FILE, RecordFile, fit_slots, spread
 from index.records import Chunk, Manifest, SourceText
 from index.reuse import Carry, Previous
 from index.store import (
@@ -305,6 +305,15 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         raise
 
 
+def _slots(keys: list[str], previous: Previous | None) -> list[int] | None:
+    """Return the records file slot of each file when the previous generation's records file is to be patched:
+    None without one, when fewer than half its files are kept (writing afresh is then cheaper than copying it
+    and deleting most of it) or when a gap is full."""
+    if previous is None or 2 * sum(key in previous.slots for key in keys) < len(previous.slots):
+        return None
+    return fit_slots(keys, previous.slots)
+
+
 def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: bool,
            notify: Callable[[str, int, int], None], report: BuildReport, sources: list[tuple[Path, str, SourceText]],
            signature: str, manifest: Manifest | None, folder: Path, started: float, keep: Path | None,
@@ -318,9 +327,16 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     # A bundle's attachment names its notice by path; records name it by document id.
     jobs = [(rel, ids[path], _with_notice_id(loaded, corpus_dir, ids)) for path, rel, loaded in sources]
     taken: dict[str, str] = {}
+    keys = [cache_key(doc_id, loaded, config.chunk_chars) for _, doc_id, loaded in jobs]
+    slots = _slots(keys, previous)
+    if slots is None:
+        previous, slots = None, spread(len(jobs))
     parse_cache = ParseCache(index_dir / "parse_cache.sqlite")
-    writer = GenerationWriter(folder, previous.records if previous is not None else None)
-    carry = Carry(previous, writer, tokens, chunk_ids) if previous is not None else None
+    writer = GenerationWriter(folder, *((previous.records, previous.digest) if previous is not None else ()))
+    carry = Carry(previous, tokens, chunk_ids) if previous is not None else None
+    if previous is not None:
+        for key in previous.slots.keys() - set(keys):
+            writer.drop(previous.slots[key])
     try:
         # Counted here, not by the bar: a disabled tqdm (progress=False, a server's build) counts nothing.
         read = [0]
@@ -331,9 +347,9 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
                 read[0] += 1
                 notify("读取文件", read[0], len(jobs))
 
-            for rel, key, parsed, from_cache in parse_all(jobs, config.chunk_chars, parse_cache, read_one,
-                                                           config.limits.parse_seconds,
-                                                           previous.files if previous is not None else ()):
+            for slot, (rel, key, parsed, from_cache) in zip(slots, parse_all(
+                    jobs, config.chunk_chars, parse_cache, read_one, config.limits.parse_seconds,
+                    previous.files if previous is not None else ()), strict=True):
                 if isinstance(parsed, str):
                     report.skipped.append((rel, parsed))
                     continue
@@ -346,6 +362,8 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
                 clash = next((taken[i] for i in doc_ids if i in taken), None)
                 if clash is not None:
                     report.skipped.append((rel, f"文档编号与 {clash} 相同，未索引；请将其中一个文件改名"))
+                    if previous is not None and reused is not None:
+                        writer.drop(previous.slots[key])
                     continue
                 taken.update((i, rel) for i in doc_ids)
                 report.documents += len(doc_ids)
@@ -355,6 +373,7 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
                     continue
                 if carry is not None:
                     carry.flush()
+                writer.begin_file(slot)
                 for part in parsed.parts:  # type: ignore[union-attr]
                     writer.add(part.doc, part.clauses, part.chunks, part.measures)
                     report.clauses += len(part.clauses)

@@ -171,10 +171,11 @@ def new_generation(index_dir: Path) -> Path:
 
 
 class GenerationWriter(RecordWriter):
-    """Writes a generation's records file, one document at a time; `finish` when every document is in."""
+    """Writes a generation's records file, one document at a time, or patches a copy of `source`; `finish` when
+    every document is in."""
 
-    def __init__(self, folder: Path, source: Path | None = None) -> None:
-        super().__init__(folder / RECORDS_FILE, source)
+    def __init__(self, folder: Path, source: Path | None = None, digest: str = "") -> None:
+        super().__init__(folder / RECORDS_FILE, source, digest)
 
 
 class Lease:
