@@ -391,7 +391,8 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     report.chunks = len(chunk_ids)
     if not chunk_ids:  # every readable file parsed to nothing: BM25 cannot index an empty corpus
         raise NothingToIndex(_nothing_message(corpus_dir, report.skipped))
-    LexicalIndex.build(chunk_ids, tokens).save(folder / "bm25")
+    LexicalIndex.build(chunk_ids, tokens, carry.matrix() if carry is not None and carry.used else None).save(
+        folder / "bm25")
     del tokens
     if embeddings is not None and carry is not None and carry.used:
         # The vectors are matched to every chunk by content: the copied ones are read back from the new file.

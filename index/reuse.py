@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.lexical import TOKEN_ENDS, TOKENS, TokenIds
+from index.lexical import TF, TOKEN_ENDS, TOKENS, Carried, TokenIds
 from index.recordfile import RECORDS_FILE, SLOTTED, TABLES
 from index.records import Manifest
 from index.store import check_files
@@ -47,8 +47,14 @@ class Previous:
             self.words[i] = word
         self.tokens = np.load(bm25 / TOKENS, mmap_mode="r")
         self.token_ends = np.load(bm25 / TOKEN_ENDS, mmap_mode="r")
+        # bm25s's matrix (column pointers, rows) and the postings' counts, for refit_bm25.
+        self.indptr = np.load(bm25 / "indptr.csc.index.npy", mmap_mode="r")
+        self.indices = np.load(bm25 / "indices.csc.index.npy", mmap_mode="r")
+        self.tf = np.load(bm25 / TF, mmap_mode="r")
         if not (len(self.chunk_ids) == len(self.token_ends) == self._starts[-1, TABLES.index("chunks")]):
             raise ValueError("the chunk ids, token ends and records of the generation disagree")
+        if not (len(self.indices) == len(self.tf) == self.indptr[-1]) or len(self.indptr) > len(self.words) + 1:
+            raise ValueError("the postings of the generation disagree")
 
     @classmethod
     def of(cls, folder: Path | None, manifest: Manifest) -> Previous | None:
@@ -57,7 +63,7 @@ class Previous:
         is written from its parse. (The records file's digest is checked as it is copied; the token files'
         are not read: a damaged one gives a matrix of other counts, which `verify` refuses, or wrong tokens.)"""
         digest = next((f.sha256 for f in manifest.files if f.path == RECORDS_FILE), "")
-        if folder is None or not digest or not (folder / BM25 / TOKENS).exists() or check_files(folder, manifest):
+        if folder is None or not digest or not (folder / BM25 / TF).exists() or check_files(folder, manifest):
             return None
         try:
             return cls(folder, digest)
@@ -75,6 +81,8 @@ class Carry:
 
     def __init__(self, previous: Previous, tokens: TokenIds, chunk_ids: list[str]) -> None:
         self.previous, self.tokens, self.chunk_ids = previous, tokens, chunk_ids
+        # The new row of each of the previous generation's chunks, -1 for those not taken.
+        self.rows = np.full(len(previous.chunk_ids), -1, dtype=np.int64)
         # The previous vocabulary's ids in this build's, made once.
         self._ids = tokens.mapping(previous.words)
         self._run: tuple[int, int] | None = None
@@ -115,5 +123,11 @@ class Carry:
         ends = self.previous.token_ends
         lo = int(ends[first - 1]) if first else 0
         self.tokens.extend(self._ids[self.previous.tokens[lo : int(ends[end - 1])]], ends[first:end] - lo)
+        self.rows[first:end] = np.arange(len(self.chunk_ids), len(self.chunk_ids) + end - first)
         self.chunk_ids += self.previous.chunk_ids[first:end]
+
+    def matrix(self) -> Carried:
+        """Return the previous matrix with the rows its chunks have in the new index."""
+        p = self.previous
+        return Carried(p.words, np.asarray(p.indptr), np.asarray(p.indices), np.asarray(p.tf), self.rows)
 
