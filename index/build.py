@@ -21,8 +21,9 @@ from index.dense import COLLECTION, EmbeddingCache, embed_chunks, write_collecti
 from index.embedding import PolicyEmbeddings
 from index.errors import ConfigError, DocumentError, GenerationDamaged, NothingToIndex
 from index.lexical import LexicalIndex, TokenIds
-from index.loading import SUPPORTED, discover, load_corpus
+from index.loading import SUPPORTED, discover, load_corpus, load_file
 from index.parsed import PIPELINE_VERSION, ParseCache, Reused, cache_key, fingerprint, parse_all
+from index.readcache import Known, ReadCache
 from index.readers.base import ReadContext
 from index.readers.legacy import ConversionCache
 from index.readers.ocr import OcrCache
@@ -170,9 +171,10 @@ def _reusable_store(index_dir: Path, manifest: Manifest | None, model_id: str, c
 
 
 def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, conversions: ConversionCache,
-          notify: Callable[[str, int, int], None], progress: bool,
-          report: BuildReport) -> Iterator[tuple[Path, SourceText | DocumentError]]:
-    """Yield each file's text as load_corpus does, showing OCR progress page by page (it takes seconds a page)."""
+          notify: Callable[[str, int, int], None], progress: bool, report: BuildReport, reads: ReadCache,
+          known: dict[Path, Known]) -> Iterator[tuple[Path, SourceText | DocumentError]]:
+    """Yield each file's text as load_corpus does, showing OCR progress page by page (it takes seconds a page); a
+    file `known` unchanged since the last build is not read: it is yielded without its text."""
     # The bar opens at the first scanned page: most corpora have none, and an empty bar would only confuse.
     bars: list[tqdm] = []
     current = {"name": ""}
@@ -191,8 +193,15 @@ def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, conversio
     context = ReadContext(ocr_cache=ocr_cache, on_page=on_page, limits=config.limits, conversions=conversions)
     try:
         for path in paths:
+            if path in known:
+                yield path, known[path].source
+                continue
             current["name"] = path.name
-            yield from load_corpus([path], config.max_document_bytes, context)
+            before = reads.before_read(path)
+            for where, loaded in load_corpus([path], config.max_document_bytes, context):
+                if before is not None and isinstance(loaded, SourceText):
+                    reads.remember(path, before, loaded)
+                yield where, loaded
     finally:
         for bar in bars:
             bar.close()
@@ -230,13 +239,18 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     seen: dict[str, str] = {}
     ocr_cache = OcrCache(index_dir / "ocr_cache.sqlite")
     conversions = ConversionCache(index_dir / "conversion_cache.sqlite")
+    reads = ReadCache(index_dir / "read_cache.sqlite",
+                      f"{fingerprint()}|{config.max_document_bytes}|{config.limits!r}")
     try:
-        loaded_files = list(_load(paths, config, ocr_cache, conversions, notify, progress, report))
+        known = reads.known(paths)
+        loaded_files = list(_load(paths, config, ocr_cache, conversions, notify, progress, report, reads, known))
         ocr_cache.keep_asked()
         conversions.keep_asked()
+        reads.save(paths)
     finally:
         ocr_cache.close()
         conversions.close()
+        reads.close()
     for path, loaded in loaded_files:
         rel = str(path.relative_to(corpus_dir))
         if isinstance(loaded, Exception):
@@ -245,7 +259,7 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         if loaded.low_confidence:
             report.notes.append((rel, _low_confidence_note(loaded)))
         report.notes += [(rel, note) for note in loaded.notes]
-        text_hash = hashlib.sha256(loaded.text.encode()).hexdigest()
+        text_hash = known[path].text_hash if path in known else hashlib.sha256(loaded.text.encode()).hexdigest()
         if text_hash in seen:
             report.skipped.append((rel, f"与 {seen[text_hash]} 内容相同，只索引一次"))
             continue
@@ -305,6 +319,26 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         raise
 
 
+def _with_text(jobs: list[tuple[str, str, SourceText]], previous: Previous | None, parse_cache: ParseCache,
+               config: BuildConfig, report: BuildReport) -> list[tuple[str, str, SourceText]]:
+    """Return the jobs with the text of each file not read (unchanged since the last build) whose parse neither the
+    previous generation nor the parse cache holds (a damaged generation or cache): it is read now."""
+    keys = {i: cache_key(doc_id, loaded, config.chunk_chars) for i, (_, doc_id, loaded) in enumerate(jobs)
+            if not loaded.text}
+    held = parse_cache.present(list(keys.values())) | (set(previous.files) if previous is not None else set())
+    found = list(jobs)
+    for i in sorted((i for i, key in keys.items() if key not in held), reverse=True):
+        rel, doc_id, stub = jobs[i]
+        try:
+            found[i] = (rel, doc_id, dataclasses.replace(
+                load_file(Path(stub.path), config.max_document_bytes, ReadContext(limits=config.limits)),
+                part_of=stub.part_of))
+        except (DocumentError, OSError) as exc:
+            report.skipped.append((rel, str(exc)))
+            del found[i]
+    return found
+
+
 def _slots(keys: list[str], previous: Previous | None) -> list[int] | None:
     """Return the records file slot of each file when the previous generation's records file is to be patched:
     None without one, when fewer than half its files are kept (writing afresh is then cheaper than copying it
@@ -327,11 +361,12 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     # A bundle's attachment names its notice by path; records name it by document id.
     jobs = [(rel, ids[path], _with_notice_id(loaded, corpus_dir, ids)) for path, rel, loaded in sources]
     taken: dict[str, str] = {}
+    parse_cache = ParseCache(index_dir / "parse_cache.sqlite")
+    jobs = _with_text(jobs, previous, parse_cache, config, report)
     keys = [cache_key(doc_id, loaded, config.chunk_chars) for _, doc_id, loaded in jobs]
     slots = _slots(keys, previous)
     if slots is None:
         previous, slots = None, spread(len(jobs))
-    parse_cache = ParseCache(index_dir / "parse_cache.sqlite")
     writer = GenerationWriter(folder, *((previous.records, previous.digest) if previous is not None else ()))
     carry = Carry(previous, tokens, chunk_ids) if previous is not None else None
     if previous is not None:

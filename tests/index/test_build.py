@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+import index.build
 import index.parsed
+import index.readcache
 from index.build import BuildReport, build_index
 from index.dense import EmbeddingCache
 from index.lang.tokens import tokenize
@@ -280,5 +285,65 @@ def test_a_rebuild_from_a_generation_damaged_inside_writes_every_file_from_its_p
     doc.write_text(doc.read_text(encoding="utf-8").replace(EDIT_FROM, EDIT_TO), encoding="utf-8")
     second = build(corpus, tmp_path / "index")
     assert (second.documents, second.parsed, second.skipped) == (3, 1, [])
+    build(corpus, tmp_path / "fresh")
+    assert records(tmp_path / "index") == records(tmp_path / "fresh")
+
+
+def counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Return the list of file names the builds read from now on."""
+    read: list[str] = []
+    real = index.build.load_corpus
+
+    def counted(paths: list[Path], *args: Any) -> Iterator[tuple[Path, object]]:
+        read.extend(p.name for p in paths)
+        return real(paths, *args)
+
+    monkeypatch.setattr(index.build, "load_corpus", counted)
+    return read
+
+
+def test_a_rebuild_reads_only_the_files_whose_stat_changed(corpus: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unchanged files (size, times and inode as recorded, well before the recorded read) are not read or hashed
+    again; an edit that keeps the size and sets the modification time back is read (its change time moved), and
+    the index equals a fresh build's."""
+    monkeypatch.setattr(index.readcache, "RACY_NS", 0)  # the copy's change times are a moment before the build
+    build(corpus, tmp_path / "index")
+    read = counting_reads(monkeypatch)
+    assert build(corpus, tmp_path / "index").unchanged and read == []
+    doc = corpus / SHENZHEN
+    text = doc.read_text(encoding="utf-8")
+    assert text.count("陶瓷") and len("陶瓷".encode()) == len("玉雕".encode())
+    st = doc.stat()
+    doc.write_text(text.replace("陶瓷", "玉雕", 1), encoding="utf-8")
+    os.utime(doc, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (doc.stat().st_size, doc.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    second = build(corpus, tmp_path / "index")
+    assert read == [SHENZHEN] and (second.documents, second.parsed) == (3, 1)
+    build(corpus, tmp_path / "fresh")
+    assert records(tmp_path / "index") == records(tmp_path / "fresh")
+
+
+def test_a_file_whose_stat_is_as_recorded_but_racy_is_read_again(corpus: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file changed within RACY_NS of the read that recorded it (the copy made just before the first build) may
+    have been written after it was read without its stat showing it: it is read again, as git does."""
+    build(corpus, tmp_path / "index")
+    read = counting_reads(monkeypatch)
+    build(corpus, tmp_path / "index")
+    assert sorted(read) == sorted(p.name for p in corpus.iterdir())
+
+
+def test_an_unread_file_whose_parse_is_gone_is_read(corpus: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file not read (unchanged) whose parse neither the previous generation nor the parse cache holds any more
+    is read after all, and the index is whole."""
+    monkeypatch.setattr(index.readcache, "RACY_NS", 0)
+    build(corpus, tmp_path / "index")
+    forget_generations(tmp_path / "index")
+    (tmp_path / "index" / "parse_cache.sqlite").unlink()
+    read = counting_reads(monkeypatch)
+    again = build(corpus, tmp_path / "index")
+    assert read == [] and (again.documents, again.parsed) == (3, 3)
     build(corpus, tmp_path / "fresh")
     assert records(tmp_path / "index") == records(tmp_path / "fresh")
