@@ -66,14 +66,29 @@ class TokenIds:
         is given it in a full build), the ids in that vocabulary and the chunks' ends. Tokens no chunk uses any
         more (an unchanged document's vocabulary carried over, the token only in a changed one) are left out."""
         ids = np.frombuffer(self._ids, dtype=np.int32)
+        used = np.flatnonzero(np.bincount(ids, minlength=len(self.vocab)))
         first = np.full(len(self.vocab), len(ids), dtype=np.int64)
-        np.minimum.at(first, ids, np.arange(len(ids), dtype=np.int64))
-        used = np.flatnonzero(first < len(ids))
+        # Each token's first place, block by block from the start, until every token used is met: a corpus's
+        # vocabulary is mostly met early (at a million chunks, in its first 1 % here), and one pass over all the
+        # ids with np.minimum.at took ~3 s.
+        start, size, missing = 0, 1 << 20, len(used)
+        while missing:
+            block = ids[start : start + size]
+            found, at = np.unique(block, return_index=True)
+            new = first[found] == len(ids)
+            first[found[new]] = at[new] + start
+            missing -= int(new.sum())
+            start, size = start + size, size * 2
         order = used[np.argsort(first[used], kind="stable")]
+        words = list(self.vocab)
+        ends = np.frombuffer(self._ends, dtype=np.int64).copy()
+        if np.array_equal(order, np.arange(len(order))):
+            # Already in that order, the unused tokens last (a rebuild whose vocabulary starts as the previous
+            # one's, bm25s's "" placeholder at its end): no renumbering.
+            return words[: len(order)], ids, ends
         renumber = np.zeros(len(self.vocab), dtype=np.int32)
         renumber[order] = np.arange(len(order), dtype=np.int32)
-        words = list(self.vocab)
-        return [words[i] for i in order], renumber[ids], np.frombuffer(self._ends, dtype=np.int64).copy()
+        return [words[i] for i in order], renumber[ids], ends
 
 
 def fit_bm25(ids: np.ndarray, ends: np.ndarray, vocabulary: int, k1: float, b: float) -> tuple[dict[str, Any],

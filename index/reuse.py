@@ -85,6 +85,7 @@ class Carry:
         self.rows = np.full(len(previous.chunk_ids), -1, dtype=np.int64)
         # The previous vocabulary's ids in this build's, made once.
         self._ids = tokens.mapping(previous.words)
+        self._same = bool(np.array_equal(self._ids, np.arange(len(self._ids))))
         self._run: tuple[int, int] | None = None
         self._used = False
 
@@ -122,7 +123,9 @@ class Carry:
             return
         ends = self.previous.token_ends
         lo = int(ends[first - 1]) if first else 0
-        self.tokens.extend(self._ids[self.previous.tokens[lo : int(ends[end - 1])]], ends[first:end] - lo)
+        tokens = self.previous.tokens[lo : int(ends[end - 1])]
+        # The new vocabulary starts as the previous one (Carry is made before any file is added): ids carry as they are.
+        self.tokens.extend(tokens if self._same else self._ids[tokens], ends[first:end] - lo)
         self.rows[first:end] = np.arange(len(self.chunk_ids), len(self.chunk_ids) + end - first)
         self.chunk_ids += self.previous.chunk_ids[first:end]
 
