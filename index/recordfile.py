@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -245,14 +247,22 @@ class RecordWriter:
         self._conn.close()
 
 
-def _copy_checked(source: Path, target: Path, digest: str) -> None:
-    """Copy a file, or raise GenerationDamaged when its SHA-256 is not `digest`."""
+def _sha256(path: Path) -> str:
     sha = hashlib.sha256()
-    with open(source, "rb") as src, open(target, "wb") as dst:
-        while block := src.read(1 << 22):
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
             sha.update(block)
-            dst.write(block)
-    if sha.hexdigest() != digest:
+    return sha.hexdigest()
+
+
+def _copy_checked(source: Path, target: Path, digest: str) -> None:
+    """Copy a file, or raise GenerationDamaged when its SHA-256 is not `digest`: the kernel copies (sendfile) while
+    a thread hashes the same pages (hashlib releases the GIL), so the check costs about the copy's time, not more."""
+    with ThreadPoolExecutor(1) as pool:
+        hashed = pool.submit(_sha256, source)
+        shutil.copyfile(source, target)
+        found = hashed.result()
+    if found != digest:
         raise GenerationDamaged(f"{source.parent.name}/{source.name} 的内容与 manifest 记录的不符（SHA-256）")
 
 
