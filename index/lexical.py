@@ -18,6 +18,8 @@ from index.retrieval import LexicalSearch, Scope, Scopes
 # The chunks' token ids (in the saved vocabulary) and each chunk's end among them, kept beside bm25s's files so that a
 # rebuild takes unchanged documents' tokens from here.
 TOKENS, TOKEN_ENDS = "tokens.npy", "token_ends.npy"
+# Token ids whose first places TokenIds.arrays finds by a sort; later ones are looked up.
+HEAD = 1 << 20
 # Each posting's count in its chunk, in the matrix's order: a rebuild reweights the postings of the chunks it keeps.
 TF = "tf.npy"
 
@@ -68,17 +70,17 @@ class TokenIds:
         ids = np.frombuffer(self._ids, dtype=np.int32)
         used = np.flatnonzero(np.bincount(ids, minlength=len(self.vocab)))
         first = np.full(len(self.vocab), len(ids), dtype=np.int64)
-        # Each token's first place, block by block from the start, until every token used is met: a corpus's
-        # vocabulary is mostly met early (at a million chunks, in its first 1 % here), and one pass over all the
-        # ids with np.minimum.at took ~3 s.
-        start, size, missing = 0, 1 << 20, len(used)
-        while missing:
-            block = ids[start : start + size]
-            found, at = np.unique(block, return_index=True)
-            new = first[found] == len(ids)
-            first[found[new]] = at[new] + start
-            missing -= int(new.sum())
-            start, size = start + size, size * 2
+        # Each token's first place: those of the first HEAD ids from a sort of them, the rest (a corpus's vocabulary
+        # is mostly met early; the rare tokens later) from where the ids are one of them. One np.minimum.at over all
+        # the ids took ~3 s at a million chunks.
+        found, at = np.unique(ids[:HEAD], return_index=True)
+        first[found] = at
+        late = np.zeros(len(self.vocab), dtype=bool)
+        late[used[first[used] == len(ids)]] = True
+        if late.any():
+            hits = np.flatnonzero(late[ids[HEAD:]]) + HEAD
+            found, at = np.unique(ids[hits], return_index=True)
+            first[found] = hits[at]
         order = used[np.argsort(first[used], kind="stable")]
         words = list(self.vocab)
         ends = np.frombuffer(self._ends, dtype=np.int64).copy()

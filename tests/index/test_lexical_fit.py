@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import index.lexical
 from index.lang.tokens import tokenize
 from index.lexical import TF, TOKEN_ENDS, TOKENS, Carried, LexicalIndex, TokenIds, _bm25s
 from tests.conftest import CORPUS
@@ -62,9 +63,12 @@ def test_the_matrix_equals_bm25s(chunks: list[str], tmp_path: Path) -> None:
             assert got == value, name
 
 
-def test_carried_over_token_ids_give_the_vocabulary_of_a_full_pass() -> None:
+@pytest.mark.parametrize("head", [1, 37, 1 << 20])
+def test_carried_over_token_ids_give_the_vocabulary_of_a_full_pass(head: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks carried over from another vocabulary, between chunks added as text, and a token only the dropped
-    chunks used: the vocabulary and ids equal those of one pass over the chunks as text."""
+    chunks used: the vocabulary and ids equal those of one pass over the chunks as text, whether a token's first
+    place is among the ids sorted (the first HEAD) or looked up after them."""
+    monkeypatch.setattr(index.lexical, "HEAD", head)
     chunks = _random_chunks(3)
     old = _tokens(chunks)
     words, ids, ends = old.arrays()
@@ -119,3 +123,18 @@ def test_a_matrix_refitted_from_kept_chunks_equals_a_full_fit(seed: int, tmp_pat
     LexicalIndex.build(new_ids, _tokens(texts)).save(tmp_path / "fit")
     for name in sorted(p.name for p in (tmp_path / "fit").iterdir()):
         assert (tmp_path / "refit" / name).read_bytes() == (tmp_path / "fit" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("head", [1, 37, 1 << 20])
+def test_the_vocabulary_is_in_the_order_tokens_are_first_used(head: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vocabulary started in another order (as a rebuild's starts with the previous one's, some tokens no longer
+    used): arrays() orders it by first use, wherever that falls, and leaves the unused tokens out."""
+    monkeypatch.setattr(index.lexical, "HEAD", head)
+    chunks = _random_chunks(6)
+    tokens = TokenIds()
+    tokens.mapping([f"词{i}" for i in reversed(range(310))])
+    for text in chunks:
+        tokens.add(text)
+    words, ids, _ = tokens.arrays()
+    assert words == list(dict.fromkeys(w for text in chunks for w in text.split(" ")))
+    assert [words[i] for i in ids] == [w for text in chunks for w in text.split(" ")]
