@@ -41,6 +41,11 @@ class TokenIds:
         self.vocab: dict[str, int] = {}
         self._ids = array("i")
         self._ends = array("q")
+        # Finished parts, in order: the ids added as text before each `extend`, and the arrays extended with (a
+        # previous generation's memory-mapped slices, copied once, by `arrays`); `_count` ids in them.
+        self._parts: list[np.ndarray] = []
+        self._end_parts: list[np.ndarray] = []
+        self._count = 0
 
     def add(self, tokens: str) -> None:
         """Add a chunk's space-separated tokens; a chunk without any gets a placeholder, as BM25 needs one."""
@@ -51,7 +56,7 @@ class TokenIds:
         if None in ids:
             ids = [vocab.setdefault(w, len(vocab)) for w in words]
         self._ids.extend(ids)  # type: ignore[arg-type]
-        self._ends.append(len(self._ids))
+        self._ends.append(self._count + len(self._ids))
 
     def mapping(self, words: Sequence[str]) -> np.ndarray:
         """Return this vocabulary's id of each token of another vocabulary (`words`, by id), adding those it lacks."""
@@ -59,15 +64,26 @@ class TokenIds:
 
     def extend(self, ids: np.ndarray, ends: np.ndarray) -> None:
         """Add chunks given as ids of this vocabulary, one flat array, with each chunk's end inside it."""
-        base = len(self._ids)
-        self._ids.frombytes(np.ascontiguousarray(ids, dtype=np.int32).tobytes())
-        self._ends.frombytes((np.asarray(ends, dtype=np.int64) + base).tobytes())
+        self._finish_part()
+        self._parts.append(ids)
+        self._end_parts.append(np.asarray(ends, dtype=np.int64) + self._count)
+        self._count += len(ids)
+
+    def _finish_part(self) -> None:
+        """Move the ids added as text so far into the finished parts."""
+        if self._ids:
+            self._parts.append(np.frombuffer(self._ids, dtype=np.int32))
+            self._end_parts.append(np.frombuffer(self._ends, dtype=np.int64))
+            self._count += len(self._ids)
+            self._ids, self._ends = array("i"), array("q")
 
     def arrays(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Return the vocabulary in the order a single pass over the chunks first meets each token (the order bm25s
         is given it in a full build), the ids in that vocabulary and the chunks' ends. Tokens no chunk uses any
         more (an unchanged document's vocabulary carried over, the token only in a changed one) are left out."""
-        ids = np.frombuffer(self._ids, dtype=np.int32)
+        self._finish_part()
+        ids = self._parts[0] if len(self._parts) == 1 else np.concatenate(self._parts or [np.zeros(0, np.int32)],
+                                                                           dtype=np.int32)
         used = np.flatnonzero(np.bincount(ids, minlength=len(self.vocab)))
         first = np.full(len(self.vocab), len(ids), dtype=np.int64)
         # Each token's first place: those of the first HEAD ids from a sort of them, the rest (a corpus's vocabulary
@@ -83,7 +99,7 @@ class TokenIds:
             first[found] = hits[at]
         order = used[np.argsort(first[used], kind="stable")]
         words = list(self.vocab)
-        ends = np.frombuffer(self._ends, dtype=np.int64).copy()
+        ends = np.concatenate(self._end_parts or [np.zeros(0, np.int64)])
         if np.array_equal(order, np.arange(len(order))):
             # Already in that order, the unused tokens last (a rebuild whose vocabulary starts as the previous
             # one's, bm25s's "" placeholder at its end): no renumbering.
@@ -144,25 +160,35 @@ def refit_bm25(ids: np.ndarray, ends: np.ndarray, words: Sequence[str], k1: floa
     postings: at a million chunks a rebuild after 1 % changed spends ~12 s in fit_bm25's sort."""
     n = len(ends)
     lengths = np.diff(ends, prepend=0)
+    vocabulary = len(words)
     # The kept postings in the previous column order; rows map in order, so each column stays sorted by row.
     old_columns = np.repeat(np.arange(len(carried.indptr) - 1, dtype=np.int32), np.diff(carried.indptr))
-    rows = carried.rows[carried.indices]
+    rows = carried.rows.astype(np.int32)[carried.indices]
     kept = rows >= 0
     old_columns, rows, tf = old_columns[kept], rows[kept], carried.tf[kept]
     del kept
-    # Each previous column's run of kept postings, gathered in the new column order.
     index = {w: i for i, w in enumerate(words)}
     column = np.array([index.get(w, -1) for w in carried.words[: len(carried.indptr) - 1]], dtype=np.int64)
     counts = np.bincount(old_columns, minlength=len(column))
-    first = np.cumsum(counts) - counts
-    order = np.flatnonzero(column >= 0)
-    order = order[np.argsort(column[order])]
-    runs = counts[order]
-    gather = np.repeat(first[order] - (np.cumsum(runs) - runs), runs) + np.arange(int(runs.sum()), dtype=np.int64)
-    term = np.repeat(column[order].astype(np.int32), runs)
-    rows, tf = rows[gather].astype(np.int32), tf[gather]
-    del gather, old_columns
-    # The postings of the chunks not carried over, as fit_bm25 counts them.
+    if np.array_equal(column, np.arange(len(column))):
+        # The usual case: the previous columns keep their order, new tokens come after them.
+        term = old_columns
+    else:
+        # Each previous column's run of kept postings, gathered in the new column order.
+        first = np.cumsum(counts) - counts
+        order = np.flatnonzero(column >= 0)
+        order = order[np.argsort(column[order])]
+        runs = counts[order]
+        gather = np.repeat(first[order] - (np.cumsum(runs) - runs), runs) + \
+            np.arange(int(runs.sum()), dtype=np.int64)
+        term = np.repeat(column[order].astype(np.int32), runs)
+        rows, tf = rows[gather], tf[gather]
+        del gather
+    del old_columns
+    # Where each new column's kept postings start.
+    starts_of = np.zeros(vocabulary + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term, minlength=vocabulary), out=starts_of[1:])
+    # The postings of the chunks not carried over, as fit_bm25 counts them, sorted by (term, row).
     unheld = np.ones(n, dtype=bool)
     unheld[carried.rows[carried.rows >= 0]] = False
     fresh = np.flatnonzero(unheld)
@@ -171,12 +197,26 @@ def refit_bm25(ids: np.ndarray, ends: np.ndarray, words: Sequence[str], k1: floa
         np.arange(int(lengths[fresh].sum()), dtype=np.int64)
     keys = ids[spans].astype(np.int64) * n + np.repeat(fresh.astype(np.int64), lengths[fresh])
     keys, fresh_tf = np.unique(keys, return_counts=True)
-    # Merged by (term, row): each new posting goes before the first kept one with a larger key.
-    at = np.searchsorted(term.astype(np.int64) * n + rows, keys)
-    term = np.insert(term, at, (keys // n).astype(np.int32))
-    rows = np.insert(rows, at, (keys % n).astype(np.int32))
-    tf = np.insert(tf, at, fresh_tf.astype(np.int32))
-    return _weigh(term, rows, tf, lengths, len(words), k1, b), tf
+    fresh_terms, fresh_rows = (keys // n).astype(np.int32), (keys % n).astype(np.int32)
+    # Each new posting goes before the first kept one of its column with a larger row: a search per column.
+    at = np.empty(len(keys), dtype=np.int64)
+    bounds = np.searchsorted(fresh_terms, np.arange(vocabulary + 1))
+    for t in np.flatnonzero(np.diff(bounds)).tolist():
+        lo, hi, start = bounds[t], bounds[t + 1], starts_of[t]
+        at[lo:hi] = start + np.searchsorted(rows[start : starts_of[t + 1]], fresh_rows[lo:hi])
+    # Merged: the new postings at their places (each shifted by those before it), the kept ones around them.
+    place = at + np.arange(len(at))
+    others = np.ones(len(rows) + len(place), dtype=bool)
+    others[place] = False
+
+    def merged(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        out = np.empty(len(others), dtype=old.dtype)
+        out[others] = old
+        out[place] = new
+        return out
+
+    term, rows, tf = merged(term, fresh_terms), merged(rows, fresh_rows), merged(tf, fresh_tf.astype(tf.dtype))
+    return _weigh(term, rows, tf, lengths, vocabulary, k1, b), tf
 
 
 def _weigh(term: np.ndarray, chunk: np.ndarray, tf: np.ndarray, lengths: np.ndarray, vocabulary: int, k1: float,

@@ -87,21 +87,26 @@ def test_carried_over_token_ids_give_the_vocabulary_of_a_full_pass(head: int, mo
         [np.asarray(a).tolist() if isinstance(a, np.ndarray) else a for a in _tokens(texts).arrays()]
 
 
-@pytest.mark.parametrize("seed", [4, 5])
-def test_a_matrix_refitted_from_kept_chunks_equals_a_full_fit(seed: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("seed", "reordered"), [(4, True), (5, True), (6, False)])
+def test_a_matrix_refitted_from_kept_chunks_equals_a_full_fit(seed: int, reordered: bool, tmp_path: Path) -> None:
     """Chunks dropped, chunks added before, between and after the kept ones, tokens only the dropped chunks used
-    and tokens only the added ones use: the matrix made from the previous one's kept postings (refit_bm25) and
+    and tokens only the added ones use (the vocabulary reordered); or every chunk kept and chunks of known tokens
+    added at the end (its order kept): the matrix made from the previous one's kept postings (refit_bm25) and
     the counts saved beside it are those a full fit of the new chunks gives, file for file."""
     rng = random.Random(seed)
     chunks = _random_chunks(seed)
     old = _tokens(chunks)
     LexicalIndex.build([f"c{i}" for i in range(len(chunks))], old).save(tmp_path / "old")
     words, ids, ends = old.arrays()
-    kept = sorted(rng.sample(range(len(chunks)), 400))
-    added = ["新词 词1 词2 新词", "词250", "", "另一个新词 词3"]
-    # New chunks at the front, after the 100th kept one and at the end; kept ones carried as slices.
-    plan = [("new", added[0]), *(("old", i) for i in kept[:100]), ("new", added[1]), ("new", added[2]),
-            *(("old", i) for i in kept[100:]), ("new", added[3])]
+    if reordered:
+        kept = sorted(rng.sample(range(len(chunks)), 400))
+        added = ["新词 词1 词2 新词", "词250", "", "另一个新词 词3"]
+        # New chunks at the front, after the 100th kept one and at the end; kept ones carried as slices.
+        plan = [("new", added[0]), *(("old", i) for i in kept[:100]), ("new", added[1]), ("new", added[2]),
+                *(("old", i) for i in kept[100:]), ("new", added[3])]
+    else:
+        plan = [*(("old", i) for i in range(len(chunks))), ("new", f"{words[3]} {words[0]} {words[3]}"),
+                ("new", words[1])]
     mixed, table, texts = TokenIds(), None, []
     rows = np.full(len(chunks), -1, dtype=np.int64)
     starts = np.concatenate(([0], ends[:-1]))
