@@ -205,7 +205,11 @@ def run(clauses: int, work: Path, repeat: int, backend: Backend = "static",
         # Imported here: bench.postgres_load imports this module.
         from bench.postgres_load import serve_and_load
 
-        served = serve_and_load(server.url, settings.corpus_dir, backend, *load, 10) if load else ""
+        try:
+            # A corpus this size answers its first questions slowly (measures load at first use): a longer warm-up.
+            served = serve_and_load(server.url, settings.corpus_dir, backend, *load, 20, warm_up=30) if load else ""
+        except Exception as exc:  # the latencies above are kept whatever the load run does
+            served = f"failed: {type(exc).__name__}: {exc}"
     m = embedded.manifest
     filters = "; ".join(f"{r} ({share:.1%} of the chunks)" for r, share in regions)
     embedder = "static embedder" if embeddings is not None else "lexical only (no vectors)"

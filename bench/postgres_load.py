@@ -37,7 +37,7 @@ def _published(url: str, clauses: int, work: Path, backend: Backend) -> Path:
 
 
 def serve_and_load(url: str, corpus: Path, backend: str, processes: int, clients: int, seconds: float,
-                   baseline: float) -> str:
+                   baseline: float, warm_up: float = 3) -> str:
     """Return the report of app processes serving the generation `url` publishes: one client on one process, then
     every client over every process, and the processes' peak RSS."""
     questions = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")]
@@ -54,7 +54,7 @@ def serve_and_load(url: str, corpus: Path, backend: str, processes: int, clients
             for address, server in zip(urls, servers, strict=True):
                 wait_ready(address, server)
             opened = [peak_rss_mb(server.pid) for server in servers]
-            asyncio.run(load(urls, len(urls), 3, questions))  # warm-up, every process
+            asyncio.run(load(urls, len(urls), warm_up, questions))  # warm-up, every process
             single = asyncio.run(load(urls[0], 1, baseline, questions))
             many = asyncio.run(load(urls, clients, seconds, questions))
             rss = [peak_rss_mb(server.pid) for server in servers]
@@ -67,8 +67,8 @@ def serve_and_load(url: str, corpus: Path, backend: str, processes: int, clients
             "|---|---|---|---|---|---|---|---|---|"]
     for r, n in ((single, 1), (many, processes)):
         rows.append(f"| {r['clients']} | {n} | {r['seconds']:.0f} | {r['requests']} | {sum(r['errors'].values())} "
-                    f"{json.dumps(r['errors']) if r['errors'] else ''} | {r['throughput']:.1f} | {r['p50']:.0f} "
-                    f"| {r['p95']:.0f} | {r['p99']:.0f} |")
+                    f"{json.dumps(r['errors']) if r['errors'] else ''} | {r['throughput']:.1f} | "
+                    + " | ".join(f"{r[p]:.0f}" if p in r else "–" for p in ("p50", "p95", "p99")) + " |")
     configured = ", ".join(f"{k}={v}" for k, v in SERVER.items())
     embedder = "static embedder" if backend == "static" else "lexical only (QA_EMBEDDING_BACKEND=none)"
     return (f"{embedder}, published into PostgreSQL 18 + pgvector on 127.0.0.1 ({configured}); "
