@@ -80,11 +80,11 @@ def serve_and_load(url: str, corpus: Path, backend: str, processes: int, clients
 
 
 def run(clauses: int, work: Path, processes: int, clients: int, seconds: float, baseline: float,
-        backend: Backend) -> str:
+        backend: Backend, warm_up: float = 3) -> str:
     """Return the report: one client on one process, then every client over every process."""
     with running_server(SERVER) as database:
         corpus = _published(database.url, clauses, work, backend)
-        body = serve_and_load(database.url, corpus, backend, processes, clients, seconds, baseline)
+        body = serve_and_load(database.url, corpus, backend, processes, clients, seconds, baseline, warm_up)
     return f"Corpus: bench.corpus, {clauses:,} clauses requested (the index of \"PostgreSQL backend\"); " + body
 
 
@@ -97,10 +97,11 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--baseline-seconds", type=float, default=10)
     p.add_argument("--backend", default="static", choices=["static", "none"])
+    p.add_argument("--warm-up", type=float, default=3, help="seconds of questions to every process first")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         body = run(parse_size(args.clauses), args.work or Path(tmp), args.processes, args.clients, args.seconds,
-                   args.baseline_seconds, args.backend)
+                   args.baseline_seconds, args.backend, args.warm_up)
     append(f"PostgreSQL backend: {args.processes} app processes under HTTP load ({args.clients} clients x "
            f"{args.seconds:.0f} s, {args.clauses} clauses)", body)
 
