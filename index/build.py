@@ -296,7 +296,7 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
 
     index_dir.mkdir(parents=True, exist_ok=True)
     keep = _fallback(index_dir) if report.repaired else None
-    # The generation this one replaces (not one being repaired): its unchanged files' rows are copied from it.
+    # The generation this one replaces (not one being repaired): its records file is copied and patched.
     previous = Previous.of(serving, manifest) if manifest is not None else None
     if previous is not None:
         before = copy.deepcopy(report)
@@ -368,7 +368,12 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     keys = [cache_key(doc_id, loaded, config.chunk_chars) for _, doc_id, loaded in jobs]
     slots = _slots(keys, previous)
     if slots is None:
-        previous, slots = None, spread(len(jobs))
+        if previous is not None:
+            # Written afresh after all: the files not read whose parse only the previous generation held are read.
+            previous = None
+            jobs = _with_text(jobs, None, parse_cache, config, report)
+            keys = [cache_key(doc_id, loaded, config.chunk_chars) for _, doc_id, loaded in jobs]
+        slots = spread(len(jobs))
     writer = GenerationWriter(folder, *((previous.records, previous.digest) if previous is not None else ()))
     carry = Carry(previous, tokens, chunk_ids) if previous is not None else None
     if previous is not None:

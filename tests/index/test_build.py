@@ -347,3 +347,20 @@ def test_an_unread_file_whose_parse_is_gone_is_read(corpus: Path, tmp_path: Path
     assert read == [] and (again.documents, again.parsed) == (3, 3)
     build(corpus, tmp_path / "fresh")
     assert records(tmp_path / "index") == records(tmp_path / "fresh")
+
+
+def test_a_rebuild_written_afresh_reads_the_unread_files_only_the_previous_generation_held(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two of three files changed (too many to patch the records file) and the parse cache gone: the unchanged
+    file, not read, had its parse only in the previous generation, so it is read before the records are written
+    afresh, and the index is whole."""
+    monkeypatch.setattr(index.readcache, "RACY_NS", 0)
+    build(corpus, tmp_path / "index")
+    (tmp_path / "index" / "parse_cache.sqlite").unlink()
+    for name in (SHENZHEN, "jiangsu-culture-tech-2020.txt"):
+        doc = corpus / name
+        doc.write_text(doc.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    again = build(corpus, tmp_path / "index")
+    assert (again.documents, again.parsed, again.skipped) == (3, 3, [])
+    build(corpus, tmp_path / "fresh")
+    assert records(tmp_path / "index") == records(tmp_path / "fresh")
