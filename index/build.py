@@ -11,6 +11,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,12 +22,13 @@ from index.dense import COLLECTION, EmbeddingCache, embed_chunks, write_collecti
 from index.embedding import PolicyEmbeddings
 from index.errors import ConfigError, DocumentError, GenerationDamaged, NothingToIndex
 from index.lexical import LexicalIndex, TokenIds
-from index.loading import SUPPORTED, discover, load_corpus
-from index.parsed import PIPELINE_VERSION, ParseCache, Reused, fingerprint, parse_all
+from index.loading import SUPPORTED, discover, load_corpus, load_file
+from index.parsed import PIPELINE_VERSION, ParseCache, Reused, cache_key, fingerprint, parse_all
+from index.readcache import Known, ReadCache
 from index.readers.base import ReadContext
 from index.readers.legacy import ConversionCache
 from index.readers.ocr import OcrCache
-from index.recordfile import RECORDS_FILE, RecordFile
+from index.recordfile import RECORDS_FILE, RecordFile, fit_slots, spread
 from index.records import Chunk, Manifest, SourceText
 from index.reuse import Carry, Previous
 from index.store import (
@@ -35,6 +37,7 @@ from index.store import (
     build_lock,
     check_files,
     current_generation,
+    file_digest,
     generations,
     manifest_of,
     named_generation,
@@ -170,9 +173,10 @@ def _reusable_store(index_dir: Path, manifest: Manifest | None, model_id: str, c
 
 
 def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, conversions: ConversionCache,
-          notify: Callable[[str, int, int], None], progress: bool,
-          report: BuildReport) -> Iterator[tuple[Path, SourceText | DocumentError]]:
-    """Yield each file's text as load_corpus does, showing OCR progress page by page (it takes seconds a page)."""
+          notify: Callable[[str, int, int], None], progress: bool, report: BuildReport, reads: ReadCache,
+          known: dict[Path, Known]) -> Iterator[tuple[Path, SourceText | DocumentError]]:
+    """Yield each file's text as load_corpus does, showing OCR progress page by page (it takes seconds a page); a
+    file `known` unchanged since the last build is not read: it is yielded without its text."""
     # The bar opens at the first scanned page: most corpora have none, and an empty bar would only confuse.
     bars: list[tqdm] = []
     current = {"name": ""}
@@ -191,8 +195,15 @@ def _load(paths: list[Path], config: BuildConfig, ocr_cache: OcrCache, conversio
     context = ReadContext(ocr_cache=ocr_cache, on_page=on_page, limits=config.limits, conversions=conversions)
     try:
         for path in paths:
+            if path in known:
+                yield path, known[path].source
+                continue
             current["name"] = path.name
-            yield from load_corpus([path], config.max_document_bytes, context)
+            before = reads.before_read(path)
+            for where, loaded in load_corpus([path], config.max_document_bytes, context):
+                if before is not None and isinstance(loaded, SourceText):
+                    reads.remember(path, before, loaded)
+                yield where, loaded
     finally:
         for bar in bars:
             bar.close()
@@ -230,13 +241,18 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     seen: dict[str, str] = {}
     ocr_cache = OcrCache(index_dir / "ocr_cache.sqlite")
     conversions = ConversionCache(index_dir / "conversion_cache.sqlite")
+    reads = ReadCache(index_dir / "read_cache.sqlite",
+                      f"{fingerprint()}|{config.max_document_bytes}|{config.limits!r}")
     try:
-        loaded_files = list(_load(paths, config, ocr_cache, conversions, notify, progress, report))
+        known = reads.known(paths)
+        loaded_files = list(_load(paths, config, ocr_cache, conversions, notify, progress, report, reads, known))
         ocr_cache.keep_asked()
         conversions.keep_asked()
+        reads.save(paths)
     finally:
         ocr_cache.close()
         conversions.close()
+        reads.close()
     for path, loaded in loaded_files:
         rel = str(path.relative_to(corpus_dir))
         if isinstance(loaded, Exception):
@@ -245,7 +261,7 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         if loaded.low_confidence:
             report.notes.append((rel, _low_confidence_note(loaded)))
         report.notes += [(rel, note) for note in loaded.notes]
-        text_hash = hashlib.sha256(loaded.text.encode()).hexdigest()
+        text_hash = known[path].text_hash if path in known else hashlib.sha256(loaded.text.encode()).hexdigest()
         if text_hash in seen:
             report.skipped.append((rel, f"与 {seen[text_hash]} 内容相同，只索引一次"))
             continue
@@ -280,7 +296,7 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
 
     index_dir.mkdir(parents=True, exist_ok=True)
     keep = _fallback(index_dir) if report.repaired else None
-    # The generation this one replaces (not one being repaired): its unchanged files' rows are copied from it.
+    # The generation this one replaces (not one being repaired): its records file is copied and patched.
     previous = Previous.of(serving, manifest) if manifest is not None else None
     if previous is not None:
         before = copy.deepcopy(report)
@@ -305,6 +321,35 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         raise
 
 
+def _with_text(jobs: list[tuple[str, str, SourceText]], previous: Previous | None, parse_cache: ParseCache,
+               config: BuildConfig, report: BuildReport) -> list[tuple[str, str, SourceText]]:
+    """Return the jobs with the text of each file not read (unchanged since the last build) whose parse neither the
+    previous generation nor the parse cache holds (a damaged generation or cache): it is read now."""
+    keys = {i: cache_key(doc_id, loaded, config.chunk_chars) for i, (_, doc_id, loaded) in enumerate(jobs)
+            if not loaded.text}
+    held = parse_cache.present(list(keys.values())) | (set(previous.files) if previous is not None else set())
+    found = list(jobs)
+    for i in sorted((i for i, key in keys.items() if key not in held), reverse=True):
+        rel, doc_id, stub = jobs[i]
+        try:
+            found[i] = (rel, doc_id, dataclasses.replace(
+                load_file(Path(stub.path), config.max_document_bytes, ReadContext(limits=config.limits)),
+                part_of=stub.part_of))
+        except (DocumentError, OSError) as exc:
+            report.skipped.append((rel, str(exc)))
+            del found[i]
+    return found
+
+
+def _slots(keys: list[str], previous: Previous | None) -> list[int] | None:
+    """Return the records file slot of each file when the previous generation's records file is to be patched:
+    None without one, when fewer than half its files are kept (writing afresh is then cheaper than copying it
+    and deleting most of it) or when a gap is full."""
+    if previous is None or 2 * sum(key in previous.slots for key in keys) < len(previous.slots):
+        return None
+    return fit_slots(keys, previous.slots)
+
+
 def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: bool,
            notify: Callable[[str, int, int], None], report: BuildReport, sources: list[tuple[Path, str, SourceText]],
            signature: str, manifest: Manifest | None, folder: Path, started: float, keep: Path | None,
@@ -319,8 +364,21 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     jobs = [(rel, ids[path], _with_notice_id(loaded, corpus_dir, ids)) for path, rel, loaded in sources]
     taken: dict[str, str] = {}
     parse_cache = ParseCache(index_dir / "parse_cache.sqlite")
-    writer = GenerationWriter(folder, previous.records if previous is not None else None)
-    carry = Carry(previous, writer, tokens, chunk_ids) if previous is not None else None
+    jobs = _with_text(jobs, previous, parse_cache, config, report)
+    keys = [cache_key(doc_id, loaded, config.chunk_chars) for _, doc_id, loaded in jobs]
+    slots = _slots(keys, previous)
+    if slots is None:
+        if previous is not None:
+            # Written afresh after all: the files not read whose parse only the previous generation held are read.
+            previous = None
+            jobs = _with_text(jobs, None, parse_cache, config, report)
+            keys = [cache_key(doc_id, loaded, config.chunk_chars) for _, doc_id, loaded in jobs]
+        slots = spread(len(jobs))
+    writer = GenerationWriter(folder, *((previous.records, previous.digest) if previous is not None else ()))
+    carry = Carry(previous, tokens, chunk_ids) if previous is not None else None
+    if previous is not None:
+        for key in previous.slots.keys() - set(keys):
+            writer.drop(previous.slots[key])
     try:
         # Counted here, not by the bar: a disabled tqdm (progress=False, a server's build) counts nothing.
         read = [0]
@@ -331,9 +389,9 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
                 read[0] += 1
                 notify("读取文件", read[0], len(jobs))
 
-            for rel, key, parsed, from_cache in parse_all(jobs, config.chunk_chars, parse_cache, read_one,
-                                                           config.limits.parse_seconds,
-                                                           previous.files if previous is not None else ()):
+            for slot, (rel, key, parsed, from_cache) in zip(slots, parse_all(
+                    jobs, config.chunk_chars, parse_cache, read_one, config.limits.parse_seconds,
+                    previous.files if previous is not None else ()), strict=True):
                 if isinstance(parsed, str):
                     report.skipped.append((rel, parsed))
                     continue
@@ -346,6 +404,8 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
                 clash = next((taken[i] for i in doc_ids if i in taken), None)
                 if clash is not None:
                     report.skipped.append((rel, f"文档编号与 {clash} 相同，未索引；请将其中一个文件改名"))
+                    if previous is not None and reused is not None:
+                        writer.drop(previous.slots[key])
                     continue
                 taken.update((i, rel) for i in doc_ids)
                 report.documents += len(doc_ids)
@@ -355,6 +415,7 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
                     continue
                 if carry is not None:
                     carry.flush()
+                writer.begin_file(slot)
                 for part in parsed.parts:  # type: ignore[union-attr]
                     writer.add(part.doc, part.clauses, part.chunks, part.measures)
                     report.clauses += len(part.clauses)
@@ -369,10 +430,16 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     finally:
         writer.close()
         parse_cache.close()
+    # The records file is complete: its digest (a read of the whole file, 4.3 GB at a million clauses) is computed
+    # while the lexical index is made (hashlib and numpy release the GIL).
+    hashing = ThreadPoolExecutor(1)
+    known = {RECORDS_FILE: hashing.submit(file_digest, folder, folder / RECORDS_FILE)}
+    hashing.shutdown(wait=False)
     report.chunks = len(chunk_ids)
     if not chunk_ids:  # every readable file parsed to nothing: BM25 cannot index an empty corpus
         raise NothingToIndex(_nothing_message(corpus_dir, report.skipped))
-    LexicalIndex.build(chunk_ids, tokens).save(folder / "bm25")
+    LexicalIndex.build(chunk_ids, tokens, carry.matrix() if carry is not None and carry.used else None).save(
+        folder / "bm25")
     del tokens
     if embeddings is not None and carry is not None and carry.used:
         # The vectors are matched to every chunk by content: the copied ones are read back from the new file.
@@ -404,7 +471,7 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
             _reusable_store(index_dir, manifest, embeddings.model_id, config.chroma_url))
     report.seconds = time.monotonic() - started
     report.generation = folder.name
-    seal(folder, Manifest(
+    seal(folder, known=known, manifest=Manifest(
         signature=signature, pipeline_version=PIPELINE_VERSION, embedding_model=report.embedding_model,
         documents=report.documents, clauses=report.clauses, chunks=report.chunks, skipped=tuple(report.skipped),
         notes=tuple(report.notes),

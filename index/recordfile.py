@@ -9,11 +9,16 @@ into the same frozen records on every read; a small LRU keeps the hot rows."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import hashlib
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +37,11 @@ JSONL = ("docs.jsonl", "clauses.jsonl", "chunks.jsonl", "measures.jsonl")
 FIRST_BATCH, BATCH = 16, 1000
 # Ids and `n` (the position in reading order: iteration and "reading order" are the order the build wrote) are
 # separate so that a table is read in reading order and by id. The big JSON column comes last in each row.
+# A build numbers each corpus file's rows in a block of its own: n = the file's slot << SHIFT + the row's place among
+# the file's rows, slots spread over (0, TOP) in reading order with gaps between them. A rebuild then replaces a
+# changed file's rows in a copy of the previous file (`RecordWriter.patch`) without moving any other row or
+# rebuilding an index: a changed file keeps its slot, a new one takes a slot in the gap where it reads. Records
+# written without files (temporary records, files written before slots) are numbered 0, 1, 2, ….
 SCHEMA = """
 CREATE TABLE docs (n INTEGER PRIMARY KEY, id TEXT NOT NULL, region TEXT NOT NULL, text TEXT NOT NULL,
                    data BLOB NOT NULL);
@@ -61,6 +71,13 @@ COLUMNS = {"docs": 5, "clauses": 6, "chunks": 4, "measures": 2, "files": 6}
 FILE_TABLES = (*TABLES, "files")
 NAMES = {"docs": "id, region, text, data", "clauses": "id, doc_id, section, label_rev, data",
          "chunks": "id, clause_id, data", "measures": "data", "files": "key, docs, clauses, chunks, measures"}
+# 2**28 rows of one table per file (a file is at most QA_MAX_DOCUMENT_BYTES, 20 MB by default) and 2**35 slots: n
+# stays below SQLite's largest integer, 2**63.
+SHIFT, TOP = 28, 1 << 35
+# PRAGMA user_version of a records file whose rows are numbered by file slots.
+SLOTTED = 2
+# KiB of SQLite page cache when records are copied into a temporary file inside an app process.
+TEMPORARY_CACHE_KIB = 4096
 # Above every character: `label_rev < ending + LAST` bounds the labels that start with `ending`.
 LAST = "\U0010ffff"
 # Ids per IN (...) list: SQLite allows 32,766 variables in a statement.
@@ -73,28 +90,68 @@ def section_title(clause: Clause) -> str | None:
     return clause.title if clause.children and clause.title and not clause.is_retrievable else None
 
 
-class RecordWriter:
-    """Writes a records file in one go, one document's records at a time; `finish` checks and indexes it whole."""
+def spread(files: int) -> list[int]:
+    """Return the slots of a build's files in reading order, evenly spaced in (0, TOP): a rebuild's changed file gets
+    its old slot back (the middle of its neighbours'), a new one a slot between its neighbours'."""
+    step = TOP // (files + 1)
+    return [(i + 1) * step for i in range(files)]
 
-    def __init__(self, path: Path, source: Path | None = None) -> None:
+
+def fit_slots(keys: Sequence[str], kept: Mapping[str, int]) -> list[int] | None:
+    """Return the slot of each file of a rebuild in reading order (`keys`): a file the previous records file holds
+    keeps its slot (`kept`), the others are spread over the gap between their kept neighbours. None when a gap has
+    no room left or the kept files are out of order: then the file is written afresh."""
+    slots = [0] * len(keys)
+    waiting: list[int] = []
+    low = 0
+
+    def fill(high: int) -> bool:
+        if high - low <= len(waiting):
+            return False
+        for j, i in enumerate(waiting, 1):
+            slots[i] = low + (high - low) * j // (len(waiting) + 1)
+        waiting.clear()
+        return True
+
+    for i, key in enumerate(keys):
+        slot = kept.get(key)
+        if slot is None:
+            waiting.append(i)
+            continue
+        if slot <= low or not fill(slot):
+            return None
+        slots[i] = low = slot
+    return slots if fill(TOP) else None
+
+
+class RecordWriter:
+    """Writes a records file, one document's records at a time, or patches a copy of a previous one (`patch`);
+    `finish` checks and indexes it."""
+
+    def __init__(self, path: Path, source: Path | None = None, digest: str = "", cache_kib: int = 65536) -> None:
         self.path = path
+        # Patching: the previous generation's records file, copied whole and checked against its digest (the rows
+        # kept are never read, so a damaged page would otherwise pass into the new generation unnoticed).
+        self._patching = source is not None
+        if source is not None:
+            _copy_checked(source, path, digest)
         self._conn = sqlite3.connect(path.resolve().as_uri(), isolation_level=None, uri=True)
         # No journal and no syncs while writing: an unfinished generation has no manifest and is deleted whole
         # (store.remove_incomplete), so there is nothing a journal would have to roll back.
         self._conn.execute("PRAGMA journal_mode = OFF")
         self._conn.execute("PRAGMA synchronous = OFF")
-        # 16 KiB pages: a document's text (20 KB on average) spans fewer overflow pages; at 100k clauses the file is
-        # 13 % smaller and its rows are written ~40 % faster than with the default 4 KiB. A larger page cache for the
-        # index sorts.
-        self._conn.execute("PRAGMA page_size = 16384")
-        self._conn.execute("PRAGMA cache_size = -65536")
-        self._conn.executescript(SCHEMA)
-        if source is not None:
-            # The records file of the generation being replaced, read-only: `copy` takes unchanged files' rows from it.
-            self._conn.execute("ATTACH DATABASE ? AS source", (f"{source.resolve().as_uri()}?mode=ro&immutable=1",))
+        self._conn.execute(f"PRAGMA cache_size = -{cache_kib}")
+        if source is None:
+            # 16 KiB pages: a document's text (20 KB on average) spans fewer overflow pages; at 100k clauses the file
+            # is 13 % smaller and its rows are written ~40 % faster than with the default 4 KiB. A larger page cache
+            # for the index sorts.
+            self._conn.execute("PRAGMA page_size = 16384")
+            self._conn.executescript(SCHEMA)
         self._conn.execute("BEGIN")
-        self._next = dict.fromkeys(FILE_TABLES, 0)
+        self._next = dict.fromkeys(TABLES, 0)
         self._mark = dict(self._next)
+        self._slot: int | None = None
+        self._added: list[int] = []  # slots written by a patch, whose links `finish` checks
 
     def _insert(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
         def numbered() -> Iterator[tuple[Any, ...]]:
@@ -103,7 +160,10 @@ class RecordWriter:
                 self._next[table] += 1
 
         marks = ",".join("?" * COLUMNS[table])
-        self._conn.executemany(f"INSERT INTO {table} VALUES ({marks})", numbered())
+        try:
+            self._conn.executemany(f"INSERT INTO {table} VALUES ({marks})", numbered())
+        except sqlite3.IntegrityError as exc:  # a patch's indexes are in place while it adds rows
+            raise GenerationDamaged(f"记录中有重复的编号（{exc}）") from exc
 
     def add_docs(self, docs: Iterable[PolicyDoc]) -> None:
         """Append documents; the text has its own column, so that `mentions` searches it and nothing else."""
@@ -134,45 +194,80 @@ class RecordWriter:
         self.add_chunks(chunks)
         self.add_measures(measures)
 
-    def end_file(self, key: str) -> None:
-        """Record the rows added since the last file as one file's, named by its parse cache key."""
-        self._insert("files", [(key, *(self._next[t] - self._mark[t] for t in TABLES))])
+    def begin_file(self, slot: int) -> None:
+        """Number the rows added next as the file of this slot's."""
+        self._slot = slot
+        self._next = dict.fromkeys(TABLES, slot << SHIFT)
         self._mark = dict(self._next)
 
-    def copy(self, rows: dict[str, tuple[int, int]]) -> None:
-        """Append the rows [start, end) of each table (files included) of the source records file, renumbered to
-        follow the rows written so far; SQLite copies them without decoding a record."""
-        for table, (start, end) in rows.items():
-            self._conn.execute(f"INSERT INTO {table} SELECT n - ? + ?, {NAMES[table]} FROM source.{table} "
-                               "WHERE n >= ? AND n < ? ORDER BY n", (start, self._next[table], start, end))
-            self._next[table] += end - start
-        self._mark = dict(self._next)
+    def end_file(self, key: str) -> None:
+        """Record the rows added since `begin_file` as one file's, named by its parse cache key."""
+        if self._slot is None:
+            raise ValueError("end_file without begin_file")
+        counts = [self._next[t] - self._mark[t] for t in TABLES]
+        if max(counts) >= 1 << SHIFT:
+            raise GenerationDamaged(f"一个文件有 {max(counts)} 行记录，超过上限 {(1 << SHIFT) - 1}")
+        self._conn.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)", (self._slot, key, *counts))
+        if self._patching:
+            self._added.append(self._slot)
+        self._slot = None
+
+    def drop(self, slot: int) -> None:
+        """Delete the rows of a file of the patched records file (changed, deleted or no longer indexed)."""
+        for table in TABLES:
+            self._conn.execute(f"DELETE FROM {table} WHERE n >= ? AND n < ?", (slot << SHIFT, (slot + 1) << SHIFT))
+        self._conn.execute("DELETE FROM files WHERE n = ?", (slot,))
 
     def finish(self) -> None:
         """Index and commit the file, or raise GenerationDamaged when its ids clash or its links point nowhere.
 
-        The whole-corpus checks are made here, by the build, once: opening checks only counts (`RecordFile.open`)."""
+        The whole-corpus checks are made here, by the build, once: opening checks only counts (`RecordFile.open`).
+        A patch checks the links of the rows it added: kept rows were checked by the build that wrote them, and a
+        file's clauses and chunks link only to its own documents and clauses, which go and come with it."""
         try:
-            for statement in INDEXES.split(";"):  # not executescript: it would commit first
-                self._conn.execute(statement)
+            if not self._patching:
+                for statement in INDEXES.split(";"):  # not executescript: it would commit first
+                    self._conn.execute(statement)
         except sqlite3.IntegrityError as exc:
             raise GenerationDamaged(f"记录中有重复的编号（{exc}）") from exc
-        for problem, sql in (
-            ("有条款指向不存在的文件", "SELECT 1 FROM clauses WHERE doc_id NOT IN (SELECT id FROM docs) LIMIT 1"),
+        checks = (
+            ("有条款指向不存在的文件",
+             "SELECT 1 FROM clauses c WHERE {} NOT EXISTS (SELECT 1 FROM docs WHERE id = c.doc_id) LIMIT 1"),
             ("有检索单元指向不存在的条款",
-             "SELECT 1 FROM chunks WHERE clause_id NOT IN (SELECT id FROM clauses) LIMIT 1"),
-        ):
-            if self._conn.execute(sql).fetchone():
-                raise GenerationDamaged(problem)
+             "SELECT 1 FROM chunks h WHERE {} NOT EXISTS (SELECT 1 FROM clauses WHERE id = h.clause_id) LIMIT 1"),
+        )
+        spans = [(s << SHIFT, (s + 1) << SHIFT) for s in self._added] if self._patching else [None]
+        for problem, sql in checks:
+            for span in spans:
+                found = self._conn.execute(sql.format("n >= ? AND n < ? AND" if span else ""), span or ()).fetchone()
+                if found:
+                    raise GenerationDamaged(problem)
+        if self._conn.execute("SELECT 1 FROM files LIMIT 1").fetchone():
+            self._conn.execute(f"PRAGMA user_version = {SLOTTED}")
         self._conn.execute("COMMIT")
-
-    def counts(self) -> dict[str, int]:
-        """Return the rows written per table."""
-        return {t: self._next[t] for t in TABLES}
 
     def close(self) -> None:
         """Close the file (uncommitted rows are dropped); safe to call twice."""
         self._conn.close()
+
+
+def _sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _copy_checked(source: Path, target: Path, digest: str) -> None:
+    """Copy a file, or raise GenerationDamaged when its SHA-256 is not `digest`: the kernel copies (sendfile) while
+    a thread hashes the same pages (hashlib releases the GIL), so the check costs about the copy's time, not more."""
+    with ThreadPoolExecutor(1) as pool:
+        hashed = pool.submit(_sha256, source)
+        shutil.copyfile(source, target)
+        found = hashed.result()
+    if found != digest:
+        raise GenerationDamaged(f"{source.parent.name}/{source.name} 的内容与 manifest 记录的不符（SHA-256）")
 
 
 class RecordFile:
@@ -201,6 +296,7 @@ class RecordFile:
         # The same few scopes (a page's 查询范围, an API client's region) come back question after question.
         self.scoped = lru_cache(maxsize=32)(self._scoped)
         self._titles: list[str] | None = None
+        self._files: tuple[np.ndarray, np.ndarray] | None = None
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Return the rows of a query."""
@@ -251,8 +347,24 @@ class RecordFile:
             docs = list(self.docs)
         found = sorted(self._in("SELECT ch.n, ch.id, c.doc_id FROM clauses c JOIN chunks ch ON ch.clause_id = c.id "
                                 "WHERE c.doc_id IN ({})", docs))
-        return ScopedChunks(np.array([n for n, _, _ in found], dtype=np.int64), [i for _, i, _ in found],
-                            list(dict.fromkeys(d for _, _, d in found)))
+        return ScopedChunks(self.places("chunks", np.array([n for n, _, _ in found], dtype=np.int64)),
+                            [i for _, i, _ in found], list(dict.fromkeys(d for _, _, d in found)))
+
+    def places(self, table: str, ns: np.ndarray) -> np.ndarray:
+        """Return the places in reading order (0, 1, 2, …) of a table's rows given by `n`, counted from the files'
+        row counts when rows are numbered by file slots: a chunk's place is its row in the bm25 matrix."""
+        if self._files is None:
+            numbered = self.one("PRAGMA user_version")
+            files = self.rows(f"SELECT n, {', '.join(TABLES)} FROM files ORDER BY n") \
+                if numbered and numbered[0] == SLOTTED else []
+            counts = np.array([row[1:] for row in files], dtype=np.int64).reshape(len(files), len(TABLES))
+            starts = np.cumsum(counts, axis=0) - counts
+            self._files = np.array([row[0] for row in files], dtype=np.int64), starts
+        slots, starts = self._files
+        if not len(slots):
+            return ns
+        slot = ns >> SHIFT
+        return starts[np.searchsorted(slots, slot), TABLES.index(table)] + (ns - (slot << SHIFT))
 
     def section_titles(self) -> list[str]:
         """Return the titles of heading-only sections, in the order they first appear (read once: a few per
@@ -264,8 +376,9 @@ class RecordFile:
 
     def sections(self, title: str) -> list[tuple[int, Clause]]:
         """Return the heading-only sections with this title, each with its position in reading order."""
-        return [(n, _clause(d)) for n, d in self.rows("SELECT n, data FROM clauses WHERE section = ? ORDER BY n",
-                                                       (title,))]
+        rows = self.rows("SELECT n, data FROM clauses WHERE section = ? ORDER BY n", (title,))
+        places = self.places("clauses", np.array([n for n, _ in rows], dtype=np.int64)).tolist()
+        return [(place, _clause(d)) for place, (_, d) in zip(places, rows, strict=True)]
 
     def labelled(self, endings: Sequence[str]) -> list[Clause]:
         """Return the clauses whose label ends with one of `endings`, in reading order (a label is kept reversed,
@@ -453,7 +566,10 @@ def temporary_records(name: str, docs: Iterable[PolicyDoc], clauses: Iterable[Cl
     os.close(fd)
     path = Path(path_name)
     try:
-        writer = RecordWriter(path)
+        # A small page cache: this runs in an app process, whose memory is what a host pays per process. Copying a
+        # million clauses' records peaked at 453 MB of RSS with the build's 64 MiB cache and at 115 MB with 4 MiB
+        # (2026-12-07, docs/benchmarks.md).
+        writer = RecordWriter(path, cache_kib=TEMPORARY_CACHE_KIB)
         try:
             writer.add_docs(docs)
             writer.add_clauses(clauses)
@@ -462,10 +578,19 @@ def temporary_records(name: str, docs: Iterable[PolicyDoc], clauses: Iterable[Cl
             writer.finish()
         finally:
             writer.close()
+        _release_freed_memory()
         # Opened, then unlinked: the open connection keeps it readable, and nothing is left behind at exit.
         return RecordFile(path)
     finally:
         path.unlink(missing_ok=True)
+
+
+def _release_freed_memory() -> None:
+    """Give the heap's free pages back to the system (glibc's malloc_trim; nothing elsewhere): the copy's
+    allocations are freed but stay in the process's RSS otherwise (405 MB kept after copying a million clauses'
+    records, 62 MB after the trim)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _lines(path: Path) -> Iterator[dict[str, Any]]:

@@ -1,6 +1,7 @@
-"""What a rebuild takes from the generation it replaces: for every file whose parse it already holds (the same parse
-cache key), the file's rows of the records file, copied as ranges, and its chunks' ids and token ids, instead of
-reading the parse from the cache, encoding every record again and splitting every chunk's tokens again."""
+"""What a rebuild takes from the generation it replaces: its records file, copied whole and patched (the rows of
+files that changed or went deleted, the new files' rows added in their slots), and for every file whose parse it
+already holds (the same parse cache key) its chunks' ids and token ids, instead of reading the parse from the cache,
+encoding every record again and splitting every chunk's tokens again."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.lexical import TOKEN_ENDS, TOKENS, TokenIds
-from index.recordfile import RECORDS_FILE, TABLES, RecordWriter
+from index.lexical import TF, TOKEN_ENDS, TOKENS, Carried, TokenIds
+from index.recordfile import RECORDS_FILE, SLOTTED, TABLES
 from index.records import Manifest
 from index.store import check_files
 
@@ -19,21 +20,25 @@ BM25 = "bm25"
 
 
 class Previous:
-    """The replaced generation's files (by parse cache key, with their rows in each table), chunk ids and tokens."""
+    """The replaced generation's files (by parse cache key: their place in reading order, their slot and their rows
+    in each table), records file and its digest, chunk ids and tokens."""
 
-    def __init__(self, folder: Path) -> None:
-        self.records = folder / RECORDS_FILE
+    def __init__(self, folder: Path, digest: str) -> None:
+        self.records, self.digest = folder / RECORDS_FILE, digest
         uri = f"{self.records.resolve().as_uri()}?mode=ro&immutable=1"
         conn = sqlite3.connect(uri, uri=True)
         try:
-            files = conn.execute(f"SELECT key, {', '.join(TABLES)} FROM files ORDER BY n").fetchall()
+            if conn.execute("PRAGMA user_version").fetchone()[0] != SLOTTED:
+                raise ValueError("the records file is not numbered by file slots")
+            files = conn.execute(f"SELECT key, n, {', '.join(TABLES)} FROM files ORDER BY n").fetchall()
             self.doc_ids = [i for i, in conn.execute("SELECT id FROM docs ORDER BY n")]
         finally:
             conn.close()
-        counts = np.array([row[1:] for row in files], dtype=np.int64).reshape(len(files), len(TABLES))
-        # Row where each file's rows start in each table, and one past the last file.
+        counts = np.array([row[2:] for row in files], dtype=np.int64).reshape(len(files), len(TABLES))
+        # Row where each file's rows start in each table (in reading order), and one past the last file.
         self._starts = np.vstack([np.zeros((1, len(TABLES)), np.int64), np.cumsum(counts, axis=0)])
         self.files = {key: n for n, (key, *_) in enumerate(files)}
+        self.slots = {key: slot for key, slot, *_ in files}
         bm25 = folder / BM25
         self.chunk_ids: list[str] = json.loads((bm25 / "chunk_ids.json").read_text(encoding="utf-8"))
         vocab: dict[str, int] = json.loads((bm25 / "vocab.index.json").read_text(encoding="utf-8"))
@@ -42,36 +47,45 @@ class Previous:
             self.words[i] = word
         self.tokens = np.load(bm25 / TOKENS, mmap_mode="r")
         self.token_ends = np.load(bm25 / TOKEN_ENDS, mmap_mode="r")
+        # bm25s's matrix (column pointers, rows) and the postings' counts, for refit_bm25.
+        self.indptr = np.load(bm25 / "indptr.csc.index.npy", mmap_mode="r")
+        self.indices = np.load(bm25 / "indices.csc.index.npy", mmap_mode="r")
+        self.tf = np.load(bm25 / TF, mmap_mode="r")
         if not (len(self.chunk_ids) == len(self.token_ends) == self._starts[-1, TABLES.index("chunks")]):
             raise ValueError("the chunk ids, token ends and records of the generation disagree")
+        if not (len(self.indices) == len(self.tf) == self.indptr[-1]) or len(self.indptr) > len(self.words) + 1:
+            raise ValueError("the postings of the generation disagree")
 
     @classmethod
     def of(cls, folder: Path | None, manifest: Manifest) -> Previous | None:
-        """Return what a generation offers a rebuild, or None when it offers nothing (none, written before files
-        and tokens were kept, its files not the sizes its manifest records, or unreadable): then every file is
-        written from its parse. (Its files' digests are not read: that is a read of the whole generation, which
-        the build leaves to an unchanged corpus; rows copied from a damaged file fail the new file's checks.)"""
-        if folder is None or not (folder / BM25 / TOKENS).exists() or check_files(folder, manifest):
+        """Return what a generation offers a rebuild, or None when it offers nothing (none, written before files,
+        slots and tokens were kept, its files not the sizes its manifest records, or unreadable): then every file
+        is written from its parse. (The records file's digest is checked as it is copied; the token files'
+        are not read: a damaged one gives a matrix of other counts, which `verify` refuses, or wrong tokens.)"""
+        digest = next((f.sha256 for f in manifest.files if f.path == RECORDS_FILE), "")
+        if folder is None or not digest or not (folder / BM25 / TF).exists() or check_files(folder, manifest):
             return None
         try:
-            return cls(folder)
+            return cls(folder, digest)
         except (OSError, ValueError, sqlite3.Error, json.JSONDecodeError):
             return None
 
     def rows(self, first: int, last: int) -> dict[str, tuple[int, int]]:
-        """Return the rows [start, end) of files first..last (in reading order) in every table, files included."""
-        spans = {t: (int(self._starts[first, i]), int(self._starts[last + 1, i])) for i, t in enumerate(TABLES)}
-        return {**spans, "files": (first, last + 1)}
+        """Return the places [start, end) in reading order of the rows of files first..last in every table."""
+        return {t: (int(self._starts[first, i]), int(self._starts[last + 1, i])) for i, t in enumerate(TABLES)}
 
 
 class Carry:
-    """Copies runs of consecutive unchanged files from the previous generation: one statement per table per run,
-    and their chunks' ids and tokens appended as array slices."""
+    """Takes runs of consecutive unchanged files from the previous generation: their chunks' ids and tokens appended
+    as array slices (their rows stay where they are in the patched records file)."""
 
-    def __init__(self, previous: Previous, writer: RecordWriter, tokens: TokenIds, chunk_ids: list[str]) -> None:
-        self.previous, self.writer, self.tokens, self.chunk_ids = previous, writer, tokens, chunk_ids
+    def __init__(self, previous: Previous, tokens: TokenIds, chunk_ids: list[str]) -> None:
+        self.previous, self.tokens, self.chunk_ids = previous, tokens, chunk_ids
+        # The new row of each of the previous generation's chunks, -1 for those not taken.
+        self.rows = np.full(len(previous.chunk_ids), -1, dtype=np.int64)
         # The previous vocabulary's ids in this build's, made once.
         self._ids = tokens.mapping(previous.words)
+        self._same = bool(np.array_equal(self._ids, np.arange(len(self._ids))))
         self._run: tuple[int, int] | None = None
         self._used = False
 
@@ -100,17 +114,23 @@ class Carry:
         return clauses[1] - clauses[0], chunks[1] - chunks[0]
 
     def flush(self) -> None:
-        """Copy the run taken so far."""
+        """Append the chunks of the run taken so far."""
         if self._run is None:
             return
-        rows = self.previous.rows(*self._run)
+        first, end = self.previous.rows(*self._run)["chunks"]
         self._run = None
-        self.writer.copy(rows)
-        first, end = rows["chunks"]
         if first == end:
             return
         ends = self.previous.token_ends
         lo = int(ends[first - 1]) if first else 0
-        self.tokens.extend(self._ids[self.previous.tokens[lo : int(ends[end - 1])]], ends[first:end] - lo)
+        tokens = self.previous.tokens[lo : int(ends[end - 1])]
+        # The new vocabulary starts as the previous one (Carry is made before any file is added): ids carry as they are.
+        self.tokens.extend(tokens if self._same else self._ids[tokens], ends[first:end] - lo)
+        self.rows[first:end] = np.arange(len(self.chunk_ids), len(self.chunk_ids) + end - first)
         self.chunk_ids += self.previous.chunk_ids[first:end]
+
+    def matrix(self) -> Carried:
+        """Return the previous matrix with the rows its chunks have in the new index."""
+        p = self.previous
+        return Carried(p.words, np.asarray(p.indptr), np.asarray(p.indices), np.asarray(p.tf), self.rows)
 

@@ -12,7 +12,8 @@ import shutil
 import time
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -125,17 +126,22 @@ def manifest_of(folder: Path) -> Manifest:
         raise GenerationDamaged(f"索引 {folder.name} 的 {MANIFEST} 无法读取（{type(exc).__name__}）") from exc
 
 
-def file_digests(folder: Path) -> tuple[FileDigest, ...]:
-    """Return size and SHA-256 of every immutable file of a generation (its records and lexical index)."""
+def file_digest(folder: Path, path: Path) -> FileDigest:
+    """Return the size and SHA-256 of one file of a generation."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return FileDigest(path.relative_to(folder).as_posix(), path.stat().st_size, digest.hexdigest())
+
+
+def file_digests(folder: Path, known: Mapping[str, Future[FileDigest]] | None = None) -> tuple[FileDigest, ...]:
+    """Return size and SHA-256 of every immutable file of a generation (its records and lexical index); `known`
+    ones (by path in the folder) are being computed elsewhere: their results are taken."""
     paths = [folder / n for n in RECORDS if (folder / n).exists()] + sorted((folder / "bm25").glob("*"))
-    digests = []
-    for path in paths:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-        digests.append(FileDigest(path.relative_to(folder).as_posix(), path.stat().st_size, digest.hexdigest()))
-    return tuple(digests)
+    known = known or {}
+    return tuple(known[name].result() if (name := p.relative_to(folder).as_posix()) in known else file_digest(folder, p)
+                 for p in paths)
 
 
 def check_files(folder: Path, manifest: Manifest, deep: bool = False) -> str:
@@ -171,10 +177,11 @@ def new_generation(index_dir: Path) -> Path:
 
 
 class GenerationWriter(RecordWriter):
-    """Writes a generation's records file, one document at a time; `finish` when every document is in."""
+    """Writes a generation's records file, one document at a time, or patches a copy of `source`; `finish` when
+    every document is in."""
 
-    def __init__(self, folder: Path, source: Path | None = None) -> None:
-        super().__init__(folder / RECORDS_FILE, source)
+    def __init__(self, folder: Path, source: Path | None = None, digest: str = "") -> None:
+        super().__init__(folder / RECORDS_FILE, source, digest)
 
 
 class Lease:
@@ -225,10 +232,10 @@ def _unused(folder: Path) -> int | None:
     return fd
 
 
-def seal(folder: Path, manifest: Manifest) -> None:
-    """Write a complete generation's manifest, with the sizes and digests of its files; it can then be opened
-    (and verified) before it is published."""
-    manifest = replace(manifest, files=file_digests(folder))
+def seal(folder: Path, manifest: Manifest, known: Mapping[str, Future[FileDigest]] | None = None) -> None:
+    """Write a complete generation's manifest, with the sizes and digests of its files (`known` ones computed
+    elsewhere); it can then be opened (and verified) before it is published."""
+    manifest = replace(manifest, files=file_digests(folder, known))
     (folder / MANIFEST).write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
 
 

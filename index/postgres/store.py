@@ -114,11 +114,17 @@ class DatabaseClaim:
                         self.generation, exc, LEASE_EXPIRY_SECONDS)
 
 
+# Rows per batch when the records are copied at open.
+STREAM_ROWS = 500
+
+
 def _records(conn: psycopg.Connection, schema: str, table: str, order: str) -> Iterator[dict[str, Any]]:
-    """Yield a table's records in reading order, parsed by orjson (the stored JSON is read as text)."""
+    """Yield a table's records in reading order, parsed by orjson (the stored JSON is read as text), streamed a batch
+    at a time: a plain execute has libpq hold the whole result first, so a whole table's JSON (the documents
+    with their texts, every clause) was in the app process at once while it opened."""
     with conn.cursor() as cur:
-        cur.execute(f"SELECT record::text FROM {schema}.{table} ORDER BY {order}")
-        yield from (orjson.loads(text) for (text,) in cur)
+        yield from (orjson.loads(text) for (text,) in cur.stream(
+            f"SELECT record::text FROM {schema}.{table} ORDER BY {order}", size=STREAM_ROWS))
 
 
 def open_database(url: str, embeddings: PolicyEmbeddings | None) -> KnowledgeBase:

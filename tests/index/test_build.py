@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+import index.build
 import index.parsed
+import index.readcache
 from index.build import BuildReport, build_index
 from index.dense import EmbeddingCache
 from index.lang.tokens import tokenize
-from index.recordfile import RECORDS_FILE, TABLES
+from index.recordfile import RECORDS_FILE, TABLES, fit_slots, spread
+from index.retrieval import Scope
 from index.store import CURRENT, current_generation, open_index
 from qa.settings import Settings
 from tests.conftest import ROOT
@@ -77,6 +83,62 @@ def test_rebuild_parses_only_the_changed_document_and_equals_a_fresh_build(corpu
     assert records(tmp_path / "index") == records(tmp_path / "fresh")
     assert any(EDIT_TO in c.text for c in open_index(tmp_path / "index", None).clauses.values())
     assert rankings(tmp_path / "index") == rankings(tmp_path / "fresh")
+
+
+def slots(index_dir: Path) -> dict[str, int]:
+    """Return the records file slot of each file (by parse cache key) of the serving generation."""
+    folder = current_generation(index_dir)
+    assert folder is not None
+    with sqlite3.connect(folder / RECORDS_FILE) as db:
+        return dict(db.execute("SELECT key, n FROM files"))
+
+
+def scoped_rankings(index_dir: Path) -> list[list[tuple[str, float]]]:
+    """Return the lexical ranking of a few questions among one region's chunks and among one document's."""
+    kb = open_index(index_dir, None)
+    scopes = [Scope(regions=frozenset({"江苏省"})), Scope(doc_ids=frozenset({SHENZHEN.removesuffix(".txt")}))]
+    return [kb.lexical.search(tokenize(q), 10, scope=scope) for q in QUESTIONS for scope in scopes]
+
+
+def test_a_rebuild_with_a_file_added_and_one_deleted_patches_the_records_file(corpus: Path, tmp_path: Path) -> None:
+    """A new file between two kept ones and a deleted one: the previous records file is patched (the kept files keep
+    their rows' numbers), and the index reads as a fresh build's: the same rows in the same order, the same bm25
+    files, the same rankings, scoped ones included (a chunk's matrix row is counted from the files' slots)."""
+    build(corpus, tmp_path / "index")
+    before = slots(tmp_path / "index")
+    text = (corpus / SHENZHEN).read_text(encoding="utf-8")
+    added = text.replace(EDIT_FROM, EDIT_TO).replace("深圳", "苏州")
+    (corpus / "jiangsu-zz-added.txt").write_text(added, encoding="utf-8")  # read between the two jiangsu files
+    (corpus / "guangdong-culture-tech-2021-2025.txt").unlink()
+    second = build(corpus, tmp_path / "index")
+    assert (second.documents, second.parsed) == (3, 1)
+    after = slots(tmp_path / "index")
+    kept = before.keys() & after.keys()
+    assert len(kept) == 2 and all(before[k] == after[k] for k in kept)
+    build(corpus, tmp_path / "fresh")
+    assert after != slots(tmp_path / "fresh"), "a fresh build spreads the slots evenly: the rebuild must have patched"
+
+    def without_numbers(found: dict[str, object]) -> dict[str, object]:
+        return {name: [row[1:] for row in rows] if isinstance(rows, list) else rows for name, rows in found.items()}
+
+    assert without_numbers(records(tmp_path / "index")) == without_numbers(records(tmp_path / "fresh"))
+    assert rankings(tmp_path / "index") == rankings(tmp_path / "fresh")
+    assert scoped_rankings(tmp_path / "index") == scoped_rankings(tmp_path / "fresh")
+    assert all(scoped_rankings(tmp_path / "index"))
+    kb = open_index(tmp_path / "index", None)
+    assert [p for _, p in kb.sections_by_title()["保障措施"]] == \
+        [p for _, p in open_index(tmp_path / "fresh", None).sections_by_title()["保障措施"]]
+
+
+def test_slots_fill_gaps_and_give_up_when_one_is_full() -> None:
+    """A changed file gets its old slot back, new files share their gap evenly, and a full gap or kept files out of
+    order mean a fresh file."""
+    first = spread(3)
+    assert fit_slots(["a", "B", "c"], {"a": first[0], "c": first[2]}) == first
+    assert fit_slots(["new", "a"], {"a": 10}) == [5, 10]
+    assert fit_slots(["a", "x", "y", "z", "b"], {"a": 0 + 4, "b": 12}) == [4, 6, 8, 10, 12]
+    assert fit_slots(["a", "x", "y", "b"], {"a": 4, "b": 6}) is None
+    assert fit_slots(["b", "a"], {"a": 4, "b": 6}) is None
 
 
 def test_other_settings_parse_everything_again(corpus: Path, tmp_path: Path) -> None:
@@ -223,5 +285,82 @@ def test_a_rebuild_from_a_generation_damaged_inside_writes_every_file_from_its_p
     doc.write_text(doc.read_text(encoding="utf-8").replace(EDIT_FROM, EDIT_TO), encoding="utf-8")
     second = build(corpus, tmp_path / "index")
     assert (second.documents, second.parsed, second.skipped) == (3, 1, [])
+    build(corpus, tmp_path / "fresh")
+    assert records(tmp_path / "index") == records(tmp_path / "fresh")
+
+
+def counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Return the list of file names the builds read from now on."""
+    read: list[str] = []
+    real = index.build.load_corpus
+
+    def counted(paths: list[Path], *args: Any) -> Iterator[tuple[Path, object]]:
+        read.extend(p.name for p in paths)
+        return real(paths, *args)
+
+    monkeypatch.setattr(index.build, "load_corpus", counted)
+    return read
+
+
+def test_a_rebuild_reads_only_the_files_whose_stat_changed(corpus: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unchanged files (size, times and inode as recorded, well before the recorded read) are not read or hashed
+    again; an edit that keeps the size and sets the modification time back is read (its change time moved), and
+    the index equals a fresh build's."""
+    monkeypatch.setattr(index.readcache, "RACY_NS", 0)  # the copy's change times are a moment before the build
+    build(corpus, tmp_path / "index")
+    read = counting_reads(monkeypatch)
+    assert build(corpus, tmp_path / "index").unchanged and read == []
+    doc = corpus / SHENZHEN
+    text = doc.read_text(encoding="utf-8")
+    assert text.count("陶瓷") and len("陶瓷".encode()) == len("玉雕".encode())
+    st = doc.stat()
+    doc.write_text(text.replace("陶瓷", "玉雕", 1), encoding="utf-8")
+    os.utime(doc, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (doc.stat().st_size, doc.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    second = build(corpus, tmp_path / "index")
+    assert read == [SHENZHEN] and (second.documents, second.parsed) == (3, 1)
+    build(corpus, tmp_path / "fresh")
+    assert records(tmp_path / "index") == records(tmp_path / "fresh")
+
+
+def test_a_file_whose_stat_is_as_recorded_but_racy_is_read_again(corpus: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file changed within RACY_NS of the read that recorded it (the copy made just before the first build) may
+    have been written after it was read without its stat showing it: it is read again, as git does."""
+    build(corpus, tmp_path / "index")
+    read = counting_reads(monkeypatch)
+    build(corpus, tmp_path / "index")
+    assert sorted(read) == sorted(p.name for p in corpus.iterdir())
+
+
+def test_an_unread_file_whose_parse_is_gone_is_read(corpus: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file not read (unchanged) whose parse neither the previous generation nor the parse cache holds any more
+    is read after all, and the index is whole."""
+    monkeypatch.setattr(index.readcache, "RACY_NS", 0)
+    build(corpus, tmp_path / "index")
+    forget_generations(tmp_path / "index")
+    (tmp_path / "index" / "parse_cache.sqlite").unlink()
+    read = counting_reads(monkeypatch)
+    again = build(corpus, tmp_path / "index")
+    assert read == [] and (again.documents, again.parsed) == (3, 3)
+    build(corpus, tmp_path / "fresh")
+    assert records(tmp_path / "index") == records(tmp_path / "fresh")
+
+
+def test_a_rebuild_written_afresh_reads_the_unread_files_only_the_previous_generation_held(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two of three files changed (too many to patch the records file) and the parse cache gone: the unchanged
+    file, not read, had its parse only in the previous generation, so it is read before the records are written
+    afresh, and the index is whole."""
+    monkeypatch.setattr(index.readcache, "RACY_NS", 0)
+    build(corpus, tmp_path / "index")
+    (tmp_path / "index" / "parse_cache.sqlite").unlink()
+    for name in (SHENZHEN, "jiangsu-culture-tech-2020.txt"):
+        doc = corpus / name
+        doc.write_text(doc.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    again = build(corpus, tmp_path / "index")
+    assert (again.documents, again.parsed, again.skipped) == (3, 3, [])
     build(corpus, tmp_path / "fresh")
     assert records(tmp_path / "index") == records(tmp_path / "fresh")

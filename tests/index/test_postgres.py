@@ -101,6 +101,27 @@ def test_records_and_vocabulary_match(embedded: KnowledgeBase, database: Knowled
     assert database.lexical.unseen_idf() == embedded.lexical.unseen_idf()
 
 
+def test_opening_streams_the_records_instead_of_fetching_whole_tables(postgres_url: str, embedded: KnowledgeBase,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The records are copied into the local records file a batch at a time: a plain execute has libpq hold a whole
+    table's JSON in the app process first (the documents' texts, the peak of its memory at a million clauses)."""
+    url = _database(postgres_url, "streamed")
+    publish(url, write_generation(url, embedded))
+    real = psycopg.Cursor.execute
+
+    def fetched_whole(self: psycopg.Cursor, query: object, *args: object, **kwargs: object) -> object:
+        assert "record::text" not in str(query), "records must be streamed, not fetched whole"
+        return real(self, query, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", fetched_whole)
+    kb = open_database(url, None)
+    try:
+        assert list(kb.docs.items()) == list(embedded.docs.items())
+        assert list(kb.chunks.items()) == list(embedded.chunks.items())
+    finally:
+        kb.close()
+
+
 @pytest.mark.parametrize("extra", [None, ["专项资金", "补贴", "文化"]])
 def test_bm25_in_sql_equals_bm25s(embedded: KnowledgeBase, database: KnowledgeBase, extra: list[str] | None) -> None:
     """Every chunk's score over every question: repeated tokens count twice, bridge words at half weight (and not

@@ -12,10 +12,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+import index.recordfile
 from index.build import build_index
 from index.errors import GenerationDamaged
 from index.knowledge import KnowledgeBase
-from index.recordfile import JSONL, RECORDS_FILE, RecordWriter
+from index.recordfile import JSONL, RECORDS_FILE, TEMPORARY_CACHE_KIB, RecordWriter, temporary_records
 from index.records import Clause
 from index.store import current_generation, manifest_of, needs_build, open_generation, open_index, seal
 from qa.settings import Settings
@@ -135,6 +136,29 @@ def test_a_generation_of_json_lines_opens_and_a_start_writes_its_records_file(tm
     assert (rewritten.folder / RECORDS_FILE).exists() and not needs_build(settings.index_dir, None)
     assert list(rewritten.clauses.values()) == expected[1]
     rewritten.close()
+
+
+def test_temporary_records_are_written_with_a_small_cache_and_the_freed_heap_given_back(
+        kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An app process copies a PostgreSQL generation's records into a temporary file at open: with the build's
+    64 MiB page cache, and the heap it freed kept, that was 453 MB of RSS at its peak and 405 MB after, at a million
+    clauses. The copy is whole either way."""
+    caches: list[int] = []
+    finish = RecordWriter.finish
+
+    def finishing(self: RecordWriter) -> None:
+        caches.append(self._conn.execute("PRAGMA cache_size").fetchone()[0])
+        finish(self)
+
+    trims: list[int] = []
+    monkeypatch.setattr(RecordWriter, "finish", finishing)
+    monkeypatch.setattr(index.recordfile, "_release_freed_memory", lambda: trims.append(1))
+    copy = temporary_records("probe", kb.docs.values(), kb.clauses.values(), kb.chunks.values(), kb.measures)
+    try:
+        assert caches == [-TEMPORARY_CACHE_KIB] and trims == [1]
+        assert list(copy.clauses.values()) == list(kb.clauses.values()) and list(copy.measures()) == list(kb.measures)
+    finally:
+        copy.close()
 
 
 def _flip(path: Path, old: bytes, new: bytes) -> None:
