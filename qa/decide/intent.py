@@ -77,6 +77,8 @@ def find_section(kb: KnowledgeBase, query: Query, doc_ids: set[str] | None = Non
     if not LISTING.search(query.text):
         return None
     topic = content_tokens(query, query.text_tokens)
+    # A compound is named through its parts (文化科技: 文化 and 科技 in "实施文化与科技融合“十大工程”").
+    topic = [t for t in topic if not any(u != t and u in t for u in topic)]
     allowed = region_boosts(kb, query)
     best: tuple[tuple[float, int, int], Clause] | None = None
     for title, sections in kb.sections_by_title().items():

@@ -146,6 +146,8 @@ def test_statute_style_corpus_is_cited_by_article(tmp_path: Path) -> None:
         ("广东的保障措施有哪些？", "四、（三）", 4),
         ("江苏的重点任务有哪些？", "附件 三、（二）", 4),
         ("深圳的保障措施包括什么？", "三、（十五）", 5),
+        # 文化科技 is named through its parts in "实施文化与科技融合“十大工程”".
+        ("深圳文化科技的十大工程包括哪些", "二、（三）", 10),
     ],
 )
 def test_section_question_lists_its_items(stub_assistant: Assistant, question: str, label: str, items: int) -> None:
