@@ -12,7 +12,7 @@ from index.lang.boilerplate import AGENCY
 from index.records import Clause, PolicyDoc
 from qa.answer.base import Answerer
 from qa.records import Answer, Citation, Paragraph, Part, Quote, ScoredClause
-from qa.retrieve.hybrid import coverage, topic_tokens
+from qa.retrieve.hybrid import coverage, topic_tokens, without_compounds
 from qa.understand.query import Query
 
 if TYPE_CHECKING:
@@ -39,9 +39,7 @@ def names_document(kb: KnowledgeBase, query: Query, doc: PolicyDoc) -> bool:
     """Return True when the question is about this document: what it says of its topic is in the document's title
     ("江苏文化科技那个文件的文号"), or it says nothing but the document's place ("江苏的文件是哪年发的"); a question
     about something else ("一带一路倡议是哪一年提出的") is not about a document that happens to rank first."""
-    topic = [t for t in topic_tokens(kb, query, query.tokens) if not DOCUMENT_WORDS.search(t)]
-    # A compound is asked through its parts (文化科技: 文化 and 科技 in "文化和科技深度融合").
-    topic = [t for t in topic if not any(u != t and u in t for u in topic)]
+    topic = without_compounds([t for t in topic_tokens(kb, query, query.tokens) if not DOCUMENT_WORDS.search(t)])
     # "深圳的措施啥时候开始实施的" is about Shenzhen's own document: a national law that ranks first is not it.
     if query.regions and doc.region not in {r.name for r in query.regions}:
         return False
@@ -61,12 +59,9 @@ def stated_facts(kb: KnowledgeBase, query: Query, doc: PolicyDoc) -> list[tuple[
     found: list[tuple[str, Clause, str]] = []
     for kind in wanted:
         fact = _fact(kind, doc, clauses)
-        if fact is None and kind == "date":
-            # The date in figures ("2012年11月2日印发", with who printed it) reads better than the one in words.
-            fact = _fact("written date", doc, clauses)
-        if fact is None and kind == "valid":
-            # A plan states no 施行 rule: its period ("（2021-2025年）") says how long it runs.
-            kind, fact = "period", _fact("period", doc, clauses)
+        if fact is None and kind in FALLBACK:
+            kind = FALLBACK[kind]
+            fact = _fact(kind, doc, clauses)
         if fact is not None:
             found.append((kind, *fact))
     return found
@@ -101,7 +96,11 @@ DOCUMENT_WORDS = re.compile(r"文件|文号|字号|政策|措施|意见|方案|�
                             r"发给|给谁|根据|依据|开始|生效")
 TITLE_SHARE = 0.5
 LABELS = {"number": "文号", "to": "主送", "basis": "依据", "issuer": "发文单位", "date": "印发日期", "valid": "施行",
-          "period": "规划期"}
+          "written date": "印发日期", "period": "规划期"}
+# The line looked for when a document has none of the first kind: the date in words when none is printed in figures
+# (figures, with who printed them, read better: "深圳市人民政府办公厅2012年11月2日印发"), and for a plan with no 施行
+# rule its period ("（2021-2025年）"), which says how long it runs.
+FALLBACK = {"date": "written date", "valid": "period"}
 
 
 def _fact(kind: str, doc: PolicyDoc, clauses: Sequence[Clause]) -> tuple[Clause, str] | None:

@@ -11,7 +11,7 @@ from index.lang.regions import Region
 from index.lang.tokens import tokenize
 from index.records import Clause
 from qa.finder import PROFILE, profile_question
-from qa.retrieve.hybrid import content_tokens, coverage, region_boosts
+from qa.retrieve.hybrid import content_tokens, coverage, region_boosts, without_compounds
 from qa.understand.query import Query, asks_in_general, is_vague, names_only_places
 from qa.understand.wording import plain
 
@@ -76,9 +76,7 @@ def find_section(kb: KnowledgeBase, query: Query, doc_ids: set[str] | None = Non
     """Return the heading-only section whose title the question names, when it asks for a listing."""
     if not LISTING.search(query.text):
         return None
-    topic = content_tokens(query, query.text_tokens)
-    # A compound is named through its parts (文化科技: 文化 and 科技 in "实施文化与科技融合“十大工程”").
-    topic = [t for t in topic if not any(u != t and u in t for u in topic)]
+    topic = without_compounds(content_tokens(query, query.text_tokens))
     allowed = region_boosts(kb, query)
     best: tuple[tuple[float, int, int], Clause] | None = None
     for title, sections in kb.sections_by_title().items():

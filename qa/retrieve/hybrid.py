@@ -102,6 +102,12 @@ def topic_tokens(kb: KnowledgeBase, query: Query, tokens: Sequence[str]) -> list
             or (frequency(t) > 0 and not any(k in t for k in known))]
 
 
+def without_compounds(tokens: Sequence[str]) -> list[str]:
+    """Return the tokens without those that contain another of them: a compound is named through its parts
+    (文化科技 through 文化 and 科技, which "文化和科技深度融合" and "文化与科技融合" hold)."""
+    return [t for t in tokens if not any(u != t and u in t for u in tokens)]
+
+
 def coverage(kb: KnowledgeBase, tokens: list[str], text: str,
              equivalent: Mapping[str, tuple[str, ...]] | None = None) -> float:
     """Return the IDF-weighted share of topic tokens found in a text (an everyday word found through the

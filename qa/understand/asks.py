@@ -64,8 +64,6 @@ DETAILS = (
     # "提供服务" and "提交报告" are everywhere in policies: only the papers themselves state what to hand in.
     ("申请材料", re.compile(r"材料|资料|要交什么|带什么|证件"),
      re.compile(r"材料|资料|证明|复印件|申请表|证件|清单")),
-    # How to apply or where to go: a clause that only says a measure exists ("设立新媒体产业子基金") does not say.
-    # "怎么办" asks what to do, not where to apply.
     # Who qualifies: conditions are stated as requirements ("员工持健康码绿码，且……须"), not only as 条件.
     ("申请条件", re.compile(r"申请条件|申报条件|什么条件|哪些条件|啥条件|要求是什么|有什么要求|有啥要求|门槛|资格"),
      re.compile(r"条件|资格|门槛|要求|须|应当|必须|持有?|符合|满足|具备|范围|对象|限于|以上|以下")),
