@@ -61,10 +61,13 @@ def test_the_lexical_leg_ranks_inside_the_scope(crowded: tuple[Settings, Knowled
     assert kb.lexical.search(tokens, 10, scope=Scope(regions=frozenset({"没有这个地区"}))) == []
 
 
-@pytest.mark.parametrize("exact_scope", [index.dense.EXACT_SCOPE, 0])
-def test_the_dense_leg_finds_the_scopes_nearest(crowded: tuple[Settings, KnowledgeBase, str, str],
+@pytest.mark.parametrize(("exact_all", "exact_scope"), [(index.dense.EXACT_ALL, 0), (0, index.dense.EXACT_SCOPE),
+                                                        (0, 0)])
+def test_the_dense_leg_finds_the_scopes_nearest(crowded: tuple[Settings, KnowledgeBase, str, str], exact_all: int,
                                                 exact_scope: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A small scope is compared exactly; a large one (every scope, with the limit at 0) filtered by Chroma."""
+    """A small collection is compared exactly; in a large one (the limit at 0) a small scope is compared exactly
+    and a large one (every scope, with its limit at 0) filtered by Chroma."""
+    monkeypatch.setattr(index.dense, "EXACT_ALL", exact_all)
     monkeypatch.setattr(index.dense, "EXACT_SCOPE", exact_scope)
     _, kb, doc, region = crowded
     assert kb.dense is not None
