@@ -23,6 +23,8 @@ ISSUER = re.compile(r"哪个部门|哪些部门|哪几个部门|什么部门|哪
 DATE = re.compile(r"什么时候|啥时候|何时|哪年|哪一年|几几年|日期|哪天|几月")
 VALID = re.compile(r"有效|过期|失效|管用|还适用|还执行|到期|开始|生效|施行")
 ADDRESSEES = re.compile(r"发给|主送|下发|发到|给谁|哪些单位")
+INTERPRETER = re.compile(r"负责解释|解释权|谁解释|谁来解释|部门解释")
+INTERPRETS = re.compile(r"[^。；]{0,20}由[^。]{0,40}负责解释|[^。；]{0,20}解释权[^。]{0,30}")
 BASIS = re.compile(r"根据哪|依据哪|根据什么|依据什么|哪个文件定|依据的|根据的")
 ADDRESSED = re.compile(r"^各[^。]{0,80}[:：]$")
 FOUNDED = re.compile(r"《[^》]+》")
@@ -51,11 +53,12 @@ def stated_facts(kb: KnowledgeBase, query: Query, doc: PolicyDoc) -> list[tuple[
     clauses = kb.clauses_of(doc.doc_id)
     text = query.text
     # "啥时候开始实施的" is answered by the 实施 rule first, then the date it counts from.
-    kinds = (("number", NUMBER), ("to", ADDRESSEES), ("basis", BASIS), ("issuer", ISSUER), ("valid", VALID),
-             ("date", DATE))
+    kinds = (("number", NUMBER), ("to", ADDRESSEES), ("basis", BASIS), ("interpreter", INTERPRETER),
+             ("issuer", ISSUER), ("valid", VALID), ("date", DATE))
     wanted = [kind for kind, pattern in kinds if pattern.search(text)]
-    if "to" in wanted and "issuer" in wanted:
-        wanted.remove("issuer")  # "发给哪些单位" asks who receives it, not who sent it
+    for asked in ("to", "interpreter"):
+        if asked in wanted and "issuer" in wanted:
+            wanted.remove("issuer")  # "发给哪些单位", "哪个部门负责解释" ask who receives or interprets it
     found: list[tuple[str, Clause, str]] = []
     for kind in wanted:
         fact = _fact(kind, doc, clauses)
@@ -92,11 +95,11 @@ class FactsAnswerer(Answerer):
 
 # Words that name a document or what is asked about it, not its topic.
 DOCUMENT_WORDS = re.compile(r"文件|文号|字号|政策|措施|意见|方案|通知|办法|规定|部门|单位|印发|发布|发文|出台|制定|"
-                            r"有效|过期|失效|施行|实施|管用|适用|执行|时候|时间|日期|期限|到期|截止|哪年|几几年|一起|联合|编号|"
-                            r"发给|给谁|根据|依据|开始|生效")
+                            r"有效|过期|失效|施行|实施|管用|适用|执行|时候|时间|日期|期限|到期|截止|哪年|几年|一起|联合|编号|"
+                            r"发给|给谁|根据|依据|开始|生效|解释|负责")
 TITLE_SHARE = 0.5
-LABELS = {"number": "文号", "to": "主送", "basis": "依据", "issuer": "发文单位", "date": "印发日期", "valid": "施行",
-          "written date": "印发日期", "period": "规划期"}
+LABELS = {"number": "文号", "to": "主送", "basis": "依据", "interpreter": "解释", "issuer": "发文单位",
+          "date": "印发日期", "valid": "施行", "written date": "印发日期", "period": "规划期"}
 # The line looked for when a document has none of the first kind: the date in words when none is printed in figures
 # (figures, with who printed them, read better: "深圳市人民政府办公厅2012年11月2日印发"), and for a plan with no 施行
 # rule its period ("（2021-2025年）"), which says how long it runs.
@@ -118,6 +121,8 @@ def _fact(kind: str, doc: PolicyDoc, clauses: Sequence[Clause]) -> tuple[Clause,
             hit = "、".join(names) if names else next((line for line in lines if SIGNED.search(line)), None)
         elif kind == "to":
             hit = next((line for line in lines if ADDRESSED.match(line)), None)
+        elif kind == "interpreter":
+            hit = next((m.group(0) for line in lines if (m := INTERPRETS.search(line))), None)
         elif kind == "basis":
             hit = next((line for line in lines if FOUNDED.search(line) and FOUNDING.search(line)), None)
         elif kind == "valid":

@@ -10,7 +10,7 @@ from index.lang.text import CJK
 from index.lang.tokens import frequency, tokenize
 from qa.decide.answerability import Model, signals, uncovered_regions
 from qa.records import Outcome, ScoredClause
-from qa.retrieve.hybrid import applies, coverage, region_boosts, topic_tokens
+from qa.retrieve.hybrid import applies, coverage, region_boosts, topic_tokens, without_compounds
 from qa.understand.asks import DISPUTE, detail_asked
 from qa.understand.query import Query
 from qa.understand.vocabulary import covers
@@ -62,7 +62,10 @@ def elsewhere_only(kb: KnowledgeBase, query: Query, regional: dict[str, float],
         return False
     rarest = max(names, key=lambda t: (kb.lexical.idf(t) or 0.0, t))
     texts = [f"{s.doc.title}\n{' '.join(s.clause.path)}\n{s.clause.text}".lower() for s in clauses]
-    if any(covers(rarest, text, query.equivalent) for text in texts):
+    # A compound is also named through its parts: 文物保护 is in "水下文物……保护修复", not only in another region.
+    parts = [t for t in without_compounds(words) if t in rarest and t != rarest]
+    if any(covers(rarest, text, query.equivalent) or (parts and all(covers(t, text, query.equivalent) for t in parts))
+           for text in texts):
         return False
     found = [kb.chunks[chunk_id].doc_id for chunk_id, _ in kb.lexical.search([rarest], NAME_HITS)]
     return bool(found) and not any(applies(regional, kb.docs[doc_id]) for doc_id in found)

@@ -93,7 +93,7 @@ def detail_asked(question: str) -> tuple[str, re.Pattern[str]] | None:
 ABOUT_DOCUMENT = re.compile(r"印发|发布|发的|年出的|时候出的|出台|发文|文件号|发文号|签发|文号|字号|落款|联合发|"
                             r"谁发|发给|下发|主送|抄送|"
                             r"哪年的|几几年|哪一年的|制定的|谁出的|一起出的|给谁|根据哪|依据哪|根据什么|依据什么|哪个文件定|开始实施|开始的|生效|"
-                            r"还有效|有效吗|过期|失效|还管用|还适用|还执行")
+                            r"还有效|有效吗|过期|失效|还管用|还适用|还执行|负责解释|解释权|谁解释|谁来解释|部门解释")
 
 
 # What a question of a kind looks for when it names no topic of its own ("深圳谁管这事", "广东谁牵头").

@@ -175,6 +175,17 @@ def test_a_name_another_region_uses_is_not_answered_from_this_region(stub_assist
     assert not answer.answerable and "江苏省的文件中有相关规定" in plain_text(answer)
 
 
+def test_a_compound_found_through_its_parts_is_not_another_regions_name(stub_assistant) -> None:
+    """Guangdong's clause says "水下文物……保护修复": 文物保护, which only Jiangsu's text writes together, is not a
+    name of Jiangsu's, and the question is answered from Guangdong's clause."""
+    answer = stub_assistant.ask("广东水下文物保护谁负责")
+    assert answer.outcome == "answer" and "水下文物" in answer.citations[0].quote
+    assert answer.citations[0].doc_id.startswith("guangdong") and "江苏省的文件中有相关规定" not in plain_text(answer)
+    # A fragment the segmenter cuts out of a word (化器 of 孵化器) is no part of it: Guangdong's 孵化载体 answers.
+    answer = stub_assistant.ask("广东孵化器有支持吗")
+    assert answer.outcome == "answer" and answer.citations[0].doc_id.startswith("guangdong")
+
+
 @pytest.mark.parametrize(("question", "number", "kind", "forms"), [
     ("第二条具体说说", 2, "条", ("（二）", "(二)", "2.", "第二条")),
     ("深圳措施第十四条", 14, "条", ("（十四）", "(十四)", "14.", "第十四条")),
@@ -216,12 +227,19 @@ def test_a_scoped_refusal_names_the_region_that_has_it(assistant) -> None:
     ("深圳文化科技那个措施是哪年出的", "印发日期：", "深圳市人民政府办公厅2012年11月2日印发"),
     # A plan with no 施行 rule runs for its period.
     ("广东那个方案还有效吗", "规划期：", "(2021-2025年)"),
+    ("深圳这个文件谁负责解释", "解释：", "本措施由市科技部门会同有关部门负责解释"),
 ])
 def test_questions_about_the_document_are_answered_from_its_own_lines(stub_assistant, question: str, label: str,
                                                                        fact: str) -> None:
     answer = stub_assistant.ask(question)
     assert answer.answerable and f"{label}{fact}" in plain_text(answer).replace("\n", "")
     assert fact in answer.citations[0].quote
+
+
+def test_a_follow_up_about_the_document_is_answered_from_its_lines(stub_assistant) -> None:
+    """"几年" asks about the document ("…措施是几几年的"), not its topic: the follow-up is about Shenzhen's document."""
+    answer = stub_assistant.ask("现在还管用吗？写没写到期时间", ["深圳文化科技措施是几几年的"])
+    assert "施行：自发布之日起实施" in plain_text(answer).replace("\n", "")
 
 
 def test_a_follow_up_of_the_same_kind_swaps_that_word() -> None:
