@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from index.knowledge import KnowledgeBase
 from index.records import Measure
-from qa.answer.extractive import best_sentences
+from qa.answer.extractive import best_sentences, within
 from qa.records import Citation
 from qa.understand.query import Query
 
@@ -23,5 +23,5 @@ def measure_citation(kb: KnowledgeBase, measure: Measure, query: Query, sentence
     clause, doc = kb.clauses[measure.clause_id], kb.docs[measure.doc_id]
     if sentence:
         return Citation.of(clause, doc, sentence)
-    excerpt = best_sentences(query, clause.text, clause.heading, limit=1)
+    excerpt = best_sentences(within(query, doc), clause.text, clause.heading, limit=1)
     return Citation.of(clause, doc, excerpt if excerpt.text else measure.summary)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING
 
 from index.lang.boilerplate import content, statements
 from index.lang.sentences import split_sentences_without
 from index.lang.text import AGENCY_NOTE
+from index.records import PolicyDoc
 from qa.answer.base import Answerer
 from qa.records import Answer, Citation, Excerpt, Paragraph, Part, Quote
 from qa.understand.asks import Ask, holds
@@ -138,6 +140,15 @@ def _balanced(phrase: str) -> str:
     return phrase
 
 
+def within(query: Query, doc: PolicyDoc) -> Query:
+    """Return the query as read inside one of its places' own documents: the place's name chose the document and
+    says nothing of which sentence answers ("深圳要搞几大工程" is about 工程, not the sentence that says 深圳)."""
+    names = {form for r in query.regions if r.name == doc.region for form in (r.name, r.short)}
+    if not names:
+        return query
+    return dataclasses.replace(query, tokens=tuple(t for t in query.tokens if t not in names))
+
+
 class ExtractiveAnswerer(Answerer):
     """Answers with exact sentences from the clauses, each followed by its citation."""
 
@@ -148,9 +159,9 @@ class ExtractiveAnswerer(Answerer):
         lead_in = "根据已收录的政策文件：" if len(evidence) == 1 else "根据已收录的政策文件，相关规定如下："
         parts: list[Part] = [Paragraph(lead_in)]
         # A long clause is quoted from the passage that matched, not from wherever its words recur.
-        excerpts = [best_sentences(query, item.evidence, item.clause.heading.split("\n")[0], source=item.clause.text)
-                    for item in evidence]
-        if (short := direct(query, excerpts[0].text)) is not None:
+        excerpts = [best_sentences(within(query, item.doc), item.evidence, item.clause.heading.split("\n")[0],
+                                   source=item.clause.text) for item in evidence]
+        if (short := direct(within(query, evidence[0].doc), excerpts[0].text)) is not None:
             # "多少/谁牵头/什么时候" gets its fact first, in the quote's own words, then the quote it comes from.
             parts = [Paragraph(f"{short}。", cites=(1,))]
         for n, (item, excerpt) in enumerate(zip(evidence, excerpts, strict=True), 1):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from qa.answer.base import Answerer
-from qa.answer.extractive import best_sentences
+from qa.answer.extractive import best_sentences, within
 from qa.decide.relevance import TOPIC_PRESENT
 from qa.records import Answer, Citation, Paragraph, Part, Quote
 
@@ -31,7 +31,7 @@ class RelatedAnswerer(Answerer):
             clause = item.clause
             # A figure quoted from a clause that may not be the answer would read as the answer: for a question
             # asking how many or how much, a sentence without figures is quoted where the clause has one.
-            excerpt = best_sentences(query, item.evidence, clause.heading.split("\n")[0], limit=1,
+            excerpt = best_sentences(within(query, item.doc), item.evidence, clause.heading.split("\n")[0], limit=1,
                                      without_figures=query.wants_quantity, source=clause.text)
             # With every sentence holding a figure nothing is quoted: the clause is named by its title.
             quote = excerpt.text or clause.title or clause.label

@@ -169,6 +169,13 @@ def test_a_count_is_answered_with_its_phrase_first(assistant) -> None:
     assert first.removesuffix("。【1】") in answer.citations[0].quote
 
 
+def test_the_place_asked_about_does_not_choose_the_sentence_in_its_own_document(assistant) -> None:
+    """In Shenzhen's own document "深圳" is in the sentence with 5800亿元, not in the one with the count asked for."""
+    answer = assistant.ask("深圳要做几大工程")
+    first = plain_text(answer).splitlines()[0]
+    assert "十大工程" in first and "5800" not in first
+
+
 def test_a_name_another_region_uses_is_not_answered_from_this_region(stub_assistant) -> None:
     """Shenzhen has no 紫金 fund; Jiangsu does: Guangdong's fund clause is not the answer."""
     answer = stub_assistant.ask("深圳的紫金文化产业基金怎么申请？")
