@@ -66,7 +66,9 @@ DETAILS = (
      re.compile(r"材料|资料|证明|复印件|申请表|证件|清单")),
     # Who qualifies: conditions are stated as requirements ("员工持健康码绿码，且……须"), not only as 条件.
     ("申请条件", re.compile(r"申请条件|申报条件|什么条件|哪些条件|啥条件|要求是什么|有什么要求|有啥要求|门槛|资格"),
-     re.compile(r"条件|资格|门槛|要求|须|应当|必须|持有?|符合|满足|具备|范围|对象|限于|以上|以下")),
+     # "支持有条件的企业" and "符合条件的" say that conditions exist, not what they are; 支持 holds no 持证.
+     re.compile(r"(?<!有)(?<!符合)条件(?!成熟)|资格|门槛|要求|须|应当|必须|(?<![支扶坚保维主加])持有?|符合(?!条件)|"
+                r"满足|具备|范围|对象|限于|以上|以下")),
     # How to apply or where to go: a clause that only says a measure exists ("设立新媒体产业子基金") does not say.
     # "怎么办" asks what to do, not where to apply.
     ("申请办法", re.compile(r"[怎如]么?(?:样|何)?(?:才能)?(?:申请|申报|办理|领取|领|报名)|去哪[儿里]?(?:申请|办|领|报)|"

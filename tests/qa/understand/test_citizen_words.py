@@ -282,6 +282,17 @@ def test_the_detail_a_question_asks_for(question: str, detail: str | None) -> No
     assert (found[0] if found else None) == detail
 
 
+@pytest.mark.parametrize(("sentence", "states"), [
+    ("员工持健康码绿码，且须佩戴口罩", True), ("申请人应当具备本科以上学历", True),
+    ("支持有条件的企业、园区申报国家示范基地", False), ("将符合条件的企业纳入培育库", False),
+    ("依托条件成熟的高新区建设示范基地", False), ("加大支持力度", False),
+])
+def test_what_states_who_qualifies(sentence: str, states: bool) -> None:
+    """Conditions are stated as requirements; "有条件的/符合条件的" only say that there are some, and 支持 is no 持."""
+    found = detail_asked("申报条件是什么")
+    assert found is not None and (found[1].search(sentence) is not None) == states
+
+
 def test_the_words_of_a_phrase_the_tokenizer_splits_take_the_phrases_forms() -> None:
     """"晚点交" is tokenized 晚点 + 交: each is found where 缓缴 is written; a word the vocabulary knows keeps its
     own."""
