@@ -1,5 +1,6 @@
 """Dense retrieval over a generation's vectors: cosine distance (pgvector's <=>) through the HNSW index, a scope
-applied inside the index scan (hnsw.iterative_scan, set on every connection by database.py)."""
+applied inside the index scan (hnsw.iterative_scan, set on every connection by database.py); a generation as small
+as the embedded backend searches exactly is searched exactly here too, so both give the same nearest chunks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from index.dense import EXACT_ALL
 from index.postgres.tables import Tables
 from index.retrieval import DenseSearch, Scope
 
@@ -34,12 +36,18 @@ class PostgresDense(DenseSearch):
         """Return up to k (chunk_id, cosine similarity) pairs nearest a query vector, best first."""
         if not self.size or k <= 0:
             return []
-        where, params = self._tables.where(scope, "v")
-        query = (f"SELECT v.chunk_id, 1 - (v.embedding <=> %(q)s) FROM {self._tables.schema}.vectors v"
-                 f" WHERE true{where} ORDER BY v.embedding <=> %(q)s LIMIT %(k)s")
+        query, params = self.statement(scope)
         with self._tables.pool.connection() as conn:
             rows = conn.execute(query, {"q": vector.astype(np.float32), "k": k, **params}).fetchall()
         return [(chunk_id, float(similarity)) for chunk_id, similarity in rows]
+
+    def statement(self, scope: Scope | None = None) -> tuple[str, dict[str, object]]:
+        """Return the nearest-chunks query (parameters q and k still to bind) and the scope's parameters."""
+        where, params = self._tables.where(scope, "v")
+        # An order the HNSW index cannot give (the distance plus zero, ties by id) is a scan of every vector: exact.
+        order = "(v.embedding <=> %(q)s) + 0, v.chunk_id" if self.size <= EXACT_ALL else "v.embedding <=> %(q)s"
+        return (f"SELECT v.chunk_id, 1 - (v.embedding <=> %(q)s) FROM {self._tables.schema}.vectors v"
+                f" WHERE true{where} ORDER BY {order} LIMIT %(k)s"), params
 
     def similarities(self, vector: np.ndarray, chunk_ids: Sequence[str]) -> dict[str, float]:
         """Return the cosine similarity of a query vector to each of these chunks (those the store holds)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from index.build import build_index
+from index.dense import EXACT_ALL
 from index.embedding import load_embeddings
 from index.errors import DatabaseUnavailable, IndexMissingError
 from index.knowledge import KnowledgeBase
@@ -276,6 +277,13 @@ def test_pgvector_dense_leg_gives_the_same_top_clauses(postgres_url: str, bundle
                 assert _top(one, question) == _top(other, question), question
             # A region filter inside the HNSW scan still finds the region's nearest chunks, in order.
             assert isinstance(database.dense, PostgresDense)
+            # A generation the embedded backend searches exactly is searched exactly here too: no HNSW scan, even
+            # where the planner would rather use one than scan the table (a small table is scanned anyway).
+            statement, params = database.dense.statement()
+            with database.dense._tables.pool.connection() as conn, conn.transaction():
+                conn.execute("SET LOCAL enable_seqscan = off")
+                plan = conn.execute(f"EXPLAIN {statement}", {"q": vector, "k": 10, **params}).fetchall()
+            assert database.dense.size <= EXACT_ALL and not any("hnsw" in line for (line,) in plan)
             vector = embedded.dense.vector("文化科技企业的资金支持")
             for region in {d.region or "" for d in embedded.docs.values()}:
                 chunks = [c for c in embedded.chunks.values() if c.doc_id in set(embedded.docs_in_region(region))]
