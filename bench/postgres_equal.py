@@ -3,7 +3,8 @@ BM25 score for every chunk a question's tokens match (lexical backend: BM25 is w
 
 Too slow for a unit test (a lexical build of STARD's 66 laws, every chunk's score for 346 questions);
 tests/test_postgres.py checks the same on the bundled corpus and the dev set.
-`python -m bench.postgres_equal [--corpus DIR --questions FILE ...]`
+`python -m bench.postgres_equal [--corpus DIR --questions FILE ...]`; with `--index DIR` (an embedded index with
+vectors, e.g. bench/out/idx/stard-e5-onnx) both backends rank with the dense leg on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from bench.indexes import STARD
 from bench.report import append
 from index.build import build_index
+from index.embedding import PolicyEmbeddings, load_embeddings
 from index.knowledge import KnowledgeBase
 from index.lang.tokens import tokenize
 from index.postgres.store import open_database
@@ -37,9 +39,9 @@ def _top(assistant: Assistant, question: str) -> list[str]:
 
 
 def compare(embedded: KnowledgeBase, database: KnowledgeBase, settings: Settings,
-            questions: list[str]) -> dict[str, object]:
+            questions: list[str], embeddings: PolicyEmbeddings | None = None) -> dict[str, object]:
     """Return how many questions differ in their top clauses and in their BM25 scores, and the largest score gap."""
-    one, other = Assistant(settings, embedded, None), Assistant(settings, database, None)
+    one, other = Assistant(settings, embedded, embeddings), Assistant(settings, database, embeddings)
     differ, scores_differ, candidates_differ, gap = [], 0, 0, 0.0
     every = embedded.lexical.size
     for question in questions:
@@ -64,26 +66,31 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", type=Path, default=STARD / "docs")
     p.add_argument("--questions", type=Path, nargs="+", default=[STARD / "gold.jsonl", STARD / "oos.jsonl"])
+    p.add_argument("--index", type=Path, help="an embedded index with vectors of the corpus: rank with them too")
     args = p.parse_args()
     questions = [json.loads(line)["question"] for f in args.questions for line in f.open(encoding="utf-8")
                  if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(corpus_dir=args.corpus, index_dir=Path(tmp), embedding_backend="none")
-        build_index(settings.build_config, None, progress=False)
-        embedded = open_index(Path(tmp), None)
+        settings = Settings(corpus_dir=args.corpus, index_dir=args.index or Path(tmp),
+                            embedding_backend="auto" if args.index else "none")
+        embeddings = load_embeddings(settings.embedder_config) if args.index else None
+        if not args.index:
+            build_index(settings.build_config, None, progress=False)
+        embedded = open_index(settings.index_dir, embeddings)
         with running_server() as server:
             publish(server.url, write_generation(server.url, embedded))
-            database = open_database(server.url, None)
+            database = open_database(server.url, embeddings)
             started = time.perf_counter()
-            result = compare(embedded, database, settings, questions)
+            result = compare(embedded, database, settings, questions, embeddings)
             seconds = time.perf_counter() - started
             database.close()
         embedded.close()
     m = embedded.manifest
+    ranking = f"BM25 + dense ({m.embedding_model})" if args.index else "lexical backend"
     differ = result["top_differ"]
     assert isinstance(differ, list)
     body = (f"Corpus {args.corpus.name} ({m.documents} documents, {m.clauses:,} clauses, {m.chunks:,} chunks), "
-            f"lexical backend, {result['questions']} questions ({', '.join(f.name for f in args.questions)}); "
+            f"{ranking}, {result['questions']} questions ({', '.join(f.name for f in args.questions)}); "
             f"{seconds:.0f} s.\n\n"
             f"- questions whose top {TOP} clauses differ between the backends: {len(differ)}"
             + "".join(f"\n  - {q}" for q in differ[:10]) + "\n"
@@ -92,7 +99,8 @@ def main() -> None:
             f"- questions whose set of BM25-matched chunks differs: {result['score_sets_differ']}\n"
             f"- largest relative gap between a chunk's BM25 score in SQL and in bm25s: "
             f"{result['max_relative_gap']:.1e} (float8 sums of the float32 weights vs bm25s's float32 sums)")
-    append("PostgreSQL backend: same ranking on STARD", body)
+    name = "STARD" if args.corpus == STARD / "docs" else str(args.corpus)
+    append(f"PostgreSQL backend: same ranking on {name}" + (", dense leg on" if args.index else ""), body)
 
 
 if __name__ == "__main__":
