@@ -28,7 +28,7 @@ from index.readcache import Known, ReadCache
 from index.readers.base import ReadContext
 from index.readers.legacy import ConversionCache
 from index.readers.ocr import OcrCache
-from index.recordfile import RECORDS_FILE, RecordFile, fit_slots, spread
+from index.recordfile import DELTA_FILE, RECORDS_FILE, RecordFile, fit_slots, spread
 from index.records import Chunk, Manifest, SourceText
 from index.reuse import Carry, Previous
 from index.store import (
@@ -308,9 +308,10 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
             shutil.rmtree(folder, ignore_errors=True)
             if not isinstance(exc, sqlite3.DatabaseError | GenerationDamaged):
                 raise
-            # Its records file is damaged inside (its size was right): every file is written from its parse.
+            # Its records file is damaged inside (its size was right): every file is written from its parse. A shared
+            # base is found damaged only once its check ends, after the changed files were parsed (and cached).
             log.warning("上一版本索引 %s 的记录无法复用（%s），全部重新写入", serving.name if serving else "", exc)
-            report = before
+            report = dataclasses.replace(before, parsed=report.parsed)
     folder = new_generation(index_dir)
     try:
         return _write(config, embeddings, progress, notify, report, sources, signature, manifest, folder, started,
@@ -374,7 +375,7 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
             jobs = _with_text(jobs, None, parse_cache, config, report)
             keys = [cache_key(doc_id, loaded, config.chunk_chars) for _, doc_id, loaded in jobs]
         slots = spread(len(jobs))
-    writer = GenerationWriter(folder, *((previous.records, previous.digest) if previous is not None else ()))
+    writer = GenerationWriter(folder, previous.source if previous is not None else None)
     carry = Carry(previous, tokens, chunk_ids) if previous is not None else None
     if previous is not None:
         for key in previous.slots.keys() - set(keys):
@@ -430,10 +431,12 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
     finally:
         writer.close()
         parse_cache.close()
-    # The records file is complete: its digest (a read of the whole file, 4.3 GB at a million clauses) is computed
-    # while the lexical index is made (hashlib and numpy release the GIL).
+    # The records are complete: their digests (a read of the whole file, 4.3 GB at a million clauses, when it was
+    # written; a shared base is being checked since the writer linked it) are computed while the lexical index is
+    # made (hashlib and numpy release the GIL).
     hashing = ThreadPoolExecutor(1)
-    known = {RECORDS_FILE: hashing.submit(file_digest, folder, folder / RECORDS_FILE)}
+    known = {name: writer.checked.get(name) or hashing.submit(file_digest, folder, folder / name)
+             for name in (RECORDS_FILE, DELTA_FILE) if (folder / name).exists()}
     hashing.shutdown(wait=False)
     report.chunks = len(chunk_ids)
     if not chunk_ids:  # every readable file parsed to nothing: BM25 cannot index an empty corpus

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from index.lexical import TF, TOKEN_ENDS, TOKENS, Carried, TokenIds
-from index.recordfile import RECORDS_FILE, SLOTTED, TABLES
+from index.recordfile import DELTA_FILE, RECORDS_FILE, SLOTTED, TABLES, Source, connect
 from index.records import Manifest
 from index.store import check_files
 
@@ -21,12 +21,11 @@ BM25 = "bm25"
 
 class Previous:
     """The replaced generation's files (by parse cache key: their place in reading order, their slot and their rows
-    in each table), records file and its digest, chunk ids and tokens."""
+    in each table), records (its base and delta, with their digests), chunk ids and tokens."""
 
-    def __init__(self, folder: Path, digest: str) -> None:
-        self.records, self.digest = folder / RECORDS_FILE, digest
-        uri = f"{self.records.resolve().as_uri()}?mode=ro&immutable=1"
-        conn = sqlite3.connect(uri, uri=True)
+    def __init__(self, folder: Path, source: Source) -> None:
+        self.source = source
+        conn = connect(source.base)
         try:
             if conn.execute("PRAGMA user_version").fetchone()[0] != SLOTTED:
                 raise ValueError("the records file is not numbered by file slots")
@@ -62,11 +61,13 @@ class Previous:
         slots and tokens were kept, its files not the sizes its manifest records, or unreadable): then every file
         is written from its parse. (The records file's digest is checked as it is copied; the token files'
         are not read: a damaged one gives a matrix of other counts, which `verify` refuses, or wrong tokens.)"""
-        digest = next((f.sha256 for f in manifest.files if f.path == RECORDS_FILE), "")
-        if folder is None or not digest or not (folder / BM25 / TF).exists() or check_files(folder, manifest):
+        digests = {f.path: f.sha256 for f in manifest.files}
+        if folder is None or RECORDS_FILE not in digests or not (folder / BM25 / TF).exists() or \
+                check_files(folder, manifest):
             return None
+        delta = folder / DELTA_FILE if DELTA_FILE in digests else None
         try:
-            return cls(folder, digest)
+            return cls(folder, Source(folder / RECORDS_FILE, digests[RECORDS_FILE], delta, digests.get(DELTA_FILE, "")))
         except (OSError, ValueError, sqlite3.Error, json.JSONDecodeError):
             return None
 
