@@ -392,7 +392,8 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
 
             for slot, (rel, key, parsed, from_cache) in zip(slots, parse_all(
                     jobs, config.chunk_chars, parse_cache, read_one, config.limits.parse_seconds,
-                    previous.files if previous is not None else ()), strict=True):
+                    previous.files if previous is not None else (),
+                    previous.keys_by_doc() if previous is not None else None), strict=True):
                 if isinstance(parsed, str):
                     report.skipped.append((rel, parsed))
                     continue

@@ -71,6 +71,12 @@ class Previous:
         except (OSError, ValueError, sqlite3.Error, json.JSONDecodeError):
             return None
 
+    def keys_by_doc(self) -> dict[str, str]:
+        """Return each file's parse cache key by its first document's id (the file's own; attachments follow)."""
+        docs = TABLES.index("docs")
+        return {self.doc_ids[int(self._starts[n, docs])]: key for key, n in self.files.items()
+                if self._starts[n + 1, docs] > self._starts[n, docs]}
+
     def rows(self, first: int, last: int) -> dict[str, tuple[int, int]]:
         """Return the places [start, end) in reading order of the rows of files first..last in every table."""
         return {t: (int(self._starts[first, i]), int(self._starts[last + 1, i])) for i, t in enumerate(TABLES)}

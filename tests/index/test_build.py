@@ -221,6 +221,28 @@ def test_a_shared_base_or_delta_damaged_in_place_is_found_by_the_next_rebuild(
     assert_as_fresh(corpus, tmp_path)
 
 
+def test_a_changed_file_tokenizes_only_its_changed_chunks(corpus: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edited file is parsed again, but the tokens of its chunks whose text is unchanged come from its earlier
+    parse: only the edited chunk goes through jieba, and the index equals a fresh build's."""
+    build(corpus, tmp_path / "index")
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    tokenized: list[str] = []
+    real = index.parsed.tokenize
+
+    def counted(text: str) -> list[str]:
+        tokenized.append(text)
+        return real(text)
+
+    monkeypatch.setattr(index.parsed, "tokenize", counted)
+    assert build(corpus, tmp_path / "index").parsed == 1
+    monkeypatch.undo()
+    assert tokenized and all(EDIT_TO in text for text in tokenized)
+    kb = open_index(tmp_path / "index", None)
+    assert len(tokenized) < len([c for c in kb.chunks.values() if c.doc_id == Path(SHENZHEN).stem]) / 4
+    assert_as_fresh(corpus, tmp_path)
+
+
 def test_slots_fill_gaps_and_give_up_when_one_is_full() -> None:
     """A changed file gets its old slot back, new files share their gap evenly, and a full gap or kept files out of
     order mean a fresh file."""
