@@ -30,7 +30,8 @@ class Previous:
             if conn.execute("PRAGMA user_version").fetchone()[0] != SLOTTED:
                 raise ValueError("the records file is not numbered by file slots")
             files = conn.execute(f"SELECT key, n, {', '.join(TABLES)} FROM files ORDER BY n").fetchall()
-            self.doc_ids = [i for i, in conn.execute("SELECT id FROM docs ORDER BY n")]
+            # From the id index, sorted here: ORDER BY n scans the table, every document's text (1.5 s at 1M).
+            self.doc_ids = [i for _, i in sorted(conn.execute("SELECT n, id FROM docs"))]
         finally:
             conn.close()
         counts = np.array([row[2:] for row in files], dtype=np.int64).reshape(len(files), len(TABLES))
