@@ -437,6 +437,21 @@ def test_a_rebuild_reads_only_the_files_whose_stat_changed(corpus: Path, tmp_pat
     assert records(tmp_path / "index") == records(tmp_path / "fresh")
 
 
+
+@pytest.mark.parametrize("sidecar", [SHENZHEN.replace(".txt", ".meta.json"), f"{SHENZHEN}.meta.json"])
+def test_a_sidecar_added_beside_an_unchanged_file_has_it_read_again(corpus: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  sidecar: str) -> None:
+    """A file's stat includes its sidecars' (either name): one added after the build has the file read again, and
+    its title reaches the index."""
+    monkeypatch.setattr(index.readcache, "RACY_NS", 0)
+    build(corpus, tmp_path / "index")
+    read = counting_reads(monkeypatch)
+    (corpus / sidecar).write_text('{"title": "深圳文化科技旁注标题"}', encoding="utf-8")
+    again = build(corpus, tmp_path / "index")
+    assert read == [SHENZHEN] and again.parsed == 1
+    assert open_index(tmp_path / "index", None).docs[Path(SHENZHEN).stem].title == "深圳文化科技旁注标题"
+
 def test_a_file_whose_stat_is_as_recorded_but_racy_is_read_again(corpus: Path, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """A file changed within RACY_NS of the read that recorded it (the copy made just before the first build) may
