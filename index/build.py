@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import hashlib
 import logging
+import os
 import shutil
 import sqlite3
 import time
@@ -96,10 +97,19 @@ class BuildReport:
         return "\n".join(lines)
 
 
+def _relative(path: Path, corpus_dir: Path) -> str:
+    """Return a file's path inside the corpus folder, with "/" between folders. By string where the path starts
+    with the folder's (every discovered file): pathlib's relative_to took ~1 s of a rebuild for 28,571 files."""
+    name, prefix = str(path), str(corpus_dir) + os.sep
+    if name.startswith(prefix):
+        return name[len(prefix) :].replace(os.sep, "/")
+    return path.relative_to(corpus_dir).as_posix()
+
+
 def _doc_id(path: Path, corpus_dir: Path) -> str:
     """Return a stable document id: the file's path inside the corpus, without its suffix."""
-    rel = path.relative_to(corpus_dir).with_suffix("")
-    return rel.as_posix()
+    rel = _relative(path, corpus_dir)
+    return rel[: len(rel) - len(path.suffix)]
 
 
 def _doc_ids(paths: list[Path], corpus_dir: Path) -> dict[Path, str]:
@@ -107,7 +117,7 @@ def _doc_ids(paths: list[Path], corpus_dir: Path) -> dict[Path, str]:
     the suffix (通知.pdf beside 通知.docx), so that no two files share an id and its clause and vector ids."""
     plain = {path: _doc_id(path, corpus_dir) for path in paths}
     shared = Counter(plain.values())
-    return {path: path.relative_to(corpus_dir).as_posix() if shared[doc_id] > 1 else doc_id
+    return {path: _relative(path, corpus_dir) if shared[doc_id] > 1 else doc_id
             for path, doc_id in plain.items()}
 
 
@@ -254,7 +264,7 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         conversions.close()
         reads.close()
     for path, loaded in loaded_files:
-        rel = str(path.relative_to(corpus_dir))
+        rel = _relative(path, corpus_dir)
         if isinstance(loaded, Exception):
             report.skipped.append((rel, str(loaded)))
             continue
@@ -328,9 +338,11 @@ def _with_text(jobs: list[tuple[str, str, SourceText]], previous: Previous | Non
     previous generation nor the parse cache holds (a damaged generation or cache): it is read now."""
     keys = {i: cache_key(doc_id, loaded, config.chunk_chars) for i, (_, doc_id, loaded) in enumerate(jobs)
             if not loaded.text}
-    held = parse_cache.present(list(keys.values())) | (set(previous.files) if previous is not None else set())
+    # Only the keys the previous generation lacks are asked of the cache (at 1M, 28,571 keys asked took 0.45 s).
+    kept = previous.files if previous is not None else {}
+    held = parse_cache.present([key for key in keys.values() if key not in kept])
     found = list(jobs)
-    for i in sorted((i for i, key in keys.items() if key not in held), reverse=True):
+    for i in sorted((i for i, key in keys.items() if key not in kept and key not in held), reverse=True):
         rel, doc_id, stub = jobs[i]
         try:
             found[i] = (rel, doc_id, dataclasses.replace(

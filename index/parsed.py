@@ -216,16 +216,18 @@ def parse_all(jobs: list[tuple[str, str, SourceText]], chunk_chars: int, cache: 
     `earlier` names the cache key of a document's earlier parse (by document id): a changed file takes the tokens
     of its unchanged chunks from it."""
     keys = [cache_key(doc_id, source, chunk_chars) for _, doc_id, source in jobs]
-    cached = cache.present(keys)
-    earlier = earlier or {}
+    # The cache is asked only about the files not reused: in a rebuild, the few that changed.
+    cached = cache.present([key for key in keys if key not in reuse])
+    todo_jobs = [(rel, doc_id, source) for (rel, doc_id, source), key in zip(jobs, keys, strict=True)
+                 if key not in cached and key not in reuse]
+    earlier = {doc_id: earlier[doc_id] for _, doc_id, _ in todo_jobs if doc_id in earlier} if earlier else {}
     before = cache.present(list(earlier.values()))
 
     def earlier_parse(doc_id: str) -> bytes:
         key = earlier.get(doc_id, "")
         return cache.get(key) if key in before else b""
 
-    todo = [(rel, doc_id, source, chunk_chars, seconds, earlier_parse(doc_id))
-            for (rel, doc_id, source), key in zip(jobs, keys, strict=True) if key not in cached and key not in reuse]
+    todo = [(rel, doc_id, source, chunk_chars, seconds, earlier_parse(doc_id)) for rel, doc_id, source in todo_jobs]
     fresh = iter(_parse_jobs(todo))
     pending: list[tuple[str, bytes]] = []
     for (rel, doc_id, source), key in zip(jobs, keys, strict=True):
