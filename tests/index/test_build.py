@@ -158,7 +158,7 @@ def assert_as_fresh(corpus: Path, tmp_path: Path) -> None:
     assert [p for _, p in kb.sections_by_title()["保障措施"]] == [p for _, p in fresh.sections_by_title()["保障措施"]]
     assert (len(kb.docs), len(kb.clauses), len(kb.chunks), len(kb.measures)) == \
         (len(fresh.docs), len(fresh.clauses), len(fresh.chunks), len(fresh.measures))
-    assert list(kb.measures) == list(fresh.measures)
+    assert list(kb.measures) == list(fresh.measures) and len(kb.measures) == len(list(kb.measures))
 
 
 def test_rebuilds_share_the_base_records_file_and_write_only_a_delta_until_it_grows(
