@@ -20,6 +20,8 @@ from index.retrieval import LexicalSearch, Scope, Scopes
 TOKENS, TOKEN_ENDS = "tokens.npy", "token_ends.npy"
 # Token ids whose first places TokenIds.arrays finds by a sort; later ones are looked up.
 HEAD = 1 << 20
+# Postings weighed at a time by _weigh.
+WEIGH_BLOCK = 1 << 18
 # Each posting's count in its chunk, in the matrix's order: a rebuild reweights the postings of the chunks it keeps.
 TF = "tf.npy"
 
@@ -161,18 +163,23 @@ def refit_bm25(ids: np.ndarray, ends: np.ndarray, words: Sequence[str], k1: floa
     n = len(ends)
     lengths = np.diff(ends, prepend=0)
     vocabulary = len(words)
-    # The kept postings in the previous column order; rows map in order, so each column stays sorted by row.
-    old_columns = np.repeat(np.arange(len(carried.indptr) - 1, dtype=np.int32), np.diff(carried.indptr))
+    columns = len(carried.indptr) - 1
+    # The kept postings in the previous column order (rows map in order, so each column stays sorted by row), and
+    # how many each previous column keeps: its postings less the dropped ones, few (the changed files' chunks'),
+    # whose columns are looked up. No column number per posting is made or compressed.
     rows = carried.rows.astype(np.int32)[carried.indices]
     kept = rows >= 0
-    old_columns, rows, tf = old_columns[kept], rows[kept], carried.tf[kept]
-    del kept
+    dropped = np.searchsorted(carried.indptr, np.flatnonzero(~kept), side="right") - 1
+    counts = np.diff(carried.indptr) - np.bincount(dropped, minlength=columns)
+    rows, tf = rows[kept], carried.tf[kept]
+    del kept, dropped
     index = {w: i for i, w in enumerate(words)}
-    column = np.array([index.get(w, -1) for w in carried.words[: len(carried.indptr) - 1]], dtype=np.int64)
-    counts = np.bincount(old_columns, minlength=len(column))
-    if np.array_equal(column, np.arange(len(column))):
+    column = np.array([index.get(w, -1) for w in carried.words[:columns]], dtype=np.int64)
+    # How many kept postings each new column has.
+    per_term = np.zeros(vocabulary, dtype=np.int64)
+    if np.array_equal(column, np.arange(columns)):
         # The usual case: the previous columns keep their order, new tokens come after them.
-        term = old_columns
+        per_term[:columns] = counts
     else:
         # Each previous column's run of kept postings, gathered in the new column order.
         first = np.cumsum(counts) - counts
@@ -181,13 +188,12 @@ def refit_bm25(ids: np.ndarray, ends: np.ndarray, words: Sequence[str], k1: floa
         runs = counts[order]
         gather = np.repeat(first[order] - (np.cumsum(runs) - runs), runs) + \
             np.arange(int(runs.sum()), dtype=np.int64)
-        term = np.repeat(column[order].astype(np.int32), runs)
         rows, tf = rows[gather], tf[gather]
         del gather
-    del old_columns
+        per_term[column[order]] = runs
     # Where each new column's kept postings start.
     starts_of = np.zeros(vocabulary + 1, dtype=np.int64)
-    np.cumsum(np.bincount(term, minlength=vocabulary), out=starts_of[1:])
+    np.cumsum(per_term, out=starts_of[1:])
     # The postings of the chunks not carried over, as fit_bm25 counts them, sorted by (term, row).
     unheld = np.ones(n, dtype=bool)
     unheld[carried.rows[carried.rows >= 0]] = False
@@ -215,21 +221,35 @@ def refit_bm25(ids: np.ndarray, ends: np.ndarray, words: Sequence[str], k1: floa
         out[place] = new
         return out
 
-    term, rows, tf = merged(term, fresh_terms), merged(rows, fresh_rows), merged(tf, fresh_tf.astype(tf.dtype))
-    return _weigh(term, rows, tf, lengths, vocabulary, k1, b), tf
+    rows, tf = merged(rows, fresh_rows), merged(tf, fresh_tf.astype(tf.dtype))
+    df = per_term + np.bincount(fresh_terms, minlength=vocabulary)
+    term = np.repeat(np.arange(vocabulary, dtype=np.int32), df)
+    return _weigh(term, rows, tf, lengths, vocabulary, k1, b, df), tf
 
 
 def _weigh(term: np.ndarray, chunk: np.ndarray, tf: np.ndarray, lengths: np.ndarray, vocabulary: int, k1: float,
-           b: float) -> dict[str, Any]:
-    """Return bm25s's matrix of postings sorted by (term, chunk), each with its count; `lengths` in tokens."""
+           b: float, df: np.ndarray | None = None) -> dict[str, Any]:
+    """Return bm25s's matrix of postings sorted by (term, chunk), each with its count; `lengths` in tokens, `df`
+    each term's postings when known."""
     n = len(lengths)
     average = lengths.mean()
-    df = np.bincount(term, minlength=vocabulary)
+    if df is None:
+        df = np.bincount(term, minlength=vocabulary)
     idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) if d else 0.0 for d in df.tolist()],
                    dtype=np.float64).astype(np.float32)
     scale = k1 * ((1 - b) + b * lengths / average)
-    counts = tf.astype(np.float64)
-    weights = (idf[term].astype(np.float64) * (counts / (scale[chunk] + counts))).astype(np.float32)
+    # weight = float32(float64(idf[term]) * tf / (scale[chunk] + tf)), a block of postings at a time: the same
+    # operations on the same floats as on whole arrays, but temporaries of a few MB instead of five of 0.6 GB
+    # each at a million chunks (their page faults and memory traffic were most of the time).
+    weights = np.empty(len(term), dtype=np.float32)
+    for lo in range(0, len(term), WEIGH_BLOCK):
+        hi = lo + WEIGH_BLOCK
+        counts = tf[lo:hi].astype(np.float64)
+        denominator = scale[chunk[lo:hi]]
+        denominator += counts
+        np.divide(counts, denominator, out=counts)
+        counts *= idf[term[lo:hi]]
+        weights[lo:hi] = counts
     indptr = np.zeros(vocabulary + 1, dtype=np.int64)
     np.cumsum(df, out=indptr[1:])
     return {"data": weights, "indices": chunk, "indptr": indptr, "num_docs": n}

@@ -11,7 +11,7 @@ import os
 import pickle
 import threading
 import zlib
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -98,13 +98,17 @@ def parse_document(doc_id: str, source: SourceText) -> tuple[PolicyDoc, list[Cla
     return parse_documents(doc_id, source)[0]
 
 
-def parse(doc_id: str, source: SourceText, chunk_chars: int) -> ParsedFile:
-    """Return everything the index keeps of one file."""
+def parse(doc_id: str, source: SourceText, chunk_chars: int, known: Mapping[str, str] | None = None) -> ParsedFile:
+    """Return everything the index keeps of one file; the tokens of a chunk whose text is in `known` (an earlier
+    version of the file's chunks) are taken from there: tokenizing is most of a parse, and an edited file keeps
+    most of its chunks."""
+    known = known or {}
     parts = []
     for doc, clauses in parse_documents(doc_id, source):
         chunks = chunk_document(doc, clauses, chunk_chars)
         # jieba never returns a token containing whitespace, so a space joins them losslessly.
-        tokens = tuple(" ".join(tokenize(c.indexed_text)) for c in chunks)
+        tokens = tuple(known[c.indexed_text] if c.indexed_text in known else " ".join(tokenize(c.indexed_text))
+                       for c in chunks)
         parts.append(ParsedDocument(doc, tuple(clauses), tuple(chunks), tuple(extract_measures(doc, clauses)),
                                     tokens))
     return ParsedFile(tuple(parts))
@@ -169,13 +173,23 @@ class ParseCache(CacheStore):
 SCHEMA = "CREATE TABLE IF NOT EXISTS parses (key TEXT PRIMARY KEY, blob BLOB)"
 
 
-def _work(job: tuple[str, str, SourceText, int, float]) -> bytes | str:
+def _known_tokens(blob: bytes) -> dict[str, str]:
+    """Return the tokens of each chunk text of a packed earlier parse, none when it cannot be read back."""
+    try:
+        parsed = unpack(blob)
+    except Exception:
+        return {}
+    return {c.indexed_text: t for part in parsed.parts for c, t in zip(part.chunks, part.tokens, strict=True)}
+
+
+def _work(job: tuple[str, str, SourceText, int, float, bytes]) -> bytes | str:
     """Return a packed parse, or the reason it failed: one file's parser bug or run-away time must not stop the
-    rest."""
-    rel, doc_id, source, chunk_chars, seconds = job
+    rest. The job's last part is the file's earlier parse (packed; empty when there is none), whose chunks'
+    tokens are taken where their text is unchanged."""
+    rel, doc_id, source, chunk_chars, seconds, earlier = job
     try:
         with time_limit(seconds, f"解析超过 {seconds:g} 秒仍未完成，已跳过（上限 QA_PARSE_MAX_SECONDS）"):
-            return pack(parse(doc_id, source, chunk_chars))
+            return pack(parse(doc_id, source, chunk_chars, _known_tokens(earlier) if earlier else None))
     except DocumentError as exc:
         log.warning("%s：%s", rel, exc)
         return str(exc)
@@ -194,15 +208,26 @@ REUSED = Reused()
 
 
 def parse_all(jobs: list[tuple[str, str, SourceText]], chunk_chars: int, cache: ParseCache,
-              done: Callable[[], None] = lambda: None, seconds: float = 0.0,
-              reuse: Container[str] = ()) -> Iterator[tuple[str, str, ParsedFile | Reused | str, bool]]:
+              done: Callable[[], None] = lambda: None, seconds: float = 0.0, reuse: Container[str] = (),
+              earlier: Mapping[str, str] | None = None) -> Iterator[tuple[str, str, ParsedFile | Reused | str, bool]]:
     """Yield (path, cache key, parse or failure reason, whether it came from the cache) per document in order: REUSED
     for a key in `reuse`, cached ones unpacked, the rest parsed on every core when there is enough text to repay the
-    start-up, and cached; a file whose parse takes over `seconds` (0: no limit) is given up with the reason."""
+    start-up, and cached; a file whose parse takes over `seconds` (0: no limit) is given up with the reason.
+    `earlier` names the cache key of a document's earlier parse (by document id): a changed file takes the tokens
+    of its unchanged chunks from it."""
     keys = [cache_key(doc_id, source, chunk_chars) for _, doc_id, source in jobs]
-    cached = cache.present(keys)
-    todo = [(rel, doc_id, source, chunk_chars, seconds) for (rel, doc_id, source), key in zip(jobs, keys, strict=True)
-            if key not in cached and key not in reuse]
+    # The cache is asked only about the files not reused: in a rebuild, the few that changed.
+    cached = cache.present([key for key in keys if key not in reuse])
+    todo_jobs = [(rel, doc_id, source) for (rel, doc_id, source), key in zip(jobs, keys, strict=True)
+                 if key not in cached and key not in reuse]
+    earlier = {doc_id: earlier[doc_id] for _, doc_id, _ in todo_jobs if doc_id in earlier} if earlier else {}
+    before = cache.present(list(earlier.values()))
+
+    def earlier_parse(doc_id: str) -> bytes:
+        key = earlier.get(doc_id, "")
+        return cache.get(key) if key in before else b""
+
+    todo = [(rel, doc_id, source, chunk_chars, seconds, earlier_parse(doc_id)) for rel, doc_id, source in todo_jobs]
     fresh = iter(_parse_jobs(todo))
     pending: list[tuple[str, bytes]] = []
     for (rel, doc_id, source), key in zip(jobs, keys, strict=True):
@@ -215,7 +240,7 @@ def parse_all(jobs: list[tuple[str, str, SourceText]], chunk_chars: int, cache: 
             yield rel, key, parsed, True
         else:
             # A cache entry that could not be read back is parsed here; the rest come from the workers, in order.
-            blob = next(fresh) if key not in cached else _work((rel, doc_id, source, chunk_chars, seconds))
+            blob = next(fresh) if key not in cached else _work((rel, doc_id, source, chunk_chars, seconds, b""))
             if isinstance(blob, str):
                 yield rel, key, blob, False
             else:
@@ -238,7 +263,7 @@ def _cached(cache: ParseCache, key: str) -> ParsedFile | None:
         return None
 
 
-def _parse_jobs(todo: list[tuple[str, str, SourceText, int, float]]) -> Iterator[bytes | str]:
+def _parse_jobs(todo: list[tuple[str, str, SourceText, int, float, bytes]]) -> Iterator[bytes | str]:
     workers = os.cpu_count() or 1
     # Forked workers inherit the loaded dictionaries. A build in a server's loader thread stays on one core: the
     # server's other threads could hold a lock at the fork. (Daemon helpers such as tqdm's monitor only sleep.)

@@ -127,12 +127,19 @@ class CacheStore(SqliteStore):
     def keep_only(self, table: str, column: str, keys: Iterable[str], also: str = "",
                   params: tuple[Any, ...] = ()) -> None:
         """Delete the rows of `table` whose `column` is not among `keys` (or that match `also`), so the cache
-        holds the current corpus only."""
+        holds the current corpus only.
+
+        The column's values are read (from its index: the column is, or begins, the key) and the rows to go deleted
+        by value. `DELETE … NOT IN` a temporary table of the keys scanned the table itself: at a million clauses the
+        parse cache's 885 MB, 3.5 s when its pages were not in memory, against 0.1 s."""
+        wanted = set(keys)
         with self.write() as conn:
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS used (key TEXT PRIMARY KEY)")
-            conn.execute("DELETE FROM used")
-            conn.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((k,) for k in keys))
-            conn.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT key FROM used){also}", params)
+            gone = [value for value, in conn.execute(f"SELECT {column} FROM {table}") if value not in wanted]
+            for i in range(0, len(gone), IN_BATCH):
+                part = gone[i : i + IN_BATCH]
+                conn.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(part))})", part)
+            if also:
+                conn.execute(f"DELETE FROM {table} WHERE 0{also}", params)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

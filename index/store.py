@@ -23,7 +23,7 @@ from index.embedding import PolicyEmbeddings
 from index.errors import GenerationDamaged, IndexMissingError
 from index.knowledge import KnowledgeBase
 from index.lexical import LexicalIndex
-from index.recordfile import JSONL, RECORDS_FILE, RecordFile, RecordWriter, legacy_records
+from index.recordfile import DELTA_FILE, JSONL, RECORDS_FILE, RecordFile, RecordWriter, Source, legacy_records
 from index.records import FileDigest, Manifest
 from index.retrieval import Scopes
 
@@ -34,7 +34,7 @@ LEASE = ".lease"
 # The files of a generation that never change once published: their sizes and digests go in the manifest.
 # chroma/ is not among them: Chroma writes to chroma.sqlite3 whenever a client opens it. Generations from before the
 # records file have JSON lines instead.
-RECORDS = (RECORDS_FILE, *JSONL)
+RECORDS = (RECORDS_FILE, DELTA_FILE, *JSONL)
 GENERATION = re.compile(r"gen-[0-9A-Za-z-]+")
 
 
@@ -177,11 +177,11 @@ def new_generation(index_dir: Path) -> Path:
 
 
 class GenerationWriter(RecordWriter):
-    """Writes a generation's records file, one document at a time, or patches a copy of `source`; `finish` when
-    every document is in."""
+    """Writes a generation's records file, one document at a time, or patches the previous generation's (`source`);
+    `finish` when every document is in."""
 
-    def __init__(self, folder: Path, source: Path | None = None, digest: str = "") -> None:
-        super().__init__(folder / RECORDS_FILE, source, digest)
+    def __init__(self, folder: Path, source: Source | None = None) -> None:
+        super().__init__(folder / RECORDS_FILE, source)
 
 
 class Lease:

@@ -16,10 +16,11 @@ import pytest
 import index.build
 import index.parsed
 import index.readcache
+import index.recordfile
 from index.build import BuildReport, build_index
 from index.dense import EmbeddingCache
 from index.lang.tokens import tokenize
-from index.recordfile import RECORDS_FILE, TABLES, fit_slots, spread
+from index.recordfile import DELTA_FILE, RECORDS_FILE, TABLES, connect, fit_slots, spread
 from index.retrieval import Scope
 from index.store import CURRENT, current_generation, open_index
 from qa.settings import Settings
@@ -41,7 +42,7 @@ def records(index_dir: Path) -> dict[str, object]:
     bm25 files: a rebuild copies unchanged files' rows, so the pages of its records file lie in another order."""
     folder = current_generation(index_dir)
     assert folder is not None
-    conn = sqlite3.connect(folder / RECORDS_FILE)
+    conn = connect(folder / RECORDS_FILE)
     try:
         rows = {t: conn.execute(f"SELECT * FROM {t} ORDER BY n").fetchall() for t in (*TABLES, "files")}
     finally:
@@ -89,7 +90,7 @@ def slots(index_dir: Path) -> dict[str, int]:
     """Return the records file slot of each file (by parse cache key) of the serving generation."""
     folder = current_generation(index_dir)
     assert folder is not None
-    with sqlite3.connect(folder / RECORDS_FILE) as db:
+    with connect(folder / RECORDS_FILE) as db:
         return dict(db.execute("SELECT key, n FROM files"))
 
 
@@ -98,6 +99,11 @@ def scoped_rankings(index_dir: Path) -> list[list[tuple[str, float]]]:
     kb = open_index(index_dir, None)
     scopes = [Scope(regions=frozenset({"江苏省"})), Scope(doc_ids=frozenset({SHENZHEN.removesuffix(".txt")}))]
     return [kb.lexical.search(tokenize(q), 10, scope=scope) for q in QUESTIONS for scope in scopes]
+
+
+def without_numbers(found: dict[str, object]) -> dict[str, object]:
+    """Return records() without each row's number (a patched file's slots differ from a fresh build's)."""
+    return {name: [row[1:] for row in rows] if isinstance(rows, list) else rows for name, rows in found.items()}
 
 
 def test_a_rebuild_with_a_file_added_and_one_deleted_patches_the_records_file(corpus: Path, tmp_path: Path) -> None:
@@ -117,10 +123,6 @@ def test_a_rebuild_with_a_file_added_and_one_deleted_patches_the_records_file(co
     assert len(kept) == 2 and all(before[k] == after[k] for k in kept)
     build(corpus, tmp_path / "fresh")
     assert after != slots(tmp_path / "fresh"), "a fresh build spreads the slots evenly: the rebuild must have patched"
-
-    def without_numbers(found: dict[str, object]) -> dict[str, object]:
-        return {name: [row[1:] for row in rows] if isinstance(rows, list) else rows for name, rows in found.items()}
-
     assert without_numbers(records(tmp_path / "index")) == without_numbers(records(tmp_path / "fresh"))
     assert rankings(tmp_path / "index") == rankings(tmp_path / "fresh")
     assert scoped_rankings(tmp_path / "index") == scoped_rankings(tmp_path / "fresh")
@@ -128,6 +130,117 @@ def test_a_rebuild_with_a_file_added_and_one_deleted_patches_the_records_file(co
     kb = open_index(tmp_path / "index", None)
     assert [p for _, p in kb.sections_by_title()["保障措施"]] == \
         [p for _, p in open_index(tmp_path / "fresh", None).sections_by_title()["保障措施"]]
+
+
+def base_and_delta(index_dir: Path) -> tuple[int, bool]:
+    """Return the inode of the serving generation's records file and whether a delta lies beside it."""
+    folder = current_generation(index_dir)
+    assert folder is not None
+    return (folder / RECORDS_FILE).stat().st_ino, (folder / DELTA_FILE).exists()
+
+
+def edit(corpus: Path, name: str, old: str, new: str) -> None:
+    """Replace a phrase in a corpus file."""
+    doc = corpus / name
+    text = doc.read_text(encoding="utf-8")
+    assert old in text
+    doc.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def assert_as_fresh(corpus: Path, tmp_path: Path) -> None:
+    """Assert that the index reads as a fresh build of the corpus: rows in order, bm25 files, rankings, sections."""
+    shutil.rmtree(tmp_path / "fresh", ignore_errors=True)
+    build(corpus, tmp_path / "fresh")
+    assert without_numbers(records(tmp_path / "index")) == without_numbers(records(tmp_path / "fresh"))
+    assert rankings(tmp_path / "index") == rankings(tmp_path / "fresh")
+    assert scoped_rankings(tmp_path / "index") == scoped_rankings(tmp_path / "fresh")
+    kb, fresh = open_index(tmp_path / "index", None), open_index(tmp_path / "fresh", None)
+    assert [p for _, p in kb.sections_by_title()["保障措施"]] == [p for _, p in fresh.sections_by_title()["保障措施"]]
+    assert (len(kb.docs), len(kb.clauses), len(kb.chunks), len(kb.measures)) == \
+        (len(fresh.docs), len(fresh.clauses), len(fresh.chunks), len(fresh.measures))
+    assert list(kb.measures) == list(fresh.measures) and len(kb.measures) == len(list(kb.measures))
+
+
+def test_rebuilds_share_the_base_records_file_and_write_only_a_delta_until_it_grows(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebuild hard-links the previous records file (not a byte of it written) and writes the changed files' rows
+    into a delta; the next rebuild takes that delta on (a file changed again, one added, one deleted) over the same
+    base; once the delta is past a tenth of the base, a rebuild merges it into a new base. Each time the index
+    reads as a fresh build's, and the generations the rebuilds replaced are deleted without the base. (A rebuild
+    that keeps fewer than half the files writes afresh: each step keeps most.)"""
+    monkeypatch.setattr(index.recordfile, "MERGE_AT", 0)  # the bundled corpus is three files: one is a third of it
+    build(corpus, tmp_path / "index")
+    base, delta = base_and_delta(tmp_path / "index")
+    assert not delta
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    assert build(corpus, tmp_path / "index").parsed == 1
+    assert base_and_delta(tmp_path / "index") == (base, True)
+    assert_as_fresh(corpus, tmp_path)
+
+    edit(corpus, SHENZHEN, "陶瓷", "瓷器")
+    text = (corpus / SHENZHEN).read_text(encoding="utf-8")
+    (corpus / "jiangsu-zz-added.txt").write_text(text.replace("深圳", "苏州"), encoding="utf-8")
+    assert build(corpus, tmp_path / "index").parsed == 2
+    assert base_and_delta(tmp_path / "index") == (base, True)
+    assert len(list((tmp_path / "index").glob("gen-*"))) == 2, "the first generation is gone, its base is not"
+    assert_as_fresh(corpus, tmp_path)
+
+    monkeypatch.setattr(index.recordfile, "MERGE_AT", 10)
+    edit(corpus, "jiangsu-zz-added.txt", "苏州", "无锡")
+    (corpus / "guangdong-culture-tech-2021-2025.txt").unlink()
+    assert build(corpus, tmp_path / "index").parsed == 1
+    merged, delta = base_and_delta(tmp_path / "index")
+    assert merged != base and not delta
+    assert_as_fresh(corpus, tmp_path)
+
+
+@pytest.mark.parametrize("damaged", [RECORDS_FILE, DELTA_FILE])
+def test_a_shared_base_or_delta_damaged_in_place_is_found_by_the_next_rebuild(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damaged: str) -> None:
+    """A byte of the shared base or of the delta changed in place (same size, the file still opens): the next
+    rebuild, which links the base without writing it, checks its digest and finds it, and writes every file from
+    its parse; the index equals a fresh build."""
+    monkeypatch.setattr(index.recordfile, "MERGE_AT", 0)
+    build(corpus, tmp_path / "index")
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    build(corpus, tmp_path / "index")
+    folder = current_generation(tmp_path / "index")
+    assert folder is not None
+    path = folder / damaged
+    with connect(folder / RECORDS_FILE) as db:
+        text = db.execute("SELECT text FROM docs ORDER BY n DESC LIMIT 1").fetchone()[0]
+    data = path.read_bytes()
+    # A document's text in the last page that holds it: a change SQLite does not notice when reading.
+    at = data.rfind(text[-20:].encode())
+    assert at > 0
+    path.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :])
+    edit(corpus, "jiangsu-culture-tech-2020.txt", "江苏", "江苏省")
+    again = build(corpus, tmp_path / "index")
+    assert (again.documents, again.skipped) == (3, [])
+    assert not base_and_delta(tmp_path / "index")[1], "written afresh: no delta"
+    assert_as_fresh(corpus, tmp_path)
+
+
+def test_a_changed_file_tokenizes_only_its_changed_chunks(corpus: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edited file is parsed again, but the tokens of its chunks whose text is unchanged come from its earlier
+    parse: only the edited chunk goes through jieba, and the index equals a fresh build's."""
+    build(corpus, tmp_path / "index")
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    tokenized: list[str] = []
+    real = index.parsed.tokenize
+
+    def counted(text: str) -> list[str]:
+        tokenized.append(text)
+        return real(text)
+
+    monkeypatch.setattr(index.parsed, "tokenize", counted)
+    assert build(corpus, tmp_path / "index").parsed == 1
+    monkeypatch.undo()
+    assert tokenized and all(EDIT_TO in text for text in tokenized)
+    kb = open_index(tmp_path / "index", None)
+    assert len(tokenized) < len([c for c in kb.chunks.values() if c.doc_id == Path(SHENZHEN).stem]) / 4
+    assert_as_fresh(corpus, tmp_path)
 
 
 def test_slots_fill_gaps_and_give_up_when_one_is_full() -> None:
@@ -323,6 +436,21 @@ def test_a_rebuild_reads_only_the_files_whose_stat_changed(corpus: Path, tmp_pat
     build(corpus, tmp_path / "fresh")
     assert records(tmp_path / "index") == records(tmp_path / "fresh")
 
+
+
+@pytest.mark.parametrize("sidecar", [SHENZHEN.replace(".txt", ".meta.json"), f"{SHENZHEN}.meta.json"])
+def test_a_sidecar_added_beside_an_unchanged_file_has_it_read_again(corpus: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  sidecar: str) -> None:
+    """A file's stat includes its sidecars' (either name): one added after the build has the file read again, and
+    its title reaches the index."""
+    monkeypatch.setattr(index.readcache, "RACY_NS", 0)
+    build(corpus, tmp_path / "index")
+    read = counting_reads(monkeypatch)
+    (corpus / sidecar).write_text('{"title": "深圳文化科技旁注标题"}', encoding="utf-8")
+    again = build(corpus, tmp_path / "index")
+    assert read == [SHENZHEN] and again.parsed == 1
+    assert open_index(tmp_path / "index", None).docs[Path(SHENZHEN).stem].title == "深圳文化科技旁注标题"
 
 def test_a_file_whose_stat_is_as_recorded_but_racy_is_read_again(corpus: Path, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:

@@ -42,9 +42,14 @@ def _saved(folder: Path) -> dict[str, object]:
             for p in sorted(folder.iterdir()) if p.name not in (TOKENS, TOKEN_ENDS, TF)}
 
 
+@pytest.mark.parametrize("block", [7, index.lexical.WEIGH_BLOCK])
 @pytest.mark.parametrize("chunks", [_bundled_chunks(), _random_chunks(1), _random_chunks(2)],
                          ids=["bundled", "random-1", "random-2"])
-def test_the_matrix_equals_bm25s(chunks: list[str], tmp_path: Path) -> None:
+def test_the_matrix_equals_bm25s(chunks: list[str], block: int, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The weights, computed a block of postings at a time (a block of 7: many, and a last one cut short), are
+    bm25s's."""
+    monkeypatch.setattr(index.lexical, "WEIGH_BLOCK", block)
     tokens = _tokens(chunks)
     ids = [f"c{i}" for i in range(len(chunks))]
     LexicalIndex.build(ids, tokens).save(tmp_path / "fit")

@@ -345,6 +345,18 @@ def test_discover_skips_hidden_folders(tmp_path: Path) -> None:
     assert discover(tmp_path) == [keep]
 
 
+def test_discover_takes_linked_files_but_not_linked_folders(tmp_path: Path) -> None:
+    """A symbolic link to a file is a document; a link to a folder is not walked (as rglob did), a broken link is
+    skipped."""
+    corpus, elsewhere = tmp_path / "corpus", tmp_path / "elsewhere"
+    _write(elsewhere / "outside.txt", POLICY)
+    inside = _write(corpus / "sub" / "inside.txt", POLICY)
+    (corpus / "linked-folder").symlink_to(elsewhere)
+    (corpus / "linked.txt").symlink_to(elsewhere / "outside.txt")
+    (corpus / "broken.txt").symlink_to(tmp_path / "nowhere.txt")
+    assert discover(corpus) == [corpus / "linked.txt", inside]
+
+
 @pytest.mark.parametrize("sidecar_name", ["plan.meta.json", "plan.txt.meta.json"])
 def test_sidecar_meta_is_returned(tmp_path: Path, sidecar_name: str) -> None:
     """A `<stem>.meta.json` or `<name>.meta.json` sidecar is returned as meta."""

@@ -16,7 +16,7 @@ import index.recordfile
 from index.build import build_index
 from index.errors import GenerationDamaged
 from index.knowledge import KnowledgeBase
-from index.recordfile import JSONL, RECORDS_FILE, TEMPORARY_CACHE_KIB, RecordWriter, temporary_records
+from index.recordfile import DELTA_FILE, JSONL, RECORDS_FILE, TEMPORARY_CACHE_KIB, RecordWriter, temporary_records
 from index.records import Clause
 from index.store import current_generation, manifest_of, needs_build, open_generation, open_index, seal
 from qa.settings import Settings
@@ -26,10 +26,25 @@ REFERENCES = [("（十四）", "(十四)", "14.", "第十四条"), ("三、",), 
 WORDS = ["紫金", "文化", "深圳市", "不存在的词语"]
 
 
-@pytest.fixture(scope="module")
-def kb(lexical_index: Path) -> Iterator[KnowledgeBase]:
-    """The bundled corpus, opened from its records file."""
-    opened = open_index(lexical_index, None)
+@pytest.fixture(scope="module", params=["base", "delta"])
+def kb(request: pytest.FixtureRequest, lexical_index: Path,
+       tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
+    """The bundled corpus, opened from its records file; and, rebuilt after one file's edit, from the previous
+    records file shared as a base with a delta beside it (read through views over both)."""
+    index_dir = lexical_index
+    if request.param == "delta":
+        corpus = Path(shutil.copytree(CORPUS, tmp_path_factory.mktemp("delta") / "corpus"))
+        settings = Settings(corpus_dir=corpus, index_dir=corpus.parent / "index", embedding_backend="none")
+        build_index(settings.build_config, None, progress=False)
+        doc = corpus / "shenzhen-culture-tech-2012.txt"
+        doc.write_text(doc.read_text(encoding="utf-8").replace("陶瓷、漆器", "陶瓷、玉雕、漆器"), encoding="utf-8")
+        build_index(settings.build_config, None, progress=False)
+        folder = current_generation(settings.index_dir)
+        assert folder is not None and (folder / DELTA_FILE).exists()
+        index_dir = settings.index_dir
+    opened = open_index(index_dir, None)
+    if request.param == "delta":  # the edited clause is read from the delta, the others from the base
+        assert any("陶瓷、玉雕、漆器" in c.text for c in opened.clauses_of("shenzhen-culture-tech-2012"))
     yield opened
     opened.close()
 
