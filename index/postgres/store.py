@@ -167,9 +167,11 @@ def _open(url: str, conn: psycopg.Connection, claim: DatabaseClaim,
                     manifest.embedding_model, embeddings.model_id)
     claim.pool = connections = pool(url, vectors=dense_on)
     tables = Tables(connections, schema, regions)
+    by_weight = conn.execute("SELECT to_regclass(%s)", (f"{schema}.chunk_weights",)).fetchone() != (None,)
     dense = PostgresDense(tables, embeddings, vectors) if dense_on and embeddings is not None else None
     # The folder names the generation for logs and /healthz; nothing is read from it.
-    kb = KnowledgeBase(Path(schema), manifest, records, PostgresLexical(tables, chunks_n), dense, records.measures())
+    lexical = PostgresLexical(tables, chunks_n, by_weight)
+    kb = KnowledgeBase(Path(schema), manifest, records, lexical, dense, records.measures())
     kb.lease = claim
     verify(kb)
     return kb
