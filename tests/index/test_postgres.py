@@ -122,6 +122,39 @@ def test_opening_streams_the_records_instead_of_fetching_whole_tables(postgres_u
         kb.close()
 
 
+def test_a_copy_failing_at_open_raises_instead_of_hanging(postgres_url: str, embedded: KnowledgeBase,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local records file that cannot be written (a full disk, midway through the measures) is an error the
+    caller sees: the stream left open held the connection's lock, and closing the connection waited forever."""
+    import sqlite3
+    import threading
+
+    import index.postgres.store as store
+
+    url = _database(postgres_url, "copyfails")
+    publish(url, write_generation(url, embedded))
+
+    def full(name: str, docs: Iterator, clauses: Iterator, chunks: Iterator, measures: Iterator) -> None:
+        for rows in (docs, clauses, chunks):
+            list(rows)
+        next(iter(measures))
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store, "temporary_records", full)
+    raised: list[str] = []
+
+    def open_it() -> None:
+        try:
+            open_database(url, None)
+        except sqlite3.OperationalError as exc:
+            raised.append(str(exc))
+
+    opening = threading.Thread(target=open_it, daemon=True)
+    opening.start()
+    opening.join(120)
+    assert raised == ["database or disk is full"]
+
+
 @pytest.mark.parametrize("extra", [None, ["专项资金", "补贴", "文化"]])
 def test_bm25_in_sql_equals_bm25s(embedded: KnowledgeBase, database: KnowledgeBase, extra: list[str] | None) -> None:
     """Every chunk's score over every question: repeated tokens count twice, bridge words at half weight (and not
