@@ -55,13 +55,14 @@ SERVER = {"shared_buffers": "'2GB'", "maintenance_work_mem": "'2GB'", "work_mem"
           "effective_cache_size": "'8GB'", "max_parallel_maintenance_workers": "1"}
 
 NOTES = """\
-How to read it: the lexical legs rank identically (tests/test_postgres.py, and "PostgreSQL backend: same ranking
-on STARD"); their differences are cost. The lexical leg in SQL sums posting weights. A question's rarer terms are summed
-first and its common terms (in more than 2 % of the chunks) added for those chunks only; when the 50th score then
-beats the most the common terms could give any other chunk, that top 50 is exact (MaxScore). When it does not
-(the best chunks are those with many common terms), every posting of every term is summed: that is the p95, it
-grows linearly with the corpus, and it is what a region filter avoids (the postings index is ordered by term, then
-region). The retrieval stage adds a round trip per new query token for its IDF (cached per generation)."""
+How to read it: the lexical legs rank identically (tests/index/test_postgres.py, and "PostgreSQL backend: same
+ranking on STARD"); their differences are cost. The lexical leg in SQL sums posting weights. Unfiltered, a question
+whose terms have more than 20,000 postings reads each large term's postings by weight, largest first, to a depth
+(1,024, doubled while needed), scores the chunks found exactly (each chunk's weights as one sparse vector), and
+stops when the 50th score beats the most a chunk found in no list could score (the sum of the weights where the
+lists were cut); when a round would read a quarter of the question's postings, every posting is summed. A region
+filter sums the region's postings only (the postings index is ordered by term, then region). The retrieval stage
+adds a round trip per new query token for its IDF (cached per generation)."""
 
 
 def _timed(calls: list[Callable[[], object]], repeat: int) -> dict[str, float]:

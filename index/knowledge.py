@@ -65,7 +65,7 @@ class KnowledgeBase:
         gives the documents of no region, such as national ones."""
         return self.records.docs_in_region(region)
 
-    def sections_by_title(self) -> Mapping[str, list[tuple[int, Clause]]]:
+    def sections_by_title(self) -> Mapping[str, Sequence[tuple[int, Clause]]]:
         """Return the heading-only sections that have items, by title, each with its position in reading order;
         a title's sections are read when asked for."""
         return Sections(self.records)

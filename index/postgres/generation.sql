@@ -36,8 +36,7 @@ CREATE TABLE terms (
     term text PRIMARY KEY,
     term_id integer NOT NULL,
     df integer NOT NULL,
-    idf double precision,                  -- NULL for bm25s's empty placeholder token, which no chunk has
-    max_weight real NOT NULL               -- the largest posting weight: what the term can add to any chunk's score
+    idf double precision                   -- NULL for bm25s's empty placeholder token, which no chunk has
 ) WITH (autovacuum_enabled = false);
 -- One row per (term, chunk) with the exact BM25 weight bm25s stored for it (float32, as bm25s keeps it): a query's
 -- score of a chunk is the sum of its terms' weights. region_no is copied in so a region filter is an index range.
@@ -46,4 +45,11 @@ CREATE TABLE postings (
     region_no smallint NOT NULL,
     chunk_no integer NOT NULL,
     weight real NOT NULL
+) WITH (autovacuum_enabled = false);
+-- Each chunk's postings again, as one sparse vector over the term ids (the weight matrix by row): a candidate's exact
+-- score for any query is then one row read and an inner product with the query's term counts, instead of a probe of
+-- the postings per query term. sparsevec is pgvector's (the extension every generation needs).
+CREATE TABLE chunk_weights (
+    chunk_no integer NOT NULL,
+    weights sparsevec NOT NULL
 ) WITH (autovacuum_enabled = false);

@@ -9,7 +9,8 @@ import socket
 import threading
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Generator
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,7 +119,7 @@ class DatabaseClaim:
 STREAM_ROWS = 500
 
 
-def _records(conn: psycopg.Connection, schema: str, table: str, order: str) -> Iterator[dict[str, Any]]:
+def _records(conn: psycopg.Connection, schema: str, table: str, order: str) -> Generator[dict[str, Any], None, None]:
     """Yield a table's records in reading order, parsed by orjson (the stored JSON is read as text), streamed a batch
     at a time: a plain execute has libpq hold the whole result first, so a whole table's JSON (the documents
     with their texts, every clause) was in the app process at once while it opened."""
@@ -152,12 +153,16 @@ def _open(url: str, conn: psycopg.Connection, claim: DatabaseClaim,
         raise IndexMissingError(f"数据库中正在使用的索引 {schema} 已不存在；请重新运行 `python -m qa build`")
     chunks_n, dimensions, manifest_json = row
     manifest = Manifest.from_json(manifest_json)
-    # Kept in a local records file, as a generation folder keeps them: read on demand, off the heap.
-    records = temporary_records(
-        schema, (PolicyDoc.from_json(d) for d in _records(conn, schema, "documents", "position")),
-        (Clause.from_json(c) for c in _records(conn, schema, "clauses", "position")),
-        (Chunk(**c) for c in _records(conn, schema, "chunks", "chunk_no")),
-        (Measure.from_json(m) for m in _records(conn, schema, "measures", "position")))
+    # Kept in a local records file, as a generation folder keeps them: read on demand, off the heap. Each stream is
+    # closed when the copy fails (a full disk): one left open holds the connection's lock, and closing the
+    # connection then waited for it forever.
+    with ExitStack() as streams:
+        docs, clauses, chunks, measures = (streams.enter_context(closing(_records(conn, schema, table, order)))
+                                           for table, order in (("documents", "position"), ("clauses", "position"),
+                                                                ("chunks", "chunk_no"), ("measures", "position")))
+        records = temporary_records(schema, (PolicyDoc.from_json(d) for d in docs),
+                                    (Clause.from_json(c) for c in clauses), (Chunk(**c) for c in chunks),
+                                    (Measure.from_json(m) for m in measures))
     regions: dict[str, int] = dict(conn.execute(f"SELECT name, region_no FROM {schema}.regions").fetchall())
     counted = conn.execute(f"SELECT count(*) FROM {schema}.vectors").fetchone() if dimensions else None
     vectors = int(counted[0]) if counted else 0
@@ -167,9 +172,11 @@ def _open(url: str, conn: psycopg.Connection, claim: DatabaseClaim,
                     manifest.embedding_model, embeddings.model_id)
     claim.pool = connections = pool(url, vectors=dense_on)
     tables = Tables(connections, schema, regions)
+    by_weight = conn.execute("SELECT to_regclass(%s)", (f"{schema}.chunk_weights",)).fetchone() != (None,)
     dense = PostgresDense(tables, embeddings, vectors) if dense_on and embeddings is not None else None
     # The folder names the generation for logs and /healthz; nothing is read from it.
-    kb = KnowledgeBase(Path(schema), manifest, records, PostgresLexical(tables, chunks_n), dense, records.measures())
+    lexical = PostgresLexical(tables, chunks_n, by_weight)
+    kb = KnowledgeBase(Path(schema), manifest, records, lexical, dense, records.measures())
     kb.lease = claim
     verify(kb)
     return kb

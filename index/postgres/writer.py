@@ -7,6 +7,7 @@ exactly as bm25s does; nothing is tokenised or scored twice."""
 from __future__ import annotations
 
 import logging
+import struct
 import time
 import uuid
 from collections.abc import Iterable
@@ -32,6 +33,8 @@ BLOCK = 1_000_000
 # PostgreSQL's binary COPY header: signature, flags, header extension length.
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") * 2
 COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+# Bytes of COPY rows built before they are sent.
+COPY_BUFFER = 1 << 23
 
 
 def _name() -> str:
@@ -85,18 +88,14 @@ def _write_lexical(conn: psycopg.Connection, lexical: LexicalIndex, chunk_region
     columns = len(indptr) - 1
     n = lexical.size
     counts = np.diff(indptr)
-    # The largest weight of each column (0 for an empty one): the bound that lets a search skip a common term.
-    largest = np.zeros(columns, dtype=np.float32)
-    filled = counts > 0
-    largest[filled] = np.maximum.reduceat(np.asarray(data, np.float32), np.asarray(indptr[:-1])[filled])
     rows = []
     for term, term_id in vocab.items():
         # bm25s adds an empty placeholder token past the matrix's last column: no chunk has it.
         df = int(counts[term_id]) if term_id < columns else 0
         # The same expression as LexicalIndex.idf, so coverage weights match to the last bit.
         idf = float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else None
-        rows.append((term, term_id, df, idf, float(largest[term_id]) if df else 0.0))
-    _copy_rows(conn, "terms", ("term", "term_id", "df", "idf", "max_weight"), rows)
+        rows.append((term, term_id, df, idf))
+    _copy_rows(conn, "terms", ("term", "term_id", "df", "idf"), rows)
     term_of = np.repeat(np.arange(columns, dtype=np.int32), np.diff(indptr).astype(np.int64))
     layout = [("term_id", ">i4"), ("region_no", ">i2"), ("chunk_no", ">i4"), ("weight", ">f4")]
     with conn.cursor().copy("COPY postings (term_id, region_no, chunk_no, weight) FROM STDIN (FORMAT BINARY)") as copy:
@@ -107,6 +106,35 @@ def _write_lexical(conn: psycopg.Connection, lexical: LexicalIndex, chunk_region
             copy.write(_binary_rows(layout, {"term_id": term_of[part], "region_no": chunk_regions[chunk_no],
                                              "chunk_no": chunk_no, "weight": np.asarray(data[part], np.float32)}))
         copy.write(COPY_TRAILER)
+    _write_chunk_weights(conn, indptr, indices, data, len(vocab), n)
+
+
+def _write_chunk_weights(conn: psycopg.Connection, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+                         dimensions: int, chunks: int) -> None:
+    """Copy each chunk's weights as one sparsevec over the term ids (pgvector's binary form: dimensions, count,
+    a zero, then the ascending term ids and their float32 weights); a chunk without tokens gets no row."""
+    from scipy.sparse import csc_matrix
+
+    columns = len(indptr) - 1
+    rows = csc_matrix((np.asarray(data, np.float32), np.asarray(indices), np.asarray(indptr)),
+                      shape=(chunks, columns)).tocsr()
+    rows.sort_indices()
+    terms, weights = rows.indices.astype(">i4"), rows.data.astype(">f4")
+    starts = rows.indptr
+    with conn.cursor().copy("COPY chunk_weights (chunk_no, weights) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(COPY_HEADER)
+        buffer = bytearray()
+        for chunk_no in range(len(starts) - 1):
+            start, end = int(starts[chunk_no]), int(starts[chunk_no + 1])
+            if end > start:
+                count = end - start
+                buffer += struct.pack(">hiiiiii", 2, 4, chunk_no, 12 + 8 * count, dimensions, count, 0)
+                buffer += terms[start:end].tobytes()
+                buffer += weights[start:end].tobytes()
+            if len(buffer) > COPY_BUFFER:
+                copy.write(buffer)
+                buffer = bytearray()
+        copy.write(bytes(buffer) + COPY_TRAILER)
 
 
 def _write_vectors(conn: psycopg.Connection, dense: DenseIndex, number: dict[str, int], docs: list[str],
@@ -165,7 +193,7 @@ def write_generation(url: str, kb: KnowledgeBase) -> str:
                      (dimensions, name))
         conn.commit()
         conn.autocommit = True
-        for table in ("regions", "documents", "clauses", "chunks", "measures", "terms",
+        for table in ("regions", "documents", "clauses", "chunks", "measures", "terms", "chunk_weights",
                       *(("vectors",) if dimensions else ())):
             conn.execute(f"VACUUM (FREEZE, ANALYZE) {name}.{table}")
         _vacuum(conn, f"{name}.postings")

@@ -123,6 +123,39 @@ def test_opening_streams_the_records_instead_of_fetching_whole_tables(postgres_u
         kb.close()
 
 
+def test_a_copy_failing_at_open_raises_instead_of_hanging(postgres_url: str, embedded: KnowledgeBase,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local records file that cannot be written (a full disk, midway through the measures) is an error the
+    caller sees: the stream left open held the connection's lock, and closing the connection waited forever."""
+    import sqlite3
+    import threading
+
+    import index.postgres.store as store
+
+    url = _database(postgres_url, "copyfails")
+    publish(url, write_generation(url, embedded))
+
+    def full(name: str, docs: Iterator, clauses: Iterator, chunks: Iterator, measures: Iterator) -> None:
+        for rows in (docs, clauses, chunks):
+            list(rows)
+        next(iter(measures))
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store, "temporary_records", full)
+    raised: list[str] = []
+
+    def open_it() -> None:
+        try:
+            open_database(url, None)
+        except sqlite3.OperationalError as exc:
+            raised.append(str(exc))
+
+    opening = threading.Thread(target=open_it, daemon=True)
+    opening.start()
+    opening.join(120)
+    assert raised == ["database or disk is full"]
+
+
 @pytest.mark.parametrize("extra", [None, ["专项资金", "补贴", "文化"]])
 def test_bm25_in_sql_equals_bm25s(embedded: KnowledgeBase, database: KnowledgeBase, extra: list[str] | None) -> None:
     """Every chunk's score over every question: repeated tokens count twice, bridge words at half weight (and not
@@ -137,34 +170,74 @@ def test_bm25_in_sql_equals_bm25s(embedded: KnowledgeBase, database: KnowledgeBa
         assert all(got[c] == pytest.approx(want[c], rel=1e-6) for c in want), question
 
 
-@pytest.mark.parametrize("common_share", [0.2, 0.5])
-def test_skipping_common_terms_keeps_the_top_k_exact(embedded: KnowledgeBase, database: KnowledgeBase,
-                                                     common_share: float, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The top k from the rarer terms' chunks (common terms added for those alone) equals bm25s's top k whenever
-    it is returned, and it is returned for some questions (otherwise this would test the full sum only)."""
+def _shallow(monkeypatch: pytest.MonkeyPatch, first_depth: int) -> list[tuple[dict, float]]:
+    """Have every search by weight start at `first_depth` and never give up for the full sum; return the list of
+    (depths, bound) of each round, filled as searches run."""
     import index.postgres.lexical as lexical
 
-    monkeypatch.setattr(lexical, "COMMON_SHARE", common_share)
-    runs: list[bool] = []
-    full_run = lexical.PostgresLexical._run
+    for name, value in (("SMALL_QUERY", 0), ("FIRST_DEPTH", first_depth), ("WHOLE_FACTOR", 1), ("SUM_SHARE", 2.0)):
+        monkeypatch.setattr(lexical, name, value)
+    rounds: list[tuple[dict, float]] = []
+    real = lexical.PostgresLexical._by_weight_top
 
-    def spy(self: lexical.PostgresLexical, summed: dict, added: dict, k: int, scope: Scope | None) -> list:
-        runs.append(bool(added))
-        return full_run(self, summed, added, k, scope)
+    def spy(self: lexical.PostgresLexical, query: dict, depths: dict, k: int) -> tuple[list, float]:
+        hits, bound = real(self, query, depths, k)
+        rounds.append((depths, bound))
+        return hits, bound
 
-    monkeypatch.setattr(lexical.PostgresLexical, "_run", spy)
-    pruned = 0
+    monkeypatch.setattr(lexical.PostgresLexical, "_by_weight_top", spy)
+    return rounds
+
+
+def test_reading_the_lists_by_weight_keeps_the_top_k_exact(embedded: KnowledgeBase, database: KnowledgeBase,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lists cut short (a few postings per term) give bm25s's top k for every question: some answered in the first
+    round with lists cut short, some only after the depth doubled (otherwise this would test the full sum only)."""
+    rounds = _shallow(monkeypatch, 4)
+    beaten = repeated = 0
     for question in _questions():
         tokens = tokenize(question)
-        runs.clear()
-        got = database.lexical.search(tokens, 10)
-        pruned += runs == [True]
-        want = embedded.lexical.search(tokens, 10)
+        rounds.clear()
+        got = database.lexical.search(tokens, 1)
+        beaten += bool(rounds) and rounds[-1][1] > 0
+        repeated += len(rounds) > 1
+        want = embedded.lexical.search(tokens, 1)
         assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-6), question
         # Ids must agree except among chunks tied at the cut (bm25s orders ties arbitrarily).
         cut = want[-1][1] * (1 + 1e-5) if want else 0.0
         assert {c for c, s in got if s > cut} == {c for c, s in want if s > cut}, question
-    assert pruned > 20
+    assert beaten > 20 and repeated > 20
+
+
+def test_a_chunk_in_no_list_still_wins_when_the_bound_says_it_might(postgres_url: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short clauses naming one of three words top each word's list; the one clause naming all three is longer, so
+    it comes last in every list, yet it scores best. The first rounds find only short ones, whose sum of cuts they
+    cannot beat: the search must read deeper until it finds the long one, not return a short one."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    words = ("资金", "补贴", "人才")
+    short = [f"第{n}条 {words[n % 3]}办理登记。" for n in range(1, 61)]
+    text = "\n\n".join([*short, "第61条 资金补贴人才按照规定办理登记手续。"])
+    (corpus / "登记办法.txt").write_text(f"登记办法\n\n{text}\n", encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
+    build_index(settings.build_config, None, progress=False)
+    url = _database(postgres_url, "deep")
+    embedded = open_index(settings.index_dir, None)
+    try:
+        publish(url, write_generation(url, embedded))
+        database = open_database(url, None)
+        try:
+            rounds = _shallow(monkeypatch, 4)
+            tokens = tokenize("资金补贴人才")
+            want = embedded.lexical.search(tokens, 1)
+            assert "第61条" in embedded.chunks[want[0][0]].text
+            assert database.lexical.search(tokens, 1) == [(want[0][0], pytest.approx(want[0][1], rel=1e-6))]
+            assert len(rounds) > 1 and rounds[0][1] > 0
+        finally:
+            database.close()
+    finally:
+        embedded.close()
 
 
 def test_identical_top_clauses_for_every_question(embedded: KnowledgeBase, database: KnowledgeBase) -> None:

@@ -16,7 +16,15 @@ import index.recordfile
 from index.build import build_index
 from index.errors import GenerationDamaged
 from index.knowledge import KnowledgeBase
-from index.recordfile import DELTA_FILE, JSONL, RECORDS_FILE, TEMPORARY_CACHE_KIB, RecordWriter, temporary_records
+from index.recordfile import (
+    DELTA_FILE,
+    JSONL,
+    RECORDS_FILE,
+    TEMPORARY_CACHE_KIB,
+    RecordFile,
+    RecordWriter,
+    temporary_records,
+)
 from index.records import Clause
 from index.store import current_generation, manifest_of, needs_build, open_generation, open_index, seal
 from qa.settings import Settings
@@ -100,6 +108,24 @@ def test_groupings_equal_the_lists_built_in_memory(kb: KnowledgeBase) -> None:
     for word in WORDS:
         assert kb.mentions(word) == any(word in d.text for d in kb.docs.values())
     assert kb.mentions("紫金") and not kb.mentions("不存在的词语")
+
+
+def test_sections_are_read_only_for_the_titles_used(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Walking the titles with their sections reads a title's sections only when they are used: find_section
+    skips titles the question does not name, and at a million clauses reading them all took seconds a question."""
+    read: list[str] = []
+    real = RecordFile.sections
+
+    def counted(self: RecordFile, title: str) -> list:
+        read.append(title)
+        return real(self, title)
+
+    monkeypatch.setattr(RecordFile, "sections", counted)
+    pairs = list(kb.sections_by_title().items())
+    assert len(pairs) > 1 and read == []
+    title, sections = pairs[1]
+    assert len(sections) > 0 and sections[-1] == list(sections)[-1] and read == [title]
+    assert list(sections) == kb.sections_by_title()[title]
 
 
 def test_measures_are_a_sequence_loaded_once_with_shared_values(kb: KnowledgeBase) -> None:
