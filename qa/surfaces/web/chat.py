@@ -121,6 +121,9 @@ def build_page(service: Service, feedback: Feedback) -> gr.Blocks:
                     yield cleared()
                     return
                 yield update
+            if conversation.get(session, 0) != number:
+                # 新对话 came while the last step was on its way: Gradio would resend that step as the end.
+                yield cleared()
 
         # A turn: the question moves to the chat, the answer arrives, and it gets its citations, its panel and a
         # feedback box of its own (no thanks, no comment, no row, no button marked).
