@@ -206,8 +206,7 @@ class RecordWriter:
 
     def _merge(self, delta: Path, digest: str) -> None:
         """Apply a previous generation's delta to the copy of its base: the slots it hides dropped, its rows in."""
-        if _sha256(delta) != digest:
-            raise GenerationDamaged(f"{delta.parent.name}/{delta.name} 的内容与 manifest 记录的不符（SHA-256）")
+        _verify(delta, _sha256(delta), digest)
         self._conn.execute("ATTACH ? AS delta", (f"{delta.resolve().as_uri()}?mode=ro&immutable=1",))
         for slot, in self._conn.execute("SELECT slot FROM delta.gone").fetchall():
             self.drop(slot)
@@ -338,10 +337,8 @@ def _link(source: Path, target: Path) -> bool:
 
 def _checked(base: Path, digest: str) -> FileDigest:
     """Return a shared base's size and digest, or raise GenerationDamaged when its SHA-256 is not `digest`."""
-    found = _sha256(base)
-    if found != digest:
-        raise GenerationDamaged(f"{base.parent.name}/{base.name} 的内容与 manifest 记录的不符（SHA-256）")
-    return FileDigest(RECORDS_FILE, base.stat().st_size, found)
+    _verify(base, _sha256(base), digest)
+    return FileDigest(RECORDS_FILE, base.stat().st_size, digest)
 
 
 def _copy_checked(source: Path, target: Path, digest: str) -> None:
@@ -350,9 +347,13 @@ def _copy_checked(source: Path, target: Path, digest: str) -> None:
     with ThreadPoolExecutor(1) as pool:
         hashed = pool.submit(_sha256, source)
         shutil.copyfile(source, target)
-        found = hashed.result()
+        _verify(source, hashed.result(), digest)
+
+
+def _verify(path: Path, found: str, digest: str) -> None:
+    """Raise GenerationDamaged when a file's SHA-256 is not the one its manifest records."""
     if found != digest:
-        raise GenerationDamaged(f"{source.parent.name}/{source.name} 的内容与 manifest 记录的不符（SHA-256）")
+        raise GenerationDamaged(f"{path.parent.name}/{path.name} 的内容与 manifest 记录的不符（SHA-256）")
 
 
 def connect(path: Path, check_same_thread: bool = True) -> sqlite3.Connection:

@@ -8,13 +8,14 @@ import json
 import os
 import pwd
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from index.build import build_index
 from index.dense import EXACT_ALL
-from index.embedding import load_embeddings
+from index.embedding import PolicyEmbeddings, load_embeddings
 from index.errors import DatabaseUnavailable, IndexMissingError
 from index.knowledge import KnowledgeBase
 from index.lang.tokens import tokenize
@@ -71,6 +72,22 @@ def _database(postgres_url: str, name: str) -> str:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
         conn.execute(f"CREATE DATABASE {name}")
     return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextmanager
+def _published(url: str, index_dir: Path,
+               embeddings: PolicyEmbeddings | None) -> Iterator[tuple[KnowledgeBase, KnowledgeBase]]:
+    """Open an embedded index, publish it into the database and open it there; close both after."""
+    embedded = open_index(index_dir, embeddings)
+    try:
+        publish(url, write_generation(url, embedded))
+        database = open_database(url, embeddings)
+        try:
+            yield embedded, database
+        finally:
+            database.close()
+    finally:
+        embedded.close()
 
 
 def _top(assistant: Assistant, question: str) -> list[str]:
@@ -223,21 +240,13 @@ def test_a_chunk_in_no_list_still_wins_when_the_bound_says_it_might(postgres_url
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
     build_index(settings.build_config, None, progress=False)
     url = _database(postgres_url, "deep")
-    embedded = open_index(settings.index_dir, None)
-    try:
-        publish(url, write_generation(url, embedded))
-        database = open_database(url, None)
-        try:
-            rounds = _shallow(monkeypatch, 4)
-            tokens = tokenize("资金补贴人才")
-            want = embedded.lexical.search(tokens, 1)
-            assert "第61条" in embedded.chunks[want[0][0]].text
-            assert database.lexical.search(tokens, 1) == [(want[0][0], pytest.approx(want[0][1], rel=1e-6))]
-            assert len(rounds) > 1 and rounds[0][1] > 0
-        finally:
-            database.close()
-    finally:
-        embedded.close()
+    with _published(url, settings.index_dir, None) as (embedded, database):
+        rounds = _shallow(monkeypatch, 4)
+        tokens = tokenize("资金补贴人才")
+        want = embedded.lexical.search(tokens, 1)
+        assert "第61条" in embedded.chunks[want[0][0]].text
+        assert database.lexical.search(tokens, 1) == [(want[0][0], pytest.approx(want[0][1], rel=1e-6))]
+        assert len(rounds) > 1 and rounds[0][1] > 0
 
 
 def test_identical_top_clauses_for_every_question(embedded: KnowledgeBase, database: KnowledgeBase) -> None:
@@ -273,27 +282,19 @@ def test_a_scope_outscored_elsewhere_is_searched_inside_both_legs(postgres_url: 
     embeddings = load_embeddings(settings.embedder_config)
     build_index(settings.build_config, embeddings, progress=False)
     url = _database(postgres_url, "crowded")
-    embedded = open_index(settings.index_dir, embeddings)
-    try:
-        publish(url, write_generation(url, embedded))
-        database = open_database(url, embeddings)
-        try:
-            assert database.dense is not None and embedded.dense is not None
-            tokens, vector = tokenize(QUESTION), embedded.dense.vector(QUESTION)
-            unscoped = database.lexical.search(tokens, CANDIDATES) + database.dense.nearest(vector, CANDIDATES)
-            assert not [c for c, _ in unscoped if embedded.chunks[c].doc_id == doc]
-            for scope in (Scope(doc_ids=frozenset({doc})), Scope(regions=frozenset({region}))):
-                got = dict(database.lexical.search(tokens, 10, scope=scope))
-                want = dict(embedded.lexical.search(tokens, 10, scope=scope))
-                assert len(got) == OWN and got == pytest.approx(want)
-                nearest = database.dense.nearest(vector, 5, scope)
-                assert [c for c, _ in nearest] == [c for c, _ in embedded.dense.nearest(vector, 5, scope)]
-            found = HybridRetriever(database).search(parse_query(QUESTION), {doc})
-            assert len(found) >= OWN and {s.doc.doc_id for s in found} == {doc}
-        finally:
-            database.close()
-    finally:
-        embedded.close()
+    with _published(url, settings.index_dir, embeddings) as (embedded, database):
+        assert database.dense is not None and embedded.dense is not None
+        tokens, vector = tokenize(QUESTION), embedded.dense.vector(QUESTION)
+        unscoped = database.lexical.search(tokens, CANDIDATES) + database.dense.nearest(vector, CANDIDATES)
+        assert not [c for c, _ in unscoped if embedded.chunks[c].doc_id == doc]
+        for scope in (Scope(doc_ids=frozenset({doc})), Scope(regions=frozenset({region}))):
+            got = dict(database.lexical.search(tokens, 10, scope=scope))
+            want = dict(embedded.lexical.search(tokens, 10, scope=scope))
+            assert len(got) == OWN and got == pytest.approx(want)
+            nearest = database.dense.nearest(vector, 5, scope)
+            assert [c for c, _ in nearest] == [c for c, _ in embedded.dense.nearest(vector, 5, scope)]
+        found = HybridRetriever(database).search(parse_query(QUESTION), {doc})
+        assert len(found) >= OWN and {s.doc.doc_id for s in found} == {doc}
 
 
 def test_generations_switch_atomically_and_keep_the_previous(postgres_url: str, embedded: KnowledgeBase) -> None:
@@ -331,43 +332,35 @@ def test_pgvector_dense_leg_gives_the_same_top_clauses(postgres_url: str, bundle
     embeddings = load_embeddings(settings.embedder_config)
     assert embeddings is not None
     url = _database(postgres_url, "dense")
-    embedded = open_index(bundled_index, embeddings)
-    try:
-        publish(url, write_generation(url, embedded))
-        database = open_database(url, embeddings)
-        try:
-            assert database.dense is not None and embedded.dense is not None
-            assert database.dense.size == embedded.dense.size
-            one, other = Assistant(settings, embedded, embeddings), Assistant(settings, database, embeddings)
-            for question in _questions()[::40]:
-                vector = embedded.dense.vector(question)
-                want = embedded.dense.nearest(vector, 10)
-                got = database.dense.nearest(vector, 10)
-                assert [c for c, _ in got] == [c for c, _ in want], question
-                assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-5)
-                assert database.dense.similarities(vector, [c for c, _ in want[:3]]) == pytest.approx(
-                    embedded.dense.similarities(vector, [c for c, _ in want[:3]]), abs=1e-5)
-                assert _top(one, question) == _top(other, question), question
-            # A region filter inside the HNSW scan still finds the region's nearest chunks, in order.
-            assert isinstance(database.dense, PostgresDense)
-            # A generation the embedded backend searches exactly is searched exactly here too: no HNSW scan, even
-            # where the planner would rather use one than scan the table (a small table is scanned anyway).
-            statement, params = database.dense.statement()
-            with database.dense._tables.pool.connection() as conn, conn.transaction():
-                conn.execute("SET LOCAL enable_seqscan = off")
-                plan = conn.execute(f"EXPLAIN {statement}", {"q": vector, "k": 10, **params}).fetchall()
-            assert database.dense.size <= EXACT_ALL and not any("hnsw" in line for (line,) in plan)
-            vector = embedded.dense.vector("文化科技企业的资金支持")
-            for region in {d.region or "" for d in embedded.docs.values()}:
-                chunks = [c for c in embedded.chunks.values() if c.doc_id in set(embedded.docs_in_region(region))]
-                exact = embedded.dense.similarities(vector, [c.chunk_id for c in chunks])
-                nearest = sorted(exact, key=lambda c: -exact[c])[:10]
-                got = database.dense.nearest(vector, 10, scope=Scope(regions=frozenset({region})))
-                assert [c for c, _ in got] == nearest, region
-        finally:
-            database.close()
-    finally:
-        embedded.close()
+    with _published(url, bundled_index, embeddings) as (embedded, database):
+        assert database.dense is not None and embedded.dense is not None
+        assert database.dense.size == embedded.dense.size
+        one, other = Assistant(settings, embedded, embeddings), Assistant(settings, database, embeddings)
+        for question in _questions()[::40]:
+            vector = embedded.dense.vector(question)
+            want = embedded.dense.nearest(vector, 10)
+            got = database.dense.nearest(vector, 10)
+            assert [c for c, _ in got] == [c for c, _ in want], question
+            assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-5)
+            assert database.dense.similarities(vector, [c for c, _ in want[:3]]) == pytest.approx(
+                embedded.dense.similarities(vector, [c for c, _ in want[:3]]), abs=1e-5)
+            assert _top(one, question) == _top(other, question), question
+        # A region filter inside the HNSW scan still finds the region's nearest chunks, in order.
+        assert isinstance(database.dense, PostgresDense)
+        # A generation the embedded backend searches exactly is searched exactly here too: no HNSW scan, even
+        # where the planner would rather use one than scan the table (a small table is scanned anyway).
+        statement, params = database.dense.statement()
+        with database.dense._tables.pool.connection() as conn, conn.transaction():
+            conn.execute("SET LOCAL enable_seqscan = off")
+            plan = conn.execute(f"EXPLAIN {statement}", {"q": vector, "k": 10, **params}).fetchall()
+        assert database.dense.size <= EXACT_ALL and not any("hnsw" in line for (line,) in plan)
+        vector = embedded.dense.vector("文化科技企业的资金支持")
+        for region in {d.region or "" for d in embedded.docs.values()}:
+            chunks = [c for c in embedded.chunks.values() if c.doc_id in set(embedded.docs_in_region(region))]
+            exact = embedded.dense.similarities(vector, [c.chunk_id for c in chunks])
+            nearest = sorted(exact, key=lambda c: -exact[c])[:10]
+            got = database.dense.nearest(vector, 10, scope=Scope(regions=frozenset({region})))
+            assert [c for c, _ in got] == nearest, region
 
 
 def test_the_setting_chooses_the_database_and_a_first_start_publishes_into_it(postgres_url: str,
