@@ -261,8 +261,7 @@ class DenseIndex(DenseSearch):
     def _exact(self, vector: np.ndarray, k: int, allowed: Sequence[str] | None) -> list[tuple[str, float]]:
         """Return the k held chunks (of those allowed) nearest the vector, best first, ties by chunk id."""
         ids, matrix, rows = self._held()
-        norm = float(np.linalg.norm(vector))
-        unit = vector / norm if norm > 0 else vector
+        unit = _unit(vector)
         if allowed is None:
             cosines = matrix @ unit
             keep = np.argsort(-cosines, kind="stable")[: k + 64]  # ties at the k-th are broken by id below
@@ -275,6 +274,10 @@ class DenseIndex(DenseSearch):
 
     def similarities(self, vector: np.ndarray, chunk_ids: Sequence[str]) -> dict[str, float]:
         """Return the cosine similarity of a query vector to each of these chunks (those the store holds)."""
+        if self.size <= EXACT_ALL:  # the vectors are in memory: no read from Chroma
+            _, matrix, rows = self._held()
+            held = [c for c in chunk_ids if c in rows]
+            return dict(zip(held, (matrix[[rows[c] for c in held]] @ _unit(vector)).tolist(), strict=True))
         ids, stored = self._stored(chunk_ids)
         return {chunk_id: float(c) for chunk_id, c in zip(ids, _cosines(stored, vector), strict=True)}
 
@@ -299,6 +302,12 @@ class DenseIndex(DenseSearch):
                 while len(self._scoped_vectors) > KEPT_SCOPES:
                     self._scoped_vectors.pop(next(iter(self._scoped_vectors)))
         return found
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    """Return the vector scaled to length 1 (a zero vector as it is)."""
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
 
 
 def _cosines(stored: np.ndarray, vector: np.ndarray) -> np.ndarray:
