@@ -160,8 +160,17 @@ class Assistant:
 
     def _section(self, question: str, query: Query, clause_id: str, retrieved: tuple[ScoredClause, ...]) -> Plan:
         """Return the plan that lists a section's items, or quotes the one clause referred to."""
-        evidence = section_evidence(self.kb, self.kb.clauses[clause_id])
-        return Plan(Intent.SECTION, question, query, retrieved, evidence, section=clause_id)
+        section = self.kb.clauses[clause_id]
+        evidence = section_evidence(self.kb, section)
+        # The section the answer lists, then its items, come first in the ranked evidence, as what every other
+        # answer relies on does ("十大工程包括哪些" is answered by 二、 itself, not by the item ranked first).
+        best = retrieved[0].score if retrieved else 0.0
+        first = [dataclasses.replace(s, score=best)
+                 for s in (ScoredClause(section, self.kb.docs[section.doc_id], 0.0), *evidence)]
+        shown = {s.clause.clause_id for s in first}
+        ranked = (*dict((s.clause.clause_id, s) for s in first).values(),
+                  *(s for s in retrieved if s.clause.clause_id not in shown))
+        return Plan(Intent.SECTION, question, query, ranked, evidence, section=clause_id)
 
     def _referenced(self, question: str, history: Sequence[str], query: Query,
                     doc_ids: set[str] | None) -> Plan | None:

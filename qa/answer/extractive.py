@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from index.lang.boilerplate import content, statements
 from index.lang.sentences import split_sentences_without
+from index.lang.terms import AGENCY as AGENCY_NAME
 from index.lang.text import AGENCY_NOTE
 from index.records import PolicyDoc
 from qa.answer.base import Answerer
@@ -116,6 +117,9 @@ def direct(query: Query, quote: str) -> str | None:
               if holds(query.ask, p)]
     if query.ask is Ask.WHO and any("牵头" in phrases[i] for _, i in scored):
         scored = [(score, i) for score, i in scored if "牵头" in phrases[i]]  # who leads, not who takes part
+    if query.ask is Ask.WHO and any(AGENCY_NAME.search(phrases[i]) for _, i in scored):
+        # "深圳谁负责": the phrase naming the agencies answers, not "负责统筹协调全市……工作" that repeats the word.
+        scored = [(score, i) for score, i in scored if AGENCY_NAME.search(phrases[i])]
     if not scored:
         return None
     _, i = max(scored, key=lambda x: (x[0], -x[1]))

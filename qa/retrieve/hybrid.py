@@ -20,7 +20,7 @@ from index.lang.tokens import frequency
 from index.records import Clause, PolicyDoc
 from index.retrieval import Scope
 from qa.records import ScoredClause
-from qa.understand.asks import ASK_ONLY, ASK_WORDS, Ask, holds
+from qa.understand.asks import ASK_HEADINGS, ASK_ONLY, ASK_WORDS, Ask, holds
 from qa.understand.query import Query
 from qa.understand.vocabulary import covers
 from qa.understand.wording import FRAMING
@@ -42,6 +42,14 @@ FACT_KINDS = frozenset({Ask.WHEN, Ask.AMOUNT})
 MENTION_WEIGHT = 0.15
 # The documents' words for an everyday word count this much in BM25, below the words the user typed.
 EXPANSION_WEIGHT = 0.5
+# "免门票到什么时候": asked until when something lasts. A clause on the topic that gives no date does not answer it; its
+# document's own period does: under a time heading ("一、活动时间"), else in its 有效期 rule.
+UNTIL = re.compile(r"到什么时候|到啥时候|到哪天|到哪年|到几号|截止|有效期|管到|执行到|持续到|什么时候结束|啥时候结束")
+DATED = re.compile(r"\d{4}年|\d{1,2}月\d{1,2}日|[〇○零一二三四五六七八九]{4}年")
+# A clause that gives a date or a length of time ("自领取之日起7日内有效") answers until when on its own.
+TIMED = re.compile(DATED.pattern + r"|之日起|有效期|期限|截至|截止|\d+\s*个?(?:工作日|日|天|周|月|年)")
+PERIOD_HEADING = re.compile(r"时间|期限|有效期|实施期|执行期")
+LASTS = re.compile(r"有效期|执行至|实施至|施行至")
 COUNTED = re.compile(r"\d+(?:\.\d+)?\s*(?:家|个|项|所|批|条|万|亿|%|人|名|座|支|类|户)")
 
 
@@ -181,6 +189,22 @@ def _window(kb: KnowledgeBase, clause: Clause, chunk_id: str) -> str:
     return "".join(c.text for c in kb.chunks_of(clause.clause_id)[max(chunk.position - 1, 0) : chunk.position + 2])
 
 
+def _period_first(kb: KnowledgeBase, query: Query, top: list[ScoredClause]) -> list[ScoredClause]:
+    """Return the ranking with the first clause's document's period first when the question asks until when and
+    that clause gives no date or length of time; unchanged otherwise."""
+    if query.ask is not Ask.WHEN or not top or not UNTIL.search(query.text) or TIMED.search(top[0].clause.text):
+        return top
+    first = top[0]
+    clauses = [c for c in kb.clauses_of(first.doc.doc_id) if DATED.search(c.text)]
+    period = next((c for c in clauses if PERIOD_HEADING.search(c.title)), None) or next(
+        (c for c in clauses if LASTS.search(c.text)), None)
+    if period is None:
+        return top
+    ranked = next((s for s in top if s.clause.clause_id == period.clause_id), None)
+    moved = ranked or ScoredClause(period, first.doc, first.score, 0.0, 0.0, first.coverage)
+    return [moved, *(s for s in top if s is not ranked)][: len(top)]
+
+
 class HybridRetriever:
     """Clause-level retrieval over a KnowledgeBase: BM25 and dense hits fused, then weighed by region and topic."""
 
@@ -207,10 +231,12 @@ class HybridRetriever:
         # Words that frame the question (政策, 支持, 申请) are in every policy: searched for, they rank the clause
         # that repeats them ("优化政策环境") above the one on the question's topic ("广东对游戏行业有啥政策").
         searched = [t for t in tokens if t not in FRAMING] if topic else list(tokens)
+        heading_asked = None
         if set(topic) <= ASK_ONLY.get(query.ask, frozenset()):
             # "深圳谁管这事", "广东谁牵头": who leads is said in these words; they are searched for, not required (a
             # clause may say 会同 where the question says 牵头), and the question has no topic of its own.
             searched += ASK_WORDS.get(query.ask, ())
+            heading_asked = ASK_HEADINGS.get(query.ask)
             topic = []
         # Only a word the corpus never uses is searched for through the documents' words for it: where the
         # documents already say what the user says, there is no gap to bridge.
@@ -278,9 +304,15 @@ class HybridRetriever:
                 # A question naming the topic of a clause's own heading ("指导思想") is asking for that clause.
                 score *= 1.0 + HEADING_WEIGHT * coverage(kb, topic, clause.heading, equivalent)
             passage = _window(kb, clause, hit.chunk) if hit.chunk != clause_id else ""
-            scored.append((tier, ScoredClause(clause, doc, score, hit.lexical, hit.dense, cov, passage)))
+            # "江苏谁牵头" names no measure: who runs the whole document is said under its organisation heading
+            # ("加强组织领导"), while each measure's agency note says who leads that one measure; such a clause comes
+            # first among the documents that apply.
+            later = heading_asked is not None and opt.heading and not heading_asked.search(clause.heading)
+            scored.append((2 * tier + later, ScoredClause(clause, doc, score, hit.lexical, hit.dense, cov, passage)))
         scored.sort(key=lambda x: (x[0], -x[1].score, x[1].clause.clause_id))
         top = [s for _, s in scored[: self.k]]
+        if opt.quantity:
+            top = _period_first(kb, query, top)
         if kb.dense is None or vector is None:
             return top
         # A clause the lexical list found but the dense list did not still has a closeness in meaning, and

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from enum import Enum
 
+from index.lang.regions import gazetteer
+
 
 class Ask(Enum):
     """The kind of fact a question asks for."""
@@ -14,6 +16,7 @@ class Ask(Enum):
     WHO = "who"  # 谁牵头 / 哪个部门
     WHEN = "when"  # 什么时候 / 有效期
     VALIDITY = "validity"  # 还有效吗
+    WHERE = "where"  # 在哪 / 什么地方
     LIST = "list"  # 有哪些 / 包括什么
     HOW = "how"  # 怎么申请
     YES_NO = "yes_no"  # 能不能 / 有没有
@@ -29,7 +32,8 @@ PATTERNS = (
     # "哪几个城市" asks which ones (a list), "几个" alone how many.
     (Ask.AMOUNT, re.compile(r"多少|(?<!哪)几[家个项所条年类种批名位万亿大]|数量|规模|金额|比例|比重|额度|上限")),
     (Ask.HOW, re.compile(r"怎么申请|如何申请|怎么申报|如何申报|怎么办理|如何办理|怎么报|去哪|流程|程序|条件|"
-                         r"怎么拿|怎样申请")),
+                         r"怎么拿|怎样申请|(?:在哪|哪里|哪儿)(?:申请|申报|办|报名)")),
+    (Ask.WHERE, re.compile(r"在哪|哪里|哪儿|什么地方|哪个地方|什么位置|地点|选址|建在|落在|设在")),
     (Ask.LIST, re.compile(r"哪些|哪几|包括什么|包括哪|包含|有什么|有啥|都有|主要内容|具体内容|具体怎么说|具体说")),
     (Ask.YES_NO, re.compile(r"能不能|有没有|是不是|可不可以|会不会|是否|能否|可否|吗[？?]?$|么[？?]?$")),
 )
@@ -43,6 +47,9 @@ HOLDS = {
     Ask.WHEN: re.compile(r"\d{4}年|[〇○零一二三四五六七八九]{4}年|实施|施行|之日起|有效期|起执行|截至|截止|期限"),
     Ask.VALIDITY: re.compile(r"实施|施行|之日起|有效期|废止|失效|\d{4}年"),
     Ask.HOW: re.compile(r"申报|申请|认定|评审|受理|办理|条件|程序"),
+    # A named zone ("深圳湾园区", "连云港片区") or a place of the gazetteer (holds() looks those up).
+    Ask.WHERE: re.compile(r"[\u4e00-\u9fff]{2,8}(?:园区|片区|新区|开发区|高新区|示范区|自贸区|产业园|基地)|"
+                          r"位于|落户|选址"),
 }
 
 
@@ -100,6 +107,9 @@ ABOUT_DOCUMENT = re.compile(r"印发|发布|发的|年出的|时候出的|出台
 
 # What a question of a kind looks for when it names no topic of its own ("深圳谁管这事", "广东谁牵头").
 ASK_WORDS = {Ask.WHO: ("牵头", "负责", "会同", "工作机制", "联席会议", "组织领导", "协调机制")}
+# The headings under which a document says who runs it as a whole ("（一）加强组织领导", "建立跨部门协调工作机制"): the
+# answer to a question of that kind with no topic, before the agency note of any one measure.
+ASK_HEADINGS = {Ask.WHO: re.compile(r"组织领导|工作机制|协调机制|联席会议|领导小组|组织实施|组织保障")}
 # Words that only say what kind of fact is asked ("广东谁牵头": 牵头 is the question, not its topic).
 ASK_ONLY = {Ask.WHO: frozenset({"牵头", "负责", "部门", "单位", "机构", "主管", "管事", "谁管"})}
 
@@ -117,4 +127,6 @@ def ask_of(question: str) -> Ask:
 def holds(ask: Ask, sentence: str) -> bool:
     """Return True when a sentence states the kind of fact asked for."""
     pattern = HOLDS.get(ask)
+    if ask is Ask.WHERE and gazetteer().find(sentence):
+        return True
     return pattern is not None and pattern.search(sentence) is not None

@@ -151,10 +151,14 @@ def test_statute_style_corpus_is_cited_by_article(tmp_path: Path) -> None:
     ],
 )
 def test_section_question_lists_its_items(stub_assistant: Assistant, question: str, label: str, items: int) -> None:
-    """A question naming a whole section lists each of its items, each cited."""
+    """A question naming a whole section lists each of its items, each cited; the section and then its items
+    lead the ranked evidence, as what any answer relies on does."""
     answer = stub_assistant.ask(question)
     assert answer.answerable
     assert len(answer.citations) == items
+    section = answer.retrieved[0].clause
+    assert label in [s.clause.label for s in answer.retrieved[1 : items + 1]] and section.children[0] == (
+        answer.retrieved[1].clause.clause_id)
     assert label in [c.clause for c in answer.citations]
     assert plain_text(answer).count("】依据") == items
 
@@ -295,6 +299,24 @@ DEFERRAL = """某市人民政府办公厅关于支持中小企业的若干措施
 二、畅通投诉渠道。承租人可通过12345市民服务热线反映问题。
 三、控制租金收付周期。住房租赁企业向承租人单次收取租金的数额不得超过3个月租金。
 """
+
+
+EVENT = """某省文化和旅游厅关于开展惠游活动的通知
+
+一、活动时间
+2020年8月8日至12月31日。
+二、活动内容
+（一）全省A级旅游景区对游客免门票开放。游客须通过小程序实名制预约，每人每次预约限1张。
+（二）各地组织开展文旅消费券发放、文艺惠民演出等活动。
+三、工作要求
+各景区不得以免门票为由降低服务质量。本通知自2020年8月8日起施行，有效期至2020年12月31日。
+"""
+
+
+def test_until_when_is_answered_from_the_documents_period(tmp_path: Path) -> None:
+    """"景区免门票到什么时候": the clause on 免门票 gives no date; the notice's 活动时间 does, and answers first."""
+    answer = lexical_assistant(tmp_path, {"event": EVENT}).ask("景区免门票到什么时候")
+    assert answer.citations[0].clause == "一、" and "12月31日" in answer.citations[0].quote, plain_text(answer)
 
 
 def test_an_everyday_phrase_the_tokenizer_splits_is_found_through_the_documents_words(tmp_path: Path) -> None:

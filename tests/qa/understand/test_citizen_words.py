@@ -57,6 +57,8 @@ def test_the_query_carries_the_expansions_and_the_kind_of_fact() -> None:
     ("有效期到哪年", Ask.WHEN), ("这个政策现在还有效吗", Ask.VALIDITY), ("广东要建几个基地", Ask.AMOUNT),
     ("怎么申请文化产业基金", Ask.HOW), ("江苏有哪些人才计划", Ask.LIST),
     ("江苏哪几个城市有示范基地", Ask.LIST), ("深圳有没有房租补贴", Ask.YES_NO), ("深圳要搞几大工程", Ask.AMOUNT),
+    ("广东红色文化数字化在哪搞", Ask.WHERE), ("示范基地建在什么地方", Ask.WHERE), ("在哪申请补贴", Ask.HOW),
+    ("江苏要把哪些地方文化融入内容生产", Ask.LIST),
     ("文化科技融合", Ask.GENERAL),
 ])
 def test_the_kind_of_fact_asked(question: str, ask: Ask) -> None:
@@ -160,6 +162,25 @@ def test_who_leads_is_answered_from_the_agency_note_first(assistant) -> None:
     answer = assistant.ask("广东“大力发展文化科技企业”那条是哪个厅牵头")
     assert plain_text(answer).startswith("省工业和信息化厅牵头。【1】")
     assert "（省工业和信息化厅牵头" in answer.citations[0].quote
+
+
+@pytest.mark.parametrize(("question", "label", "opening"), [
+    ("江苏谁牵头", "附件 四、（一）", "省科技厅、省委宣传部会同"),
+    ("深圳谁负责", "三、（十三）", "建立由市委宣传部、科技创新委"),
+])
+def test_who_runs_a_document_is_answered_from_its_organisation_clause(assistant, question: str, label: str,
+                                                                      opening: str) -> None:
+    """"江苏谁牵头" names no measure: the clause under 健全工作机制 answers, not a measure whose agency note says who
+    leads it; the direct answer is the phrase naming the agencies, not "负责统筹协调……" that repeats 负责."""
+    answer = assistant.ask(question)
+    assert answer.citations[0].clause == label, plain_text(answer)
+    assert plain_text(answer).startswith(opening), plain_text(answer)
+
+
+def test_where_is_answered_with_the_sentence_naming_the_place(assistant) -> None:
+    """"红色文化数字化在哪搞": the clause's first sentence repeats the topic; the one naming 韶关市 says where."""
+    answer = assistant.ask("广东红色文化数字化在哪搞")
+    assert "韶关市" in answer.citations[0].quote, plain_text(answer)
 
 
 def test_a_count_is_answered_with_its_phrase_first(assistant) -> None:
