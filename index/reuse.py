@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from index.lexical import TF, TOKEN_ENDS, TOKENS, Carried, TokenIds
-from index.recordfile import DELTA_FILE, RECORDS_FILE, SLOTTED, TABLES, Source, connect
+from index.recordfile import CHECKS_FILE, DELTA_FILE, RECORDS_FILE, SLOTTED, TABLES, Source, connect
 from index.records import Manifest
 from index.store import check_files
 
@@ -62,15 +62,17 @@ class Previous:
     def of(cls, folder: Path | None, manifest: Manifest) -> Previous | None:
         """Return what a generation offers a rebuild, or None when it offers nothing (none, written before files,
         slots and tokens were kept, its files not the sizes its manifest records, or unreadable): then every file
-        is written from its parse. (The records file's digest is checked as it is copied; the token files'
-        are not read: a damaged one gives a matrix of other counts, which `verify` refuses, or wrong tokens.)"""
+        is written from its parse. (The records file's digest is checked as it is copied or shared, unless a build
+        noted it and its stat is unchanged since; the token files' are not read: a damaged one gives a matrix of
+        other counts, which `verify` refuses, or wrong tokens.)"""
         digests = {f.path: f.sha256 for f in manifest.files}
         if folder is None or RECORDS_FILE not in digests or not (folder / BM25 / TF).exists() or \
                 check_files(folder, manifest):
             return None
         delta = folder / DELTA_FILE if DELTA_FILE in digests else None
         try:
-            return cls(folder, Source(folder / RECORDS_FILE, digests[RECORDS_FILE], delta, digests.get(DELTA_FILE, "")))
+            return cls(folder, Source(folder / RECORDS_FILE, digests[RECORDS_FILE], delta, digests.get(DELTA_FILE, ""),
+                                      folder.parent / CHECKS_FILE))
         except (OSError, ValueError, sqlite3.Error, json.JSONDecodeError):
             return None
 

@@ -197,9 +197,10 @@ def test_rebuilds_share_the_base_records_file_and_write_only_a_delta_until_it_gr
 @pytest.mark.parametrize("damaged", [RECORDS_FILE, DELTA_FILE])
 def test_a_shared_base_or_delta_damaged_in_place_is_found_by_the_next_rebuild(
         corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damaged: str) -> None:
-    """A byte of the shared base or of the delta changed in place (same size, the file still opens): the next
-    rebuild, which links the base without writing it, checks its digest and finds it, and writes every file from
-    its parse; the index equals a fresh build."""
+    """A byte of the shared base or of the delta changed in place (same size, the file still opens; the write
+    changes its modification time): the next rebuild, which links the base without writing it, does not trust the
+    note of its last check, checks its digest and finds it, and writes every file from its parse; the index equals
+    a fresh build."""
     monkeypatch.setattr(index.recordfile, "MERGE_AT", 0)
     build(corpus, tmp_path / "index")
     edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
@@ -215,6 +216,56 @@ def test_a_shared_base_or_delta_damaged_in_place_is_found_by_the_next_rebuild(
     assert at > 0
     path.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :])
     edit(corpus, "jiangsu-culture-tech-2020.txt", "江苏", "江苏省")
+    again = build(corpus, tmp_path / "index")
+    assert (again.documents, again.skipped) == (3, [])
+    assert not base_and_delta(tmp_path / "index")[1], "written afresh: no delta"
+    assert_as_fresh(corpus, tmp_path)
+
+
+def test_a_shared_base_noted_as_checked_is_not_read_again(corpus: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build that writes a base notes its digest with its stat: the rebuilds that share it, its stat unchanged,
+    do not read it (at 1M, 4 GB from disk when its pages are not in memory)."""
+    monkeypatch.setattr(index.recordfile, "MERGE_AT", 0)
+    build(corpus, tmp_path / "index")
+    hashed: list[str] = []
+    real = index.recordfile._sha256
+
+    def counted(path: Path) -> str:
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(index.recordfile, "_sha256", counted)
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    assert build(corpus, tmp_path / "index").parsed == 1
+    edit(corpus, SHENZHEN, "陶瓷", "瓷器")
+    assert build(corpus, tmp_path / "index").parsed == 1
+    assert base_and_delta(tmp_path / "index")[1]
+    assert hashed == [DELTA_FILE], "only the previous delta, as it is copied"
+    assert_as_fresh(corpus, tmp_path)
+
+
+def test_a_base_damaged_with_its_stat_kept_is_found_once_its_check_is_due(corpus: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A byte of the shared base changed and its modification time put back (damage no write shows, as a failing
+    disk's): the note of its check is trusted only for RECHECK_NS, and the rebuild after that reads the base, finds
+    the damage and writes every file from its parse."""
+    monkeypatch.setattr(index.recordfile, "MERGE_AT", 0)
+    build(corpus, tmp_path / "index")
+    folder = current_generation(tmp_path / "index")
+    assert folder is not None
+    path = folder / RECORDS_FILE
+    st = path.stat()
+    data = path.read_bytes()
+    with connect(path) as db:
+        text = db.execute("SELECT text FROM docs ORDER BY n DESC LIMIT 1").fetchone()[0]
+    at = data.rfind(text[-20:].encode())
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(bytes([data[at] ^ 1]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    monkeypatch.setattr(index.recordfile, "RECHECK_NS", 0)
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
     again = build(corpus, tmp_path / "index")
     assert (again.documents, again.skipped) == (3, [])
     assert not base_and_delta(tmp_path / "index")[1], "written afresh: no delta"
