@@ -17,6 +17,7 @@ import index.build
 import index.parsed
 import index.readcache
 import index.recordfile
+import index.reuse
 from index.build import BuildReport, build_index
 from index.dense import EmbeddingCache
 from index.lang.tokens import tokenize
@@ -269,6 +270,28 @@ def test_a_base_damaged_with_its_stat_kept_is_found_once_its_check_is_due(corpus
     again = build(corpus, tmp_path / "index")
     assert (again.documents, again.skipped) == (3, [])
     assert not base_and_delta(tmp_path / "index")[1], "written afresh: no delta"
+    assert_as_fresh(corpus, tmp_path)
+
+
+def test_a_rebuild_reads_the_previous_token_ids_and_postings_ahead(corpus: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebuild reads the previous generation's token ids and postings (read late, through memory maps) in a
+    thread from its start; a file that cannot be read is left to the real reads."""
+    build(corpus, tmp_path / "index")
+    started: list[tuple[list[Path], Any]] = []
+    real = index.reuse.read_ahead
+
+    def recorded(paths: list[Path]) -> Any:
+        started.append((list(paths), real([*paths, tmp_path / "missing.npy"])))
+        return started[-1][1]
+
+    monkeypatch.setattr(index.reuse, "read_ahead", recorded)
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    assert build(corpus, tmp_path / "index").parsed == 1
+    [(paths, thread)] = started
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert sorted(p.name for p in paths if p.is_file()) == sorted(index.reuse.READ_AHEAD)
     assert_as_fresh(corpus, tmp_path)
 
 
