@@ -407,12 +407,16 @@ def _notes(checks: Path) -> list[dict[str, Any]]:
 
 
 def _note(checks: Path, identity: list[int], digest: str) -> None:
-    """Note a file's SHA-256 with its stat identity and the time it was read (written whole, then renamed)."""
+    """Note a file's SHA-256 with its stat identity and the time it was read (written whole, then renamed). A note
+    that cannot be written costs the next rebuild a read of the base, not this build."""
     notes = [{"identity": identity, "sha256": digest, "at": time.time_ns()},
              *(n for n in _notes(checks) if n.get("identity") != identity)][:CHECKS_KEPT]
     tmp = checks.with_name(f".{checks.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(notes), encoding="utf-8")
-    os.replace(tmp, checks)
+    try:
+        tmp.write_text(json.dumps(notes), encoding="utf-8")
+        os.replace(tmp, checks)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def trusted(path: Path, digest: str, checks: Path) -> bool:

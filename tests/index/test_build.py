@@ -246,6 +246,28 @@ def test_a_shared_base_noted_as_checked_is_not_read_again(corpus: Path, tmp_path
     assert_as_fresh(corpus, tmp_path)
 
 
+def test_a_note_of_a_check_that_cannot_be_written_costs_a_read_not_the_build(corpus: Path, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index folder's note of checks cannot be written (a folder in its place): the builds succeed, and a rebuild
+    reads and checks the shared base, as without a note."""
+    (tmp_path / "index" / index.recordfile.CHECKS_FILE).mkdir(parents=True)
+    build(corpus, tmp_path / "index")
+    hashed: list[str] = []
+    real = index.recordfile._sha256
+
+    def counted(path: Path) -> str:
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(index.recordfile, "_sha256", counted)
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    assert build(corpus, tmp_path / "index").parsed == 1
+    assert base_and_delta(tmp_path / "index")[1]
+    assert RECORDS_FILE in hashed
+    assert sorted(p.name for p in (tmp_path / "index").iterdir() if p.name.startswith(".records")) == []
+    assert_as_fresh(corpus, tmp_path)
+
+
 def test_a_base_damaged_with_its_stat_kept_is_found_once_its_check_is_due(corpus: Path, tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A byte of the shared base changed and its modification time put back (damage no write shows, as a failing
