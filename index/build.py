@@ -29,7 +29,7 @@ from index.readcache import Known, ReadCache
 from index.readers.base import ReadContext
 from index.readers.legacy import ConversionCache
 from index.readers.ocr import OcrCache
-from index.recordfile import DELTA_FILE, RECORDS_FILE, RecordFile, fit_slots, spread
+from index.recordfile import CHECKS_FILE, DELTA_FILE, RECORDS_FILE, RecordFile, fit_slots, spread, written_digest
 from index.records import Chunk, Manifest, SourceText
 from index.reuse import Carry, Previous
 from index.store import (
@@ -445,10 +445,13 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         writer.close()
         parse_cache.close()
     # The records are complete: their digests (a read of the whole file, 4.3 GB at a million clauses, when it was
-    # written; a shared base is being checked since the writer linked it) are computed while the lexical index is
-    # made (hashlib and numpy release the GIL).
+    # written; a shared base is being checked since the writer linked it, or trusted) are computed while the lexical
+    # index is made (hashlib and numpy release the GIL). A base written here is noted as checked: the rebuilds that
+    # share it need not read it.
     hashing = ThreadPoolExecutor(1)
-    known = {name: writer.checked.get(name) or hashing.submit(file_digest, folder, folder / name)
+    known = {name: writer.checked.get(name) or (
+        hashing.submit(written_digest, folder / name, index_dir / CHECKS_FILE) if name == RECORDS_FILE
+        else hashing.submit(file_digest, folder, folder / name))
              for name in (RECORDS_FILE, DELTA_FILE) if (folder / name).exists()}
     hashing.shutdown(wait=False)
     report.chunks = len(chunk_ids)

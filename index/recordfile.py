@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -85,6 +87,18 @@ SHIFT, TOP = 28, 1 << 35
 SLOTTED = 2
 # A delta is merged into a new base once it is more than a tenth of the base's size.
 MERGE_AT = 10
+# The index folder's note of the records files whose SHA-256 a build computed, each with the stat the file had while
+# it was read: a rebuild trusts a shared base whose stat is still that one, instead of reading it whole (`trusted`).
+CHECKS_FILE = "records-checks.json"
+# A base trusted by its stat is read and checked again once its last check is older than this: damage that leaves the
+# stat as it was (a failing disk) shows only to a read. A merge reads and checks the base too.
+RECHECK_NS = 24 * 3600 * 10**9
+# A check is noted only for a file last written more than this before the check began, as for corpus files
+# (index/readcache.py, git's "racy" rule): a write within the file system's time granularity of the check could
+# leave the modification time as it was.
+RACY_NS = 2 * 10**9
+# Checks noted, newest first: a base and the one a merge is replacing.
+CHECKS_KEPT = 4
 # KiB of SQLite page cache when records are copied into a temporary file inside an app process.
 TEMPORARY_CACHE_KIB = 4096
 # Above every character: `label_rev < ending + LAST` bounds the labels that start with `ending`.
@@ -142,6 +156,8 @@ class Source:
     digest: str
     delta: Path | None = None
     delta_digest: str = ""
+    # The index folder's note of checked files (CHECKS_FILE); None: the base is always read and checked.
+    checks: Path | None = None
 
     @property
     def shareable(self) -> bool:
@@ -169,10 +185,17 @@ class RecordWriter:
         if source is not None and self.shared:
             # The base's rows are read by every later generation and never again by a build: its bytes are checked
             # against the digest recorded when it was written, in a thread while the build parses (the check a copy
-            # made before, without the copy).
-            checking = ThreadPoolExecutor(1)
-            self.checked[RECORDS_FILE] = checking.submit(_checked, source.base, source.digest)
-            checking.shutdown(wait=False)
+            # made before, without the copy); or not read at all, when a build noted them as that digest and the
+            # file's stat is still the one it had then (`trusted`): at 1M the base is 4 GB, read from disk when
+            # its pages are not in memory.
+            if source.checks is not None and trusted(source.base, source.digest, source.checks):
+                done: Future[FileDigest] = Future()
+                done.set_result(FileDigest(RECORDS_FILE, source.base.stat().st_size, source.digest))
+                self.checked[RECORDS_FILE] = done
+            else:
+                checking = ThreadPoolExecutor(1)
+                self.checked[RECORDS_FILE] = checking.submit(_checked, source.base, source.digest, source.checks)
+                checking.shutdown(wait=False)
             if source.delta is not None:
                 _copy_checked(source.delta, target, source.delta_digest)
         elif source is not None:
@@ -335,10 +358,77 @@ def _link(source: Path, target: Path) -> bool:
     return True
 
 
-def _checked(base: Path, digest: str) -> FileDigest:
-    """Return a shared base's size and digest, or raise GenerationDamaged when its SHA-256 is not `digest`."""
-    _verify(base, _sha256(base), digest)
-    return FileDigest(RECORDS_FILE, base.stat().st_size, digest)
+def _checked(base: Path, digest: str, checks: Path | None) -> FileDigest:
+    """Return a shared base's size and digest, or raise GenerationDamaged when its SHA-256 is not `digest`; a match
+    is noted in `checks`."""
+    found, identity = _steady_sha256(base)
+    _verify(base, found, digest)
+    if checks is not None and identity is not None:
+        _note(checks, identity, digest)
+    return FileDigest(RECORDS_FILE, identity[2] if identity else base.stat().st_size, digest)
+
+
+def written_digest(path: Path, checks: Path) -> FileDigest:
+    """Return the size and SHA-256 of a records file a build just wrote (its generation's base), noted in `checks`
+    for the rebuilds that will share it. Its modification time is first set back by twice RACY_NS: any later write
+    sets it to the present, so a write the hash did not see always changes the stat the note holds."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, time.time_ns() - 2 * RACY_NS))
+    found, identity = _steady_sha256(path)
+    if identity is not None:
+        _note(checks, identity, found)
+    return FileDigest(path.name, identity[2] if identity else path.stat().st_size, found)
+
+
+def _identity(path: Path) -> list[int]:
+    """Return what the note of a check keeps of a file's stat: device, inode, size and modification time. Not the
+    change time: a rebuild's hard link and a deleted generation's unlink change it."""
+    st = os.stat(path)
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _steady_sha256(path: Path) -> tuple[str, list[int] | None]:
+    """Return a file's SHA-256 and its stat identity; the identity is None when the stat changed while the file was
+    read, or when the file was last written less than RACY_NS before the read began."""
+    began = time.time_ns()
+    before = _identity(path)
+    found = _sha256(path)
+    steady = before == _identity(path) and before[3] < began - RACY_NS
+    return found, before if steady else None
+
+
+def _notes(checks: Path) -> list[dict[str, Any]]:
+    """Return the checks noted in an index folder, newest first; none when the note is missing or unreadable."""
+    try:
+        notes = json.loads(checks.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [n for n in notes if isinstance(n, dict)] if isinstance(notes, list) else []
+
+
+def _note(checks: Path, identity: list[int], digest: str) -> None:
+    """Note a file's SHA-256 with its stat identity and the time it was read (written whole, then renamed). A note
+    that cannot be written costs the next rebuild a read of the base, not this build."""
+    notes = [{"identity": identity, "sha256": digest, "at": time.time_ns()},
+             *(n for n in _notes(checks) if n.get("identity") != identity)][:CHECKS_KEPT]
+    tmp = checks.with_name(f".{checks.name}.{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(notes), encoding="utf-8")
+        os.replace(tmp, checks)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def trusted(path: Path, digest: str, checks: Path) -> bool:
+    """Return True when a build found the file's SHA-256 to be `digest` less than RECHECK_NS ago and its device,
+    inode, size and modification time are still those it had then: no write through the file system since."""
+    try:
+        identity = _identity(path)
+    except OSError:
+        return False
+    now = time.time_ns()
+    return any(n.get("identity") == identity and n.get("sha256") == digest and
+               isinstance(n.get("at"), int) and now - n["at"] < RECHECK_NS for n in _notes(checks))
 
 
 def _copy_checked(source: Path, target: Path, digest: str) -> None:

@@ -17,6 +17,7 @@ import index.build
 import index.parsed
 import index.readcache
 import index.recordfile
+import index.reuse
 from index.build import BuildReport, build_index
 from index.dense import EmbeddingCache
 from index.lang.tokens import tokenize
@@ -197,9 +198,10 @@ def test_rebuilds_share_the_base_records_file_and_write_only_a_delta_until_it_gr
 @pytest.mark.parametrize("damaged", [RECORDS_FILE, DELTA_FILE])
 def test_a_shared_base_or_delta_damaged_in_place_is_found_by_the_next_rebuild(
         corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damaged: str) -> None:
-    """A byte of the shared base or of the delta changed in place (same size, the file still opens): the next
-    rebuild, which links the base without writing it, checks its digest and finds it, and writes every file from
-    its parse; the index equals a fresh build."""
+    """A byte of the shared base or of the delta changed in place (same size, the file still opens; the write
+    changes its modification time): the next rebuild, which links the base without writing it, does not trust the
+    note of its last check, checks its digest and finds it, and writes every file from its parse; the index equals
+    a fresh build."""
     monkeypatch.setattr(index.recordfile, "MERGE_AT", 0)
     build(corpus, tmp_path / "index")
     edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
@@ -218,6 +220,100 @@ def test_a_shared_base_or_delta_damaged_in_place_is_found_by_the_next_rebuild(
     again = build(corpus, tmp_path / "index")
     assert (again.documents, again.skipped) == (3, [])
     assert not base_and_delta(tmp_path / "index")[1], "written afresh: no delta"
+    assert_as_fresh(corpus, tmp_path)
+
+
+def test_a_shared_base_noted_as_checked_is_not_read_again(corpus: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build that writes a base notes its digest with its stat: the rebuilds that share it, its stat unchanged,
+    do not read it (at 1M, 4 GB from disk when its pages are not in memory)."""
+    monkeypatch.setattr(index.recordfile, "MERGE_AT", 0)
+    build(corpus, tmp_path / "index")
+    hashed: list[str] = []
+    real = index.recordfile._sha256
+
+    def counted(path: Path) -> str:
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(index.recordfile, "_sha256", counted)
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    assert build(corpus, tmp_path / "index").parsed == 1
+    edit(corpus, SHENZHEN, "陶瓷", "瓷器")
+    assert build(corpus, tmp_path / "index").parsed == 1
+    assert base_and_delta(tmp_path / "index")[1]
+    assert hashed == [DELTA_FILE], "only the previous delta, as it is copied"
+    assert_as_fresh(corpus, tmp_path)
+
+
+def test_a_note_of_a_check_that_cannot_be_written_costs_a_read_not_the_build(corpus: Path, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index folder's note of checks cannot be written (a folder in its place): the builds succeed, and a rebuild
+    reads and checks the shared base, as without a note."""
+    (tmp_path / "index" / index.recordfile.CHECKS_FILE).mkdir(parents=True)
+    build(corpus, tmp_path / "index")
+    hashed: list[str] = []
+    real = index.recordfile._sha256
+
+    def counted(path: Path) -> str:
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(index.recordfile, "_sha256", counted)
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    assert build(corpus, tmp_path / "index").parsed == 1
+    assert base_and_delta(tmp_path / "index")[1]
+    assert RECORDS_FILE in hashed
+    assert sorted(p.name for p in (tmp_path / "index").iterdir() if p.name.startswith(".records")) == []
+    assert_as_fresh(corpus, tmp_path)
+
+
+def test_a_base_damaged_with_its_stat_kept_is_found_once_its_check_is_due(corpus: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A byte of the shared base changed and its modification time put back (damage no write shows, as a failing
+    disk's): the note of its check is trusted only for RECHECK_NS, and the rebuild after that reads the base, finds
+    the damage and writes every file from its parse."""
+    monkeypatch.setattr(index.recordfile, "MERGE_AT", 0)
+    build(corpus, tmp_path / "index")
+    folder = current_generation(tmp_path / "index")
+    assert folder is not None
+    path = folder / RECORDS_FILE
+    st = path.stat()
+    data = path.read_bytes()
+    with connect(path) as db:
+        text = db.execute("SELECT text FROM docs ORDER BY n DESC LIMIT 1").fetchone()[0]
+    at = data.rfind(text[-20:].encode())
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(bytes([data[at] ^ 1]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    monkeypatch.setattr(index.recordfile, "RECHECK_NS", 0)
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    again = build(corpus, tmp_path / "index")
+    assert (again.documents, again.skipped) == (3, [])
+    assert not base_and_delta(tmp_path / "index")[1], "written afresh: no delta"
+    assert_as_fresh(corpus, tmp_path)
+
+
+def test_a_rebuild_reads_the_previous_token_ids_and_postings_ahead(corpus: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebuild reads the previous generation's token ids and postings (read late, through memory maps) in a
+    thread from its start; a file that cannot be read is left to the real reads."""
+    build(corpus, tmp_path / "index")
+    started: list[tuple[list[Path], Any]] = []
+    real = index.reuse.read_ahead
+
+    def recorded(paths: list[Path]) -> Any:
+        started.append((list(paths), real([*paths, tmp_path / "missing.npy"])))
+        return started[-1][1]
+
+    monkeypatch.setattr(index.reuse, "read_ahead", recorded)
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    assert build(corpus, tmp_path / "index").parsed == 1
+    [(paths, thread)] = started
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert sorted(p.name for p in paths if p.is_file()) == sorted(index.reuse.READ_AHEAD)
     assert_as_fresh(corpus, tmp_path)
 
 
