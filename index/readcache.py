@@ -65,6 +65,12 @@ def _stat(path: Path, settings: str) -> tuple[str, int] | None:
     return orjson.dumps(parts).decode(), latest
 
 
+def _key(path: Path) -> str:
+    """Return the name a file is recorded under: absolute, so that a corpus named "data/policies" by one build and
+    by its full path by the next is the same files (else every file was read again, and the records replaced)."""
+    return os.path.abspath(path)
+
+
 class ReadCache(CacheStore):
     """The stat and reading of every plain file of the corpus, as the last build read it."""
 
@@ -76,7 +82,7 @@ class ReadCache(CacheStore):
 
     def known(self, paths: Iterable[Path]) -> dict[Path, Known]:
         """Return the files whose recorded reading still holds, by the rule of the module docstring."""
-        wanted = {str(p): p for p in paths if p.suffix.lower() != ".zip"}
+        wanted = {_key(p): p for p in paths if p.suffix.lower() != ".zip"}
         found: dict[Path, Known] = {}
         for name, stat, read_at, blob in self.read_in("SELECT path, stat, read_at, source FROM reads "
                                                       "WHERE path IN ({})", list(wanted)):
@@ -103,11 +109,11 @@ class ReadCache(CacheStore):
         fields = dataclasses.asdict(source)
         fields["text_hash"] = hashlib.sha256(source.text.encode()).hexdigest()
         del fields["text"], fields["tables"]
-        self._new.append((str(path), before[0], before[1], orjson.dumps(fields)))
+        self._new.append((_key(path), before[0], before[1], orjson.dumps(fields)))
 
     def save(self, paths: Iterable[Path]) -> None:
         """Store the readings remembered and forget the files not among `paths` (deleted from the corpus)."""
         with self.write() as conn:
             conn.executemany("INSERT OR REPLACE INTO reads VALUES (?, ?, ?, ?)", self._new)
         self._new = []
-        self.keep_only("reads", "path", (str(p) for p in paths))
+        self.keep_only("reads", "path", (_key(p) for p in paths))

@@ -534,6 +534,17 @@ def test_a_rebuild_reads_only_the_files_whose_stat_changed(corpus: Path, tmp_pat
 
 
 
+def test_a_corpus_named_by_a_relative_path_is_the_same_corpus(corpus: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build given the corpus as "corpus" and the next given it by its absolute path read the same files: the
+    second reads none (at a million clauses, every file read again cost 16.5 s)."""
+    monkeypatch.setattr(index.readcache, "RACY_NS", 0)
+    monkeypatch.chdir(tmp_path)
+    build(Path("corpus"), tmp_path / "index")
+    read = counting_reads(monkeypatch)
+    assert build(corpus.resolve(), tmp_path / "index").unchanged and read == []
+
+
 @pytest.mark.parametrize("sidecar", [SHENZHEN.replace(".txt", ".meta.json"), f"{SHENZHEN}.meta.json"])
 def test_a_sidecar_added_beside_an_unchanged_file_has_it_read_again(corpus: Path, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch,
