@@ -89,6 +89,15 @@ class KnowledgeBase:
         """Return the measure a clause states, or None."""
         return self.records.measure_of(clause_id)
 
+    def measure_scores(self, query: MeasureQuery, weights: Mapping[tuple[str, str], int]) -> list[tuple[int, str, int]]:
+        """Return (n, region or "", the sum of the weights of its tags) of each measure a query selects, in reading
+        order, without reading the measures (`measures_at` reads them)."""
+        return self.records.measure_scores(query, weights)
+
+    def measures_at(self, ns: Sequence[int]) -> Iterator[Measure]:
+        """Yield the measures `measure_scores` numbered so, in the order given, read as they are used."""
+        return self.records.measures_at(ns)
+
     def measure_types(self) -> set[str]:
         """Return the measure types some measure has."""
         return self.records.measure_types()

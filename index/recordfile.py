@@ -586,7 +586,35 @@ class RecordFile:
             yield from (m for m in self.measures() if query.admits(m))
             return
         where, params = _where(query)
-        ns = [n for n, in self.rows(f"SELECT n FROM measures WHERE {where} ORDER BY n", params)]
+        yield from self.measures_at([n for n, in self.rows(f"SELECT n FROM measures WHERE {where} ORDER BY n", params)])
+
+    def measure_scores(self, query: MeasureQuery, weights: Mapping[tuple[str, str], int]) -> list[tuple[int, str, int]]:
+        """Return (n, region or "", score) of the measures a query selects, in reading order, without reading them: a
+        measure's score is the sum of the weights of its tags ((kind, value) -> weight)."""
+        if not self._measures_indexed:
+            return [(n, m.region or "", sum(weights.get((kind, v), 0) for kind, field in TAG_KINDS.items()
+                                            for v in dict.fromkeys(getattr(m, field))))
+                    for n, m in enumerate(self.measures()) if query.admits(m)]
+        where, params = _where(query)
+        picked = self.rows(f"SELECT n, coalesce(region, '') FROM measures WHERE {where} ORDER BY n", params)
+        scores: dict[int, int] = {}
+        pairs = sorted(weights)
+        if pairs:
+            tags = " OR ".join(["(kind = ? AND value = ?)"] * len(pairs))
+            for n, kind, value in self.rows(f"SELECT n, kind, value FROM {TAGS} WHERE ({tags}) AND n IN "
+                                            f"(SELECT n FROM measures WHERE {where})",
+                                            [x for pair in pairs for x in pair] + params):
+                scores[n] = scores.get(n, 0) + weights[kind, value]
+        return [(n, region, scores.get(n, 0)) for n, region in picked]
+
+    def measures_at(self, ns: Sequence[int]) -> Iterator[Measure]:
+        """Yield the measures of these `n` (as `measure_scores` gives them; in a file of the older format, their
+        places in reading order), in the order given, read a batch at a time."""
+        if not self._measures_indexed:
+            wanted = set(ns)
+            walked = {n: m for n, m in enumerate(self.measures()) if n in wanted}
+            yield from (walked[n] for n in ns)
+            return
         for part in _batches(ns, BATCH):
             found = dict(self.rows(f"SELECT n, data FROM measures WHERE n IN ({','.join('?' * len(part))})", part))
             yield from (_measure(found[n]) for n in part)

@@ -67,11 +67,6 @@ def check_filter(field: str, value: str | None) -> None:
         raise FilterError(f"未知的{FILTERS[field]}“{value}”；可选的{FILTERS[field]}：{valid}")
 
 
-def in_region(kb: KnowledgeBase, measure: Measure, regions: Sequence[Region]) -> bool:
-    """Return True when a measure's document covers one of the regions (itself or its province)."""
-    return not regions or any(measure.region in (r.name, r.province) for r in regions)
-
-
 def own_first(measures: list[Measure], regions: Sequence[Region]) -> list[Measure]:
     """Return the measures with those of the named places before those of their provinces (stable)."""
     names = {r.name for r in regions}
@@ -134,20 +129,25 @@ def specificity(m: Measure, profile: Profile) -> int:
             + int("文化科技企业" in named))
 
 
-def applicable(kb: KnowledgeBase, profile: Profile) -> tuple[list[Measure], list[Measure]]:
-    """Return (measures for the profile's region, most specific first; the same kind of measures elsewhere)."""
+def applicable(kb: KnowledgeBase, profile: Profile) -> tuple[list[int], list[int]]:
+    """Return (measures for the profile's region, most specific first; the same kind of measures elsewhere) as the
+    numbers `kb.measures_at` reads them by: at a million clauses a profile fits ~a third of the measures, ranked
+    from their tags without being read."""
     # A clause with no measure type (其他) grants nothing one could apply for. A measure naming industries or
     # beneficiaries applies only to them; one naming none applies widely.
     fits = MeasureQuery(granting=True, without=(("type", OTHER),),
                         having=(("type", profile.types),) if profile.types else (),
                         open_to=((("industry", profile.industries),) if profile.industries else ())
                         + (("beneficiary", profile.beneficiaries),))
+    # specificity() as tag weights: the asker's industry or size twice, being an enterprise the measures are for once.
+    weights = {("industry", v): 2 for v in profile.industries} | {
+        ("beneficiary", v): 1 if v == "文化科技企业" else 2 for v in profile.beneficiaries}
     names = {r.name for r in profile.regions}
+    places = names | {r.province for r in profile.regions}
     # Among equally specific measures the city's own come before its province's.
-    chosen = sorted(kb.measures_where(fits),
-                    key=lambda m: (-specificity(m, profile), bool(names) and m.region not in names))
-    local = [m for m in chosen if in_region(kb, m, profile.regions)]
-    elsewhere = [m for m in chosen if not in_region(kb, m, profile.regions)] if profile.regions else []
+    chosen = sorted(kb.measure_scores(fits, weights), key=lambda m: (-m[2], bool(names) and m[1] not in names))
+    local = [n for n, region, _ in chosen if not profile.regions or region in places]
+    elsewhere = [n for n, region, _ in chosen if region not in places] if profile.regions else []
     return local, elsewhere
 
 

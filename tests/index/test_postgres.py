@@ -33,7 +33,7 @@ from qa.service.loader import open_assistant
 from qa.settings import Settings
 from qa.understand.query import parse_query
 from tests.conftest import ROOT
-from tests.index.test_recordfile import QUERIES
+from tests.index.test_recordfile import QUERIES, scored
 from tests.postgres import HOW_TO_GET, ServerUnavailable, running_server
 from tests.scoped import OWN, QUESTION, write_crowded_corpus
 
@@ -129,6 +129,7 @@ def test_measure_queries_read_the_local_records_file_indexed(embedded: Knowledge
     monkeypatch.setattr(RecordFile, "walk", lambda *_: pytest.fail("the measures were walked"))
     assert [list(database.measures_where(query)) for query, _, _ in QUERIES] == expected and any(expected)
     assert database.measure_types() == embedded.measure_types()
+    assert scored(database, QUERIES[8][0]) == scored(embedded, QUERIES[8][0])
     some = expected[0][5]
     assert database.records.measure_of(some.clause_id) == some
 

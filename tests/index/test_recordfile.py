@@ -27,7 +27,7 @@ from index.recordfile import (
     is_current,
     temporary_records,
 )
-from index.records import Clause, Measure, MeasureQuery
+from index.records import TAG_KINDS, Clause, Measure, MeasureQuery
 from index.reuse import Previous
 from index.store import current_generation, manifest_of, needs_build, open_generation, open_index, seal
 from qa.settings import Settings
@@ -184,6 +184,31 @@ def test_measure_queries_select_as_the_filters_did_in_reading_order(
     assert list(kb.measures_where(query)) == expected
 
 
+# The profile checklist's weights for "我是深圳的一家动漫中小企业" (qa/finder.py `specificity`).
+WEIGHTS = {("industry", "动漫"): 2, ("beneficiary", "中小企业"): 2, ("beneficiary", "文化科技企业"): 1}
+
+
+def scored(kb: KnowledgeBase | RecordFile, query: MeasureQuery) -> list[tuple[Measure, str, int]]:
+    """Return each measure a query selects, read back by its number, with the region and score given for it."""
+    scores = kb.measure_scores(query, WEIGHTS)
+    measures = kb.measures_at([n for n, _, _ in scores])
+    return [(m, region, score) for m, (_, region, score) in zip(measures, scores, strict=True)]
+
+
+def test_measure_scores_sum_tag_weights_and_measures_are_read_by_number(
+        kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The profile's ranking reads no measure: each selected one's region and the sum of its tags' weights, in
+    reading order; `measures_at` then reads them in any order asked."""
+    query = QUERIES[8][0]
+    expected = [(m, m.region or "", sum(w for (kind, value), w in WEIGHTS.items()
+                                        if value in getattr(m, TAG_KINDS[kind])))
+                for m in kb.measures if query.admits(m)]
+    monkeypatch.setattr(RecordFile, "walk", lambda *_: pytest.fail("the measures were walked"))
+    assert scored(kb, query) == expected and len({s for *_, s in expected}) > 1
+    numbers = [n for n, _, _ in kb.measure_scores(query, WEIGHTS)]
+    assert list(kb.measures_at(numbers[::-1])) == [m for m, _, _ in expected][::-1]
+
+
 def test_measure_types_and_measure_of(kb: KnowledgeBase) -> None:
     """The types some measure has, and a clause's measure, are read from the indexes."""
     measures = list(kb.measures)
@@ -219,6 +244,7 @@ def test_a_records_file_of_the_older_format_answers_the_same_queries(kb: Knowled
         for query, _, _ in QUERIES:
             assert list(old.measures_where(query)) == list(kb.measures_where(query))
         assert old.measure_types() == kb.measure_types()
+        assert scored(old, QUERIES[8][0]) == scored(kb.records, QUERIES[8][0])
         m = next(iter(kb.measures))
         assert old.measure_of(m.clause_id) == m and m in old.measures()
     finally:
