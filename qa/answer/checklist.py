@@ -79,7 +79,7 @@ class ChecklistAnswerer(Answerer):
 
 def profile_evidence(kb: KnowledgeBase, query: Query) -> tuple[ScoredClause, ...]:
     """Return the clauses a checklist may cite: those it cites. Every applicable measure's clause (and document)
-    was ~a third of a million-clause corpus's, read and held for each profile question."""
+    was ~a quarter of a million-clause corpus's measures, read and held for each profile question."""
     cited = checklist_answer(kb, query, parse_profile(query.text)).citations
     return tuple(ScoredClause(kb.clauses[c.clause_id], kb.docs[c.doc_id], 0.0) for c in cited)
 

@@ -107,7 +107,7 @@ def test_related_clauses_that_hold_the_topic_are_not_introduced_as_nothing_found
 
 def test_a_profile_plan_holds_only_the_clauses_its_checklist_cites(lexical: Assistant) -> None:
     """A profile's evidence is what its checklist cites, not every applicable measure's clause and document (at a
-    million clauses ~a third of the corpus, read and held for the question)."""
+    million clauses ~a quarter of the measures, read and held for the question)."""
     question = "我是深圳一家做动漫的小企业，有哪些政策可以申请？"
     plan = lexical.plan(question)
     answer = lexical.answerers[Intent.PROFILE].answer(plan)
