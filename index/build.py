@@ -29,7 +29,16 @@ from index.readcache import Known, ReadCache
 from index.readers.base import ReadContext
 from index.readers.legacy import ConversionCache
 from index.readers.ocr import OcrCache
-from index.recordfile import CHECKS_FILE, DELTA_FILE, RECORDS_FILE, RecordFile, fit_slots, spread, written_digest
+from index.recordfile import (
+    CHECKS_FILE,
+    DELTA_FILE,
+    RECORDS_FILE,
+    RecordFile,
+    fit_slots,
+    is_current,
+    spread,
+    written_digest,
+)
 from index.records import Chunk, Manifest, SourceText
 from index.reuse import Carry, Previous
 from index.store import (
@@ -290,7 +299,9 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         log.warning("当前索引已损坏（%s），重新建立", report.repaired)
         manifest = None  # nothing of it is reused, its vector store included
     # A generation from before the records file is written again, whatever changed: opening it copies every record.
-    legacy = serving is not None and not (serving / RECORDS_FILE).exists()
+    # So is one whose records file is of an older format: its measures are filtered in Python, each question that
+    # asks for them reading them all.
+    legacy = serving is not None and not is_current(serving / RECORDS_FILE)
     if manifest and manifest.signature == signature and not legacy:
         if serving is not None and named_generation(index_dir) != serving:
             point_at(index_dir, serving)  # the pointer was bad: it names the intact generation again

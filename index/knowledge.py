@@ -3,13 +3,13 @@ the groupings answering asks for on every request."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from index.recordfile import RecordFile, Sections
-from index.records import Chunk, Clause, Manifest, Measure, PolicyDoc
+from index.records import Chunk, Clause, Manifest, Measure, MeasureQuery, PolicyDoc
 from index.retrieval import DenseSearch, LexicalSearch
 
 
@@ -30,7 +30,8 @@ class KnowledgeBase:
     records: RecordFile
     lexical: LexicalSearch
     dense: DenseSearch | None
-    measures: Sequence[Measure] = ()
+    # Counted, and read a batch at a time when iterated (an evaluation); answering asks `measures_where` instead.
+    measures: Collection[Measure] = ()
     # What was wrong with the newer generation(s) when this older one is served instead ("" when none).
     damaged: str = ""
     lease: Claim | None = field(default=None, repr=False)
@@ -79,3 +80,24 @@ class KnowledgeBase:
         if word not in self._mentions:
             self._mentions[word] = self.records.mentions(word)
         return self._mentions[word]
+
+    def measures_where(self, query: MeasureQuery) -> Iterator[Measure]:
+        """Yield the measures a query selects, in reading order, read as they are used."""
+        return self.records.measures_where(query)
+
+    def measure_of(self, clause_id: str) -> Measure | None:
+        """Return the measure a clause states, or None."""
+        return self.records.measure_of(clause_id)
+
+    def measure_scores(self, query: MeasureQuery, weights: Mapping[tuple[str, str], int]) -> list[tuple[int, str, int]]:
+        """Return (n, region or "", the sum of the weights of its tags) of each measure a query selects, in reading
+        order, without reading the measures (`measures_at` reads them)."""
+        return self.records.measure_scores(query, weights)
+
+    def measures_at(self, ns: Sequence[int]) -> Iterator[Measure]:
+        """Yield the measures `measure_scores` numbered so, in the order given, read as they are used."""
+        return self.records.measures_at(ns)
+
+    def measure_types(self) -> set[str]:
+        """Return the measure types some measure has."""
+        return self.records.measure_types()

@@ -1,6 +1,7 @@
 """A generation's records file: its documents, clauses, chunks and measures in one read-only SQLite file, read by
 id when answering asks for them, with the groupings answering uses (a document's clauses, a region's documents,
-sections by title, clauses by label) as indexed queries instead of Python lists built at open.
+sections by title, clauses by label, the measures by region and tag) as indexed queries instead of Python lists
+built at open.
 
 SQLite, not memory-mapped arrays: it is already a dependency (index/sqlite.py), answering reads a few dozen records
 by id per question (a B-tree point read with an index), and the groupings are secondary indexes SQLite keeps, where
@@ -19,10 +20,11 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
+from collections.abc import Callable, Collection, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,7 +32,7 @@ import numpy as np
 import orjson
 
 from index.errors import GenerationDamaged
-from index.records import Chunk, Clause, FileDigest, Measure, PolicyDoc
+from index.records import TAG_KINDS, Chunk, Clause, FileDigest, Measure, MeasureQuery, PolicyDoc
 from index.retrieval import Scope, ScopedChunks
 
 RECORDS_FILE = "records.sqlite"
@@ -55,7 +57,10 @@ CREATE TABLE docs (n INTEGER PRIMARY KEY, id TEXT NOT NULL, region TEXT NOT NULL
 CREATE TABLE clauses (n INTEGER PRIMARY KEY, id TEXT NOT NULL, doc_id TEXT NOT NULL, section TEXT,
                       label_rev TEXT NOT NULL, data BLOB NOT NULL);
 CREATE TABLE chunks (n INTEGER PRIMARY KEY, id TEXT NOT NULL, clause_id TEXT NOT NULL, data BLOB NOT NULL);
-CREATE TABLE measures (n INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE measures (n INTEGER PRIMARY KEY, clause_id TEXT NOT NULL, region TEXT, grants INTEGER NOT NULL,
+                       data BLOB NOT NULL);
+CREATE TABLE measure_tags (n INTEGER NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+                           PRIMARY KEY (n, kind, value)) WITHOUT ROWID;
 CREATE TABLE files (n INTEGER PRIMARY KEY, key TEXT NOT NULL, docs INTEGER NOT NULL, clauses INTEGER NOT NULL,
                     chunks INTEGER NOT NULL, measures INTEGER NOT NULL)
 """
@@ -70,21 +75,35 @@ CREATE INDEX clauses_doc ON clauses (doc_id, n);
 CREATE INDEX clauses_section ON clauses (section, n) WHERE section IS NOT NULL;
 CREATE INDEX clauses_label ON clauses (label_rev, n);
 CREATE UNIQUE INDEX chunks_id ON chunks (id);
-CREATE INDEX chunks_clause ON chunks (clause_id, n)
+CREATE INDEX chunks_clause ON chunks (clause_id, n);
+CREATE INDEX measures_clause ON measures (clause_id);
+CREATE INDEX measures_region ON measures (region, grants, n);
+CREATE INDEX measures_grants ON measures (grants, n);
+CREATE INDEX measure_tags_value ON measure_tags (kind, value, n)
 """
 TABLES = ("docs", "clauses", "chunks", "measures")
-COLUMNS = {"docs": 5, "clauses": 6, "chunks": 4, "measures": 2, "files": 6}
+COLUMNS = {"docs": 5, "clauses": 6, "chunks": 4, "measures": 5, "files": 6}
 # `files`: one row per corpus file, in reading order, with how many rows of each table it added (its parse cache
 # key names it): a file's rows are consecutive in every table, so a rebuild copies an unchanged file's rows as a
 # range. Files written before it have no such table and are written whole.
 FILE_TABLES = (*TABLES, "files")
+# A measure's tags, a row each (kind, value: "type", "税收"), numbered by the measure's `n`: the filters answering
+# asks for (a type, an industry, a beneficiary) are index searches. Not counted in `files`: its rows go and come
+# with their measures'.
+TAGS = "measure_tags"
+ROW_TABLES = (*FILE_TABLES, TAGS)
 NAMES = {"docs": "id, region, text, data", "clauses": "id, doc_id, section, label_rev, data",
-         "chunks": "id, clause_id, data", "measures": "data", "files": "key, docs, clauses, chunks, measures"}
+         "chunks": "id, clause_id, data", "measures": "clause_id, region, grants, data",
+         "files": "key, docs, clauses, chunks, measures", TAGS: "kind, value"}
+# The measures' columns in records files written before their columns and tags (user_version 2 and older).
+UNINDEXED_MEASURES = "data"
 # 2**28 rows of one table per file (a file is at most QA_MAX_DOCUMENT_BYTES, 20 MB by default) and 2**35 slots: n
 # stays below SQLite's largest integer, 2**63.
 SHIFT, TOP = 28, 1 << 35
-# PRAGMA user_version of a records file whose rows are numbered by file slots.
-SLOTTED = 2
+# PRAGMA user_version of a records file whose rows are numbered by file slots: 2, as written before the measures had
+# columns and tags (still read, the measures filtered in Python; a rebuild writes it afresh, see index/reuse.py);
+# 3, with them. Records written without files (temporary ones) keep 0 and have the columns and tags too.
+SLOTTED, MEASURES_INDEXED = 2, 3
 # A delta is merged into a new base once it is more than a tenth of the base's size.
 MERGE_AT = 10
 # The index folder's note of the records files whose SHA-256 a build computed, each with the stat the file had while
@@ -233,7 +252,7 @@ class RecordWriter:
         self._conn.execute("ATTACH ? AS delta", (f"{delta.resolve().as_uri()}?mode=ro&immutable=1",))
         for slot, in self._conn.execute("SELECT slot FROM delta.gone").fetchall():
             self.drop(slot)
-        for table in FILE_TABLES:
+        for table in ROW_TABLES:
             self._conn.execute(f"INSERT INTO main.{table} SELECT n, {NAMES[table]} FROM delta.{table}")
         self._conn.execute("COMMIT")  # DETACH is refused inside a transaction
         self._conn.execute("DETACH delta")
@@ -269,8 +288,15 @@ class RecordWriter:
         self._insert("chunks", ((c.chunk_id, c.clause_id, orjson.dumps(c)) for c in chunks))
 
     def add_measures(self, measures: Iterable[Measure]) -> None:
-        """Append measures."""
-        self._insert("measures", ((orjson.dumps(m),) for m in measures))
+        """Append measures, each with its tags; a batch at a time, as an app process copies a generation's
+        measures into a temporary file from a stream."""
+        for batch in _batches(measures, BATCH):
+            first = self._next["measures"]
+            self._insert("measures", ((m.clause_id, m.region, int(m.grants), orjson.dumps(m)) for m in batch))
+            self._conn.executemany(f"INSERT INTO {TAGS} VALUES (?, ?, ?)",
+                                   ((n, kind, value) for n, m in enumerate(batch, first)
+                                    for kind, field in TAG_KINDS.items()
+                                    for value in dict.fromkeys(getattr(m, field))))
 
     def add(self, doc: PolicyDoc, clauses: Iterable[Clause], chunks: Iterable[Chunk],
             measures: Iterable[Measure]) -> None:
@@ -301,7 +327,7 @@ class RecordWriter:
     def drop(self, slot: int) -> None:
         """Delete the rows of a file of the patched records file (changed, deleted or no longer indexed); when the
         base is shared, hide its rows there."""
-        for table in TABLES:
+        for table in (*TABLES, TAGS):
             self._conn.execute(f"DELETE FROM main.{table} WHERE n >= ? AND n < ?",
                                (slot << SHIFT, (slot + 1) << SHIFT))
         self._conn.execute("DELETE FROM main.files WHERE n = ?", (slot,))
@@ -333,7 +359,7 @@ class RecordWriter:
                 if found:
                     raise GenerationDamaged(problem)
         if self._conn.execute("SELECT 1 FROM files LIMIT 1").fetchone():
-            self._conn.execute(f"PRAGMA user_version = {SLOTTED}")
+            self._conn.execute(f"PRAGMA user_version = {MEASURES_INDEXED}")
         self._conn.execute("COMMIT")
 
     def close(self) -> None:
@@ -459,14 +485,35 @@ def connect(path: Path, check_same_thread: bool = True) -> sqlite3.Connection:
         return conn
     try:
         conn.execute("ATTACH ? AS delta", (f"{delta.resolve().as_uri()}?mode=ro&immutable=1",))
-        for table in FILE_TABLES:
-            slot, columns = ("n" if table == "files" else f"n >> {SHIFT}"), f"n, {NAMES[table]}"
+        # A base written before the measures' columns and tags has a delta of its kind: a rebuild shares only a
+        # base of the current kind (index/reuse.py).
+        indexed = measures_indexed(conn)
+        for table in ROW_TABLES if indexed else FILE_TABLES:
+            names = NAMES[table] if indexed or table != "measures" else UNINDEXED_MEASURES
+            slot, columns = ("n" if table == "files" else f"n >> {SHIFT}"), f"n, {names}"
             conn.execute(f"CREATE TEMP VIEW {table} AS SELECT {columns} FROM main.{table} WHERE {slot} NOT IN "
                          f"(SELECT slot FROM delta.gone) UNION ALL SELECT {columns} FROM delta.{table}")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def is_current(path: Path) -> bool:
+    """Return True when a generation's records file exists and is of the current format (rows in file slots, the
+    measures with their columns and tags): a build writes any other afresh, even when nothing changed."""
+    if not path.exists():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)) as conn:
+            return bool(conn.execute("PRAGMA user_version").fetchone()[0] == MEASURES_INDEXED)
+    except sqlite3.Error:
+        return False
+
+
+def measures_indexed(conn: sqlite3.Connection) -> bool:
+    """Return True when a records file's measures have their columns and tags, False for one written before."""
+    return conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = ?", (TAGS,)).fetchone() is not None
 
 
 def _count(conn: sqlite3.Connection, table: str) -> int:
@@ -485,7 +532,7 @@ def _count_measures(conn: sqlite3.Connection) -> int:
     """Return how many measures a records file has: from its `files` table when its rows are numbered by file slots
     (the measures table has no index to count from: scanning it took 3.6 s of opening a 1M generation whose pages
     were not in memory), else counted."""
-    if conn.execute("PRAGMA user_version").fetchone()[0] == SLOTTED:
+    if conn.execute("PRAGMA user_version").fetchone()[0] in (SLOTTED, MEASURES_INDEXED):
         return int(conn.execute("SELECT coalesce(sum(measures), 0) FROM files").fetchone()[0])
     return _count(conn, "measures")
 
@@ -506,6 +553,7 @@ class RecordFile:
         try:
             self.counts = {t: _count(self._conn, t) for t in TABLES if t != "measures"}
             self.counts["measures"] = _count_measures(self._conn)
+            self._measures_indexed = measures_indexed(self._conn)
         except sqlite3.Error as exc:
             self._conn.close()
             raise GenerationDamaged(f"{path.name} 无法读取（{exc}）") from exc
@@ -518,6 +566,7 @@ class RecordFile:
         # The same few scopes (a page's 查询范围, an API client's region) come back question after question.
         self.scoped = lru_cache(maxsize=32)(self._scoped)
         self._titles: list[str] | None = None
+        self._types: set[str] | None = None
         self._files: tuple[np.ndarray, np.ndarray] | None = None
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -578,7 +627,7 @@ class RecordFile:
         if self._files is None:
             numbered = self.one("PRAGMA user_version")
             files = self.rows(f"SELECT n, {', '.join(TABLES)} FROM files ORDER BY n") \
-                if numbered and numbered[0] == SLOTTED else []
+                if numbered and numbered[0] in (SLOTTED, MEASURES_INDEXED) else []
             counts = np.array([row[1:] for row in files], dtype=np.int64).reshape(len(files), len(TABLES))
             starts = np.cumsum(counts, axis=0) - counts
             self._files = np.array([row[0] for row in files], dtype=np.int64), starts
@@ -617,8 +666,64 @@ class RecordFile:
         return self.one("SELECT 1 FROM docs WHERE instr(text, ?) > 0 LIMIT 1", (word,)) is not None
 
     def measures(self) -> MeasureRows:
-        """Return the measures, loaded at their first use."""
+        """Return the measures, read when iterated."""
         return MeasureRows(self)
+
+    def measures_where(self, query: MeasureQuery) -> Iterator[Measure]:
+        """Yield the measures a query selects, in reading order: picked by one indexed query, then read a batch at
+        a time. A file written before the measures' columns and tags is walked whole and filtered in Python."""
+        if not self._measures_indexed:
+            yield from (m for m in self.measures() if query.admits(m))
+            return
+        where, params = _where(query)
+        yield from self.measures_at([n for n, in self.rows(f"SELECT n FROM measures WHERE {where} ORDER BY n", params)])
+
+    def measure_scores(self, query: MeasureQuery, weights: Mapping[tuple[str, str], int]) -> list[tuple[int, str, int]]:
+        """Return (n, region or "", score) of the measures a query selects, in reading order, without reading them: a
+        measure's score is the sum of the weights of its tags ((kind, value) -> weight)."""
+        if not self._measures_indexed:
+            return [(n, m.region or "", sum(weights.get((kind, v), 0) for kind, field in TAG_KINDS.items()
+                                            for v in dict.fromkeys(getattr(m, field))))
+                    for n, m in enumerate(self.measures()) if query.admits(m)]
+        where, params = _where(query)
+        picked = self.rows(f"SELECT n, coalesce(region, '') FROM measures WHERE {where} ORDER BY n", params)
+        scores: dict[int, int] = {}
+        pairs = sorted(weights)
+        if pairs:
+            tags = " OR ".join(["(kind = ? AND value = ?)"] * len(pairs))
+            for n, kind, value in self.rows(f"SELECT n, kind, value FROM {TAGS} WHERE ({tags}) AND n IN "
+                                            f"(SELECT n FROM measures WHERE {where})",
+                                            [x for pair in pairs for x in pair] + params):
+                scores[n] = scores.get(n, 0) + weights[kind, value]
+        return [(n, region, scores.get(n, 0)) for n, region in picked]
+
+    def measures_at(self, ns: Sequence[int]) -> Iterator[Measure]:
+        """Yield the measures of these `n` (as `measure_scores` gives them; in a file of the older format, their
+        places in reading order), in the order given, read a batch at a time."""
+        if not self._measures_indexed:
+            wanted = set(ns)
+            walked = {n: m for n, m in enumerate(self.measures()) if n in wanted}
+            yield from (walked[n] for n in ns)
+            return
+        for part in _batches(ns, BATCH):
+            found = dict(self.rows(f"SELECT n, data FROM measures WHERE n IN ({','.join('?' * len(part))})", part))
+            yield from (_measure(found[n]) for n in part)
+
+    def measure_of(self, clause_id: str) -> Measure | None:
+        """Return the measure a clause states, or None."""
+        if not self._measures_indexed:
+            return next((m for m in self.measures() if m.clause_id == clause_id), None)
+        row = self.one("SELECT data FROM measures WHERE clause_id = ? ORDER BY n LIMIT 1", (clause_id,))
+        return None if row is None else _measure(row[0])
+
+    def measure_types(self) -> set[str]:
+        """Return the measure types some measure has (read once)."""
+        if self._types is None:
+            if self._measures_indexed:
+                self._types = {v for v, in self.rows(f"SELECT DISTINCT value FROM {TAGS} WHERE kind = 'type'")}
+            else:
+                self._types = {t for m in self.measures() for t in m.types}
+        return self._types
 
     def close(self) -> None:
         """Close the file; safe to call twice."""
@@ -686,55 +791,23 @@ class _Items(ItemsView[str, T]):
         return self._rows.walk()
 
 
-class MeasureRows(Sequence[Measure]):
-    """The measures of a records file in reading order: counted without a read, loaded whole at their first use and
-    kept, with equal field values shared.
-
-    Kept, because every answering path that uses measures (profile checklists, comparisons, clarify examples,
-    find_measures) filters all of them in Python per question: read from the file each time that was 1.6 s a
-    question at 100k clauses. Loaded at first use, not at open: at a million clauses that is ~10 s. Shared values
-    (tags, regions, agencies, titles, document ids repeat across measures) make them 45 MB at 100k clauses instead
-    of 129 MB as decoded. Filters pushed into indexed queries would let them leave the heap too."""
+class MeasureRows(Collection[Measure]):
+    """The measures of a records file in reading order: counted without a read, read a batch at a time when iterated,
+    never kept. Only a walk over them all (an evaluation, a copy into PostgreSQL) iterates them; answering asks
+    `RecordFile.measures_where` for the ones a question needs, so they stay off the heap (held whole, a million
+    clauses' measures were ~465 MB of an app process)."""
 
     def __init__(self, file: RecordFile) -> None:
         self._file = file
-        self._loaded: list[Measure] | None = None
-        self._lock = threading.Lock()
-
-    def _all(self) -> list[Measure]:
-        if self._loaded is None:
-            with self._lock:
-                if self._loaded is None:
-                    self._loaded = _shared_measures(d for _, d in self._file.walk("measures", "data"))
-        return self._loaded
 
     def __len__(self) -> int:
         return self._file.counts["measures"]
 
     def __iter__(self) -> Iterator[Measure]:
-        return iter(self._all())
+        return (_measure(d) for _, d in self._file.walk("measures", "data"))
 
-    def __getitem__(self, index: Any) -> Any:
-        return self._all()[index]
-
-
-# The fields of a measure whose values repeat across measures; clause_id and summary are its own.
-SHARED_FIELDS = ("doc_id", "label", "title", "types", "beneficiaries", "industries", "region", "province", "issuer",
-                 "lead_agencies", "partner_agencies", "period")
-
-
-def _shared_measures(rows: Iterable[bytes]) -> list[Measure]:
-    """Return the measures of their JSON rows, equal field values as one object."""
-    shared: dict[Any, Any] = {}
-    measures = []
-    for data in rows:
-        fields = orjson.loads(data)
-        for key in SHARED_FIELDS:
-            value = tuple(fields[key]) if isinstance(fields[key], list) else fields[key]
-            # from_json keeps a tuple it is given (tuple() of a tuple is the tuple itself), so the shared one stays.
-            fields[key] = shared.setdefault(value, value)
-        measures.append(Measure.from_json(fields))
-    return measures
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, Measure) and self._file.measure_of(item.clause_id) == item
 
 
 class Sections(Mapping[str, Sequence[tuple[int, Clause]]]):
@@ -802,6 +875,42 @@ def _clause(data: bytes) -> Clause:
 
 def _chunk(data: bytes) -> Chunk:
     return Chunk(**orjson.loads(data))
+
+
+def _measure(data: bytes) -> Measure:
+    return Measure.from_json(orjson.loads(data))
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Yield the items in lists of `size` (the last one shorter)."""
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def _where(query: MeasureQuery) -> tuple[str, list[Any]]:
+    """Return the SQL condition on the measures table (or view) that `query.admits` states in Python, and its
+    parameters. The tag conditions are uncorrelated subqueries, each made once into a temporary index by SQLite."""
+    terms, params = ["1"], []
+
+    def tagged(kind: str, values: Sequence[str]) -> str:
+        params.extend([kind, *values])
+        return f"n IN (SELECT n FROM {TAGS} WHERE kind = ? AND value IN ({','.join('?' * len(values))}))"
+
+    if query.regions is not None:
+        terms.append(f"region IN ({','.join('?' * len(query.regions))})")
+        params += query.regions
+    if query.granting:
+        terms.append("grants = 1")
+    for kind, values in query.having:
+        terms.append(tagged(kind, values))
+    for kind, values in query.open_to:
+        terms.append(f"({tagged(kind, values)} OR n NOT IN (SELECT n FROM {TAGS} WHERE kind = ?))")
+        params.append(kind)
+    for kind, value in query.without:
+        terms.append(f"n NOT IN (SELECT n FROM {TAGS} WHERE kind = ? AND value = ?)")
+        params += [kind, value]
+    return " AND ".join(terms), params
 
 
 def legacy_records(folder: Path) -> RecordFile:

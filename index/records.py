@@ -179,6 +179,32 @@ class Measure:
 
 
 @dataclass(frozen=True)
+class MeasureQuery:
+    """Which measures answering asks for, every condition met: their region one of `regions` (any when None), they
+    grant something (`granting`), and by their tags (kind "type", "industry" or "beneficiary": TAG_KINDS) one of
+    the values of each `having`, one of the values or no tag of that kind for each `open_to` (a measure naming no
+    industry applies to every industry), not the tag of each `without`."""
+
+    regions: tuple[str, ...] | None = None
+    granting: bool = False
+    having: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    open_to: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    without: tuple[tuple[str, str], ...] = ()
+
+    def admits(self, m: Measure) -> bool:
+        """Return True when the measure meets every condition (the records file asks the same of SQLite)."""
+        tags: dict[str, tuple[str, ...]] = {kind: getattr(m, field) for kind, field in TAG_KINDS.items()}
+        return ((self.regions is None or m.region in self.regions) and (not self.granting or m.grants)
+                and all(set(values) & set(tags[kind]) for kind, values in self.having)
+                and all(not tags[kind] or set(values) & set(tags[kind]) for kind, values in self.open_to)
+                and all(value not in tags[kind] for kind, value in self.without))
+
+
+# The Measure fields each tag kind lists.
+TAG_KINDS = {"type": "types", "industry": "industries", "beneficiary": "beneficiaries"}
+
+
+@dataclass(frozen=True)
 class Chunk:
     """One retrieval unit: a clause or a sentence-aligned piece of a long clause."""
 

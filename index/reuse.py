@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from index.lexical import TF, TOKEN_ENDS, TOKENS, Carried, TokenIds
-from index.recordfile import CHECKS_FILE, DELTA_FILE, RECORDS_FILE, SLOTTED, TABLES, Source, connect
+from index.recordfile import CHECKS_FILE, DELTA_FILE, MEASURES_INDEXED, RECORDS_FILE, TABLES, Source, connect
 from index.records import Manifest
 from index.store import check_files
 
@@ -54,8 +54,10 @@ class Previous:
         self.source = source
         conn = connect(source.base)
         try:
-            if conn.execute("PRAGMA user_version").fetchone()[0] != SLOTTED:
-                raise ValueError("the records file is not numbered by file slots")
+            # A file of an older format (no file slots; or measures without their columns and tags) is written
+            # afresh: its rows cannot be copied into the current one's.
+            if conn.execute("PRAGMA user_version").fetchone()[0] != MEASURES_INDEXED:
+                raise ValueError("the records file is not of the current format")
             files = conn.execute(f"SELECT key, n, {', '.join(TABLES)} FROM files ORDER BY n").fetchall()
             # From the id index, sorted here: ORDER BY n scans the table, every document's text (1.5 s at 1M).
             self.doc_ids = [i for _, i in sorted(conn.execute("SELECT n, id FROM docs"))]

@@ -13,7 +13,7 @@ from index.knowledge import KnowledgeBase
 from index.lang.regions import Region, gazetteer
 from index.lang.sentences import split_sentences_without
 from index.lang.terms import AGENCY, OTHER, tag, values
-from index.records import Measure
+from index.records import Measure, MeasureQuery
 from qa.errors import FilterError
 from qa.records import Citation
 from qa.understand.query import Query
@@ -67,11 +67,6 @@ def check_filter(field: str, value: str | None) -> None:
         raise FilterError(f"未知的{FILTERS[field]}“{value}”；可选的{FILTERS[field]}：{valid}")
 
 
-def in_region(kb: KnowledgeBase, measure: Measure, regions: Sequence[Region]) -> bool:
-    """Return True when a measure's document covers one of the regions (itself or its province)."""
-    return not regions or any(measure.region in (r.name, r.province) for r in regions)
-
-
 def own_first(measures: list[Measure], regions: Sequence[Region]) -> list[Measure]:
     """Return the measures with those of the named places before those of their provinces (stable)."""
     names = {r.name for r in regions}
@@ -87,12 +82,10 @@ def find_measures(kb: KnowledgeBase, region: str | None = None, kind: str | None
     regions = [r for r in [gazetteer().get(region)] if r] if region else []
     if region and not regions:
         return []
-    found = [m for m in kb.measures
-             if m.grants and in_region(kb, m, regions)
-             and (not kind or kind in m.types)
-             and (not industry or industry in m.industries)
-             and (not beneficiary or beneficiary in m.beneficiaries)]
-    return own_first(found, regions)
+    places = tuple(dict.fromkeys(p for r in regions for p in (r.name, r.province))) if regions else None
+    having = tuple((field, (value,)) for field, value in (("type", kind), ("industry", industry),
+                                                            ("beneficiary", beneficiary)) if value)
+    return own_first(list(kb.measures_where(MeasureQuery(places, granting=True, having=having))), regions)
 
 
 def matching_sentence(kb: KnowledgeBase, measure: Measure, focus: Mapping[str, str | Sequence[str]],
@@ -136,23 +129,25 @@ def specificity(m: Measure, profile: Profile) -> int:
             + int("文化科技企业" in named))
 
 
-def applicable(kb: KnowledgeBase, profile: Profile) -> tuple[list[Measure], list[Measure]]:
-    """Return (measures for the profile's region, most specific first; the same kind of measures elsewhere)."""
-    def fits(m: Measure) -> bool:
-        # A clause with no measure type grants nothing one could apply for.
-        if not m.grants or m.types == (OTHER,) or (profile.types and not set(profile.types) & set(m.types)):
-            return False
-        # A measure naming industries or beneficiaries applies only to them; one naming none applies widely.
-        industry_ok = not m.industries or not profile.industries or bool(set(m.industries) & set(profile.industries))
-        who_ok = not m.beneficiaries or bool(set(m.beneficiaries) & set(profile.beneficiaries))
-        return industry_ok and who_ok
-
+def applicable(kb: KnowledgeBase, profile: Profile) -> tuple[list[int], list[int]]:
+    """Return (measures for the profile's region, most specific first; the same kind of measures elsewhere) as the
+    numbers `kb.measures_at` reads them by: at a million clauses a profile fits ~a quarter of the measures, ranked
+    from their tags without being read."""
+    # A clause with no measure type (其他) grants nothing one could apply for. A measure naming industries or
+    # beneficiaries applies only to them; one naming none applies widely.
+    fits = MeasureQuery(granting=True, without=(("type", OTHER),),
+                        having=(("type", profile.types),) if profile.types else (),
+                        open_to=((("industry", profile.industries),) if profile.industries else ())
+                        + (("beneficiary", profile.beneficiaries),))
+    # specificity() as tag weights: the asker's industry or size twice, being an enterprise the measures are for once.
+    weights = {("industry", v): 2 for v in profile.industries} | {
+        ("beneficiary", v): 1 if v == "文化科技企业" else 2 for v in profile.beneficiaries}
     names = {r.name for r in profile.regions}
+    places = names | {r.province for r in profile.regions}
     # Among equally specific measures the city's own come before its province's.
-    chosen = sorted((m for m in kb.measures if fits(m)),
-                    key=lambda m: (-specificity(m, profile), bool(names) and m.region not in names))
-    local = [m for m in chosen if in_region(kb, m, profile.regions)]
-    elsewhere = [m for m in chosen if not in_region(kb, m, profile.regions)] if profile.regions else []
+    chosen = sorted(kb.measure_scores(fits, weights), key=lambda m: (-m[2], bool(names) and m[1] not in names))
+    local = [n for n, region, _ in chosen if not profile.regions or region in places]
+    elsewhere = [n for n, region, _ in chosen if region not in places] if profile.regions else []
     return local, elsewhere
 
 

@@ -11,7 +11,7 @@ from index.knowledge import KnowledgeBase
 from index.lang.regions import Region
 from index.lang.terms import OTHER, keywords, tag
 from index.lang.tokens import tokenize
-from index.records import Measure
+from index.records import Measure, MeasureQuery
 from qa.answer.base import Answerer
 from qa.answer.citing import cite_once, measure_citation
 from qa.decide.intent import COMPARE, regions_covered
@@ -41,8 +41,8 @@ def compared_regions(query: Query, kb: KnowledgeBase) -> list[Region]:
 
 def _clauses_of(kb: KnowledgeBase, region: Region) -> list[Measure]:
     """Return the region's own clauses (measures and goals), or its province's when it has none."""
-    return [m for m in kb.measures if m.region == region.name] or [m for m in kb.measures
-                                                                   if m.region == region.province]
+    return (list(kb.measures_where(MeasureQuery((region.name,))))
+            or list(kb.measures_where(MeasureQuery((region.province,)))))
 
 
 def _features(kb: KnowledgeBase, measure: Measure, kinds: tuple[str, ...]) -> set[str]:

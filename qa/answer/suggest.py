@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice
 
 from index.knowledge import KnowledgeBase
@@ -24,7 +24,7 @@ def _question(doc: PolicyDoc, clause: Clause) -> str:
     return f"{where}在“{clause.title.rstrip('。')}”方面有哪些规定？"
 
 
-def suggest(kb: KnowledgeBase, retrieved: Sequence[ScoredClause], answerable: Callable[[str], bool]) -> list[str]:
+def suggest(kb: KnowledgeBase, retrieved: Iterable[ScoredClause], answerable: Callable[[str], bool]) -> list[str]:
     """Return up to three questions about headed clauses near the question, each checked to be answerable."""
     # Fall back to each document's headed clauses so a question with no near match still gets ideas;
     # lazily and only the first documents, so a large corpus is not walked.

@@ -19,7 +19,7 @@ from index.records import Clause, Manifest, PolicyDoc
 from index.store import read_manifest
 from qa.answer.checklist import contact
 from qa.assistant import Assistant
-from qa.finder import PROFILE, MeasureRow, check_filter, measure_rows
+from qa.finder import PROFILE, MeasureRow, check_filter, find_measures, measure_rows
 from qa.records import Answer
 from qa.service.errors import NotReady
 from qa.service.loader import AssistantLoader, BuildProgress, build, open_assistant, open_knowledge
@@ -261,11 +261,11 @@ class Service:
                beneficiary: str | None = None) -> list[FinderRow]:
         """Return the measures the finder lists for the filters, each with whom to ask."""
         kb = self._kb()
-        measures = {m.clause_id: m for m in kb.measures}
+        focus = {"type": kind, "industry": industry, "beneficiary": beneficiary}
         # Measures with no type (其他) are not something to apply for; list them only when asked.
-        return [FinderRow(r, contact(kb, measures[r.clause_id]))
-                for r in measure_rows(kb, region, kind, industry, beneficiary)
-                if kind == "其他" or r.types != ("其他",)]
+        return [FinderRow(MeasureRow.of(kb, m, region, focus), contact(kb, m))
+                for m in find_measures(kb, region, kind, industry, beneficiary)
+                if kind == "其他" or m.types != ("其他",)]
 
     def corpus_files(self) -> list[tuple[str, int]]:
         """Return the document files of the corpus folder (path inside it, size in bytes), sorted."""

@@ -23,6 +23,7 @@ from index.postgres.dense import PostgresDense
 from index.postgres.lexical import PostgresLexical
 from index.postgres.store import open_database
 from index.postgres.writer import publish, write_generation
+from index.recordfile import RecordFile
 from index.retrieval import Scope
 from index.store import open_index
 from qa.assistant import Assistant
@@ -32,6 +33,7 @@ from qa.service.loader import open_assistant
 from qa.settings import Settings
 from qa.understand.query import parse_query
 from tests.conftest import ROOT
+from tests.index.test_recordfile import QUERIES, scored
 from tests.postgres import HOW_TO_GET, ServerUnavailable, running_server
 from tests.scoped import OWN, QUESTION, write_crowded_corpus
 
@@ -117,6 +119,19 @@ def test_records_and_vocabulary_match(embedded: KnowledgeBase, database: Knowled
     for token in ["文化", "科技", "资金", "不存在的词", *tokenize("深圳给钱吗")]:
         assert database.lexical.idf(token) == embedded.lexical.idf(token)
     assert database.lexical.unseen_idf() == embedded.lexical.unseen_idf()
+
+
+def test_measure_queries_read_the_local_records_file_indexed(embedded: KnowledgeBase, database: KnowledgeBase,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generation's measures, copied into the app's local records file with their columns and tags, answer
+    every query, type and clause look-up as the embedded backend does, by index: never walked."""
+    expected = [list(embedded.measures_where(query)) for query, _, _ in QUERIES]
+    monkeypatch.setattr(RecordFile, "walk", lambda *_: pytest.fail("the measures were walked"))
+    assert [list(database.measures_where(query)) for query, _, _ in QUERIES] == expected and any(expected)
+    assert database.measure_types() == embedded.measure_types()
+    assert scored(database, QUERIES[8][0]) == scored(embedded, QUERIES[8][0])
+    some = expected[0][5]
+    assert database.records.measure_of(some.clause_id) == some
 
 
 def test_opening_streams_the_records_instead_of_fetching_whole_tables(postgres_url: str, embedded: KnowledgeBase,

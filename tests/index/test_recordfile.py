@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Iterator
-from itertools import pairwise
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -23,9 +24,11 @@ from index.recordfile import (
     TEMPORARY_CACHE_KIB,
     RecordFile,
     RecordWriter,
+    is_current,
     temporary_records,
 )
-from index.records import Clause
+from index.records import TAG_KINDS, Clause, Measure, MeasureQuery
+from index.reuse import Previous
 from index.store import current_generation, manifest_of, needs_build, open_generation, open_index, seal
 from qa.settings import Settings
 from tests.conftest import CORPUS
@@ -128,18 +131,146 @@ def test_sections_are_read_only_for_the_titles_used(kb: KnowledgeBase, monkeypat
     assert list(sections) == kb.sections_by_title()[title]
 
 
-def test_measures_are_a_sequence_loaded_once_with_shared_values(kb: KnowledgeBase) -> None:
-    """The measures count, iterate, index and slice like the list they were; loaded once, equal values shared."""
+def test_measures_are_counted_and_walked_never_kept(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The measures count without a read and iterate in reading order, read again each time (held whole, a million
+    clauses' measures were ~465 MB of an app process); `in` asks the file."""
     measures = list(kb.measures)
-    assert kb.measures[0] is measures[0]
-    same = [(a, b) for a, b in pairwise(measures) if a.region and a.doc_id == b.doc_id]
-    assert same and all(a.region is b.region and a.doc_id is b.doc_id for a, b in same)
     assert len(kb.measures) == len(measures) > 0 and bool(kb.measures)
-    assert kb.measures[0] == measures[0] and kb.measures[-1] == measures[-1]
-    assert kb.measures[1:4] == measures[1:4]
-    assert {m.clause_id for m in measures} <= set(kb.clauses)
-    with pytest.raises(IndexError):
-        kb.measures[len(measures)]
+    assert {m.clause_id for m in measures} <= set(kb.clauses) and measures[3] in kb.measures
+    assert dataclasses.replace(measures[3], summary="?") not in kb.measures
+    walks: list[str] = []
+    walk = RecordFile.walk
+
+    def counted(self: RecordFile, table: str, columns: str) -> Iterator[tuple[Any, ...]]:
+        walks.append(table)
+        return walk(self, table, columns)
+
+    monkeypatch.setattr(RecordFile, "walk", counted)
+    assert list(kb.measures) == measures and list(kb.measures) == measures and walks == ["measures", "measures"]
+
+
+# Each query with the filter the answering paths applied in Python to every measure before (qa/finder.py, comparison,
+# clarify), and whether the bundled corpus has measures it selects.
+QUERIES: list[tuple[MeasureQuery, Callable[[Measure], bool], bool]] = [
+    (MeasureQuery(), lambda m: True, True),
+    (MeasureQuery(("深圳市",)), lambda m: m.region == "深圳市", True),
+    (MeasureQuery(("苏州市",)), lambda m: m.region == "苏州市", False),  # a city with no measures of its own
+    (MeasureQuery(("江苏省",)), lambda m: m.region == "江苏省", True),  # …its province's
+    (MeasureQuery(()), lambda m: False, False),
+    (MeasureQuery(("深圳市", "广东省"), granting=True, having=(("type", ("平台/载体/基地",)),)),
+     lambda m: m.grants and m.region in ("深圳市", "广东省") and "平台/载体/基地" in m.types, True),
+    (MeasureQuery(having=(("type", ("税收", "人才")),)), lambda m: bool({"税收", "人才"} & set(m.types)), True),
+    (MeasureQuery(granting=True, having=(("industry", ("动漫", "影视")), ("beneficiary", ("园区/基地",)))),
+     lambda m: m.grants and bool({"动漫", "影视"} & set(m.industries)) and "园区/基地" in m.beneficiaries, True),
+    # The profile checklist's: a type, industries named or none, the asker's kind of enterprise or none named.
+    (MeasureQuery(granting=True, without=(("type", "其他"),), open_to=(("industry", ("动漫", "游戏")),
+                                                                        ("beneficiary", ("中小企业",)))),
+     lambda m: m.grants and m.types != ("其他",) and (not m.industries or bool({"动漫", "游戏"} & set(m.industries)))
+     and (not m.beneficiaries or "中小企业" in m.beneficiaries), True),
+    (MeasureQuery(open_to=(("beneficiary", ()),)), lambda m: not m.beneficiaries, True),
+    (MeasureQuery(without=(("type", "其他"),)), lambda m: "其他" not in m.types, True),
+]
+
+
+@pytest.mark.parametrize(("query", "selects", "some"), QUERIES)
+def test_measure_queries_select_as_the_filters_did_in_reading_order(
+        kb: KnowledgeBase, query: MeasureQuery, selects: Callable[[Measure], bool], some: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A query gives the measures the Python filter over all of them gave, in the same order, by an indexed query
+    (through the views over a base and its delta too): the measures are never walked."""
+    expected = [m for m in kb.measures if selects(m)]
+    assert bool(expected) is some and expected == [m for m in kb.measures if query.admits(m)]
+    monkeypatch.setattr(RecordFile, "walk", lambda *_: pytest.fail("the measures were walked"))
+    assert list(kb.measures_where(query)) == expected
+
+
+# The profile checklist's weights for "我是深圳的一家动漫中小企业" (qa/finder.py `specificity`).
+WEIGHTS = {("industry", "动漫"): 2, ("beneficiary", "中小企业"): 2, ("beneficiary", "文化科技企业"): 1}
+
+
+def scored(kb: KnowledgeBase | RecordFile, query: MeasureQuery) -> list[tuple[Measure, str, int]]:
+    """Return each measure a query selects, read back by its number, with the region and score given for it."""
+    scores = kb.measure_scores(query, WEIGHTS)
+    measures = kb.measures_at([n for n, _, _ in scores])
+    return [(m, region, score) for m, (_, region, score) in zip(measures, scores, strict=True)]
+
+
+def test_measure_scores_sum_tag_weights_and_measures_are_read_by_number(
+        kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The profile's ranking reads no measure: each selected one's region and the sum of its tags' weights, in
+    reading order; `measures_at` then reads them in any order asked."""
+    query = QUERIES[8][0]
+    expected = [(m, m.region or "", sum(w for (kind, value), w in WEIGHTS.items()
+                                        if value in getattr(m, TAG_KINDS[kind])))
+                for m in kb.measures if query.admits(m)]
+    monkeypatch.setattr(RecordFile, "walk", lambda *_: pytest.fail("the measures were walked"))
+    assert scored(kb, query) == expected and len({s for *_, s in expected}) > 1
+    numbers = [n for n, _, _ in kb.measure_scores(query, WEIGHTS)]
+    assert list(kb.measures_at(numbers[::-1])) == [m for m, _, _ in expected][::-1]
+
+
+def test_measure_types_and_measure_of(kb: KnowledgeBase) -> None:
+    """The types some measure has, and a clause's measure, are read from the indexes."""
+    measures = list(kb.measures)
+    assert kb.measure_types() == {t for m in measures for t in m.types}
+    assert all(kb.records.measure_of(m.clause_id) == m for m in measures[::7])
+    assert kb.records.measure_of("no-such-clause") is None
+
+
+def _unindex_measures(path: Path) -> None:
+    """Rewrite a records file (or delta) as written before the measures had columns and tags (user_version 2)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript("""
+        CREATE TABLE plain (n INTEGER PRIMARY KEY, data BLOB NOT NULL);
+        INSERT INTO plain SELECT n, data FROM measures;
+        DROP TABLE measures; DROP TABLE measure_tags;
+        ALTER TABLE plain RENAME TO measures;
+    """)
+    if conn.execute("PRAGMA user_version").fetchone()[0]:
+        conn.execute("PRAGMA user_version = 2")
+    conn.close()
+
+
+def test_a_records_file_of_the_older_format_answers_the_same_queries(kb: KnowledgeBase, tmp_path: Path) -> None:
+    """A records file (a base and its delta too) written before the measures had columns and tags opens and
+    answers every query, type and clause look-up as the current format does, its measures filtered in Python."""
+    for name in (RECORDS_FILE, DELTA_FILE):
+        if (kb.folder / name).exists():
+            shutil.copyfile(kb.folder / name, tmp_path / name)
+            _unindex_measures(tmp_path / name)
+    old = RecordFile(tmp_path / RECORDS_FILE)
+    try:
+        assert not old._measures_indexed and list(old.measures()) == list(kb.measures)
+        for query, _, _ in QUERIES:
+            assert list(old.measures_where(query)) == list(kb.measures_where(query))
+        assert old.measure_types() == kb.measure_types()
+        assert scored(old, QUERIES[8][0]) == scored(kb.records, QUERIES[8][0])
+        m = next(iter(kb.measures))
+        assert old.measure_of(m.clause_id) == m and m in old.measures()
+    finally:
+        old.close()
+
+
+def test_a_generation_of_the_older_format_is_written_afresh_by_its_first_rebuild(tmp_path: Path) -> None:
+    """A generation whose records file is of the older format is served (its measures filtered in Python); the next
+    build writes the current format from the parse cache though nothing changed, never patching the old file."""
+    settings = Settings(corpus_dir=CORPUS, index_dir=tmp_path / "index", embedding_backend="none")
+    build_index(settings.build_config, None, progress=False)
+    folder = current_generation(settings.index_dir)
+    assert folder is not None and is_current(folder / RECORDS_FILE)
+    _unindex_measures(folder / RECORDS_FILE)
+    seal(folder, manifest_of(folder))
+    assert not is_current(folder / RECORDS_FILE) and Previous.of(folder, manifest_of(folder)) is None
+    old = open_index(settings.index_dir, None)
+    expected = list(old.measures_where(QUERIES[5][0]))
+    assert expected and not old.records._measures_indexed
+    old.close()
+    report = build_index(settings.build_config, None, progress=False)
+    assert not report.unchanged and report.parsed == 0
+    new = open_index(settings.index_dir, None)
+    assert new.folder != folder and is_current(new.folder / RECORDS_FILE) and new.records._measures_indexed
+    assert list(new.measures_where(QUERIES[5][0])) == expected
+    new.close()
 
 
 def _write_jsonl(kb: KnowledgeBase) -> None:

@@ -103,3 +103,13 @@ def test_related_clauses_that_hold_the_topic_are_not_introduced_as_nothing_found
                                                *plan.evidence[1:]))
     text = plain_text(lexical.answerers[Intent.RELATED].answer(held))
     assert "没有找到" not in text and text.startswith("以下条款与您问的内容有关")
+
+
+def test_a_profile_plan_holds_only_the_clauses_its_checklist_cites(lexical: Assistant) -> None:
+    """A profile's evidence is what its checklist cites, not every applicable measure's clause and document (at a
+    million clauses ~a quarter of the measures, read and held for the question)."""
+    question = "我是深圳一家做动漫的小企业，有哪些政策可以申请？"
+    plan = lexical.plan(question)
+    answer = lexical.answerers[Intent.PROFILE].answer(plan)
+    assert plan.intent is Intent.PROFILE and answer.citations
+    assert [s.clause.clause_id for s in plan.evidence] == [c.clause_id for c in answer.citations]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from index.recordfile import MeasureRows
 from qa.records import Answer
 from qa.render.plain import plain_text
 from qa.service import Service
@@ -113,3 +114,21 @@ def test_an_arriving_answer_never_shows_half_a_tag_or_escape(text: str) -> None:
     assert shown and all(text.startswith(s) for s in shown)
     for s in shown:
         assert not s.endswith("\\") and s.rfind("<") <= s.rfind(">")
+
+
+def test_no_answer_or_look_up_walks_the_measures(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A profile checklist, a comparison (a city without measures of its own shown by its province's), a vague
+    question's examples, the finder and the measures list ask the records file for their measures: walked (and
+    before, held whole) they were ~465 MB of an app process at a million clauses."""
+    expected = service.finder(region="深圳", kind="平台/载体/基地")
+    monkeypatch.setattr(MeasureRows, "__iter__", lambda _: pytest.fail("the measures were walked"))
+    profile = service.ask("cli", "", "我是深圳一家做动漫的小企业，有哪些政策可以申请？")
+    assert profile.citations and {c.region for c in profile.citations} >= {"深圳市", "广东省"}
+    compared = service.ask("cli", "", "苏州和深圳在平台建设上有什么不同？")
+    rows = [line for line in plain_text(compared).splitlines() if line.startswith("| 苏州市")]
+    assert rows and "未找到" not in rows[0] and "江苏省" in {c.region for c in compared.citations}
+    vague = service.ask("cli", "", "有钱拿吗")
+    assert vague.suggestions and "支持类型：" in plain_text(vague)
+    assert service.finder(region="深圳", kind="平台/载体/基地") == expected and expected
+    listed = {f.row.clause_id for kind in (None, "其他") for f in service.finder(region="深圳", kind=kind)}
+    assert {r.clause_id for r in service.measures(region="深圳")} == listed and listed
