@@ -14,7 +14,7 @@ from index.lang.script import is_traditional, to_simplified
 from index.lang.tokens import frequency, segment
 from index.records import PolicyDoc
 from qa.answer.base import Answerer
-from qa.answer.checklist import profile_evidence
+from qa.answer.checklist import Checklists
 from qa.answer.comparison import comparison_evidence
 from qa.answer.courtesy import courtesy_answer
 from qa.answer.extractive import ExtractiveAnswerer
@@ -68,7 +68,8 @@ class Assistant:
 
             self.model = chat_model(settings)
             answerer = LLMAnswerer(self.model, extractive)
-        self.answerers = answerers(kb, answerer or extractive, self._answerable)
+        self.checklists = Checklists(kb)
+        self.answerers = answerers(kb, answerer or extractive, self._answerable, self.checklists)
         self._vetted: dict[str, bool] = {}  # suggestion -> answerable, for this knowledge base
         self._vetted_lock = threading.Lock()
 
@@ -124,7 +125,7 @@ class Assistant:
         if intent is Intent.REFUSE:
             return Plan(intent, question, query, reason=f"请直接输入您想咨询的政策问题，例如“{EXAMPLE}”。")
         if intent is Intent.PROFILE:
-            return Plan(intent, question, query, evidence=profile_evidence(self.kb, query))
+            return Plan(intent, question, query, evidence=self.checklists.evidence(query))
         if intent is Intent.COMPARE:
             return Plan(intent, question, query, evidence=comparison_evidence(self.kb, query))
         if intent is Intent.CLARIFY:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 
 from index.lang.text import AGENCY_NOTE
 from index.records import Clause
@@ -56,9 +58,12 @@ def values(field: str) -> tuple[str, ...]:
     return tuple(_vocabulary()[field])
 
 
-def keywords(field: str) -> dict[str, tuple[str, ...]]:
-    """Return value -> the keywords that count for it (without the phrases that do not)."""
-    return {v: tuple(w for w in words if not w.startswith("!")) for v, words in _vocabulary()[field].items()}
+@cache
+def keywords(field: str) -> Mapping[str, tuple[str, ...]]:
+    """Return value -> the keywords that count for it (without the phrases that do not), read-only."""
+    # Made once: a profile checklist at a million clauses asked 90,051 times (4 s of its 26 s).
+    return MappingProxyType({v: tuple(w for w in words if not w.startswith("!"))
+                             for v, words in _vocabulary()[field].items()})
 
 
 def tag(field: str, text: str) -> tuple[str, ...]:

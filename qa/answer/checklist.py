@@ -3,6 +3,7 @@ for, most specific first, each cited with the agency to contact."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ MAX_LOCAL = 16
 MAX_REFERENCE = 3
 # A few measures of each kind, so that one long list of one kind does not hide the others.
 MAX_PER_GROUP = 2
+# Checklists kept for the questions being answered (a plan and then its answer use each one).
+REMEMBERED = 8
 
 
 def contact(kb: KnowledgeBase, measure: Measure) -> str:
@@ -66,22 +69,43 @@ def _pick(entries: list[tuple[Measure, str]]) -> list[tuple[Measure, str]]:
     return [e for i, e in enumerate(entries) if i in keep]
 
 
-class ChecklistAnswerer(Answerer):
-    """Lists the measures that apply to an enterprise that introduces itself ("我是深圳的一家动漫企业")."""
+class Checklists:
+    """The checklist of each profile question, made once: the plan takes the clauses it cites as its evidence and
+    the answerer the whole answer (at a million clauses one takes ~10 s; made for each, a profile took 20 s)."""
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
+        self._made: dict[Query, Answer] = {}
+        self._lock = threading.Lock()
+
+    def of(self, query: Query) -> Answer:
+        """Return the checklist for the profile the question states."""
+        with self._lock:
+            made = self._made.get(query)
+        if made is None:
+            made = checklist_answer(self.kb, query, parse_profile(query.text))
+            with self._lock:
+                if len(self._made) >= REMEMBERED:
+                    del self._made[next(iter(self._made))]  # the oldest
+                self._made[query] = made
+        return made
+
+    def evidence(self, query: Query) -> tuple[ScoredClause, ...]:
+        """Return the clauses a checklist may cite: those it cites. Every applicable measure's clause (and
+        document) was ~a quarter of a million-clause corpus's measures, read and held for each profile question."""
+        kb = self.kb
+        return tuple(ScoredClause(kb.clauses[c.clause_id], kb.docs[c.doc_id], 0.0) for c in self.of(query).citations)
+
+
+class ChecklistAnswerer(Answerer):
+    """Lists the measures that apply to an enterprise that introduces itself ("我是深圳的一家动漫企业")."""
+
+    def __init__(self, checklists: Checklists) -> None:
+        self.checklists = checklists
 
     def answer(self, plan: Plan) -> Answer:
         """Return the checklist for the profile the question states."""
-        return checklist_answer(self.kb, plan.query, parse_profile(plan.query.text))
-
-
-def profile_evidence(kb: KnowledgeBase, query: Query) -> tuple[ScoredClause, ...]:
-    """Return the clauses a checklist may cite: those it cites. Every applicable measure's clause (and document)
-    was ~a quarter of a million-clause corpus's measures, read and held for each profile question."""
-    cited = checklist_answer(kb, query, parse_profile(query.text)).citations
-    return tuple(ScoredClause(kb.clauses[c.clause_id], kb.docs[c.doc_id], 0.0) for c in cited)
+        return self.checklists.of(plan.query)
 
 
 def checklist_answer(kb: KnowledgeBase, query: Query, profile: Profile) -> Answer:

@@ -11,7 +11,9 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from pydantic import TypeAdapter
 
+import qa.answer.checklist
 from qa.answer.base import Answerer
+from qa.answer.checklist import Checklists
 from qa.answer.extractive import ExtractiveAnswerer
 from qa.answer.llm.answerer import LLMAnswerer
 from qa.answer.registry import answerers
@@ -57,7 +59,7 @@ def cited_within(answer: Answer, plan: Plan) -> bool:
 
 
 def test_every_intent_has_exactly_one_answerer(lexical: Assistant) -> None:
-    registry = answerers(lexical.kb, ExtractiveAnswerer(), lambda question: True)
+    registry = answerers(lexical.kb, ExtractiveAnswerer(), lambda question: True, Checklists(lexical.kb))
     assert list(registry) == list(Intent)
     assert all(isinstance(a, Answerer) for a in registry.values())
     assert {intent for intent, *_ in CASES} == set(Intent), "every intent has a question in the contract"
@@ -113,3 +115,17 @@ def test_a_profile_plan_holds_only_the_clauses_its_checklist_cites(lexical: Assi
     answer = lexical.answerers[Intent.PROFILE].answer(plan)
     assert plan.intent is Intent.PROFILE and answer.citations
     assert [s.clause.clause_id for s in plan.evidence] == [c.clause_id for c in answer.citations]
+
+
+def test_a_profile_question_makes_its_checklist_once(lexical: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan's evidence and the answer come from one checklist (at a million clauses each took ~10 s)."""
+    made = []
+    real = qa.answer.checklist.checklist_answer
+
+    def counted(*args: object) -> Answer:
+        made.append(args)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(qa.answer.checklist, "checklist_answer", counted)
+    answer = lexical.ask("我是江苏一家做游戏的小企业，能享受哪些扶持？")
+    assert answer.citations and len(made) == 1
