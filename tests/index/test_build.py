@@ -223,12 +223,8 @@ def test_a_shared_base_or_delta_damaged_in_place_is_found_by_the_next_rebuild(
     assert_as_fresh(corpus, tmp_path)
 
 
-def test_a_shared_base_noted_as_checked_is_not_read_again(corpus: Path, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """The build that writes a base notes its digest with its stat: the rebuilds that share it, its stat unchanged,
-    do not read it (at 1M, 4 GB from disk when its pages are not in memory)."""
-    monkeypatch.setattr(index.recordfile, "MERGE_AT", 0)
-    build(corpus, tmp_path / "index")
+def counting_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Return the list that the names of the files the build hashes (reads whole) are appended to."""
     hashed: list[str] = []
     real = index.recordfile._sha256
 
@@ -237,6 +233,16 @@ def test_a_shared_base_noted_as_checked_is_not_read_again(corpus: Path, tmp_path
         return real(path)
 
     monkeypatch.setattr(index.recordfile, "_sha256", counted)
+    return hashed
+
+
+def test_a_shared_base_noted_as_checked_is_not_read_again(corpus: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build that writes a base notes its digest with its stat: the rebuilds that share it, its stat unchanged,
+    do not read it (at 1M, 4 GB from disk when its pages are not in memory)."""
+    monkeypatch.setattr(index.recordfile, "MERGE_AT", 0)
+    build(corpus, tmp_path / "index")
+    hashed = counting_hashes(monkeypatch)
     edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
     assert build(corpus, tmp_path / "index").parsed == 1
     edit(corpus, SHENZHEN, "陶瓷", "瓷器")
@@ -252,14 +258,7 @@ def test_a_note_of_a_check_that_cannot_be_written_costs_a_read_not_the_build(cor
     reads and checks the shared base, as without a note."""
     (tmp_path / "index" / index.recordfile.CHECKS_FILE).mkdir(parents=True)
     build(corpus, tmp_path / "index")
-    hashed: list[str] = []
-    real = index.recordfile._sha256
-
-    def counted(path: Path) -> str:
-        hashed.append(path.name)
-        return real(path)
-
-    monkeypatch.setattr(index.recordfile, "_sha256", counted)
+    hashed = counting_hashes(monkeypatch)
     edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
     assert build(corpus, tmp_path / "index").parsed == 1
     assert base_and_delta(tmp_path / "index")[1]
