@@ -165,11 +165,10 @@ class Assistant:
         evidence = section_evidence(self.kb, section)
         # The section the answer lists, then its items, come first in the ranked evidence, as what every other
         # answer relies on does ("十大工程包括哪些" is answered by 二、 itself, not by the item ranked first).
+        first = [section, *(s.clause for s in evidence if s.clause.clause_id != clause_id)]
+        shown = {c.clause_id for c in first}
         best = retrieved[0].score if retrieved else 0.0
-        first = [dataclasses.replace(s, score=best)
-                 for s in (ScoredClause(section, self.kb.docs[section.doc_id], 0.0), *evidence)]
-        shown = {s.clause.clause_id for s in first}
-        ranked = (*dict((s.clause.clause_id, s) for s in first).values(),
+        ranked = (*(ScoredClause(c, self.kb.docs[c.doc_id], best) for c in first),
                   *(s for s in retrieved if s.clause.clause_id not in shown))
         return Plan(Intent.SECTION, question, query, ranked, evidence, section=clause_id)
 

@@ -121,12 +121,18 @@ def offered_kinds(kb: KnowledgeBase, measure: Measure) -> dict[str, list[str]]:
     return {t: by_kind[t] for t in measure.types if t in by_kind}
 
 
-def specificity(m: Measure, profile: Profile) -> int:
-    """Return how specifically a measure names the asker: their industry or size counts twice, being an
+def tag_weights(profile: Profile) -> dict[tuple[str, str], int]:
+    """Return how much each tag of a measure says it names the asker: their industry or size twice, being an
     enterprise the measures are for (文化科技企业) once."""
-    named = set(m.beneficiaries) & set(profile.beneficiaries)
-    return (2 * len(set(m.industries) & set(profile.industries)) + 2 * len(named - {"文化科技企业"})
-            + int("文化科技企业" in named))
+    return {("industry", v): 2 for v in profile.industries} | {
+        ("beneficiary", v): 1 if v == "文化科技企业" else 2 for v in profile.beneficiaries}
+
+
+def specificity(m: Measure, profile: Profile) -> int:
+    """Return how specifically a measure names the asker: the weights of its tags (what `applicable` ranks by)."""
+    weights = tag_weights(profile)
+    return (sum(weights.get(("industry", v), 0) for v in set(m.industries))
+            + sum(weights.get(("beneficiary", v), 0) for v in set(m.beneficiaries)))
 
 
 def applicable(kb: KnowledgeBase, profile: Profile) -> tuple[list[int], list[int]]:
@@ -139,13 +145,11 @@ def applicable(kb: KnowledgeBase, profile: Profile) -> tuple[list[int], list[int
                         having=(("type", profile.types),) if profile.types else (),
                         open_to=((("industry", profile.industries),) if profile.industries else ())
                         + (("beneficiary", profile.beneficiaries),))
-    # specificity() as tag weights: the asker's industry or size twice, being an enterprise the measures are for once.
-    weights = {("industry", v): 2 for v in profile.industries} | {
-        ("beneficiary", v): 1 if v == "文化科技企业" else 2 for v in profile.beneficiaries}
     names = {r.name for r in profile.regions}
     places = names | {r.province for r in profile.regions}
     # Among equally specific measures the city's own come before its province's.
-    chosen = sorted(kb.measure_scores(fits, weights), key=lambda m: (-m[2], bool(names) and m[1] not in names))
+    chosen = sorted(kb.measure_scores(fits, tag_weights(profile)),
+                    key=lambda m: (-m[2], bool(names) and m[1] not in names))
     local = [n for n, region, _ in chosen if not profile.regions or region in places]
     elsewhere = [n for n, region, _ in chosen if region not in places] if profile.regions else []
     return local, elsewhere

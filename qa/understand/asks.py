@@ -127,6 +127,6 @@ def ask_of(question: str) -> Ask:
 def holds(ask: Ask, sentence: str) -> bool:
     """Return True when a sentence states the kind of fact asked for."""
     pattern = HOLDS.get(ask)
-    if ask is Ask.WHERE and gazetteer().find(sentence):
+    if pattern is not None and pattern.search(sentence) is not None:
         return True
-    return pattern is not None and pattern.search(sentence) is not None
+    return ask is Ask.WHERE and bool(gazetteer().find(sentence))
