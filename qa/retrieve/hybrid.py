@@ -124,11 +124,13 @@ def coverage(kb: KnowledgeBase, tokens: list[str], text: str,
     unique = list(dict.fromkeys(tokens))
     if not unique:
         return 1.0
+    idf = {t: kb.lexical.idf(t) for t in unique}
     unseen = kb.lexical.unseen_idf()
-    weights = {t: v if (v := kb.lexical.idf(t)) is not None else unseen for t in unique}
+    weights = {t: unseen if v is None else v for t, v in idf.items()}
     # A token that is part of a longer token (文化 in 文化产业) is counted through the longer one.
     text = text.lower()
-    covered = sum(w * covers(t, text, equivalent or {}) for t, w in weights.items())
+    # A word the corpus never uses may be its abbreviation of what the text writes out (自贸区).
+    covered = sum(w * covers(t, text, equivalent or {}, spelled=idf[t] is None) for t, w in weights.items())
     return covered / sum(weights.values())
 
 

@@ -3,13 +3,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
+from index.lang.text import CJK_CHARS
+
 # A word found only through an equivalent counts this much of its weight: the user's own word is better evidence.
 EQUIVALENT_CREDIT = 0.8
+# A question word of this many characters may abbreviate what a text writes out (自贸区: 自由贸易试验区, 人社局:
+# 人力资源和社会保障局): its characters in order, at most SPELLED_GAP characters apart within one phrase. Not a
+# two-character word: that is too often a word of its own (司机 is no 司法机关).
+SPELLED_LENGTHS = range(3, 5)
+SPELLED_GAP = 4
 
 
 @dataclass(frozen=True)
@@ -63,8 +71,21 @@ def equivalents(tokens: Iterable[str], text: str) -> dict[str, tuple[str, ...]]:
     return found
 
 
-def covers(word: str, text: str, equivalent: Mapping[str, tuple[str, ...]]) -> float:
-    """Return how fully a text contains a question word: 1 as written, EQUIVALENT_CREDIT through an equivalent."""
+@cache
+def spelled_out(word: str) -> re.Pattern[str] | None:
+    """Return the pattern of what a word may abbreviate (its characters in order, a few characters of one phrase
+    apart), or None for a word that is no such abbreviation."""
+    if len(word) not in SPELLED_LENGTHS or not re.fullmatch(f"[{CJK_CHARS}]+", word):
+        return None
+    return re.compile(f"[{CJK_CHARS}]{{0,{SPELLED_GAP}}}?".join(map(re.escape, word)))
+
+
+def covers(word: str, text: str, equivalent: Mapping[str, tuple[str, ...]], spelled: bool = False) -> float:
+    """Return how fully a text contains a question word: 1 as written, EQUIVALENT_CREDIT through an equivalent or,
+    with `spelled` (a word the corpus never uses), written out (自由贸易试验区 for 自贸区)."""
     if word in text:
         return 1.0
-    return EQUIVALENT_CREDIT if any(f in text for f in equivalent.get(word, ())) else 0.0
+    if any(f in text for f in equivalent.get(word, ())):
+        return EQUIVALENT_CREDIT
+    pattern = spelled_out(word) if spelled else None
+    return EQUIVALENT_CREDIT if pattern is not None and pattern.search(text) else 0.0

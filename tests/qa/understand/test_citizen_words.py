@@ -319,3 +319,19 @@ def test_the_words_of_a_phrase_the_tokenizer_splits_take_the_phrases_forms() -> 
     own."""
     found = equivalents(tokenize("北京社保能晚点交吗"), "北京社保能晚点交吗")
     assert "缓缴" in found["晚点"] and "缓缴" in found["交"] and "缓缴" not in found["社保"]
+
+
+def test_a_word_the_corpus_never_uses_is_found_written_out() -> None:
+    """自贸区 abbreviates 自由贸易试验区: its characters in order within one phrase. Only for a word the corpus never
+    uses, and never a two-character one: that is too often a word of its own (司机 is no 司法机关)."""
+    text = "依托中国（江苏）自由贸易试验区南京片区"
+    assert covers("自贸区", text, {}, spelled=True) == EQUIVALENT_CREDIT
+    assert covers("自贸区", text, {}) == 0.0
+    assert covers("自贸区", "自由，贸易片区", {}, spelled=True) == 0.0
+    assert covers("司机", "配合司法机关", {}, spelled=True) == 0.0
+
+
+def test_an_abbreviation_the_documents_write_out_is_answered(assistant) -> None:
+    answer = assistant.ask("江苏自贸区哪几个片区")
+    assert answer.outcome == "answer", plain_text(answer)
+    assert "自由贸易试验区南京、苏州、连云港片区" in answer.citations[0].quote
