@@ -15,6 +15,8 @@ import numpy as np
 from index.knowledge import KnowledgeBase
 from index.lang.boilerplate import is_boilerplate
 from index.lang.numbering import is_prose
+from index.lang.regions import Region, gazetteer
+from index.lang.sentences import split_sentences
 from index.lang.text import CJK
 from index.lang.tokens import frequency
 from index.records import Clause, PolicyDoc
@@ -72,6 +74,15 @@ def applies(boosts: dict[str, float], doc: PolicyDoc, named: bool = False) -> bo
     # A place with no documents of its own or of its province ("上海小饭馆房租能减吗" over Hubei's and national
     # notices) is answered by national documents only: another province's rules are not its rules.
     return (not boosts and not named) or doc.doc_id in boosts or not doc.region
+
+
+def mention(region: Region, text: str) -> float:
+    """Return how much a text is about a place it names: 1 when a sentence names it alone, 1/k when the sentences
+    naming it list k places ("支持佛山市重点发展……" over "支持深圳、珠海、佛山、东莞、汕头等……"), 0 when none does."""
+    if region.short not in text:
+        return 0.0
+    return max((1.0 / max(len(gazetteer().find(s)), 1) for s in split_sentences(text) if region.short in s),
+               default=1.0)
 
 
 def counted_topic(kb: KnowledgeBase, topic: list[str], text: str,
@@ -291,7 +302,7 @@ class HybridRetriever:
             if query.regions and opt.mention:
                 # Naming places ("广州和深圳") asks for clauses about those places, wherever the document is from.
                 # A document about the place itself mentions it everywhere, so only broader documents count.
-                named = sum(1 for r in query.regions if r.short in clause.text and doc.region != r.name)
+                named = sum(mention(r, clause.text) for r in query.regions if doc.region != r.name)
                 score *= 1.0 + MENTION_WEIGHT * named / len(query.regions)
             if opt.quantity and query.ask in FACT_KINDS and holds(query.ask, clause.text):
                 # "到什么时候", "补多少钱": of clauses on the topic, the one that states a date or an amount is the

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from index.lang.boilerplate import content, is_boilerplate, is_furniture, statements
+from index.lang.regions import gazetteer
 from index.lang.tokens import tokenize
 from qa.answer.courtesy import courtesy_answer
 from qa.render.plain import plain_text
+from qa.retrieve.hybrid import mention
 from qa.understand.asks import Ask, about_document, ask_of, detail_asked, holds
 from qa.understand.query import names_only_places, parse_query
 from qa.understand.references import label_forms, reference
@@ -335,3 +337,17 @@ def test_an_abbreviation_the_documents_write_out_is_answered(assistant) -> None:
     answer = assistant.ask("江苏自贸区哪几个片区")
     assert answer.outcome == "answer", plain_text(answer)
     assert "自由贸易试验区南京、苏州、连云港片区" in answer.citations[0].quote
+
+
+def test_a_sentence_naming_the_place_alone_says_more_about_it_than_a_list() -> None:
+    foshan = gazetteer().get("佛山")
+    assert foshan is not None
+    assert mention(foshan, "支持深圳、珠海、佛山、东莞、汕头等打造原创游戏品牌。") == pytest.approx(0.2)
+    assert mention(foshan, "支持广州、深圳打造“设计之都”。支持佛山市重点发展影视制作。") == 1.0
+    assert mention(foshan, "支持中山市重点加快数字化转型。") == 0.0
+
+
+def test_a_place_asked_about_is_answered_from_the_clause_naming_it_alone(assistant) -> None:
+    """Guangdong's 15. lists 佛山 among five cities that make games; 18. says what 佛山 itself is to focus on."""
+    answer = assistant.ask("佛山重点搞啥")
+    assert answer.citations[0].clause == "三、（六）18.", plain_text(answer)
