@@ -23,7 +23,16 @@ from index.embedding import PolicyEmbeddings
 from index.errors import GenerationDamaged, IndexMissingError
 from index.knowledge import KnowledgeBase
 from index.lexical import LexicalIndex
-from index.recordfile import DELTA_FILE, JSONL, RECORDS_FILE, RecordFile, RecordWriter, Source, legacy_records
+from index.recordfile import (
+    DELTA_FILE,
+    JSONL,
+    RECORDS_FILE,
+    RecordFile,
+    RecordWriter,
+    Source,
+    is_current,
+    legacy_records,
+)
 from index.records import FileDigest, Manifest
 from index.retrieval import Scopes
 
@@ -116,6 +125,13 @@ def needs_build(index_dir: Path, embeddings: PolicyEmbeddings | None) -> bool:
     manifest = read_manifest(index_dir)
     return (manifest is not None and embeddings is not None and not manifest.chroma_collection
             and manifest.embedding_model != embeddings.model_id)
+
+
+def records_outdated(index_dir: Path) -> bool:
+    """Return True when the serving generation's records file is of an older format (its measures without their
+    columns and tags): it is served as it is, each measure query filtered in Python, until a build rewrites it."""
+    folder = current_generation(index_dir)
+    return folder is not None and (folder / RECORDS_FILE).exists() and not is_current(folder / RECORDS_FILE)
 
 
 def manifest_of(folder: Path) -> Manifest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from index.embedding import PolicyEmbeddings
 from index.knowledge import KnowledgeBase
-from index.store import current_marker, needs_build, open_index
+from index.store import current_marker, needs_build, open_index, records_outdated
 from qa.settings import Settings
 
 
@@ -17,6 +17,12 @@ def needs_first_build(settings: Settings, embeddings: PolicyEmbeddings | None) -
     from index.postgres.writer import serving_signature
 
     return serving_signature(url) is None
+
+
+def needs_rewrite(settings: Settings) -> bool:
+    """Return True when the serving generation is served as it is but a build should rewrite it (its records file
+    is of an older format); never with a database, whose generations are written whole."""
+    return not settings.database_url.get_secret_value() and records_outdated(settings.index_dir)
 
 
 def open_knowledge_base(settings: Settings, embeddings: PolicyEmbeddings | None) -> KnowledgeBase:

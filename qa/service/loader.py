@@ -17,7 +17,7 @@ from index.knowledge import KnowledgeBase
 from index.store import current_generation
 from qa.assistant import Assistant
 from qa.errors import BuildFailed
-from qa.service.backend import needs_first_build, open_knowledge_base, publish_build, serving_marker
+from qa.service.backend import needs_first_build, needs_rewrite, open_knowledge_base, publish_build, serving_marker
 from qa.service.builder import BuildProcess
 from qa.service.redact import public, register_settings
 from qa.settings import Settings
@@ -128,6 +128,10 @@ class AssistantLoader:
                 log.info(self._build_in_child(self._progress).summary())
             self.assistant = open_assistant(self.settings, build_if_missing=False)
             self.status = "就绪"
+            if needs_rewrite(self.settings):
+                # Served meanwhile: only the measure queries are slower until the rewrite is switched to.
+                log.info("索引 %s 的记录文件是旧格式：在后台重写", self.assistant.kb.folder.name)
+                threading.Thread(target=self._rewrite, name="index-rewrite", daemon=True).start()
         except Exception as exc:  # surfaced on the page; the server keeps running to show it
             log.exception("索引加载失败")
             # Shown on /healthz and the page: an exception's text may hold a URL with its credentials, and paths.
@@ -136,6 +140,14 @@ class AssistantLoader:
         self._marker = self._current_marker()
         # Also after a failure: a `python -m qa build` that repairs the index brings the server back.
         threading.Thread(target=self._watch, name="index-watch", daemon=True).start()
+
+    def _rewrite(self) -> None:
+        """Rebuild the serving generation in the current format and switch to it; a failure is logged, and the
+        generation served as it is."""
+        try:
+            log.info(self.rebuild().summary())
+        except Exception as exc:  # the old generation still answers; the next build tries again
+            log.error("重写旧格式索引失败，继续使用当前索引：%s", public(str(exc)))
 
     def _watch(self) -> None:
         """Switch to a generation another process published; opening and verifying it happens here, off the

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from index.reuse import Previous
 from index.store import current_generation, manifest_of, needs_build, open_generation, open_index, seal
 from qa.settings import Settings
 from tests.conftest import CORPUS
+from tests.formats import unindex_measures
 
 REFERENCES = [("（十四）", "(十四)", "14.", "第十四条"), ("三、",), ("（一）", "(一)", "1.", "第一条")]
 WORDS = ["紫金", "文化", "深圳市", "不存在的词语"]
@@ -217,27 +217,13 @@ def test_measure_types_and_measure_of(kb: KnowledgeBase) -> None:
     assert kb.records.measure_of("no-such-clause") is None
 
 
-def _unindex_measures(path: Path) -> None:
-    """Rewrite a records file (or delta) as written before the measures had columns and tags (user_version 2)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.executescript("""
-        CREATE TABLE plain (n INTEGER PRIMARY KEY, data BLOB NOT NULL);
-        INSERT INTO plain SELECT n, data FROM measures;
-        DROP TABLE measures; DROP TABLE measure_tags;
-        ALTER TABLE plain RENAME TO measures;
-    """)
-    if conn.execute("PRAGMA user_version").fetchone()[0]:
-        conn.execute("PRAGMA user_version = 2")
-    conn.close()
-
-
 def test_a_records_file_of_the_older_format_answers_the_same_queries(kb: KnowledgeBase, tmp_path: Path) -> None:
     """A records file (a base and its delta too) written before the measures had columns and tags opens and
     answers every query, type and clause look-up as the current format does, its measures filtered in Python."""
     for name in (RECORDS_FILE, DELTA_FILE):
         if (kb.folder / name).exists():
             shutil.copyfile(kb.folder / name, tmp_path / name)
-            _unindex_measures(tmp_path / name)
+            unindex_measures(tmp_path / name)
     old = RecordFile(tmp_path / RECORDS_FILE)
     try:
         assert not old._measures_indexed and list(old.measures()) == list(kb.measures)
@@ -258,7 +244,7 @@ def test_a_generation_of_the_older_format_is_written_afresh_by_its_first_rebuild
     build_index(settings.build_config, None, progress=False)
     folder = current_generation(settings.index_dir)
     assert folder is not None and is_current(folder / RECORDS_FILE)
-    _unindex_measures(folder / RECORDS_FILE)
+    unindex_measures(folder / RECORDS_FILE)
     seal(folder, manifest_of(folder))
     assert not is_current(folder / RECORDS_FILE) and Previous.of(folder, manifest_of(folder)) is None
     old = open_index(settings.index_dir, None)

@@ -13,10 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from index.build import build_index
+from index.recordfile import RECORDS_FILE, is_current
+from index.store import current_generation, manifest_of, records_outdated, seal
 from qa.service import Service
 from qa.settings import Settings
 from qa.surfaces.http.app import create_app
 from tests.conftest import CORPUS, ready_service, serve_http
+from tests.formats import unindex_measures
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
 QUESTION, FUND = "江苏有哪些文化产业基金可以用？", "紫金文化产业基金"
@@ -144,4 +148,27 @@ def test_first_start_progress_crosses_from_the_build_process(tmp_path: Path) -> 
     assert service.progress is not None and service.progress.total > 0
     assert service.progress.done == service.progress.total
     assert build_children(os.getpid()) == []
+    service.stop()
+
+
+@pytest.mark.subprocess
+def test_a_generation_of_the_older_format_is_served_and_rewritten_in_the_background(tmp_path: Path) -> None:
+    """A start over a generation whose records file is of the older format serves it at once, rewrites it in the
+    current format in a child process and switches to that."""
+    settings = Settings(corpus_dir=CORPUS, index_dir=tmp_path / "index", embedding_backend="none",
+                        log_db=tmp_path / "questions.sqlite")
+    build_index(settings.build_config, None, progress=False)
+    old = current_generation(settings.index_dir)
+    assert old is not None
+    unindex_measures(old / RECORDS_FILE)
+    seal(old, manifest_of(old))
+    assert records_outdated(settings.index_dir)
+    service = Service(settings).start()
+    service.wait(300)
+    assert service.ready and service.serving().folder == old, service.status
+    deadline = time.monotonic() + 300
+    while service.serving().folder == old and time.monotonic() < deadline:
+        time.sleep(0.1)
+    new = service.serving().folder
+    assert new != old and is_current(new / RECORDS_FILE) and not records_outdated(settings.index_dir)
     service.stop()
