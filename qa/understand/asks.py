@@ -25,7 +25,10 @@ class Ask(Enum):
 
 # Checked in this order: "哪些部门牵头" asks who, "有效期到什么时候" asks when.
 PATTERNS = (
-    (Ask.WHO, re.compile(r"谁|哪个部门|哪些部门|什么部门|哪个单位|哪些单位|哪个机构|牵头|主管部门|负责部门|归哪|找哪")),
+    # "税务局有参与吗" asks whether that office is among those responsible (the agency note answers it);
+    # "宣传部门负责什么" asks what it does.
+    (Ask.WHO, re.compile(r"谁|哪个部门|哪些部门|什么部门|哪个单位|哪些单位|哪个机构|牵头|主管部门|负责部门|归哪|找哪|"
+                         r"(?:厅|局|委|办|部门)(?:有没有|有|也|会|都)?(?:参与|参加|负责|管)(?!什么|啥|哪)")),
     (Ask.VALIDITY, re.compile(r"还有效|有效吗|过期|失效|作废|还能用|还管用|还适用|还执行")),
     (Ask.WHEN, re.compile(r"什么时候|啥时候|何时|哪天|哪一天|几号|几月|哪年|哪一年|日期|时间|期限|截止|多久|多长时间|"
                           r"开始实施|起实施|生效|施行|有效期|到哪年|到什么时候|管到|执行到|实施期")),
@@ -35,7 +38,7 @@ PATTERNS = (
                          r"怎么拿|怎样申请|(?:在哪|哪里|哪儿)(?:申请|申报|办|报名)")),
     (Ask.WHERE, re.compile(r"在哪|哪里|哪儿|什么地方|哪个地方|什么位置|地点|选址|建在|落在|设在")),
     (Ask.LIST, re.compile(r"哪些|哪几|包括什么|包括哪|包含|有什么|有啥|都有|主要内容|具体内容|具体怎么说|具体说")),
-    (Ask.YES_NO, re.compile(r"能不能|有没有|是不是|可不可以|会不会|是否|能否|可否|吗[？?]?$|么[？?]?$")),
+    (Ask.YES_NO, re.compile(r"能不能|有没有|是不是|可不可以|会不会|是否|能否|可否|吗[？?]?$|(?<!什)么[？?]?$")),
 )
 
 # What a sentence that answers each kind holds.

@@ -61,6 +61,7 @@ def test_the_query_carries_the_expansions_and_the_kind_of_fact() -> None:
     ("江苏哪几个城市有示范基地", Ask.LIST), ("深圳有没有房租补贴", Ask.YES_NO), ("深圳要搞几大工程", Ask.AMOUNT),
     ("广东红色文化数字化在哪搞", Ask.WHERE), ("示范基地建在什么地方", Ask.WHERE), ("在哪申请补贴", Ask.HOW),
     ("江苏要把哪些地方文化融入内容生产", Ask.LIST),
+    ("税务局有参与吗", Ask.WHO), ("人社局管不管这个", Ask.WHO), ("宣传部门负责什么", Ask.GENERAL),
     ("文化科技融合", Ask.GENERAL),
 ])
 def test_the_kind_of_fact_asked(question: str, ask: Ask) -> None:
@@ -351,3 +352,9 @@ def test_a_place_asked_about_is_answered_from_the_clause_naming_it_alone(assista
     """Guangdong's 15. lists 佛山 among five cities that make games; 18. says what 佛山 itself is to focus on."""
     answer = assistant.ask("佛山重点搞啥")
     assert answer.citations[0].clause == "三、（六）18.", plain_text(answer)
+
+
+def test_whether_an_office_takes_part_is_answered_from_the_agency_note(assistant) -> None:
+    """"税务局有参与吗" asks who is responsible, not for any sentence with 参与 ("支持企业……参与国际标准")."""
+    answer = assistant.ask("税务局有参与吗", ["广东文化科技方案里税收优惠有哪些"])
+    assert "国家税务总局广东省税务局" in plain_text(answer).splitlines()[0], plain_text(answer)
