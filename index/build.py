@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,8 +34,13 @@ from index.recordfile import (
     DELTA_FILE,
     RECORDS_FILE,
     RecordFile,
+    RecordWriter,
+    Source,
+    distrust,
     fit_slots,
+    hard_link,
     is_current,
+    merge_due,
     spread,
     written_digest,
 )
@@ -79,9 +84,12 @@ class BuildReport:
     notes: list[tuple[str, str]] = field(default_factory=list)  # indexed, but a person should check these
     ocr_pages: int = 0  # pages recognised from scans by this build (not from the OCR cache)
     embedding_model: str | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole build, a compaction after the switch included
+    served_seconds: float = 0.0  # from the start until the new generation served (0: unchanged, nothing switched)
+    compaction_seconds: float = 0.0  # after the switch: the records' delta merged into a new base (0: none due)
+    compaction_failed: str = ""  # why that compaction failed: the generation switched to serves on
     unchanged: bool = False
-    generation: str = ""
+    generation: str = ""  # the generation serving when the build returned (the compacted one after a compaction)
     repaired: str = ""  # what was wrong with the serving generation this build replaced
 
     def summary(self) -> str:
@@ -95,6 +103,11 @@ class BuildReport:
             head = (f"已索引 {self.documents} 个文件{cached}，{self.clauses} 个条款，{self.chunks} 个检索单元；"
                     f"{dense}；用时 {self.seconds:.1f} 秒")
         lines = [head]
+        if self.compaction_seconds:
+            when = "" if self.unchanged else f"新索引在 {self.served_seconds:.1f} 秒时开始使用；随后"
+            done = (f"失败（{self.compaction_failed}），当前索引继续使用，下次建立索引时再合并"
+                    if self.compaction_failed else f"用时 {self.compaction_seconds:.1f} 秒，内容不变")
+            lines.append(f"  {when}合并记录增量{done}")
         if self.repaired:
             lines.append(f"  已修复损坏的索引：{self.repaired}")
         if self.ocr_pages:
@@ -236,22 +249,101 @@ def _with_notice_id(source: SourceText, corpus_dir: Path, ids: dict[Path, str]) 
 
 
 def build_index(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: bool = True,
-                on_progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
-    """Build the index of the corpus folder into a new generation and switch to it when complete.
+                on_progress: Callable[[str, int, int], None] | None = None,
+                on_served: Callable[[BuildReport], None] | None = None) -> BuildReport:
+    """Build the index of the corpus folder into a new generation and switch to it when complete; then, when its
+    records' delta has grown past a tenth of their base, switch to a compacted copy of it (`_compact`).
 
-    `on_progress(stage, done, total)` reports reading and embedding progress, e.g. to a web page.
+    `on_progress(stage, done, total)` reports reading and embedding progress, e.g. to a web page; `on_served(report)`
+    is called once the new generation serves, before a compaction (a server swaps to it then).
     Builds of the same index wait for each other, across processes."""
     if not config.corpus_dir.is_dir():
         raise ConfigError(f"文档目录 {config.corpus_dir} 不存在；请设置 QA_CORPUS_DIR 或使用 --corpus")
     config.index_dir.mkdir(parents=True, exist_ok=True)
     with build_lock(config.index_dir):
         remove_incomplete(config.index_dir)
-        return _build(config, embeddings, progress, on_progress)
+        started = time.monotonic()
+        report = _build(config, embeddings, progress, on_progress)
+        if not report.unchanged:
+            report.served_seconds = time.monotonic() - started
+            if on_served is not None:
+                on_served(report)
+        # Also after an unchanged build: a compaction interrupted before is done now.
+        serving = current_generation(config.index_dir)
+        if serving is not None and merge_due(serving):
+            _compact(config, embeddings, serving, report)
+        report.seconds = time.monotonic() - started
+        return report
+
+
+def _compact(config: BuildConfig, embeddings: PolicyEmbeddings | None, serving: Path, report: BuildReport) -> None:
+    """Replace the serving generation, whose delta has grown past a tenth of its base, by one of the same contents
+    whose records file is a copy of the base (checked against its digest) with the delta merged in, and switch to it.
+
+    Run after the switch to the generation the build wrote, under the build lock, so that the changed files serve
+    without waiting for the 4 GB copy at 1M. A failure leaves that generation serving: the folder is removed (or, when
+    the process is killed, by the next build: `remove_incomplete`), and the next build compacts again."""
+    started = time.monotonic()
+    folder = new_generation(config.index_dir)
+    try:
+        _write_compacted(config, embeddings, serving, folder)
+        report.generation = folder.name
+    except BaseException as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        if not isinstance(exc, Exception):
+            raise
+        if isinstance(exc, GenerationDamaged | sqlite3.DatabaseError):
+            # The base is damaged with its stat kept (a failing disk): the next rebuild must read it, not trust it.
+            distrust(serving / RECORDS_FILE, config.index_dir / CHECKS_FILE)
+        log.warning("合并索引 %s 的记录增量失败，继续使用它：%s", serving.name, exc)
+        report.compaction_failed = f"{type(exc).__name__}: {exc}"
+    finally:
+        report.compaction_seconds = time.monotonic() - started
+
+
+def _write_compacted(config: BuildConfig, embeddings: PolicyEmbeddings | None, serving: Path, folder: Path) -> None:
+    """Write the serving generation's contents into `folder`, its records as one base, then verify and publish it."""
+    index_dir = config.index_dir
+    # Kept beside it: the generation the rebuild replaced, as after any rebuild (the one compacted goes once unused).
+    keep = _fallback(index_dir)
+    manifest = manifest_of(serving)
+    digests = {f.path: f for f in manifest.files}
+    writer = RecordWriter(folder / RECORDS_FILE, Source(serving / RECORDS_FILE, digests[RECORDS_FILE].sha256,
+                                                        serving / DELTA_FILE, digests[DELTA_FILE].sha256), share=False)
+    try:
+        writer.finish()
+    finally:
+        writer.close()
+    # Hashed (and noted as checked, for the rebuilds that share it) while the other files are linked or copied.
+    hashing = ThreadPoolExecutor(1)
+    known = {RECORDS_FILE: hashing.submit(written_digest, folder / RECORDS_FILE, index_dir / CHECKS_FILE)}
+    hashing.shutdown(wait=False)
+    # The lexical index is the same: its files are hard-linked (never written once published), their digests the
+    # ones the serving generation's manifest records for these very files; copied and hashed where links fail.
+    (folder / "bm25").mkdir()
+    for path in sorted((serving / "bm25").iterdir()):
+        name = f"bm25/{path.name}"
+        if name in digests and hard_link(path, folder / name):
+            known[name] = Future()
+            known[name].set_result(digests[name])
+        else:
+            shutil.copyfile(path, folder / name)
+    if embeddings is not None:
+        # The same chunks, their vectors from the embedding cache; an embedded store is copied from the serving one.
+        records = RecordFile(folder / RECORDS_FILE)
+        try:
+            chunks = list(records.chunks.values())
+        finally:
+            records.close()
+        _write_vectors(config, embeddings, folder, chunks, manifest, False, lambda stage, done, total: None)
+    seal(folder, known=known, manifest=dataclasses.replace(
+        manifest, chroma_collection=folder.name if config.chroma_url and embeddings is not None else None))
+    open_generation(folder, embeddings, config.chroma_url).close()
+    publish(index_dir, folder, config.chroma_url, keep=keep)
 
 
 def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: bool,
            on_progress: Callable[[str, int, int], None] | None) -> BuildReport:
-    started = time.monotonic()
     notify = on_progress or (lambda stage, done, total: None)
     report = BuildReport(embedding_model=embeddings.model_id if embeddings else None)
     corpus_dir, index_dir = config.corpus_dir, config.index_dir
@@ -310,7 +402,6 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         report.documents, report.clauses = manifest.documents, manifest.clauses
         report.skipped += [item for item in manifest.skipped if item not in report.skipped]
         report.notes += [item for item in manifest.notes if item not in report.notes]
-        report.seconds = time.monotonic() - started
         return report
     if not sources:
         raise NothingToIndex(_nothing_message(corpus_dir, report.skipped))
@@ -323,8 +414,8 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         before = copy.deepcopy(report)
         folder = new_generation(index_dir)
         try:
-            return _write(config, embeddings, progress, notify, report, sources, signature, manifest, folder, started,
-                          keep, previous)
+            return _write(config, embeddings, progress, notify, report, sources, signature, manifest, folder, keep,
+                          previous)
         except BaseException as exc:
             shutil.rmtree(folder, ignore_errors=True)
             if not isinstance(exc, sqlite3.DatabaseError | GenerationDamaged):
@@ -335,8 +426,7 @@ def _build(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
             report = dataclasses.replace(before, parsed=report.parsed)
     folder = new_generation(index_dir)
     try:
-        return _write(config, embeddings, progress, notify, report, sources, signature, manifest, folder, started,
-                      keep, None)
+        return _write(config, embeddings, progress, notify, report, sources, signature, manifest, folder, keep, None)
     except BaseException:
         # A failed build leaves no half-written generation behind; the serving one is untouched.
         shutil.rmtree(folder, ignore_errors=True)
@@ -365,6 +455,32 @@ def _with_text(jobs: list[tuple[str, str, SourceText]], previous: Previous | Non
     return found
 
 
+def _write_vectors(config: BuildConfig, embeddings: PolicyEmbeddings, folder: Path, chunks: list[Chunk],
+                   manifest: Manifest | None, progress: bool,
+                   notify: Callable[[str, int, int], None]) -> tuple[int, int]:
+    """Embed the chunks (the embedding cache's vectors reused) and write the generation's vector store, starting
+    from a copy of the serving one's when it can; return how many were embedded and how many written."""
+    cache = EmbeddingCache(config.index_dir / "embedding_cache.sqlite")
+    try:
+        embedded = [0]
+        with tqdm(total=len(chunks), desc="计算向量", unit="段", disable=not progress) as bar:
+
+            def advance(n: int) -> None:
+                bar.update(n)
+                embedded[0] += n
+                notify("计算向量", embedded[0], len(chunks))
+
+            vectors, computed = embed_chunks(chunks, embeddings, cache, config.embedding_batch_size, advance)
+            bar.update(len(chunks) - bar.n)
+    finally:
+        cache.close()
+    written = write_collection(
+        folder / "chroma", chunks, vectors, embeddings.model_id, config.chroma_url,
+        folder.name if config.chroma_url else COLLECTION,
+        _reusable_store(config.index_dir, manifest, embeddings.model_id, config.chroma_url))
+    return computed, written
+
+
 def _slots(keys: list[str], previous: Previous | None) -> list[int] | None:
     """Return the records file slot of each file when the previous generation's records file is to be patched:
     None without one, when fewer than half its files are kept (writing afresh is then cheaper than copying it
@@ -376,7 +492,7 @@ def _slots(keys: list[str], previous: Previous | None) -> list[int] | None:
 
 def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: bool,
            notify: Callable[[str, int, int], None], report: BuildReport, sources: list[tuple[Path, str, SourceText]],
-           signature: str, manifest: Manifest | None, folder: Path, started: float, keep: Path | None,
+           signature: str, manifest: Manifest | None, folder: Path, keep: Path | None,
            previous: Previous | None) -> BuildReport:
     """Parse, index and publish the corpus into the new generation folder, copying from `previous` what it holds."""
     corpus_dir, index_dir = config.corpus_dir, config.index_dir
@@ -479,27 +595,9 @@ def _write(config: BuildConfig, embeddings: PolicyEmbeddings | None, progress: b
         finally:
             records.close()
     if embeddings is not None:
-        cache = EmbeddingCache(index_dir / "embedding_cache.sqlite")
-        try:
-            embedded = [0]
-            with tqdm(total=len(chunks), desc="计算向量", unit="段", disable=not progress) as bar:
-
-                def advance(n: int) -> None:
-                    bar.update(n)
-                    embedded[0] += n
-                    notify("计算向量", embedded[0], len(chunks))
-
-                vectors, report.embedded = embed_chunks(chunks, embeddings, cache, config.embedding_batch_size,
-                                                        advance)
-                bar.update(len(chunks) - bar.n)
-        finally:
-            cache.close()
+        report.embedded, report.vectors_written = _write_vectors(config, embeddings, folder, chunks, manifest,
+                                                                 progress, notify)
         report.reused = len(chunks) - report.embedded
-        report.vectors_written = write_collection(
-            folder / "chroma", chunks, vectors, embeddings.model_id, config.chroma_url,
-            folder.name if config.chroma_url else COLLECTION,
-            _reusable_store(index_dir, manifest, embeddings.model_id, config.chroma_url))
-    report.seconds = time.monotonic() - started
     report.generation = folder.name
     seal(folder, known=known, manifest=Manifest(
         signature=signature, pipeline_version=PIPELINE_VERSION, embedding_model=report.embedding_model,

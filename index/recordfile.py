@@ -104,7 +104,8 @@ SHIFT, TOP = 28, 1 << 35
 # columns and tags (still read, the measures filtered in Python; a rebuild writes it afresh, see index/reuse.py);
 # 3, with them. Records written without files (temporary ones) keep 0 and have the columns and tags too.
 SLOTTED, MEASURES_INDEXED = 2, 3
-# A delta is merged into a new base once it is more than a tenth of the base's size.
+# A delta is merged into a new base once it is more than a tenth of the base's size (`merge_due`): after the rebuild
+# that grew it so is published, as a second generation of the same contents (index/build.py, `_compact`).
 MERGE_AT = 10
 # The index folder's note of the records files whose SHA-256 a build computed, each with the stat the file had while
 # it was read: a rebuild trusts a shared base whose stat is still that one, instead of reading it whole (`trusted`).
@@ -178,12 +179,13 @@ class Source:
     # The index folder's note of checked files (CHECKS_FILE); None: the base is always read and checked.
     checks: Path | None = None
 
-    @property
-    def shareable(self) -> bool:
-        """Return True when a rebuild should share the base (its delta still under a tenth of it), False when it
-        should write a new base, the delta merged into a copy (a delta grows with every rebuild, and reads through
-        it cost a second lookup)."""
-        return self.delta is None or self.delta.stat().st_size * MERGE_AT <= self.base.stat().st_size
+
+def merge_due(folder: Path) -> bool:
+    """Return True when a generation's delta has grown past a tenth of its base: its records are then written again
+    as one base, the delta merged into a copy (a delta grows with every rebuild, each copying it, and reads through
+    it cost a second lookup)."""
+    delta = folder / DELTA_FILE
+    return delta.exists() and delta.stat().st_size * MERGE_AT > (folder / RECORDS_FILE).stat().st_size
 
 
 class RecordWriter:
@@ -191,15 +193,16 @@ class RecordWriter:
     `finish` checks and indexes it.
 
     A patch either shares the previous base (hard-linked, never written: the changed files' rows go into a delta
-    beside it, which also names the base's slots they hide) or, when the delta has grown past a tenth of the base
-    (or the folder cannot hold a hard link), copies the base and merges the delta into it."""
+    beside it, which also names the base's slots they hide) or, when told not to `share` (a compaction: the delta
+    has grown past a tenth of the base) or the folder cannot hold a hard link, copies the base and merges the delta
+    into it."""
 
-    def __init__(self, path: Path, source: Source | None = None, cache_kib: int = 65536) -> None:
+    def __init__(self, path: Path, source: Source | None = None, cache_kib: int = 65536, share: bool = True) -> None:
         self.path = path
         self._patching = source is not None
         # The digests of files this writer did not write, being checked in a thread: a shared base's.
         self.checked: dict[str, Future[FileDigest]] = {}
-        self.shared = source is not None and source.shareable and _link(source.base, path)
+        self.shared = source is not None and share and hard_link(source.base, path)
         target = path.with_name(DELTA_FILE) if self.shared else path
         if source is not None and self.shared:
             # The base's rows are read by every later generation and never again by a build: its bytes are checked
@@ -375,7 +378,7 @@ def _sha256(path: Path) -> str:
     return sha.hexdigest()
 
 
-def _link(source: Path, target: Path) -> bool:
+def hard_link(source: Path, target: Path) -> bool:
     """Hard-link a file into another folder; return False when the file system cannot."""
     try:
         os.link(source, target)
@@ -435,8 +438,12 @@ def _notes(checks: Path) -> list[dict[str, Any]]:
 def _note(checks: Path, identity: list[int], digest: str) -> None:
     """Note a file's SHA-256 with its stat identity and the time it was read (written whole, then renamed). A note
     that cannot be written costs the next rebuild a read of the base, not this build."""
-    notes = [{"identity": identity, "sha256": digest, "at": time.time_ns()},
-             *(n for n in _notes(checks) if n.get("identity") != identity)][:CHECKS_KEPT]
+    _keep_notes(checks, [{"identity": identity, "sha256": digest, "at": time.time_ns()},
+                         *(n for n in _notes(checks) if n.get("identity") != identity)][:CHECKS_KEPT])
+
+
+def _keep_notes(checks: Path, notes: list[dict[str, Any]]) -> None:
+    """Write the notes of checks whole, then rename: a reader never sees half of them."""
     tmp = checks.with_name(f".{checks.name}.{os.getpid()}")
     try:
         tmp.write_text(json.dumps(notes), encoding="utf-8")
@@ -455,6 +462,19 @@ def trusted(path: Path, digest: str, checks: Path) -> bool:
     now = time.time_ns()
     return any(n.get("identity") == identity and n.get("sha256") == digest and
                isinstance(n.get("at"), int) and now - n["at"] < RECHECK_NS for n in _notes(checks))
+
+
+def distrust(path: Path, checks: Path) -> None:
+    """Forget the notes of a file's checks (one found damaged since, its stat kept): the next rebuild that shares it
+    reads and checks it, finds the damage and writes every file from its parse."""
+    try:
+        identity = _identity(path)
+    except OSError:
+        return
+    notes = _notes(checks)
+    kept = [n for n in notes if n.get("identity") != identity]
+    if len(kept) < len(notes):
+        _keep_notes(checks, kept)
 
 
 def _copy_checked(source: Path, target: Path, digest: str) -> None:

@@ -3,7 +3,8 @@
 A subprocess (`python -m qa.service.builder`) rather than multiprocessing: spawn and forkserver both import the
 parent's `__main__` again in the child (app.py: Gradio, hundreds of MB, before any work), and fork would copy a
 threaded server. The child gets the settings pickled on stdin and writes one JSON line per event on its own
-copy of stdout: {"progress": [stage, done, total]}, then {"report": {...}} or {"error": "..."}.
+copy of stdout: {"progress": [stage, done, total]}, {"served": {...}} once the new generation serves (before a
+compaction of its records, index.build.build_index), then {"report": {...}} or {"error": "..."}.
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ class BuildProcess:
         self._lock = threading.Lock()
         self._killed = False
 
-    def run(self, on_progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
-        """Return the child's build report; raise BuildFailed with its message when it fails or dies."""
+    def run(self, on_progress: Callable[[str, int, int], None] | None = None,
+            on_served: Callable[[BuildReport], None] | None = None) -> BuildReport:
+        """Return the child's build report; raise BuildFailed with its message when it fails or dies. `on_served`
+        gets the report as it was when the new generation started serving, while the child compacts it."""
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(CODE_ROOT),
                                                                          os.environ.get("PYTHONPATH")]))}
         with self._lock:
@@ -65,12 +68,12 @@ class BuildProcess:
             event = json.loads(line)
             if "progress" in event and on_progress is not None:
                 on_progress(*event["progress"])
+            if "served" in event and on_served is not None:
+                on_served(_report(event["served"]))
             outcome.update(event)
         code = child.wait()
         if "report" in outcome and code == 0:
-            report = outcome["report"]
-            return BuildReport(**{**report, "skipped": [tuple(s) for s in report["skipped"]],
-                                  "notes": [tuple(n) for n in report["notes"]]})
+            return _report(outcome["report"])
         if "error" in outcome:
             raise BuildFailed(outcome["error"])
         raise BuildFailed(_death(code, self.settings.build_max_memory_mb))
@@ -81,6 +84,12 @@ class BuildProcess:
             self._killed = True
             if self._child is not None and self._child.poll() is None:
                 self._child.kill()
+
+
+def _report(fields: dict[str, Any]) -> BuildReport:
+    """Return a build report sent as JSON (its lists of pairs arrive as lists of lists)."""
+    return BuildReport(**{**fields, "skipped": [tuple(s) for s in fields["skipped"]],
+                          "notes": [tuple(n) for n in fields["notes"]]})
 
 
 def _death(code: int, limit_mb: int) -> str:
@@ -112,8 +121,12 @@ def _child_main() -> None:
 
     try:
         embeddings = load_embeddings(settings.embedder_config)
+        # With a database, a generation serves once exported there (publish_build), after the build.
+        served = None if settings.database_url.get_secret_value() else \
+            (lambda report: send({"served": dataclasses.asdict(report)}))
         report = build_index(settings.build_config, embeddings, progress=False,
-                             on_progress=lambda stage, done, total: send({"progress": [stage, done, total]}))
+                             on_progress=lambda stage, done, total: send({"progress": [stage, done, total]}),
+                             on_served=served)
         publish_build(settings, embeddings)
     except MemoryError:
         log.exception("建立索引时内存不足")

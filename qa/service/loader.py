@@ -195,19 +195,41 @@ class AssistantLoader:
             timer.daemon = True
             timer.start()
 
+    def _switch(self, report: BuildReport) -> None:
+        """Open the generation a build made serve and answer from it. Also when unchanged but serving another
+        folder: a fallback, or a CLI build not yet picked up."""
+        embeddings = self.assistant.embeddings if self.assistant else load_embeddings(self.settings.embedder_config)
+        serving = self.assistant.kb.folder if self.assistant else None
+        if not report.unchanged or serving != current_generation(self.settings.index_dir):
+            kb = open_knowledge_base(self.settings, embeddings)
+            current = self.assistant.kb if self.assistant is not None else None
+            if current is not None and (kb.folder, kb.damaged) == (current.folder, current.damaged):
+                kb.close()  # switched to it when it started serving, and nothing was compacted since
+                return
+            self.swap(Assistant(self.settings, kb, embeddings))
+
+    def _switch_early(self, report: BuildReport) -> None:
+        """Switch to the generation a build child made serve while it goes on (compacting it); a generation that
+        cannot open is logged, the current one serves on and the switch after the build tries again."""
+        try:
+            self._switch(report)
+        except Exception as exc:
+            log.error("切换到新索引失败，继续使用当前索引：%s", exc)
+
     def stop(self) -> None:
         """Stop watching for generations published by other processes, and end a build child that runs."""
         self._stop.set()
         if (build := self._build) is not None:
             build.kill()
 
-    def _build_in_child(self, on_progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
+    def _build_in_child(self, on_progress: Callable[[str, int, int], None] | None = None,
+                        on_served: Callable[[BuildReport], None] | None = None) -> BuildReport:
         """Return the report of a build run in a child process; raise BuildFailed when it fails or dies."""
         if self._stop.is_set():
             raise BuildFailed("服务正在停止，未建立索引")
         self._build = BuildProcess(self.settings)
         try:
-            return self._build.run(on_progress)
+            return self._build.run(on_progress, on_served)
         finally:
             self._build = None
 
@@ -217,14 +239,10 @@ class AssistantLoader:
         with self._rebuild_lock:
             self.rebuilding = True
             try:
-                report = self._build_in_child()
-                embeddings = (self.assistant.embeddings if self.assistant
-                              else load_embeddings(self.settings.embedder_config))
-                serving = self.assistant.kb.folder if self.assistant else None
-                # Also when unchanged but serving another folder: a fallback, or a CLI build not yet picked up.
-                if not report.unchanged or serving != current_generation(self.settings.index_dir):
-                    kb = open_knowledge_base(self.settings, embeddings)
-                    self.swap(Assistant(self.settings, kb, embeddings))
+                # The changed documents are answered from as soon as their generation serves, while the child
+                # may still compact it (a copy of the records file: ~20 s at 1M).
+                report = self._build_in_child(on_served=self._switch_early)
+                self._switch(report)
                 self._marker = self._current_marker()
                 return report
             finally:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,7 +170,7 @@ def test_rebuilds_share_the_base_records_file_and_write_only_a_delta_until_it_gr
         corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A rebuild hard-links the previous records file (not a byte of it written) and writes the changed files' rows
     into a delta; the next rebuild takes that delta on (a file changed again, one added, one deleted) over the same
-    base; once the delta is past a tenth of the base, a rebuild merges it into a new base. Each time the index
+    base; once the delta is past a tenth of the base, it is merged into a new base after the switch. Each time the index
     reads as a fresh build's, and the generations the rebuilds replaced are deleted without the base. (A rebuild
     that keeps fewer than half the files writes afresh: each step keeps most.)"""
     monkeypatch.setattr(index.recordfile, "MERGE_AT", 0)  # the bundled corpus is three files: one is a third of it
@@ -192,6 +196,156 @@ def test_rebuilds_share_the_base_records_file_and_write_only_a_delta_until_it_gr
     assert build(corpus, tmp_path / "index").parsed == 1
     merged, delta = base_and_delta(tmp_path / "index")
     assert merged != base and not delta
+    assert_as_fresh(corpus, tmp_path)
+
+
+State = tuple[str, bool, dict[str, object], list[list[tuple[str, float]]]]
+
+
+def serving_state(index_dir: Path) -> State:
+    """Return the serving generation's name, whether it has a delta, its records and bm25 files, and rankings."""
+    folder = current_generation(index_dir)
+    assert folder is not None
+    return folder.name, (folder / DELTA_FILE).exists(), records(index_dir), rankings(index_dir)
+
+
+def edited(index_dir: Path) -> bool:
+    """Return True when the serving generation has the edited clause."""
+    return any(EDIT_TO in c.text for c in open_index(index_dir, None).clauses.values())
+
+
+def test_the_rebuild_that_grows_the_delta_past_a_tenth_serves_it_then_a_compacted_copy(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rebuild whose delta passes a tenth of the base switches to its generation as any rebuild does (the base
+    shared, the delta written: the edit is found at once), then to a second generation whose records file is the
+    base with the delta merged in: the same rows, bm25 files and rankings. The generation the rebuild replaced is
+    kept beside it, the intermediate one goes; the compacted base is noted as checked, so the next rebuild shares it
+    without reading it."""
+    build(corpus, tmp_path / "index")
+    before = current_generation(tmp_path / "index")
+    base = base_and_delta(tmp_path / "index")[0]
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    served: list[tuple[BuildReport, State, int, bool]] = []
+
+    def on_served(report: BuildReport) -> None:
+        served.append((copy.deepcopy(report), serving_state(tmp_path / "index"), base_and_delta(tmp_path / "index")[0],
+                       edited(tmp_path / "index")))
+
+    report = build_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index").build_config, None,
+                         progress=False, on_served=on_served)
+    [(early, (name, delta, rows, ranked), inode, found)] = served
+    assert early.generation == name and delta and inode == base, "served with the base shared and a delta"
+    assert found
+    after = serving_state(tmp_path / "index")
+    assert after[0] == report.generation != name and not after[1], "then a compacted generation, without a delta"
+    assert base_and_delta(tmp_path / "index")[0] != base
+    assert (after[2], after[3]) == (rows, ranked)
+    assert report.compaction_seconds > 0 and not report.compaction_failed
+    assert 0 < report.served_seconds <= report.seconds - report.compaction_seconds
+    assert "随后合并记录增量用时" in report.summary()
+    assert before is not None
+    assert sorted(p.name for p in (tmp_path / "index").glob("gen-*")) == sorted([before.name, report.generation])
+    assert_as_fresh(corpus, tmp_path)
+
+    monkeypatch.setattr(index.recordfile, "MERGE_AT", 0)
+    hashed = counting_hashes(monkeypatch)
+    edit(corpus, SHENZHEN, "陶瓷", "瓷器")
+    again = build(corpus, tmp_path / "index")
+    assert again.parsed == 1 and again.compaction_seconds == 0
+    assert base_and_delta(tmp_path / "index") == (base_and_delta(tmp_path / "index")[0], True)
+    assert RECORDS_FILE not in hashed, "the compacted base was noted as checked"
+
+
+def test_a_failed_compaction_leaves_the_served_generation_and_the_next_build_compacts(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compaction fails (the disk full while the delta is merged): the build reports it and the generation it
+    switched to serves on, the edit found; nothing half-written is left; the next build, the corpus unchanged,
+    compacts it."""
+    build(corpus, tmp_path / "index")
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+
+    def full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(index.recordfile.RecordWriter, "_merge", full)
+        report = build(corpus, tmp_path / "index")
+    assert "No space left on device" in report.compaction_failed
+    assert "下次建立索引时再合并" in report.summary()
+    name, delta, rows, ranked = serving_state(tmp_path / "index")
+    assert name == report.generation and delta
+    assert edited(tmp_path / "index")
+    assert all((folder / "manifest.json").exists() for folder in (tmp_path / "index").glob("gen-*"))
+    again = build(corpus, tmp_path / "index")
+    assert again.unchanged and again.compaction_seconds > 0 and not again.compaction_failed
+    after = serving_state(tmp_path / "index")
+    assert not after[1] and (after[2], after[3]) == (rows, ranked)
+    assert_as_fresh(corpus, tmp_path)
+
+
+KILLED_COMPACTION = """
+import os, signal, sys
+from pathlib import Path
+import index.recordfile
+from index.build import build_index
+from qa.settings import Settings
+
+def killed(*args):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+index.recordfile.RecordWriter._merge = killed
+build_index(Settings(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2])).build_config, None, progress=False)
+"""
+
+
+@pytest.mark.subprocess
+def test_a_build_killed_while_compacting_leaves_the_served_generation_and_the_next_build_cleans_up(
+        corpus: Path, tmp_path: Path) -> None:
+    """The build process is killed (SIGKILL) while it merges the delta: the generation it switched to serves, the
+    edit found; the next build removes the half-written folder and compacts."""
+    build(corpus, tmp_path / "index")
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    killed = subprocess.run([sys.executable, "-c", KILLED_COMPACTION, str(corpus), str(tmp_path / "index")],
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    name, delta, rows, ranked = serving_state(tmp_path / "index")
+    assert delta and edited(tmp_path / "index")
+    left = [f for f in (tmp_path / "index").glob("gen-*") if not (f / "manifest.json").exists()]
+    assert len(left) == 1 and (left[0] / RECORDS_FILE).exists(), "the compaction's folder, half-written"
+    again = build(corpus, tmp_path / "index")
+    assert again.unchanged and again.compaction_seconds > 0 and not again.compaction_failed
+    assert not left[0].exists()
+    after = serving_state(tmp_path / "index")
+    assert after[0] != name and not after[1] and (after[2], after[3]) == (rows, ranked)
+    assert_as_fresh(corpus, tmp_path)
+
+
+def test_a_damaged_base_the_compaction_finds_is_read_by_the_next_rebuild(corpus: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A byte of the base changed with its stat kept (a failing disk) while its note of a check is still trusted:
+    the rebuild shares it unread and switches, the compaction's copy finds the damage and forgets the note; the next
+    rebuild reads the base, finds it too and writes every file from its parse."""
+    build(corpus, tmp_path / "index")
+    folder = current_generation(tmp_path / "index")
+    assert folder is not None
+    path = folder / RECORDS_FILE
+    st = path.stat()
+    data = path.read_bytes()
+    with connect(path) as db:
+        text = db.execute("SELECT text FROM docs ORDER BY n DESC LIMIT 1").fetchone()[0]
+    at = data.rfind(text[-20:].encode())
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(bytes([data[at] ^ 1]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
+    report = build(corpus, tmp_path / "index")
+    assert "SHA-256" in report.compaction_failed
+    assert base_and_delta(tmp_path / "index")[1]
+    edit(corpus, "jiangsu-culture-tech-2020.txt", "江苏", "江苏省")
+    again = build(corpus, tmp_path / "index")
+    assert (again.documents, again.skipped) == (3, [])
+    assert not base_and_delta(tmp_path / "index")[1], "written afresh: no delta"
     assert_as_fresh(corpus, tmp_path)
 
 
@@ -256,6 +410,7 @@ def test_a_note_of_a_check_that_cannot_be_written_costs_a_read_not_the_build(cor
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The index folder's note of checks cannot be written (a folder in its place): the builds succeed, and a rebuild
     reads and checks the shared base, as without a note."""
+    monkeypatch.setattr(index.recordfile, "MERGE_AT", 0)  # no compaction, which reads the base anyway
     (tmp_path / "index" / index.recordfile.CHECKS_FILE).mkdir(parents=True)
     build(corpus, tmp_path / "index")
     hashed = counting_hashes(monkeypatch)

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from index.build import build_index
-from index.recordfile import RECORDS_FILE, is_current
+from index.recordfile import DELTA_FILE, RECORDS_FILE, is_current
 from index.store import current_generation, manifest_of, records_outdated, seal
+from qa.assistant import Assistant
 from qa.service import Service
 from qa.settings import Settings
 from qa.surfaces.http.app import create_app
@@ -135,6 +136,37 @@ def test_a_killed_build_fails_alone_and_the_next_rebuild_works(
     assert _wait_finished(url)["status"] == "done"
     answer = httpx.post(f"{url}/api/ask", json={"question": "原创动漫作品奖励多少？"}, timeout=60).json()["answer"]
     assert "30万元" in answer
+
+
+@pytest.mark.subprocess
+def test_a_rebuild_is_answered_from_as_soon_as_it_serves_then_from_its_compacted_copy(tmp_path: Path) -> None:
+    """An admin rebuild whose records' delta passes a tenth of their base (a new file among three): the server swaps
+    to the generation the build child switched to while the child still compacts it (the base shared, a delta
+    beside it), the new document answered from it; then to the compacted generation, without a delta."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none",
+                        log_db=tmp_path / "questions.sqlite")
+    service = ready_service(settings)
+    swapped: list[tuple[str, bool, bool]] = []
+    swap = service.loader.swap
+
+    def recorded(fresh: Assistant) -> None:
+        has_doc = any("星河人才公寓" in c.text for c in fresh.kb.clauses.values())
+        swapped.append((fresh.kb.folder.name, (fresh.kb.folder / DELTA_FILE).exists(), has_doc))
+        swap(fresh)
+
+    service.loader.swap = recorded  # type: ignore[method-assign]
+    try:
+        (corpus / "dongman.txt").write_text(NEW_DOC, encoding="utf-8")
+        report = service.rebuild()
+    finally:
+        service.stop()
+    assert report.compaction_seconds > 0 and not report.compaction_failed
+    [(served, delta, found), (compacted, no_delta, still)] = swapped
+    assert delta and found, "swapped to the generation with the delta first"
+    assert compacted == report.generation != served and not no_delta and still
+    assert service.serving().folder.name == report.generation
 
 
 @pytest.mark.subprocess
