@@ -11,7 +11,7 @@ from index.embedding import PolicyEmbeddings
 from index.knowledge import KnowledgeBase
 from index.lang.regions import gazetteer
 from index.lang.script import is_traditional, to_simplified
-from index.lang.tokens import frequency, segment
+from index.lang.tokens import frequency, segment, tokenize
 from index.records import PolicyDoc
 from qa.answer.base import Answerer
 from qa.answer.checklist import Checklists
@@ -111,10 +111,16 @@ class Assistant:
         text = None
         if self.model is not None and earlier:
             text = condense_with_llm(self.model, question, earlier)
-        query = parse_query(text or rewrite(question, earlier), self.speller, self.abbreviations)
-        if earlier and (own := ask_of(question)) is not Ask.GENERAL:
-            # A follow-up is merged with the question before it ("……补贴多少，去哪申请"): what it asks is its own.
-            query = dataclasses.replace(query, ask=own)
+        merged = text or rewrite(question, earlier)
+        query = parse_query(merged, self.speller, self.abbreviations)
+        if earlier and merged != question:
+            # A follow-up is merged with the question before it ("……补贴多少，去哪申请"): what it asks is its own,
+            # and, when the earlier question's topic was carried over, so are the words it adds.
+            own_words = tokenize(question)
+            carried = [t for t in query.tokens if len(t) > 1 and t not in own_words and gazetteer().get(t) is None]
+            query = dataclasses.replace(query, stressed=tuple(own_words) if carried else ())
+            if (own := ask_of(question)) is not Ask.GENERAL:
+                query = dataclasses.replace(query, ask=own)
         lexical = self.kb.lexical
         weights = {t: lexical.idf(t) or lexical.unseen_idf() for t in query.tokens}
         return dataclasses.replace(query, weights=tuple(weights.items()))

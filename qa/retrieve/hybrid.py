@@ -38,6 +38,8 @@ OWN_TOPIC_BOOST = 1.5
 QUANTITY_WEIGHT = 0.6
 COUNT_WINDOW = 40
 HEADING_WEIGHT = 0.3
+# How much a clause holding the words a follow-up adds ("可以去哪投诉" after a question about 租金贷) gains.
+FOLLOW_UP_WEIGHT = 0.5
 # How much a clause stating the kind of fact asked for (a date, an amount) gains.
 FACT_WEIGHT = 0.25
 FACT_KINDS = frozenset({Ask.WHEN, Ask.AMOUNT})
@@ -278,6 +280,7 @@ class HybridRetriever:
             return []
         boosts = region_boosts(kb, query) if opt.region else {}
         equivalent = query.equivalent if opt.vocabulary else {}
+        added = topic_tokens(kb, query, query.stressed) if query.stressed else []
         scored = []
         for clause_id, hit in hits.items():
             clause = kb.clauses[clause_id]
@@ -316,6 +319,10 @@ class HybridRetriever:
             elif topic and opt.heading:
                 # A question naming the topic of a clause's own heading ("指导思想") is asking for that clause.
                 score *= 1.0 + HEADING_WEIGHT * coverage(kb, topic, clause.heading, equivalent)
+            if added:
+                # The earlier question's words find its clauses; of those, the one with the follow-up's own words
+                # ("投诉") answers it, not the one the earlier question was answered from again.
+                score *= 1.0 + FOLLOW_UP_WEIGHT * coverage(kb, added, text, equivalent)
             passage = _window(kb, clause, hit.chunk) if hit.chunk != clause_id else ""
             # "江苏谁牵头" names no measure: who runs the whole document is said under its organisation heading
             # ("加强组织领导"), while each measure's agency note says who leads that one measure; such a clause comes

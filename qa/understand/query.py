@@ -60,6 +60,9 @@ class Query:
     # words of the whole text.
     tokens: tuple[str, ...] = ()
     text_tokens: tuple[str, ...] = ()
+    # A follow-up merged with the question before it ("……租金贷，这合规吗，可以去哪投诉"): the words of the follow-up
+    # itself, which choose among the clauses the earlier question's words find.
+    stressed: tuple[str, ...] = ()
 
     @property
     def equivalent(self) -> dict[str, tuple[str, ...]]:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from index.build import build_index
+from index.embedding import load_embeddings
+from index.store import open_index
 from qa.assistant import Assistant
 from qa.render.plain import plain_text
+from qa.settings import Settings
 from qa.understand.rewrite import rewrite
+from tests.conftest import ROOT
 
 # (question, history oldest first, substrings the rewrite must contain, substrings it must not contain)
 FOLLOW_UPS = [
@@ -123,3 +130,15 @@ def test_assistant_follow_up_cites_the_new_region(stub_assistant: Assistant) -> 
     assert answer.answerable, plain_text(answer)
     assert cited and all(d.startswith(("shenzhen", "guangdong")) for d in cited), cited
     assert not any(d.startswith("jiangsu") for d in cited), cited
+
+
+@pytest.mark.e5
+def test_a_follow_up_is_answered_from_the_clause_with_its_own_words(tmp_path: Path) -> None:
+    """"可以去哪投诉" after a question about 租金贷 keeps that topic, but the clause it asks for is the one on 投诉
+    (七、畅通投诉渠道), not the 租金贷 rule the earlier words find again (over notices A, tests/data/notices)."""
+    settings = Settings(corpus_dir=ROOT / "tests/data/notices/a/docs", index_dir=tmp_path / "index")
+    embeddings = load_embeddings(settings.embedder_config)
+    build_index(settings.build_config, embeddings, progress=False)
+    assistant = Assistant(settings, open_index(settings.index_dir, embeddings), embeddings)
+    answer = assistant.ask("可以去哪投诉", ["北京租房中介非让我办租金贷，合同里还写了贷款，这合规吗"])
+    assert answer.retrieved[0].clause.label == "七、" and "12345" in plain_text(answer), plain_text(answer)
