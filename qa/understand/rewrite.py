@@ -9,6 +9,7 @@ from functools import cache
 from index.lang.regions import gazetteer
 from index.lang.terms import keywords
 from index.lang.tokens import tagged, tokenize
+from qa.understand.asks import PATTERNS, Ask, ask_of
 from qa.understand.wording import FRAMING
 
 LEADING = re.compile(r"^(那么|那|还有|另外|此外|再问一下|请问|那请问)[，,\s]*")
@@ -16,6 +17,9 @@ TRAILING = re.compile(r"[呢吗？?。！!\s]+$")
 NAMING = ("n", "vn", "b", "j", "eng", "x")
 # Words that make a place a partner of the one asked about ("跟香港合作", "与澳门联合", "赴港"), not the place itself.
 PARTNER = r"(?:跟|与|同|向|赴|对接)"
+# The kinds of fact a follow-up with a topic of its own and no question word asks again ("特色企业呢" after
+# "领军企业多少家"); a list or yes/no question is asked anew by the topic alone.
+CARRIED = frozenset({Ask.AMOUNT, Ask.WHEN, Ask.WHO, Ask.WHERE, Ask.HOW, Ask.VALIDITY})
 REFERS_BACK = re.compile(r"^(其中|这|该|此|它|上述|这些|这个|以上)")
 # Words that point at what was already discussed or ask about one side of it ("这些措施由哪个部门牵头？",
 # "具体怎么申请？"): a follow-up made only of these has no topic of its own and needs the earlier question.
@@ -103,6 +107,14 @@ def _parallel(words: list[str], previous: str) -> str | None:
     return TRAILING.sub("", previous.replace(max(same, key=len), word))
 
 
+def _asking(question: str) -> str:
+    """Return the words a question asks a fact with ("多少", "什么时候", "谁"), or "" when it asks for none."""
+    ask = ask_of(question)
+    pattern = dict(PATTERNS).get(ask) if ask in CARRIED else None
+    found = pattern.search(question) if pattern is not None else None
+    return found.group(0) if found is not None else ""
+
+
 def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
     """Return a self-contained question: regions and topic carried over from the conversation when needed."""
     if not history:
@@ -128,8 +140,10 @@ def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
         return swapped
     if own_topic(core):
         # "其中金融支持具体包括什么？": a new topic replaces the earlier one; keeping both lets the earlier,
-        # longer topic outweigh the new one in retrieval and the previous clause is quoted again.
-        return f"{regions}{REFERS_BACK.sub('', core)}" if regions else question
+        # longer topic outweigh the new one in retrieval and the previous clause is quoted again. "特色企业呢" after
+        # "领军企业多少家" asks the same of the new topic: the earlier question's asking words come with it.
+        asking = _asking(previous) if ask_of(core) is Ask.GENERAL else ""
+        return f"{regions}{REFERS_BACK.sub('', core)}{asking}" if regions else question
     # "这些措施由哪个部门牵头？", "具体怎么申请？": about the earlier question's topic, so ask it again with this.
     return f"{TRAILING.sub('', previous)}，{core}"
 
