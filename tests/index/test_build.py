@@ -320,15 +320,9 @@ def test_a_build_killed_while_compacting_leaves_the_served_generation_and_the_ne
     assert_as_fresh(corpus, tmp_path)
 
 
-def test_a_damaged_base_the_compaction_finds_is_read_by_the_next_rebuild(corpus: Path, tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """A byte of the base changed with its stat kept (a failing disk) while its note of a check is still trusted:
-    the rebuild shares it unread and switches, the compaction's copy finds the damage and forgets the note; the next
-    rebuild reads the base, finds it too and writes every file from its parse."""
-    build(corpus, tmp_path / "index")
-    folder = current_generation(tmp_path / "index")
-    assert folder is not None
-    path = folder / RECORDS_FILE
+def damage_keeping_stat(path: Path) -> None:
+    """Flip one bit of a records file's last document text and put its times back: damage no write shows, as a
+    failing disk's."""
     st = path.stat()
     data = path.read_bytes()
     with connect(path) as db:
@@ -338,6 +332,17 @@ def test_a_damaged_base_the_compaction_finds_is_read_by_the_next_rebuild(corpus:
         f.seek(at)
         f.write(bytes([data[at] ^ 1]))
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_damaged_base_the_compaction_finds_is_read_by_the_next_rebuild(corpus: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A byte of the base changed with its stat kept (a failing disk) while its note of a check is still trusted:
+    the rebuild shares it unread and switches, the compaction's copy finds the damage and forgets the note; the next
+    rebuild reads the base, finds it too and writes every file from its parse."""
+    build(corpus, tmp_path / "index")
+    folder = current_generation(tmp_path / "index")
+    assert folder is not None
+    damage_keeping_stat(folder / RECORDS_FILE)
     edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
     report = build(corpus, tmp_path / "index")
     assert "SHA-256" in report.compaction_failed
@@ -431,16 +436,7 @@ def test_a_base_damaged_with_its_stat_kept_is_found_once_its_check_is_due(corpus
     build(corpus, tmp_path / "index")
     folder = current_generation(tmp_path / "index")
     assert folder is not None
-    path = folder / RECORDS_FILE
-    st = path.stat()
-    data = path.read_bytes()
-    with connect(path) as db:
-        text = db.execute("SELECT text FROM docs ORDER BY n DESC LIMIT 1").fetchone()[0]
-    at = data.rfind(text[-20:].encode())
-    with open(path, "r+b") as f:
-        f.seek(at)
-        f.write(bytes([data[at] ^ 1]))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    damage_keeping_stat(folder / RECORDS_FILE)
     monkeypatch.setattr(index.recordfile, "RECHECK_NS", 0)
     edit(corpus, SHENZHEN, EDIT_FROM, EDIT_TO)
     again = build(corpus, tmp_path / "index")
