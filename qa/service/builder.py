@@ -116,8 +116,15 @@ def _child_main() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit * 2**20, limit * 2**20))
 
     def send(event: dict[str, Any]) -> None:
-        out.write(json.dumps(event, ensure_ascii=False) + "\n")
-        out.flush()
+        try:
+            out.write(json.dumps(event, ensure_ascii=False) + "\n")
+            out.flush()
+        except BrokenPipeError:
+            # The server that started this build is gone (stopped or killed): nobody waits for the build, so it
+            # ends here (its half-written generation removed on the way out), without a traceback in the log.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # the buffered line is flushed at exit
+            log.warning("启动本次建立索引的服务进程已退出，停止建立索引")
+            raise SystemExit(1) from None
 
     try:
         embeddings = load_embeddings(settings.embedder_config)

@@ -3,9 +3,13 @@ first start still reports its progress."""
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +24,7 @@ from qa.assistant import Assistant
 from qa.service import Service
 from qa.settings import Settings
 from qa.surfaces.http.app import create_app
-from tests.conftest import CORPUS, ready_service, serve_http
+from tests.conftest import CORPUS, ROOT, ready_service, serve_http
 from tests.formats import unindex_measures
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
@@ -204,3 +208,24 @@ def test_a_generation_of_the_older_format_is_served_and_rewritten_in_the_backgro
     new = service.serving().folder
     assert new != old and is_current(new / RECORDS_FILE) and not records_outdated(settings.index_dir)
     service.stop()
+
+
+@pytest.mark.subprocess
+def test_a_build_whose_server_is_gone_stops_without_a_traceback(tmp_path: Path) -> None:
+    """The server that started a build dies, closing its end of the pipe: the build stops at its next report with
+    one log line, no traceback, and leaves no half-written generation."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    _grow(corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedding_backend="none")
+    child = subprocess.Popen([sys.executable, "-m", "qa.service.builder"], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+    child.stdin.write(pickle.dumps(settings))
+    child.stdin.close()
+    assert "progress" in json.loads(child.stdout.readline())
+    child.stdout.close()
+    log = child.stderr.read().decode("utf-8")
+    assert child.wait(timeout=300) == 1
+    assert "Traceback" not in log and "停止建立索引" in log, log
+    assert current_generation(settings.index_dir) is None and not list(settings.index_dir.glob("gen-*"))
