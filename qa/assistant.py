@@ -117,7 +117,7 @@ class Assistant:
             # A follow-up is merged with the question before it ("……补贴多少，去哪申请"): what it asks is its own,
             # and, when the earlier question's topic was carried over, so are the words it adds.
             own_words = tokenize(question)
-            carried = [t for t in query.tokens if len(t) > 1 and t not in own_words and gazetteer().get(t) is None]
+            carried = any(len(t) > 1 and t not in own_words and gazetteer().get(t) is None for t in query.tokens)
             query = dataclasses.replace(query, stressed=tuple(own_words) if carried else ())
             if (own := ask_of(question)) is not Ask.GENERAL:
                 query = dataclasses.replace(query, ask=own)

@@ -174,14 +174,20 @@ class AssistantLoader:
     def reload(self) -> None:
         """Open the generation CURRENT names (verified, with fallback) and switch to it if it is another."""
         with self._rebuild_lock:
-            current = self.assistant
-            embeddings = current.embeddings if current else load_embeddings(self.settings.embedder_config)
-            kb = open_knowledge_base(self.settings, embeddings)
-            if current is not None and kb.folder == current.kb.folder and kb.damaged == current.kb.damaged:
-                kb.close()
-                return
-            self.swap(Assistant(self.settings, kb, embeddings))
-            log.info("已切换到索引 %s", kb.folder.name)
+            if (switched := self._open_serving()) is not None:
+                log.info("已切换到索引 %s", switched)
+
+    def _open_serving(self) -> str | None:
+        """Open the generation that serves (verified, with fallback) and answer from it; return its name, or None
+        (closing it again) when it is the one answered from already. The caller holds the rebuild lock."""
+        current = self.assistant
+        embeddings = current.embeddings if current else load_embeddings(self.settings.embedder_config)
+        kb = open_knowledge_base(self.settings, embeddings)
+        if current is not None and (kb.folder, kb.damaged) == (current.kb.folder, current.kb.damaged):
+            kb.close()
+            return None
+        self.swap(Assistant(self.settings, kb, embeddings))
+        return kb.folder.name
 
     def swap(self, fresh: Assistant) -> None:
         """Serve `fresh` from now on: one reference swap, so questions in flight finish on the old assistant.
@@ -198,15 +204,10 @@ class AssistantLoader:
     def _switch(self, report: BuildReport) -> None:
         """Open the generation a build made serve and answer from it. Also when unchanged but serving another
         folder: a fallback, or a CLI build not yet picked up."""
-        embeddings = self.assistant.embeddings if self.assistant else load_embeddings(self.settings.embedder_config)
         serving = self.assistant.kb.folder if self.assistant else None
         if not report.unchanged or serving != current_generation(self.settings.index_dir):
-            kb = open_knowledge_base(self.settings, embeddings)
-            current = self.assistant.kb if self.assistant is not None else None
-            if current is not None and (kb.folder, kb.damaged) == (current.folder, current.damaged):
-                kb.close()  # switched to it when it started serving, and nothing was compacted since
-                return
-            self.swap(Assistant(self.settings, kb, embeddings))
+            # Nothing to open when it was switched to as it started serving and nothing was compacted since.
+            self._open_serving()
 
     def _switch_early(self, report: BuildReport) -> None:
         """Switch to the generation a build child made serve while it goes on (compacting it); a generation that

@@ -108,11 +108,12 @@ def _parallel(words: list[str], previous: str) -> str | None:
 
 
 def _asking(question: str) -> str:
-    """Return the words a question asks a fact with ("多少", "什么时候", "谁"), or "" when it asks for none."""
-    ask = ask_of(question)
-    pattern = dict(PATTERNS).get(ask) if ask in CARRIED else None
-    found = pattern.search(question) if pattern is not None else None
-    return found.group(0) if found is not None else ""
+    """Return the words a question asks a fact with ("多少", "什么时候", "谁"), or "" when it asks for none: the
+    match of the first pattern that matches, as `ask_of` reads its kind."""
+    for ask, pattern in PATTERNS:
+        if found := pattern.search(question):
+            return found.group(0) if ask in CARRIED else ""
+    return ""
 
 
 def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
