@@ -62,7 +62,7 @@ from index.store import (
     point_at,
     publish,
     read_manifest,
-    remove_incomplete,
+    remove_leftovers,
     seal,
 )
 
@@ -261,7 +261,7 @@ def build_index(config: BuildConfig, embeddings: PolicyEmbeddings | None, progre
         raise ConfigError(f"文档目录 {config.corpus_dir} 不存在；请设置 QA_CORPUS_DIR 或使用 --corpus")
     config.index_dir.mkdir(parents=True, exist_ok=True)
     with build_lock(config.index_dir):
-        remove_incomplete(config.index_dir)
+        remove_leftovers(config.index_dir, config.chroma_url)
         started = time.monotonic()
         report = _build(config, embeddings, progress, on_progress)
         if not report.unchanged:
@@ -282,7 +282,7 @@ def _compact(config: BuildConfig, embeddings: PolicyEmbeddings | None, serving: 
 
     Run after the switch to the generation the build wrote, under the build lock, so that the changed files serve
     without waiting for the 4 GB copy at 1M. A failure leaves that generation serving: the folder is removed (or, when
-    the process is killed, by the next build: `remove_incomplete`), and the next build compacts again."""
+    the process is killed, by the next build: `remove_leftovers`), and the next build compacts again."""
     started = time.monotonic()
     folder = new_generation(config.index_dir)
     try:

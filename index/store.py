@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 LEASE = ".lease"
+# Names the generation the last publish switched to and the fallback it keeps beside it, written before the switch.
+PUBLISHED = "PUBLISHED"
 # The files of a generation that never change once published: their sizes and digests go in the manifest.
 # chroma/ is not among them: Chroma writes to chroma.sqlite3 whenever a client opens it. Generations from before the
 # records file have JSON lines instead.
@@ -177,12 +179,27 @@ def check_files(folder: Path, manifest: Manifest, deep: bool = False) -> str:
     return ""
 
 
-def remove_incomplete(index_dir: Path) -> None:
-    """Remove generation folders without a manifest: left by a build killed before it published, or by a publish
-    killed while deleting. Only under the build lock: then no other process is writing or deleting one."""
+def remove_leftovers(index_dir: Path, chroma_url: str = "") -> None:
+    """Remove what killed builds left: generation folders without a manifest (a build killed before it sealed, or a
+    publish killed while deleting), complete ones sealed after the serving one (a build killed before its switch:
+    never served, and no fallback, as publish would take the newest), and after a publish killed between its switch
+    and its deletions, the generations it was to delete. Only under the build lock: then no other process is
+    writing or deleting one."""
     for folder in index_dir.glob("gen-*"):
         if not (folder / MANIFEST).exists():
             shutil.rmtree(folder, ignore_errors=True)
+    serving = named_generation(index_dir)
+    if serving is None:
+        return  # a first build, or a damaged pointer: the others may be the only intact copies
+    complete = [g.name for g in _complete(index_dir)]
+    keep = set(complete[complete.index(serving.name):])
+    try:
+        switched_to, fallback = (index_dir / PUBLISHED).read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError, ValueError):
+        switched_to = fallback = ""
+    if serving.name == switched_to and fallback in keep:
+        keep = {switched_to, fallback}
+    _remove_unused(index_dir, keep, chroma_url)
 
 
 def new_generation(index_dir: Path) -> Path:
@@ -257,9 +274,14 @@ def seal(folder: Path, manifest: Manifest, known: Mapping[str, Future[FileDigest
 
 def point_at(index_dir: Path, folder: Path) -> None:
     """Make CURRENT name a generation, atomically."""
-    tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex}"
-    tmp.write_text(folder.name, encoding="utf-8")
-    os.replace(tmp, index_dir / CURRENT)
+    _write_atomically(index_dir / CURRENT, folder.name)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace a small file's text so that a reader sees the old text or the new, never a part."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def publish(index_dir: Path, folder: Path, chroma_url: str = "", keep: Path | None = None) -> None:
@@ -271,13 +293,21 @@ def publish(index_dir: Path, folder: Path, chroma_url: str = "", keep: Path | No
     named no complete generation (a first build, or a damaged pointer), nothing is removed: the older
     generations may be the only intact copies."""
     previous = named_generation(index_dir)
-    point_at(index_dir, folder)
     if previous is None:
+        point_at(index_dir, folder)
         return
     fallback = keep or previous
+    # Noted before the switch: when a kill stops this publish after it, the next build deletes what it would have.
+    _write_atomically(index_dir / PUBLISHED, f"{folder.name} {fallback.name}")
+    point_at(index_dir, folder)
+    _remove_unused(index_dir, {folder.name, fallback.name}, chroma_url)
+
+
+def _remove_unused(index_dir: Path, keep: set[str], chroma_url: str) -> None:
+    """Remove the generations not named in `keep` that no process holds a lease on (and their Chroma collections)."""
     removed: list[tuple[Path, int]] = []
     for old in index_dir.glob("gen-*"):
-        if old.name in (folder.name, fallback.name):
+        if old.name in keep:
             continue
         fd = _unused(old)
         if fd is None:

@@ -17,7 +17,7 @@ import pytest
 
 from index.build import build_index
 from index.embedding import load_embeddings
-from index.store import current_generation, open_index
+from index.store import PUBLISHED, current_generation, open_generation, open_index
 from qa.assistant import Assistant
 from qa.render.plain import plain_text
 from qa.settings import Settings
@@ -107,17 +107,55 @@ def test_damaged_generation_falls_back_then_build_repairs(two_generations: tuple
 
 def test_leftovers_of_a_killed_build_go_with_the_next_build(two_generations: tuple[Path, Path],
                                                             tmp_path: Path) -> None:
-    """A folder without a manifest (a build killed before publishing, or a publish killed while deleting) is
-    removed by the next build, also when the corpus is unchanged and nothing is published."""
-    corpus, source = two_generations
+    """A folder without a manifest (a build killed before publishing, or a publish killed while deleting) and a
+    complete one sealed after the serving one (a build killed before its switch) are removed by the next build,
+    also when the corpus is unchanged and nothing is published; before, a later compaction kept the never-served
+    one as its fallback."""
+    source_corpus, source = two_generations
     index = tmp_path / "index"
     shutil.copytree(source, index)
+    before = {g.name for g in index.glob("gen-*")}
     leftover = index / "gen-20000101-000000-dead00"
     (leftover / "bm25").mkdir(parents=True)
     (leftover / "records.sqlite").write_bytes(b"SQLite format 3\0")
+    corpus = tmp_path / "corpus"
+    shutil.copytree(source_corpus, corpus)
+    _retag(corpus, "（未发布）")
+    settings = _settings(corpus, tmp_path / "elsewhere")
+    embeddings = load_embeddings(settings.embedder_config)
+    sealed = build_index(settings.build_config, embeddings, progress=False).generation
+    shutil.copytree(tmp_path / "elsewhere" / sealed, index / sealed)
+    # Its publish never began (or the index is older than the note publish writes): the order of sealing decides.
+    (index / PUBLISHED).unlink()
+    settings = _settings(source_corpus, index)
+    assert build_index(settings.build_config, embeddings, progress=False).unchanged
+    assert {g.name for g in index.glob("gen-*")} == before
+
+
+def test_a_publish_killed_after_its_switch_is_finished_by_the_next_build(two_generations: tuple[Path, Path],
+                                                                         tmp_path: Path) -> None:
+    """A publish killed after the switch, before it deleted the generation older than its fallback, leaves that
+    one on disk (4 GB at 1M clauses); the next build deletes it, also when nothing changed, unless a reader holds it."""
+    source_corpus, source = two_generations
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(source_corpus, corpus)
+    shutil.copytree(source, index)
+    serving = current_generation(index)
+    assert serving is not None
+    oldest = next(g for g in index.glob("gen-*") if g != serving)
     settings = _settings(corpus, index)
-    assert build_index(settings.build_config, load_embeddings(settings.embedder_config), progress=False).unchanged
-    assert not leftover.exists()
+    embeddings = load_embeddings(settings.embedder_config)
+    _retag(corpus, "（新版）")
+    report = build_index(settings.build_config, embeddings, progress=False)
+    assert not oldest.exists()
+    # The state a kill right after the switch leaves: the publish had not deleted the oldest generation yet.
+    shutil.copytree(source / oldest.name, oldest)
+    held = open_generation(oldest, embeddings)
+    assert build_index(settings.build_config, embeddings, progress=False).unchanged
+    assert oldest.exists() and FUND + "（旧版）" in plain_text(Assistant(settings, held, embeddings).ask(QUESTION))
+    held.close()
+    assert build_index(settings.build_config, embeddings, progress=False).unchanged
+    assert {g.name for g in index.glob("gen-*")} == {serving.name, report.generation}
 
 
 def _wait(condition: Callable[[], bool], seconds: float = 20) -> bool:
