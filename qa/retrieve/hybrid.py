@@ -24,7 +24,7 @@ from index.retrieval import Scope
 from qa.records import ScoredClause
 from qa.understand.asks import ASK_HEADINGS, ASK_ONLY, ASK_WORDS, Ask, holds
 from qa.understand.query import Query
-from qa.understand.vocabulary import covers
+from qa.understand.vocabulary import EQUIVALENT_CREDIT, covers
 from qa.understand.wording import FRAMING
 
 RRF_K = 60
@@ -131,20 +131,31 @@ def without_compounds(tokens: Sequence[str]) -> list[str]:
 
 def coverage(kb: KnowledgeBase, tokens: list[str], text: str,
              equivalent: Mapping[str, tuple[str, ...]] | None = None) -> float:
-    """Return the IDF-weighted share of topic tokens found in a text (an everyday word found through the
+    """Return the IDF-weighted share of the question's words found in a text (an everyday word found through the
     documents' word for it counts a little less); a token the corpus never uses weighs what the IDF formula gives
-    a token of no chunk, more than any it uses."""
+    a token of no chunk, more than any it uses.
+
+    A word and the words inside it (图书馆: 图书, 书馆; 版权保护: 版权, 保护) are one word of the question, weighed
+    once: counted apiece, a name the text repeats outweighed what the question asks about it (南京图书馆的借书证). It
+    is found as written or, less surely, through its parts written apart (版权公共管理 … 保护)."""
     unique = list(dict.fromkeys(tokens))
     if not unique:
         return 1.0
     idf = {t: kb.lexical.idf(t) for t in unique}
     unseen = kb.lexical.unseen_idf()
     weights = {t: unseen if v is None else v for t, v in idf.items()}
-    # A token that is part of a longer token (文化 in 文化产业) is counted through the longer one.
     text = text.lower()
     # A word the corpus never uses may be its abbreviation of what the text writes out (自贸区).
-    covered = sum(w * covers(t, text, equivalent or {}, spelled=idf[t] is None) for t, w in weights.items())
-    return covered / sum(weights.values())
+    found = {t: covers(t, text, equivalent or {}, spelled=idf[t] is None) for t in unique}
+    words = [t for t in unique if not any(t != u and t in u for u in unique)]
+    covered = total = 0.0
+    for word in words:
+        parts = [t for t in unique if t != word and t in word]
+        weight = max(weights[t] for t in (word, *parts))
+        apart = sum(weights[t] * found[t] for t in parts) / sum(weights[t] for t in parts) if parts else 0.0
+        covered += weight * max(found[word], EQUIVALENT_CREDIT * apart)
+        total += weight
+    return covered / total
 
 
 @dataclass(frozen=True)

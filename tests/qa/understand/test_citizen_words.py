@@ -9,7 +9,7 @@ from index.lang.regions import gazetteer
 from index.lang.tokens import tokenize
 from qa.answer.courtesy import courtesy_answer
 from qa.render.plain import plain_text
-from qa.retrieve.hybrid import mention
+from qa.retrieve.hybrid import coverage, mention
 from qa.understand.asks import Ask, about_document, ask_of, detail_asked, holds
 from qa.understand.query import names_only_places, parse_query
 from qa.understand.references import label_forms, reference
@@ -360,3 +360,24 @@ def test_whether_an_office_takes_part_is_answered_from_the_agency_note(assistant
     """"税务局有参与吗" asks who is responsible, not for any sentence with 参与 ("支持企业……参与国际标准")."""
     answer = assistant.ask("税务局有参与吗", ["广东文化科技方案里税收优惠有哪些"])
     assert "国家税务总局广东省税务局" in plain_text(answer).splitlines()[0], plain_text(answer)
+
+
+def test_a_word_and_the_words_inside_it_weigh_once(stub_assistant) -> None:
+    """图书馆 is segmented 图书 + 书馆 + 图书馆 (+ 南京图书馆): counted apiece, a text naming the library covered
+    most of "南京图书馆的借书证怎么办" although it says nothing of library cards. A compound's parts written apart
+    count, less surely than the compound as written."""
+    kb = stub_assistant.kb
+    card = tokenize("南京图书馆的借书证")
+    assert {"图书", "书馆", "图书馆", "南京图书馆"} <= set(card)
+    named = "大力推动南京博物院、南京图书馆、江苏省美术馆等开展数字化建设"
+    assert coverage(kb, card, named) < 0.5
+    assert coverage(kb, card, named + "，办理借书证") == 1.0
+    copyright_ = tokenize("版权保护")
+    assert coverage(kb, copyright_, "加强版权保护") == 1.0
+    assert coverage(kb, copyright_, "建立版权公共管理平台，保护著作权人合法权益") == pytest.approx(EQUIVALENT_CREDIT)
+    assert coverage(kb, copyright_, "建立版权公共管理平台") < EQUIVALENT_CREDIT
+
+
+def test_the_clause_with_what_is_asked_for_comes_before_the_one_repeating_the_topic(assistant) -> None:
+    answer = assistant.ask("深圳在版权保护上打算搞什么平台")
+    assert "版权公共管理与举证服务平台" in answer.citations[0].quote, plain_text(answer)
