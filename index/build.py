@@ -103,7 +103,7 @@ class BuildReport:
             head = (f"已索引 {self.documents} 个文件{cached}，{self.clauses} 个条款，{self.chunks} 个检索单元；"
                     f"{dense}；用时 {self.seconds:.1f} 秒")
         lines = [head]
-        if self.compaction_seconds:
+        if self.compaction_seconds or self.compaction_failed:
             when = "" if self.unchanged else f"新索引在 {self.served_seconds:.1f} 秒时开始使用；随后"
             done = (f"失败（{self.compaction_failed}），当前索引继续使用，下次建立索引时再合并"
                     if self.compaction_failed else f"用时 {self.compaction_seconds:.1f} 秒，内容不变")

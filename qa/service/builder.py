@@ -71,12 +71,7 @@ class BuildProcess:
             if "served" in event and on_served is not None:
                 on_served(_report(event["served"]))
             outcome.update(event)
-        code = child.wait()
-        if "report" in outcome and code == 0:
-            return _report(outcome["report"])
-        if "error" in outcome:
-            raise BuildFailed(outcome["error"])
-        raise BuildFailed(_death(code, self.settings.build_max_memory_mb))
+        return _result(outcome, child.wait(), self.settings.build_max_memory_mb)
 
     def kill(self) -> None:
         """End the child, if one runs, and refuse to start one after this."""
@@ -90,6 +85,17 @@ def _report(fields: dict[str, Any]) -> BuildReport:
     """Return a build report sent as JSON (its lists of pairs arrive as lists of lists)."""
     return BuildReport(**{**fields, "skipped": [tuple(s) for s in fields["skipped"]],
                           "notes": [tuple(n) for n in fields["notes"]]})
+
+
+def _result(outcome: dict[str, Any], code: int, limit_mb: int) -> BuildReport:
+    """Return the build's report from the child's events and exit status, or raise BuildFailed. A child that failed or
+    died after its generation served leaves that generation serving: its compaction failed, not the rebuild."""
+    if "report" in outcome and code == 0:
+        return _report(outcome["report"])
+    failure = outcome.get("error") or _death(code, limit_mb)
+    if "served" in outcome:
+        return dataclasses.replace(_report(outcome["served"]), compaction_failed=failure)
+    raise BuildFailed(failure)
 
 
 def _death(code: int, limit_mb: int) -> str:

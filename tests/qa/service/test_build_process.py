@@ -3,6 +3,7 @@ first start still reports its progress."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -17,11 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.build import build_index
+from index.build import BuildReport, build_index
 from index.recordfile import DELTA_FILE, RECORDS_FILE, is_current
 from index.store import current_generation, manifest_of, records_outdated, seal
 from qa.assistant import Assistant
+from qa.errors import BuildFailed
 from qa.service import Service
+from qa.service.builder import _result
 from qa.settings import Settings
 from qa.surfaces.http.app import create_app
 from tests.conftest import CORPUS, ROOT, ready_service, serve_http
@@ -229,3 +232,19 @@ def test_a_build_whose_server_is_gone_stops_without_a_traceback(tmp_path: Path) 
     assert child.wait(timeout=300) == 1
     assert "Traceback" not in log and "停止建立索引" in log, log
     assert current_generation(settings.index_dir) is None and not list(settings.index_dir.glob("gen-*"))
+
+
+def test_a_build_child_that_dies_after_its_generation_served_did_not_fail_the_rebuild() -> None:
+    """The child reports `served`, then dies while compacting (SIGKILL, OOM): the generation it switched to serves,
+    so the rebuild succeeded and its compaction failed (the next build compacts), where the admin page said that the
+    rebuild had failed. A child that dies before it served failed the rebuild, as before."""
+    served = BuildReport(documents=4, clauses=80, generation="gen-20261208-010000-abcdef", served_seconds=3.2)
+    events = json.loads(json.dumps({"progress": ["embed", 1, 1], "served": dataclasses.asdict(served)}))
+    report = _result(events, -signal.SIGKILL, 2048)
+    assert report.generation == served.generation and report.documents == 4
+    assert "SIGKILL" in report.compaction_failed
+    assert "合并记录增量失败" in report.summary() and "新索引在 3.2 秒时开始使用" in report.summary()
+    with pytest.raises(BuildFailed, match="SIGKILL"):
+        _result({"progress": ["embed", 1, 1]}, -signal.SIGKILL, 2048)
+    finished = dataclasses.replace(served, compaction_seconds=1.5, generation="gen-20261208-010003-fedcba")
+    assert _result({**events, "report": json.loads(json.dumps(dataclasses.asdict(finished)))}, 0, 2048) == finished
