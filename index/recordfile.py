@@ -20,6 +20,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Collection, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -443,13 +444,21 @@ def _note(checks: Path, identity: list[int], digest: str) -> None:
 
 
 def _keep_notes(checks: Path, notes: list[dict[str, Any]]) -> None:
-    """Write the notes of checks whole, then rename: a reader never sees half of them."""
-    tmp = checks.with_name(f".{checks.name}.{os.getpid()}")
+    """Write the notes of checks whole (a reader never sees half of them); one that cannot be written is dropped."""
+    with contextlib.suppress(OSError):
+        write_atomically(checks, json.dumps(notes))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace a small file's text so that a reader sees the old text or the new, never a part: written beside it
+    under a name of its own, then renamed over it."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     try:
-        tmp.write_text(json.dumps(notes), encoding="utf-8")
-        os.replace(tmp, checks)
-    except OSError:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
 
 
 def trusted(path: Path, digest: str, checks: Path) -> bool:

@@ -32,6 +32,7 @@ from index.recordfile import (
     Source,
     is_current,
     legacy_records,
+    write_atomically,
 )
 from index.records import FileDigest, Manifest
 from index.retrieval import Scopes
@@ -274,14 +275,7 @@ def seal(folder: Path, manifest: Manifest, known: Mapping[str, Future[FileDigest
 
 def point_at(index_dir: Path, folder: Path) -> None:
     """Make CURRENT name a generation, atomically."""
-    _write_atomically(index_dir / CURRENT, folder.name)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Replace a small file's text so that a reader sees the old text or the new, never a part."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(index_dir / CURRENT, folder.name)
 
 
 def publish(index_dir: Path, folder: Path, chroma_url: str = "", keep: Path | None = None) -> None:
@@ -298,7 +292,7 @@ def publish(index_dir: Path, folder: Path, chroma_url: str = "", keep: Path | No
         return
     fallback = keep or previous
     # Noted before the switch: when a kill stops this publish after it, the next build deletes what it would have.
-    _write_atomically(index_dir / PUBLISHED, f"{folder.name} {fallback.name}")
+    write_atomically(index_dir / PUBLISHED, f"{folder.name} {fallback.name}")
     point_at(index_dir, folder)
     _remove_unused(index_dir, {folder.name, fallback.name}, chroma_url)
 

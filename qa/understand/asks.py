@@ -124,7 +124,15 @@ def about_document(question: str) -> bool:
 
 def ask_of(question: str) -> Ask:
     """Return the kind of fact a question asks for."""
-    return next((ask for ask, pattern in PATTERNS if pattern.search(question)), Ask.GENERAL)
+    return ask_with_words(question)[0]
+
+
+def ask_with_words(question: str) -> tuple[Ask, str]:
+    """Return the kind of fact a question asks for and the words that ask it ("多少", "什么时候"; "" for none)."""
+    for ask, pattern in PATTERNS:
+        if found := pattern.search(question):
+            return ask, found.group(0)
+    return Ask.GENERAL, ""
 
 
 def holds(ask: Ask, sentence: str) -> bool:

@@ -9,7 +9,7 @@ from functools import cache
 from index.lang.regions import gazetteer
 from index.lang.terms import keywords
 from index.lang.tokens import tagged, tokenize
-from qa.understand.asks import PATTERNS, Ask, ask_of
+from qa.understand.asks import Ask, ask_of, ask_with_words
 from qa.understand.wording import FRAMING
 
 LEADING = re.compile(r"^(那么|那|还有|另外|此外|再问一下|请问|那请问)[，,\s]*")
@@ -107,15 +107,6 @@ def _parallel(words: list[str], previous: str) -> str | None:
     return TRAILING.sub("", previous.replace(max(same, key=len), word))
 
 
-def _asking(question: str) -> str:
-    """Return the words a question asks a fact with ("多少", "什么时候", "谁"), or "" when it asks for none: the
-    match of the first pattern that matches, as `ask_of` reads its kind."""
-    for ask, pattern in PATTERNS:
-        if found := pattern.search(question):
-            return found.group(0) if ask in CARRIED else ""
-    return ""
-
-
 def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
     """Return a self-contained question: regions and topic carried over from the conversation when needed."""
     if not history:
@@ -143,7 +134,8 @@ def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
         # "其中金融支持具体包括什么？": a new topic replaces the earlier one; keeping both lets the earlier,
         # longer topic outweigh the new one in retrieval and the previous clause is quoted again. "特色企业呢" after
         # "领军企业多少家" asks the same of the new topic: the earlier question's asking words come with it.
-        asking = _asking(previous) if ask_of(core) is Ask.GENERAL else ""
+        kind, words = ask_with_words(previous)
+        asking = words if kind in CARRIED and ask_of(core) is Ask.GENERAL else ""
         return f"{regions}{REFERS_BACK.sub('', core)}{asking}" if regions else question
     # "这些措施由哪个部门牵头？", "具体怎么申请？": about the earlier question's topic, so ask it again with this.
     return f"{TRAILING.sub('', previous)}，{core}"
